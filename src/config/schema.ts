@@ -1,0 +1,337 @@
+import { z } from 'zod';
+import { parseIsoDuration, parseWindow } from '../util/duration.ts';
+import { isMoneyString } from '../util/money.ts';
+import type { InboundPolicy, MeteringHook, OutboundPolicy, PricingHook, RateLimitFunction } from './types.ts';
+
+/**
+ * The schema of `tollgate.config.ts`. It is the contract with users: every message names the
+ * field that is wrong and says what would be right. Shapes follow OpenMeter's catalog
+ * (meters → features → plans → phases → rate cards → price + entitlement template).
+ */
+
+const slug = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9_-]*$/, 'use lowercase letters, digits, "_" and "-" (e.g. "api_requests")');
+
+export const money = z.custom<string>((v) => isMoneyString(v), {
+  message: 'money must be a decimal string such as "49.00" (numbers are refused: floats lose cents)',
+});
+
+const isoDuration = z
+  .string()
+  .refine(
+    (v) => parseIsoDuration(v) !== null,
+    'must be an ISO 8601 duration such as "P1M", "P14D" or "PT1H"',
+  );
+
+const window = z
+  .string()
+  .refine((v) => parseWindow(v) !== null, 'must be a window such as "1s", "1m", "1h" or "1d"');
+
+const jsonPath = z
+  .string()
+  .regex(/^\$(\.[A-Za-z_][\w-]*|\[\d+\])+$/, 'must be a JSONPath such as "$.tokens"');
+
+const fn = <T>(what: string) =>
+  z.custom<T>((v) => typeof v === 'function', { message: `must be a function (${what})` });
+
+export const meterSchema = z.strictObject({
+  slug,
+  name: z.string().optional(),
+  description: z.string().optional(),
+  eventType: z.string().min(1),
+  aggregation: z.enum(['SUM', 'COUNT', 'UNIQUE_COUNT', 'AVG', 'MIN', 'MAX', 'LATEST']),
+  /** JSONPath into `data` for the value; required for every aggregation but COUNT. */
+  valueProperty: jsonPath.optional(),
+  /** Dimension name → JSONPath into `data`. */
+  groupBy: z.record(z.string().regex(/^[A-Za-z_][\w]*$/), jsonPath).default({}),
+});
+
+export const featureSchema = z.strictObject({
+  key: slug,
+  name: z.string(),
+  description: z.string().optional(),
+  /** Usage of this feature is the meter's value (optionally filtered by group-by values). */
+  meter: slug.optional(),
+  meterGroupByFilters: z.record(z.string(), z.string()).optional(),
+});
+
+const tier = z.strictObject({
+  /** Upper bound of the tier (inclusive, in units); omit for the last, unbounded tier. */
+  upTo: z.number().int().positive().optional(),
+  unitPrice: money.optional(),
+  flatPrice: money.optional(),
+});
+
+const commitments = {
+  minimumAmount: money.optional(),
+  maximumAmount: money.optional(),
+};
+
+export const priceSchema = z.discriminatedUnion('type', [
+  z.strictObject({
+    type: z.literal('flat'),
+    amount: money,
+    paymentTerm: z.enum(['in_advance', 'in_arrears']).default('in_advance'),
+  }),
+  z.strictObject({ type: z.literal('unit'), amount: money, ...commitments }),
+  z.strictObject({
+    type: z.literal('tiered'),
+    mode: z.enum(['graduated', 'volume']),
+    tiers: z.array(tier).min(1),
+    ...commitments,
+  }),
+  z.strictObject({
+    type: z.literal('package'),
+    amount: money,
+    quantityPerPackage: z.number().int().positive(),
+    ...commitments,
+  }),
+]);
+
+export const entitlementSchema = z.discriminatedUnion('type', [
+  z.strictObject({
+    type: z.literal('metered'),
+    /** Units included per usage period; absent = unlimited (metered for billing only). */
+    limit: z.number().int().nonnegative().optional(),
+    /** Soft: calls beyond the limit are allowed and billed as overage. Hard: they get 429. */
+    softLimit: z.boolean().default(false),
+    usagePeriod: isoDuration.default('P1M'),
+  }),
+  z.strictObject({ type: z.literal('boolean') }),
+  z.strictObject({ type: z.literal('static'), config: z.record(z.string(), z.unknown()) }),
+]);
+
+export const rateCardSchema = z.strictObject({
+  key: slug,
+  name: z.string().optional(),
+  feature: slug.optional(),
+  price: priceSchema.nullable().default(null),
+  entitlement: entitlementSchema.optional(),
+  /** Prices that depend on a dimension (e.g. model tier) use one rate card per feature. */
+});
+
+export const rateLimitSchema = z.strictObject({
+  limit: z.number().int().positive(),
+  window,
+  /** Extra requests allowed in a burst above the steady rate (GCRA tolerance). Default: limit. */
+  burst: z.number().int().nonnegative().optional(),
+});
+
+export const phaseSchema = z.strictObject({
+  key: slug,
+  name: z.string().optional(),
+  /** How long the phase lasts; omitted on the last phase (runs until the subscription ends). */
+  duration: isoDuration.optional(),
+  /** Marks a free trial: the subscription is `trialing` during this phase. */
+  trial: z.boolean().default(false),
+  rateCards: z.array(rateCardSchema).default([]),
+  rateLimit: rateLimitSchema.optional(),
+});
+
+export const planSchema = z
+  .strictObject({
+    key: slug,
+    name: z.string(),
+    description: z.string().optional(),
+    currency: z
+      .string()
+      .regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code such as "USD"')
+      .default('USD'),
+    billingCadence: isoDuration.default('P1M'),
+    /** Shown on the pricing page; private plans are only assigned by an admin (e.g. Enterprise). */
+    public: z.boolean().default(true),
+    /** Steady request rate for keys on this plan. Phases may override. */
+    rateLimit: rateLimitSchema.optional(),
+    /** Shorthand for a single phase: rate cards directly on the plan. */
+    rateCards: z.array(rateCardSchema).optional(),
+    phases: z.array(phaseSchema).optional(),
+    /** A free trial before the first paid phase, e.g. 14 (days). Shorthand for a trial phase. */
+    trialDays: z.number().int().positive().optional(),
+  })
+  .superRefine((plan, ctx) => {
+    if (plan.rateCards && plan.phases) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['phases'],
+        message: 'give either "rateCards" or "phases", not both',
+      });
+    }
+    if (!plan.rateCards && !plan.phases) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['rateCards'],
+        message: 'a plan needs "rateCards" (or "phases")',
+      });
+    }
+    plan.phases?.forEach((phase, i) => {
+      const last = i === (plan.phases?.length ?? 0) - 1;
+      if (!last && !phase.duration) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['phases', i, 'duration'],
+          message: 'every phase but the last needs a duration',
+        });
+      }
+    });
+  });
+
+const upstreamSchema = z.union([
+  z.url(),
+  z.strictObject({
+    url: z.url(),
+    /** Time to wait for the upstream's response headers. */
+    timeoutMs: z.number().int().positive().default(30_000),
+    connections: z.number().int().positive().default(128),
+  }),
+]);
+
+export const routeSchema = z.strictObject({
+  method: z
+    .string()
+    .transform((m) => m.toUpperCase())
+    .pipe(z.enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS', '*'])),
+  /** Path template with `{param}` segments, as in OpenAPI; `*` at the end matches the rest. */
+  path: z.string().startsWith('/'),
+  /** Feature the route needs (boolean or metered entitlement); also its usage dimension. */
+  feature: slug.optional(),
+  upstream: upstreamSchema.optional(),
+  /** Public routes skip auth (docs, health); they are still proxied and rate limited by IP. */
+  public: z.boolean().default(false),
+  policies: z
+    .strictObject({
+      inbound: z.array(fn<InboundPolicy>('inbound policy')).default([]),
+      outbound: z.array(fn<OutboundPolicy>('outbound policy')).default([]),
+    })
+    .optional(),
+});
+
+export const configSchema = z.strictObject({
+  name: z.string().default('My API'),
+  upstream: upstreamSchema,
+  /** OpenAPI 3 document (JSON or YAML), relative to the config file. Its operations become routes. */
+  openapi: z.string().optional(),
+  routes: z.array(routeSchema).default([]),
+  gateway: z
+    .strictObject({
+      port: z.number().int().min(0).max(65535).default(8080),
+      host: z.string().default('127.0.0.1'),
+      /** Hosts that reach the console (for upgrade links in 429 problems). */
+      publicUrl: z.url().optional(),
+    })
+    .default({ port: 8080, host: '127.0.0.1' }),
+  console: z
+    .strictObject({
+      port: z.number().int().min(0).max(65535).default(8081),
+      host: z.string().default('127.0.0.1'),
+      publicUrl: z.url().optional(),
+    })
+    .default({ port: 8081, host: '127.0.0.1' }),
+  keys: z
+    .strictObject({
+      /** Readable prefix of every key: `<prefix>_live_…`. */
+      prefix: z
+        .string()
+        .regex(/^[a-z]{2,8}$/)
+        .default('tg'),
+      /** How long the old key keeps working after a roll. */
+      rollGracePeriod: window.default('24h'),
+    })
+    .default({ prefix: 'tg', rollGracePeriod: '24h' }),
+  meters: z.array(meterSchema).default([]),
+  features: z.array(featureSchema).default([]),
+  plans: z.array(planSchema).default([]),
+  /** Default rate limit for keys whose plan sets none, and the keying rule. */
+  rateLimit: z
+    .union([
+      z.strictObject({
+        by: z.enum(['key', 'customer']).default('customer'),
+        default: rateLimitSchema.optional(),
+      }),
+      fn<RateLimitFunction>('(ctx) => ({ key, limit, window })'),
+    ])
+    .default({ by: 'customer' }),
+  policies: z
+    .strictObject({
+      inbound: z.array(fn<InboundPolicy>('inbound policy')).default([]),
+      outbound: z.array(fn<OutboundPolicy>('outbound policy')).default([]),
+    })
+    .default({ inbound: [], outbound: [] }),
+  metering: z
+    .strictObject({
+      /** Which responses are metered: '2xx' (default), 'all', or a list of status codes. */
+      countResponses: z.union([z.enum(['2xx', 'all']), z.array(z.number().int())]).default('2xx'),
+      /** Extract AI token usage from OpenAI/Anthropic-style JSON and SSE responses. */
+      aiUsage: z.boolean().default(true),
+      /** Add or change usage events (custom dimensions). */
+      hook: fn<MeteringHook>('metering hook').optional(),
+    })
+    .default({ countResponses: '2xx', aiUsage: true }),
+  billing: z
+    .strictObject({
+      rail: z
+        .union([
+          z.literal('sandbox'),
+          z.literal('invoice'),
+          z.strictObject({
+            type: z.literal('stripe'),
+            secretKey: z.string().min(1),
+            webhookSecret: z.string().min(1),
+            /** For tests and proxies: where the Stripe API is. */
+            apiBase: z.url().optional(),
+          }),
+          z.strictObject({ type: z.literal('sandbox') }),
+          z.strictObject({ type: z.literal('invoice'), netDays: z.number().int().positive().default(30) }),
+        ])
+        .default('sandbox'),
+      taxRate: z
+        .string()
+        .regex(/^\d+(\.\d+)?$/, 'tax rate must be a decimal string such as "0.20"')
+        .optional(),
+      /** Days after a failed payment before the subscription is suspended. */
+      gracePeriodDays: z.number().int().nonnegative().default(7),
+      pricing: fn<PricingHook>('pricing hook').optional(),
+    })
+    .default({ rail: 'sandbox', gracePeriodDays: 7 }),
+  portal: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      branding: z
+        .strictObject({
+          name: z.string().optional(),
+          logoUrl: z.string().optional(),
+          primaryColor: z
+            .string()
+            .regex(/^#[0-9a-fA-F]{6}$/)
+            .default('#4f46e5'),
+        })
+        .default({ primaryColor: '#4f46e5' }),
+      /** SMTP URL for portal mail; absent = print to log and keep in the dev mailbox. */
+      smtp: z.string().optional(),
+      from: z.string().default('Tollgate <no-reply@localhost>'),
+    })
+    .default({ enabled: true, branding: { primaryColor: '#4f46e5' }, from: 'Tollgate <no-reply@localhost>' }),
+  admin: z
+    .strictObject({
+      /** Bearer token for `/api/admin`; defaults to TOLLGATE_ADMIN_TOKEN or a generated one. */
+      token: z.string().min(16).optional(),
+    })
+    .default({}),
+});
+
+export type TollgateConfigInput = z.input<typeof configSchema>;
+export type ResolvedConfig = z.output<typeof configSchema> & {
+  /** Absolute directory of the config file; relative paths resolve against it. */
+  baseDir: string;
+  /** The loaded OpenAPI document, if any. */
+  openapiDocument?: Record<string, unknown>;
+};
+export type MeterConfig = z.output<typeof meterSchema>;
+export type FeatureConfig = z.output<typeof featureSchema>;
+export type PlanConfig = z.output<typeof planSchema>;
+export type PhaseConfig = z.output<typeof phaseSchema>;
+export type RateCardConfig = z.output<typeof rateCardSchema>;
+export type PriceConfig = z.output<typeof priceSchema>;
+export type EntitlementConfig = z.output<typeof entitlementSchema>;
+export type RateLimitConfig = z.output<typeof rateLimitSchema>;
+export type RouteConfig = z.output<typeof routeSchema>;

@@ -1,0 +1,120 @@
+import type { ResolvedConfig } from './schema.ts';
+
+/** Cross-references the schema alone cannot check: features → meters, rate cards → features, … */
+export function validateReferences(config: ResolvedConfig): { path: string; message: string }[] {
+  const issues: { path: string; message: string }[] = [];
+  const dup = (list: string[], path: string, what: string) => {
+    const seen = new Set<string>();
+    list.forEach((k, i) => {
+      if (seen.has(k)) issues.push({ path: `${path}[${i}]`, message: `duplicate ${what} "${k}"` });
+      seen.add(k);
+    });
+  };
+  dup(
+    config.meters.map((m) => m.slug),
+    'meters',
+    'meter slug',
+  );
+  dup(
+    config.features.map((f) => f.key),
+    'features',
+    'feature key',
+  );
+  dup(
+    config.plans.map((p) => p.key),
+    'plans',
+    'plan key',
+  );
+
+  const meters = new Map(config.meters.map((m) => [m.slug, m]));
+  config.meters.forEach((m, i) => {
+    if (m.aggregation !== 'COUNT' && !m.valueProperty) {
+      issues.push({
+        path: `meters[${i}].valueProperty`,
+        message: `aggregation ${m.aggregation} needs a valueProperty`,
+      });
+    }
+  });
+  const features = new Set(config.features.map((f) => f.key));
+  config.features.forEach((f, i) => {
+    if (!f.meter) return;
+    const meter = meters.get(f.meter);
+    if (!meter) {
+      issues.push({ path: `features[${i}].meter`, message: `unknown meter "${f.meter}"` });
+      return;
+    }
+    for (const dim of Object.keys(f.meterGroupByFilters ?? {})) {
+      if (!(dim in meter.groupBy)) {
+        issues.push({
+          path: `features[${i}].meterGroupByFilters.${dim}`,
+          message: `meter "${meter.slug}" has no groupBy "${dim}"`,
+        });
+      }
+    }
+  });
+  config.plans.forEach((plan, p) => {
+    const phases = plan.phases ?? [{ key: 'default', rateCards: plan.rateCards ?? [] }];
+    phases.forEach((phase, ph) => {
+      const base = plan.phases ? `plans[${p}].phases[${ph}].rateCards` : `plans[${p}].rateCards`;
+      dup(
+        phase.rateCards.map((rc) => rc.key),
+        base,
+        'rate card key',
+      );
+      phase.rateCards.forEach((rc, r) => {
+        if (rc.feature && !features.has(rc.feature)) {
+          issues.push({ path: `${base}[${r}].feature`, message: `unknown feature "${rc.feature}"` });
+        }
+        if (rc.price && rc.price.type !== 'flat' && !rc.feature) {
+          issues.push({
+            path: `${base}[${r}].price`,
+            message: 'a usage-based price needs a feature to meter',
+          });
+        }
+        if (rc.entitlement?.type === 'metered') {
+          const feature = config.features.find((f) => f.key === rc.feature);
+          if (!feature?.meter) {
+            issues.push({
+              path: `${base}[${r}].entitlement`,
+              message: 'a metered entitlement needs a feature with a meter',
+            });
+          }
+        }
+        if (rc.price?.type === 'tiered') {
+          const tiers = rc.price.tiers;
+          tiers.forEach((t, i) => {
+            const last = i === tiers.length - 1;
+            if (!last && t.upTo === undefined) {
+              issues.push({
+                path: `${base}[${r}].price.tiers[${i}].upTo`,
+                message: 'only the last tier may be unbounded',
+              });
+            }
+            const prev = tiers[i - 1]?.upTo;
+            if (t.upTo !== undefined && prev !== undefined && t.upTo <= prev) {
+              issues.push({ path: `${base}[${r}].price.tiers[${i}].upTo`, message: 'tiers must increase' });
+            }
+            if (t.unitPrice === undefined && t.flatPrice === undefined) {
+              issues.push({
+                path: `${base}[${r}].price.tiers[${i}]`,
+                message: 'a tier needs unitPrice or flatPrice',
+              });
+            }
+          });
+          if (tiers[tiers.length - 1]?.upTo !== undefined) {
+            issues.push({
+              path: `${base}[${r}].price.tiers[${tiers.length - 1}].upTo`,
+              message: 'the last tier must be unbounded (omit upTo)',
+            });
+          }
+        }
+      });
+    });
+  });
+  config.routes.forEach((route, i) => {
+    if (route.feature && !features.has(route.feature)) {
+      issues.push({ path: `routes[${i}].feature`, message: `unknown feature "${route.feature}"` });
+    }
+  });
+  return issues;
+}

@@ -1,0 +1,19 @@
+import { join } from 'node:path';
+import { openPGliteStore } from './pglite.ts';
+import { openPostgresStore } from './postgres.ts';
+import type { Store } from './store.ts';
+
+export type { Change, ChangeFeed, ChangeTopic } from './changes.ts';
+export { memoryChangeFeed } from './changes.ts';
+export { listMigrations, migrate } from './migrate.ts';
+export type { BaseDatabase, Store } from './store.ts';
+export { openPGliteStore, openPostgresStore };
+
+/** `postgres://…` → PostgreSQL; otherwise an embedded PGlite store in `<dir>/db` (`:memory:` for tests). */
+export async function openStore(database: string | undefined, dataDir = '.tollgate'): Promise<Store> {
+  if (database?.startsWith('postgres://') || database?.startsWith('postgresql://')) {
+    return openPostgresStore(database);
+  }
+  if (database === ':memory:') return openPGliteStore();
+  return openPGliteStore(database ?? join(dataDir, 'db'));
+}

@@ -1,0 +1,47 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { Store } from './store.ts';
+
+/**
+ * Plain SQL migrations in `src/store/migrations/NNNN_name.sql`, applied in file-name order, each
+ * in its own transaction, recorded in `tollgate_migrations`. The same files run on PGlite and on
+ * PostgreSQL. Number ranges per module keep files from colliding: 00xx store, 01xx keys,
+ * 02xx metering, 03xx catalog, 04xx subscriptions, 05xx billing, 06xx portal, 07xx notify.
+ */
+const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations/', import.meta.url));
+const LOCK_ID = 7_316_001; // pg_advisory_lock key: one migrator at a time across processes
+
+export interface MigrationResult {
+  applied: string[];
+  alreadyApplied: number;
+}
+
+export function listMigrations(): { name: string; sql: string }[] {
+  return readdirSync(MIGRATIONS_DIR)
+    .filter((f) => /^\d{4}_[\w-]+\.sql$/.test(f))
+    .sort()
+    .map((name) => ({ name, sql: readFileSync(MIGRATIONS_DIR + name, 'utf8') }));
+}
+
+export async function migrate(store: Store): Promise<MigrationResult> {
+  await store.exec(
+    'create table if not exists tollgate_migrations (name text primary key, applied_at timestamptz not null default now())',
+  );
+  if (store.kind === 'postgres') await store.query('select pg_advisory_lock($1)', [LOCK_ID]);
+  try {
+    const done = new Set(
+      (await store.query<{ name: string }>('select name from tollgate_migrations')).map((r) => r.name),
+    );
+    const applied: string[] = [];
+    for (const migration of listMigrations()) {
+      if (done.has(migration.name)) continue;
+      await store.exec(
+        `begin;\n${migration.sql}\n;insert into tollgate_migrations (name) values ('${migration.name}');\ncommit;`,
+      );
+      applied.push(migration.name);
+    }
+    return { applied, alreadyApplied: done.size };
+  } finally {
+    if (store.kind === 'postgres') await store.query('select pg_advisory_unlock($1)', [LOCK_ID]);
+  }
+}
