@@ -20,12 +20,15 @@ export interface StartOptions {
   dataDir?: string;
   redis?: string;
   nats?: string;
-  role?: 'all' | 'gateway' | 'worker' | 'console';
+  /** 'cli' opens the store and modules but listens on nothing and runs no background jobs. */
+  role?: 'all' | 'gateway' | 'worker' | 'console' | 'cli';
   clock?: Clock;
   log?: Logger;
   /** Ports override the config (0 = any free port, for tests). */
   gatewayPort?: number;
   consolePort?: number;
+  /** Dev mode: reload this config file when it changes, without dropping in-flight requests. */
+  watchConfig?: string;
 }
 
 /** Everything the modules share. Passed explicitly to each module's factory. */

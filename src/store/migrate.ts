@@ -5,8 +5,8 @@ import type { Store } from './store.ts';
 /**
  * Plain SQL migrations in `src/store/migrations/NNNN_name.sql`, applied in file-name order, each
  * in its own transaction, recorded in `tollgate_migrations`. The same files run on PGlite and on
- * PostgreSQL. Number ranges per module keep files from colliding: 00xx store, 01xx keys,
- * 02xx metering, 03xx catalog, 04xx subscriptions, 05xx billing, 06xx portal, 07xx notify.
+ * PostgreSQL. Number ranges per module keep files from colliding, in dependency order: 00xx store,
+ * 01xx catalog, 02xx customers+subscriptions, 03xx keys, 04xx metering, 05xx billing, 06xx portal, 07xx notify.
  */
 const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations/', import.meta.url));
 const LOCK_ID = 7_316_001; // pg_advisory_lock key: one migrator at a time across processes
