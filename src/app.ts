@@ -1,6 +1,7 @@
 import { join, resolve } from 'node:path';
 import { type ServerType, serve } from '@hono/node-server';
 import type { Hono } from 'hono';
+import { resolveAdminToken } from './admin/auth.ts';
 import type { ResolvedConfig } from './config/index.ts';
 import { createConsoleApp } from './http/hono.ts';
 import { type ChangeFeed, memoryChangeFeed, migrate, openStore, type Store } from './store/index.ts';
@@ -39,6 +40,8 @@ export interface Runtime {
   readonly clock: Clock;
   readonly log: Logger;
   readonly dataDir: string;
+  /** Bearer token for /api/admin and /api/v1 (see admin/auth.ts). */
+  readonly adminToken: string;
 }
 
 export interface Tollgate {
@@ -79,7 +82,8 @@ export async function startTollgate(options: StartOptions): Promise<Tollgate> {
   const changes = memoryChangeFeed();
   stopping.push({ stop: () => changes.close() });
 
-  const runtime: Runtime = { config, store, changes, clock, log, dataDir };
+  const adminToken = resolveAdminToken(config, dataDir);
+  const runtime: Runtime = { config, store, changes, clock, log, dataDir, adminToken };
   const consoleApp = createConsoleApp(log);
   consoleApp.get('/healthz', (c) => c.json({ status: 'ok' }));
   consoleApp.get('/readyz', async (c) => {
