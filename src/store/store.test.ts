@@ -1,0 +1,52 @@
+import { sql } from 'kysely';
+import { afterAll, describe, expect, it } from 'vitest';
+import { openTestPostgres } from '../../test/support/postgres.ts';
+import { listMigrations, migrate } from './migrate.ts';
+import { openPGliteStore } from './pglite.ts';
+import type { Store } from './store.ts';
+
+describe.each([
+  ['pglite', async () => ({ store: await openPGliteStore(), drop: async () => {} })],
+  ['postgres', openTestPostgres],
+] as const)('store on %s', (_kind, open) => {
+  let handle: { store: Store; drop: () => Promise<void> };
+  afterAll(async () => handle?.drop());
+
+  it('applies every migration once, in order', async () => {
+    handle = await open();
+    const first = await migrate(handle.store);
+    expect(first.applied).toEqual(listMigrations().map((m) => m.name));
+    const second = await migrate(handle.store);
+    expect(second.applied).toEqual([]);
+  });
+
+  it('rolls a failed transaction back', async () => {
+    const { store } = handle;
+    await expect(
+      store.transaction(async (tx) => {
+        await sql`insert into tollgate_settings (key, value) values ('rollback-me', '1')`.execute(tx);
+        throw new Error('boom');
+      }),
+    ).rejects.toThrow('boom');
+    const rows = await store.query('select key from tollgate_settings where key = $1', ['rollback-me']);
+    expect(rows).toEqual([]);
+  });
+
+  it('serialises concurrent transactions without losing writes', async () => {
+    const { store } = handle;
+    await store.query(`insert into tollgate_settings (key, value) values ('counter', '0')`);
+    await Promise.all(
+      Array.from({ length: 20 }, () =>
+        store.transaction(async (tx) => {
+          await sql`update tollgate_settings set value = to_jsonb((value::text)::int + 1) where key = 'counter'`.execute(
+            tx,
+          );
+        }),
+      ),
+    );
+    const [row] = await store.query<{ value: number }>(
+      `select value from tollgate_settings where key = 'counter'`,
+    );
+    expect(row?.value).toBe(20);
+  });
+});
