@@ -41,7 +41,7 @@ describe('config validation', () => {
   });
 
   it('refuses money given as a float, naming the field', () => {
-    const bad = structuredClone(base) as typeof base & { plans: { rateCards: { price?: unknown }[] }[] };
+    const bad = structuredClone(base) as unknown as { plans: { rateCards: { price?: unknown }[] }[] };
     bad.plans[0]!.rateCards[0]!.price = { type: 'flat', amount: 49.99 };
     expect(issues(bad)).toEqual([
       expect.objectContaining({
