@@ -5,7 +5,9 @@ import type { Store } from './store.ts';
 
 export type { Change, ChangeFeed, ChangeTopic } from './changes.ts';
 export { memoryChangeFeed } from './changes.ts';
+export { type ExclusiveResult, type LeaderJob, runExclusive, scheduleExclusive } from './locks.ts';
 export { listMigrations, migrate } from './migrate.ts';
+export { type PgChangeFeed, pgChangeFeed } from './pg-changes.ts';
 export type { BaseDatabase, Store } from './store.ts';
 export { openPGliteStore, openPostgresStore };
 

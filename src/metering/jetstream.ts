@@ -1,0 +1,352 @@
+import {
+  AckPolicy,
+  type ConsumerMessages,
+  DeliverPolicy,
+  type JetStreamClient,
+  type JetStreamManager,
+  type JsMsg,
+  jetstream,
+  jetstreamManager,
+  RetentionPolicy,
+  StorageType,
+} from '@nats-io/jetstream';
+import { connect, type NatsConnection, nanos } from '@nats-io/transport-node';
+import type { Logger } from '../util/log.ts';
+import type { UsageEvent, UsageLog } from './events.ts';
+
+/**
+ * Scale-out UsageLog: a NATS JetStream stream.
+ *
+ * Gateway nodes publish each event with `Nats-Msg-Id: <source>/<id>`; the server drops a second
+ * copy seen within the duplicate window, so a retried publish (after a timeout, a reconnect, a
+ * restarted node replaying) never stores an event twice. `append` resolves only after every
+ * event's PubAck, i.e. once the event is in the stream's file storage: the gateway finishes the
+ * client's response after that, so a response received in full is never missing from metering.
+ *
+ * Worker processes read the stream with one durable pull consumer (shared: several workers split
+ * the messages), hand batches to metering's idempotent batch writer and ack after it committed.
+ * A crash between commit and ack redelivers the batch; the writer's (source, id) dedupe drops it.
+ */
+export const DEFAULT_USAGE_STREAM = 'TOLLGATE_USAGE';
+export const DEFAULT_USAGE_SUBJECT = 'tollgate.usage';
+export const DEFAULT_USAGE_CONSUMER = 'tollgate-metering';
+
+export interface JetStreamOptions {
+  /** nats://host:port (comma-separated for a cluster). */
+  url: string;
+  /** Stream name; tests use their own so they can run in parallel. */
+  stream?: string;
+  /** Subjects are `<subject>.<event type>`; the stream captures `<subject>.>`. */
+  subject?: string;
+  /** Server-side dedupe window for message ids. Default 10 minutes. */
+  duplicateWindowMs?: number;
+  /** How long events stay in the stream (replay window). Default 7 days. */
+  maxAgeMs?: number;
+  /** Connection name shown by the server (`nats server report connections`). */
+  name?: string;
+  log?: Logger;
+}
+
+export interface JetStreamUsageLogOptions extends JetStreamOptions {
+  /**
+   * How long `append` keeps retrying (same message ids, so no duplicates) while the server is
+   * unreachable or restarting, before it fails. Default 15 s.
+   */
+  appendTimeoutMs?: number;
+}
+
+export interface JetStreamUsageLog extends UsageLog {
+  readonly connected: boolean;
+  /** Messages in the stream (for /metrics and tests). */
+  streamInfo(): Promise<{ messages: number; lastSeq: number }>;
+}
+
+interface Resolved {
+  stream: string;
+  subject: string;
+  duplicateWindowMs: number;
+  maxAgeMs: number;
+}
+
+function resolveOptions(options: JetStreamOptions): Resolved {
+  const stream = options.stream ?? DEFAULT_USAGE_STREAM;
+  const subject = options.subject ?? DEFAULT_USAGE_SUBJECT;
+  if (!/^[A-Za-z0-9_-]+$/.test(stream)) throw new Error(`stream name "${stream}" may use A-Z a-z 0-9 _ -`);
+  if (!/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(subject)) {
+    throw new Error(`usage subject "${subject}" must be dot-separated tokens such as "tollgate.usage"`);
+  }
+  return {
+    stream,
+    subject,
+    duplicateWindowMs: options.duplicateWindowMs ?? 10 * 60_000,
+    maxAgeMs: options.maxAgeMs ?? 7 * 24 * 3_600_000,
+  };
+}
+
+export async function connectNats(url: string, name: string, log?: Logger): Promise<NatsConnection> {
+  const servers = url
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  try {
+    const nc = await connect({
+      servers,
+      name,
+      // Keep reconnecting forever: a NATS restart must not need a Tollgate restart.
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 250,
+      reconnectJitter: 50,
+      pingInterval: 5_000,
+      timeout: 5_000,
+    });
+    void (async () => {
+      for await (const status of nc.status()) {
+        if (status.type === 'disconnect') log?.warn({ server: status.server }, 'nats: disconnected');
+        else if (status.type === 'reconnect') log?.info({ server: status.server }, 'nats: reconnected');
+      }
+    })().catch(() => {});
+    return nc;
+  } catch (error) {
+    throw new Error(`cannot connect to NATS at ${url}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+/** Creates the stream if it does not exist (several processes may race: "already in use" is fine). */
+export async function ensureUsageStream(jsm: JetStreamManager, resolved: Resolved): Promise<void> {
+  try {
+    await jsm.streams.info(resolved.stream);
+    return;
+  } catch (error) {
+    if (!/not found/i.test((error as Error).message)) throw error;
+  }
+  try {
+    await jsm.streams.add({
+      name: resolved.stream,
+      subjects: [`${resolved.subject}.>`],
+      storage: StorageType.File,
+      retention: RetentionPolicy.Limits,
+      duplicate_window: nanos(resolved.duplicateWindowMs),
+      max_age: nanos(resolved.maxAgeMs),
+    });
+  } catch (error) {
+    if (!/already in use|exists/i.test((error as Error).message)) throw error;
+  }
+}
+
+const subjectToken = (type: string) => type.replace(/[^A-Za-z0-9_-]/g, '_') || '_';
+
+/** The message id JetStream dedupes on: the same (source, id) pair metering dedupes on. */
+export const usageMessageId = (event: UsageEvent) => `${event.source}/${event.id}`;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function openJetStreamUsageLog(options: JetStreamUsageLogOptions): Promise<JetStreamUsageLog> {
+  const resolved = resolveOptions(options);
+  const appendTimeoutMs = options.appendTimeoutMs ?? 15_000;
+  const nc = await connectNats(options.url, options.name ?? 'tollgate-gateway', options.log);
+  const jsm = await jetstreamManager(nc);
+  await ensureUsageStream(jsm, resolved);
+  const js: JetStreamClient = jetstream(nc, { timeout: 5_000 });
+  const encoder = new TextEncoder();
+
+  const publishOne = async (event: UsageEvent) => {
+    const subject = `${resolved.subject}.${subjectToken(event.type)}`;
+    const payload = encoder.encode(JSON.stringify(event));
+    const msgID = usageMessageId(event);
+    const deadline = Date.now() + appendTimeoutMs;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const remaining = Math.max(250, deadline - Date.now());
+        await js.publish(subject, payload, { msgID, timeout: Math.min(5_000, remaining) });
+        return;
+      } catch (error) {
+        // Same msgID on every attempt: if an earlier attempt was stored and only its ack was lost,
+        // the server answers "duplicate" and the event is still stored once.
+        if (Date.now() >= deadline || nc.isClosed()) {
+          throw new Error(
+            `usage event ${msgID} was not acknowledged by JetStream: ${(error as Error).message}`,
+            {
+              cause: error,
+            },
+          );
+        }
+        await sleep(Math.min(500, 25 * 2 ** attempt));
+      }
+    }
+  };
+
+  return {
+    get connected() {
+      return !nc.isClosed() && !nc.isDraining() && nc.info !== undefined;
+    },
+    async append(events) {
+      if (events.length === 1) return publishOne(events[0] as UsageEvent);
+      await Promise.all(events.map(publishOne));
+    },
+    async streamInfo() {
+      const info = await jsm.streams.info(resolved.stream);
+      return { messages: info.state.messages, lastSeq: info.state.last_seq };
+    },
+    async close() {
+      if (!nc.isClosed()) await nc.drain().catch(() => nc.close());
+    },
+  };
+}
+
+/** Writes a batch of events idempotently (dedupe on source + id) and resolves after commit. */
+export type UsageBatchWriter = (events: UsageEvent[]) => Promise<void>;
+
+export interface JetStreamConsumerOptions extends JetStreamOptions {
+  /** Durable consumer name, shared by all workers. */
+  durable?: string;
+  write: UsageBatchWriter;
+  /** Events per write. Default 500. */
+  batchSize?: number;
+  /** Longest wait before a partial batch is written (ms). Default 20. */
+  maxDelayMs?: number;
+}
+
+export interface JetStreamConsumer {
+  /** Events in the stream not yet written by metering (pending + delivered but not acked). */
+  lag(): Promise<number>;
+  /** Events written so far by this process. */
+  readonly written: number;
+  stop(): Promise<void>;
+}
+
+export async function ensureUsageConsumer(
+  jsm: JetStreamManager,
+  stream: string,
+  durable: string,
+  subject: string,
+): Promise<void> {
+  try {
+    await jsm.consumers.info(stream, durable);
+    return;
+  } catch (error) {
+    if (!/not found/i.test((error as Error).message)) throw error;
+  }
+  try {
+    await jsm.consumers.add(stream, {
+      durable_name: durable,
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      filter_subject: `${subject}.>`,
+      ack_wait: nanos(30_000),
+      max_ack_pending: 20_000,
+      max_deliver: -1,
+    });
+  } catch (error) {
+    if (!/already in use|exists/i.test((error as Error).message)) throw error;
+  }
+}
+
+/**
+ * Streams usage events from JetStream into metering. Messages are buffered and flushed as one
+ * batch (up to `batchSize`, or after `maxDelayMs`), one flush at a time; each batch is acked only
+ * after `write` resolved. A failed write naks the batch so it is redelivered after a pause.
+ */
+export async function startJetStreamConsumer(options: JetStreamConsumerOptions): Promise<JetStreamConsumer> {
+  const resolved = resolveOptions(options);
+  const durable = options.durable ?? DEFAULT_USAGE_CONSUMER;
+  const batchSize = options.batchSize ?? 500;
+  const maxDelayMs = options.maxDelayMs ?? 20;
+  const log = options.log;
+  const nc = await connectNats(options.url, options.name ?? 'tollgate-worker', log);
+  const jsm = await jetstreamManager(nc);
+  await ensureUsageStream(jsm, resolved);
+  await ensureUsageConsumer(jsm, resolved.stream, durable, resolved.subject);
+  const js = jetstream(nc);
+  const decoder = new TextDecoder();
+
+  let stopped = false;
+  let written = 0;
+  let pending: JsMsg[] = [];
+  let timer: NodeJS.Timeout | null = null;
+  let flushing: Promise<void> | null = null;
+  let messages: ConsumerMessages | null = null;
+
+  const flush = async (): Promise<void> => {
+    if (timer) {
+      clearTimeout(timer);
+      timer = null;
+    }
+    if (flushing || pending.length === 0) return;
+    const batch = pending.splice(0, batchSize);
+    flushing = (async () => {
+      const events: UsageEvent[] = [];
+      for (const m of batch) {
+        try {
+          events.push(JSON.parse(decoder.decode(m.data)) as UsageEvent);
+        } catch {
+          log?.error({ seq: m.seq }, 'usage stream: message is not a JSON event; dropped');
+          m.term();
+        }
+      }
+      try {
+        if (events.length > 0) await options.write(events);
+        for (const m of batch) m.ack();
+        written += events.length;
+      } catch (error) {
+        log?.error({ err: error, events: events.length }, 'usage stream: batch write failed; redelivering');
+        for (const m of batch) m.nak(1_000);
+      }
+    })();
+    await flushing;
+    flushing = null;
+    if (pending.length >= batchSize) await flush();
+    else if (pending.length > 0 && !timer) timer = setTimeout(() => void flush(), maxDelayMs);
+  };
+
+  const run = async () => {
+    while (!stopped) {
+      try {
+        const consumer = await js.consumers.get(resolved.stream, durable);
+        messages = await consumer.consume({ max_messages: batchSize * 2 });
+        for await (const m of messages) {
+          pending.push(m);
+          if (pending.length >= batchSize) void flush();
+          else if (!timer) timer = setTimeout(() => void flush(), maxDelayMs);
+        }
+      } catch (error) {
+        if (stopped) return;
+        log?.warn({ err: error }, 'usage stream: consumer interrupted; resuming');
+        await sleep(500);
+      }
+    }
+  };
+  const loop = run();
+
+  return {
+    get written() {
+      return written;
+    },
+    async lag() {
+      const info = await jsm.consumers.info(resolved.stream, durable);
+      return info.num_pending + info.num_ack_pending;
+    },
+    async stop() {
+      stopped = true;
+      messages?.stop();
+      await loop.catch(() => {});
+      // Write what was already received, so a clean stop leaves nothing to redeliver.
+      while (pending.length > 0 || flushing) {
+        if (flushing) await flushing;
+        else await flush();
+      }
+      pending = [];
+      if (!nc.isClosed()) await nc.drain().catch(() => nc.close());
+    },
+  };
+}
+
+/** Lag of the usage consumer, read from any process (the console serves it on /metrics). */
+export async function usageStreamLag(
+  nc: NatsConnection,
+  stream = DEFAULT_USAGE_STREAM,
+  durable = DEFAULT_USAGE_CONSUMER,
+): Promise<number> {
+  const jsm = await jetstreamManager(nc);
+  const info = await jsm.consumers.info(stream, durable);
+  return info.num_pending + info.num_ack_pending;
+}
