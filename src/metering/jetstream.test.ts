@@ -125,7 +125,7 @@ describe.skipIf(!available)('JetStream usage log', () => {
       const producer = setInterval(() => {
         for (let k = 0; k < 10; k++) {
           const id = `req_${i++}/request`;
-          appends.push(log.append([event(id)]).then(() => void acknowledged.push(id)));
+          appends.push(Promise.resolve(log.append([event(id)])).then(() => void acknowledged.push(id)));
         }
       }, 5);
       await new Promise((r) => setTimeout(r, 150));
