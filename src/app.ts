@@ -4,6 +4,7 @@ import type { Hono } from 'hono';
 import { resolveAdminToken } from './admin/auth.ts';
 import type { ResolvedConfig } from './config/index.ts';
 import { createConsoleApp } from './http/hono.ts';
+import { createPortal, type Portal, type PortalPorts } from './portal/index.ts';
 import { type ChangeFeed, memoryChangeFeed, migrate, openStore, type Store } from './store/index.ts';
 import { type Clock, systemClock } from './util/clock.ts';
 import { createLogger, type Logger } from './util/log.ts';
@@ -49,6 +50,8 @@ export interface Tollgate {
   readonly gatewayUrl: string | null;
   readonly consoleUrl: string | null;
   readonly consoleApp: Hono;
+  /** The developer portal (spend-cap check for the AccessResolver, budget evaluation). */
+  readonly portal: Portal;
   stop(): Promise<void>;
 }
 
@@ -94,6 +97,22 @@ export async function startTollgate(options: StartOptions): Promise<Tollgate> {
   // Modules are wired here as they land (keys, counters, metering, catalog, subscriptions,
   // billing, notify, portal, admin, gateway).
 
+  // Developer portal: SPA at `/`, `/api/portal/*`. Modules fill `portalPorts` (adapters in
+  // src/portal/wire.ts) as they are wired; the portal reads them on every request.
+  const portalPorts: PortalPorts = {};
+  let portalGatewayUrl: string | null = null;
+  const portal = createPortal(consoleApp, {
+    config: () => runtime.config,
+    store,
+    clock,
+    log,
+    adminToken,
+    ports: portalPorts,
+    gatewayUrl: () => portalGatewayUrl,
+    evaluateEveryMs: role === 'cli' ? 0 : 5000,
+  });
+  stopping.push(portal);
+
   const gatewayUrl: string | null = null;
   let consoleUrl: string | null = null;
   if (role === 'all' || role === 'console') {
@@ -103,8 +122,10 @@ export async function startTollgate(options: StartOptions): Promise<Tollgate> {
     consoleUrl = urlOf(server, host);
   }
 
+  portalGatewayUrl = gatewayUrl;
   return {
     runtime,
+    portal,
     gatewayUrl,
     consoleUrl,
     consoleApp,

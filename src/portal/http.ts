@@ -1,0 +1,661 @@
+import { type Context, Hono, type MiddlewareHandler } from 'hono';
+import { getCookie, setCookie } from 'hono/cookie';
+import { z } from 'zod';
+import type { ResolvedConfig } from '../config/index.ts';
+import { ProblemError, problems } from '../http/problem.ts';
+import type { Clock } from '../util/clock.ts';
+import type { AuthService, SessionInfo } from './auth.ts';
+import type { BudgetService } from './budget.ts';
+import { newToken, sameString } from './crypto.ts';
+import type { PortalMailer } from './mail.ts';
+import { publicPlans } from './plans.ts';
+import type { KeyView, PortalPorts } from './ports.ts';
+import type { PortalRepo } from './repo.ts';
+
+/**
+ * `/api/portal/*`: the portal's JSON API. Sessions live in an HttpOnly SameSite=Lax cookie;
+ * every mutating request carries the CSRF token (double submit: `x-csrf-token` header equal to
+ * the `tg_csrf` cookie). Every query is scoped by the session's customer, and ids of other
+ * organisations answer 404 exactly as unknown ids do.
+ */
+export const SESSION_COOKIE = 'tg_session';
+export const CSRF_COOKIE = 'tg_csrf';
+export const CSRF_HEADER = 'x-csrf-token';
+
+type Env = { Variables: { session: SessionInfo } };
+
+export interface PortalHttpDeps {
+  config: () => ResolvedConfig;
+  clock: Clock;
+  repo: PortalRepo;
+  auth: AuthService;
+  budget: BudgetService;
+  mailer: PortalMailer;
+  ports: () => PortalPorts;
+  gatewayUrl: () => string | null;
+  adminToken: string;
+}
+
+const email = z.email('enter a valid email address').max(254);
+const password = z.string().min(10, 'use at least 10 characters').max(200);
+const name = z.string().trim().min(1, 'enter a name').max(120);
+
+async function body<T extends z.ZodType>(c: Context, schema: T): Promise<z.output<T>> {
+  let raw: unknown;
+  try {
+    raw = await c.req.json();
+  } catch {
+    throw problems.badRequest('The request body must be JSON.');
+  }
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) {
+    const errors = parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
+    throw problems.validation(errors.map((e) => `${e.path || 'body'}: ${e.message}`).join('; '), errors);
+  }
+  return parsed.data;
+}
+
+function isHttps(c: Context, config: ResolvedConfig): boolean {
+  if (c.req.header('x-forwarded-proto') === 'https') return true;
+  if (new URL(c.req.url).protocol === 'https:') return true;
+  return config.console.publicUrl?.startsWith('https:') ?? false;
+}
+
+function unavailable(what: string): ProblemError {
+  return new ProblemError({
+    status: 503,
+    type: 'portal-service-unavailable',
+    title: `${what} is not available`,
+    detail: `${what} is not enabled on this installation yet.`,
+  });
+}
+
+function clientIp(c: Context): string {
+  const forwarded = c.req.header('x-forwarded-for');
+  if (forwarded) return forwarded.split(',')[0]!.trim();
+  // @hono/node-server exposes the socket on c.env.incoming.
+  const env = c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined;
+  return env?.incoming?.socket?.remoteAddress ?? 'unknown';
+}
+
+function dt(value: Date | string | null | undefined): string | null {
+  return value ? new Date(value).toISOString() : null;
+}
+
+const cardSchema = z.strictObject({
+  number: z.string().trim().min(12).max(23),
+  expiry: z.string().trim().min(4).max(7),
+  cvc: z.string().trim().min(3).max(4),
+  name: z.string().max(120).optional(),
+});
+
+export function mountPortal(app: Hono, deps: PortalHttpDeps): void {
+  const api = new Hono<Env>();
+  const { auth, repo, clock } = deps;
+
+  function setSession(c: Context, token: string, expiresAt: Date) {
+    setCookie(c, SESSION_COOKIE, token, {
+      httpOnly: true,
+      sameSite: 'Lax',
+      secure: isHttps(c, deps.config()),
+      path: '/',
+      expires: expiresAt,
+    });
+  }
+
+  function ensureCsrf(c: Context): string {
+    let token = getCookie(c, CSRF_COOKIE);
+    if (!token || token.length < 20) {
+      token = newToken();
+      setCookie(c, CSRF_COOKIE, token, {
+        httpOnly: false,
+        sameSite: 'Lax',
+        secure: isHttps(c, deps.config()),
+        path: '/',
+      });
+    }
+    return token;
+  }
+
+  const csrf: MiddlewareHandler = async (c, next) => {
+    const method = c.req.method;
+    if (method === 'GET' || method === 'HEAD' || method === 'OPTIONS') {
+      ensureCsrf(c);
+      return next();
+    }
+    // The admin console authenticates with a bearer token, which a browser never sends on its own.
+    if (c.req.path.startsWith('/api/portal/admin/') && c.req.header('authorization')) return next();
+    const cookie = getCookie(c, CSRF_COOKIE) ?? '';
+    const header = c.req.header(CSRF_HEADER) ?? '';
+    if (!cookie || !header || !sameString(cookie, header)) {
+      throw new ProblemError({
+        status: 403,
+        type: 'csrf-token-mismatch',
+        title: 'CSRF token missing or wrong',
+        detail: `Send the value of the ${CSRF_COOKIE} cookie in the ${CSRF_HEADER} header (GET /api/portal/config sets it).`,
+      });
+    }
+    return next();
+  };
+
+  const requireSession: MiddlewareHandler<Env> = async (c, next) => {
+    const token = getCookie(c, SESSION_COOKIE);
+    const session = token ? await auth.session(token) : null;
+    if (!session) throw problems.unauthorized('Log in to continue.');
+    c.set('session', session);
+    await next();
+  };
+
+  api.use('*', csrf);
+
+  // ---- public -------------------------------------------------------------------------------
+  api.get('/config', (c) => {
+    const config = deps.config();
+    const ports = deps.ports();
+    const csrfToken = ensureCsrf(c);
+    return c.json({
+      name: config.portal.branding.name ?? config.name,
+      apiName: config.name,
+      branding: {
+        name: config.portal.branding.name ?? config.name,
+        logoUrl: config.portal.branding.logoUrl ?? null,
+        primaryColor: config.portal.branding.primaryColor,
+      },
+      gatewayUrl: config.gateway.publicUrl ?? deps.gatewayUrl(),
+      rail: ports.billing?.rail ?? null,
+      devMailbox: deps.mailer.devMailbox,
+      hasOpenapi: Boolean(config.openapiDocument),
+      services: {
+        keys: Boolean(ports.keys),
+        subscriptions: Boolean(ports.subscriptions),
+        usage: Boolean(ports.meter),
+        billing: Boolean(ports.billing),
+      },
+      csrfToken,
+    });
+  });
+
+  api.get('/openapi', (c) => {
+    const doc = deps.config().openapiDocument;
+    if (!doc)
+      throw problems.notFound('This installation has no OpenAPI document (set `openapi` in the config).');
+    return c.json(doc);
+  });
+
+  api.get('/plans', (c) => c.json({ plans: publicPlans(deps.config()) }));
+
+  api.post('/signup', async (c) => {
+    const input = await body(
+      c,
+      z.strictObject({ email, name, password, organisation: z.string().trim().min(1).max(120).optional() }),
+    );
+    const result = await auth.signup({ ...input, organisation: input.organisation ?? input.name });
+    setSession(c, result.session.token, result.session.expiresAt);
+    return c.json({ user: result.user }, 201);
+  });
+
+  api.post('/login', async (c) => {
+    const input = await body(c, z.strictObject({ email, password: z.string().min(1).max(200) }));
+    const result = await auth.login({ ...input, ip: clientIp(c) });
+    setSession(c, result.session.token, result.session.expiresAt);
+    return c.json({ user: result.user });
+  });
+
+  api.post('/logout', async (c) => {
+    const token = getCookie(c, SESSION_COOKIE);
+    if (token) {
+      const session = await auth.session(token);
+      if (session) await auth.logout(session.tokenHash);
+    }
+    setCookie(c, SESSION_COOKIE, '', { httpOnly: true, sameSite: 'Lax', path: '/', maxAge: 0 });
+    return c.body(null, 204);
+  });
+
+  api.post('/password/forgot', async (c) => {
+    const input = await body(c, z.strictObject({ email }));
+    await auth.forgotPassword(input.email);
+    return c.json({ sent: true }, 202);
+  });
+
+  api.post('/password/reset', async (c) => {
+    const input = await body(c, z.strictObject({ token: z.string().min(10).max(200), password }));
+    const result = await auth.resetPassword(input.token, input.password);
+    setSession(c, result.session.token, result.session.expiresAt);
+    return c.json({ user: result.user });
+  });
+
+  api.post('/invitations/accept', async (c) => {
+    const input = await body(c, z.strictObject({ token: z.string().min(10).max(200), name, password }));
+    const result = await auth.acceptInvitation(input);
+    setSession(c, result.session.token, result.session.expiresAt);
+    return c.json({ user: result.user }, 201);
+  });
+
+  /** Dev mailbox: only while no SMTP server is configured (mail is printed and kept here). */
+  api.get('/dev/mailbox', async (c) => {
+    if (!deps.mailer.devMailbox)
+      throw problems.notFound('The dev mailbox is off: this installation sends real mail.');
+    const to = c.req.query('to') ?? null;
+    const rows = await repo.mailbox(to);
+    return c.json({
+      messages: rows.map((m) => ({
+        id: m.id,
+        to: m.to_address,
+        subject: m.subject,
+        text: m.text_body,
+        createdAt: dt(m.created_at),
+      })),
+    });
+  });
+
+  // ---- signed in ----------------------------------------------------------------------------
+  api.use('/me', requireSession);
+  api.get('/me', async (c) => {
+    const session = c.get('session');
+    const org = await repo.organisation(session.customerId);
+    return c.json({ user: session.user, organisation: { id: session.customerId, name: org?.name ?? null } });
+  });
+
+  for (const path of [
+    '/members',
+    '/members/*',
+    '/invitations',
+    '/invitations/:id',
+    '/keys',
+    '/keys/*',
+    '/subscription',
+    '/subscription/*',
+    '/checkout',
+    '/checkout/*',
+    '/usage',
+    '/usage/*',
+    '/invoices',
+    '/invoices/*',
+    '/alerts',
+    '/alerts/*',
+    '/spend-cap',
+    '/banners',
+    '/banners/*',
+  ]) {
+    api.use(path, async (c, next) => {
+      if (c.req.path === '/api/portal/invitations/accept') return next();
+      return requireSession(c, next);
+    });
+  }
+
+  api.get('/members', async (c) => c.json(await auth.members(c.get('session').customerId)));
+  api.post('/members/invite', async (c) => {
+    const input = await body(
+      c,
+      z.strictObject({ email, role: z.enum(['owner', 'member']).default('member') }),
+    );
+    return c.json(await auth.invite(c.get('session'), input), 201);
+  });
+  api.delete('/members/:id', async (c) => {
+    await auth.removeMember(c.get('session'), c.req.param('id'));
+    return c.body(null, 204);
+  });
+  api.delete('/invitations/:id', async (c) => {
+    await auth.revokeInvitation(c.get('session'), c.req.param('id'));
+    return c.body(null, 204);
+  });
+
+  // ---- keys ---------------------------------------------------------------------------------
+  const keysPort = () => {
+    const keys = deps.ports().keys;
+    if (!keys) throw unavailable('API keys');
+    return keys;
+  };
+  async function ownKey(customerId: string, keyId: string): Promise<KeyView> {
+    const key = (await keysPort().list(customerId)).find(
+      (k) => k.id === keyId && k.customerId === customerId,
+    );
+    if (!key) throw problems.notFound('No such API key.');
+    return key;
+  }
+
+  api.get('/keys', async (c) => {
+    const customerId = c.get('session').customerId;
+    const keys = (await keysPort().list(customerId)).filter((k) => k.customerId === customerId);
+    return c.json({ keys });
+  });
+  api.post('/keys', async (c) => {
+    const customerId = c.get('session').customerId;
+    const input = await body(
+      c,
+      z.strictObject({
+        name: z.string().trim().min(1, 'give the key a name').max(80),
+        expiresAt: z.iso.datetime({ offset: true }).nullable().optional(),
+      }),
+    );
+    const expiresAt = input.expiresAt ? new Date(input.expiresAt) : null;
+    if (expiresAt && expiresAt.getTime() <= clock.now().getTime()) {
+      throw problems.validation('expiresAt: must be in the future', [
+        { path: 'expiresAt', message: 'must be in the future' },
+      ]);
+    }
+    const subscription = await deps.ports().subscriptions?.current(customerId);
+    const created = await keysPort().create(customerId, {
+      name: input.name,
+      expiresAt,
+      subscriptionId: subscription?.id ?? null,
+    });
+    return c.json(created, 201);
+  });
+  api.post('/keys/:id/roll', async (c) => {
+    const customerId = c.get('session').customerId;
+    await ownKey(customerId, c.req.param('id'));
+    return c.json(await keysPort().roll(customerId, c.req.param('id')), 201);
+  });
+  api.delete('/keys/:id', async (c) => {
+    const customerId = c.get('session').customerId;
+    await ownKey(customerId, c.req.param('id'));
+    await keysPort().revoke(customerId, c.req.param('id'));
+    return c.body(null, 204);
+  });
+
+  // ---- subscription & checkout --------------------------------------------------------------
+  const subsPort = () => {
+    const subs = deps.ports().subscriptions;
+    if (!subs) throw unavailable('Subscriptions');
+    return subs;
+  };
+  const billingPort = () => {
+    const billing = deps.ports().billing;
+    if (!billing) throw unavailable('Billing');
+    return billing;
+  };
+  function planOrThrow(planKey: string) {
+    const plan = publicPlans(deps.config()).find((p) => p.key === planKey);
+    if (!plan) throw problems.notFound(`No public plan "${planKey}".`);
+    return plan;
+  }
+  async function ownSubscription(customerId: string, subscriptionId?: string) {
+    const current = await subsPort().current(customerId);
+    if (!current || current.customerId !== customerId || (subscriptionId && current.id !== subscriptionId)) {
+      throw problems.notFound('No such subscription.');
+    }
+    return current;
+  }
+  async function firstKey(customerId: string, subscriptionId: string) {
+    const keys = deps.ports().keys;
+    if (!keys) return null;
+    const existing = (await keys.list(customerId)).filter((k) => k.status !== 'revoked');
+    if (existing.length > 0) return null;
+    return keys.create(customerId, { name: 'Default key', expiresAt: null, subscriptionId });
+  }
+
+  api.get('/subscription', async (c) => {
+    const customerId = c.get('session').customerId;
+    const subs = deps.ports().subscriptions;
+    if (!subs) return c.json({ available: false, subscription: null, balances: [] });
+    const [subscription, balances] = await Promise.all([subs.current(customerId), subs.balances(customerId)]);
+    return c.json({ available: true, subscription, balances });
+  });
+
+  api.post('/checkout', async (c) => {
+    const customerId = c.get('session').customerId;
+    const input = await body(c, z.strictObject({ planKey: z.string().min(1), card: cardSchema.optional() }));
+    const plan = planOrThrow(input.planKey);
+    const existing = await deps.ports().subscriptions?.current(customerId);
+    if (existing && existing.status !== 'canceled') {
+      throw problems.conflict('You already have a subscription; change its plan on the Subscription page.', {
+        subscriptionId: existing.id,
+      });
+    }
+    const origin = deps.config().console.publicUrl ?? new URL(c.req.url).origin;
+    if (plan.free && !deps.ports().billing) {
+      const subscription = await subsPort().subscribe(customerId, plan.key);
+      const key = await firstKey(customerId, subscription.id);
+      return c.json({ status: 'active', subscription, invoiceId: null, firstKey: key }, 201);
+    }
+    const result = await billingPort().checkout(customerId, {
+      planKey: plan.key,
+      card: input.card,
+      successUrl: `${origin}/checkout/complete?plan=${encodeURIComponent(plan.key)}`,
+      cancelUrl: `${origin}/pricing`,
+    });
+    if (result.status === 'declined') {
+      throw new ProblemError({
+        status: 402,
+        type: 'card-declined',
+        title: 'Card declined',
+        detail: result.message,
+      });
+    }
+    if (result.status === 'redirect') return c.json(result);
+    await deps.budget.evaluate(customerId).catch(() => undefined);
+    const key = await firstKey(customerId, result.subscription.id);
+    return c.json({ ...result, firstKey: key }, 201);
+  });
+
+  /** After a Stripe Checkout redirect: the subscription is active once the webhook arrived. */
+  api.post('/checkout/complete', async (c) => {
+    const customerId = c.get('session').customerId;
+    const subscription = await subsPort().current(customerId);
+    if (!subscription || subscription.status === 'canceled') return c.json({ status: 'pending' });
+    return c.json({ status: 'active', subscription, firstKey: await firstKey(customerId, subscription.id) });
+  });
+
+  api.post('/subscription/preview', async (c) => {
+    const customerId = c.get('session').customerId;
+    const input = await body(c, z.strictObject({ planKey: z.string().min(1) }));
+    planOrThrow(input.planKey);
+    const current = await ownSubscription(customerId);
+    return c.json(await billingPort().previewChange(customerId, current.id, input.planKey));
+  });
+  api.post('/subscription/change', async (c) => {
+    const customerId = c.get('session').customerId;
+    const input = await body(
+      c,
+      z.strictObject({ planKey: z.string().min(1), subscriptionId: z.string().optional() }),
+    );
+    planOrThrow(input.planKey);
+    const current = await ownSubscription(customerId, input.subscriptionId);
+    const result = await subsPort().changePlan(customerId, current.id, input.planKey);
+    return c.json(result);
+  });
+  api.post('/subscription/cancel', async (c) => {
+    const customerId = c.get('session').customerId;
+    const input = await body(c, z.strictObject({ subscriptionId: z.string().optional() }));
+    const current = await ownSubscription(customerId, input.subscriptionId);
+    return c.json({ subscription: await subsPort().cancel(customerId, current.id) });
+  });
+  api.post('/subscription/resume', async (c) => {
+    const customerId = c.get('session').customerId;
+    const input = await body(c, z.strictObject({ subscriptionId: z.string().optional() }));
+    const current = await ownSubscription(customerId, input.subscriptionId);
+    return c.json({ subscription: await subsPort().resume(customerId, current.id) });
+  });
+
+  // ---- usage & cost -------------------------------------------------------------------------
+  api.get('/usage', async (c) => {
+    const customerId = c.get('session').customerId;
+    const meter = deps.ports().meter;
+    const config = deps.config();
+    const meters = config.meters.map((m) => ({
+      slug: m.slug,
+      name: m.name ?? m.slug,
+      groupBy: Object.keys(m.groupBy),
+    }));
+    if (!meter) return c.json({ available: false, meters, data: [] });
+    const slug = c.req.query('meter') ?? meters[0]?.slug;
+    const def = config.meters.find((m) => m.slug === slug);
+    if (!def) throw problems.notFound(`No meter "${slug}".`);
+    const windowSize =
+      c.req.query('window') === 'DAY' ? 'DAY' : c.req.query('window') === 'MINUTE' ? 'MINUTE' : 'HOUR';
+    const groupBy = (c.req.query('groupBy') ?? '').split(',').filter((g) => g && g in def.groupBy);
+    const now = clock.now();
+    const span =
+      windowSize === 'DAY' ? 30 * 86_400_000 : windowSize === 'MINUTE' ? 3_600_000 : 48 * 3_600_000;
+    const from = c.req.query('from') ? new Date(c.req.query('from')!) : new Date(now.getTime() - span);
+    const to = c.req.query('to') ? new Date(c.req.query('to')!) : undefined;
+    if (Number.isNaN(from.getTime()) || (to && Number.isNaN(to.getTime()))) {
+      throw problems.badRequest('from and to must be ISO 8601 date-times.');
+    }
+    // The subject is always the session's customer: nobody reads another organisation's usage.
+    const result = await meter.query({
+      meterSlug: def.slug,
+      from,
+      to,
+      windowSize,
+      subject: [customerId],
+      groupBy,
+    });
+    return c.json({
+      available: true,
+      meters,
+      meter: def.slug,
+      windowSize,
+      from: from.toISOString(),
+      data: result.data,
+    });
+  });
+
+  api.get('/usage/summary', async (c) => {
+    const customerId = c.get('session').customerId;
+    const subs = deps.ports().subscriptions;
+    const [balances, cost, cap, subscription] = await Promise.all([
+      subs ? subs.balances(customerId) : Promise.resolve(null),
+      deps.budget.cost(customerId).catch(() => null),
+      repo.spendCap(customerId),
+      subs ? subs.current(customerId) : Promise.resolve(null),
+    ]);
+    return c.json({
+      balances,
+      cost,
+      spendCap: cap,
+      capReached: deps.budget.checkSpendCap(customerId) !== null,
+      subscription,
+    });
+  });
+
+  // ---- invoices -----------------------------------------------------------------------------
+  api.get('/invoices', async (c) => {
+    const billing = deps.ports().billing;
+    if (!billing) return c.json({ available: false, invoices: [] });
+    return c.json({ available: true, invoices: await billing.listInvoices(c.get('session').customerId) });
+  });
+  api.get('/invoices/:id', async (c) => {
+    const invoice = await billingPort().getInvoice(c.get('session').customerId, c.req.param('id'));
+    if (!invoice) throw problems.notFound('No such invoice.');
+    return c.json({ invoice });
+  });
+  api.get('/invoices/:id/html', async (c) => {
+    const html = await billingPort().invoiceHtml(c.get('session').customerId, c.req.param('id'));
+    if (html === null) throw problems.notFound('No such invoice.');
+    return c.html(html);
+  });
+  api.post('/invoices/:id/pay', async (c) => {
+    const customerId = c.get('session').customerId;
+    const input = await body(c, z.strictObject({ card: cardSchema.optional() }));
+    const invoice = await billingPort().getInvoice(customerId, c.req.param('id'));
+    if (!invoice) throw problems.notFound('No such invoice.');
+    if (invoice.status !== 'open') throw problems.conflict(`This invoice is ${invoice.status}, not open.`);
+    const result = await billingPort().payInvoice(customerId, invoice.id, input.card);
+    if (result.status === 'declined') {
+      throw new ProblemError({
+        status: 402,
+        type: 'card-declined',
+        title: 'Card declined',
+        detail: result.message,
+      });
+    }
+    return c.json(result);
+  });
+
+  // ---- budget alerts & spend cap ------------------------------------------------------------
+  api.get('/alerts', async (c) => {
+    const customerId = c.get('session').customerId;
+    const [alerts, cap] = await Promise.all([repo.alerts(customerId), repo.spendCap(customerId)]);
+    return c.json({
+      alerts: alerts.map((a) => ({
+        id: a.id,
+        kind: a.kind,
+        threshold: String(a.threshold),
+        featureKey: a.feature_key,
+        email: a.email,
+        webhookUrl: a.webhook_url,
+        createdAt: dt(a.created_at),
+      })),
+      spendCap: cap,
+    });
+  });
+  api.post('/alerts', async (c) => {
+    const customerId = c.get('session').customerId;
+    const input = await body(
+      c,
+      z.strictObject({
+        kind: z.enum(['amount', 'quota_percent']),
+        threshold: z.string().regex(/^\d+(\.\d{1,4})?$/, 'a positive decimal such as "50.00" or "80"'),
+        featureKey: z.string().nullable().optional(),
+        email: z.boolean().default(true),
+        webhookUrl: z.url().nullable().optional(),
+      }),
+    );
+    if (input.kind === 'quota_percent' && (Number(input.threshold) <= 0 || Number(input.threshold) > 1000)) {
+      throw problems.validation('threshold: a percentage between 1 and 1000', [
+        { path: 'threshold', message: 'a percentage between 1 and 1000' },
+      ]);
+    }
+    const id = `alr_${newToken().slice(0, 16)}`;
+    await repo.insertAlert({
+      id,
+      customer_id: customerId,
+      kind: input.kind,
+      threshold: input.threshold,
+      feature_key: input.featureKey ?? null,
+      email: input.email,
+      webhook_url: input.webhookUrl ?? null,
+    });
+    await deps.budget.evaluate(customerId).catch(() => undefined);
+    return c.json({ id }, 201);
+  });
+  api.delete('/alerts/:id', async (c) => {
+    const deleted = await repo.deleteAlert(c.get('session').customerId, c.req.param('id'));
+    if (deleted.length === 0) throw problems.notFound('No such alert.');
+    return c.body(null, 204);
+  });
+  api.put('/spend-cap', async (c) => {
+    const customerId = c.get('session').customerId;
+    const input = await body(
+      c,
+      z.strictObject({
+        amount: z
+          .string()
+          .regex(/^\d+(\.\d{1,2})?$/, 'a decimal amount such as "100.00"')
+          .nullable(),
+        currency: z
+          .string()
+          .regex(/^[A-Z]{3}$/)
+          .default('USD'),
+      }),
+    );
+    if (input.amount === null) await repo.clearSpendCap(customerId);
+    else await repo.setSpendCap(customerId, input.amount, input.currency);
+    await deps.budget.evaluate(customerId).catch(() => undefined);
+    return c.json({ spendCap: await repo.spendCap(customerId) });
+  });
+  api.get('/banners', async (c) => {
+    const customerId = c.get('session').customerId;
+    const firings = await repo.activeFirings(customerId);
+    const cap = deps.budget.checkSpendCap(customerId);
+    return c.json({
+      banners: [
+        ...(cap ? [{ id: 'spend-cap', level: 'error', message: cap.detail ?? cap.title }] : []),
+        ...firings.map((f) => ({
+          id: f.alert_id,
+          level: 'warning',
+          message: f.message,
+          firedAt: dt(f.fired_at),
+        })),
+      ],
+    });
+  });
+  api.post('/banners/:id/dismiss', async (c) => {
+    await repo.dismissFiring(c.get('session').customerId, c.req.param('id'));
+    return c.body(null, 204);
+  });
+
+  app.route('/api/portal', api);
+}

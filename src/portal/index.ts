@@ -1,0 +1,127 @@
+import type { Hono } from 'hono';
+import type { ResolvedConfig } from '../config/index.ts';
+import type { ProblemError } from '../http/problem.ts';
+import type { Store } from '../store/index.ts';
+import type { Clock } from '../util/clock.ts';
+import type { Logger } from '../util/log.ts';
+import { mountAdminConsole } from './admin.ts';
+import { authService } from './auth.ts';
+import { budgetService } from './budget.ts';
+import { mountPortal } from './http.ts';
+import { portalMailer } from './mail.ts';
+import type { PortalPorts } from './ports.ts';
+import { LoginThrottle } from './ratelimit.ts';
+import { portalRepo } from './repo.ts';
+import { mountSpa } from './static.ts';
+
+export { mountAdminConsole } from './admin.ts';
+export { forecastOf } from './budget.ts';
+export { CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE } from './http.ts';
+export type * from './ports.ts';
+export { DEFAULT_WEB_DIR } from './static.ts';
+
+export interface PortalOptions {
+  config: () => ResolvedConfig;
+  store: Store;
+  clock: Clock;
+  log: Logger;
+  adminToken: string;
+  /** Modules adapted to the portal's ports; read on every request, so they can be wired late. */
+  ports: PortalPorts;
+  gatewayUrl: () => string | null;
+  /** Directory of the built SPA (default dist/web); the SPA is served at `/`. */
+  webDir?: string;
+  /** How often budget alerts and spend caps are evaluated (ms; 0 = never, tests call evaluateAll). */
+  evaluateEveryMs?: number;
+  throttle?: LoginThrottle;
+}
+
+export interface Portal {
+  /** For the AccessResolver: the problem to answer while the customer's hard spend cap is reached. */
+  checkSpendCap(customerId: string): ProblemError | null;
+  evaluateBudgets(): Promise<void>;
+  readonly ports: PortalPorts;
+  stop(): void;
+}
+
+/** Mounts `/api/portal/*`, the admin console API and the SPA on the console app. */
+export function createPortal(app: Hono, options: PortalOptions): Portal {
+  const { store, clock, log } = options;
+  const repo = portalRepo(store);
+  const ports = options.ports;
+  const link = (path: string) => {
+    const base = options.config().console.publicUrl ?? consoleOrigin.value ?? 'http://127.0.0.1:8081';
+    return `${base.replace(/\/$/, '')}${path}`;
+  };
+  const consoleOrigin: { value: string | null } = { value: null };
+  const mailer = portalMailer(options.config(), repo, log, ports.mail);
+  const brandName = options.config().portal.branding.name ?? options.config().name;
+  const auth = authService({
+    repo,
+    clock,
+    mailer,
+    customers: ports.customers,
+    link,
+    brandName,
+    throttle: options.throttle ?? new LoginThrottle(),
+  });
+  const budget = budgetService({
+    repo,
+    clock,
+    log,
+    mailer,
+    billing: () => ports.billing,
+    subscriptions: () => ports.subscriptions,
+    webhooks: () => ports.webhooks,
+    emailsOf: async (customerId) =>
+      (await repo.members(customerId)).filter((m) => m.role === 'owner').map((m) => m.email),
+    link,
+  });
+  app.use('*', async (c, next) => {
+    if (!consoleOrigin.value) consoleOrigin.value = new URL(c.req.url).origin;
+    await next();
+  });
+  mountPortal(app, {
+    config: options.config,
+    clock,
+    repo,
+    auth,
+    budget,
+    mailer,
+    ports: () => ports,
+    gatewayUrl: options.gatewayUrl,
+    adminToken: options.adminToken,
+  });
+  mountAdminConsole(app, {
+    adminToken: options.adminToken,
+    repo,
+    ports: () => ports,
+    config: options.config,
+  });
+  mountSpa(app, options.webDir);
+
+  let timer: NodeJS.Timeout | null = null;
+  const every = options.evaluateEveryMs ?? 5000;
+  if (every > 0) {
+    let running = false;
+    timer = setInterval(() => {
+      if (running) return;
+      running = true;
+      budget
+        .evaluateAll()
+        .catch((error) => log.warn({ err: error }, 'budget evaluation failed'))
+        .finally(() => {
+          running = false;
+        });
+    }, every);
+    timer.unref();
+  }
+  return {
+    checkSpendCap: budget.checkSpendCap,
+    evaluateBudgets: budget.evaluateAll,
+    ports,
+    stop() {
+      if (timer) clearInterval(timer);
+    },
+  };
+}

@@ -1,0 +1,127 @@
+import { Decimal } from 'decimal.js';
+import type { PlanConfig, PriceConfig, RateCardConfig, ResolvedConfig } from '../config/index.ts';
+
+/**
+ * The pricing page's view of the public catalog: one entry per public plan with its base price,
+ * included quotas, rate limit and per-unit prices (token prices are also given per 1M units so
+ * tiny unit prices stay readable).
+ */
+export interface PlanFeatureView {
+  rateCardKey: string;
+  featureKey: string | null;
+  name: string;
+  meter: string | null;
+  included: number | null;
+  unlimited: boolean;
+  soft: boolean;
+  usagePeriod: string | null;
+  boolean: boolean;
+  price: PriceConfig | null;
+  /** Unit price ×1,000,000 for unit prices, as a decimal string. */
+  perMillion: string | null;
+  /** Human summary of the price, e.g. "$0.01 / unit after 10,000". */
+  priceText: string | null;
+}
+
+export interface PlanView {
+  key: string;
+  name: string;
+  description: string | null;
+  currency: string;
+  billingCadence: string;
+  /** Sum of flat in-advance prices per period. */
+  basePrice: string;
+  free: boolean;
+  trialDays: number | null;
+  rateLimit: { limit: number; window: string } | null;
+  features: PlanFeatureView[];
+}
+
+function fmt(amount: Decimal.Value, currency: string): string {
+  const d = new Decimal(amount);
+  const symbol =
+    currency === 'USD' ? '$' : currency === 'EUR' ? '€' : currency === 'GBP' ? '£' : `${currency} `;
+  const digits = Math.max(d.decimalPlaces(), 2);
+  return `${symbol}${d.toFixed(digits)}`;
+}
+
+function priceText(price: PriceConfig | null, currency: string): string | null {
+  if (!price) return null;
+  switch (price.type) {
+    case 'flat':
+      return `${fmt(price.amount, currency)} flat`;
+    case 'unit':
+      return `${fmt(price.amount, currency)} / unit`;
+    case 'package':
+      return `${fmt(price.amount, currency)} per ${price.quantityPerPackage.toLocaleString('en-US')} units`;
+    case 'tiered': {
+      const parts: string[] = [];
+      let from = 0;
+      for (const tier of price.tiers) {
+        const range = tier.upTo
+          ? `${from.toLocaleString('en-US')}–${tier.upTo.toLocaleString('en-US')}`
+          : `over ${from.toLocaleString('en-US')}`;
+        const unit = tier.unitPrice ? `${fmt(tier.unitPrice, currency)}/unit` : '';
+        const flat = tier.flatPrice ? `${fmt(tier.flatPrice, currency)} flat` : '';
+        parts.push(`${range}: ${[unit, flat].filter(Boolean).join(' + ') || 'free'}`);
+        from = tier.upTo ?? from;
+      }
+      return `${price.mode === 'graduated' ? 'Graduated' : 'Volume'} — ${parts.join('; ')}`;
+    }
+  }
+}
+
+function rateCardsOf(plan: PlanConfig): RateCardConfig[] {
+  if (plan.rateCards) return plan.rateCards;
+  const phases = plan.phases ?? [];
+  // The pricing page shows the plan as it runs after any trial: the last phase.
+  return phases[phases.length - 1]?.rateCards ?? [];
+}
+
+export function planView(config: ResolvedConfig, plan: PlanConfig): PlanView {
+  const features = new Map(config.features.map((f) => [f.key, f]));
+  let base = new Decimal(0);
+  const views: PlanFeatureView[] = [];
+  for (const card of rateCardsOf(plan)) {
+    const price = card.price ?? null;
+    if (price?.type === 'flat' && !card.feature) {
+      base = base.plus(price.amount);
+      continue;
+    }
+    const feature = card.feature ? features.get(card.feature) : undefined;
+    const ent = card.entitlement;
+    views.push({
+      rateCardKey: card.key,
+      featureKey: card.feature ?? null,
+      name: card.name ?? feature?.name ?? card.key,
+      meter: feature?.meter ?? null,
+      included: ent?.type === 'metered' ? (ent.limit ?? null) : null,
+      unlimited: ent?.type === 'metered' && ent.limit === undefined,
+      soft: ent?.type === 'metered' ? ent.softLimit : false,
+      usagePeriod: ent?.type === 'metered' ? ent.usagePeriod : null,
+      boolean: ent?.type === 'boolean',
+      price,
+      perMillion: price?.type === 'unit' ? new Decimal(price.amount).times(1_000_000).toFixed() : null,
+      priceText: priceText(price, plan.currency),
+    });
+  }
+  const rateLimit = plan.rateLimit ?? plan.phases?.[plan.phases.length - 1]?.rateLimit ?? null;
+  const hasPrice = rateCardsOf(plan).some((c) => c.price !== null && c.price !== undefined);
+  const trialDays = plan.trialDays ?? null;
+  return {
+    key: plan.key,
+    name: plan.name,
+    description: plan.description ?? null,
+    currency: plan.currency,
+    billingCadence: plan.billingCadence,
+    basePrice: base.toFixed(2),
+    free: !hasPrice,
+    trialDays,
+    rateLimit: rateLimit ? { limit: rateLimit.limit, window: rateLimit.window } : null,
+    features: views,
+  };
+}
+
+export function publicPlans(config: ResolvedConfig): PlanView[] {
+  return config.plans.filter((p) => p.public).map((p) => planView(config, p));
+}

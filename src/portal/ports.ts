@@ -1,0 +1,178 @@
+import type { MeterReader } from '../metering/query.ts';
+
+/**
+ * What the portal needs from the other modules, in the portal's own words. `wire.ts` adapts each
+ * module's service to these shapes; a module that is not wired leaves its port undefined and the
+ * portal answers with an explicit "not available" state (never invented data).
+ *
+ * Every method takes the session's customer id first: the adapters must scope by it, and the
+ * portal additionally checks ownership of every id it is given (404 for other tenants' ids).
+ */
+
+export interface CustomersPort {
+  create(input: { name: string; email: string }): Promise<{ id: string; name: string }>;
+}
+
+export interface KeyView {
+  id: string;
+  name: string;
+  prefix: string;
+  customerId: string;
+  subscriptionId: string | null;
+  createdAt: string;
+  expiresAt: string | null;
+  lastUsedAt: string | null;
+  revokedAt: string | null;
+  /** Set after a roll: the old key keeps working until then. */
+  graceUntil?: string | null;
+  status: 'active' | 'expired' | 'revoked' | 'rolling';
+}
+
+export interface KeysPort {
+  list(customerId: string): Promise<KeyView[]>;
+  create(
+    customerId: string,
+    input: { name: string; expiresAt: Date | null; subscriptionId: string | null },
+  ): Promise<{ key: KeyView; secret: string }>;
+  roll(customerId: string, keyId: string): Promise<{ key: KeyView; secret: string }>;
+  revoke(customerId: string, keyId: string): Promise<void>;
+}
+
+export interface SubscriptionView {
+  id: string;
+  customerId: string;
+  status: 'trialing' | 'active' | 'past_due' | 'suspended' | 'canceled';
+  plan: { key: string; name: string; version: number };
+  phase: string;
+  currentPeriod: { from: string; to: string };
+  cancelAtPeriodEnd: boolean;
+  /** A downgrade scheduled for the end of the period. */
+  pendingChange: { planKey: string; effectiveAt: string } | null;
+  currency: string;
+}
+
+export interface EntitlementBalance {
+  featureKey: string;
+  featureName: string;
+  meterSlug: string | null;
+  limit: number | null;
+  usage: number;
+  soft: boolean;
+  periodStart: string;
+  resetAt: string;
+}
+
+export interface SubscriptionsPort {
+  current(customerId: string): Promise<SubscriptionView | null>;
+  /** Subscribe without payment (free plans). */
+  subscribe(customerId: string, planKey: string): Promise<SubscriptionView>;
+  /** Upgrades apply now (prorated); downgrades at the end of the period. */
+  changePlan(
+    customerId: string,
+    subscriptionId: string,
+    planKey: string,
+  ): Promise<{ subscription: SubscriptionView; timing: 'immediate' | 'period_end' }>;
+  cancel(customerId: string, subscriptionId: string): Promise<SubscriptionView>;
+  resume(customerId: string, subscriptionId: string): Promise<SubscriptionView>;
+  balances(customerId: string): Promise<EntitlementBalance[]>;
+}
+
+export interface MoneyLine {
+  description: string;
+  amount: string;
+  quantity?: string;
+  /** 'flat' lines are fixed for the period; 'usage' lines grow with traffic (used for the forecast). */
+  kind?: 'flat' | 'usage';
+}
+
+export interface InvoiceSummary {
+  id: string;
+  number: string;
+  status: 'draft' | 'open' | 'paid' | 'void' | 'uncollectible';
+  currency: string;
+  total: string;
+  periodFrom: string | null;
+  periodTo: string | null;
+  issuedAt: string | null;
+  dueAt: string | null;
+  paidAt: string | null;
+}
+
+export interface InvoiceDetail extends InvoiceSummary {
+  subtotal: string;
+  tax: string;
+  lines: MoneyLine[];
+}
+
+export interface CardInput {
+  number: string;
+  expiry: string;
+  cvc: string;
+  name?: string;
+}
+
+export type CheckoutResult =
+  | { status: 'active'; subscription: SubscriptionView; invoiceId: string | null }
+  | { status: 'declined'; message: string }
+  | { status: 'redirect'; url: string };
+
+export interface BillingPort {
+  /** Which payment rail is on: the SPA shows a card form for sandbox and redirects for stripe. */
+  rail: 'sandbox' | 'stripe' | 'invoice';
+  checkout(
+    customerId: string,
+    input: { planKey: string; card?: CardInput; successUrl: string; cancelUrl: string },
+  ): Promise<CheckoutResult>;
+  previewChange(
+    customerId: string,
+    subscriptionId: string,
+    planKey: string,
+  ): Promise<{ amount: string; currency: string; lines: MoneyLine[]; timing: 'immediate' | 'period_end' }>;
+  upcoming(customerId: string): Promise<{
+    currency: string;
+    total: string;
+    lines: MoneyLine[];
+    periodFrom: string;
+    periodTo: string;
+  } | null>;
+  listInvoices(customerId: string): Promise<InvoiceSummary[]>;
+  /** null when the invoice does not exist or belongs to someone else. */
+  getInvoice(customerId: string, invoiceId: string): Promise<InvoiceDetail | null>;
+  invoiceHtml(customerId: string, invoiceId: string): Promise<string | null>;
+  payInvoice(
+    customerId: string,
+    invoiceId: string,
+    card?: CardInput,
+  ): Promise<
+    { status: 'paid' } | { status: 'declined'; message: string } | { status: 'redirect'; url: string }
+  >;
+}
+
+export interface MailMessage {
+  to: string;
+  subject: string;
+  text: string;
+}
+
+export interface MailPort {
+  send(message: MailMessage): Promise<void>;
+}
+
+export interface WebhookPort {
+  /** Sends a signed event to the URL (Standard Webhooks); errors are the sender's to retry. */
+  send(url: string, type: string, data: Record<string, unknown>): Promise<void>;
+}
+
+export interface AdminPort {
+  customers(): Promise<{ id: string; name: string; email?: string | null; createdAt?: string }[]>;
+}
+
+export interface PortalPorts {
+  customers?: CustomersPort;
+  keys?: KeysPort;
+  subscriptions?: SubscriptionsPort;
+  meter?: MeterReader;
+  billing?: BillingPort;
+  mail?: MailPort;
+  webhooks?: WebhookPort;
+}

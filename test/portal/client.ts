@@ -1,0 +1,69 @@
+import type { Hono } from 'hono';
+
+/** A browser-like client for the portal API over `app.request`: keeps cookies, sends the CSRF header. */
+export class PortalClient {
+  readonly cookies = new Map<string, string>();
+  readonly #app: Hono;
+  readonly ip: string;
+  csrf = true;
+
+  constructor(app: Hono, ip = '10.0.0.1') {
+    this.#app = app;
+    this.ip = ip;
+  }
+
+  async request(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
+    const h: Record<string, string> = { 'x-forwarded-for': this.ip, ...headers };
+    if (this.cookies.size > 0) h.cookie = [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+    if (this.csrf && method !== 'GET' && this.cookies.has('tg_csrf'))
+      h['x-csrf-token'] = this.cookies.get('tg_csrf')!;
+    if (body !== undefined) h['content-type'] = 'application/json';
+    const response = await this.#app.request(`http://portal.test${path}`, {
+      method,
+      headers: h,
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    for (const line of response.headers.getSetCookie()) {
+      const [pair] = line.split(';');
+      const eq = pair!.indexOf('=');
+      const name = pair!.slice(0, eq).trim();
+      const value = pair!.slice(eq + 1).trim();
+      if (value === '' || /max-age=0/i.test(line)) this.cookies.delete(name);
+      else this.cookies.set(name, value);
+    }
+    const text = await response.text();
+    let json: unknown = null;
+    try {
+      json = text ? JSON.parse(text) : null;
+    } catch {
+      json = text;
+    }
+    // biome-ignore lint/suspicious/noExplicitAny: test convenience; assertions check the shape.
+    return { status: response.status, headers: response.headers, json: json as any, raw: response };
+  }
+
+  get(path: string) {
+    return this.request('GET', path);
+  }
+  post(path: string, body: unknown = {}) {
+    return this.request('POST', path, body);
+  }
+  put(path: string, body: unknown = {}) {
+    return this.request('PUT', path, body);
+  }
+  delete(path: string) {
+    return this.request('DELETE', path);
+  }
+
+  async signup(email: string, org: string, password = 'correct horse battery') {
+    await this.get('/api/portal/config');
+    const r = await this.post('/api/portal/signup', {
+      email,
+      name: `${org} Owner`,
+      password,
+      organisation: org,
+    });
+    if (r.status !== 201) throw new Error(`signup failed: ${r.status} ${JSON.stringify(r.json)}`);
+    return r.json.user as { id: string; customerId: string };
+  }
+}
