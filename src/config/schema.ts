@@ -317,6 +317,37 @@ export const configSchema = z.strictObject({
       token: z.string().min(16).optional(),
     })
     .default({}),
+  /**
+   * Scale-out backends (used when started with --redis / --nats / a postgres:// database).
+   * See deploy/README.md for what each setting means in operation.
+   */
+  scaleOut: z
+    .strictObject({
+      /**
+       * Redis unreachable: 'open' = each gateway node enforces limits on its own counters
+       * (limits hold per node, not across nodes); 'closed' = rate-limited/quota'd requests get 503.
+       */
+      onRedisError: z.enum(['open', 'closed']).default('open'),
+      /** Prefix of every Redis key (several installations can share one Redis). */
+      redisKeyPrefix: z.string().min(1).default('tollgate:'),
+      /** JetStream stream of usage events, and its subject prefix. */
+      usageStream: z
+        .string()
+        .regex(/^[A-Za-z0-9_-]+$/, 'use letters, digits, "_" and "-" (e.g. "TOLLGATE_USAGE")')
+        .default('TOLLGATE_USAGE'),
+      usageSubject: z
+        .string()
+        .regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, 'must be dot-separated tokens such as "tollgate.usage"')
+        .default('tollgate.usage'),
+      /** How long a gateway waits for JetStream to acknowledge usage (e.g. during a NATS restart) before answering 503. */
+      usageAckTimeoutMs: z.number().int().positive().default(15_000),
+      /** PostgreSQL NOTIFY channel of the change feed. */
+      changeChannel: z
+        .string()
+        .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lowercase SQL identifier such as "tollgate_changes"')
+        .default('tollgate_changes'),
+    })
+    .prefault({}),
 });
 
 export type TollgateConfigInput = z.input<typeof configSchema>;

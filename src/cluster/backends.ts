@@ -1,0 +1,258 @@
+import { Gauge, type Registry } from 'prom-client';
+import type { ResolvedConfig } from '../config/index.ts';
+import type { UsageEvent, UsageLog } from '../metering/events.ts';
+import {
+  connectNats,
+  DEFAULT_USAGE_CONSUMER,
+  type JetStreamConsumer,
+  type JetStreamUsageLog,
+  openJetStreamUsageLog,
+  startJetStreamConsumer,
+  usageStreamLag,
+} from '../metering/jetstream.ts';
+import { RedisCounterStore } from '../ratelimit/redis.ts';
+import type { CounterStore } from '../ratelimit/types.ts';
+import type { ChangeFeed } from '../store/changes.ts';
+import { type PgChangeFeed, pgChangeFeed } from '../store/pg-changes.ts';
+import type { Store } from '../store/store.ts';
+import type { Logger } from '../util/log.ts';
+import type { Role } from './roles.ts';
+import { runsGateway, runsWorker } from './roles.ts';
+
+/**
+ * The scale-out backends, chosen at start-up from the connection options:
+ * - `--redis`  → Redis CounterStore (rate limits and quotas shared by all gateway nodes);
+ * - `--nats`   → JetStream UsageLog (gateway nodes publish) + durable consumer (worker role);
+ * - a `postgres://` database → LISTEN/NOTIFY change feed (cache invalidation across nodes).
+ * Each is absent when its option is, and the embedded backend is used instead.
+ */
+export interface ScaleOutOptions {
+  config: ResolvedConfig;
+  role: Role | 'cli';
+  store: Store;
+  database?: string;
+  redis?: string;
+  nats?: string;
+  log: Logger;
+}
+
+export interface BackendStatus {
+  ok: boolean;
+  kind: string;
+  detail?: string;
+}
+
+export interface ScaleOutBackends {
+  /** Set when `--redis` was given. */
+  readonly counters: RedisCounterStore | null;
+  /** Set when `--nats` was given and this process runs the gateway (or the CLI). */
+  readonly usageLog: JetStreamUsageLog | null;
+  /** Set when the store is PostgreSQL. */
+  readonly changes: PgChangeFeed | null;
+  /**
+   * Worker role with `--nats`: starts the durable consumer feeding metering's batch writer.
+   * Returns null when the usage log is embedded (metering's own consumer runs instead).
+   */
+  startUsageConsumer(write: (events: UsageEvent[]) => Promise<void>): Promise<JetStreamConsumer | null>;
+  /** The running consumer, if any (for tests and /metrics). */
+  readonly usageConsumer: JetStreamConsumer | null;
+  /** Events published but not yet written to the meters; null without NATS. */
+  usageLag(): Promise<number | null>;
+  /** One entry per backend for /readyz. */
+  health(): Promise<Record<string, BackendStatus>>;
+  /** Adds `tollgate_usage_stream_lag` (and backend-up gauges) to a Prometheus registry. */
+  registerMetrics(registry: Registry): void;
+  close(): Promise<void>;
+}
+
+const isPostgres = (url: string | undefined) => !!url && /^postgres(ql)?:\/\//.test(url);
+
+export async function openScaleOutBackends(options: ScaleOutOptions): Promise<ScaleOutBackends> {
+  const { config, role, log } = options;
+  const settings = config.scaleOut;
+  const closing: (() => Promise<void>)[] = [];
+  const cleanup = async () => {
+    for (const close of closing.reverse()) await close().catch(() => {});
+  };
+
+  try {
+    let counters: RedisCounterStore | null = null;
+    if (options.redis && (runsGateway(role) || role === 'cli')) {
+      counters = new RedisCounterStore({
+        url: options.redis,
+        prefix: settings.redisKeyPrefix,
+        onRedisError: settings.onRedisError,
+        log: log.child({ backend: 'redis' }),
+      });
+      const opened = counters;
+      closing.push(() => opened.close());
+      // Start-up waits for Redis so a wrong URL is reported at once, not as fallbacks later.
+      await counters.ready().catch((error: Error) => {
+        throw new Error(`cannot connect to Redis at ${redactUrl(options.redis as string)}: ${error.message}`);
+      });
+    }
+
+    let usageLog: JetStreamUsageLog | null = null;
+    if (options.nats && (runsGateway(role) || role === 'cli')) {
+      usageLog = await openJetStreamUsageLog({
+        url: options.nats,
+        stream: settings.usageStream,
+        subject: settings.usageSubject,
+        appendTimeoutMs: settings.usageAckTimeoutMs,
+        name: `tollgate-${role}-${process.pid}`,
+        log: log.child({ backend: 'nats' }),
+      });
+      const opened = usageLog;
+      closing.push(() => opened.close());
+    }
+
+    let changes: PgChangeFeed | null = null;
+    if (isPostgres(options.database) && role !== 'cli') {
+      changes = pgChangeFeed({
+        url: options.database as string,
+        channel: settings.changeChannel,
+        log: log.child({ backend: 'changes' }),
+      });
+      const opened = changes;
+      closing.push(() => opened.close());
+      await Promise.race([
+        changes.ready(),
+        new Promise((_, reject) =>
+          setTimeout(() => reject(new Error('the change feed could not LISTEN within 5 s')), 5_000),
+        ),
+      ]);
+    }
+
+    let usageConsumer: JetStreamConsumer | null = null;
+    // Processes without the consumer (console) read its lag through their own connection.
+    let monitor: ReturnType<typeof connectNats> | null = null;
+    const lag = async (): Promise<number | null> => {
+      if (usageConsumer) return usageConsumer.lag();
+      if (!options.nats) return null;
+      if (!monitor) {
+        monitor = connectNats(options.nats, `tollgate-monitor-${process.pid}`);
+        const opened = monitor;
+        closing.push(async () => {
+          const nc = await opened.catch(() => null);
+          await nc?.close();
+        });
+      }
+      const nc = await monitor;
+      return usageStreamLag(nc, settings.usageStream, DEFAULT_USAGE_CONSUMER);
+    };
+    const backends: ScaleOutBackends = {
+      counters,
+      usageLog,
+      changes,
+      get usageConsumer() {
+        return usageConsumer;
+      },
+      async startUsageConsumer(write) {
+        if (!options.nats || !runsWorker(role)) return null;
+        usageConsumer = await startJetStreamConsumer({
+          url: options.nats,
+          stream: settings.usageStream,
+          subject: settings.usageSubject,
+          name: `tollgate-worker-${process.pid}`,
+          write,
+          log: log.child({ backend: 'nats-consumer' }),
+        });
+        const started = usageConsumer;
+        closing.push(() => started.stop());
+        return usageConsumer;
+      },
+      async health() {
+        const result: Record<string, BackendStatus> = {};
+        if (counters) {
+          result.redis = {
+            ok: counters.healthy,
+            kind: 'redis',
+            detail: counters.healthy ? undefined : `unreachable (fail ${counters.mode})`,
+          };
+        }
+        if (usageLog) result.nats = { ok: usageLog.connected, kind: 'jetstream' };
+        if (usageConsumer) {
+          const current = await withTimeout(usageConsumer.lag(), 1_000).catch(() => null);
+          result.usageConsumer = {
+            ok: current !== null,
+            kind: 'jetstream-consumer',
+            detail: current === null ? 'stream unreachable' : `lag ${current}`,
+          };
+        }
+        if (changes) result.changeFeed = { ok: changes.listening, kind: 'postgres-listen' };
+        return result;
+      },
+      usageLag: lag,
+      registerMetrics(registry) {
+        if (options.nats) {
+          new Gauge({
+            name: 'tollgate_usage_stream_lag',
+            help: 'Usage events in the JetStream stream not yet written to the meters (pending + unacknowledged)',
+            registers: [registry],
+            async collect() {
+              const current = await withTimeout(lag(), 1_000).catch(() => null);
+              if (current !== null) this.set(current);
+            },
+          });
+        }
+        new Gauge({
+          name: 'tollgate_backend_up',
+          help: 'Whether each scale-out backend answers (1) or not (0)',
+          labelNames: ['backend'],
+          registers: [registry],
+          async collect() {
+            for (const [name, status] of Object.entries(await backends.health())) {
+              this.labels(name).set(status.ok ? 1 : 0);
+            }
+          },
+        });
+      },
+      close: cleanup,
+    };
+    return backends;
+  } catch (error) {
+    await cleanup();
+    throw error;
+  }
+}
+
+/** The counter store to use: Redis when configured, else the embedded one. */
+export function chooseCounters(backends: ScaleOutBackends, embedded: () => CounterStore): CounterStore {
+  return backends.counters ?? embedded();
+}
+
+/** The usage log to use: JetStream when configured, else the embedded one. */
+export function chooseUsageLog(backends: ScaleOutBackends, embedded: () => UsageLog): UsageLog {
+  return backends.usageLog ?? embedded();
+}
+
+/** The change feed to use: LISTEN/NOTIFY on PostgreSQL, else in process. */
+export function chooseChangeFeed(backends: ScaleOutBackends, embedded: () => ChangeFeed): ChangeFeed {
+  return backends.changes ?? embedded();
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('timeout')), ms);
+    promise.then(
+      (v) => {
+        clearTimeout(timer);
+        resolve(v);
+      },
+      (e) => {
+        clearTimeout(timer);
+        reject(e);
+      },
+    );
+  });
+}
+
+function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return url;
+  }
+}
