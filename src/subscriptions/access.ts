@@ -17,6 +17,11 @@ export interface QuotaView {
   periodStart: Date;
   /** Exclusive end of the usage period: when the quota resets. */
   resetAt: Date;
+  /**
+   * Usage already recorded in the period (from the meter), for a counter seen for the first time
+   * (a restarted node, a new counter backend). Resolves to 0 when no meter reader is wired.
+   */
+  seed?: () => Promise<number>;
 }
 
 export interface AccessView {

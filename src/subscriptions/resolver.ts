@@ -1,0 +1,350 @@
+import type { CatalogService, Feature } from '../catalog/index.ts';
+import type { EntitlementInfo } from '../config/index.ts';
+import { ProblemError } from '../http/problem.ts';
+import type { MeterReader } from '../metering/query.ts';
+import type { RateLimitSpec } from '../ratelimit/types.ts';
+import type { ChangeFeed } from '../store/index.ts';
+import type { Clock } from '../util/clock.ts';
+import { parseWindow } from '../util/duration.ts';
+import type { Logger } from '../util/log.ts';
+import type { AccessResolver, AccessView, QuotaView } from './access.ts';
+import { applyOverrides } from './contracts.ts';
+import type { CustomerService } from './customers.ts';
+import type { Subscription } from './model.ts';
+import { phaseIndexAt, usagePeriodAt } from './periods.ts';
+import type { SubscriptionService } from './service.ts';
+
+/**
+ * Builds the gateway's AccessView of a (customer, subscription) and keeps it in memory until the
+ * change feed says the subscription, the customer or the catalog changed (then the next request
+ * rebuilds it: an upgrade lifts limits and a cancel blocks at once), or until the view's time
+ * runs out (a usage period or billing period ends).
+ *
+ * Rules:
+ * - canceled subscription → blocked, 403 `subscription-canceled`;
+ * - suspended (unpaid) → blocked, 402 `payment-required` with a link to pay;
+ * - past_due → still allowed (grace period; dunning suspends later);
+ * - a key without a subscription uses the customer's live subscription; a customer with none
+ *   gets an empty view (no entitlements, not blocked): routes without a feature work, routes
+ *   that need a feature answer 403 — a free sandbox for keys created before a plan is chosen;
+ * - unknown customer, or a subscription of another customer → blocked, 403;
+ * - checks added by other modules (`addCheck`, e.g. billing's credits at zero → 402) run on
+ *   every resolve, after the cache, so they can answer from their own in-memory state.
+ */
+export type AccessCheck = (customerId: string) => ProblemError | null;
+
+export interface CachingAccessResolver extends AccessResolver {
+  addCheck(check: AccessCheck): () => void;
+  /** Drops cached views (all, or one customer's). */
+  invalidate(customerId?: string): void;
+  close(): void;
+}
+
+export interface AccessResolverDeps {
+  catalog: CatalogService;
+  customers: CustomerService;
+  subscriptions: SubscriptionService;
+  changes: ChangeFeed;
+  clock: Clock;
+  log?: Logger;
+  /** Usage so far in a period, to seed quota counters; null until metering is wired (seed 0). */
+  meterReader?: () => MeterReader | null;
+  /** Base URL of the console (portal), e.g. `https://api.example.com`. */
+  consoleUrl: () => string;
+}
+
+/** Portal paths the problems link to (the portal serves them). */
+export const PORTAL_SUBSCRIPTION_PATH = '/portal/subscription';
+export const PORTAL_INVOICES_PATH = '/portal/invoices';
+
+interface Entry {
+  view: AccessView;
+  customerId: string;
+  subscriptionId: string | null;
+  validUntil: number;
+}
+
+export function createAccessResolver(deps: AccessResolverDeps): CachingAccessResolver {
+  const { catalog, customers, subscriptions, changes, clock, log } = deps;
+  const cache = new Map<string, Entry>();
+  const inflight = new Map<string, Promise<AccessView>>();
+  const checks: AccessCheck[] = [];
+  let features: Map<string, Feature> | null = null;
+  let generation = 0;
+
+  const dropWhere = (match: (entry: Entry) => boolean) => {
+    generation++;
+    for (const [key, entry] of cache) if (match(entry)) cache.delete(key);
+  };
+  const unsubscribe = changes.subscribe((change) => {
+    if (change.id === '*' || change.topic === 'catalog') {
+      if (change.topic === 'catalog') features = null;
+      generation++;
+      cache.clear();
+      return;
+    }
+    if (change.topic === 'subscriptions') {
+      dropWhere((e) => e.subscriptionId === change.id || e.view.subscription?.id === change.id);
+    } else if (change.topic === 'customers' || change.topic === 'credits') {
+      dropWhere((e) => e.customerId === change.id);
+    }
+  });
+
+  const base = () => deps.consoleUrl().replace(/\/$/, '');
+
+  function withChecks(view: AccessView, customerId: string): AccessView {
+    if (view.blocked || checks.length === 0) return view;
+    for (const check of checks) {
+      const problem = check(customerId);
+      if (problem) return { ...view, blocked: problem };
+    }
+    return view;
+  }
+
+  async function featureMap(): Promise<Map<string, Feature>> {
+    if (!features) features = new Map((await catalog.listFeatures()).map((f) => [f.key, f]));
+    return features;
+  }
+
+  async function seedUsage(feature: Feature, customerId: string, from: Date, to: Date): Promise<number> {
+    const reader = deps.meterReader?.();
+    if (!reader || !feature.meter) return 0;
+    try {
+      const result = await reader.query({
+        meterSlug: feature.meter,
+        from,
+        to,
+        subject: [customerId],
+        filterGroupBy: Object.keys(feature.meterGroupByFilters).length
+          ? feature.meterGroupByFilters
+          : undefined,
+      });
+      return result.data.reduce((sum, row) => sum + row.value, 0);
+    } catch (error) {
+      log?.warn({ err: error, feature: feature.key, customerId }, 'quota seed query failed; counting from 0');
+      return 0;
+    }
+  }
+
+  function blockedView(customerId: string, problem: ProblemError, upgradeUrl: string): AccessView {
+    return {
+      customer: { id: customerId, name: '', metadata: {} },
+      subscription: null,
+      entitlements: {},
+      rateLimit: null,
+      quotas: {},
+      blocked: problem,
+      upgradeUrl,
+    };
+  }
+
+  async function build(
+    customerId: string,
+    subscriptionId: string | null,
+  ): Promise<{ view: AccessView; validUntil: number }> {
+    const upgradeUrl = base() + PORTAL_SUBSCRIPTION_PATH;
+    const forever = Number.POSITIVE_INFINITY;
+    const customer = await customers.get(customerId);
+    if (!customer) {
+      return {
+        view: blockedView(
+          customerId,
+          new ProblemError({
+            status: 403,
+            type: 'customer-not-found',
+            title: 'Unknown customer',
+            detail: 'The customer of this API key no longer exists.',
+          }),
+          upgradeUrl,
+        ),
+        validUntil: forever,
+      };
+    }
+    const customerInfo = { id: customer.id, name: customer.name, metadata: customer.metadata };
+    let sub: Subscription | null = subscriptionId
+      ? await subscriptions.get(subscriptionId)
+      : await subscriptions.currentForCustomer(customerId);
+    if (subscriptionId && (!sub || sub.customerId !== customerId)) {
+      return {
+        view: {
+          ...blockedView(
+            customerId,
+            new ProblemError({
+              status: 403,
+              type: 'subscription-not-found',
+              title: 'No subscription',
+              detail: `The subscription of this API key does not exist.`,
+              extensions: { upgradeUrl },
+            }),
+            upgradeUrl,
+          ),
+          customer: customerInfo,
+        },
+        validUntil: forever,
+      };
+    }
+    const now = clock.now();
+    if (sub && sub.status !== 'canceled' && now.getTime() >= sub.currentPeriod.to.getTime()) {
+      sub = await subscriptions.rollover(sub.id);
+    }
+    if (!sub) {
+      return {
+        view: {
+          customer: customerInfo,
+          subscription: null,
+          entitlements: {},
+          rateLimit: null,
+          quotas: {},
+          blocked: null,
+          upgradeUrl,
+        },
+        validUntil: forever,
+      };
+    }
+    const version = await subscriptions.planVersionOf(sub);
+    const phaseIndex = phaseIndexAt(sub.phases, now);
+    const phase = sub.phases[phaseIndex];
+    const effective = applyOverrides(version.definition, version.version, phase?.key ?? '', sub.overrides);
+    const subscriptionInfo = {
+      id: sub.id,
+      status: sub.status,
+      plan: { key: sub.planKey, version: sub.planVersion, name: version.definition.name },
+      phase: effective.phaseKey,
+      currentPeriod: { from: sub.currentPeriod.from, to: sub.currentPeriod.to },
+    };
+
+    let blocked: ProblemError | null = null;
+    if (sub.status === 'canceled') {
+      blocked = new ProblemError({
+        status: 403,
+        type: 'subscription-canceled',
+        title: 'Subscription canceled',
+        detail: `The subscription to ${version.definition.name} was canceled; subscribe again to use the API.`,
+        extensions: { subscriptionId: sub.id, upgradeUrl },
+      });
+    } else if (sub.status === 'suspended') {
+      const payUrl = base() + PORTAL_INVOICES_PATH;
+      blocked = new ProblemError({
+        status: 402,
+        type: 'payment-required',
+        title: 'Payment required',
+        detail: 'The subscription is suspended for non-payment; pay the open invoice to continue.',
+        extensions: { subscriptionId: sub.id, payUrl },
+      });
+    }
+
+    const featureByKey = await featureMap();
+    const entitlements: Record<string, EntitlementInfo> = {};
+    const quotas: Record<string, QuotaView> = {};
+    let validUntil = sub.currentPeriod.to.getTime();
+    const nextPhase = sub.phases[phaseIndex + 1];
+    if (nextPhase) validUntil = Math.min(validUntil, nextPhase.from.getTime());
+    if (sub.pendingChange) validUntil = Math.min(validUntil, sub.pendingChange.effectiveAt.getTime());
+    if (sub.status === 'canceled') validUntil = forever;
+
+    for (const rc of effective.rateCards) {
+      if (!rc.feature) continue;
+      const feature = featureByKey.get(rc.feature);
+      const ent = rc.entitlement;
+      let info: EntitlementInfo;
+      if (ent?.type === 'metered') {
+        info = {
+          featureKey: rc.feature,
+          type: 'metered',
+          hasAccess: true,
+          limit: ent.limit,
+          softLimit: ent.softLimit,
+        };
+        if (ent.limit !== undefined && feature?.meter) {
+          const period = usagePeriodAt(sub.phases, ent.usagePeriod, now);
+          const from = period.from;
+          const to = period.to;
+          quotas[rc.feature] = {
+            featureKey: rc.feature,
+            meterSlug: feature.meter,
+            counterKey: `q:${sub.id}:${rc.feature}:${from.getTime()}`,
+            limit: ent.limit,
+            soft: ent.softLimit,
+            periodStart: from,
+            resetAt: to,
+            seed: () => seedUsage(feature, customerId, from, to),
+          };
+          validUntil = Math.min(validUntil, to.getTime());
+        }
+      } else if (ent?.type === 'static') {
+        info = { featureKey: rc.feature, type: 'static', hasAccess: true, config: ent.config };
+      } else if (ent?.type === 'boolean') {
+        info = { featureKey: rc.feature, type: 'boolean', hasAccess: true };
+      } else {
+        // A priced feature without an entitlement template (pay as you go): usable, unlimited.
+        info = feature?.meter
+          ? { featureKey: rc.feature, type: 'metered', hasAccess: true }
+          : { featureKey: rc.feature, type: 'boolean', hasAccess: true };
+      }
+      const previous = entitlements[rc.feature];
+      // Several rate cards may name one feature (a price and a limit): the entitlement wins.
+      if (!previous || (ent && !(previous.type === 'metered' && previous.limit !== undefined))) {
+        entitlements[rc.feature] = info;
+      }
+    }
+
+    let rateLimit: RateLimitSpec | null = null;
+    if (effective.rateLimit) {
+      const windowMs = parseWindow(effective.rateLimit.window);
+      if (windowMs)
+        rateLimit = { limit: effective.rateLimit.limit, windowMs, burst: effective.rateLimit.burst };
+    }
+    return {
+      view: {
+        customer: customerInfo,
+        subscription: subscriptionInfo,
+        entitlements,
+        rateLimit,
+        quotas,
+        blocked,
+        upgradeUrl,
+      },
+      validUntil,
+    };
+  }
+
+  function load(key: string, customerId: string, subscriptionId: string | null): Promise<AccessView> {
+    const pending = inflight.get(key);
+    if (pending) return pending;
+    const startedAt = generation;
+    const promise = build(customerId, subscriptionId)
+      .then(({ view, validUntil }) => {
+        if (generation === startedAt) cache.set(key, { view, customerId, subscriptionId, validUntil });
+        return view;
+      })
+      .finally(() => inflight.delete(key));
+    inflight.set(key, promise);
+    return promise;
+  }
+
+  return {
+    resolve(customerId, subscriptionId) {
+      const key = subscriptionId ? `${customerId}\u0000${subscriptionId}` : customerId;
+      const entry = cache.get(key);
+      if (entry && clock.now().getTime() < entry.validUntil) return withChecks(entry.view, customerId);
+      return load(key, customerId, subscriptionId).then((view) => withChecks(view, customerId));
+    },
+    addCheck(check) {
+      checks.push(check);
+      return () => {
+        const i = checks.indexOf(check);
+        if (i >= 0) checks.splice(i, 1);
+      };
+    },
+    invalidate(customerId) {
+      if (customerId === undefined) {
+        generation++;
+        cache.clear();
+      } else dropWhere((e) => e.customerId === customerId);
+    },
+    close() {
+      unsubscribe();
+      cache.clear();
+    },
+  };
+}
