@@ -1,0 +1,127 @@
+import type { MeterConfig } from '../config/index.ts';
+import type { Store } from '../store/index.ts';
+import { newId } from '../util/ids.ts';
+import type { Logger } from '../util/log.ts';
+import type { UsageEvent } from './events.ts';
+import { compileMeter, extract, type Meter, type MeterRow, meterFingerprint } from './model.ts';
+import {
+  deleteMeterData,
+  type Executor,
+  eventsOfType,
+  insertValuesOnly,
+  run,
+  type ValueRow,
+  valueRow,
+} from './repo.ts';
+
+/**
+ * The meters of the running config. Each config meter is matched to its `metering_meters` row by
+ * slug. A new meter is backfilled from the events already stored; a meter whose event type,
+ * aggregation, value or group-by changed is rebuilt (its extracted values and rollups are
+ * recomputed from the raw events), so a query never mixes two definitions. Both happen in one
+ * transaction that holds the meter's row lock, so two processes starting together rebuild once.
+ */
+export interface MeterRegistry {
+  list(): readonly Meter[];
+  get(idOrSlug: string): Meter | undefined;
+  /** Meters that read events of this type. */
+  forType(type: string): readonly Meter[];
+}
+
+const REBUILD_PAGE = 5_000;
+
+export function valuesFor(registry: MeterRegistry, events: readonly UsageEvent[], log?: Logger): ValueRow[] {
+  const values: ValueRow[] = [];
+  for (const event of events) {
+    for (const meter of registry.forType(event.type)) {
+      const result = extract(meter, event);
+      if (result.ok) values.push(valueRow(event, result.value));
+      else log?.warn({ source: event.source, id: event.id, meter: meter.slug }, result.message);
+    }
+  }
+  return values;
+}
+
+async function rebuild(tx: Executor, meter: Meter, log: Logger): Promise<number> {
+  await deleteMeterData(tx, meter.key);
+  const single: MeterRegistry = {
+    list: () => [meter],
+    get: () => meter,
+    forType: (type) => (type === meter.eventType ? [meter] : []),
+  };
+  let after: { source: string; id: string } | null = null;
+  let total = 0;
+  for (;;) {
+    const page = await eventsOfType(tx, meter.eventType, after, REBUILD_PAGE);
+    if (page.length === 0) break;
+    const events: UsageEvent[] = page.map((r) => ({
+      specversion: '1.0',
+      id: r.id,
+      source: r.source,
+      type: r.type,
+      subject: r.subject,
+      time: new Date(r.time).toISOString(),
+      data: r.data,
+    }));
+    await insertValuesOnly(tx, valuesFor(single, events, log));
+    total += page.length;
+    const last = page[page.length - 1] as { source: string; id: string };
+    after = { source: last.source, id: last.id };
+  }
+  return total;
+}
+
+export async function openMeterRegistry(
+  store: Store,
+  meters: readonly MeterConfig[],
+  log: Logger,
+  options: { readOnly?: boolean } = {},
+): Promise<MeterRegistry> {
+  const compiled: Meter[] = [];
+  for (const config of meters) {
+    const fingerprint = meterFingerprint(config);
+    const row = await store.transaction(async (tx) => {
+      const inserted = await run<MeterRow>(
+        tx,
+        `insert into metering_meters (id, slug, fingerprint, definition) values ($1, $2, $3, $4::jsonb)
+         on conflict (slug) do nothing returning key, id, slug, created_at, updated_at`,
+        [newId('mtr'), config.slug, fingerprint, JSON.stringify(config)],
+      );
+      if (inserted[0]) {
+        if (!options.readOnly) {
+          const meter = compileMeter(config, inserted[0]);
+          const n = await rebuild(tx, meter, log);
+          if (n > 0) log.info({ meter: config.slug, events: n }, 'new meter: counted the stored events');
+        }
+        return inserted[0];
+      }
+      const [existing] = await run<MeterRow & { fingerprint: string }>(
+        tx,
+        `select key, id, slug, fingerprint, created_at, updated_at from metering_meters where slug = $1 for update`,
+        [config.slug],
+      );
+      if (!existing) throw new Error(`meter ${config.slug} vanished during start-up`);
+      if (existing.fingerprint === fingerprint || options.readOnly) return existing;
+      const [updated] = await run<MeterRow>(
+        tx,
+        `update metering_meters set fingerprint = $2, definition = $3::jsonb, updated_at = now()
+         where slug = $1 returning key, id, slug, created_at, updated_at`,
+        [config.slug, fingerprint, JSON.stringify(config)],
+      );
+      const meter = compileMeter(config, updated as MeterRow);
+      const n = await rebuild(tx, meter, log);
+      log.info({ meter: config.slug, events: n }, 'meter definition changed: rebuilt its values and rollups');
+      return updated as MeterRow;
+    });
+    compiled.push(compileMeter(config, row));
+  }
+  const bySlug = new Map(compiled.map((m) => [m.slug, m]));
+  const byId = new Map(compiled.map((m) => [m.id, m]));
+  const byType = new Map<string, Meter[]>();
+  for (const m of compiled) byType.set(m.eventType, [...(byType.get(m.eventType) ?? []), m]);
+  return {
+    list: () => compiled,
+    get: (idOrSlug) => bySlug.get(idOrSlug) ?? byId.get(idOrSlug),
+    forType: (type) => byType.get(type) ?? [],
+  };
+}

@@ -1,0 +1,287 @@
+import { problems } from '../http/problem.ts';
+import type { Store } from '../store/index.ts';
+import type { Clock } from '../util/clock.ts';
+import type { MeterRegistry } from './meters.ts';
+import type { Meter } from './model.ts';
+import type { MeterQueryParams, MeterQueryResult, MeterQueryRow, MeterReader, WindowSize } from './query.ts';
+
+/**
+ * Meter queries over rollups. The range [from, to) is cut into the coarsest pieces that fit:
+ * whole UTC hours from the hour rollup, whole minutes around them from the minute rollup, and the
+ * unaligned seconds at the edges from the raw meter values, so the answer is exact and a query
+ * over months of data reads a few thousand rollup rows instead of millions of events.
+ *
+ * A rollup bucket can only be used when it lies inside one window: minute windows use minute
+ * rollups; hour and day windows use hour rollups when the time zone's offset is a whole number of
+ * hours (else minute rollups, e.g. Asia/Kolkata).
+ *
+ * UNIQUE_COUNT meters read the raw meter values (distinct counts cannot be added up across
+ * buckets); they are still indexed by (meter, time), but cost grows with the number of events.
+ */
+const HOUR = 3_600_000;
+const MINUTE = 60_000;
+
+interface Segment {
+  source: 'hour' | 'minute' | 'raw';
+  from: Date | null;
+  to: Date | null;
+}
+
+const ceilTo = (d: Date, unit: number) => new Date(Math.ceil(d.getTime() / unit) * unit);
+const floorTo = (d: Date, unit: number) => new Date(Math.floor(d.getTime() / unit) * unit);
+const before = (a: Date | null, b: Date | null) => a === null || b === null || a.getTime() < b.getTime();
+
+function minuteLevel(from: Date | null, to: Date | null, out: Segment[]): void {
+  const ms = from ? ceilTo(from, MINUTE) : null;
+  const me = to ? floorTo(to, MINUTE) : null;
+  if (!before(ms, me)) {
+    out.push({ source: 'raw', from, to });
+    return;
+  }
+  if (from && ms && from.getTime() < ms.getTime()) out.push({ source: 'raw', from, to: ms });
+  out.push({ source: 'minute', from: ms, to: me });
+  if (to && me && me.getTime() < to.getTime()) out.push({ source: 'raw', from: me, to });
+}
+
+/** Splits [from, to) into hour-rollup, minute-rollup and raw pieces. Exported for tests. */
+export function planSegments(from: Date | null, to: Date | null, useHours: boolean): Segment[] {
+  const out: Segment[] = [];
+  if (!useHours) {
+    minuteLevel(from, to, out);
+    return out;
+  }
+  const hs = from ? ceilTo(from, HOUR) : null;
+  const he = to ? floorTo(to, HOUR) : null;
+  if (!before(hs, he)) {
+    minuteLevel(from, to, out);
+    return out;
+  }
+  if (from && hs && from.getTime() < hs.getTime()) minuteLevel(from, hs, out);
+  out.push({ source: 'hour', from: hs, to: he });
+  if (to && he && he.getTime() < to.getTime()) minuteLevel(he, to, out);
+  return out;
+}
+
+function offsetMinutes(timeZone: string, at: Date): number {
+  const part = new Intl.DateTimeFormat('en-US', { timeZone, timeZoneName: 'longOffset' })
+    .formatToParts(at)
+    .find((p) => p.type === 'timeZoneName')?.value;
+  const m = /GMT([+-])(\d{2}):(\d{2})/.exec(part ?? '');
+  if (!m) return 0;
+  return (m[1] === '-' ? -1 : 1) * (Number(m[2]) * 60 + Number(m[3]));
+}
+
+/** Whether hour buckets align with the zone's hours (checked around the range and this year). */
+function wholeHourZone(timeZone: string, from: Date | null, to: Date | null, now: Date): boolean {
+  if (timeZone === 'UTC' || timeZone === 'Etc/UTC') return true;
+  const years = new Set([now.getUTCFullYear()]);
+  if (from) years.add(from.getUTCFullYear());
+  if (to) years.add(to.getUTCFullYear());
+  const samples: Date[] = [];
+  for (const y of years) samples.push(new Date(Date.UTC(y, 0, 1)), new Date(Date.UTC(y, 6, 1)));
+  if (from) samples.push(from);
+  if (to) samples.push(to);
+  return samples.every((d) => offsetMinutes(timeZone, d) % 60 === 0);
+}
+
+export function validTimeZone(timeZone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const UNIT: Record<WindowSize, string> = { MINUTE: 'minute', HOUR: 'hour', DAY: 'day' };
+
+export function createMeterReader(deps: {
+  store: Store;
+  meters: MeterRegistry;
+  clock: Clock;
+}): MeterReader & {
+  explain(params: MeterQueryParams): Segment[];
+} {
+  const { store, meters, clock } = deps;
+
+  const resolve = (params: MeterQueryParams) => {
+    const meter = meters.get(params.meterSlug);
+    if (!meter) throw problems.notFound(`No meter "${params.meterSlug}".`);
+    const timeZone = params.windowTimeZone ?? 'UTC';
+    if (!validTimeZone(timeZone)) {
+      throw problems.validation(`Unknown time zone "${timeZone}".`, [
+        { path: 'windowTimeZone', message: 'must be an IANA time zone such as "Europe/Berlin"' },
+      ]);
+    }
+    if (params.windowSize && !(params.windowSize in UNIT)) {
+      throw problems.validation(`Unsupported windowSize "${params.windowSize}".`, [
+        { path: 'windowSize', message: 'must be MINUTE, HOUR or DAY' },
+      ]);
+    }
+    const from = params.from ?? null;
+    const to = params.to ?? null;
+    for (const [name, d] of [
+      ['from', from],
+      ['to', to],
+    ] as const) {
+      if (d && Number.isNaN(d.getTime())) {
+        throw problems.validation(`Invalid ${name}.`, [
+          { path: name, message: 'must be an RFC 3339 date-time' },
+        ]);
+      }
+    }
+    if (from && to && from.getTime() >= to.getTime()) {
+      throw problems.validation('"from" must be before "to".', [
+        { path: 'from', message: 'must be before "to"' },
+      ]);
+    }
+    const dims = Object.keys(meter.groupBy);
+    const groupBy = [...new Set(params.groupBy ?? [])];
+    for (const g of groupBy) {
+      if (g !== 'subject' && !dims.includes(g)) {
+        throw problems.validation(`Meter "${meter.slug}" cannot be grouped by "${g}".`, [
+          { path: 'groupBy', message: `must be "subject" or one of: ${dims.join(', ') || '(none)'}` },
+        ]);
+      }
+    }
+    for (const k of Object.keys(params.filterGroupBy ?? {})) {
+      if (!dims.includes(k)) {
+        throw problems.validation(`Meter "${meter.slug}" has no group-by "${k}".`, [
+          { path: `filterGroupBy[${k}]`, message: `must be one of: ${dims.join(', ') || '(none)'}` },
+        ]);
+      }
+    }
+    const useHours =
+      !params.windowSize ||
+      (params.windowSize !== 'MINUTE' && wholeHourZone(timeZone, from, to, clock.now()));
+    return { meter, timeZone, from, to, groupBy, useHours };
+  };
+
+  return {
+    explain(params) {
+      const r = resolve(params);
+      return planSegments(r.from, r.to, r.useHours);
+    },
+    async query(params) {
+      const { meter, timeZone, from, to, groupBy, useHours } = resolve(params);
+      const sqlParams: unknown[] = [meter.key];
+      const p = (v: unknown) => {
+        sqlParams.push(v);
+        return `$${sqlParams.length}`;
+      };
+      const filters: string[] = [];
+      if (params.subject && params.subject.length > 0)
+        filters.push(`subject = any(${p(params.subject)}::text[])`);
+      for (const [k, v] of Object.entries(params.filterGroupBy ?? {})) {
+        filters.push(`dims->>'${k}' = ${p(String(v))}`);
+      }
+      const tz = params.windowSize ? `${p(timeZone)}::text` : '';
+      const windowOf = (col: string) =>
+        params.windowSize ? `date_trunc('${UNIT[params.windowSize]}', ${col}, ${tz})` : 'null::timestamptz';
+      const range = (col: string, seg: { from: Date | null; to: Date | null }) => {
+        const parts = [...filters];
+        if (seg.from) parts.push(`${col} >= ${p(seg.from.toISOString())}::timestamptz`);
+        if (seg.to) parts.push(`${col} < ${p(seg.to.toISOString())}::timestamptz`);
+        return parts.length ? ` and ${parts.join(' and ')}` : '';
+      };
+      const dimCols = groupBy.filter((g) => g !== 'subject');
+      const bySubject = groupBy.includes('subject');
+      const keyCols = [
+        'ws',
+        ...(bySubject ? ['subject'] : []),
+        ...dimCols.map((d, i) => `dims->>'${d}' as g${i}`),
+      ];
+      const groupCols = ['ws', ...(bySubject ? ['subject'] : []), ...dimCols.map((_, i) => `g${i}`)];
+
+      let inner: string;
+      if (meter.aggregation === 'UNIQUE_COUNT') {
+        inner = `
+          select ${keyCols.join(', ')}, count(distinct value_text)::text as value
+          from (select ${windowOf('time')} as ws, subject, dims, value_text from usage_meter_values
+                where meter = $1 and value_text is not null${range('time', { from, to })}) v
+          group by ${groupCols.map((_, i) => i + 1).join(', ')}`;
+      } else {
+        const sources = planSegments(from, to, useHours).map((seg) => {
+          if (seg.source === 'raw') {
+            return `select ${windowOf('time')} as ws, subject, dims, value as sum, 1::bigint as count, value as min,
+                      value as max, time as latest_time, value as latest_value
+                    from usage_meter_values where meter = $1 and value is not null${range('time', seg)}`;
+          }
+          const table = seg.source === 'hour' ? 'usage_rollups_hour' : 'usage_rollups_minute';
+          return `select ${windowOf('bucket')} as ws, subject, dims, sum, count, min, max, latest_time, latest_value
+                  from ${table} where meter = $1${range('bucket', seg)}`;
+        });
+        const value = valueExpression(meter);
+        inner = `
+          select ${keyCols.join(', ')}, ${value} as value
+          from (${sources.join('\n union all \n')}) u
+          group by ${groupCols.map((_, i) => i + 1).join(', ')}`;
+      }
+      const windowEnd = params.windowSize
+        ? `((q.ws at time zone ${tz}) + interval '1 ${UNIT[params.windowSize]}') at time zone ${tz}`
+        : 'null::timestamptz';
+      const text = `select q.*, ${windowEnd} as we from (${inner}) q order by ${groupCols.map((c) => `q.${c.replace(/^.* as /, '')}`).join(', ')}`;
+      const rows = await store.query<Record<string, unknown>>(text, sqlParams);
+
+      let wholeFrom = from;
+      if (!params.windowSize && !wholeFrom && rows.length > 0) {
+        const [first] = await store.query<{ t: Date | null }>(
+          'select min(time) as t from usage_meter_values where meter = $1',
+          [meter.key],
+        );
+        wholeFrom = first?.t ? new Date(first.t) : null;
+      }
+      const now = clock.now();
+      const data: MeterQueryRow[] = [];
+      for (const row of rows) {
+        if (row.value === null || row.value === undefined) continue;
+        let windowStart: Date;
+        let windowEnd: Date;
+        if (params.windowSize) {
+          windowStart = new Date(row.ws as Date);
+          windowEnd = new Date(row.we as Date);
+          if (from && windowStart < from) windowStart = from;
+          if (to && windowEnd > to) windowEnd = to;
+        } else {
+          windowStart = wholeFrom ?? now;
+          windowEnd = to ?? (now > windowStart ? now : windowStart);
+        }
+        const groupValues: Record<string, string | null> = {};
+        dimCols.forEach((d, i) => {
+          groupValues[d] = (row[`g${i}`] as string | null) ?? null;
+        });
+        data.push({
+          value: Number(row.value),
+          windowStart: windowStart.toISOString(),
+          windowEnd: windowEnd.toISOString(),
+          subject: bySubject ? (row.subject as string) : null,
+          groupBy: groupValues,
+        });
+      }
+      const result: MeterQueryResult = { data };
+      if (from) result.from = from.toISOString();
+      if (to) result.to = to.toISOString();
+      if (params.windowSize) result.windowSize = params.windowSize;
+      return result;
+    },
+  };
+}
+
+function valueExpression(meter: Meter): string {
+  switch (meter.aggregation) {
+    case 'SUM':
+      return 'sum(sum)::text';
+    case 'COUNT':
+      return 'sum(count)::text';
+    case 'AVG':
+      return '(sum(sum) / nullif(sum(count), 0))::text';
+    case 'MIN':
+      return 'min(min)::text';
+    case 'MAX':
+      return 'max(max)::text';
+    case 'LATEST':
+      return '((array_agg(latest_value order by latest_time desc))[1])::text';
+    default:
+      throw new Error(`no rollup expression for ${meter.aggregation}`);
+  }
+}

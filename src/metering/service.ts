@@ -1,0 +1,188 @@
+import { problems } from '../http/problem.ts';
+import type { Store } from '../store/index.ts';
+import type { Clock } from '../util/clock.ts';
+import type { Logger } from '../util/log.ts';
+import type { UsageEvent } from './events.ts';
+import type { MeterRegistry } from './meters.ts';
+import { valuesFor } from './meters.ts';
+import { extract } from './model.ts';
+import { type Executor, insertBatch, saveCheckpoint } from './repo.ts';
+
+/**
+ * Ingest: validated CloudEvents → one transaction (events deduplicated on (source, id), meter
+ * values and rollups for the new ones only). Every writer goes through `write`: the HTTP API,
+ * `tollgate usage import`, the embedded usage log consumer and the JetStream consumer
+ * (`writeBatch` has the `UsageBatchWriter` shape). Replaying a batch is always safe.
+ */
+export interface IngestOptions {
+  /** Record a usage-log consumer's position in the same transaction as the batch. */
+  checkpoint?: { consumer: string; position: string };
+  /**
+   * Refuse the whole batch when an event does not fit a meter (e.g. `tokens` is not a number).
+   * HTTP and import are strict; the usage log consumer is not (its events were already accepted
+   * by the gateway: a bad one is logged and stored, but not counted).
+   */
+  strict?: boolean;
+}
+
+export interface IngestService {
+  write(events: readonly UsageEvent[], options?: IngestOptions): Promise<{ inserted: number }>;
+  /** For the JetStream consumer (`UsageBatchWriter`). */
+  writeBatch(events: UsageEvent[]): Promise<void>;
+  /** Checks a batch as OpenMeter would (400 with `errors[]` naming `[index].field`). */
+  parse(body: unknown, clock?: Clock): UsageEvent[];
+}
+
+/** Rows per statement: big enough to amortise, small enough to keep parameters reasonable. */
+const CHUNK = 5_000;
+
+const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
+
+export function parseCloudEvents(body: unknown, now: () => Date): UsageEvent[] {
+  const batch = Array.isArray(body);
+  const list: unknown[] = batch ? (body as unknown[]) : [body];
+  const errors: { path: string; message: string }[] = [];
+  const events: UsageEvent[] = [];
+  list.forEach((raw, index) => {
+    const at = (field: string) => (batch ? `[${index}]${field ? `.${field}` : ''}` : field || '(body)');
+    if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+      errors.push({ path: at(''), message: 'an event must be a JSON object (CloudEvents 1.0)' });
+      return;
+    }
+    const e = raw as Record<string, unknown>;
+    const text = (field: string) => {
+      const v = e[field];
+      if (typeof v !== 'string' || v.length === 0) {
+        errors.push({ path: at(field), message: `${field} is required and must be a non-empty string` });
+        return '';
+      }
+      return v;
+    };
+    const specversion = text('specversion');
+    if (specversion && specversion !== '1.0') {
+      errors.push({ path: at('specversion'), message: 'specversion must be "1.0"' });
+    }
+    const id = text('id');
+    const source = text('source');
+    const type = text('type');
+    const subject = text('subject');
+    let time = now().toISOString();
+    if (e.time !== undefined && e.time !== null) {
+      if (typeof e.time !== 'string' || !RFC3339.test(e.time) || Number.isNaN(Date.parse(e.time))) {
+        errors.push({
+          path: at('time'),
+          message: 'time must be an RFC 3339 date-time, e.g. 2026-01-01T00:00:00Z',
+        });
+      } else {
+        time = new Date(e.time).toISOString();
+      }
+    }
+    if (
+      e.datacontenttype !== undefined &&
+      e.datacontenttype !== null &&
+      e.datacontenttype !== 'application/json'
+    ) {
+      errors.push({ path: at('datacontenttype'), message: 'datacontenttype must be "application/json"' });
+    }
+    let data: Record<string, unknown> = {};
+    if (e.data !== undefined && e.data !== null) {
+      if (typeof e.data !== 'object' || Array.isArray(e.data)) {
+        errors.push({ path: at('data'), message: 'data must be a JSON object' });
+      } else {
+        data = e.data as Record<string, unknown>;
+      }
+    }
+    events.push({ specversion: '1.0', id, source, type, subject, time, data });
+  });
+  if (list.length === 0) errors.push({ path: '(body)', message: 'the batch is empty' });
+  if (errors.length > 0) {
+    const first = errors[0] as { path: string; message: string };
+    throw problems.validation(
+      `${errors.length} problem${errors.length > 1 ? 's' : ''} in the events; nothing was stored. First: ${first.path}: ${first.message}`,
+      errors.slice(0, 100),
+    );
+  }
+  return events;
+}
+
+/** Drops repeats of the same (source, id) inside one batch (first one wins, as in the store). */
+function uniqueEvents(events: readonly UsageEvent[]): readonly UsageEvent[] {
+  const seen = new Set<string>();
+  let duplicates = false;
+  for (const e of events) {
+    const k = `${e.source}\u0000${e.id}`;
+    if (seen.has(k)) {
+      duplicates = true;
+      break;
+    }
+    seen.add(k);
+  }
+  if (!duplicates) return events;
+  seen.clear();
+  return events.filter((e) => {
+    const k = `${e.source}\u0000${e.id}`;
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+}
+
+export function createIngestService(deps: {
+  store: Store;
+  meters: MeterRegistry;
+  clock: Clock;
+  log: Logger;
+}): IngestService {
+  const { store, meters, log } = deps;
+
+  const checkStrict = (events: readonly UsageEvent[]) => {
+    const errors: { path: string; message: string }[] = [];
+    events.forEach((event, index) => {
+      const seen = new Set<string>();
+      for (const meter of meters.forType(event.type)) {
+        const r = extract(meter, event);
+        if (r.ok || seen.has(r.field)) continue;
+        seen.add(r.field);
+        errors.push({ path: `[${index}].${r.field}`, message: r.message });
+      }
+    });
+    if (errors.length > 0) {
+      throw problems.validation(
+        `${errors.length} event${errors.length > 1 ? 's do' : ' does'} not fit a meter; nothing was stored. First: ${errors[0]?.path}: ${errors[0]?.message}`,
+        errors.slice(0, 100),
+      );
+    }
+  };
+
+  const writeChunks = async (tx: Executor, events: readonly UsageEvent[]) => {
+    let inserted = 0;
+    for (let i = 0; i < events.length; i += CHUNK) {
+      const chunk = events.length <= CHUNK ? events : events.slice(i, i + CHUNK);
+      inserted += await insertBatch(tx, chunk, valuesFor(meters, chunk, log));
+    }
+    return inserted;
+  };
+
+  const write: IngestService['write'] = async (input, options = {}) => {
+    if (options.strict) checkStrict(input);
+    const events = uniqueEvents(input);
+    if (events.length === 0 && !options.checkpoint) return { inserted: 0 };
+    const inserted = await store.transaction(async (tx) => {
+      const n = await writeChunks(tx, events);
+      if (options.checkpoint)
+        await saveCheckpoint(tx, options.checkpoint.consumer, options.checkpoint.position);
+      return n;
+    });
+    return { inserted };
+  };
+
+  return {
+    write,
+    async writeBatch(events) {
+      await write(events);
+    },
+    parse(body, clock = deps.clock) {
+      return parseCloudEvents(body, () => clock.now());
+    },
+  };
+}
