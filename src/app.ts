@@ -1,11 +1,25 @@
 import { join, resolve } from 'node:path';
 import { type ServerType, serve } from '@hono/node-server';
 import type { Hono } from 'hono';
+import { Registry } from 'prom-client';
 import { resolveAdminToken } from './admin/auth.ts';
+import { type CatalogService, createCatalogService } from './catalog/index.ts';
 import type { ResolvedConfig } from './config/index.ts';
+import { Gateway, GatewayMetrics } from './gateway/index.ts';
 import { createConsoleApp } from './http/hono.ts';
+import { CachedKeyVerifier, KeysService } from './keys/index.ts';
 import { createPortal, type Portal, type PortalPorts } from './portal/index.ts';
+import { MemoryCounterStore } from './ratelimit/memory.ts';
+import type { CounterStore } from './ratelimit/types.ts';
 import { type ChangeFeed, memoryChangeFeed, migrate, openStore, type Store } from './store/index.ts';
+import {
+  type CachingAccessResolver,
+  type CustomerService,
+  createAccessResolver,
+  createCustomerService,
+  createSubscriptionService,
+  type SubscriptionService,
+} from './subscriptions/index.ts';
 import { type Clock, systemClock } from './util/clock.ts';
 import { createLogger, type Logger } from './util/log.ts';
 
@@ -52,6 +66,25 @@ export interface Tollgate {
   readonly consoleApp: Hono;
   /** The developer portal (spend-cap check for the AccessResolver, budget evaluation). */
   readonly portal: Portal;
+  /** API keys: create / list / roll / revoke (the secret is returned once). */
+  readonly keys: KeysService;
+  /** Rate-limit and quota counters used by the gateway (memory, or Redis in scale-out). */
+  readonly counters: CounterStore;
+  /**
+   * The gateway data plane (listening only for roles 'all' and 'gateway'). Modules plug in with
+   * `gateway.access = resolver`, `gateway.usageLog = log`, `gateway.quotaSeed = fn`;
+   * `gateway.reload(config)` swaps routes and policies without dropping in-flight requests.
+   */
+  readonly gateway: Gateway;
+  /** Prometheus registry served at the console's `/metrics`. */
+  readonly metrics: Registry;
+  /** Features and versioned plans (listPublicPlans, getPlanVersion, …). */
+  readonly catalog: CatalogService;
+  readonly customers: CustomerService;
+  /** Subscriptions: subscribe, change plan, cancel, dunning states, effectiveRateCards. */
+  readonly subscriptions: SubscriptionService;
+  /** The gateway's access view; `access.addCheck(fn)` adds a check (e.g. credits at zero → 402). */
+  readonly access: CachingAccessResolver;
   stop(): Promise<void>;
 }
 
@@ -97,6 +130,53 @@ export async function startTollgate(options: StartOptions): Promise<Tollgate> {
   // Modules are wired here as they land (keys, counters, metering, catalog, subscriptions,
   // billing, notify, portal, admin, gateway).
 
+  // Catalog, customers, subscriptions and the gateway's access view. The config's plans are
+  // published at start-up (unchanged plans publish nothing); the CLI pushes explicitly.
+  const catalog = createCatalogService({ store, changes, clock });
+  if (role !== 'cli') {
+    const pushed = await catalog.sync(config);
+    for (const plan of pushed.plans) {
+      if (plan.action !== 'unchanged')
+        log.info({ plan: plan.key, action: plan.action, version: plan.toVersion }, 'catalog');
+    }
+  }
+  const customers = createCustomerService({ store, changes, clock });
+  const subscriptions = createSubscriptionService({ store, changes, clock, catalog, customers });
+  let accessConsoleUrl: string | null = null;
+  const access = createAccessResolver({
+    catalog,
+    customers,
+    subscriptions,
+    changes,
+    clock,
+    log: log.child({ module: 'access' }),
+    consoleUrl: () =>
+      runtime.config.console.publicUrl ??
+      accessConsoleUrl ??
+      `http://${runtime.config.console.host}:${runtime.config.console.port}`,
+  });
+  stopping.push({ stop: () => access.close() });
+
+  // Keys, counters and the gateway (its listener starts below, with the others).
+  const keys = new KeysService({ store, changes, clock, config });
+  const keyVerifier = new CachedKeyVerifier({ repo: keys.repo, changes, clock, log });
+  stopping.push({ stop: () => keyVerifier.close() });
+  const counters: CounterStore = new MemoryCounterStore();
+  stopping.push({ stop: () => counters.close() });
+  const metrics = new Registry();
+  const gateway = new Gateway({
+    config,
+    verifier: keyVerifier,
+    counters,
+    log: log.child({ module: 'gateway' }),
+    metrics: new GatewayMetrics(metrics),
+    access,
+    quotaSeed: (_customerId, quota) => quota.seed?.() ?? Promise.resolve(0),
+  });
+  consoleApp.get('/metrics', async (c) =>
+    c.body(await metrics.metrics(), 200, { 'content-type': metrics.contentType }),
+  );
+
   // Developer portal: SPA at `/`, `/api/portal/*`. Modules fill `portalPorts` (adapters in
   // src/portal/wire.ts) as they are wired; the portal reads them on every request.
   const portalPorts: PortalPorts = {};
@@ -113,7 +193,11 @@ export async function startTollgate(options: StartOptions): Promise<Tollgate> {
   });
   stopping.push(portal);
 
-  const gatewayUrl: string | null = null;
+  let gatewayUrl: string | null = null;
+  if (role === 'all' || role === 'gateway') {
+    gatewayUrl = await gateway.listen(options.gatewayPort ?? config.gateway.port, config.gateway.host);
+    stopping.push({ stop: () => gateway.close() });
+  }
   let consoleUrl: string | null = null;
   if (role === 'all' || role === 'console') {
     const host = config.console.host;
@@ -123,9 +207,18 @@ export async function startTollgate(options: StartOptions): Promise<Tollgate> {
   }
 
   portalGatewayUrl = gatewayUrl;
+  accessConsoleUrl = consoleUrl;
   return {
     runtime,
     portal,
+    keys,
+    counters,
+    gateway,
+    metrics,
+    catalog,
+    customers,
+    subscriptions,
+    access,
     gatewayUrl,
     consoleUrl,
     consoleApp,
