@@ -4,6 +4,8 @@ import type { Hono } from 'hono';
 import { Registry } from 'prom-client';
 import { resolveAdminToken } from './admin/auth.ts';
 import { type CatalogService, createCatalogService } from './catalog/index.ts';
+import { openScaleOutBackends } from './cluster/backends.ts';
+import { startHealthServer } from './cluster/health.ts';
 import type { ResolvedConfig } from './config/index.ts';
 import { Gateway, GatewayMetrics } from './gateway/index.ts';
 import { createConsoleApp } from './http/hono.ts';
@@ -45,6 +47,8 @@ export interface StartOptions {
   consolePort?: number;
   /** Dev mode: reload this config file when it changes, without dropping in-flight requests. */
   watchConfig?: string;
+  /** Scale-out: serve /healthz, /readyz and /metrics on this port (gateway and worker roles have no console). */
+  healthPort?: number;
 }
 
 /** Everything the modules share. Passed explicitly to each module's factory. */
@@ -115,7 +119,19 @@ export async function startTollgate(options: StartOptions): Promise<Tollgate> {
   const store = await openStore(options.database, dataDir);
   stopping.push({ stop: () => store.close() });
   await migrate(store);
-  const changes = memoryChangeFeed();
+  // Scale-out backends (Redis counters, JetStream usage log, LISTEN/NOTIFY change feed), each
+  // only when its URL was given; the embedded backend otherwise (see src/cluster/backends.ts).
+  const scaleOut = await openScaleOutBackends({
+    config,
+    role,
+    store,
+    database: options.database,
+    redis: options.redis,
+    nats: options.nats,
+    log,
+  });
+  stopping.push({ stop: () => scaleOut.close() });
+  const changes = scaleOut.changes ?? memoryChangeFeed();
   stopping.push({ stop: () => changes.close() });
 
   const adminToken = resolveAdminToken(config, dataDir);
@@ -124,7 +140,9 @@ export async function startTollgate(options: StartOptions): Promise<Tollgate> {
   consoleApp.get('/healthz', (c) => c.json({ status: 'ok' }));
   consoleApp.get('/readyz', async (c) => {
     await store.query('select 1');
-    return c.json({ status: 'ready', store: store.kind });
+    const backends = await scaleOut.health();
+    const ready = Object.values(backends).every((b) => b.ok);
+    return c.json({ status: ready ? 'ready' : 'degraded', store: store.kind, backends }, ready ? 200 : 503);
   });
 
   // Modules are wired here as they land (keys, counters, metering, catalog, subscriptions,
@@ -161,9 +179,10 @@ export async function startTollgate(options: StartOptions): Promise<Tollgate> {
   const keys = new KeysService({ store, changes, clock, config });
   const keyVerifier = new CachedKeyVerifier({ repo: keys.repo, changes, clock, log });
   stopping.push({ stop: () => keyVerifier.close() });
-  const counters: CounterStore = new MemoryCounterStore();
+  const counters: CounterStore = scaleOut.counters ?? new MemoryCounterStore();
   stopping.push({ stop: () => counters.close() });
   const metrics = new Registry();
+  scaleOut.registerMetrics(metrics);
   const gateway = new Gateway({
     config,
     verifier: keyVerifier,
@@ -173,6 +192,8 @@ export async function startTollgate(options: StartOptions): Promise<Tollgate> {
     access,
     quotaSeed: (_customerId, quota) => quota.seed?.() ?? Promise.resolve(0),
   });
+  // Scale-out: usage goes to JetStream (acknowledged before the response ends).
+  if (scaleOut.usageLog) gateway.usageLog = scaleOut.usageLog;
   consoleApp.get('/metrics', async (c) =>
     c.body(await metrics.metrics(), 200, { 'content-type': metrics.contentType }),
   );
@@ -204,6 +225,19 @@ export async function startTollgate(options: StartOptions): Promise<Tollgate> {
     const server = await listen(consoleApp, options.consolePort ?? config.console.port, host);
     stopping.push({ stop: () => new Promise<void>((r) => server.close(() => r())) });
     consoleUrl = urlOf(server, host);
+  }
+
+  if (options.healthPort !== undefined && role !== 'cli') {
+    const health = await startHealthServer({
+      port: options.healthPort,
+      role,
+      registry: metrics,
+      checks: async () => {
+        await store.query('select 1');
+        return { store: { ok: true, kind: store.kind }, ...(await scaleOut.health()) };
+      },
+    });
+    stopping.push({ stop: () => new Promise<void>((r) => health.server.close(() => r())) });
   }
 
   portalGatewayUrl = gatewayUrl;

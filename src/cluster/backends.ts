@@ -107,7 +107,8 @@ export async function openScaleOutBackends(options: ScaleOutOptions): Promise<Sc
     }
 
     let changes: PgChangeFeed | null = null;
-    if (isPostgres(options.database) && role !== 'cli') {
+    // The CLI role publishes too (`tollgate keys revoke` must reach every gateway node).
+    if (isPostgres(options.database)) {
       changes = pgChangeFeed({
         url: options.database as string,
         channel: settings.changeChannel,

@@ -125,6 +125,7 @@ export function pgChangeFeed(options: PgChangeFeedOptions): PgChangeFeed {
       return () => emitter.off('change', listener);
     },
     async close() {
+      if (closed) return;
       closed = true;
       if (timer) clearTimeout(timer);
       const current = client;
