@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import pc from 'picocolors';
 import { startTollgate } from '../app.ts';
+import { addScaleOutOptions, runClusterIfAsked, scaleOutStartOptions } from '../cluster/cli.ts';
 import { loadConfig } from '../config/index.ts';
 import { migrate, openStore } from '../store/index.ts';
 import { globalOptions } from './context.ts';
@@ -8,7 +9,9 @@ import { globalOptions } from './context.ts';
 export function registerServerCommands(program: Command): void {
   const run = (mode: 'dev' | 'start') => async (_opts: unknown, command: Command) => {
     const options = globalOptions(command);
-    const role = (command.opts().role as 'all' | 'gateway' | 'worker' | 'console' | undefined) ?? 'all';
+    const scaleOut = scaleOutStartOptions(command);
+    const role = scaleOut.role;
+    if (await runClusterIfAsked(scaleOut)) process.exit(0);
     const config = await loadConfig(options.config);
     const tollgate = await startTollgate({
       config,
@@ -18,6 +21,7 @@ export function registerServerCommands(program: Command): void {
       nats: options.nats,
       role,
       watchConfig: mode === 'dev' ? options.config : undefined,
+      healthPort: scaleOut.healthPort,
     });
     console.log(pc.bold(`Tollgate ${mode === 'dev' ? '(dev)' : ''} — ${config.name}`));
     if (tollgate.gatewayUrl) console.log(`  gateway   ${pc.cyan(tollgate.gatewayUrl)}`);
@@ -34,11 +38,12 @@ export function registerServerCommands(program: Command): void {
     .command('dev')
     .description('run everything in one process on the embedded store; reloads on config edits')
     .action(run('dev'));
-  program
-    .command('start')
-    .description('run Tollgate (all roles, or one with --role for scale-out)')
-    .option('--role <role>', 'all | gateway | worker | console', 'all')
-    .action(run('start'));
+  addScaleOutOptions(
+    program
+      .command('start')
+      .description('run Tollgate (all roles, or one with --role for scale-out)')
+      .option('--role <role>', 'all | gateway | worker | console', 'all'),
+  ).action(run('start'));
   program
     .command('migrate')
     .description('apply database migrations and exit')
