@@ -1,0 +1,233 @@
+import type { CatalogService } from '../catalog/index.ts';
+import type { PriceConfig, RateCardConfig, ResolvedConfig } from '../config/index.ts';
+import type { MeterReader } from '../metering/query.ts';
+import type { Store } from '../store/index.ts';
+import {
+  applyOverrides,
+  applyPricingHook,
+  type CustomerService,
+  type Subscription,
+  type SubscriptionService,
+} from '../subscriptions/index.ts';
+import { Decimal } from '../util/money.ts';
+import {
+  type BillingSegment,
+  type BillingSubscription,
+  type SubscriptionPort,
+  sqlRows,
+  type UsagePort,
+} from './model.ts';
+
+/**
+ * Adapters from the subscriptions, catalog and metering modules to billing's ports.
+ *
+ * Due periods come from `subscription_periods` (every period rollover closed or the current one
+ * once it has ended) that have no period invoice yet, so billing never misses a period even
+ * when subscriptions were rolled over by someone else first.
+ */
+export function subscriptionPort(deps: {
+  store: Store;
+  config: ResolvedConfig;
+  subscriptions: SubscriptionService;
+  customers: CustomerService;
+  catalog: CatalogService;
+}): SubscriptionPort {
+  const { store, subscriptions, customers, catalog, config } = deps;
+
+  function toBilling(sub: Subscription, currency: string, period = sub.currentPeriod): BillingSubscription {
+    return {
+      id: sub.id,
+      customerId: sub.customerId,
+      status: sub.status,
+      planKey: sub.planKey,
+      planVersion: sub.planVersion,
+      currency,
+      currentPeriod: { from: new Date(period.from), to: new Date(period.to) },
+    };
+  }
+
+  async function currencyOf(sub: Subscription): Promise<string> {
+    const version = await subscriptions.planVersionOf(sub);
+    return version.definition.currency ?? 'USD';
+  }
+
+  function priced(
+    rateCards: RateCardConfig[],
+    ctx: {
+      customer: { id: string; name: string; metadata: Record<string, unknown> };
+      planKey: string;
+      version: number;
+      currency: string;
+    },
+  ) {
+    const hook = config.billing.pricing;
+    if (!hook) return rateCards;
+    return rateCards.map((rc) => {
+      const price = rc.price;
+      if (!price || (price.type !== 'flat' && price.type !== 'unit' && price.type !== 'package')) return rc;
+      const amount = applyPricingHook(hook, {
+        customer: ctx.customer,
+        plan: { key: ctx.planKey, version: ctx.version },
+        rateCardKey: rc.key,
+        amount: price.amount,
+        currency: ctx.currency,
+      });
+      return { ...rc, price: { ...price, amount } as PriceConfig };
+    });
+  }
+
+  return {
+    async get(id) {
+      const sub = await subscriptions.get(id);
+      return sub ? toBilling(sub, await currencyOf(sub)) : null;
+    },
+    async listDue(asOf, afterId, limit) {
+      // Lists ended periods without a period invoice; `currentPeriod` is the period to bill.
+      const rows = await sqlRows<{ id: string; period_start: Date; period_end: Date }>(
+        store.db,
+        `select p.subscription_id as id, p.period_start, p.period_end
+         from subscription_periods p
+         where p.period_end <= $1 and ($2::text is null or p.subscription_id > $2)
+           and not exists (select 1 from billing_invoices i where i.subscription_id = p.subscription_id
+                           and i.period_from = p.period_start and i.idempotency_key not like '%:first:%')
+         order by p.subscription_id, p.period_start limit $3`,
+        [asOf, afterId, limit],
+      );
+      const out: BillingSubscription[] = [];
+      const seen = new Set<string>();
+      for (const r of rows) {
+        if (seen.has(r.id)) continue; // one period per subscription per batch, oldest first
+        seen.add(r.id);
+        const sub = await subscriptions.get(r.id);
+        if (!sub) continue;
+        out.push(
+          toBilling(sub, await currencyOf(sub), {
+            from: new Date(r.period_start),
+            to: new Date(r.period_end),
+          }),
+        );
+      }
+      return out;
+    },
+    async listForCustomer(customerId) {
+      const subs = await subscriptions.list({ customerId });
+      return Promise.all(subs.map(async (s) => toBilling(s, await currencyOf(s))));
+    },
+    async segments(billingSub, period) {
+      const sub = await subscriptions.require(billingSub.id);
+      const customer = await customers.get(sub.customerId);
+      const history = await subscriptions.segments(sub.id);
+      const out: BillingSegment[] = [];
+      const cuts = new Set<number>([period.from.getTime(), period.to.getTime()]);
+      for (const s of history) {
+        cuts.add(s.from.getTime());
+        if (s.to) cuts.add(s.to.getTime());
+      }
+      for (const p of sub.phases) {
+        cuts.add(p.from.getTime());
+        if (p.to) cuts.add(p.to.getTime());
+      }
+      const points = [...cuts]
+        .filter((t) => t >= period.from.getTime() && t <= period.to.getTime())
+        .sort((a, b) => a - b);
+      for (let i = 0; i + 1 < points.length; i++) {
+        const from = new Date(points[i] as number);
+        const to = new Date(points[i + 1] as number);
+        const seg = history.find((s) => s.from <= from && (s.to === null || s.to > from));
+        if (!seg) continue; // before the subscription started or after it ended
+        const phase = sub.phases.find((p) => p.from <= from && (p.to === null || p.to > from));
+        const version = await catalog.getPlanVersionById(seg.planVersionId);
+        if (!version) continue;
+        const effective = applyOverrides(
+          version.definition,
+          version.version,
+          phase?.key ?? '',
+          seg.overrides,
+        );
+        const rateCards = priced(effective.rateCards, {
+          customer: {
+            id: sub.customerId,
+            name: customer?.name ?? sub.customerId,
+            metadata: customer?.metadata ?? {},
+          },
+          planKey: seg.planKey,
+          version: seg.planVersion,
+          currency: effective.currency,
+        });
+        const last = out[out.length - 1];
+        if (
+          last &&
+          last.planKey === seg.planKey &&
+          last.planVersion === seg.planVersion &&
+          last.phaseKey === effective.phaseKey &&
+          JSON.stringify(last.rateCards) === JSON.stringify(rateCards)
+        ) {
+          last.to = to; // same terms: one segment
+          continue;
+        }
+        out.push({
+          from,
+          to,
+          planKey: seg.planKey,
+          planVersion: seg.planVersion,
+          phaseKey: effective.phaseKey,
+          trial: effective.trial,
+          rateCards,
+        });
+      }
+      return out;
+    },
+    async rollOver(id) {
+      await subscriptions.rollover(id);
+    },
+    async markPastDue(id) {
+      await subscriptions.markPastDue(id);
+    },
+    async suspend(id) {
+      await subscriptions.suspend(id);
+    },
+    async reactivate(id) {
+      await subscriptions.reactivate(id);
+    },
+    async customer(id) {
+      const c = await customers.get(id);
+      return c ? { id: c.id, name: c.name, email: c.email } : null;
+    },
+    async subscribe(customerId, planKey) {
+      const existing = await subscriptions.currentForCustomer(customerId);
+      const sub =
+        existing && existing.planKey === planKey
+          ? existing
+          : existing
+            ? await subscriptions.changePlan(existing.id, { planKey, timing: 'now' })
+            : await subscriptions.subscribe({ customerId, planKey });
+      return toBilling(sub, await currencyOf(sub));
+    },
+  };
+}
+
+/** Usage per feature from the meters (subject = customer id), over [from, to). */
+export function meterUsagePort(config: ResolvedConfig, reader: () => MeterReader | null): UsagePort {
+  return {
+    async usage(customerId, _subscriptionId, featureKeys, from, to) {
+      const out: Record<string, string> = {};
+      const meterReader = reader();
+      for (const key of featureKeys) {
+        const feature = config.features.find((f) => f.key === key);
+        if (!feature?.meter || !meterReader) {
+          out[key] = '0';
+          continue;
+        }
+        const result = await meterReader.query({
+          meterSlug: feature.meter,
+          from,
+          to,
+          subject: [customerId],
+          ...(feature.meterGroupByFilters ? { filterGroupBy: feature.meterGroupByFilters } : {}),
+        });
+        out[key] = result.data.reduce((acc, row) => acc.add(row.value), new Decimal(0)).toString();
+      }
+      return out;
+    },
+  };
+}

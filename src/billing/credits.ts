@@ -1,0 +1,492 @@
+import { ProblemError } from '../http/problem.ts';
+import type { Clock } from '../util/clock.ts';
+import { newId } from '../util/ids.ts';
+import { Decimal, formatMoney } from '../util/money.ts';
+import { type Db, iso, sqlRows } from './model.ts';
+
+/**
+ * Prepaid credits. Every movement is a ledger row (grant, top-up, usage, expiry, refund,
+ * reservation, release); a balance is a sum, never an edited number. Drawdowns consume grants
+ * in order of expiry (soonest first, then oldest), so what expires is what was not used.
+ *
+ * Gateway check: customers marked credits-only are refused with 402 `credits-exhausted` once
+ * their balance is at or below zero. The check is synchronous (a Map lookup) so it fits the
+ * gateway's hot path; the map is refreshed on every ledger write in this process and on the
+ * `credits` change-feed topic from other nodes.
+ *
+ * Reservations (AI calls): `reserve` takes an estimate off the balance before the call and
+ * refuses when the balance is below it; `settle` releases the reservation and books the actual
+ * usage. The balance can go below zero only by `actual − reserved` of calls in flight, which is
+ * the documented bound (reserve the model's max tokens to make it zero).
+ */
+export interface CreditEntry {
+  id: string;
+  customerId: string;
+  currency: string;
+  kind: 'grant' | 'topup' | 'usage' | 'expiry' | 'refund' | 'reservation' | 'release';
+  amount: string;
+  grantId: string | null;
+  expiresAt: string | null;
+  invoiceId: string | null;
+  note: string | null;
+  createdAt: string;
+}
+
+interface LedgerRow {
+  id: string;
+  customer_id: string;
+  currency: string;
+  kind: CreditEntry['kind'];
+  amount: string;
+  grant_id: string | null;
+  expires_at: Date | string | null;
+  invoice_id: string | null;
+  note: string | null;
+  created_at: Date | string;
+}
+
+function toEntry(r: LedgerRow): CreditEntry {
+  return {
+    id: r.id,
+    customerId: r.customer_id,
+    currency: r.currency,
+    kind: r.kind,
+    amount: new Decimal(r.amount).toString(),
+    grantId: r.grant_id,
+    expiresAt: iso(r.expires_at),
+    invoiceId: r.invoice_id,
+    note: r.note,
+    createdAt: iso(r.created_at) as string,
+  };
+}
+
+export const creditsExhausted = (customerId: string, currency: string) =>
+  new ProblemError({
+    status: 402,
+    type: 'credits-exhausted',
+    title: 'Prepaid credits exhausted',
+    detail: `The prepaid ${currency} credit balance of this account is used up. Top up credits in the developer portal to continue.`,
+    extensions: { customerId, currency },
+  });
+
+export interface CreditsService {
+  balance(customerId: string, currency: string, db?: Db): Promise<string>;
+  ledger(customerId: string, currency?: string): Promise<CreditEntry[]>;
+  grant(input: {
+    customerId: string;
+    currency: string;
+    amount: string;
+    kind?: 'grant' | 'topup';
+    expiresAt?: Date | null;
+    note?: string;
+    idempotencyKey?: string;
+    db?: Db;
+  }): Promise<CreditEntry>;
+  /** Draws up to `amount` from the balance for an invoice; returns what was applied. */
+  drawdown(
+    db: Db,
+    input: { customerId: string; currency: string; amount: string; invoiceId: string },
+  ): Promise<string>;
+  /** Refunds (part of) a top-up: the money goes back through the rail, the credit leaves the ledger. */
+  refund(input: { grantId: string; amount: string; note?: string }): Promise<CreditEntry>;
+  /** Writes expiry rows for grants past their expiry that still have a remainder. */
+  expireDue(now?: Date): Promise<number>;
+  reserve(input: {
+    customerId: string;
+    currency: string;
+    amount: string;
+  }): Promise<{ reservationId: string }>;
+  settle(input: { reservationId: string; actual: string }): Promise<void>;
+  configure(input: {
+    customerId: string;
+    currency: string;
+    creditsOnly?: boolean;
+    autoRecharge?: { threshold: string; amount: string } | null;
+  }): Promise<void>;
+  settings(
+    customerId: string,
+    currency: string,
+  ): Promise<{
+    creditsOnly: boolean;
+    autoRecharge: { threshold: string; amount: string } | null;
+  }>;
+  /** Synchronous gateway check: a 402 problem for a credits-only customer at zero, else null. */
+  accessCheck(customerId: string): ProblemError | null;
+  /** Reloads the credits-only balances (start-up, change feed). */
+  refresh(customerId?: string): Promise<void>;
+}
+
+export function createCreditsService(options: {
+  db: Db;
+  clock: Clock;
+  onChange?: (customerId: string) => void;
+}): CreditsService {
+  const { db, clock } = options;
+  /** credits-only customers → (currency → balance) */
+  const creditsOnly = new Map<string, Map<string, Decimal>>();
+
+  async function balanceOf(customerId: string, currency: string, on: Db = db): Promise<Decimal> {
+    const [row] = await sqlRows<{ balance: string | null }>(
+      on,
+      'select coalesce(sum(amount), 0)::text as balance from billing_credit_ledger where customer_id = $1 and currency = $2',
+      [customerId, currency],
+    );
+    return new Decimal(row?.balance ?? 0);
+  }
+
+  async function refresh(customerId?: string): Promise<void> {
+    const rows = await sqlRows<{ customer_id: string; currency: string; balance: string }>(
+      db,
+      `select s.customer_id, s.currency,
+              coalesce((select sum(l.amount) from billing_credit_ledger l
+                        where l.customer_id = s.customer_id and l.currency = s.currency), 0)::text as balance
+       from billing_credit_settings s
+       where s.credits_only and ($1::text is null or s.customer_id = $1)`,
+      [customerId ?? null],
+    );
+    if (customerId) creditsOnly.delete(customerId);
+    else creditsOnly.clear();
+    for (const r of rows) {
+      let byCurrency = creditsOnly.get(r.customer_id);
+      if (!byCurrency) {
+        byCurrency = new Map();
+        creditsOnly.set(r.customer_id, byCurrency);
+      }
+      byCurrency.set(r.currency, new Decimal(r.balance));
+    }
+  }
+
+  async function changed(customerId: string): Promise<void> {
+    await refresh(customerId);
+    options.onChange?.(customerId);
+  }
+
+  async function insert(
+    on: Db,
+    entry: {
+      customerId: string;
+      currency: string;
+      kind: CreditEntry['kind'];
+      amount: Decimal;
+      grantId?: string | null;
+      expiresAt?: Date | null;
+      invoiceId?: string | null;
+      note?: string | null;
+      idempotencyKey?: string | null;
+    },
+  ): Promise<CreditEntry | null> {
+    const [row] = await sqlRows<LedgerRow>(
+      on,
+      `insert into billing_credit_ledger
+         (id, customer_id, currency, kind, amount, grant_id, expires_at, invoice_id, idempotency_key, note, created_at)
+       values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+       on conflict (idempotency_key) do nothing
+       returning id, customer_id, currency, kind, amount::text as amount, grant_id, expires_at, invoice_id, note, created_at`,
+      [
+        newId('crd'),
+        entry.customerId,
+        entry.currency,
+        entry.kind,
+        entry.amount.toString(),
+        entry.grantId ?? null,
+        entry.expiresAt ?? null,
+        entry.invoiceId ?? null,
+        entry.idempotencyKey ?? null,
+        entry.note ?? null,
+        clock.now(),
+      ],
+    );
+    return row ? toEntry(row) : null;
+  }
+
+  /** Grants with what is left of each, soonest expiry first. */
+  async function openGrants(on: Db, customerId: string, currency: string) {
+    return sqlRows<{ id: string; remaining: string; expires_at: Date | string | null }>(
+      on,
+      `select g.id, (g.amount + coalesce((select sum(c.amount) from billing_credit_ledger c where c.grant_id = g.id), 0))::text as remaining,
+              g.expires_at
+       from billing_credit_ledger g
+       where g.customer_id = $1 and g.currency = $2 and g.kind in ('grant', 'topup')
+         and (g.expires_at is null or g.expires_at > $3)
+       order by g.expires_at asc nulls last, g.seq asc`,
+      [customerId, currency, clock.now()],
+    );
+  }
+
+  const service: CreditsService = {
+    async balance(customerId, currency, on) {
+      return formatMoney(await balanceOf(customerId, currency, on), currency);
+    },
+    async ledger(customerId, currency) {
+      const rows = await sqlRows<LedgerRow>(
+        db,
+        `select id, customer_id, currency, kind, amount::text as amount, grant_id, expires_at, invoice_id, note, created_at
+         from billing_credit_ledger where customer_id = $1 and ($2::text is null or currency = $2)
+         order by seq asc`,
+        [customerId, currency ?? null],
+      );
+      return rows.map(toEntry);
+    },
+    async grant(input) {
+      const amount = new Decimal(input.amount);
+      if (!amount.isFinite() || amount.lte(0)) {
+        throw new ProblemError({
+          status: 400,
+          type: 'bad-request',
+          title: 'Bad request',
+          detail: 'A credit grant needs a positive amount.',
+        });
+      }
+      const on = input.db ?? db;
+      const entry =
+        (await insert(on, {
+          customerId: input.customerId,
+          currency: input.currency,
+          kind: input.kind ?? 'grant',
+          amount,
+          expiresAt: input.expiresAt ?? null,
+          note: input.note ?? null,
+          idempotencyKey: input.idempotencyKey ?? null,
+        })) ??
+        toEntry(
+          (
+            await sqlRows<LedgerRow>(
+              on,
+              `select id, customer_id, currency, kind, amount::text as amount, grant_id, expires_at, invoice_id, note, created_at
+               from billing_credit_ledger where idempotency_key = $1`,
+              [input.idempotencyKey],
+            )
+          )[0] as LedgerRow,
+        );
+      if (!input.db) await changed(input.customerId);
+      return entry;
+    },
+    async drawdown(on, input) {
+      let wanted = new Decimal(input.amount);
+      if (wanted.lte(0)) return formatMoney(0, input.currency);
+      let applied = new Decimal(0);
+      for (const grant of await openGrants(on, input.customerId, input.currency)) {
+        if (wanted.lte(0)) break;
+        const remaining = new Decimal(grant.remaining);
+        if (remaining.lte(0)) continue;
+        const take = Decimal.min(remaining, wanted);
+        await insert(on, {
+          customerId: input.customerId,
+          currency: input.currency,
+          kind: 'usage',
+          amount: take.neg(),
+          grantId: grant.id,
+          invoiceId: input.invoiceId,
+          idempotencyKey: `usage:${input.invoiceId}:${grant.id}`,
+          note: 'Applied to invoice',
+        });
+        applied = applied.add(take);
+        wanted = wanted.sub(take);
+      }
+      // Outstanding reservations are not spendable on invoices.
+      const balance = await balanceOf(input.customerId, input.currency, on);
+      if (balance.lt(0) && applied.gt(0)) {
+        // never draw below zero because of reservations: give back the excess
+        const giveBack = Decimal.min(applied, balance.neg());
+        await insert(on, {
+          customerId: input.customerId,
+          currency: input.currency,
+          kind: 'release',
+          amount: giveBack,
+          invoiceId: input.invoiceId,
+          idempotencyKey: `usage-adjust:${input.invoiceId}`,
+          note: 'Reserved credit kept for calls in flight',
+        });
+        applied = applied.sub(giveBack);
+      }
+      return formatMoney(applied, input.currency);
+    },
+    async refund(input) {
+      const [grant] = await sqlRows<LedgerRow>(
+        db,
+        `select id, customer_id, currency, kind, amount::text as amount, grant_id, expires_at, invoice_id, note, created_at
+         from billing_credit_ledger where id = $1 and kind in ('grant', 'topup')`,
+        [input.grantId],
+      );
+      if (!grant)
+        throw new ProblemError({
+          status: 404,
+          type: 'not-found',
+          title: 'Not found',
+          detail: `No credit grant ${input.grantId}.`,
+        });
+      const remaining = new Decimal(
+        (
+          await sqlRows<{ r: string }>(
+            db,
+            'select ($1::numeric + coalesce(sum(amount), 0))::text as r from billing_credit_ledger where grant_id = $2',
+            [grant.amount, grant.id],
+          )
+        )[0]?.r ?? 0,
+      );
+      const amount = new Decimal(input.amount);
+      if (amount.lte(0) || amount.gt(remaining)) {
+        throw new ProblemError({
+          status: 409,
+          type: 'conflict',
+          title: 'Conflict',
+          detail: `Only ${remaining.toString()} ${grant.currency} of this grant is unused and refundable.`,
+        });
+      }
+      const entry = await insert(db, {
+        customerId: grant.customer_id,
+        currency: grant.currency,
+        kind: 'refund',
+        amount: amount.neg(),
+        grantId: grant.id,
+        note: input.note ?? 'Refund',
+      });
+      await changed(grant.customer_id);
+      return entry as CreditEntry;
+    },
+    async expireDue(now = clock.now()) {
+      const rows = await sqlRows<{ id: string; customer_id: string; currency: string; remaining: string }>(
+        db,
+        `select g.id, g.customer_id, g.currency,
+                (g.amount + coalesce((select sum(c.amount) from billing_credit_ledger c where c.grant_id = g.id), 0))::text as remaining
+         from billing_credit_ledger g
+         where g.kind in ('grant', 'topup') and g.expires_at is not null and g.expires_at <= $1
+           and not exists (select 1 from billing_credit_ledger e where e.grant_id = g.id and e.kind = 'expiry')`,
+        [now],
+      );
+      let count = 0;
+      for (const r of rows) {
+        const remaining = new Decimal(r.remaining);
+        if (remaining.lte(0)) continue;
+        await insert(db, {
+          customerId: r.customer_id,
+          currency: r.currency,
+          kind: 'expiry',
+          amount: remaining.neg(),
+          grantId: r.id,
+          idempotencyKey: `expiry:${r.id}`,
+          note: 'Expired',
+        });
+        count++;
+        await changed(r.customer_id);
+      }
+      return count;
+    },
+    async reserve(input) {
+      const amount = new Decimal(input.amount);
+      const balance = await balanceOf(input.customerId, input.currency);
+      if (balance.lt(amount) || balance.lte(0)) throw creditsExhausted(input.customerId, input.currency);
+      const entry = await insert(db, {
+        customerId: input.customerId,
+        currency: input.currency,
+        kind: 'reservation',
+        amount: amount.neg(),
+        note: 'Reserved for a call in flight',
+      });
+      await changed(input.customerId);
+      return { reservationId: (entry as CreditEntry).id };
+    },
+    async settle(input) {
+      const [reservation] = await sqlRows<LedgerRow>(
+        db,
+        `select id, customer_id, currency, kind, amount::text as amount, grant_id, expires_at, invoice_id, note, created_at
+         from billing_credit_ledger where id = $1 and kind = 'reservation'`,
+        [input.reservationId],
+      );
+      if (!reservation)
+        throw new ProblemError({
+          status: 404,
+          type: 'not-found',
+          title: 'Not found',
+          detail: 'No such reservation.',
+        });
+      const released = await insert(db, {
+        customerId: reservation.customer_id,
+        currency: reservation.currency,
+        kind: 'release',
+        amount: new Decimal(reservation.amount).neg(),
+        grantId: null,
+        idempotencyKey: `release:${reservation.id}`,
+        note: 'Reservation settled',
+      });
+      if (!released) return; // settled before
+      let actual = new Decimal(input.actual);
+      for (const grant of await openGrants(db, reservation.customer_id, reservation.currency)) {
+        if (actual.lte(0)) break;
+        const take = Decimal.min(new Decimal(grant.remaining), actual);
+        if (take.lte(0)) continue;
+        await insert(db, {
+          customerId: reservation.customer_id,
+          currency: reservation.currency,
+          kind: 'usage',
+          amount: take.neg(),
+          grantId: grant.id,
+          idempotencyKey: `settle:${reservation.id}:${grant.id}`,
+          note: 'Usage',
+        });
+        actual = actual.sub(take);
+      }
+      if (actual.gt(0)) {
+        // beyond every grant: the documented bound (actual − reserved) shows as a negative balance
+        await insert(db, {
+          customerId: reservation.customer_id,
+          currency: reservation.currency,
+          kind: 'usage',
+          amount: actual.neg(),
+          idempotencyKey: `settle:${reservation.id}:overdraw`,
+          note: 'Usage beyond the balance (reserve bound)',
+        });
+      }
+      await changed(reservation.customer_id);
+    },
+    async configure(input) {
+      await sqlRows(
+        db,
+        `insert into billing_credit_settings (customer_id, currency, credits_only, auto_recharge_threshold, auto_recharge_amount)
+         values ($1, $2, coalesce($3, false), $4, $5)
+         on conflict (customer_id, currency) do update set
+           credits_only = coalesce($3, billing_credit_settings.credits_only),
+           auto_recharge_threshold = case when $6 then $4 else billing_credit_settings.auto_recharge_threshold end,
+           auto_recharge_amount = case when $6 then $5 else billing_credit_settings.auto_recharge_amount end`,
+        [
+          input.customerId,
+          input.currency,
+          input.creditsOnly ?? null,
+          input.autoRecharge?.threshold ?? null,
+          input.autoRecharge?.amount ?? null,
+          input.autoRecharge !== undefined,
+        ],
+      );
+      await changed(input.customerId);
+    },
+    async settings(customerId, currency) {
+      const [row] = await sqlRows<{
+        credits_only: boolean;
+        auto_recharge_threshold: string | null;
+        auto_recharge_amount: string | null;
+      }>(
+        db,
+        `select credits_only, auto_recharge_threshold::text, auto_recharge_amount::text
+         from billing_credit_settings where customer_id = $1 and currency = $2`,
+        [customerId, currency],
+      );
+      return {
+        creditsOnly: row?.credits_only ?? false,
+        autoRecharge:
+          row?.auto_recharge_threshold && row.auto_recharge_amount
+            ? { threshold: row.auto_recharge_threshold, amount: row.auto_recharge_amount }
+            : null,
+      };
+    },
+    accessCheck(customerId) {
+      const byCurrency = creditsOnly.get(customerId);
+      if (!byCurrency) return null;
+      for (const [currency, balance] of byCurrency) {
+        if (balance.lte(0)) return creditsExhausted(customerId, currency);
+      }
+      return null;
+    },
+    refresh,
+  };
+  return service;
+}

@@ -1,0 +1,202 @@
+import { timingSafeEqual } from 'node:crypto';
+import type { Hono } from 'hono';
+import { z } from 'zod';
+import { requireAdmin } from '../admin/auth.ts';
+import type { ResolvedConfig } from '../config/index.ts';
+import { problems } from '../http/problem.ts';
+import { isMoneyString } from '../util/money.ts';
+import { renderInvoiceHtml } from './html.ts';
+import type { InvoiceStatus, SubscriptionPort } from './model.ts';
+import type { BillingService } from './service.ts';
+
+/**
+ * Billing routes on the console listener:
+ * - `/api/admin/invoices` list/detail/issue/void/mark-paid/mark-uncollectible (admin token),
+ * - `/api/admin/credits/:customerId` balance, ledger, grant (admin token),
+ * - `/api/admin/subscriptions/:id/upcoming-invoice` preview (admin token),
+ * - `/invoices/:id.html` printable page (admin token; the portal serves its own customers'),
+ * - `/api/billing/webhooks/:rail` provider webhooks (verified by the rail's signature).
+ */
+const STATUSES = ['draft', 'issued', 'paid', 'void', 'uncollectible'] as const;
+
+async function json<T>(c: { req: { json(): Promise<unknown> } }, schema: z.ZodType<T>): Promise<T> {
+  let body: unknown;
+  try {
+    body = await c.req.json();
+  } catch {
+    throw problems.badRequest('The body must be JSON.');
+  }
+  const parsed = schema.safeParse(body);
+  if (!parsed.success) {
+    throw problems.validation(
+      'The request body is invalid.',
+      parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })),
+    );
+  }
+  return parsed.data;
+}
+
+function sameSecret(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length > 0 && x.length === y.length && timingSafeEqual(x, y);
+}
+
+const money = z.string().refine(isMoneyString, 'must be a decimal string such as "10.00"');
+
+export function mountBillingRoutes(
+  app: Hono,
+  deps: {
+    billing: BillingService;
+    subscriptions: SubscriptionPort;
+    adminToken: string;
+    config: ResolvedConfig;
+  },
+): void {
+  const { billing, adminToken, config } = deps;
+  const admin = requireAdmin(adminToken);
+
+  app.use('/api/admin/invoices', admin);
+  app.use('/api/admin/invoices/*', admin);
+  app.use('/api/admin/credits/*', admin);
+  app.use('/api/admin/billing/*', admin);
+
+  app.get('/api/admin/invoices', async (c) => {
+    const status = c.req.query('status');
+    if (status && !STATUSES.includes(status as InvoiceStatus)) {
+      throw problems.badRequest(`status must be one of ${STATUSES.join(', ')}.`);
+    }
+    const limit = Number(c.req.query('limit') ?? 100);
+    const offset = Number(c.req.query('offset') ?? 0);
+    if (!Number.isInteger(limit) || limit < 1 || !Number.isInteger(offset) || offset < 0) {
+      throw problems.badRequest('limit must be a positive integer and offset a non-negative integer.');
+    }
+    const invoices = await billing.list({
+      customerId: c.req.query('customerId'),
+      subscriptionId: c.req.query('subscriptionId'),
+      status: status as InvoiceStatus | undefined,
+      limit,
+      offset,
+    });
+    return c.json({ data: invoices });
+  });
+
+  app.post('/api/admin/invoices', async (c) => {
+    const body = await json(
+      c,
+      z.strictObject({
+        customerId: z.string().min(1),
+        currency: z.string().regex(/^[A-Z]{3}$/),
+        lines: z
+          .array(
+            z.strictObject({ description: z.string().min(1), quantity: money.optional(), unitPrice: money }),
+          )
+          .min(1),
+        issue: z.boolean().optional(),
+      }),
+    );
+    return c.json(await billing.createManualInvoice(body), 201);
+  });
+
+  app.get('/api/admin/invoices/:id', async (c) => c.json(await billing.mustGet(c.req.param('id'))));
+  app.get('/api/admin/invoices/:id/payments', async (c) =>
+    c.json({ data: await billing.payments(c.req.param('id')) }),
+  );
+  app.post('/api/admin/invoices/:id/issue', async (c) => c.json(await billing.issue(c.req.param('id'))));
+  app.post('/api/admin/invoices/:id/void', async (c) => c.json(await billing.void(c.req.param('id'))));
+  app.post('/api/admin/invoices/:id/mark-paid', async (c) =>
+    c.json(await billing.markPaid(c.req.param('id'))),
+  );
+  app.post('/api/admin/invoices/:id/mark-uncollectible', async (c) =>
+    c.json(await billing.markUncollectible(c.req.param('id'))),
+  );
+
+  app.get('/api/admin/billing/subscriptions/:id/upcoming', async (c) =>
+    c.json(await billing.upcoming(c.req.param('id'))),
+  );
+  app.post('/api/admin/billing/run', async (c) => c.json(await billing.runBilling()));
+  app.post('/api/admin/billing/dunning', async (c) => c.json(await billing.runDunning()));
+
+  app.get('/api/admin/credits/:customerId', async (c) => {
+    const currency = c.req.query('currency') ?? 'USD';
+    const customerId = c.req.param('customerId');
+    return c.json({
+      customerId,
+      currency,
+      balance: await billing.credits.balance(customerId, currency),
+      settings: await billing.credits.settings(customerId, currency),
+      ledger: await billing.credits.ledger(customerId, currency),
+    });
+  });
+  app.post('/api/admin/credits/:customerId/grants', async (c) => {
+    const body = await json(
+      c,
+      z.strictObject({
+        amount: money,
+        currency: z
+          .string()
+          .regex(/^[A-Z]{3}$/)
+          .default('USD'),
+        expiresAt: z.iso.datetime().optional(),
+        note: z.string().optional(),
+      }),
+    );
+    const entry = await billing.credits.grant({
+      customerId: c.req.param('customerId'),
+      currency: body.currency,
+      amount: body.amount,
+      expiresAt: body.expiresAt ? new Date(body.expiresAt) : null,
+      note: body.note,
+    });
+    return c.json(entry, 201);
+  });
+  app.put('/api/admin/credits/:customerId/settings', async (c) => {
+    const body = await json(
+      c,
+      z.strictObject({
+        currency: z
+          .string()
+          .regex(/^[A-Z]{3}$/)
+          .default('USD'),
+        creditsOnly: z.boolean().optional(),
+        autoRecharge: z.strictObject({ threshold: money, amount: money }).nullable().optional(),
+      }),
+    );
+    await billing.credits.configure({ customerId: c.req.param('customerId'), ...body });
+    return c.json(await billing.credits.settings(c.req.param('customerId'), body.currency));
+  });
+
+  app.get('/invoices/:file', async (c) => {
+    const file = c.req.param('file');
+    if (!file.endsWith('.html')) throw problems.notFound(`No route for GET ${c.req.path}`);
+    // Printing from a browser: the admin token may also come as ?token=
+    const header = c.req.header('authorization') ?? '';
+    const presented = header.startsWith('Bearer ') ? header.slice(7).trim() : (c.req.query('token') ?? '');
+    if (!sameSecret(presented, adminToken)) {
+      throw problems.unauthorized(
+        'A valid admin token is required (Authorization: Bearer <token> or ?token=).',
+      );
+    }
+    const invoice = await billing.mustGet(file.slice(0, -'.html'.length));
+    const customer = await deps.subscriptions.customer(invoice.customerId);
+    return c.html(
+      renderInvoiceHtml(invoice, {
+        sellerName: config.portal.branding.name ?? config.name,
+        customerName: customer?.name ?? invoice.customerId,
+        customerEmail: customer?.email ?? null,
+        primaryColor: config.portal.branding.primaryColor,
+      }),
+    );
+  });
+
+  app.post('/api/billing/webhooks/:rail', async (c) => {
+    if (c.req.param('rail') !== billing.rail.name) {
+      throw problems.notFound(
+        `The "${c.req.param('rail')}" rail is not configured (this installation uses "${billing.rail.name}").`,
+      );
+    }
+    const raw = await c.req.text();
+    const handled = await billing.handleWebhook(raw, c.req.raw.headers);
+    return c.json({ received: true, events: handled });
+  });
+}

@@ -1,0 +1,95 @@
+import type { ResolvedConfig } from '../config/index.ts';
+import type { Store } from '../store/index.ts';
+import type { Clock } from '../util/clock.ts';
+import type { Logger } from '../util/log.ts';
+import { createCreditsService } from './credits.ts';
+import type { EventSink, SubscriptionPort, UsagePort } from './model.ts';
+import { createRail, type PaymentRail, type SandboxRail } from './rails/index.ts';
+import { type BillingService, createBillingService } from './service.ts';
+
+/**
+ * What other modules may import from billing: the rating engine, the billing service (invoices,
+ * billing run, dunning, checkout, credits), the payment rails, the invoice page and the ports.
+ */
+export { meterUsagePort, subscriptionPort } from './adapters.ts';
+export { type CreditEntry, type CreditsService, createCreditsService, creditsExhausted } from './credits.ts';
+export { type InvoicePageContext, renderInvoiceHtml } from './html.ts';
+export { mountBillingRoutes } from './http.ts';
+export type {
+  BillingCustomer,
+  BillingSegment,
+  BillingSubscription,
+  EventSink,
+  Invoice,
+  InvoiceLine,
+  InvoiceStatus,
+  SubscriptionPort,
+  UsagePort,
+} from './model.ts';
+export {
+  createRail,
+  type PaymentRail,
+  type RailEvent,
+  SANDBOX_CARDS,
+  type SandboxRail,
+} from './rails/index.ts';
+export type { ChargeInput, ChargeResult, CheckoutInput, CheckoutResult } from './rails/types.ts';
+export {
+  priceUsage,
+  type RatedLine,
+  type RatingInput,
+  type RatingSegment,
+  rate,
+  sumLines,
+} from './rating.ts';
+export {
+  type BillingService,
+  createBillingService,
+  DEFAULT_RETRY_DAYS,
+  type RunProgress,
+  type RunSummary,
+  type UpcomingInvoice,
+} from './service.ts';
+
+export interface BillingModule {
+  service: BillingService;
+  rail: PaymentRail;
+}
+
+/** Builds credits, the configured rail and the billing service, and routes rail events to it. */
+export function createBilling(deps: {
+  store: Store;
+  clock: Clock;
+  log: Logger;
+  config: ResolvedConfig;
+  subscriptions: SubscriptionPort;
+  usage: UsagePort;
+  events?: EventSink;
+  rail?: PaymentRail;
+  retryDays?: number[];
+  onCreditsChange?: (customerId: string) => void;
+}): BillingModule {
+  const rail = deps.rail ?? createRail(deps.config, deps.store.db);
+  const credits = createCreditsService({
+    db: deps.store.db,
+    clock: deps.clock,
+    onChange: deps.onCreditsChange,
+  });
+  const railConfig = deps.config.billing.rail;
+  const netDays = typeof railConfig === 'object' && railConfig.type === 'invoice' ? railConfig.netDays : 30;
+  const service = createBillingService({
+    store: deps.store,
+    clock: deps.clock,
+    log: deps.log,
+    config: deps.config,
+    subscriptions: deps.subscriptions,
+    usage: deps.usage,
+    rail,
+    credits,
+    events: deps.events,
+    retryDays: deps.retryDays,
+    netDays,
+  });
+  if (rail.name === 'sandbox') (rail as SandboxRail).onEvent((event) => service.handleRailEvent(event));
+  return { service, rail };
+}

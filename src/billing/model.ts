@@ -1,0 +1,136 @@
+import { CompiledQuery, type Kysely } from 'kysely';
+import type { RateCardConfig } from '../config/schema.ts';
+import type { BaseDatabase } from '../store/index.ts';
+import type { TierBreakdown } from './rating.ts';
+
+/** Billing's view of the data it stores. Money is a fixed-point decimal string everywhere. */
+export type InvoiceStatus = 'draft' | 'issued' | 'paid' | 'void' | 'uncollectible';
+
+export interface InvoiceLine {
+  position: number;
+  key: string;
+  kind: string;
+  description: string;
+  rateCardKey: string | null;
+  featureKey: string | null;
+  planKey: string | null;
+  planVersion: number | null;
+  periodFrom: string;
+  periodTo: string;
+  quantity: string;
+  unitPrice: string | null;
+  amount: string;
+  tiers: TierBreakdown[] | null;
+}
+
+export interface Invoice {
+  id: string;
+  number: string | null;
+  customerId: string;
+  subscriptionId: string | null;
+  status: InvoiceStatus;
+  currency: string;
+  periodFrom: string;
+  periodTo: string;
+  subtotal: string;
+  taxRate: string | null;
+  tax: string;
+  total: string;
+  creditsApplied: string;
+  amountDue: string;
+  rail: string | null;
+  issuedAt: string | null;
+  dueAt: string | null;
+  paidAt: string | null;
+  voidedAt: string | null;
+  paymentAttempts: number;
+  nextPaymentAttemptAt: string | null;
+  lastPaymentError: string | null;
+  metadata: Record<string, unknown>;
+  createdAt: string;
+  lines: InvoiceLine[];
+}
+
+/** What billing needs to know about a subscription (provided by the subscriptions module). */
+export interface BillingSubscription {
+  id: string;
+  customerId: string;
+  status: 'trialing' | 'active' | 'past_due' | 'suspended' | 'canceled';
+  planKey: string;
+  planVersion: number;
+  currency: string;
+  currentPeriod: { from: Date; to: Date };
+}
+
+/** A stretch of the period with one plan version and phase (rating input without usage). */
+export interface BillingSegment {
+  from: Date;
+  to: Date;
+  planKey: string;
+  planVersion: number;
+  phaseKey?: string;
+  trial?: boolean;
+  rateCards: readonly RateCardConfig[];
+}
+
+export interface BillingCustomer {
+  id: string;
+  name: string;
+  email?: string | null;
+}
+
+/**
+ * The port to the subscriptions module: billing reads subscriptions and asks for status changes
+ * and period roll-overs through it, never through their tables.
+ */
+export interface SubscriptionPort {
+  get(subscriptionId: string): Promise<BillingSubscription | null>;
+  /** Subscriptions whose current period ended at or before `asOf` (not canceled), ordered by id. */
+  listDue(asOf: Date, afterId: string | null, limit: number): Promise<BillingSubscription[]>;
+  listForCustomer(customerId: string): Promise<BillingSubscription[]>;
+  /** Plan versions and phases over [from, to): the segments to rate. */
+  segments(subscription: BillingSubscription, period: { from: Date; to: Date }): Promise<BillingSegment[]>;
+  /** Moves the subscription to its next period if its current one still ends at `periodTo` (idempotent). */
+  rollOver(subscriptionId: string, periodTo: Date): Promise<void>;
+  markPastDue(subscriptionId: string): Promise<void>;
+  suspend(subscriptionId: string): Promise<void>;
+  reactivate(subscriptionId: string): Promise<void>;
+  customer(customerId: string): Promise<BillingCustomer | null>;
+  /** Starts a subscription to a plan of the current config (portal checkout). */
+  subscribe?(customerId: string, planKey: string): Promise<BillingSubscription>;
+}
+
+/** Usage per feature key over [from, to) for a customer/subscription. */
+export interface UsagePort {
+  usage(
+    customerId: string,
+    subscriptionId: string,
+    featureKeys: readonly string[],
+    from: Date,
+    to: Date,
+  ): Promise<Record<string, string>>;
+}
+
+/** Events billing emits (delivered as outgoing webhooks by notify). */
+export interface EventSink {
+  emit(type: string, data: Record<string, unknown>): Promise<void>;
+}
+
+export const noEvents: EventSink = { emit: async () => {} };
+
+export type Db = Kysely<BaseDatabase>;
+
+/** Raw parameterised SQL on the store or inside a transaction. */
+export async function sqlRows<R = Record<string, unknown>>(
+  db: Db,
+  text: string,
+  params: readonly unknown[] = [],
+): Promise<R[]> {
+  const result = await db.executeQuery<R>(CompiledQuery.raw(text, [...params]));
+  return result.rows as R[];
+}
+
+export function iso(value: unknown): string | null {
+  if (value === null || value === undefined) return null;
+  return new Date(value as string | Date).toISOString();
+}

@@ -1,0 +1,1051 @@
+import type { ResolvedConfig } from '../config/index.ts';
+import { ProblemError, problems } from '../http/problem.ts';
+import type { Store } from '../store/index.ts';
+import type { Clock } from '../util/clock.ts';
+import { newId } from '../util/ids.ts';
+import type { Logger } from '../util/log.ts';
+import { Decimal, formatMoney, minorUnits, roundMoney } from '../util/money.ts';
+import type { CreditsService } from './credits.ts';
+import {
+  type BillingSegment,
+  type BillingSubscription,
+  type Db,
+  type EventSink,
+  type Invoice,
+  type InvoiceStatus,
+  noEvents,
+  type SubscriptionPort,
+  sqlRows,
+  type UsagePort,
+} from './model.ts';
+import type { PaymentRail, RailEvent } from './rails/types.ts';
+import { type RatedLine, rate } from './rating.ts';
+import {
+  type InvoiceFilter,
+  type InvoiceRow,
+  invoiceLines,
+  invoiceRow,
+  invoiceRowByKey,
+  listInvoiceRows,
+  nextInvoiceNumber,
+  PAYMENT_COLUMNS,
+  type PaymentRow,
+  railCustomer,
+  toInvoice,
+} from './repo.ts';
+
+/**
+ * Invoices, the billing run, collection through the payment rail and dunning. No SQL beyond
+ * the repo helpers, no HTTP. Subscriptions and usage come in through ports.
+ *
+ * Idempotency: one invoice per subscription period (`sub:<id>:<periodFrom>` is a unique key);
+ * every charge attempt has its own key (`inv:<id>:attempt:<n>`) passed to the rail, so a rerun
+ * after a crash finds the invoice, resumes a charge that never reached the rail with the same
+ * key, and never charges twice. Period roll-over happens last and is itself conditional.
+ */
+export const DEFAULT_RETRY_DAYS = [1, 3, 5];
+const DAY = 86_400_000;
+const BILLING_LOCK = 7_316_501;
+const DUNNING_LOCK = 7_316_502;
+
+export interface RunProgress {
+  done: number;
+  total: number;
+  invoiced: number;
+  skipped: number;
+  subscriptionId: string;
+}
+
+export interface RunSummary {
+  subscriptions: number;
+  invoicesCreated: number;
+  alreadyInvoiced: number;
+  charged: number;
+  failed: number;
+  locked: boolean;
+}
+
+export interface UpcomingInvoice {
+  subscriptionId: string;
+  customerId: string;
+  currency: string;
+  periodFrom: string;
+  periodTo: string;
+  asOf: string;
+  costToDate: { lines: RatedLine[]; total: string };
+  forecast: { lines: RatedLine[]; total: string };
+}
+
+export interface BillingServiceOptions {
+  store: Store;
+  clock: Clock;
+  log: Logger;
+  config: ResolvedConfig;
+  subscriptions: SubscriptionPort;
+  usage: UsagePort;
+  rail: PaymentRail;
+  credits: CreditsService;
+  events?: EventSink;
+  /** Days after the first failure for each retry (default 1, 3, 5). */
+  retryDays?: number[];
+  /** Net payment terms for the invoice rail. */
+  netDays?: number;
+}
+
+export type BillingService = ReturnType<typeof createBillingService>;
+
+export function createBillingService(options: BillingServiceOptions) {
+  const { store, clock, log, config, subscriptions, usage, rail, credits } = options;
+  const db: Db = store.db;
+  const events = options.events ?? noEvents;
+  const retryDays = options.retryDays ?? DEFAULT_RETRY_DAYS;
+  const taxRate = config.billing.taxRate ?? null;
+
+  async function load(id: string, on: Db = db): Promise<Invoice | null> {
+    const row = await invoiceRow(on, id);
+    if (!row) return null;
+    return toInvoice(row, await invoiceLines(on, [id]), minorUnits(row.currency));
+  }
+
+  async function mustLoad(id: string, on: Db = db): Promise<Invoice> {
+    const invoice = await load(id, on);
+    if (!invoice) throw problems.notFound(`No invoice ${id}.`);
+    return invoice;
+  }
+
+  async function rateSubscription(
+    sub: BillingSubscription,
+    period: { from: Date; to: Date },
+    usageTo: Date = period.to,
+  ): Promise<{ segments: BillingSegment[]; lines: RatedLine[] }> {
+    const segments = await subscriptions.segments(sub, period);
+    const rated = [];
+    for (const segment of segments) {
+      const to = segment.to < usageTo ? segment.to : usageTo;
+      const features = [
+        ...new Set(
+          segment.rateCards
+            .filter((c) => c.feature && c.price && c.price.type !== 'flat')
+            .map((c) => c.feature as string),
+        ),
+      ];
+      const segmentUsage =
+        features.length > 0 && to > segment.from
+          ? await usage.usage(sub.customerId, sub.id, features, segment.from, to)
+          : {};
+      rated.push({ ...segment, usage: segmentUsage });
+    }
+    return { segments, lines: rate({ period, currency: sub.currency, segments: rated }) };
+  }
+
+  function totals(lines: readonly { amount: string }[], currency: string) {
+    const subtotal = lines.reduce((acc, l) => acc.add(l.amount), new Decimal(0));
+    const tax = taxRate ? roundMoney(subtotal.mul(taxRate), currency) : new Decimal(0);
+    return { subtotal, tax, total: subtotal.add(tax) };
+  }
+
+  /**
+   * Creates (draft), fills and issues an invoice in one transaction; `key` makes it idempotent.
+   * Returns null when an invoice with that key already exists.
+   */
+  async function createAndIssue(input: {
+    key: string;
+    customerId: string;
+    subscriptionId: string | null;
+    currency: string;
+    period: { from: Date; to: Date };
+    lines: RatedLine[];
+    applyCredits: boolean;
+    metadata?: Record<string, unknown>;
+    issue?: boolean;
+  }): Promise<string | null> {
+    const now = clock.now();
+    const digits = minorUnits(input.currency);
+    return store.transaction(async (tx) => {
+      const id = newId('inv');
+      const inserted = await sqlRows<{ id: string }>(
+        tx,
+        `insert into billing_invoices (id, customer_id, subscription_id, idempotency_key, status, currency, period_from, period_to, rail, metadata, created_at)
+         values ($1, $2, $3, $4, 'draft', $5, $6, $7, $8, $9, $10) on conflict (idempotency_key) do nothing returning id`,
+        [
+          id,
+          input.customerId,
+          input.subscriptionId,
+          input.key,
+          input.currency,
+          input.period.from,
+          input.period.to,
+          rail.name,
+          JSON.stringify(input.metadata ?? {}),
+          now,
+        ],
+      );
+      if (inserted.length === 0) return null;
+      const { subtotal, tax, total } = totals(input.lines, input.currency);
+      const lines = input.lines.map((l) => ({ ...l }));
+      let creditsApplied = new Decimal(0);
+      if (input.applyCredits && total.gt(0)) {
+        creditsApplied = new Decimal(
+          await credits.drawdown(tx, {
+            customerId: input.customerId,
+            currency: input.currency,
+            amount: total.toFixed(digits),
+            invoiceId: id,
+          }),
+        );
+      }
+      await insertLines(tx, id, lines, creditsApplied, input.period, input.currency);
+      await sqlRows(
+        tx,
+        `update billing_invoices set subtotal = $2, tax_rate = $3, tax = $4, total = $5, credits_applied = $6, amount_due = $7 where id = $1`,
+        [
+          id,
+          subtotal.toFixed(digits),
+          taxRate,
+          tax.toFixed(digits),
+          total.toFixed(digits),
+          creditsApplied.toFixed(digits),
+          total.sub(creditsApplied).toFixed(digits),
+        ],
+      );
+      if (input.issue !== false) await issueIn(tx, id);
+      return id;
+    });
+  }
+
+  async function insertLines(
+    tx: Db,
+    invoiceId: string,
+    lines: RatedLine[],
+    creditsApplied: Decimal,
+    period: { from: Date; to: Date },
+    currency: string,
+  ): Promise<void> {
+    const rows: unknown[][] = lines.map((l, i) => [
+      invoiceId,
+      i + 1,
+      l.key,
+      l.kind,
+      l.description,
+      l.rateCardKey,
+      l.featureKey,
+      l.planKey,
+      l.planVersion,
+      l.periodFrom,
+      l.periodTo,
+      l.quantity,
+      l.unitPrice,
+      l.amount,
+      l.tiers ? JSON.stringify(l.tiers) : null,
+    ]);
+    if (creditsApplied.gt(0)) {
+      const amount = formatMoney(creditsApplied.neg(), currency);
+      rows.push([
+        invoiceId,
+        rows.length + 1,
+        'credits',
+        'credits',
+        'Credits applied',
+        null,
+        null,
+        null,
+        null,
+        period.from,
+        period.to,
+        '1',
+        amount,
+        amount,
+        null,
+      ]);
+    }
+    if (rows.length === 0) return;
+    const params: unknown[] = [];
+    const values = rows.map((r) => {
+      const base = params.length;
+      params.push(...r);
+      return `(${r.map((_, j) => `$${base + j + 1}`).join(', ')})`;
+    });
+    await sqlRows(
+      tx,
+      `insert into billing_invoice_lines (invoice_id, position, key, kind, description, rate_card_key, feature_key, plan_key,
+         plan_version, period_from, period_to, quantity, unit_price, amount, tiers) values ${values.join(', ')}`,
+      params,
+    );
+  }
+
+  async function issueIn(tx: Db, id: string): Promise<void> {
+    const row = await invoiceRow(tx, id, true);
+    if (!row) throw problems.notFound(`No invoice ${id}.`);
+    if (row.status !== 'draft')
+      throw problems.conflict(`Invoice ${row.number ?? id} is ${row.status}, not a draft.`);
+    const now = clock.now();
+    const number = await nextInvoiceNumber(tx);
+    const netDays = rail.collection === 'manual' ? (options.netDays ?? 30) : 0;
+    const due = new Date(now.getTime() + netDays * DAY);
+    const zero = new Decimal(row.amount_due).lte(0);
+    await sqlRows(
+      tx,
+      `update billing_invoices set status = $2, number = $3, issued_at = $4, due_at = $5, paid_at = $6 where id = $1`,
+      [id, zero ? 'paid' : 'issued', number, now, due, zero ? now : null],
+    );
+  }
+
+  async function afterIssue(id: string): Promise<Invoice> {
+    const invoice = await mustLoad(id);
+    await events.emit('invoice.issued', { invoice: summary(invoice) });
+    if (invoice.status === 'paid') await events.emit('invoice.paid', { invoice: summary(invoice) });
+    else if (rail.collection === 'automatic') await collect(id);
+    return (await load(id)) as Invoice;
+  }
+
+  function summary(invoice: Invoice) {
+    return {
+      id: invoice.id,
+      number: invoice.number,
+      customerId: invoice.customerId,
+      subscriptionId: invoice.subscriptionId,
+      status: invoice.status,
+      currency: invoice.currency,
+      total: invoice.total,
+      amountDue: invoice.amountDue,
+      periodFrom: invoice.periodFrom,
+      periodTo: invoice.periodTo,
+    };
+  }
+
+  /** Keys of lines already billed for this subscription period by an earlier invoice (e.g. checkout). */
+  async function billedKeys(
+    subscriptionId: string,
+    periodFrom: Date,
+    exceptKey: string,
+  ): Promise<Set<string>> {
+    const rows = await sqlRows<{ key: string }>(
+      db,
+      `select l.key from billing_invoice_lines l join billing_invoices i on i.id = l.invoice_id
+       where i.subscription_id = $1 and i.period_from = $2 and i.status <> 'void' and i.idempotency_key <> $3`,
+      [subscriptionId, periodFrom, exceptKey],
+    );
+    return new Set(rows.map((r) => r.key));
+  }
+
+  /** Bills one subscription's current period if it has ended; idempotent. */
+  async function billSubscription(sub: BillingSubscription): Promise<'invoiced' | 'existing'> {
+    const period = sub.currentPeriod;
+    const key = `sub:${sub.id}:${period.from.toISOString()}`;
+    let row = await invoiceRowByKey(db, key);
+    let created = false;
+    if (!row) {
+      const { lines } = await rateSubscription(sub, period);
+      const already = await billedKeys(sub.id, period.from, key);
+      const id = await createAndIssue({
+        key,
+        customerId: sub.customerId,
+        subscriptionId: sub.id,
+        currency: sub.currency,
+        period,
+        lines: lines.filter((l) => !already.has(l.key)),
+        applyCredits: true,
+        metadata: { planKey: sub.planKey, planVersion: sub.planVersion },
+      });
+      created = id !== null;
+      row = await invoiceRowByKey(db, key);
+    }
+    if (row) {
+      if (created) await afterIssue(row.id);
+      else await resumeCollection(row);
+    }
+    await subscriptions.rollOver(sub.id, period.to);
+    return created ? 'invoiced' : 'existing';
+  }
+
+  /** After a crash: an issued invoice whose first charge never reached the rail is charged now. */
+  async function resumeCollection(row: InvoiceRow): Promise<void> {
+    if (row.status === 'draft') {
+      await store.transaction((tx) => issueIn(tx, row.id));
+      await afterIssue(row.id);
+      return;
+    }
+    if (row.status !== 'issued' || rail.collection !== 'automatic') return;
+    if (row.payment_attempts === 0) {
+      await collect(row.id);
+      return;
+    }
+    const pending = await sqlRows<PaymentRow>(
+      db,
+      `select ${PAYMENT_COLUMNS} from billing_payments where invoice_id = $1 and status = 'pending' and rail_ref is null`,
+      [row.id],
+    );
+    for (const p of pending) await sendCharge(row, p);
+  }
+
+  async function withLock<T>(lockId: number, fn: () => Promise<T>): Promise<T | null> {
+    if (store.kind !== 'postgres') return fn();
+    // Session-level advisory locks need one connection: hold it with a transaction-scoped lock.
+    const [row] = await store.query<{ locked: boolean }>('select pg_try_advisory_lock($1) as locked', [
+      lockId,
+    ]);
+    if (!row?.locked) return null;
+    try {
+      return await fn();
+    } finally {
+      await store.query('select pg_advisory_unlock($1)', [lockId]);
+    }
+  }
+
+  /**
+   * Bills every subscription whose period ended at or before `asOf`. Only one runner works at a
+   * time on PostgreSQL (`pg_try_advisory_lock`); others return `locked: true` at once.
+   */
+  async function runBilling(
+    runOptions: { asOf?: Date; onProgress?: (p: RunProgress) => void } = {},
+  ): Promise<RunSummary> {
+    const asOf = runOptions.asOf ?? clock.now();
+    const summaryOut: RunSummary = {
+      subscriptions: 0,
+      invoicesCreated: 0,
+      alreadyInvoiced: 0,
+      charged: 0,
+      failed: 0,
+      locked: false,
+    };
+    const result = await withLock(BILLING_LOCK, async () => {
+      let total = 0;
+      // Passes repeat until nothing is due, so a subscription several periods behind catches up.
+      for (let pass = 0; pass < 120; pass++) {
+        let afterId: string | null = null;
+        let billedInPass = 0;
+        for (;;) {
+          const batch = await subscriptions.listDue(asOf, afterId, 500);
+          if (batch.length === 0) break;
+          total += batch.length;
+          for (const sub of batch) {
+            afterId = sub.id;
+            try {
+              const outcome = await billSubscription(sub);
+              summaryOut.subscriptions++;
+              billedInPass++;
+              if (outcome === 'invoiced') summaryOut.invoicesCreated++;
+              else summaryOut.alreadyInvoiced++;
+            } catch (error) {
+              if (error instanceof ProblemError && error.status < 500) {
+                summaryOut.failed++;
+                log.warn({ err: error, subscriptionId: sub.id }, 'billing a subscription failed');
+              } else throw error;
+            }
+            runOptions.onProgress?.({
+              done: summaryOut.subscriptions,
+              total,
+              invoiced: summaryOut.invoicesCreated,
+              skipped: summaryOut.alreadyInvoiced,
+              subscriptionId: sub.id,
+            });
+          }
+        }
+        if (billedInPass === 0) break;
+      }
+      return summaryOut;
+    });
+    if (result === null) return { ...summaryOut, locked: true };
+    return result;
+  }
+
+  async function ensureRailCustomer(customerId: string) {
+    const existing = await railCustomer(db, customerId, rail.name);
+    if (existing) return existing;
+    const customer = await subscriptions.customer(customerId);
+    const { railCustomerId } = await rail.createCustomer({
+      customerId,
+      name: customer?.name ?? customerId,
+      email: customer?.email ?? null,
+    });
+    await sqlRows(
+      db,
+      `insert into billing_rail_customers (customer_id, rail, rail_customer_id) values ($1, $2, $3)
+       on conflict (customer_id, rail) do nothing`,
+      [customerId, rail.name, railCustomerId],
+    );
+    return (await railCustomer(db, customerId, rail.name)) as NonNullable<
+      Awaited<ReturnType<typeof railCustomer>>
+    >;
+  }
+
+  async function savePaymentMethod(customerId: string, paymentMethodId: string, label: string | null) {
+    await sqlRows(
+      db,
+      'update billing_rail_customers set payment_method_id = $3, payment_method_label = $4 where customer_id = $1 and rail = $2',
+      [customerId, rail.name, paymentMethodId, label],
+    );
+  }
+
+  /** Starts a charge attempt for an issued invoice (first charge or a dunning retry). */
+  async function collect(invoiceId: string): Promise<PaymentRow | null> {
+    const payment = await store.transaction(async (tx) => {
+      const row = await invoiceRow(tx, invoiceId, true);
+      if (!row || row.status !== 'issued' || new Decimal(row.amount_due).lte(0)) return null;
+      const attempt = row.payment_attempts + 1;
+      const [p] = await sqlRows<PaymentRow>(
+        tx,
+        `insert into billing_payments (id, invoice_id, customer_id, idempotency_key, purpose, rail, status, amount, currency, created_at, updated_at)
+         values ($1, $2, $3, $4, 'invoice', $5, 'pending', $6, $7, $8, $8)
+         on conflict (idempotency_key) do nothing returning ${PAYMENT_COLUMNS}`,
+        [
+          newId('pay'),
+          row.id,
+          row.customer_id,
+          `inv:${row.id}:attempt:${attempt}`,
+          rail.name,
+          row.amount_due,
+          row.currency,
+          clock.now(),
+        ],
+      );
+      await sqlRows(
+        tx,
+        'update billing_invoices set payment_attempts = $2, next_payment_attempt_at = null where id = $1',
+        [row.id, attempt],
+      );
+      return p ? { row, payment: p } : null;
+    });
+    if (!payment) return null;
+    return sendCharge(payment.row, payment.payment);
+  }
+
+  async function sendCharge(row: InvoiceRow, payment: PaymentRow): Promise<PaymentRow> {
+    const customer = await ensureRailCustomer(row.customer_id);
+    const result = await rail.chargeInvoice({
+      reference: row.id,
+      railCustomerId: customer.rail_customer_id,
+      paymentMethodId: customer.payment_method_id,
+      amount: payment.amount,
+      currency: row.currency,
+      description: `Invoice ${row.number ?? row.id}`,
+      idempotencyKey: payment.idempotency_key,
+      metadata: { invoiceId: row.id, paymentId: payment.id },
+    });
+    await sqlRows(
+      db,
+      'update billing_payments set rail_ref = coalesce($2, rail_ref), updated_at = $3 where id = $1',
+      [payment.id, result.railRef, clock.now()],
+    );
+    if (result.status === 'succeeded') await paymentSucceeded(payment.id);
+    else if (result.status === 'failed') {
+      await paymentFailed(
+        payment.id,
+        result.failureCode ?? 'failed',
+        result.failureMessage ?? 'Payment failed',
+      );
+    }
+    return payment;
+  }
+
+  async function paymentById(id: string): Promise<PaymentRow | null> {
+    const [p] = await sqlRows<PaymentRow>(
+      db,
+      `select ${PAYMENT_COLUMNS} from billing_payments where id = $1`,
+      [id],
+    );
+    return p ?? null;
+  }
+
+  async function paymentSucceeded(paymentId: string): Promise<void> {
+    const updated = await sqlRows<PaymentRow>(
+      db,
+      `update billing_payments set status = 'succeeded', updated_at = $2 where id = $1 and status = 'pending' returning ${PAYMENT_COLUMNS}`,
+      [paymentId, clock.now()],
+    );
+    const payment = updated[0];
+    if (!payment) return; // already processed (webhook retried)
+    if (payment.purpose === 'topup') {
+      await credits.grant({
+        customerId: payment.customer_id,
+        currency: payment.currency,
+        amount: payment.amount,
+        kind: 'topup',
+        note: 'Top-up',
+        idempotencyKey: `topup:${payment.id}`,
+      });
+      await events.emit('credits.topped_up', {
+        customerId: payment.customer_id,
+        amount: payment.amount,
+        currency: payment.currency,
+      });
+      return;
+    }
+    if (payment.invoice_id) await markPaid(payment.invoice_id, { paymentId });
+  }
+
+  async function paymentFailed(paymentId: string, code: string, message: string): Promise<void> {
+    const updated = await sqlRows<PaymentRow>(
+      db,
+      `update billing_payments set status = 'failed', failure_code = $2, failure_message = $3, updated_at = $4
+       where id = $1 and status = 'pending' returning ${PAYMENT_COLUMNS}`,
+      [paymentId, code, message, clock.now()],
+    );
+    const payment = updated[0];
+    if (!payment?.invoice_id) return;
+    const row = await invoiceRow(db, payment.invoice_id);
+    if (!row || row.status !== 'issued') return;
+    const now = clock.now();
+    const firstFailed = row.first_failed_at ? new Date(row.first_failed_at) : now;
+    const retryIndex = row.payment_attempts - 1;
+    const next =
+      retryIndex < retryDays.length
+        ? new Date(firstFailed.getTime() + (retryDays[retryIndex] as number) * DAY)
+        : null;
+    await sqlRows(
+      db,
+      `update billing_invoices set first_failed_at = coalesce(first_failed_at, $2), last_payment_error = $3, next_payment_attempt_at = $4 where id = $1`,
+      [row.id, now, `${code}: ${message}`, next],
+    );
+    if (row.subscription_id) {
+      const sub = await subscriptions.get(row.subscription_id);
+      if (sub && (sub.status === 'active' || sub.status === 'trialing')) {
+        await subscriptions.markPastDue(sub.id);
+        await events.emit('subscription.past_due', { subscriptionId: sub.id, customerId: sub.customerId });
+      }
+    }
+    const invoice = await mustLoad(row.id);
+    await events.emit('invoice.payment_failed', {
+      invoice: summary(invoice),
+      failureCode: code,
+      failureMessage: message,
+      nextPaymentAttemptAt: invoice.nextPaymentAttemptAt,
+    });
+  }
+
+  async function markPaid(
+    id: string,
+    paidOptions: { paymentId?: string; note?: string } = {},
+  ): Promise<Invoice> {
+    const changed = await sqlRows<{ id: string }>(
+      db,
+      `update billing_invoices set status = 'paid', paid_at = $2, next_payment_attempt_at = null
+       where id = $1 and status in ('issued', 'uncollectible') returning id`,
+      [id, clock.now()],
+    );
+    const invoice = await mustLoad(id);
+    if (changed.length === 0) {
+      if (invoice.status === 'paid') return invoice;
+      throw problems.conflict(
+        `Invoice ${invoice.number ?? id} is ${invoice.status}; only issued invoices can be paid.`,
+      );
+    }
+    if (!paidOptions.paymentId && rail.collection === 'manual') {
+      await sqlRows(
+        db,
+        `insert into billing_payments (id, invoice_id, customer_id, idempotency_key, purpose, rail, status, amount, currency, created_at, updated_at)
+         values ($1, $2, $3, $4, 'invoice', 'manual', 'succeeded', $5, $6, $7, $7) on conflict (idempotency_key) do nothing`,
+        [
+          newId('pay'),
+          id,
+          invoice.customerId,
+          `inv:${id}:manual`,
+          invoice.amountDue,
+          invoice.currency,
+          clock.now(),
+        ],
+      );
+    }
+    await events.emit('invoice.paid', { invoice: summary(invoice) });
+    await reactivateIfSettled(invoice);
+    return invoice;
+  }
+
+  /** Paying the last overdue invoice brings a past-due or suspended subscription back at once. */
+  async function reactivateIfSettled(invoice: Invoice): Promise<void> {
+    if (!invoice.subscriptionId) return;
+    const sub = await subscriptions.get(invoice.subscriptionId);
+    if (!sub || (sub.status !== 'past_due' && sub.status !== 'suspended')) return;
+    const [open] = await sqlRows<{ n: number }>(
+      db,
+      `select count(*)::int as n from billing_invoices where subscription_id = $1 and status = 'issued' and first_failed_at is not null`,
+      [sub.id],
+    );
+    if ((open?.n ?? 0) > 0) return;
+    await subscriptions.reactivate(sub.id);
+    await events.emit('subscription.reactivated', { subscriptionId: sub.id, customerId: sub.customerId });
+  }
+
+  async function transition(id: string, to: InvoiceStatus, allowed: InvoiceStatus[]): Promise<Invoice> {
+    const changed = await sqlRows<{ id: string }>(
+      db,
+      `update billing_invoices set status = $2, voided_at = case when $2 = 'void' then $3 else voided_at end,
+         next_payment_attempt_at = null
+       where id = $1 and status = any($4::text[]) returning id`,
+      [id, to, clock.now(), allowed],
+    );
+    const invoice = await mustLoad(id);
+    if (changed.length === 0) {
+      throw problems.conflict(
+        `Invoice ${invoice.number ?? id} is ${invoice.status}; it cannot become ${to}.`,
+      );
+    }
+    await events.emit(`invoice.${to}`, { invoice: summary(invoice) });
+    if (to === 'void') await reactivateIfSettled(invoice);
+    return invoice;
+  }
+
+  async function handleRailEvent(event: RailEvent): Promise<void> {
+    const fresh = await sqlRows(
+      db,
+      'insert into billing_rail_events (rail, event_id, type) values ($1, $2, $3) on conflict do nothing returning event_id',
+      [rail.name, event.id, event.type],
+    );
+    if (fresh.length === 0) return; // delivered before
+    if (event.type === 'payment.succeeded' || event.type === 'payment.failed') {
+      const [payment] = await sqlRows<PaymentRow>(
+        db,
+        `select ${PAYMENT_COLUMNS} from billing_payments where rail_ref = $1 or ($2::text is not null and idempotency_key = $2) limit 1`,
+        [event.railRef, event.idempotencyKey ?? null],
+      );
+      if (!payment) {
+        log.warn({ event }, 'payment event for an unknown payment');
+        return;
+      }
+      if (!payment.rail_ref) {
+        await sqlRows(db, 'update billing_payments set rail_ref = $2 where id = $1', [
+          payment.id,
+          event.railRef,
+        ]);
+      }
+      if (event.type === 'payment.succeeded') await paymentSucceeded(payment.id);
+      else await paymentFailed(payment.id, event.failureCode, event.failureMessage);
+      return;
+    }
+    if (event.type === 'checkout.completed') {
+      const customerId = event.metadata.customerId;
+      if (!customerId) return;
+      if (event.paymentMethodId)
+        await savePaymentMethod(customerId, event.paymentMethodId, event.paymentMethodLabel ?? null);
+      await afterPaymentMethod(customerId, event.metadata);
+    }
+  }
+
+  /**
+   * A payment method arrived (sandbox card or hosted checkout): subscribe if a plan was chosen,
+   * then collect what is open for the customer (first invoice, overdue invoices).
+   */
+  async function afterPaymentMethod(
+    customerId: string,
+    metadata: Record<string, string>,
+  ): Promise<Invoice | null> {
+    let first: Invoice | null = null;
+    if (metadata.planKey && subscriptions.subscribe) {
+      const sub = await subscriptions.subscribe(customerId, metadata.planKey);
+      first = await invoiceFirstPeriod(sub);
+    }
+    // Retry open invoices at once with the new card.
+    const open = await sqlRows<{ id: string }>(
+      db,
+      `select id from billing_invoices where customer_id = $1 and status = 'issued' and amount_due > 0 order by created_at`,
+      [customerId],
+    );
+    for (const o of open) if (o.id !== first?.id) await collect(o.id);
+    return first;
+  }
+
+  /** The in-advance fees of a new subscription's first period, issued and charged now. */
+  async function invoiceFirstPeriod(sub: BillingSubscription): Promise<Invoice | null> {
+    const period = sub.currentPeriod;
+    const key = `sub:${sub.id}:first:${period.from.toISOString()}`;
+    const segments = await subscriptions.segments(sub, period);
+    const lines = rate({
+      period,
+      currency: sub.currency,
+      segments: segments.slice(0, 1).map((s) => ({ ...s, usage: {} })),
+    }).filter((l) => l.timing === 'in_advance');
+    if (lines.length === 0) return null;
+    const id =
+      (await createAndIssue({
+        key,
+        customerId: sub.customerId,
+        subscriptionId: sub.id,
+        currency: sub.currency,
+        period,
+        lines,
+        applyCredits: true,
+        metadata: { planKey: sub.planKey, planVersion: sub.planVersion, first: true },
+      })) ?? (await invoiceRowByKey(db, key))?.id;
+    if (!id) return null;
+    return afterIssue(id);
+  }
+
+  async function runDunning(
+    now: Date = clock.now(),
+  ): Promise<{ retried: number; overdue: number; suspended: number }> {
+    const out = { retried: 0, overdue: 0, suspended: 0 };
+    const result = await withLock(DUNNING_LOCK, async () => {
+      const due = await sqlRows<{ id: string }>(
+        db,
+        `select id from billing_invoices where status = 'issued' and next_payment_attempt_at is not null and next_payment_attempt_at <= $1 order by next_payment_attempt_at`,
+        [now],
+      );
+      for (const d of due) {
+        await collect(d.id);
+        out.retried++;
+      }
+      if (rail.collection === 'manual') {
+        const overdue = await sqlRows<{ id: string; subscription_id: string | null; due_at: Date }>(
+          db,
+          `update billing_invoices set first_failed_at = due_at, last_payment_error = 'overdue: payment terms passed'
+           where status = 'issued' and first_failed_at is null and due_at <= $1 and amount_due > 0
+           returning id, subscription_id, due_at`,
+          [now],
+        );
+        for (const o of overdue) {
+          out.overdue++;
+          if (!o.subscription_id) continue;
+          const sub = await subscriptions.get(o.subscription_id);
+          if (sub && (sub.status === 'active' || sub.status === 'trialing')) {
+            await subscriptions.markPastDue(sub.id);
+            await events.emit('subscription.past_due', {
+              subscriptionId: sub.id,
+              customerId: sub.customerId,
+            });
+          }
+        }
+      }
+      const graceMs = config.billing.gracePeriodDays * DAY;
+      const lapsed = await sqlRows<{ subscription_id: string }>(
+        db,
+        `select distinct subscription_id from billing_invoices
+         where status = 'issued' and subscription_id is not null and first_failed_at is not null and first_failed_at <= $1`,
+        [new Date(now.getTime() - graceMs)],
+      );
+      for (const l of lapsed) {
+        const sub = await subscriptions.get(l.subscription_id);
+        if (sub && sub.status === 'past_due') {
+          await subscriptions.suspend(sub.id);
+          await events.emit('subscription.suspended', { subscriptionId: sub.id, customerId: sub.customerId });
+          out.suspended++;
+        }
+      }
+      await credits.expireDue(now);
+      return out;
+    });
+    return result ?? out;
+  }
+
+  return {
+    rail,
+    credits,
+    get: load,
+    mustGet: mustLoad,
+    async list(filter: InvoiceFilter = {}): Promise<Invoice[]> {
+      const rows = await listInvoiceRows(db, filter);
+      const lines = await invoiceLines(
+        db,
+        rows.map((r) => r.id),
+      );
+      return rows.map((r) =>
+        toInvoice(
+          r,
+          lines.filter((l) => l.invoice_id === r.id),
+          minorUnits(r.currency),
+        ),
+      );
+    },
+    rateSubscription,
+    billSubscription,
+    runBilling,
+    runDunning,
+    collect,
+    markPaid,
+    void: (id: string) => transition(id, 'void', ['draft', 'issued', 'uncollectible']),
+    markUncollectible: (id: string) => transition(id, 'uncollectible', ['issued']),
+    async issue(id: string): Promise<Invoice> {
+      await store.transaction((tx) => issueIn(tx, id));
+      return afterIssue(id);
+    },
+    /** A manual invoice (admin): lines given as amounts; created as a draft unless `issue`. */
+    async createManualInvoice(input: {
+      customerId: string;
+      currency: string;
+      lines: { description: string; quantity?: string; unitPrice: string }[];
+      issue?: boolean;
+    }): Promise<Invoice> {
+      const now = clock.now();
+      const lines: RatedLine[] = input.lines.map((l, i) => {
+        const quantity = new Decimal(l.quantity ?? 1);
+        return {
+          key: `manual:${i}`,
+          kind: 'flat',
+          rateCardKey: 'manual',
+          featureKey: null,
+          planKey: 'manual',
+          planVersion: 0,
+          description: l.description,
+          periodFrom: now,
+          periodTo: now,
+          timing: 'in_advance',
+          quantity: quantity.toString(),
+          unitPrice: new Decimal(l.unitPrice).toString(),
+          amount: formatMoney(quantity.mul(l.unitPrice), input.currency),
+        };
+      });
+      const id = (await createAndIssue({
+        key: newId('manual'),
+        customerId: input.customerId,
+        subscriptionId: null,
+        currency: input.currency,
+        period: { from: now, to: now },
+        lines,
+        applyCredits: false,
+        issue: false,
+      })) as string;
+      if (input.issue) {
+        await store.transaction((tx) => issueIn(tx, id));
+        return afterIssue(id);
+      }
+      return mustLoad(id);
+    },
+    /** Cost to date for the current period, plus a linear forecast to its end. */
+    async upcoming(subscriptionId: string, asOf: Date = clock.now()): Promise<UpcomingInvoice> {
+      const sub = await subscriptions.get(subscriptionId);
+      if (!sub) throw problems.notFound(`No subscription ${subscriptionId}.`);
+      const period = sub.currentPeriod;
+      const upTo = asOf < period.to ? asOf : period.to;
+      const { segments, lines } = await rateSubscription(sub, period, upTo);
+      const already = await billedKeys(sub.id, period.from, `sub:${sub.id}:${period.from.toISOString()}`);
+      const toDate = lines.filter((l) => !already.has(l.key));
+      const elapsed = upTo.getTime() - period.from.getTime();
+      const whole = period.to.getTime() - period.from.getTime();
+      const factor = elapsed > 0 ? new Decimal(whole).div(elapsed) : new Decimal(1);
+      // Forecast: usage in the last (current) segment grows linearly to the period end.
+      const rated = [];
+      for (const segment of segments) {
+        const to = segment.to < upTo ? segment.to : upTo;
+        const features = [
+          ...new Set(
+            segment.rateCards
+              .filter((c) => c.feature && c.price && c.price.type !== 'flat')
+              .map((c) => c.feature as string),
+          ),
+        ];
+        const u =
+          features.length > 0 && to > segment.from
+            ? await usage.usage(sub.customerId, sub.id, features, segment.from, to)
+            : {};
+        const isLast = segment === segments[segments.length - 1];
+        const scaled: Record<string, string> = {};
+        for (const [k, v] of Object.entries(u))
+          scaled[k] = isLast ? new Decimal(v).mul(factor).toDecimalPlaces(0).toString() : v;
+        rated.push({ ...segment, usage: scaled });
+      }
+      const forecast = rate({ period, currency: sub.currency, segments: rated }).filter(
+        (l) => !already.has(l.key),
+      );
+      const sum = (ls: RatedLine[]) => formatMoney(totals(ls, sub.currency).total, sub.currency);
+      return {
+        subscriptionId: sub.id,
+        customerId: sub.customerId,
+        currency: sub.currency,
+        periodFrom: period.from.toISOString(),
+        periodTo: period.to.toISOString(),
+        asOf: upTo.toISOString(),
+        costToDate: { lines: toDate, total: sum(toDate) },
+        forecast: { lines: forecast, total: sum(forecast) },
+      };
+    },
+    /** Saves a payment method in place (sandbox test card) and collects what is open. */
+    async attachCard(customerId: string, card: string): Promise<{ label: string | null }> {
+      const customer = await ensureRailCustomer(customerId);
+      const result = await rail.checkout({
+        customerId,
+        railCustomerId: customer.rail_customer_id,
+        mode: 'setup',
+        currency: 'USD',
+        description: 'Save a card',
+        successUrl: '',
+        cancelUrl: '',
+        metadata: { customerId },
+        card,
+      });
+      if (result.paymentMethodId)
+        await savePaymentMethod(customerId, result.paymentMethodId, result.paymentMethodLabel ?? null);
+      await afterPaymentMethod(customerId, {});
+      return { label: result.paymentMethodLabel ?? null };
+    },
+    /**
+     * Portal checkout. Sandbox (`card` given): saves the card, subscribes to `planKey` and charges
+     * the first invoice now. Hosted rails (Stripe): returns the Checkout URL; the subscription
+     * starts when the provider's `checkout.completed` webhook arrives.
+     */
+    async startCheckout(
+      customerId: string,
+      planKey: string | null,
+      checkoutOptions: { card?: string; returnUrl?: string; cancelUrl?: string },
+    ): Promise<{ url: string | null; invoice: Invoice | null; sessionId: string }> {
+      if (planKey && !config.plans.some((p) => p.key === planKey)) {
+        throw problems.badRequest(`No plan "${planKey}" in the configuration.`);
+      }
+      const customer = await ensureRailCustomer(customerId);
+      const metadata: Record<string, string> = { customerId, ...(planKey ? { planKey } : {}) };
+      const result = await rail.checkout({
+        customerId,
+        railCustomerId: customer.rail_customer_id,
+        mode: 'setup',
+        currency: config.plans.find((p) => p.key === planKey)?.currency ?? 'USD',
+        description: planKey ? `Subscribe to ${planKey}` : 'Save a payment method',
+        successUrl: checkoutOptions.returnUrl ?? '',
+        cancelUrl: checkoutOptions.cancelUrl ?? checkoutOptions.returnUrl ?? '',
+        metadata,
+        card: checkoutOptions.card,
+      });
+      if (result.url) return { url: result.url, invoice: null, sessionId: result.sessionId };
+      if (result.paymentMethodId)
+        await savePaymentMethod(customerId, result.paymentMethodId, result.paymentMethodLabel ?? null);
+      const invoice = await afterPaymentMethod(customerId, metadata);
+      return { url: null, invoice, sessionId: result.sessionId };
+    },
+    /** Buys prepaid credits through the rail; the ledger gets the top-up when the payment succeeds. */
+    async topUp(customerId: string, amount: string, currency: string): Promise<PaymentRow> {
+      if (!new Decimal(amount).gt(0)) throw problems.badRequest('A top-up needs a positive amount.');
+      const customer = await ensureRailCustomer(customerId);
+      const [payment] = await sqlRows<PaymentRow>(
+        db,
+        `insert into billing_payments (id, invoice_id, customer_id, idempotency_key, purpose, rail, status, amount, currency, created_at, updated_at)
+         values ($1, null, $2, $3, 'topup', $4, 'pending', $5, $6, $7, $7) returning ${PAYMENT_COLUMNS}`,
+        [
+          newId('pay'),
+          customerId,
+          newId('topup'),
+          rail.name,
+          formatMoney(amount, currency),
+          currency,
+          clock.now(),
+        ],
+      );
+      const p = payment as PaymentRow;
+      const result = await rail.chargeInvoice({
+        reference: p.id,
+        railCustomerId: customer.rail_customer_id,
+        paymentMethodId: customer.payment_method_id,
+        amount: p.amount,
+        currency,
+        description: 'Prepaid credits',
+        idempotencyKey: p.idempotency_key,
+        metadata: { paymentId: p.id, purpose: 'topup' },
+      });
+      await sqlRows(db, 'update billing_payments set rail_ref = $2 where id = $1', [p.id, result.railRef]);
+      if (result.status === 'succeeded') await paymentSucceeded(p.id);
+      else if (result.status === 'failed')
+        await paymentFailed(p.id, result.failureCode ?? 'failed', result.failureMessage ?? '');
+      return (await paymentById(p.id)) as PaymentRow;
+    },
+    async payments(invoiceId: string): Promise<PaymentRow[]> {
+      return sqlRows<PaymentRow>(
+        db,
+        `select ${PAYMENT_COLUMNS} from billing_payments where invoice_id = $1 order by created_at`,
+        [invoiceId],
+      );
+    },
+    async handleWebhook(rawBody: string, headers: Headers): Promise<number> {
+      const railEvents = await rail.handleWebhook(rawBody, headers);
+      for (const e of railEvents) await handleRailEvent(e);
+      return railEvents.length;
+    },
+    handleRailEvent,
+    paymentMethod: (customerId: string) => railCustomer(db, customerId, rail.name),
+  };
+}

@@ -1,0 +1,163 @@
+import {
+  type BillingModule,
+  createBilling,
+  type EventSink,
+  type PaymentRail,
+  subscriptionPort,
+} from '../../src/billing/index.ts';
+import { type CatalogService, createCatalogService } from '../../src/catalog/index.ts';
+import type { ResolvedConfig, TollgateConfigInput } from '../../src/config/index.ts';
+import { resolveConfig } from '../../src/config/index.ts';
+import { memoryChangeFeed, migrate, openPGliteStore, type Store } from '../../src/store/index.ts';
+import {
+  type CustomerService,
+  createCustomerService,
+  createSubscriptionService,
+  type SubscriptionService,
+} from '../../src/subscriptions/index.ts';
+import { ManualClock } from '../../src/util/clock.ts';
+import { silentLogger } from '../../src/util/log.ts';
+
+/** The quickstart's plans (same prices), for billing tests. */
+export function billingConfig(overrides: Partial<TollgateConfigInput> = {}): ResolvedConfig {
+  return resolveConfig(
+    {
+      upstream: 'http://127.0.0.1:1',
+      meters: [
+        { slug: 'requests', eventType: 'request', aggregation: 'COUNT', groupBy: { route: '$.route' } },
+        {
+          slug: 'tokens',
+          eventType: 'tokens',
+          aggregation: 'SUM',
+          valueProperty: '$.tokens',
+          groupBy: { model: '$.model', type: '$.type' },
+        },
+      ],
+      features: [
+        { key: 'api_requests', name: 'API requests', meter: 'requests' },
+        { key: 'chat', name: 'Chat' },
+        {
+          key: 'small_input_tokens',
+          name: 'Small input tokens',
+          meter: 'tokens',
+          meterGroupByFilters: { model: 'tg-small', type: 'input' },
+        },
+      ],
+      plans: [
+        {
+          key: 'free',
+          name: 'Free',
+          rateCards: [
+            { key: 'requests', feature: 'api_requests', entitlement: { type: 'metered', limit: 1000 } },
+          ],
+        },
+        {
+          key: 'pro',
+          name: 'Pro',
+          rateCards: [
+            { key: 'base', name: 'Pro subscription', price: { type: 'flat', amount: '49.00' } },
+            { key: 'requests', feature: 'api_requests', entitlement: { type: 'metered', limit: 50_000 } },
+          ],
+        },
+        {
+          key: 'growth',
+          name: 'Growth',
+          rateCards: [
+            { key: 'base', name: 'Growth subscription', price: { type: 'flat', amount: '20.00' } },
+            {
+              key: 'requests',
+              feature: 'api_requests',
+              price: {
+                type: 'tiered',
+                mode: 'graduated',
+                tiers: [{ upTo: 10_000, unitPrice: '0' }, { unitPrice: '0.01' }],
+              },
+              entitlement: { type: 'metered', limit: 10_000, softLimit: true },
+            },
+          ],
+        },
+        {
+          key: 'ai',
+          name: 'AI',
+          trialDays: 14,
+          rateCards: [
+            { key: 'chat', feature: 'chat', entitlement: { type: 'boolean' } },
+            {
+              key: 'small_input',
+              feature: 'small_input_tokens',
+              price: { type: 'unit', amount: '0.0000005' },
+            },
+          ],
+        },
+        {
+          key: 'enterprise',
+          name: 'Enterprise',
+          public: false,
+          rateCards: [
+            { key: 'base', name: 'Enterprise subscription', price: { type: 'flat', amount: '499.00' } },
+          ],
+        },
+      ],
+      ...overrides,
+    },
+    'test.config.ts',
+    process.cwd(),
+  );
+}
+
+export interface Harness {
+  store: Store;
+  clock: ManualClock;
+  config: ResolvedConfig;
+  catalog: CatalogService;
+  customers: CustomerService;
+  subscriptions: SubscriptionService;
+  billing: BillingModule;
+  events: { type: string; data: Record<string, unknown> }[];
+  /** Usage the tests set: customerId → feature → quantity (whole period). */
+  usage: Map<string, Record<string, string>>;
+}
+
+export async function openHarness(
+  options: {
+    config?: ResolvedConfig;
+    start?: string;
+    rail?: (store: Store) => PaymentRail;
+    store?: Store;
+  } = {},
+): Promise<Harness> {
+  const store = options.store ?? (await openPGliteStore());
+  await migrate(store);
+  const clock = new ManualClock(options.start ?? '2026-01-01T00:00:00Z');
+  const changes = memoryChangeFeed();
+  const config = options.config ?? billingConfig();
+  const catalog = createCatalogService({ store, changes, clock });
+  const customers = createCustomerService({ store, changes, clock });
+  const subscriptions = createSubscriptionService({ store, changes, clock, catalog, customers });
+  await catalog.sync(config);
+  const events: Harness['events'] = [];
+  const sink: EventSink = {
+    async emit(type, data) {
+      events.push({ type, data });
+    },
+  };
+  const usage = new Map<string, Record<string, string>>();
+  const billing = createBilling({
+    store,
+    clock,
+    log: silentLogger,
+    config,
+    subscriptions: subscriptionPort({ store, config, subscriptions, customers, catalog }),
+    usage: {
+      async usage(customerId, _sub, features) {
+        const u = usage.get(customerId) ?? {};
+        return Object.fromEntries(features.map((f) => [f, u[f] ?? '0']));
+      },
+    },
+    events: sink,
+    ...(options.rail ? { rail: options.rail(store) } : {}),
+  });
+  return { store, clock, config, catalog, customers, subscriptions, billing, events, usage };
+}
+
+export const DAY = 86_400_000;
