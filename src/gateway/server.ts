@@ -320,6 +320,13 @@ class Exchange implements Dispatcher.DispatchHandler {
   holding: Buffer[] | null = null;
   ended = false;
   metered = false;
+  /**
+   * With a Content-Length the client knows the body is complete at its last byte, so the last
+   * chunk of a metered response is held until the usage events are in the log (chunked responses
+   * complete only with res.end(), so nothing is held back for them: SSE is never delayed).
+   */
+  holdLast = false;
+  last: Buffer | null = null;
   json: Buffer[] | null = null;
   jsonBytes = 0;
   sse: SseUsageScanner | null = null;
@@ -642,6 +649,7 @@ class Exchange implements Dispatcher.DispatchHandler {
         else if (type.includes('json')) this.json = [];
       }
     }
+    this.holdLast = this.metered && upstreamHeaders['content-length'] !== undefined;
     const outbound = this.route?.outbound ?? [];
     if (state.outbound.length === 0 && outbound.length === 0) {
       this.res.writeHead(statusCode, headers);
@@ -655,7 +663,7 @@ class Exchange implements Dispatcher.DispatchHandler {
         this.res.writeHead(statusCode, headers);
         const held = this.holding ?? [];
         this.holding = null;
-        for (const chunk of held) this.res.write(chunk);
+        for (const chunk of held) this.forward(chunk);
         controller.resume();
         if (this.ended) void this.finish();
       },
@@ -691,12 +699,19 @@ class Exchange implements Dispatcher.DispatchHandler {
     }
     if (this.holding !== null) {
       this.holding.push(chunk);
-    } else if (!this.res.write(chunk)) {
+    } else if (!this.forward(chunk)) {
       controller.pause();
       this.res.once('drain', () => controller.resume());
     }
     // Scanned after the chunk was handed to the client: extraction never delays a stream.
     if (this.sse !== null) this.sse.push(chunk);
+  }
+
+  forward(chunk: Buffer): boolean {
+    if (!this.holdLast) return this.res.write(chunk);
+    const previous = this.last;
+    this.last = chunk;
+    return previous === null ? true : this.res.write(previous);
   }
 
   onResponseEnd(): void {
@@ -771,7 +786,10 @@ class Exchange implements Dispatcher.DispatchHandler {
       this.refundQuota();
     }
     this.done = true;
-    this.res.end();
+    const last = this.last;
+    this.last = null;
+    if (last !== null) this.res.end(last);
+    else this.res.end();
     this.observe(this.status);
   }
 
