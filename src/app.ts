@@ -3,6 +3,7 @@ import { type ServerType, serve } from '@hono/node-server';
 import type { Hono } from 'hono';
 import { Registry } from 'prom-client';
 import { resolveAdminToken } from './admin/auth.ts';
+import { mountAdminApi } from './admin/index.ts';
 import { type CatalogService, createCatalogService } from './catalog/index.ts';
 import { openScaleOutBackends } from './cluster/backends.ts';
 import { startHealthServer } from './cluster/health.ts';
@@ -18,6 +19,7 @@ import {
   type CachingAccessResolver,
   type CustomerService,
   createAccessResolver,
+  createBalanceReader,
   createCustomerService,
   createSubscriptionService,
   type SubscriptionService,
@@ -197,6 +199,10 @@ export async function startTollgate(options: StartOptions): Promise<Tollgate> {
   consoleApp.get('/metrics', async (c) =>
     c.body(await metrics.metrics(), 200, { 'content-type': metrics.contentType }),
   );
+
+  // Admin API: /api/admin (+ /api/admin/openapi.json and the /api/admin/docs reference page).
+  const balances = createBalanceReader({ access, catalog, customers, clock, counters });
+  mountAdminApi(consoleApp, { adminToken, catalog, customers, subscriptions, keys, balances });
 
   // Developer portal: SPA at `/`, `/api/portal/*`. Modules fill `portalPorts` (adapters in
   // src/portal/wire.ts) as they are wired; the portal reads them on every request.

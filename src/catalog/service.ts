@@ -67,6 +67,8 @@ export interface CatalogService {
   listPublicPlans(): Promise<PlanVersion[]>;
   /** Latest version of every active plan (public or not), in config order. */
   listActivePlans(): Promise<PlanVersion[]>;
+  /** Subscriptions that are not canceled, per plan key. */
+  subscriberCounts(): Promise<Map<string, number>>;
 }
 
 /** The parts of the config the catalog reads. */
@@ -329,6 +331,10 @@ export function createCatalogService(deps: CatalogDeps): CatalogService {
         .where('key', '=', planKey)
         .executeTakeFirst();
       return row ? service.getPlanVersion(planKey, row.latest_version) : null;
+    },
+    async subscriberCounts() {
+      const counts = await countSubscriptions(db);
+      return new Map([...counts].map(([key, c]) => [key, c.live]));
     },
     async listPublicPlans() {
       return (await service.listActivePlans()).filter((v) => v.definition.public);

@@ -4,6 +4,13 @@
  * segment history; the portal reads customers and subscriptions through these services.
  */
 export type { AccessResolver, AccessView, QuotaView } from './access.ts';
+export {
+  type BalanceDeps,
+  type CustomerBalances,
+  createBalanceReader,
+  type EntitlementBalance,
+  type EntitlementBalanceReader,
+} from './balances.ts';
 export { applyOverrides, applyPricingHook, type EffectivePlan, validateOverrides } from './contracts.ts';
 export { type CustomerService, createCustomerService } from './customers.ts';
 export type {

@@ -37,6 +37,10 @@ export interface CachingAccessResolver extends AccessResolver {
   addCheck(check: AccessCheck): () => void;
   /** Drops cached views (all, or one customer's). */
   invalidate(customerId?: string): void;
+  /** Metering plugs its reader in here: quota counters are then seeded with the period's usage. */
+  setMeterReader(reader: MeterReader | null): void;
+  /** The wired meter reader, if any (entitlement balances read usage through it). */
+  meterReader(): MeterReader | null;
   close(): void;
 }
 
@@ -71,6 +75,8 @@ export function createAccessResolver(deps: AccessResolverDeps): CachingAccessRes
   const checks: AccessCheck[] = [];
   let features: Map<string, Feature> | null = null;
   let generation = 0;
+  let wiredReader: MeterReader | null = null;
+  const readerOf = () => wiredReader ?? deps.meterReader?.() ?? null;
 
   const dropWhere = (match: (entry: Entry) => boolean) => {
     generation++;
@@ -107,7 +113,7 @@ export function createAccessResolver(deps: AccessResolverDeps): CachingAccessRes
   }
 
   async function seedUsage(feature: Feature, customerId: string, from: Date, to: Date): Promise<number> {
-    const reader = deps.meterReader?.();
+    const reader = readerOf();
     if (!reader || !feature.meter) return 0;
     try {
       const result = await reader.query({
@@ -342,6 +348,10 @@ export function createAccessResolver(deps: AccessResolverDeps): CachingAccessRes
         cache.clear();
       } else dropWhere((e) => e.customerId === customerId);
     },
+    setMeterReader(reader) {
+      wiredReader = reader;
+    },
+    meterReader: readerOf,
     close() {
       unsubscribe();
       cache.clear();
