@@ -4,14 +4,25 @@ import type { Hono } from 'hono';
 import { Registry } from 'prom-client';
 import { resolveAdminToken } from './admin/auth.ts';
 import { mountAdminApi } from './admin/index.ts';
+import {
+  type BillingService,
+  createBilling,
+  meterUsagePort,
+  mountBillingRoutes,
+  subscriptionPort,
+} from './billing/index.ts';
 import { type CatalogService, createCatalogService } from './catalog/index.ts';
 import { openScaleOutBackends } from './cluster/backends.ts';
 import { startHealthServer } from './cluster/health.ts';
 import type { ResolvedConfig } from './config/index.ts';
+import { watchConfig } from './config/watch.ts';
 import { Gateway, GatewayMetrics } from './gateway/index.ts';
 import { createConsoleApp } from './http/hono.ts';
 import { CachedKeyVerifier, KeysService } from './keys/index.ts';
+import type { MeterReader } from './metering/query.ts';
+import { createMailer, createWebhookService, type Mailer, mountNotifyRoutes, type WebhookService } from './notify/index.ts';
 import { createPortal, type Portal, type PortalPorts } from './portal/index.ts';
+import { catalogPort, customersPort, keysPort, subscriptionsPort } from './portal/wire.ts';
 import { MemoryCounterStore } from './ratelimit/memory.ts';
 import type { CounterStore } from './ratelimit/types.ts';
 import { type ChangeFeed, memoryChangeFeed, migrate, openStore, type Store } from './store/index.ts';
@@ -91,6 +102,12 @@ export interface Tollgate {
   readonly subscriptions: SubscriptionService;
   /** The gateway's access view; `access.addCheck(fn)` adds a check (e.g. credits at zero → 402). */
   readonly access: CachingAccessResolver;
+  /** Billing: invoices, billing run, dunning, checkout, prepaid credits (`billing.credits`), rail. */
+  readonly billing: BillingService;
+  /** Outgoing webhooks (Standard Webhooks) and the delivery log. */
+  readonly webhooks: WebhookService;
+  /** Email: SMTP from `portal.smtp`, else the dev mailbox. */
+  readonly mailer: Mailer;
   stop(): Promise<void>;
 }
 
@@ -137,7 +154,19 @@ export async function startTollgate(options: StartOptions): Promise<Tollgate> {
   stopping.push({ stop: () => changes.close() });
 
   const adminToken = resolveAdminToken(config, dataDir);
-  const runtime: Runtime = { config, store, changes, clock, log, dataDir, adminToken };
+  // `config` is swapped by dev-mode reloads; modules that read it per request see the new one.
+  let currentConfig = config;
+  const runtime: Runtime = {
+    get config() {
+      return currentConfig;
+    },
+    store,
+    changes,
+    clock,
+    log,
+    dataDir,
+    adminToken,
+  };
   const consoleApp = createConsoleApp(log);
   consoleApp.get('/healthz', (c) => c.json({ status: 'ok' }));
   consoleApp.get('/readyz', async (c) => {
@@ -177,6 +206,49 @@ export async function startTollgate(options: StartOptions): Promise<Tollgate> {
   });
   stopping.push({ stop: () => access.close() });
 
+  // Notify (outgoing webhooks, mail) and billing. Billing reads usage through the meter reader
+  // (set `billingMeterReader` where metering is wired); subscription events become webhooks.
+  const webhooks = createWebhookService({ store, clock, log: log.child({ module: 'webhooks' }) });
+  stopping.push({ stop: () => webhooks.stop() });
+  const mailer = createMailer({ config, store, clock, log: log.child({ module: 'mail' }) });
+  stopping.push({ stop: () => mailer.close() });
+  subscriptions.onEvent((event) => {
+    void webhooks
+      .emit(event.type, { subscription: event.subscription })
+      .catch((error) => log.error({ err: error }, 'webhook emit failed'));
+  });
+  let billingMeterReader: MeterReader | null = null;
+  const billingSubscriptions = subscriptionPort({ store, config, subscriptions, customers, catalog });
+  const { service: billing } = createBilling({
+    store,
+    clock,
+    log: log.child({ module: 'billing' }),
+    config,
+    subscriptions: billingSubscriptions,
+    usage: meterUsagePort(config, () => billingMeterReader),
+    events: webhooks,
+    onCreditsChange: (customerId) => void changes.publish({ topic: 'credits', id: customerId }),
+  });
+  await billing.credits.refresh();
+  changes.subscribe((change) => {
+    if (change.topic === 'credits') void billing.credits.refresh(change.id === '*' ? undefined : change.id);
+  });
+  access.addCheck((customerId) => billing.credits.accessCheck(customerId));
+  mountBillingRoutes(consoleApp, { billing, subscriptions: billingSubscriptions, adminToken, config });
+  mountNotifyRoutes(consoleApp, { webhooks, mailer, adminToken });
+  if (role === 'all' || role === 'worker') {
+    webhooks.start();
+    // Billing run and dunning: every process tries, the advisory lock lets one work at a time.
+    const billingTimer = setInterval(() => {
+      billing
+        .runBilling()
+        .then(() => billing.runDunning())
+        .catch((error) => log.error({ err: error }, 'billing job failed'));
+    }, 60_000);
+    billingTimer.unref();
+    stopping.push({ stop: () => clearInterval(billingTimer) });
+  }
+
   // Keys, counters and the gateway (its listener starts below, with the others).
   const keys = new KeysService({ store, changes, clock, config });
   const keyVerifier = new CachedKeyVerifier({ repo: keys.repo, changes, clock, log });
@@ -206,7 +278,12 @@ export async function startTollgate(options: StartOptions): Promise<Tollgate> {
 
   // Developer portal: SPA at `/`, `/api/portal/*`. Modules fill `portalPorts` (adapters in
   // src/portal/wire.ts) as they are wired; the portal reads them on every request.
-  const portalPorts: PortalPorts = {};
+  const portalPorts: PortalPorts = {
+    customers: customersPort(customers),
+    catalog: catalogPort(catalog, () => runtime.config),
+    keys: keysPort(keys),
+    subscriptions: subscriptionsPort({ subscriptions, catalog, balances, clock }),
+  };
   let portalGatewayUrl: string | null = null;
   const portal = createPortal(consoleApp, {
     config: () => runtime.config,
@@ -219,6 +296,8 @@ export async function startTollgate(options: StartOptions): Promise<Tollgate> {
     evaluateEveryMs: role === 'cli' ? 0 : 5000,
   });
   stopping.push(portal);
+  // The hard spend cap set in the portal: the gateway answers 402 while it is reached.
+  access.addCheck((customerId) => portal.checkSpendCap(customerId));
 
   let gatewayUrl: string | null = null;
   if (role === 'all' || role === 'gateway') {
@@ -246,6 +325,19 @@ export async function startTollgate(options: StartOptions): Promise<Tollgate> {
     stopping.push({ stop: () => new Promise<void>((r) => health.server.close(() => r())) });
   }
 
+  if (options.watchConfig && role !== 'cli') {
+    const watcher = watchConfig(
+      options.watchConfig,
+      async (next) => {
+        await catalog.sync(next);
+        gateway.reload(next);
+        currentConfig = next;
+      },
+      (message, error) => (error ? log.error(message) : log.info(message)),
+    );
+    stopping.push({ stop: () => watcher.close() });
+  }
+
   portalGatewayUrl = gatewayUrl;
   accessConsoleUrl = consoleUrl;
   return {
@@ -259,6 +351,9 @@ export async function startTollgate(options: StartOptions): Promise<Tollgate> {
     customers,
     subscriptions,
     access,
+    billing,
+    webhooks,
+    mailer,
     gatewayUrl,
     consoleUrl,
     consoleApp,

@@ -113,7 +113,7 @@ export interface UsagePort {
 
 /** Events billing emits (delivered as outgoing webhooks by notify). */
 export interface EventSink {
-  emit(type: string, data: Record<string, unknown>): Promise<void>;
+  emit(type: string, data: Record<string, unknown>): Promise<unknown>;
 }
 
 export const noEvents: EventSink = { emit: async () => {} };

@@ -1,6 +1,6 @@
 import type { ResolvedConfig } from '../config/index.ts';
 import { ProblemError, problems } from '../http/problem.ts';
-import type { Store } from '../store/index.ts';
+import { runExclusive, type Store } from '../store/index.ts';
 import type { Clock } from '../util/clock.ts';
 import { newId } from '../util/ids.ts';
 import type { Logger } from '../util/log.ts';
@@ -45,8 +45,8 @@ import {
  */
 export const DEFAULT_RETRY_DAYS = [1, 3, 5];
 const DAY = 86_400_000;
-const BILLING_LOCK = 7_316_501;
-const DUNNING_LOCK = 7_316_502;
+const BILLING_LOCK = 'billing-run';
+const DUNNING_LOCK = 'billing-dunning';
 
 export interface RunProgress {
   done: number;
@@ -378,23 +378,15 @@ export function createBillingService(options: BillingServiceOptions) {
     for (const p of pending) await sendCharge(row, p);
   }
 
-  async function withLock<T>(lockId: number, fn: () => Promise<T>): Promise<T | null> {
-    if (store.kind !== 'postgres') return fn();
-    // Session-level advisory locks need one connection: hold it with a transaction-scoped lock.
-    const [row] = await store.query<{ locked: boolean }>('select pg_try_advisory_lock($1) as locked', [
-      lockId,
-    ]);
-    if (!row?.locked) return null;
-    try {
-      return await fn();
-    } finally {
-      await store.query('select pg_advisory_unlock($1)', [lockId]);
-    }
+  /** Leader-only on PostgreSQL (`pg_try_advisory_xact_lock` via runExclusive); null when another runner holds it. */
+  async function withLock<T>(name: string, fn: () => Promise<T>): Promise<T | null> {
+    const result = await runExclusive(store, name, fn);
+    return result.ran ? result.value : null;
   }
 
   /**
    * Bills every subscription whose period ended at or before `asOf`. Only one runner works at a
-   * time on PostgreSQL (`pg_try_advisory_lock`); others return `locked: true` at once.
+   * time on PostgreSQL (advisory lock); others return `locked: true` at once.
    */
   async function runBilling(
     runOptions: { asOf?: Date; onProgress?: (p: RunProgress) => void } = {},
