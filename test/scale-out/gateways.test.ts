@@ -1,0 +1,91 @@
+/**
+ * Two gateway processes sharing PostgreSQL, Redis and NATS: limits hold across nodes and a
+ * revocation reaches every node within a second.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  call,
+  createInstallation,
+  type Installation,
+  provisionCustomer,
+  startProcess,
+  type TollgateProcess,
+} from './cluster.ts';
+import { servicesAvailable } from './services.ts';
+
+const available = await servicesAvailable('postgres', 'redis', 'nats');
+
+describe.skipIf(!available)('two gateway nodes', () => {
+  let install: Installation;
+  let nodeA: TollgateProcess;
+  let nodeB: TollgateProcess;
+
+  beforeAll(async () => {
+    install = await createInstallation();
+    // One after the other: the first applies migrations and publishes the plans.
+    nodeA = await startProcess(install, 'gateway');
+    nodeB = await startProcess(install, 'gateway');
+  }, 60_000);
+  afterAll(async () => {
+    await nodeA?.stop();
+    await nodeB?.stop();
+    await install?.cleanup();
+  });
+
+  it('200 simultaneous requests split across both nodes against a quota of 100: exactly 100 succeed', async () => {
+    const { key } = await provisionCustomer(install, 'quota');
+    const urls = [nodeA.gatewayUrl as string, nodeB.gatewayUrl as string];
+    const outcomes = await Promise.all(
+      Array.from({ length: 200 }, (_, i) => call(urls[i % 2] as string, key)),
+    );
+    const statuses = outcomes.map((o) => o.status);
+    expect(statuses.filter((s) => s === 200)).toHaveLength(100);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(100);
+    const refused = outcomes.find((o) => o.status === 429);
+    expect(JSON.parse(refused?.body ?? '{}')).toMatchObject({ status: 429 });
+  });
+
+  it('a global rate limit (50 per minute) holds across both nodes', async () => {
+    const { key } = await provisionCustomer(install, 'limited');
+    const urls = [nodeA.gatewayUrl as string, nodeB.gatewayUrl as string];
+    const outcomes = await Promise.all(
+      Array.from({ length: 120 }, (_, i) => call(urls[i % 2] as string, key)),
+    );
+    expect(outcomes.filter((o) => o.status === 200)).toHaveLength(50);
+    expect(outcomes.filter((o) => o.status === 429)).toHaveLength(70);
+  });
+
+  it('a key revoked through one node is refused by the other within 1 s', async () => {
+    const { key, keyId } = await provisionCustomer(install, 'open');
+    // Both nodes have verified (and cached) the key.
+    expect((await call(nodeA.gatewayUrl as string, key)).status).toBe(200);
+    expect((await call(nodeB.gatewayUrl as string, key)).status).toBe(200);
+
+    const { loadConfig } = await import('../../src/config/index.ts');
+    const { startTollgate } = await import('../../src/app.ts');
+    const admin = await startTollgate({
+      config: await loadConfig(install.configFile),
+      database: install.databaseUrl,
+      role: 'cli',
+    });
+    try {
+      await admin.keys.revoke(keyId);
+      const revokedAt = performance.now();
+      let refusedAfter = Number.POSITIVE_INFINITY;
+      while (performance.now() - revokedAt < 3000) {
+        const [a, b] = await Promise.all([
+          call(nodeA.gatewayUrl as string, key),
+          call(nodeB.gatewayUrl as string, key),
+        ]);
+        if (a.status === 401 && b.status === 401) {
+          refusedAfter = performance.now() - revokedAt;
+          break;
+        }
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      expect(refusedAfter).toBeLessThan(1000);
+    } finally {
+      await admin.stop();
+    }
+  });
+});
