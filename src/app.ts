@@ -19,8 +19,15 @@ import { watchConfig } from './config/watch.ts';
 import { Gateway, GatewayMetrics } from './gateway/index.ts';
 import { createConsoleApp } from './http/hono.ts';
 import { CachedKeyVerifier, KeysService } from './keys/index.ts';
+import { type Metering, mountMeteringRoutes, startMetering } from './metering/index.ts';
 import type { MeterReader } from './metering/query.ts';
-import { createMailer, createWebhookService, type Mailer, mountNotifyRoutes, type WebhookService } from './notify/index.ts';
+import {
+  createMailer,
+  createWebhookService,
+  type Mailer,
+  mountNotifyRoutes,
+  type WebhookService,
+} from './notify/index.ts';
 import { createPortal, type Portal, type PortalPorts } from './portal/index.ts';
 import { catalogPort, customersPort, keysPort, subscriptionsPort } from './portal/wire.ts';
 import { MemoryCounterStore } from './ratelimit/memory.ts';
@@ -95,6 +102,8 @@ export interface Tollgate {
   readonly gateway: Gateway;
   /** Prometheus registry served at the console's `/metrics`. */
   readonly metrics: Registry;
+  /** Usage metering: `reader` (MeterReader), `ingest` (batch writer), `usageLog` (embedded log or null). */
+  readonly metering: Metering;
   /** Features and versioned plans (listPublicPlans, getPlanVersion, …). */
   readonly catalog: CatalogService;
   readonly customers: CustomerService;
@@ -268,6 +277,32 @@ export async function startTollgate(options: StartOptions): Promise<Tollgate> {
   });
   // Scale-out: usage goes to JetStream (acknowledged before the response ends).
   if (scaleOut.usageLog) gateway.usageLog = scaleOut.usageLog;
+
+  // Metering: meters, ingest, queries and the OpenMeter-compatible /api/v1 API. Without NATS
+  // the gateway appends to the embedded usage log under <dataDir>/usage-log and the consumer
+  // (roles all/worker) moves it into the store; with NATS the JetStream consumer (worker role)
+  // feeds the same batch writer (metering.ingest.writeBatch).
+  const embeddedLog = !options.nats;
+  const metering = await startMetering({
+    store,
+    config,
+    clock,
+    log: log.child({ module: 'metering' }),
+    dataDir,
+    openLog: embeddedLog && (role === 'all' || role === 'gateway'),
+    runConsumer: embeddedLog && (role === 'all' || role === 'worker'),
+  });
+  stopping.push(metering);
+  if (!scaleOut.usageLog && metering.usageLog) gateway.usageLog = metering.usageLog;
+  if (options.nats) await scaleOut.startUsageConsumer((events) => metering.ingest.writeBatch(events));
+  metering.registerMetrics(metrics);
+  billingMeterReader = metering.reader;
+  mountMeteringRoutes(consoleApp, {
+    adminToken,
+    meters: metering.meters,
+    reader: metering.reader,
+    ingest: metering.ingest,
+  });
   consoleApp.get('/metrics', async (c) =>
     c.body(await metrics.metrics(), 200, { 'content-type': metrics.contentType }),
   );
@@ -282,6 +317,7 @@ export async function startTollgate(options: StartOptions): Promise<Tollgate> {
     customers: customersPort(customers),
     catalog: catalogPort(catalog, () => runtime.config),
     keys: keysPort(keys),
+    meter: metering.reader,
     subscriptions: subscriptionsPort({ subscriptions, catalog, balances, clock }),
   };
   let portalGatewayUrl: string | null = null;
@@ -347,6 +383,7 @@ export async function startTollgate(options: StartOptions): Promise<Tollgate> {
     counters,
     gateway,
     metrics,
+    metering,
     catalog,
     customers,
     subscriptions,

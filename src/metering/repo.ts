@@ -1,3 +1,4 @@
+import { Decimal } from 'decimal.js';
 import { CompiledQuery, type Kysely } from 'kysely';
 import type { BaseDatabase, Store } from '../store/index.ts';
 import type { UsageEvent } from './events.ts';
@@ -17,13 +18,13 @@ export async function run<Row>(db: Executor, text: string, params: readonly unkn
   return result.rows;
 }
 
-const rollup = (name: string, table: string, unit: 'minute' | 'hour') => `
+const ROLLUP_COLUMNS =
+  'meter int, bucket timestamptz, subject text, dims jsonb, sum numeric, count bigint, min numeric, max numeric, latest_time timestamptz, latest_value numeric';
+
+const upsertRollup = (name: string, table: string, param: string) => `
 ${name} as (
   insert into ${table} as r (meter, bucket, subject, dims, sum, count, min, max, latest_time, latest_value)
-  select meter, date_trunc('${unit}', time, 'UTC'), subject, dims, sum(value), count(*), min(value), max(value),
-         max(time), (array_agg(value order by time desc))[1]
-  from vals where value is not null
-  group by 1, 2, 3, 4
+  select * from json_to_recordset(${param}::json) as x(${ROLLUP_COLUMNS})
   on conflict (meter, bucket, subject, dims) do update set
     sum = r.sum + excluded.sum,
     count = r.count + excluded.count,
@@ -33,8 +34,18 @@ ${name} as (
     latest_time = greatest(r.latest_time, excluded.latest_time)
 )`;
 
+const ROLLUPS_SQL = `
+with ${upsertRollup('rm', 'usage_rollups_minute', '$1')},
+${upsertRollup('rh', 'usage_rollups_hour', '$2')}
+select 1`;
+
 const VALUES_COLUMNS = `source text, id text, meter int, subject text, time timestamptz, value numeric, value_text text, dims jsonb`;
 
+/**
+ * Inserts the events (dedupe), then the meter values of those actually inserted; answers with the
+ * (source, id) of the events that were already stored (usually none), so the rollup deltas
+ * computed beforehand can leave them out.
+ */
 const INGEST_SQL = `
 with input as (
   select * from json_to_recordset($1::json)
@@ -46,32 +57,19 @@ ins as (
   on conflict do nothing
   returning source, id
 ),
-vals as materialized (
+mv as (
+  insert into usage_meter_values (meter, time, subject, value, value_text, dims)
   select v.meter, v.time, v.subject, v.value, v.value_text, v.dims
   from json_to_recordset($2::json) as v(${VALUES_COLUMNS})
   join ins on ins.source = v.source and ins.id = v.id
-),
-mv as (
-  insert into usage_meter_values (meter, time, subject, value, value_text, dims)
-  select meter, time, subject, value, value_text, dims from vals
-),
-${rollup('rm', 'usage_rollups_minute', 'minute')},
-${rollup('rh', 'usage_rollups_hour', 'hour')}
-select count(*)::int as inserted from ins`;
+)
+select coalesce(json_agg(json_build_array(i.source, i.id)), '[]'::json)::text as skipped
+from input i where not exists (select 1 from ins where ins.source = i.source and ins.id = i.id)`;
 
-/** For rebuilding a meter from stored events: values and rollups only. */
+/** For rebuilding a meter from stored events: values only (rollups follow separately). */
 const VALUES_ONLY_SQL = `
-with vals as materialized (
-  select v.meter, v.time, v.subject, v.value, v.value_text, v.dims
-  from json_to_recordset($1::json) as v(${VALUES_COLUMNS})
-),
-mv as (
-  insert into usage_meter_values (meter, time, subject, value, value_text, dims)
-  select meter, time, subject, value, value_text, dims from vals
-),
-${rollup('rm', 'usage_rollups_minute', 'minute')},
-${rollup('rh', 'usage_rollups_hour', 'hour')}
-select count(*)::int as inserted from vals`;
+insert into usage_meter_values (meter, time, subject, value, value_text, dims)
+select meter, time, subject, value, value_text, dims from json_to_recordset($1::json) as v(${VALUES_COLUMNS})`;
 
 export interface ValueRow {
   source: string;
@@ -104,16 +102,142 @@ export async function insertBatch(
   values: ValueRow[],
 ): Promise<number> {
   if (events.length === 0) return 0;
-  const rows = await run<{ inserted: number }>(db, INGEST_SQL, [
+  const [row] = await run<{ skipped: string }>(db, INGEST_SQL, [
     JSON.stringify(events),
     JSON.stringify(values),
   ]);
-  return rows[0]?.inserted ?? 0;
+  const skipped = JSON.parse(row?.skipped ?? '[]') as [string, string][];
+  let counted = values;
+  if (skipped.length > 0) {
+    const seen = new Set(skipped.map(([source, id]) => `${source}\u0000${id}`));
+    counted = values.filter((v) => !seen.has(`${v.source}\u0000${v.id}`));
+  }
+  await upsertRollups(db, counted);
+  return events.length - skipped.length;
 }
 
 export async function insertValuesOnly(db: Executor, values: ValueRow[]): Promise<void> {
   if (values.length === 0) return;
   await run(db, VALUES_ONLY_SQL, [JSON.stringify(values)]);
+  await upsertRollups(db, values);
+}
+
+async function upsertRollups(db: Executor, values: readonly ValueRow[]): Promise<void> {
+  const { minute, hour } = rollupDeltas(values);
+  if (minute.length === 0) return;
+  await run(db, ROLLUPS_SQL, [JSON.stringify(minute), JSON.stringify(hour)]);
+}
+
+interface RollupDelta {
+  meter: number;
+  bucket: string;
+  subject: string;
+  dims: Record<string, string>;
+  sum: string;
+  count: number;
+  min: string;
+  max: string;
+  latest_time: string;
+  latest_value: string;
+}
+
+interface Accumulator {
+  row: RollupDelta;
+  /** Exact while every value is an integer and the sum stays a safe integer; else Decimal. */
+  intSum: number | null;
+  decSum: Decimal | null;
+  minN: number;
+  maxN: number;
+  latestMs: number;
+}
+
+/**
+ * The batch's contribution to each minute and hour bucket, computed here rather than in SQL
+ * (grouping in the embedded database costs more than the whole insert). Sums are exact: integers
+ * add as numbers while they stay safe, anything else through Decimal.
+ */
+export function rollupDeltas(values: readonly ValueRow[]): { minute: RollupDelta[]; hour: RollupDelta[] } {
+  const minute = new Map<string, Accumulator>();
+  const hour = new Map<string, Accumulator>();
+  for (const v of values) {
+    if (v.value === null) continue;
+    const ms = Date.parse(v.time);
+    const n = Number(v.value);
+    const dimsKey = JSON.stringify(v.dims);
+    add(minute, v, ms - (((ms % 60_000) + 60_000) % 60_000), ms, n, dimsKey);
+    add(hour, v, ms - (((ms % 3_600_000) + 3_600_000) % 3_600_000), ms, n, dimsKey);
+  }
+  return { minute: finish(minute), hour: finish(hour) };
+}
+
+function add(
+  map: Map<string, Accumulator>,
+  v: ValueRow,
+  bucketMs: number,
+  ms: number,
+  n: number,
+  dimsKey: string,
+) {
+  const key = `${v.meter}|${bucketMs}|${v.subject}|${dimsKey}`;
+  const value = v.value as string;
+  const acc = map.get(key);
+  if (!acc) {
+    map.set(key, {
+      row: {
+        meter: v.meter,
+        bucket: new Date(bucketMs).toISOString(),
+        subject: v.subject,
+        dims: v.dims,
+        sum: value,
+        count: 1,
+        min: value,
+        max: value,
+        latest_time: v.time,
+        latest_value: value,
+      },
+      intSum: Number.isSafeInteger(n) && /^-?\d+$/.test(value) ? n : null,
+      decSum: Number.isSafeInteger(n) && /^-?\d+$/.test(value) ? null : new Decimal(value),
+      minN: n,
+      maxN: n,
+      latestMs: ms,
+    });
+    return;
+  }
+  acc.row.count += 1;
+  if (
+    acc.intSum !== null &&
+    Number.isSafeInteger(n) &&
+    /^-?\d+$/.test(value) &&
+    Number.isSafeInteger(acc.intSum + n)
+  ) {
+    acc.intSum += n;
+  } else {
+    acc.decSum = (acc.decSum ?? new Decimal(acc.intSum ?? 0)).plus(value);
+    acc.intSum = null;
+  }
+  if (n < acc.minN) {
+    acc.minN = n;
+    acc.row.min = value;
+  }
+  if (n > acc.maxN) {
+    acc.maxN = n;
+    acc.row.max = value;
+  }
+  if (ms >= acc.latestMs) {
+    acc.latestMs = ms;
+    acc.row.latest_time = v.time;
+    acc.row.latest_value = value;
+  }
+}
+
+/** Sorted by key, so concurrent writers (PostgreSQL, several workers) lock rows in one order. */
+function finish(map: Map<string, Accumulator>): RollupDelta[] {
+  const keys = [...map.keys()].sort();
+  return keys.map((key) => {
+    const acc = map.get(key) as Accumulator;
+    acc.row.sum = acc.intSum !== null ? String(acc.intSum) : (acc.decSum as Decimal).toFixed();
+    return acc.row;
+  });
 }
 
 export async function deleteMeterData(db: Executor, meterKey: number): Promise<void> {

@@ -1,0 +1,219 @@
+import { closeSync, existsSync, fstatSync, openSync, readSync, unlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Store } from '../store/index.ts';
+import type { Logger } from '../util/log.ts';
+import type { UsageEvent } from './events.ts';
+import { listSegments, segmentName } from './log.ts';
+import { loadCheckpoint } from './repo.ts';
+import type { IngestService } from './service.ts';
+
+/**
+ * Consumers move usage events from a log into the store through one batch writer: metering's
+ * `IngestService.write`, which dedupes on (source, id) and, when given a checkpoint, records the
+ * consumer's position in the same transaction as the batch. Replay is therefore always safe, and
+ * a restart resumes exactly where the last committed batch ended.
+ *
+ * Any log backend can feed it: the embedded file log below records a file position; the
+ * JetStream consumer (jetstream.ts) hands the same writer its batches and acks after commit.
+ */
+export interface UsageLogConsumer {
+  /** Events appended but not yet in the store (for /metrics). */
+  lag(): number;
+  /** Events written to the store by this process. */
+  readonly consumed: number;
+  /** Resolves when everything appended so far is in the store (tests, clean shutdown). */
+  drain(timeoutMs?: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface LogPosition {
+  /** Base sequence number of the segment file. */
+  segment: number;
+  /** Byte offset of the next unread line in that segment. */
+  offset: number;
+  /** Sequence number of the next unread event. */
+  seq: number;
+}
+
+export const EMBEDDED_CONSUMER = 'embedded-usage-log';
+
+export interface EmbeddedConsumerOptions {
+  dir: string;
+  store: Store;
+  ingest: Pick<IngestService, 'write'>;
+  log: Logger;
+  /** Where appends are announced (the in-process writer); else the consumer polls. */
+  onAppend?: (listener: () => void) => () => void;
+  /** Sequence number of the next append, when the writer is in this process (for lag). */
+  appended?: () => number;
+  batchSize?: number;
+  pollMs?: number;
+  name?: string;
+}
+
+const READ_CHUNK = 4 * 1024 * 1024;
+
+export async function startEmbeddedConsumer(options: EmbeddedConsumerOptions): Promise<UsageLogConsumer> {
+  const { dir, log } = options;
+  const name = options.name ?? EMBEDDED_CONSUMER;
+  const batchSize = options.batchSize ?? 5_000;
+  const pollMs = options.pollMs ?? 50;
+  const saved = await loadCheckpoint(options.store, name);
+  let position: LogPosition = saved ? (JSON.parse(saved) as LogPosition) : { segment: 0, offset: 0, seq: 0 };
+  if (!saved) {
+    const first = listSegments(dir)[0];
+    if (first !== undefined) position = { segment: first, offset: 0, seq: first };
+  }
+  let fd: number | null = null;
+  let fdSegment = -1;
+  let consumed = 0;
+  let stopped = false;
+  let running: Promise<void> | null = null;
+  let again = false;
+  let failures = 0;
+  let timer: NodeJS.Timeout | null = null;
+  const buf = Buffer.allocUnsafe(READ_CHUNK);
+
+  const openSegment = (): boolean => {
+    if (fd !== null && fdSegment === position.segment) return true;
+    if (fd !== null) closeSync(fd);
+    fd = null;
+    const file = join(dir, segmentName(position.segment));
+    if (!existsSync(file)) {
+      // The checkpoint's segment was consumed and deleted: continue with the next one.
+      const next = listSegments(dir).find((b) => b >= position.seq);
+      if (next === undefined) return false;
+      position = { segment: next, offset: 0, seq: next };
+      return openSegment();
+    }
+    fd = openSync(file, 'r');
+    fdSegment = position.segment;
+    return true;
+  };
+
+  /** Reads complete lines from the position on; null when nothing new. */
+  const readBatch = (): { events: UsageEvent[]; next: LogPosition } | null => {
+    if (!openSegment() || fd === null) return null;
+    let target: Buffer = buf;
+    for (;;) {
+      const n = readSync(fd, target, 0, target.length, position.offset);
+      const end = n > 0 ? target.lastIndexOf(10, n - 1) : -1;
+      if (end >= 0) {
+        const events: UsageEvent[] = [];
+        let start = 0;
+        let seq = position.seq;
+        let consumedBytes = 0;
+        while (start <= end && events.length < batchSize) {
+          const nl = target.indexOf(10, start);
+          const line = target.toString('utf8', start, nl);
+          try {
+            events.push(JSON.parse(line) as UsageEvent);
+          } catch {
+            log.error(
+              { segment: position.segment, offset: position.offset + start },
+              'usage log: unreadable line skipped',
+            );
+          }
+          seq += 1;
+          start = nl + 1;
+          consumedBytes = start;
+        }
+        return { events, next: { segment: position.segment, offset: position.offset + consumedBytes, seq } };
+      }
+      if (n === target.length) {
+        // One line longer than the buffer: read it with a bigger one.
+        target = Buffer.allocUnsafe(target.length * 2);
+        continue;
+      }
+      // End of this segment. Move on only if the writer has started a newer one.
+      const newer = listSegments(dir).find((b) => b > position.segment);
+      if (newer === undefined) return null;
+      const size = fstatSync(fd).size;
+      if (position.offset < size) return null; // a torn tail being repaired; wait
+      return { events: [], next: { segment: newer, offset: 0, seq: newer } };
+    }
+  };
+
+  const deleteConsumedSegments = () => {
+    for (const b of listSegments(dir)) {
+      if (b >= position.segment) break;
+      try {
+        unlinkSync(join(dir, segmentName(b)));
+      } catch (error) {
+        log.warn({ err: error, segment: b }, 'usage log: could not delete a consumed segment');
+      }
+    }
+  };
+
+  const step = async (): Promise<boolean> => {
+    const batch = readBatch();
+    if (!batch) return false;
+    const checkpoint = { consumer: name, position: JSON.stringify(batch.next) };
+    await options.ingest.write(batch.events, { checkpoint });
+    const movedSegment = batch.next.segment !== position.segment;
+    position = batch.next;
+    consumed += batch.events.length;
+    if (movedSegment) deleteConsumedSegments();
+    return true;
+  };
+
+  const run = async () => {
+    try {
+      while (!stopped && (await step())) {
+        failures = 0;
+      }
+    } catch (error) {
+      failures += 1;
+      log.error({ err: error, failures }, 'usage log consumer: batch failed; retrying');
+      await new Promise((r) => setTimeout(r, Math.min(5_000, 100 * 2 ** failures)));
+      again = true;
+    }
+  };
+
+  const kick = () => {
+    if (stopped) return;
+    if (running) {
+      again = true;
+      return;
+    }
+    running = run().finally(() => {
+      running = null;
+      if (again) {
+        again = false;
+        kick();
+      }
+    });
+  };
+
+  const unsubscribe = options.onAppend?.(() => kick()) ?? (() => {});
+  const poll = () => {
+    kick();
+    if (!stopped) timer = setTimeout(poll, pollMs);
+  };
+  deleteConsumedSegments();
+  poll();
+
+  return {
+    lag: () => (options.appended ? Math.max(0, options.appended() - position.seq) : 0),
+    get consumed() {
+      return consumed;
+    },
+    async drain(timeoutMs = 10_000) {
+      const deadline = Date.now() + timeoutMs;
+      while (options.appended && position.seq < options.appended()) {
+        if (Date.now() > deadline) throw new Error(`usage log consumer did not catch up in ${timeoutMs} ms`);
+        kick();
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      if (running) await running;
+    },
+    async stop() {
+      stopped = true;
+      unsubscribe();
+      if (timer) clearTimeout(timer);
+      if (running) await running;
+      if (fd !== null) closeSync(fd);
+      fd = null;
+    },
+  };
+}

@@ -1,0 +1,132 @@
+import type { Hono } from 'hono';
+import { requireAdmin } from '../admin/auth.ts';
+import { ProblemError, problems } from '../http/problem.ts';
+import type { MeterRegistry } from './meters.ts';
+import type { Meter } from './model.ts';
+import type { MeterQueryParams, MeterReader, WindowSize } from './query.ts';
+import type { IngestService } from './service.ts';
+
+/**
+ * The OpenMeter-compatible API (same paths, parameters and fields as OpenMeter's `/api/v1`),
+ * guarded by the admin token as OpenMeter's API key, so OpenMeter's official clients work
+ * unchanged against Tollgate's console listener.
+ */
+export function meterJson(meter: Meter) {
+  return {
+    id: meter.id,
+    slug: meter.slug,
+    name: meter.name,
+    ...(meter.description ? { description: meter.description } : {}),
+    aggregation: meter.aggregation,
+    eventType: meter.eventType,
+    ...(meter.valueProperty ? { valueProperty: meter.valueProperty } : {}),
+    groupBy: { ...meter.groupBy },
+    createdAt: meter.createdAt.toISOString(),
+    updatedAt: meter.updatedAt.toISOString(),
+  };
+}
+
+const EVENT_TYPES = [
+  'application/cloudevents+json',
+  'application/cloudevents-batch+json',
+  'application/json',
+];
+
+function parseDate(name: string, value: string | undefined): Date | undefined {
+  if (value === undefined || value === '') return undefined;
+  const d = new Date(value);
+  if (Number.isNaN(d.getTime())) {
+    throw problems.validation(`Invalid "${name}".`, [
+      { path: name, message: 'must be an RFC 3339 date-time, e.g. 2026-01-01T00:00:00Z' },
+    ]);
+  }
+  return d;
+}
+
+/** Reads OpenMeter's query parameters: repeated `subject`/`groupBy`, deepObject `filterGroupBy[k]=v`. */
+export function queryParamsFrom(url: URL, meterSlug: string): MeterQueryParams {
+  const q = url.searchParams;
+  const windowSize = q.get('windowSize') ?? undefined;
+  if (windowSize !== undefined && !['MINUTE', 'HOUR', 'DAY'].includes(windowSize)) {
+    throw problems.validation(`Unsupported windowSize "${windowSize}".`, [
+      { path: 'windowSize', message: 'must be MINUTE, HOUR or DAY' },
+    ]);
+  }
+  const filterGroupBy: Record<string, string> = {};
+  for (const [key, value] of q) {
+    const m = /^filterGroupBy\[([^\]]+)\]$/.exec(key);
+    if (m?.[1]) filterGroupBy[m[1]] = value;
+  }
+  const list = (name: string) =>
+    q
+      .getAll(name)
+      .flatMap((v) => v.split(','))
+      .map((v) => v.trim())
+      .filter(Boolean);
+  return {
+    meterSlug,
+    from: parseDate('from', q.get('from') ?? undefined),
+    to: parseDate('to', q.get('to') ?? undefined),
+    windowSize: windowSize as WindowSize | undefined,
+    windowTimeZone: q.get('windowTimeZone') ?? undefined,
+    subject: q.has('subject') ? list('subject') : undefined,
+    groupBy: q.has('groupBy') ? list('groupBy') : undefined,
+    filterGroupBy: Object.keys(filterGroupBy).length ? filterGroupBy : undefined,
+  };
+}
+
+export function mountMeteringRoutes(
+  app: Hono,
+  deps: { adminToken: string; meters: MeterRegistry; reader: MeterReader; ingest: IngestService },
+): void {
+  const auth = requireAdmin(deps.adminToken);
+  app.use('/api/v1/events', auth);
+  app.use('/api/v1/meters', auth);
+  app.use('/api/v1/meters/*', auth);
+
+  app.post('/api/v1/events', async (c) => {
+    const contentType = (c.req.header('content-type') ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+    if (!EVENT_TYPES.includes(contentType)) {
+      throw new ProblemError({
+        status: 415,
+        type: 'unsupported-media-type',
+        title: 'Unsupported media type',
+        detail: `Send events as ${EVENT_TYPES.join(', ')}.`,
+      });
+    }
+    let body: unknown;
+    try {
+      body = JSON.parse(await c.req.text());
+    } catch {
+      throw problems.badRequest('The body is not valid JSON.');
+    }
+    if (contentType === 'application/cloudevents-batch+json' && !Array.isArray(body)) {
+      throw problems.validation('A CloudEvents batch must be a JSON array.', [
+        { path: '(body)', message: 'must be an array of events' },
+      ]);
+    }
+    if (contentType === 'application/cloudevents+json' && Array.isArray(body)) {
+      throw problems.validation('Send a batch as application/cloudevents-batch+json.', [
+        { path: '(body)', message: 'must be a single event object' },
+      ]);
+    }
+    const events = deps.ingest.parse(body);
+    await deps.ingest.write(events, { strict: true });
+    return c.body(null, 204);
+  });
+
+  app.get('/api/v1/meters', (c) => c.json(deps.meters.list().map(meterJson)));
+
+  app.get('/api/v1/meters/:idOrSlug', (c) => {
+    const meter = deps.meters.get(c.req.param('idOrSlug'));
+    if (!meter) throw problems.notFound(`No meter "${c.req.param('idOrSlug')}".`);
+    return c.json(meterJson(meter));
+  });
+
+  app.get('/api/v1/meters/:idOrSlug/query', async (c) => {
+    const meter = deps.meters.get(c.req.param('idOrSlug'));
+    if (!meter) throw problems.notFound(`No meter "${c.req.param('idOrSlug')}".`);
+    const result = await deps.reader.query(queryParamsFrom(new URL(c.req.url), meter.slug));
+    return c.json(result);
+  });
+}

@@ -1,0 +1,112 @@
+import { join } from 'node:path';
+import { Gauge, type Registry } from 'prom-client';
+import type { ResolvedConfig } from '../config/index.ts';
+import type { Store } from '../store/index.ts';
+import type { Clock } from '../util/clock.ts';
+import type { Logger } from '../util/log.ts';
+import { startEmbeddedConsumer, type UsageLogConsumer } from './consumer.ts';
+import { type EmbeddedUsageLog, openEmbeddedUsageLog } from './log.ts';
+import { type MeterRegistry, openMeterRegistry } from './meters.ts';
+import type { MeterReader } from './query.ts';
+import { createMeterReader } from './reader.ts';
+import { createIngestService, type IngestService } from './service.ts';
+
+export type { UsageLogConsumer } from './consumer.ts';
+export type { UsageEvent, UsageLog } from './events.ts';
+export { mountMeteringRoutes } from './http.ts';
+export { type EmbeddedUsageLog, openEmbeddedUsageLog } from './log.ts';
+export type { MeterRegistry } from './meters.ts';
+export type { Meter } from './model.ts';
+export type { MeterQueryParams, MeterQueryResult, MeterQueryRow, MeterReader, WindowSize } from './query.ts';
+export type { IngestOptions, IngestService } from './service.ts';
+
+/**
+ * Usage metering, as the rest of Tollgate sees it:
+ * - `reader`: meter queries (billing, entitlements, portal);
+ * - `ingest`: the one batch writer (HTTP API, import, log consumers; `ingest.writeBatch` has the
+ *   JetStream consumer's `UsageBatchWriter` shape);
+ * - `usageLog`: where the gateway appends events (the embedded log; null when the process does
+ *   not run the gateway or when an external log such as JetStream is used instead).
+ */
+export interface Metering {
+  readonly meters: MeterRegistry;
+  readonly reader: MeterReader;
+  readonly ingest: IngestService;
+  readonly usageLog: EmbeddedUsageLog | null;
+  readonly consumer: UsageLogConsumer | null;
+  /** Events appended to the embedded log but not yet in the store (0 without one). */
+  lag(): number;
+  /** Adds `tollgate_usage_log_lag` and `tollgate_usage_events_consumed_total` to a registry. */
+  registerMetrics(registry: Registry): void;
+  stop(): Promise<void>;
+}
+
+export interface StartMeteringOptions {
+  store: Store;
+  config: ResolvedConfig;
+  clock: Clock;
+  log: Logger;
+  dataDir: string;
+  /** Open the embedded log for appends (the process runs the gateway and no external log is set). */
+  openLog: boolean;
+  /** Run the embedded consumer (roles all/worker without an external log). */
+  runConsumer: boolean;
+  /** 'always' fsyncs every append (see log.ts); default: group commit every few ms. */
+  fsync?: 'batch' | 'always';
+}
+
+export async function startMetering(options: StartMeteringOptions): Promise<Metering> {
+  const { store, config, clock, log } = options;
+  const meters = await openMeterRegistry(store, config.meters, log, { readOnly: false });
+  const ingest = createIngestService({ store, meters, clock, log });
+  const reader = createMeterReader({ store, meters, clock });
+  const dir = join(options.dataDir, 'usage-log');
+  const usageLog = options.openLog ? openEmbeddedUsageLog({ dir, log, fsync: options.fsync }) : null;
+  let consumer: UsageLogConsumer | null = null;
+  if (options.runConsumer) {
+    consumer = await startEmbeddedConsumer({
+      dir,
+      store,
+      ingest,
+      log,
+      onAppend: usageLog ? (listener) => usageLog.onAppend(listener) : undefined,
+      appended: usageLog ? () => usageLog.nextSeq : undefined,
+    });
+  }
+  return {
+    meters,
+    reader,
+    ingest,
+    usageLog,
+    consumer,
+    lag: () => consumer?.lag() ?? 0,
+    registerMetrics(registry) {
+      new Gauge({
+        name: 'tollgate_usage_log_lag',
+        help: 'Usage events appended to the embedded usage log and not yet written to the meters',
+        registers: [registry],
+        collect() {
+          this.set(consumer?.lag() ?? 0);
+        },
+      });
+      new Gauge({
+        name: 'tollgate_usage_events_consumed',
+        help: 'Usage events this process moved from the embedded usage log into the meters',
+        registers: [registry],
+        collect() {
+          this.set(consumer?.consumed ?? 0);
+        },
+      });
+    },
+    async stop() {
+      // Clean shutdown: the gateway has stopped appending; write what is left, then close.
+      if (consumer) {
+        await consumer
+          .drain(5_000)
+          .catch((error) => log.warn({ err: error }, 'usage log: left events for replay'));
+        await consumer.stop();
+      }
+      await usageLog?.close();
+    },
+  };
+}
