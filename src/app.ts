@@ -29,7 +29,7 @@ import {
   type WebhookService,
 } from './notify/index.ts';
 import { createPortal, type Portal, type PortalPorts } from './portal/index.ts';
-import { catalogPort, customersPort, keysPort, subscriptionsPort } from './portal/wire.ts';
+import { billingPort, catalogPort, customersPort, keysPort, subscriptionsPort } from './portal/wire.ts';
 import { MemoryCounterStore } from './ratelimit/memory.ts';
 import type { CounterStore } from './ratelimit/types.ts';
 import { type ChangeFeed, memoryChangeFeed, migrate, openStore, type Store } from './store/index.ts';
@@ -297,6 +297,7 @@ export async function startTollgate(options: StartOptions): Promise<Tollgate> {
   if (options.nats) await scaleOut.startUsageConsumer((events) => metering.ingest.writeBatch(events));
   metering.registerMetrics(metrics);
   billingMeterReader = metering.reader;
+  access.setMeterReader(metering.reader); // quota counters start from the period's metered usage
   mountMeteringRoutes(consoleApp, {
     adminToken,
     meters: metering.meters,
@@ -319,6 +320,9 @@ export async function startTollgate(options: StartOptions): Promise<Tollgate> {
     keys: keysPort(keys),
     meter: metering.reader,
     subscriptions: subscriptionsPort({ subscriptions, catalog, balances, clock }),
+    billing: billingPort({ billing, subscriptions, customers, catalog, clock, config: () => runtime.config }),
+    mail: mailer,
+    webhooks,
   };
   let portalGatewayUrl: string | null = null;
   const portal = createPortal(consoleApp, {

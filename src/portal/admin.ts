@@ -17,8 +17,10 @@ export function mountAdminConsole(
   admin.use('*', requireAdmin(deps.adminToken));
 
   async function customerIds(): Promise<
-    { id: string; name: string; email: string; createdAt: string | null }[]
+    { id: string; name: string; email: string | null; createdAt: string | null }[]
   > {
+    const port = deps.ports().customers;
+    if (port) return port.list();
     const orgs = await deps.repo.organisations();
     const out = new Map(
       orgs.map((o) => [

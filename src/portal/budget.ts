@@ -131,20 +131,24 @@ export function budgetService(deps: BudgetDeps) {
             .catch((error) => deps.log.warn({ err: error }, 'budget alert mail failed'));
         }
       }
-      const webhooks = deps.webhooks?.();
+      const data = {
+        customerId,
+        alertId: alert.id,
+        kind: alert.kind,
+        threshold: String(alert.threshold),
+        message,
+      };
+      await deps
+        .webhooks?.()
+        ?.emit('budget.alert', data)
+        .catch((error) => deps.log.warn({ err: error }, 'budget alert webhook failed'));
       if (alert.webhook_url) {
-        const data = { customerId, alertId: alert.id, kind: alert.kind, threshold: alert.threshold, message };
-        if (webhooks) {
-          await webhooks
-            .send(alert.webhook_url, 'budget.alert', data)
-            .catch((error) => deps.log.warn({ err: error }, 'budget alert webhook failed'));
-        } else {
-          await fetch(alert.webhook_url, {
-            method: 'POST',
-            headers: { 'content-type': 'application/json' },
-            body: JSON.stringify({ type: 'budget.alert', timestamp: clock.now().toISOString(), data }),
-          }).catch((error) => deps.log.warn({ err: error }, 'budget alert webhook failed'));
-        }
+        await fetch(alert.webhook_url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ type: 'budget.alert', timestamp: clock.now().toISOString(), data }),
+          signal: AbortSignal.timeout(5000),
+        }).catch((error) => deps.log.warn({ err: error }, 'budget alert webhook failed'));
       }
     }
   }

@@ -182,7 +182,13 @@ export function mountPortal(app: Hono, deps: PortalHttpDeps): void {
     return c.json(doc);
   });
 
-  api.get('/plans', (c) => c.json({ plans: publicPlans(deps.config()) }));
+  /** The live catalog when wired (published versions), else the config's plans. */
+  async function plansNow() {
+    const catalog = deps.ports().catalog;
+    return catalog ? catalog.publicPlans() : publicPlans(deps.config());
+  }
+
+  api.get('/plans', async (c) => c.json({ plans: await plansNow() }));
 
   api.post('/signup', async (c) => {
     const input = await body(
@@ -236,23 +242,17 @@ export function mountPortal(app: Hono, deps: PortalHttpDeps): void {
     if (!deps.mailer.devMailbox)
       throw problems.notFound('The dev mailbox is off: this installation sends real mail.');
     const to = c.req.query('to') ?? null;
-    const rows = await repo.mailbox(to);
-    return c.json({
-      messages: rows.map((m) => ({
-        id: m.id,
-        to: m.to_address,
-        subject: m.subject,
-        text: m.text_body,
-        createdAt: dt(m.created_at),
-      })),
-    });
+    return c.json({ messages: await deps.mailer.list(to) });
   });
 
   // ---- signed in ----------------------------------------------------------------------------
   api.use('/me', requireSession);
   api.get('/me', async (c) => {
     const session = c.get('session');
-    const org = await repo.organisation(session.customerId);
+    const customers = deps.ports().customers;
+    const org = customers
+      ? await customers.get(session.customerId)
+      : await repo.organisation(session.customerId);
     return c.json({ user: session.user, organisation: { id: session.customerId, name: org?.name ?? null } });
   });
 
@@ -365,8 +365,8 @@ export function mountPortal(app: Hono, deps: PortalHttpDeps): void {
     if (!billing) throw unavailable('Billing');
     return billing;
   };
-  function planOrThrow(planKey: string) {
-    const plan = publicPlans(deps.config()).find((p) => p.key === planKey);
+  async function planOrThrow(planKey: string) {
+    const plan = (await plansNow()).find((p) => p.key === planKey);
     if (!plan) throw problems.notFound(`No public plan "${planKey}".`);
     return plan;
   }
@@ -396,7 +396,7 @@ export function mountPortal(app: Hono, deps: PortalHttpDeps): void {
   api.post('/checkout', async (c) => {
     const customerId = c.get('session').customerId;
     const input = await body(c, z.strictObject({ planKey: z.string().min(1), card: cardSchema.optional() }));
-    const plan = planOrThrow(input.planKey);
+    const plan = await planOrThrow(input.planKey);
     const existing = await deps.ports().subscriptions?.current(customerId);
     if (existing && existing.status !== 'canceled') {
       throw problems.conflict('You already have a subscription; change its plan on the Subscription page.', {
@@ -440,7 +440,7 @@ export function mountPortal(app: Hono, deps: PortalHttpDeps): void {
   api.post('/subscription/preview', async (c) => {
     const customerId = c.get('session').customerId;
     const input = await body(c, z.strictObject({ planKey: z.string().min(1) }));
-    planOrThrow(input.planKey);
+    await planOrThrow(input.planKey);
     const current = await ownSubscription(customerId);
     return c.json(await billingPort().previewChange(customerId, current.id, input.planKey));
   });
@@ -450,7 +450,7 @@ export function mountPortal(app: Hono, deps: PortalHttpDeps): void {
       c,
       z.strictObject({ planKey: z.string().min(1), subscriptionId: z.string().optional() }),
     );
-    planOrThrow(input.planKey);
+    await planOrThrow(input.planKey);
     const current = await ownSubscription(customerId, input.subscriptionId);
     const result = await subsPort().changePlan(customerId, current.id, input.planKey);
     return c.json(result);

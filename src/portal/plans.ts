@@ -122,6 +122,38 @@ export function planView(config: ResolvedConfig, plan: PlanConfig): PlanView {
   };
 }
 
+/** A published plan definition (always phased) in the config's shape. */
+export function definitionAsPlan(definition: {
+  key: string;
+  name: string;
+  description?: string;
+  currency: string;
+  billingCadence: string;
+  public: boolean;
+  rateLimit?: PlanConfig['rateLimit'];
+  phases: {
+    key: string;
+    duration?: string;
+    trial: boolean;
+    rateCards: RateCardConfig[];
+    rateLimit?: PlanConfig['rateLimit'];
+  }[];
+}): PlanConfig {
+  const trial = definition.phases.find((p) => p.trial);
+  const days = trial?.duration ? /^P(\d+)D$/.exec(trial.duration) : null;
+  return {
+    key: definition.key,
+    name: definition.name,
+    description: definition.description,
+    currency: definition.currency,
+    billingCadence: definition.billingCadence,
+    public: definition.public,
+    rateLimit: definition.rateLimit,
+    phases: definition.phases.map((p) => ({ ...p, rateCards: p.rateCards })),
+    trialDays: days ? Number(days[1]) : undefined,
+  } as PlanConfig;
+}
+
 export function publicPlans(config: ResolvedConfig): PlanView[] {
   return config.plans.filter((p) => p.public).map((p) => planView(config, p));
 }

@@ -1,4 +1,5 @@
 import type { MeterReader } from '../metering/query.ts';
+import type { PlanView } from './plans.ts';
 
 /**
  * What the portal needs from the other modules, in the portal's own words. `wire.ts` adapts each
@@ -9,8 +10,22 @@ import type { MeterReader } from '../metering/query.ts';
  * portal additionally checks ownership of every id it is given (404 for other tenants' ids).
  */
 
+export interface CustomerSummary {
+  id: string;
+  name: string;
+  email: string | null;
+  createdAt: string;
+}
+
 export interface CustomersPort {
   create(input: { name: string; email: string }): Promise<{ id: string; name: string }>;
+  get(id: string): Promise<CustomerSummary | null>;
+  list(): Promise<CustomerSummary[]>;
+}
+
+export interface CatalogPort {
+  /** Latest version of every active public plan, as the pricing page shows it. */
+  publicPlans(): Promise<PlanView[]>;
 }
 
 export interface KeyView {
@@ -154,13 +169,19 @@ export interface MailMessage {
   text: string;
 }
 
+/** The notify module's mailer: SMTP, or the dev mailbox (kept in the store) when none is configured. */
 export interface MailPort {
+  readonly devMailbox: boolean;
   send(message: MailMessage): Promise<void>;
+  mailbox(options?: {
+    to?: string;
+    limit?: number;
+  }): Promise<(MailMessage & { id: string; createdAt: string })[]>;
 }
 
 export interface WebhookPort {
-  /** Sends a signed event to the URL (Standard Webhooks); errors are the sender's to retry. */
-  send(url: string, type: string, data: Record<string, unknown>): Promise<void>;
+  /** Emits an event to the operator's webhook endpoints (Standard Webhooks, with retries). */
+  emit(type: string, data: Record<string, unknown>): Promise<unknown>;
 }
 
 export interface AdminPort {
@@ -169,6 +190,7 @@ export interface AdminPort {
 
 export interface PortalPorts {
   customers?: CustomersPort;
+  catalog?: CatalogPort;
   keys?: KeysPort;
   subscriptions?: SubscriptionsPort;
   meter?: MeterReader;

@@ -1,6 +1,37 @@
-import { problems } from '../http/problem.ts';
+import {
+  type BillingService,
+  type Invoice,
+  type PaymentRail,
+  rate,
+  renderInvoiceHtml,
+  SANDBOX_CARDS,
+  sumLines,
+} from '../billing/index.ts';
+import type { CatalogService, PlanDefinition } from '../catalog/index.ts';
+import type { RateCardConfig, ResolvedConfig } from '../config/index.ts';
+import { ProblemError, problems } from '../http/problem.ts';
 import type { ApiKey, KeysService } from '../keys/index.ts';
-import type { KeysPort, KeyView } from './ports.ts';
+import {
+  type CustomerService,
+  type EntitlementBalanceReader,
+  phaseIndexAt,
+  type Subscription,
+  type SubscriptionService,
+} from '../subscriptions/index.ts';
+import type { Clock } from '../util/clock.ts';
+import { Decimal, formatMoney } from '../util/money.ts';
+import { definitionAsPlan, planView } from './plans.ts';
+import type {
+  BillingPort,
+  CatalogPort,
+  CustomersPort,
+  InvoiceSummary,
+  KeysPort,
+  KeyView,
+  MoneyLine,
+  SubscriptionsPort,
+  SubscriptionView,
+} from './ports.ts';
 
 /**
  * Adapters from the modules' services to the portal's ports. Each adapter is scoped by the
@@ -56,6 +87,345 @@ export function keysPort(keys: KeysService): KeysPort {
     async revoke(customerId, keyId) {
       await own(customerId, keyId);
       await keys.revoke(keyId);
+    },
+  };
+}
+
+// ---- customers, catalog, subscriptions ----------------------------------------------------------
+
+export function customersPort(customers: CustomerService): CustomersPort {
+  return {
+    async create(input) {
+      const customer = await customers.create({ name: input.name, email: input.email });
+      return { id: customer.id, name: customer.name };
+    },
+    async get(id) {
+      const c = await customers.get(id);
+      return c ? { id: c.id, name: c.name, email: c.email, createdAt: iso(c.createdAt)! } : null;
+    },
+    async list() {
+      const list = await customers.list({ limit: 500 });
+      return list.map((c) => ({ id: c.id, name: c.name, email: c.email, createdAt: iso(c.createdAt)! }));
+    },
+  };
+}
+
+/** Sum of the flat, feature-less prices of a plan's last phase: what "upgrade" vs "downgrade" compares. */
+function basePrice(definition: PlanDefinition): Decimal {
+  const phase = definition.phases[definition.phases.length - 1];
+  let sum = new Decimal(0);
+  for (const card of phase?.rateCards ?? []) {
+    if (card.price?.type === 'flat' && !card.feature) sum = sum.plus(card.price.amount);
+  }
+  return sum;
+}
+
+export function catalogPort(catalog: CatalogService, config: () => ResolvedConfig): CatalogPort {
+  return {
+    async publicPlans() {
+      const versions = await catalog.listPublicPlans();
+      return versions.map((v) => planView(config(), definitionAsPlan(v.definition)));
+    },
+  };
+}
+
+export function subscriptionsPort(deps: {
+  subscriptions: SubscriptionService;
+  catalog: CatalogService;
+  balances: EntitlementBalanceReader;
+  clock: Clock;
+}): SubscriptionsPort {
+  const { subscriptions, catalog, clock } = deps;
+
+  async function view(sub: Subscription): Promise<SubscriptionView> {
+    const version = await catalog.getPlanVersionById(sub.planVersionId);
+    const phase = sub.phases[phaseIndexAt(sub.phases, clock.now())];
+    return {
+      id: sub.id,
+      customerId: sub.customerId,
+      status: sub.status,
+      plan: { key: sub.planKey, name: version?.definition.name ?? sub.planKey, version: sub.planVersion },
+      phase: phase?.key ?? 'default',
+      currentPeriod: {
+        from: new Date(sub.currentPeriod.from).toISOString(),
+        to: new Date(sub.currentPeriod.to).toISOString(),
+      },
+      cancelAtPeriodEnd: sub.cancelAtPeriodEnd,
+      pendingChange: sub.pendingChange
+        ? {
+            planKey: sub.pendingChange.planKey,
+            effectiveAt: new Date(sub.pendingChange.effectiveAt).toISOString(),
+          }
+        : null,
+      currency: version?.definition.currency ?? 'USD',
+    };
+  }
+
+  async function own(customerId: string, subscriptionId: string): Promise<Subscription> {
+    const sub = await subscriptions.get(subscriptionId);
+    if (!sub || sub.customerId !== customerId) throw problems.notFound('No such subscription.');
+    return sub;
+  }
+
+  return {
+    async current(customerId) {
+      const sub = await subscriptions.currentForCustomer(customerId);
+      return sub && sub.customerId === customerId ? view(sub) : null;
+    },
+    async subscribe(customerId, planKey) {
+      return view(await subscriptions.subscribe({ customerId, planKey }));
+    },
+    async changePlan(customerId, subscriptionId, planKey) {
+      const sub = await own(customerId, subscriptionId);
+      const timing = await changeTiming(catalog, sub, planKey);
+      const changed =
+        timing === 'immediate'
+          ? await subscriptions.upgrade(sub.id, planKey)
+          : await subscriptions.downgrade(sub.id, planKey);
+      return { subscription: await view(changed), timing };
+    },
+    async cancel(customerId, subscriptionId) {
+      const sub = await own(customerId, subscriptionId);
+      return view(await subscriptions.cancel(sub.id, { timing: 'period_end' }));
+    },
+    async resume(customerId, subscriptionId) {
+      const sub = await own(customerId, subscriptionId);
+      return view(await subscriptions.resume(sub.id));
+    },
+    async balances(customerId) {
+      const result = await deps.balances(customerId).catch((error: unknown) => {
+        if (error instanceof ProblemError && error.status === 404) return null;
+        throw error;
+      });
+      if (!result) return [];
+      return result.balances
+        .filter((b) => b.type === 'metered')
+        .map((b) => ({
+          featureKey: b.featureKey,
+          featureName: b.featureName,
+          meterSlug: null,
+          limit: b.limit,
+          usage: b.usage ?? 0,
+          soft: b.softLimit,
+          periodStart: b.periodStart ?? '',
+          resetAt: b.resetAt ?? '',
+        }));
+    },
+  };
+}
+
+/** Upgrades (a higher base price) apply now, prorated; downgrades and equal prices at period end. */
+export async function changeTiming(
+  catalog: CatalogService,
+  sub: Subscription,
+  planKey: string,
+): Promise<'immediate' | 'period_end'> {
+  const [current, target] = await Promise.all([
+    catalog.getPlanVersionById(sub.planVersionId),
+    catalog.getLatestPlanVersion(planKey),
+  ]);
+  if (!target) throw problems.notFound(`No plan "${planKey}".`);
+  if (!current) return 'immediate';
+  return basePrice(target.definition).gt(basePrice(current.definition)) ? 'immediate' : 'period_end';
+}
+
+// ---- billing ------------------------------------------------------------------------------------
+
+function invoiceSummary(invoice: Invoice): InvoiceSummary {
+  const status = invoice.status === 'issued' ? 'open' : invoice.status;
+  return {
+    id: invoice.id,
+    number: invoice.number ?? invoice.id,
+    status,
+    currency: invoice.currency,
+    total: invoice.total,
+    periodFrom: invoice.periodFrom,
+    periodTo: invoice.periodTo,
+    issuedAt: invoice.issuedAt,
+    dueAt: invoice.dueAt,
+    paidAt: invoice.paidAt,
+  };
+}
+
+function lineOf(line: { description: string; amount: string; quantity: string; kind: string }): MoneyLine {
+  return {
+    description: line.description,
+    amount: line.amount,
+    quantity: line.quantity,
+    kind: line.kind === 'usage' || line.kind === 'minimum_spend' ? 'usage' : 'flat',
+  };
+}
+
+/** The rate cards a plan runs with after any trial (a plan change skips the trial). */
+function paidRateCards(definition: PlanDefinition): RateCardConfig[] {
+  const paid = definition.phases.filter((p) => !p.trial);
+  return (paid[0] ?? definition.phases[definition.phases.length - 1])?.rateCards ?? [];
+}
+
+export function billingPort(deps: {
+  billing: BillingService;
+  subscriptions: SubscriptionService;
+  customers: CustomerService;
+  catalog: CatalogService;
+  clock: Clock;
+  config: () => ResolvedConfig;
+}): BillingPort {
+  const { billing, subscriptions, catalog, clock } = deps;
+  const railConfig = deps.config().billing.rail;
+  const rail: BillingPort['rail'] =
+    typeof railConfig === 'string' ? railConfig : railConfig.type === 'stripe' ? 'stripe' : railConfig.type;
+
+  async function own(customerId: string, invoiceId: string): Promise<Invoice | null> {
+    const invoice = await billing.get(invoiceId);
+    return invoice && invoice.customerId === customerId ? invoice : null;
+  }
+
+  /** Sandbox: the outcome of a test card before anything is created, so a decline changes nothing. */
+  function sandboxDecline(card: string): string | null {
+    const r = billing.rail as PaymentRail & {
+      cardOutcome?: (pm: string) => { code: string | null; message: string };
+    };
+    if (r.name !== 'sandbox' || !r.cardOutcome) return null;
+    const digits = card.replace(/[\s-]/g, '');
+    if (!SANDBOX_CARDS[digits]) return null; // the rail explains which test cards exist
+    const outcome = r.cardOutcome(`pm_sbx_${digits}_check`);
+    return outcome.code ? outcome.message : null;
+  }
+
+  return {
+    rail,
+    async checkout(customerId, input) {
+      if (rail === 'sandbox') {
+        if (!input.card) throw problems.badRequest('Enter a card: the sandbox rail takes test card numbers.');
+        const declined = sandboxDecline(input.card.number);
+        if (declined) return { status: 'declined', message: declined };
+      }
+      const result = await billing.startCheckout(customerId, input.planKey, {
+        card: input.card?.number,
+        returnUrl: input.successUrl,
+        cancelUrl: input.cancelUrl,
+      });
+      if (result.url) return { status: 'redirect', url: result.url };
+      const sub = await subscriptions.currentForCustomer(customerId);
+      if (!sub) throw problems.internal('Checkout finished without a subscription.');
+      if (result.invoice && result.invoice.status !== 'paid') {
+        // A charge that failed after the card was accepted leaves the invoice open (dunning retries it).
+        const fresh = await billing.get(result.invoice.id);
+        if (fresh?.status === 'issued' && fresh.lastPaymentError) {
+          return { status: 'declined', message: fresh.lastPaymentError };
+        }
+      }
+      const view = await subscriptionsPort({
+        subscriptions,
+        catalog,
+        balances: async () => ({
+          customerId,
+          subscriptionId: null,
+          planKey: null,
+          planVersion: null,
+          status: null,
+          balances: [],
+        }),
+        clock,
+      }).current(customerId);
+      return { status: 'active', subscription: view!, invoiceId: result.invoice?.id ?? null };
+    },
+    async previewChange(customerId, subscriptionId, planKey) {
+      const sub = await subscriptions.get(subscriptionId);
+      if (!sub || sub.customerId !== customerId) throw problems.notFound('No such subscription.');
+      const timing = await changeTiming(catalog, sub, planKey);
+      const [current, target] = await Promise.all([
+        catalog.getPlanVersionById(sub.planVersionId),
+        catalog.getLatestPlanVersion(planKey),
+      ]);
+      if (!current || !target) throw problems.notFound(`No plan "${planKey}".`);
+      const currency = current.definition.currency;
+      if (timing === 'period_end') return { amount: formatMoney(0, currency), currency, lines: [], timing };
+      const now = clock.now();
+      const period = { from: new Date(sub.currentPeriod.from), to: new Date(sub.currentPeriod.to) };
+      const effective = await subscriptions.effectiveRateCards(sub, now);
+      const lines = rate({
+        period,
+        currency,
+        segments: [
+          {
+            from: period.from,
+            to: now,
+            planKey: sub.planKey,
+            planVersion: sub.planVersion,
+            rateCards: effective.rateCards,
+            usage: {},
+          },
+          {
+            from: now,
+            to: period.to,
+            planKey,
+            planVersion: target.version,
+            rateCards: paidRateCards(target.definition),
+            usage: {},
+          },
+        ],
+      }).filter((l) => l.kind === 'proration_credit' || l.kind === 'proration_charge');
+      return {
+        amount: sumLines(lines, currency),
+        currency,
+        lines: lines.map(lineOf),
+        timing,
+      };
+    },
+    async upcoming(customerId) {
+      const sub = await subscriptions.currentForCustomer(customerId);
+      if (!sub || sub.customerId !== customerId || sub.status === 'canceled') return null;
+      const up = await billing.upcoming(sub.id);
+      return {
+        currency: up.currency,
+        total: up.costToDate.total,
+        lines: up.costToDate.lines.map(lineOf),
+        periodFrom: up.periodFrom,
+        periodTo: up.periodTo,
+      };
+    },
+    async listInvoices(customerId) {
+      const invoices = await billing.list({ customerId, limit: 100 });
+      return invoices.filter((i) => i.customerId === customerId && i.status !== 'draft').map(invoiceSummary);
+    },
+    async getInvoice(customerId, invoiceId) {
+      const invoice = await own(customerId, invoiceId);
+      if (!invoice || invoice.status === 'draft') return null;
+      return {
+        ...invoiceSummary(invoice),
+        subtotal: invoice.subtotal,
+        tax: invoice.tax,
+        lines: invoice.lines.map(lineOf),
+      };
+    },
+    async invoiceHtml(customerId, invoiceId) {
+      const invoice = await own(customerId, invoiceId);
+      if (!invoice || invoice.status === 'draft') return null;
+      const config = deps.config();
+      const customer = await deps.customers.get(customerId);
+      return renderInvoiceHtml(invoice, {
+        sellerName: config.portal.branding.name ?? config.name,
+        customerName: customer?.name ?? customerId,
+        customerEmail: customer?.email ?? null,
+        primaryColor: config.portal.branding.primaryColor,
+      });
+    },
+    async payInvoice(customerId, invoiceId, card) {
+      const invoice = await own(customerId, invoiceId);
+      if (!invoice) throw problems.notFound('No such invoice.');
+      if (rail === 'sandbox' && card) {
+        const declined = sandboxDecline(card.number);
+        if (declined) return { status: 'declined', message: declined };
+        await billing.attachCard(customerId, card.number);
+      } else if (rail === 'stripe') {
+        const result = await billing.startCheckout(customerId, null, {});
+        if (result.url) return { status: 'redirect', url: result.url };
+      }
+      await billing.collect(invoiceId);
+      const after = await billing.get(invoiceId);
+      if (after?.status === 'paid') return { status: 'paid' };
+      return { status: 'declined', message: after?.lastPaymentError ?? 'The payment did not go through.' };
     },
   };
 }

@@ -1,0 +1,246 @@
+import { type ReactNode, useEffect, useState } from 'react';
+import { get, post } from './api.ts';
+import { Admin } from './pages/Admin.tsx';
+import { AcceptInvite, ForgotPassword, Login, ResetPassword, Signup } from './pages/Auth.tsx';
+import { Budget } from './pages/Budget.tsx';
+import { Checkout, CheckoutComplete } from './pages/Checkout.tsx';
+import { Docs } from './pages/Docs.tsx';
+import { Home } from './pages/Home.tsx';
+import { InvoicePage, Invoices } from './pages/Invoices.tsx';
+import { Keys } from './pages/Keys.tsx';
+import { Mailbox } from './pages/Mailbox.tsx';
+import { Members } from './pages/Members.tsx';
+import { Pricing } from './pages/Pricing.tsx';
+import { SubscriptionPage } from './pages/Subscription.tsx';
+import { Usage } from './pages/Usage.tsx';
+import { Link, navigate, Redirect, useLocation } from './router.tsx';
+import { useSession } from './session.tsx';
+import { Loading, Notice } from './ui.tsx';
+
+const APP_LINKS = [
+  ['/usage', 'Usage'],
+  ['/keys', 'API keys'],
+  ['/subscription', 'Subscription'],
+  ['/invoices', 'Invoices'],
+  ['/budget', 'Budget alerts'],
+  ['/members', 'Members'],
+] as const;
+
+function current(path: string, to: string): 'page' | undefined {
+  return path === to || (to !== '/' && path.startsWith(`${to}/`)) ? 'page' : undefined;
+}
+
+function Banners() {
+  const { me } = useSession();
+  const [banners, setBanners] = useState<{ id: string; level: string; message: string }[]>([]);
+  useEffect(() => {
+    if (!me) return;
+    let alive = true;
+    const load = () =>
+      get<{ banners: typeof banners }>('/banners')
+        .then((r) => alive && setBanners(r.banners))
+        .catch(() => undefined);
+    load();
+    const timer = setInterval(load, 5000);
+    return () => {
+      alive = false;
+      clearInterval(timer);
+    };
+  }, [me]);
+  if (banners.length === 0) return null;
+  return (
+    <div className="stack" style={{ marginBottom: '1rem' }}>
+      {banners.map((b) => (
+        <Notice
+          key={b.id}
+          tone={b.level === 'error' ? 'error' : 'warn'}
+          title={b.level === 'error' ? 'Spend cap reached' : 'Budget alert'}
+          action={
+            b.id !== 'spend-cap' ? (
+              <button
+                type="button"
+                className="btn btn-sm"
+                onClick={async () => {
+                  await post(`/banners/${b.id}/dismiss`);
+                  setBanners((list) => list.filter((x) => x.id !== b.id));
+                }}
+              >
+                Dismiss
+              </button>
+            ) : (
+              <Link className="btn btn-sm" to="/budget">
+                Manage
+              </Link>
+            )
+          }
+        >
+          {b.message}
+        </Notice>
+      ))}
+    </div>
+  );
+}
+
+function Shell({ children }: { children: ReactNode }) {
+  const { config, me, setMe } = useSession();
+  const { path } = useLocation();
+  const [open, setOpen] = useState(false);
+  // biome-ignore lint/correctness/useExhaustiveDependencies: close the phone menu on navigation.
+  useEffect(() => setOpen(false), [path]);
+  const brand = config?.branding;
+  const inApp = Boolean(me) && APP_LINKS.some(([to]) => current(path, to));
+  return (
+    <>
+      <a className="skip" href="#main">
+        Skip to content
+      </a>
+      <header className="topbar" data-open={open}>
+        <div className="topbar-inner">
+          <Link className="brand" to="/">
+            {brand?.logoUrl ? (
+              <img src={brand.logoUrl} alt="" />
+            ) : (
+              <span className="brand-mark" aria-hidden="true">
+                {(brand?.name ?? 'T').slice(0, 1)}
+              </span>
+            )}
+            <span>{brand?.name ?? 'Developer portal'}</span>
+          </Link>
+          <button
+            type="button"
+            className="btn btn-sm menu-toggle"
+            aria-expanded={open}
+            aria-controls="primary-nav"
+            onClick={() => setOpen((o) => !o)}
+          >
+            Menu
+          </button>
+          <nav className="nav" id="primary-nav" aria-label="Primary">
+            <Link to="/docs" aria-current={current(path, '/docs')}>
+              API reference
+            </Link>
+            <Link to="/pricing" aria-current={current(path, '/pricing')}>
+              Pricing
+            </Link>
+            {me && (
+              <Link to="/usage" aria-current={inApp ? 'page' : undefined}>
+                Dashboard
+              </Link>
+            )}
+            {config?.devMailbox && (
+              <Link to="/dev/mailbox" aria-current={current(path, '/dev/mailbox')}>
+                Dev mailbox
+              </Link>
+            )}
+          </nav>
+          <div className="account">
+            {me ? (
+              <>
+                <span className="who" title={me.user.email}>
+                  {me.organisation.name ?? me.user.email}
+                </span>
+                <button
+                  type="button"
+                  className="btn btn-sm"
+                  onClick={async () => {
+                    await post('/logout');
+                    setMe(null);
+                    navigate('/login');
+                  }}
+                >
+                  Log out
+                </button>
+              </>
+            ) : (
+              <>
+                <Link className="btn btn-sm" to="/login">
+                  Log in
+                </Link>
+                <Link className="btn btn-sm btn-primary" to="/signup">
+                  Sign up
+                </Link>
+              </>
+            )}
+          </div>
+        </div>
+      </header>
+      {inApp && (
+        <nav className="subnav" aria-label="Account">
+          <div className="subnav-inner">
+            {APP_LINKS.map(([to, label]) => (
+              <Link key={to} to={to} aria-current={current(path, to)}>
+                {label}
+              </Link>
+            ))}
+          </div>
+        </nav>
+      )}
+      <main id="main">
+        {me && inApp && <Banners />}
+        {children}
+      </main>
+      <footer className="footer">
+        {brand?.name} developer portal · <Link to="/docs">API reference</Link> ·{' '}
+        <Link to="/pricing">Pricing</Link> · <Link to="/admin">Admin</Link>
+      </footer>
+    </>
+  );
+}
+
+function RequireLogin({ children }: { children: ReactNode }) {
+  const { me, loading } = useSession();
+  const { path, query } = useLocation();
+  if (loading) return <Loading />;
+  if (!me) {
+    const next = path + (query.toString() ? `?${query}` : '');
+    return <Redirect to={`/login?next=${encodeURIComponent(next)}`} />;
+  }
+  return <>{children}</>;
+}
+
+function route(path: string): ReactNode {
+  if (path === '/') return <Home />;
+  if (path === '/docs') return <Docs />;
+  if (path === '/pricing') return <Pricing />;
+  if (path === '/signup') return <Signup />;
+  if (path === '/login') return <Login />;
+  if (path === '/forgot-password') return <ForgotPassword />;
+  if (path === '/reset-password') return <ResetPassword />;
+  if (path === '/accept-invite') return <AcceptInvite />;
+  if (path === '/dev/mailbox') return <Mailbox />;
+  if (path === '/admin') return <Admin />;
+  const guarded = (node: ReactNode) => <RequireLogin>{node}</RequireLogin>;
+  if (path === '/dashboard') return <Redirect to="/usage" />;
+  if (path === '/checkout') return guarded(<Checkout />);
+  if (path === '/checkout/complete') return guarded(<CheckoutComplete />);
+  if (path === '/usage') return guarded(<Usage />);
+  if (path === '/keys') return guarded(<Keys />);
+  if (path === '/subscription') return guarded(<SubscriptionPage />);
+  if (path === '/invoices') return guarded(<Invoices />);
+  const invoice = /^\/invoices\/([\w-]+)$/.exec(path);
+  if (invoice) return guarded(<InvoicePage id={invoice[1]!} />);
+  if (path === '/budget') return guarded(<Budget />);
+  if (path === '/members') return guarded(<Members />);
+  return (
+    <div className="card narrow center">
+      <h1>Page not found</h1>
+      <p className="muted">There is nothing at {path}.</p>
+      <Link className="btn btn-primary" to="/">
+        Go home
+      </Link>
+    </div>
+  );
+}
+
+export function App() {
+  const { config } = useSession();
+  const { path } = useLocation();
+  if (!config) {
+    return (
+      <main>
+        <Loading />
+      </main>
+    );
+  }
+  return <Shell>{route(path)}</Shell>;
+}

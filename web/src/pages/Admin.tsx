@@ -1,0 +1,170 @@
+import { type FormEvent, useEffect, useState } from 'react';
+import type { Balance, InvoiceSummary, Subscription } from '../api.ts';
+import { date, money, number } from '../format.ts';
+import { Badge, Empty, ErrorNotice, Field, Loading, statusTone } from '../ui.tsx';
+
+interface Overview {
+  services: { subscriptions: boolean; billing: boolean };
+  customers: {
+    customer: { id: string; name: string; email: string; createdAt: string | null; members: number };
+    subscription: Subscription | null;
+    invoices: InvoiceSummary[];
+    balances: Balance[];
+  }[];
+}
+
+const TOKEN_KEY = 'tollgate-admin-token';
+
+/** The admin console: an operator's overview. The admin token stays in this tab's session storage. */
+export function Admin() {
+  const [token, setToken] = useState<string | null>(() => sessionStorage.getItem(TOKEN_KEY));
+  const [data, setData] = useState<Overview | null>(null);
+  const [error, setError] = useState<string | null>(null);
+
+  useEffect(() => {
+    if (!token) return;
+    let alive = true;
+    const load = async () => {
+      const r = await fetch('/api/portal/admin/overview', { headers: { authorization: `Bearer ${token}` } });
+      if (!alive) return;
+      if (r.status === 401) {
+        sessionStorage.removeItem(TOKEN_KEY);
+        setToken(null);
+        setError('That admin token is not valid.');
+        return;
+      }
+      setData((await r.json()) as Overview);
+    };
+    load().catch((e) => setError(String(e)));
+    const timer = setInterval(() => load().catch(() => undefined), 5000);
+    return () => {
+      alive = false;
+      clearInterval(timer);
+    };
+  }, [token]);
+
+  if (!token) {
+    const onSubmit = (event: FormEvent<HTMLFormElement>) => {
+      event.preventDefault();
+      const value = (event.currentTarget.elements.namedItem('token') as HTMLInputElement).value.trim();
+      sessionStorage.setItem(TOKEN_KEY, value);
+      setError(null);
+      setToken(value);
+    };
+    return (
+      <div className="narrow">
+        <form className="card" onSubmit={onSubmit}>
+          <h1>Admin console</h1>
+          <p className="muted">
+            Enter the admin token (<code>TOLLGATE_ADMIN_TOKEN</code>, or <code>.tollgate/admin-token</code>).
+          </p>
+          {error && <ErrorNotice error={new Error(error)} />}
+          <Field label="Admin token" name="token" type="password" autoComplete="off" required />
+          <button type="submit" className="btn btn-primary btn-block">
+            Open console
+          </button>
+        </form>
+      </div>
+    );
+  }
+  if (!data) return <Loading />;
+  const paid = data.customers.flatMap((c) => c.invoices).filter((i) => i.status === 'paid');
+  const revenue = paid.reduce((sum, i) => sum + Math.round(Number(i.total) * 100), 0);
+  const active = data.customers.filter((c) => c.subscription && c.subscription.status !== 'canceled').length;
+  return (
+    <>
+      <div className="page-head">
+        <div>
+          <h1>Admin console</h1>
+          <p>Customers, subscriptions, invoices and usage across the installation.</p>
+        </div>
+        <button
+          type="button"
+          className="btn"
+          onClick={() => {
+            sessionStorage.removeItem(TOKEN_KEY);
+            setToken(null);
+            setData(null);
+          }}
+        >
+          Close console
+        </button>
+      </div>
+      <div className="grid grid-3" style={{ marginBottom: '1rem' }}>
+        <div className="card stat">
+          <div className="label">Customers</div>
+          <div className="value">{number(data.customers.length)}</div>
+        </div>
+        <div className="card stat">
+          <div className="label">Active subscriptions</div>
+          <div className="value">{data.services.subscriptions ? number(active) : '—'}</div>
+        </div>
+        <div className="card stat">
+          <div className="label">Collected (paid invoices)</div>
+          {/* Display only: summing cents of already-rounded totals for a headline figure. */}
+          <div className="value">{data.services.billing ? money((revenue / 100).toFixed(2)) : '—'}</div>
+        </div>
+      </div>
+      <section className="card" aria-label="Customers">
+        {data.customers.length === 0 ? (
+          <Empty title="No customers yet" />
+        ) : (
+          <div className="table-wrap">
+            <table>
+              <thead>
+                <tr>
+                  <th>Customer</th>
+                  <th>Plan</th>
+                  <th>Usage this period</th>
+                  <th>Invoices</th>
+                  <th>Since</th>
+                </tr>
+              </thead>
+              <tbody>
+                {data.customers.map(({ customer, subscription, invoices, balances }) => (
+                  <tr key={customer.id}>
+                    <td>
+                      <strong>{customer.name}</strong>
+                      <div className="small muted">
+                        {customer.email} · {customer.members} member{customer.members === 1 ? '' : 's'}
+                      </div>
+                      <div className="small muted mono">{customer.id}</div>
+                    </td>
+                    <td>
+                      {subscription ? (
+                        <>
+                          {subscription.plan.name}{' '}
+                          <Badge tone={statusTone(subscription.status)}>{subscription.status}</Badge>
+                        </>
+                      ) : (
+                        <span className="muted">none</span>
+                      )}
+                    </td>
+                    <td className="small">
+                      {balances
+                        .filter((b) => b.limit !== null)
+                        .map((b) => (
+                          <div key={b.featureKey}>
+                            {b.featureName}: {number(b.usage)} / {number(b.limit)}
+                          </div>
+                        ))}
+                    </td>
+                    <td className="small">
+                      {invoices.slice(0, 3).map((i) => (
+                        <div key={i.id}>
+                          {i.number} · {money(i.total, i.currency)}{' '}
+                          <Badge tone={statusTone(i.status)}>{i.status}</Badge>
+                        </div>
+                      ))}
+                    </td>
+                    <td className="small">{date(customer.createdAt)}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+      </section>
+    </>
+  );
+}

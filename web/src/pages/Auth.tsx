@@ -1,0 +1,281 @@
+import { type FormEvent, useState } from 'react';
+import { ApiError, type Me, post, type User } from '../api.ts';
+import { Link, navigate, useLocation } from '../router.tsx';
+import { useSession } from '../session.tsx';
+import { ErrorNotice, Field, Notice } from '../ui.tsx';
+
+function useForm() {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  const [fields, setFields] = useState<Record<string, string>>({});
+  async function run(fn: () => Promise<void>) {
+    setBusy(true);
+    setError(null);
+    setFields({});
+    try {
+      await fn();
+    } catch (e) {
+      setError(e);
+      if (e instanceof ApiError) setFields(e.fieldErrors());
+    } finally {
+      setBusy(false);
+    }
+  }
+  return { busy, error, fields, run };
+}
+
+function value(form: HTMLFormElement, name: string): string {
+  return (form.elements.namedItem(name) as HTMLInputElement | null)?.value ?? '';
+}
+
+export function Signup() {
+  const { refresh, config } = useSession();
+  const { query } = useLocation();
+  const plan = query.get('plan');
+  const form = useForm();
+  const onSubmit = (event: FormEvent<HTMLFormElement>) => {
+    event.preventDefault();
+    const f = event.currentTarget;
+    form.run(async () => {
+      await post<{ user: User }>('/signup', {
+        name: value(f, 'name'),
+        organisation: value(f, 'organisation') || undefined,
+        email: value(f, 'email'),
+        password: value(f, 'password'),
+      });
+      await refresh();
+      navigate(plan ? `/checkout?plan=${encodeURIComponent(plan)}` : '/pricing');
+    });
+  };
+  return (
+    <div className="narrow">
+      <div className="card">
+        <h1>Create your account</h1>
+        <p className="muted">
+          Start with {config?.branding.name ?? 'the API'} in minutes
+          {plan ? ` — then check out the ${plan} plan` : ''}.
+        </p>
+        <ErrorNotice error={form.error && Object.keys(form.fields).length === 0 ? form.error : null} />
+        <form onSubmit={onSubmit} noValidate>
+          <Field label="Your name" name="name" autoComplete="name" required error={form.fields.name} />
+          <Field
+            label="Organisation"
+            name="organisation"
+            autoComplete="organization"
+            help="Keys, usage and invoices belong to the organisation. Defaults to your name."
+            error={form.fields.organisation}
+          />
+          <Field
+            label="Work email"
+            name="email"
+            type="email"
+            autoComplete="email"
+            required
+            error={form.fields.email}
+          />
+          <Field
+            label="Password"
+            name="password"
+            type="password"
+            autoComplete="new-password"
+            required
+            minLength={10}
+            help="At least 10 characters."
+            error={form.fields.password}
+          />
+          <button className="btn btn-primary btn-block" type="submit" disabled={form.busy}>
+            {form.busy ? 'Creating account…' : 'Create account'}
+          </button>
+        </form>
+        <p className="small muted center" style={{ marginTop: '1rem' }}>
+          Already have an account? <Link to="/login">Log in</Link>
+        </p>
+      </div>
+    </div>
+  );
+}
+
+export function Login() {
+  const { setMe } = useSession();
+  const { query } = useLocation();
+  const form = useForm();
+  const next = query.get('next');
+  const onSubmit = (event: FormEvent<HTMLFormElement>) => {
+    event.preventDefault();
+    const f = event.currentTarget;
+    form.run(async () => {
+      await post('/login', { email: value(f, 'email'), password: value(f, 'password') });
+      const me = await fetch('/api/portal/me').then((r) => r.json() as Promise<Me>);
+      setMe(me);
+      navigate(next?.startsWith('/') && !next.startsWith('//') ? next : '/usage');
+    });
+  };
+  return (
+    <div className="narrow">
+      <div className="card">
+        <h1>Log in</h1>
+        {query.get('reset') && <Notice tone="ok">Your password was changed. Log in with the new one.</Notice>}
+        <ErrorNotice error={form.error && Object.keys(form.fields).length === 0 ? form.error : null} />
+        <form onSubmit={onSubmit} noValidate>
+          <Field
+            label="Email"
+            name="email"
+            type="email"
+            autoComplete="email"
+            required
+            error={form.fields.email}
+          />
+          <Field
+            label="Password"
+            name="password"
+            type="password"
+            autoComplete="current-password"
+            required
+            error={form.fields.password}
+          />
+          <button className="btn btn-primary btn-block" type="submit" disabled={form.busy}>
+            {form.busy ? 'Logging in…' : 'Log in'}
+          </button>
+        </form>
+        <p className="small muted center" style={{ marginTop: '1rem' }}>
+          <Link to="/forgot-password">Forgot your password?</Link> ·{' '}
+          <Link to="/signup">Create an account</Link>
+        </p>
+      </div>
+    </div>
+  );
+}
+
+export function ForgotPassword() {
+  const { config } = useSession();
+  const form = useForm();
+  const [sent, setSent] = useState<string | null>(null);
+  const onSubmit = (event: FormEvent<HTMLFormElement>) => {
+    event.preventDefault();
+    const email = value(event.currentTarget, 'email');
+    form.run(async () => {
+      await post('/password/forgot', { email });
+      setSent(email);
+    });
+  };
+  return (
+    <div className="narrow">
+      <div className="card">
+        <h1>Reset your password</h1>
+        {sent ? (
+          <Notice tone="ok" title="Check your inbox">
+            If an account exists for {sent}, we sent a link to choose a new password. It works for one hour.
+            {config?.devMailbox && (
+              <>
+                {' '}
+                This installation keeps mail in the{' '}
+                <Link to={`/dev/mailbox?to=${encodeURIComponent(sent)}`}>dev mailbox</Link>.
+              </>
+            )}
+          </Notice>
+        ) : (
+          <>
+            <p className="muted">Enter the email of your account and we will send you a reset link.</p>
+            <ErrorNotice error={form.error && Object.keys(form.fields).length === 0 ? form.error : null} />
+            <form onSubmit={onSubmit} noValidate>
+              <Field
+                label="Email"
+                name="email"
+                type="email"
+                autoComplete="email"
+                required
+                error={form.fields.email}
+              />
+              <button className="btn btn-primary btn-block" type="submit" disabled={form.busy}>
+                Send reset link
+              </button>
+            </form>
+          </>
+        )}
+        <p className="small muted center" style={{ marginTop: '1rem' }}>
+          <Link to="/login">Back to log in</Link>
+        </p>
+      </div>
+    </div>
+  );
+}
+
+export function ResetPassword() {
+  const { refresh } = useSession();
+  const { query } = useLocation();
+  const token = query.get('token') ?? '';
+  const form = useForm();
+  const onSubmit = (event: FormEvent<HTMLFormElement>) => {
+    event.preventDefault();
+    const password = value(event.currentTarget, 'password');
+    form.run(async () => {
+      await post('/password/reset', { token, password });
+      await refresh();
+      navigate('/usage');
+    });
+  };
+  return (
+    <div className="narrow">
+      <div className="card">
+        <h1>Choose a new password</h1>
+        {!token && <Notice tone="error">This page needs the link from the reset email.</Notice>}
+        <ErrorNotice error={form.error && Object.keys(form.fields).length === 0 ? form.error : null} />
+        <form onSubmit={onSubmit} noValidate>
+          <Field
+            label="New password"
+            name="password"
+            type="password"
+            autoComplete="new-password"
+            minLength={10}
+            required
+            help="At least 10 characters. Other sessions are logged out."
+            error={form.fields.password}
+          />
+          <button className="btn btn-primary btn-block" type="submit" disabled={form.busy || !token}>
+            Set password and log in
+          </button>
+        </form>
+      </div>
+    </div>
+  );
+}
+
+export function AcceptInvite() {
+  const { refresh } = useSession();
+  const { query } = useLocation();
+  const token = query.get('token') ?? '';
+  const form = useForm();
+  const onSubmit = (event: FormEvent<HTMLFormElement>) => {
+    event.preventDefault();
+    const f = event.currentTarget;
+    form.run(async () => {
+      await post('/invitations/accept', { token, name: value(f, 'name'), password: value(f, 'password') });
+      await refresh();
+      navigate('/usage');
+    });
+  };
+  return (
+    <div className="narrow">
+      <div className="card">
+        <h1>Join your team</h1>
+        <p className="muted">Choose your name and a password to accept the invitation.</p>
+        <ErrorNotice error={form.error && Object.keys(form.fields).length === 0 ? form.error : null} />
+        <form onSubmit={onSubmit} noValidate>
+          <Field label="Your name" name="name" autoComplete="name" required error={form.fields.name} />
+          <Field
+            label="Password"
+            name="password"
+            type="password"
+            autoComplete="new-password"
+            minLength={10}
+            required
+            error={form.fields.password}
+          />
+          <button className="btn btn-primary btn-block" type="submit" disabled={form.busy || !token}>
+            Accept invitation
+          </button>
+        </form>
+      </div>
+    </div>
+  );
+}

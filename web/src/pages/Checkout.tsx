@@ -1,0 +1,299 @@
+import { type FormEvent, useEffect, useState } from 'react';
+import { ApiError, get, type KeyView, type Plan, post, type Subscription } from '../api.ts';
+import { money, period } from '../format.ts';
+import { Link, useLocation } from '../router.tsx';
+import { rememberSecret } from '../secrets.ts';
+import { useSession } from '../session.tsx';
+import { ErrorNotice, Field, Loading, Notice, Secret, Unavailable, useData } from '../ui.tsx';
+
+interface CheckoutResponse {
+  status: 'active' | 'redirect' | 'pending';
+  url?: string;
+  subscription?: Subscription;
+  invoiceId?: string | null;
+  firstKey?: { key: KeyView; secret: string } | null;
+}
+
+function Activated({ result }: { result: CheckoutResponse }) {
+  const { config } = useSession();
+  useEffect(() => {
+    if (result.firstKey) rememberSecret(result.firstKey.key.id, result.firstKey.secret);
+  }, [result]);
+  const curl = result.firstKey
+    ? `curl ${config?.gatewayUrl ?? ''}/… -H 'Authorization: Bearer ${result.firstKey.secret}'`
+    : null;
+  return (
+    <div className="card" data-testid="checkout-success">
+      <Notice tone="ok" title={`You are on ${result.subscription?.plan.name ?? 'your new plan'}`}>
+        Your subscription is active{result.invoiceId ? ' and the first invoice is paid' : ''}.
+      </Notice>
+      {result.firstKey ? (
+        <>
+          <h2>Your first API key</h2>
+          <p className="muted">
+            Copy it now: it is shown only once. You can create, roll and revoke keys on the{' '}
+            <Link to="/keys">API keys</Link> page.
+          </p>
+          <Secret value={result.firstKey.secret} />
+          {curl && (
+            <p className="small muted" style={{ marginTop: '.75rem' }}>
+              Send it as <code>Authorization: Bearer …</code> — the <Link to="/docs">API reference</Link> has
+              ready-to-run examples with this key.
+            </p>
+          )}
+        </>
+      ) : (
+        <p className="muted">
+          Your existing API keys keep working. <Link to="/keys">Manage keys</Link>.
+        </p>
+      )}
+      <div className="row" style={{ marginTop: '1rem' }}>
+        <Link className="btn btn-primary" to="/docs">
+          Make your first call
+        </Link>
+        <Link className="btn" to="/usage">
+          Go to dashboard
+        </Link>
+      </div>
+    </div>
+  );
+}
+
+export function Checkout() {
+  const { config } = useSession();
+  const { query } = useLocation();
+  const planKey = query.get('plan') ?? '';
+  const plans = useData(() => get<{ plans: Plan[] }>('/plans'), []);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  const [result, setResult] = useState<CheckoutResponse | null>(null);
+  const [fields, setFields] = useState<Record<string, string>>({});
+  const plan = plans.data?.plans.find((p) => p.key === planKey);
+
+  async function submit(card?: { number: string; expiry: string; cvc: string; name?: string }) {
+    setBusy(true);
+    setError(null);
+    setFields({});
+    try {
+      const response = await post<CheckoutResponse>('/checkout', { planKey, card });
+      if (response.status === 'redirect' && response.url) {
+        window.location.assign(response.url);
+        return;
+      }
+      setResult(response);
+    } catch (e) {
+      setError(e);
+      if (e instanceof ApiError) {
+        const f = e.fieldErrors();
+        setFields(Object.fromEntries(Object.entries(f).map(([k, v]) => [k.replace(/^card\./, ''), v])));
+      }
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  const onCard = (event: FormEvent<HTMLFormElement>) => {
+    event.preventDefault();
+    const f = event.currentTarget.elements;
+    const v = (n: string) => (f.namedItem(n) as HTMLInputElement).value;
+    submit({
+      number: v('number').replace(/\s+/g, ''),
+      expiry: v('expiry'),
+      cvc: v('cvc'),
+      name: v('cardName') || undefined,
+    });
+  };
+
+  if (plans.error) return <ErrorNotice error={plans.error} />;
+  if (!plans.data) return <Loading />;
+  if (!plan) {
+    return (
+      <div className="card narrow center">
+        <h1>Choose a plan</h1>
+        <p className="muted">No plan “{planKey}”.</p>
+        <Link className="btn btn-primary" to="/pricing">
+          See pricing
+        </Link>
+      </div>
+    );
+  }
+  if (result) return <Activated result={result} />;
+
+  const declined = error instanceof ApiError && error.problem.type.endsWith('/card-declined');
+  const conflict = error instanceof ApiError && error.status === 409;
+  const noBilling = !config?.services.billing && !plan.free;
+  return (
+    <div className="grid grid-2" style={{ alignItems: 'start' }}>
+      <section className="card" aria-labelledby="summary">
+        <h1 id="summary">Checkout</h1>
+        <p className="muted">{plan.description}</p>
+        <table>
+          <tbody>
+            <tr>
+              <td>{plan.name} plan</td>
+              <td className="num">
+                {plan.free
+                  ? 'Free'
+                  : `${money(plan.basePrice, plan.currency)} / ${period(plan.billingCadence)}`}
+              </td>
+            </tr>
+            {plan.features
+              .filter((f) => f.priceText && !f.boolean)
+              .map((f) => (
+                <tr key={f.rateCardKey}>
+                  <td className="muted">{f.name}</td>
+                  <td className="num muted">
+                    {f.perMillion ? `${money(f.perMillion, plan.currency)} per 1M` : f.priceText}
+                  </td>
+                </tr>
+              ))}
+            <tr>
+              <td>
+                <strong>Due today</strong>
+              </td>
+              <td className="num">
+                <strong>
+                  {plan.free || plan.trialDays
+                    ? money('0', plan.currency)
+                    : money(plan.basePrice, plan.currency)}
+                </strong>
+              </td>
+            </tr>
+          </tbody>
+        </table>
+        {plan.trialDays && <p className="small muted">Includes a {plan.trialDays}-day free trial.</p>}
+      </section>
+      <section className="card" aria-labelledby="pay">
+        <h2 id="pay">{plan.free ? 'Activate' : 'Payment'}</h2>
+        {conflict ? (
+          <Notice tone="info" title="You already have a subscription">
+            Change plans on the <Link to="/subscription">Subscription</Link> page; upgrades are prorated.
+          </Notice>
+        ) : declined ? (
+          <Notice tone="error" title="Your card was declined">
+            {(error as ApiError).message} Nothing was charged and no subscription was created. Try another
+            card.
+          </Notice>
+        ) : (
+          <ErrorNotice error={Object.keys(fields).length === 0 ? error : null} />
+        )}
+        {noBilling ? (
+          <Unavailable what="Billing" />
+        ) : plan.free ? (
+          <button
+            type="button"
+            className="btn btn-primary btn-block"
+            disabled={busy}
+            onClick={() => submit()}
+          >
+            {busy ? 'Activating…' : `Activate ${plan.name}`}
+          </button>
+        ) : config?.rail === 'stripe' ? (
+          <>
+            <p className="muted">
+              You will be sent to Stripe Checkout to pay securely, then brought back here.
+            </p>
+            <button
+              type="button"
+              className="btn btn-primary btn-block"
+              disabled={busy}
+              onClick={() => submit()}
+            >
+              {busy ? 'Redirecting…' : 'Continue to Stripe'}
+            </button>
+          </>
+        ) : config?.rail === 'invoice' ? (
+          <>
+            <p className="muted">
+              This installation bills by invoice. You will receive an invoice to pay by bank transfer.
+            </p>
+            <button
+              type="button"
+              className="btn btn-primary btn-block"
+              disabled={busy}
+              onClick={() => submit()}
+            >
+              {busy ? 'Subscribing…' : `Subscribe to ${plan.name}`}
+            </button>
+          </>
+        ) : (
+          <form onSubmit={onCard} noValidate aria-describedby="test-cards">
+            <Notice tone="info" title="Sandbox payments">
+              <span id="test-cards">
+                Use <code>4242 4242 4242 4242</code> (succeeds) or <code>4000 0000 0000 0002</code>{' '}
+                (declined), any future expiry and any CVC.
+              </span>
+            </Notice>
+            <Field label="Name on card" name="cardName" autoComplete="cc-name" />
+            <Field
+              label="Card number"
+              name="number"
+              inputMode="numeric"
+              autoComplete="cc-number"
+              placeholder="4242 4242 4242 4242"
+              required
+              error={fields.number}
+            />
+            <div className="inline-fields">
+              <Field
+                label="Expiry (MM/YY)"
+                name="expiry"
+                autoComplete="cc-exp"
+                placeholder="12/30"
+                required
+                error={fields.expiry}
+              />
+              <Field
+                label="CVC"
+                name="cvc"
+                inputMode="numeric"
+                autoComplete="cc-csc"
+                placeholder="123"
+                required
+                error={fields.cvc}
+              />
+            </div>
+            <button type="submit" className="btn btn-primary btn-block" disabled={busy}>
+              {busy
+                ? 'Paying…'
+                : `Pay ${plan.trialDays ? money('0', plan.currency) : money(plan.basePrice, plan.currency)} and subscribe`}
+            </button>
+          </form>
+        )}
+      </section>
+    </div>
+  );
+}
+
+/** Return page of Stripe Checkout: waits for the webhook to activate the subscription. */
+export function CheckoutComplete() {
+  const [result, setResult] = useState<CheckoutResponse | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  useEffect(() => {
+    let alive = true;
+    let tries = 0;
+    const poll = async () => {
+      try {
+        const r = await post<CheckoutResponse>('/checkout/complete');
+        if (!alive) return;
+        if (r.status === 'active') setResult(r);
+        else if (tries++ < 30) setTimeout(poll, 1000);
+        else setError(new Error('Payment is still being confirmed. Refresh this page in a minute.'));
+      } catch (e) {
+        if (alive) setError(e);
+      }
+    };
+    poll();
+    return () => {
+      alive = false;
+    };
+  }, []);
+  if (result) return <Activated result={result} />;
+  return (
+    <div className="card narrow center">
+      <h1>Confirming your payment…</h1>
+      <ErrorNotice error={error} />
+      {!error && <Loading />}
+    </div>
+  );
+}

@@ -1,0 +1,55 @@
+import { get, type Plan } from '../api.ts';
+import { money } from '../format.ts';
+import { Link } from '../router.tsx';
+import { useSession } from '../session.tsx';
+import { useData } from '../ui.tsx';
+
+export function Home() {
+  const { config, me } = useSession();
+  const plans = useData(() => get<{ plans: Plan[] }>('/plans'), []);
+  const cheapest = plans.data?.plans.find((p) => !p.free);
+  return (
+    <>
+      <section className="hero">
+        <h1>{config?.apiName}</h1>
+        <p>
+          Sign up, get a key and make your first call in under a minute. Pay as you grow
+          {cheapest ? `, from ${money(cheapest.basePrice, cheapest.currency)} a month` : ''}.
+        </p>
+        <div className="row" style={{ justifyContent: 'center' }}>
+          {me ? (
+            <Link className="btn btn-primary" to="/usage">
+              Go to your dashboard
+            </Link>
+          ) : (
+            <Link className="btn btn-primary" to="/signup">
+              Get an API key
+            </Link>
+          )}
+          <Link className="btn" to="/docs">
+            Read the API reference
+          </Link>
+          <Link className="btn" to="/pricing">
+            See pricing
+          </Link>
+        </div>
+      </section>
+      <div className="grid grid-3">
+        <div className="card">
+          <h2>1. Pick a plan</h2>
+          <p className="muted">
+            Start free, or choose a paid plan with higher quotas. Change plans at any time.
+          </p>
+        </div>
+        <div className="card">
+          <h2>2. Create a key</h2>
+          <p className="muted">Keys are shown once, can expire, and roll without downtime.</p>
+        </div>
+        <div className="card">
+          <h2>3. Watch usage</h2>
+          <p className="muted">Usage, quota and cost update live; set budget alerts and a hard spend cap.</p>
+        </div>
+      </div>
+    </>
+  );
+}

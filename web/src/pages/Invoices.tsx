@@ -1,0 +1,236 @@
+import { type FormEvent, useState } from 'react';
+import { ApiError, get, type InvoiceDetail, type InvoiceSummary, post } from '../api.ts';
+import { date, money } from '../format.ts';
+import { Link } from '../router.tsx';
+import { useSession } from '../session.tsx';
+import {
+  Badge,
+  Empty,
+  ErrorNotice,
+  Field,
+  Loading,
+  Notice,
+  statusTone,
+  Unavailable,
+  useData,
+} from '../ui.tsx';
+
+export function Invoices() {
+  const { data, error } = useData(
+    () => get<{ available: boolean; invoices: InvoiceSummary[] }>('/invoices'),
+    [],
+    5000,
+  );
+  if (error) return <ErrorNotice error={error} />;
+  if (!data) return <Loading />;
+  if (!data.available) return <Unavailable what="Billing" />;
+  return (
+    <>
+      <div className="page-head">
+        <div>
+          <h1>Invoices</h1>
+          <p>Every invoice of your organisation, with a printable version.</p>
+        </div>
+      </div>
+      <div className="card">
+        {data.invoices.length === 0 ? (
+          <Empty title="No invoices yet">
+            <p>Your first invoice appears when you subscribe to a paid plan.</p>
+          </Empty>
+        ) : (
+          <div className="table-wrap">
+            <table>
+              <thead>
+                <tr>
+                  <th scope="col">Number</th>
+                  <th scope="col">Period</th>
+                  <th scope="col">Issued</th>
+                  <th scope="col">Status</th>
+                  <th scope="col" className="num">
+                    Total
+                  </th>
+                </tr>
+              </thead>
+              <tbody>
+                {data.invoices.map((inv) => (
+                  <tr key={inv.id}>
+                    <td>
+                      <Link to={`/invoices/${inv.id}`}>{inv.number}</Link>
+                    </td>
+                    <td>{inv.periodFrom ? `${date(inv.periodFrom)} – ${date(inv.periodTo)}` : '—'}</td>
+                    <td>{date(inv.issuedAt)}</td>
+                    <td>
+                      <Badge tone={statusTone(inv.status)}>{inv.status}</Badge>
+                    </td>
+                    <td className="num">{money(inv.total, inv.currency)}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+      </div>
+    </>
+  );
+}
+
+export function InvoicePage({ id }: { id: string }) {
+  const { config } = useSession();
+  const { data, error, reload } = useData(() => get<{ invoice: InvoiceDetail }>(`/invoices/${id}`), [id]);
+  const [paying, setPaying] = useState(false);
+  const [payError, setPayError] = useState<unknown>(null);
+  const [paid, setPaid] = useState(false);
+  if (error) {
+    return (
+      <div className="card narrow center">
+        <ErrorNotice error={error} />
+        <Link to="/invoices">Back to invoices</Link>
+      </div>
+    );
+  }
+  if (!data) return <Loading />;
+  const inv = data.invoice;
+
+  async function pay(card?: { number: string; expiry: string; cvc: string }) {
+    setPaying(true);
+    setPayError(null);
+    try {
+      const r = await post<{ status: string; url?: string }>(`/invoices/${id}/pay`, { card });
+      if (r.status === 'redirect' && r.url) {
+        window.location.assign(r.url);
+        return;
+      }
+      setPaid(true);
+      reload();
+    } catch (e) {
+      setPayError(e);
+    } finally {
+      setPaying(false);
+    }
+  }
+  const onCard = (event: FormEvent<HTMLFormElement>) => {
+    event.preventDefault();
+    const f = event.currentTarget.elements;
+    const v = (n: string) => (f.namedItem(n) as HTMLInputElement).value;
+    pay({ number: v('number').replace(/\s+/g, ''), expiry: v('expiry'), cvc: v('cvc') });
+  };
+  const declined = payError instanceof ApiError && payError.problem.type.endsWith('/card-declined');
+  return (
+    <>
+      <div className="page-head">
+        <div>
+          <p>
+            <Link to="/invoices">← Invoices</Link>
+          </p>
+          <h1>
+            Invoice {inv.number} <Badge tone={statusTone(inv.status)}>{inv.status}</Badge>
+          </h1>
+        </div>
+        <a className="btn" href={`/api/portal/invoices/${inv.id}/html`} target="_blank" rel="noreferrer">
+          Printable invoice
+        </a>
+      </div>
+      {paid && <Notice tone="ok">Thank you — the invoice is paid.</Notice>}
+      <div
+        className="grid"
+        style={{ gridTemplateColumns: 'minmax(0, 2fr) minmax(0, 1fr)', alignItems: 'start' }}
+      >
+        <section className="card" aria-label="Lines">
+          <p className="muted small">
+            Period {date(inv.periodFrom)} – {date(inv.periodTo)} · issued {date(inv.issuedAt)}
+            {inv.dueAt ? ` · due ${date(inv.dueAt)}` : ''}
+            {inv.paidAt ? ` · paid ${date(inv.paidAt)}` : ''}
+          </p>
+          <div className="table-wrap">
+            <table data-testid="invoice-lines">
+              <thead>
+                <tr>
+                  <th scope="col">Description</th>
+                  <th scope="col" className="num">
+                    Quantity
+                  </th>
+                  <th scope="col" className="num">
+                    Amount
+                  </th>
+                </tr>
+              </thead>
+              <tbody>
+                {inv.lines.map((l, i) => (
+                  // biome-ignore lint/suspicious/noArrayIndexKey: invoice lines are immutable and ordered.
+                  <tr key={i}>
+                    <td>{l.description}</td>
+                    <td className="num">{l.quantity ?? ''}</td>
+                    <td className="num">{money(l.amount, inv.currency)}</td>
+                  </tr>
+                ))}
+                <tr>
+                  <td colSpan={2} className="num muted">
+                    Subtotal
+                  </td>
+                  <td className="num">{money(inv.subtotal, inv.currency)}</td>
+                </tr>
+                <tr>
+                  <td colSpan={2} className="num muted">
+                    Tax
+                  </td>
+                  <td className="num">{money(inv.tax, inv.currency)}</td>
+                </tr>
+                <tr>
+                  <td colSpan={2} className="num">
+                    <strong>Total</strong>
+                  </td>
+                  <td className="num">
+                    <strong>{money(inv.total, inv.currency)}</strong>
+                  </td>
+                </tr>
+              </tbody>
+            </table>
+          </div>
+        </section>
+        {inv.status === 'open' && (
+          <section className="card" aria-labelledby="pay-title">
+            <h2 id="pay-title">Pay {money(inv.total, inv.currency)}</h2>
+            {declined ? (
+              <Notice tone="error" title="Your card was declined">
+                {(payError as ApiError).message}
+              </Notice>
+            ) : (
+              <ErrorNotice error={payError} />
+            )}
+            {config?.rail === 'sandbox' ? (
+              <form onSubmit={onCard} noValidate>
+                <p className="small muted">
+                  Sandbox: <code>4242 4242 4242 4242</code> succeeds, <code>4000 0000 0000 0002</code> is
+                  declined.
+                </p>
+                <Field
+                  label="Card number"
+                  name="number"
+                  inputMode="numeric"
+                  autoComplete="cc-number"
+                  required
+                />
+                <div className="inline-fields">
+                  <Field label="Expiry (MM/YY)" name="expiry" autoComplete="cc-exp" required />
+                  <Field label="CVC" name="cvc" inputMode="numeric" autoComplete="cc-csc" required />
+                </div>
+                <button type="submit" className="btn btn-primary btn-block" disabled={paying}>
+                  {paying ? 'Paying…' : 'Pay invoice'}
+                </button>
+              </form>
+            ) : (
+              <button
+                type="button"
+                className="btn btn-primary btn-block"
+                disabled={paying}
+                onClick={() => pay()}
+              >
+                {config?.rail === 'stripe' ? 'Pay with Stripe' : 'Pay'}
+              </button>
+            )}
+          </section>
+        )}
+      </div>
+    </>
+  );
+}

@@ -1,0 +1,314 @@
+import { useState } from 'react';
+import { type Balance, get, type MoneyLine, type Plan, post, type Subscription } from '../api.ts';
+import { date, money, number, period } from '../format.ts';
+import { Link } from '../router.tsx';
+import {
+  Badge,
+  Dialog,
+  Empty,
+  ErrorNotice,
+  Loading,
+  Notice,
+  Progress,
+  statusTone,
+  Unavailable,
+  useData,
+} from '../ui.tsx';
+
+interface Preview {
+  amount: string;
+  currency: string;
+  lines: MoneyLine[];
+  timing: 'immediate' | 'period_end';
+}
+
+export function Balances({ balances }: { balances: Balance[] }) {
+  const metered = balances.filter((b) => b.limit !== null);
+  if (metered.length === 0) return <p className="muted">This plan has no usage quotas.</p>;
+  return (
+    <div className="stack">
+      {metered.map((b) => (
+        <div key={b.featureKey} data-testid={`quota-${b.featureKey}`}>
+          <div className="row" style={{ justifyContent: 'space-between' }}>
+            <strong>{b.featureName}</strong>
+            <span className="small">
+              {number(b.usage)} of {number(b.limit)} {b.soft ? '(overage billed beyond)' : ''}
+            </span>
+          </div>
+          <Progress value={b.usage} max={b.limit ?? 0} label={`${b.featureName} used`} />
+          <div className="small muted">Resets {date(b.resetAt)}</div>
+        </div>
+      ))}
+    </div>
+  );
+}
+
+export function SubscriptionPage() {
+  const sub = useData(
+    () =>
+      get<{ available: boolean; subscription: Subscription | null; balances: Balance[] }>('/subscription'),
+    [],
+    5000,
+  );
+  const plans = useData(() => get<{ plans: Plan[] }>('/plans'), []);
+  const [target, setTarget] = useState<Plan | null>(null);
+  const [preview, setPreview] = useState<Preview | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  const [done, setDone] = useState<string | null>(null);
+  const [confirmCancel, setConfirmCancel] = useState(false);
+
+  if (sub.error) return <ErrorNotice error={sub.error} />;
+  if (!sub.data || !plans.data) return <Loading />;
+  if (!sub.data.available) return <Unavailable what="Subscriptions" />;
+  const s = sub.data.subscription;
+  if (!s || s.status === 'canceled') {
+    return (
+      <div className="card">
+        <Empty title={s ? 'Your subscription was canceled' : 'No subscription yet'}>
+          <p>Pick a plan to start calling the API.</p>
+          <Link className="btn btn-primary" to="/pricing">
+            See plans
+          </Link>
+        </Empty>
+      </div>
+    );
+  }
+  const currentPlan = plans.data.plans.find((p) => p.key === s.plan.key);
+  const others = plans.data.plans.filter((p) => p.key !== s.plan.key);
+  const isUpgrade = (p: Plan) => Number(p.basePrice) > Number(currentPlan?.basePrice ?? 0);
+
+  async function choose(p: Plan) {
+    setTarget(p);
+    setPreview(null);
+    setError(null);
+    try {
+      setPreview(await post<Preview>('/subscription/preview', { planKey: p.key }));
+    } catch (e) {
+      setError(e);
+    }
+  }
+
+  async function confirmChange() {
+    if (!target || !s) return;
+    setBusy(true);
+    setError(null);
+    try {
+      const r = await post<{ subscription: Subscription; timing: 'immediate' | 'period_end' }>(
+        '/subscription/change',
+        {
+          planKey: target.key,
+          subscriptionId: s.id,
+        },
+      );
+      setDone(
+        r.timing === 'immediate'
+          ? `You are now on ${target.name}.`
+          : `You will move to ${target.name} on ${date(s.currentPeriod.to)}.`,
+      );
+      setTarget(null);
+      sub.reload();
+    } catch (e) {
+      setError(e);
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  async function act(action: 'cancel' | 'resume') {
+    if (!s) return;
+    setBusy(true);
+    setError(null);
+    try {
+      await post(`/subscription/${action}`, { subscriptionId: s.id });
+      setDone(
+        action === 'cancel'
+          ? 'Your subscription ends at the end of the period.'
+          : 'Your subscription continues.',
+      );
+      setConfirmCancel(false);
+      sub.reload();
+    } catch (e) {
+      setError(e);
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return (
+    <>
+      <div className="page-head">
+        <div>
+          <h1>Subscription</h1>
+          <p>Upgrades apply now and are prorated; downgrades take effect at the end of the period.</p>
+        </div>
+      </div>
+      {done && <Notice tone="ok">{done}</Notice>}
+      <ErrorNotice error={target ? null : error} />
+      <div className="grid grid-2" style={{ alignItems: 'start' }}>
+        <section className="card" aria-labelledby="current">
+          <div className="card-head">
+            <h2 id="current">
+              {s.plan.name} <span className="muted small">v{s.plan.version}</span>
+            </h2>
+            <Badge tone={statusTone(s.status)}>{s.status.replace('_', ' ')}</Badge>
+          </div>
+          <table>
+            <tbody>
+              <tr>
+                <td className="muted">Price</td>
+                <td>
+                  {currentPlan
+                    ? currentPlan.free
+                      ? 'Free'
+                      : `${money(currentPlan.basePrice, currentPlan.currency)} / ${period(currentPlan.billingCadence)}`
+                    : '—'}
+                </td>
+              </tr>
+              <tr>
+                <td className="muted">Phase</td>
+                <td>{s.phase}</td>
+              </tr>
+              <tr>
+                <td className="muted">Current period</td>
+                <td>
+                  {date(s.currentPeriod.from)} – {date(s.currentPeriod.to)}
+                </td>
+              </tr>
+            </tbody>
+          </table>
+          {s.pendingChange && (
+            <Notice tone="info">
+              Moving to <strong style={{ display: 'inline' }}>{s.pendingChange.planKey}</strong> on{' '}
+              {date(s.pendingChange.effectiveAt)}.
+            </Notice>
+          )}
+          {s.cancelAtPeriodEnd ? (
+            <Notice
+              tone="warn"
+              title="Cancellation scheduled"
+              action={
+                <button type="button" className="btn btn-sm" disabled={busy} onClick={() => act('resume')}>
+                  Resume
+                </button>
+              }
+            >
+              Your subscription ends on {date(s.currentPeriod.to)}.
+            </Notice>
+          ) : (
+            <button
+              type="button"
+              className="btn btn-danger"
+              style={{ marginTop: '1rem' }}
+              onClick={() => setConfirmCancel(true)}
+            >
+              Cancel subscription
+            </button>
+          )}
+        </section>
+        <section className="card" aria-labelledby="quota">
+          <h2 id="quota">This period</h2>
+          <Balances balances={sub.data.balances} />
+        </section>
+      </div>
+      <section className="card" aria-labelledby="change" style={{ marginTop: '1rem' }}>
+        <h2 id="change">Change plan</h2>
+        <div className="table-wrap">
+          <table>
+            <tbody>
+              {others.map((p) => (
+                <tr key={p.key}>
+                  <td>
+                    <strong>{p.name}</strong>
+                    <div className="small muted">{p.description}</div>
+                  </td>
+                  <td className="num">
+                    {p.free ? 'Free' : `${money(p.basePrice, p.currency)} / ${period(p.billingCadence)}`}
+                  </td>
+                  <td className="num">
+                    <button
+                      type="button"
+                      className={`btn btn-sm${isUpgrade(p) ? ' btn-primary' : ''}`}
+                      onClick={() => choose(p)}
+                      disabled={s.cancelAtPeriodEnd}
+                    >
+                      {isUpgrade(p) ? `Upgrade to ${p.name}` : `Switch to ${p.name}`}
+                    </button>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      </section>
+      <Dialog
+        open={target !== null}
+        title={target ? `${isUpgrade(target) ? 'Upgrade' : 'Switch'} to ${target.name}` : ''}
+        onClose={() => setTarget(null)}
+        actions={
+          <>
+            <button type="button" className="btn" onClick={() => setTarget(null)}>
+              Cancel
+            </button>
+            <button
+              type="button"
+              className="btn btn-primary"
+              disabled={busy || !preview}
+              onClick={confirmChange}
+            >
+              {preview?.timing === 'period_end'
+                ? 'Schedule change'
+                : `Confirm and pay ${preview ? money(preview.amount, preview.currency) : ''}`}
+            </button>
+          </>
+        }
+      >
+        <ErrorNotice error={error} />
+        {!preview && !error && <Loading />}
+        {preview && (
+          <div data-testid="proration-preview">
+            {preview.timing === 'immediate' ? (
+              <p>
+                The change applies now. You pay the prorated difference for the rest of this period today:{' '}
+                <strong>{money(preview.amount, preview.currency)}</strong>.
+              </p>
+            ) : (
+              <p>The change takes effect on {date(s.currentPeriod.to)}. Nothing is charged today.</p>
+            )}
+            {preview.lines.length > 0 && (
+              <table>
+                <tbody>
+                  {preview.lines.map((l) => (
+                    <tr key={`${l.description}-${l.amount}`}>
+                      <td>{l.description}</td>
+                      <td className="num">{money(l.amount, preview.currency)}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            )}
+          </div>
+        )}
+      </Dialog>
+      <Dialog
+        open={confirmCancel}
+        title="Cancel your subscription?"
+        onClose={() => setConfirmCancel(false)}
+        actions={
+          <>
+            <button type="button" className="btn" onClick={() => setConfirmCancel(false)}>
+              Keep subscription
+            </button>
+            <button type="button" className="btn btn-danger" disabled={busy} onClick={() => act('cancel')}>
+              Cancel at period end
+            </button>
+          </>
+        }
+      >
+        <p className="muted">
+          Your keys keep working until {date(s.currentPeriod.to)}. You can resume any time before then.
+        </p>
+      </Dialog>
+    </>
+  );
+}

@@ -1,0 +1,53 @@
+import { createContext, type ReactNode, useCallback, useContext, useEffect, useState } from 'react';
+import { ApiError, get, type Me, type PortalConfig } from './api.ts';
+
+interface SessionState {
+  config: PortalConfig | null;
+  me: Me | null;
+  /** True until the first /me answer. */
+  loading: boolean;
+  refresh(): Promise<Me | null>;
+  setMe(me: Me | null): void;
+}
+
+const SessionContext = createContext<SessionState | null>(null);
+
+export function SessionProvider({ children }: { children: ReactNode }) {
+  const [config, setConfig] = useState<PortalConfig | null>(null);
+  const [me, setMe] = useState<Me | null>(null);
+  const [loading, setLoading] = useState(true);
+
+  const refresh = useCallback(async () => {
+    try {
+      const value = await get<Me>('/me');
+      setMe(value);
+      return value;
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 401) setMe(null);
+      return null;
+    } finally {
+      setLoading(false);
+    }
+  }, []);
+
+  useEffect(() => {
+    get<PortalConfig>('/config').then((value) => {
+      setConfig(value);
+      document.documentElement.style.setProperty('--brand', value.branding.primaryColor);
+      document.title = `${value.branding.name} · Developer portal`;
+      refresh();
+    });
+  }, [refresh]);
+
+  return (
+    <SessionContext.Provider value={{ config, me, loading, refresh, setMe }}>
+      {children}
+    </SessionContext.Provider>
+  );
+}
+
+export function useSession(): SessionState {
+  const value = useContext(SessionContext);
+  if (!value) throw new Error('useSession outside SessionProvider');
+  return value;
+}
