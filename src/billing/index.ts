@@ -48,6 +48,7 @@ export {
   DEFAULT_RETRY_DAYS,
   type RunProgress,
   type RunSummary,
+  type SimulationRow,
   type UpcomingInvoice,
 } from './service.ts';
 

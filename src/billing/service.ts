@@ -65,6 +65,19 @@ export interface RunSummary {
   locked: boolean;
 }
 
+export interface SimulationRow {
+  customerId: string;
+  customerName: string;
+  subscriptionId: string;
+  periodFrom: string;
+  periodTo: string;
+  currency: string;
+  /** Subtotal (before tax) under the plan versions in force at the time. */
+  before: string;
+  /** Subtotal under the plan as in the current config. */
+  after: string;
+}
+
 export interface UpcomingInvoice {
   subscriptionId: string;
   customerId: string;
@@ -837,6 +850,17 @@ export function createBillingService(options: BillingServiceOptions) {
         ),
       );
     },
+    /** By id (`inv_…`) or number (`INV-000123`). */
+    async find(idOrNumber: string): Promise<Invoice> {
+      if (/^INV-\d+$/i.test(idOrNumber)) {
+        const [row] = await sqlRows<{ id: string }>(db, 'select id from billing_invoices where number = $1', [
+          idOrNumber.toUpperCase(),
+        ]);
+        if (!row) throw problems.notFound(`No invoice ${idOrNumber}.`);
+        return mustLoad(row.id);
+      }
+      return mustLoad(idOrNumber);
+    },
     rateSubscription,
     billSubscription,
     runBilling,
@@ -1036,6 +1060,70 @@ export function createBillingService(options: BillingServiceOptions) {
       const railEvents = await rail.handleWebhook(rawBody, headers);
       for (const e of railEvents) await handleRailEvent(e);
       return railEvents.length;
+    },
+    /**
+     * `tollgate simulate`: re-rates the real usage of every billing period that started in
+     * [monthFrom, monthTo) for subscriptions on `planKey`, under the plan as it is in the current
+     * config (not yet published), and returns revenue before/after per customer. Changes nothing.
+     */
+    async simulate(planKey: string, monthFrom: Date, monthTo: Date): Promise<SimulationRow[]> {
+      const plan = config.plans.find((p) => p.key === planKey);
+      if (!plan)
+        throw problems.badRequest(
+          `No plan "${planKey}" in the current config (plans: ${config.plans.map((p) => p.key).join(', ')}).`,
+        );
+      const periods = await sqlRows<{ subscription_id: string; period_start: Date; period_end: Date }>(
+        db,
+        `select p.subscription_id, p.period_start, p.period_end from subscription_periods p
+         join subscriptions s on s.id = p.subscription_id
+         where s.plan_key = $1 and p.period_start >= $2 and p.period_start < $3 order by p.subscription_id, p.period_start`,
+        [planKey, monthFrom, monthTo],
+      );
+      const phases = plan.phases ?? [{ key: 'default', trial: false, rateCards: plan.rateCards ?? [] }];
+      const rows: SimulationRow[] = [];
+      for (const p of periods) {
+        const sub = await subscriptions.get(p.subscription_id);
+        if (!sub) continue;
+        const period = { from: new Date(p.period_start), to: new Date(p.period_end) };
+        const before = await rateSubscription({ ...sub, currentPeriod: period }, period);
+        const after = [];
+        for (const segment of before.segments) {
+          const phase = phases.find((ph) => ph.key === segment.phaseKey) ?? phases[phases.length - 1];
+          const rateCards = phase?.rateCards ?? [];
+          const features = [
+            ...new Set(
+              rateCards
+                .filter((c) => c.feature && c.price && c.price.type !== 'flat')
+                .map((c) => c.feature as string),
+            ),
+          ];
+          const u =
+            features.length > 0
+              ? await usage.usage(sub.customerId, sub.id, features, segment.from, segment.to)
+              : {};
+          after.push({
+            ...segment,
+            planKey,
+            planVersion: 0,
+            trial: phase?.trial ?? false,
+            rateCards,
+            usage: u,
+          });
+        }
+        const afterLines = rate({ period, currency: plan.currency, segments: after });
+        const customer = await subscriptions.customer(sub.customerId);
+        rows.push({
+          customerId: sub.customerId,
+          customerName: customer?.name ?? sub.customerId,
+          subscriptionId: sub.id,
+          periodFrom: period.from.toISOString(),
+          periodTo: period.to.toISOString(),
+          currency: plan.currency,
+          before: formatMoney(totals(before.lines, sub.currency).subtotal, sub.currency),
+          after: formatMoney(totals(afterLines, plan.currency).subtotal, plan.currency),
+        });
+      }
+      return rows;
     },
     handleRailEvent,
     paymentMethod: (customerId: string) => railCustomer(db, customerId, rail.name),
