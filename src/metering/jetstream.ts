@@ -214,6 +214,13 @@ export interface JetStreamConsumer {
   stop(): Promise<void>;
 }
 
+/**
+ * How long a delivered message may stay unacknowledged before JetStream gives it to another
+ * worker: the recovery time after a worker crash. Slow writes send progress (`working()`) so
+ * they are not redelivered while still running.
+ */
+export const USAGE_ACK_WAIT_MS = 5_000;
+
 export async function ensureUsageConsumer(
   jsm: JetStreamManager,
   stream: string,
@@ -221,7 +228,10 @@ export async function ensureUsageConsumer(
   subject: string,
 ): Promise<void> {
   try {
-    await jsm.consumers.info(stream, durable);
+    const info = await jsm.consumers.info(stream, durable);
+    if (info.config.ack_wait !== nanos(USAGE_ACK_WAIT_MS)) {
+      await jsm.consumers.update(stream, durable, { ack_wait: nanos(USAGE_ACK_WAIT_MS) });
+    }
     return;
   } catch (error) {
     if (!/not found/i.test((error as Error).message)) throw error;
@@ -232,7 +242,7 @@ export async function ensureUsageConsumer(
       ack_policy: AckPolicy.Explicit,
       deliver_policy: DeliverPolicy.All,
       filter_subject: `${subject}.>`,
-      ack_wait: nanos(30_000),
+      ack_wait: nanos(USAGE_ACK_WAIT_MS),
       max_ack_pending: 20_000,
       max_deliver: -1,
     });
@@ -283,6 +293,9 @@ export async function startJetStreamConsumer(options: JetStreamConsumerOptions):
           m.term();
         }
       }
+      const progress = setInterval(() => {
+        for (const m of batch) m.working();
+      }, USAGE_ACK_WAIT_MS / 2);
       try {
         if (events.length > 0) await options.write(events);
         for (const m of batch) m.ack();
@@ -290,6 +303,8 @@ export async function startJetStreamConsumer(options: JetStreamConsumerOptions):
       } catch (error) {
         log?.error({ err: error, events: events.length }, 'usage stream: batch write failed; redelivering');
         for (const m of batch) m.nak(1_000);
+      } finally {
+        clearInterval(progress);
       }
     })();
     await flushing;
