@@ -79,9 +79,10 @@ describe('OpenMeter-compatible API', () => {
       data: { tokens: 1, model: 'gpt', type: 'input' },
     });
 
-    const list = await om.meters.list();
+    const list = (await om.meters.list()) ?? [];
     expect(list.map((m) => m.slug).sort()).toEqual(['requests', 'tokens']);
     const meter = await om.meters.get('tokens');
+    if (!meter) throw new Error('no meter');
     expect(meter).toMatchObject({
       slug: 'tokens',
       aggregation: 'SUM',
@@ -89,7 +90,7 @@ describe('OpenMeter-compatible API', () => {
       valueProperty: '$.tokens',
     });
     expect(meter.createdAt).toBeInstanceOf(Date);
-    expect((await om.meters.get(meter.id)).slug).toBe('tokens');
+    expect((await om.meters.get(meter.id))?.slug).toBe('tokens');
 
     const hourly = await om.meters.query('tokens', {
       from: new Date('2026-02-01T10:00:00Z'),
