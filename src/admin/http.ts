@@ -97,8 +97,9 @@ const Paging = {
   offset: z.coerce.number().int().min(0).optional(),
 };
 
-const CustomerCreate = customerInputSchema.openapi('CustomerCreate');
-const CustomerPatch = customerPatchSchema.openapi('CustomerPatch');
+// Rebuilt with this module's `z`: schemas made before @hono/zod-openapi loaded lack `.openapi()`.
+const CustomerCreate = z.strictObject({ ...customerInputSchema.shape }).openapi('CustomerCreate');
+const CustomerPatch = z.strictObject({ ...customerPatchSchema.shape }).openapi('CustomerPatch');
 // Documents the contract shape; the subscriptions service validates it fully (same paths in errors).
 const Money = z.string().openapi({ description: 'Decimal string, e.g. "49.00"', example: '999.00' });
 const PriceDoc = z

@@ -3,6 +3,7 @@ import pc from 'picocolors';
 import { ConfigError } from '../config/index.ts';
 import { isProblemError } from '../http/problem.ts';
 import { registerBillingCommands } from './bill.ts';
+import { registerCustomersCommands } from './customers.ts';
 import { registerKeysCommands } from './keys.ts';
 import { registerPlansCommands } from './plans.ts';
 import { registerServerCommands } from './server.ts';
@@ -29,6 +30,7 @@ registerServerCommands(program);
 registerKeysCommands(program);
 registerUsageCommands(program);
 registerPlansCommands(program);
+registerCustomersCommands(program);
 registerBillingCommands(program);
 
 try {
