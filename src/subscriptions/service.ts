@@ -112,8 +112,11 @@ export interface SubscriptionService {
   /** The plan version's current phase with the contract applied: what enforcement and billing use. */
   effectiveRateCards(subscription: Subscription | string, at?: Date): Promise<EffectivePlan>;
   planVersionOf(subscription: Subscription): Promise<PlanVersion>;
-  /** In-process notifications (webhooks, emails). Returns an unsubscribe function. */
-  onEvent(listener: (event: SubscriptionEvent) => void): () => void;
+  /**
+   * In-process notifications (webhooks, emails), after commit. A listener may return a promise:
+   * the operation waits for it (its failure is ignored). Returns an unsubscribe function.
+   */
+  onEvent(listener: (event: SubscriptionEvent) => void | Promise<void>): () => void;
 }
 
 export interface SubscriptionDeps {
@@ -129,7 +132,7 @@ type Tx = SubscriptionDb;
 export function createSubscriptionService(deps: SubscriptionDeps): SubscriptionService {
   const { store, changes, clock, catalog } = deps;
   const db = store.db.withTables<SubscriptionTables>();
-  const listeners = new Set<(event: SubscriptionEvent) => void>();
+  const listeners = new Set<(event: SubscriptionEvent) => void | Promise<void>>();
 
   const emit = async (events: SubscriptionEvent[]) => {
     const ids = new Set<string>();
@@ -137,7 +140,8 @@ export function createSubscriptionService(deps: SubscriptionDeps): SubscriptionS
       ids.add(event.subscription.id);
       for (const listener of listeners) {
         try {
-          listener(event);
+          // Awaited, so work a listener starts (a webhook row) is done before the operation returns.
+          await listener(event);
         } catch {
           // A listener's failure must not undo a committed change.
         }
