@@ -221,11 +221,13 @@ export async function startTollgate(options: StartOptions): Promise<Tollgate> {
   stopping.push({ stop: () => webhooks.stop() });
   const mailer = createMailer({ config, store, clock, log: log.child({ module: 'mail' }) });
   stopping.push({ stop: () => mailer.close() });
-  subscriptions.onEvent((event) => {
-    void webhooks
-      .emit(event.type, { subscription: event.subscription })
-      .catch((error) => log.error({ err: error }, 'webhook emit failed'));
-  });
+  subscriptions.onEvent((event) =>
+    // Returned: the subscription operation waits for the webhook row (a CLI exits only after it).
+    webhooks.emit(event.type, { subscription: event.subscription }).then(
+      () => undefined,
+      (error) => log.error({ err: error }, 'webhook emit failed'),
+    ),
+  );
   let billingMeterReader: MeterReader | null = null;
   const billingSubscriptions = subscriptionPort({ store, config, subscriptions, customers, catalog });
   const { service: billing } = createBilling({
@@ -303,6 +305,7 @@ export async function startTollgate(options: StartOptions): Promise<Tollgate> {
     meters: metering.meters,
     reader: metering.reader,
     ingest: metering.ingest,
+    listEvents: metering.listEvents,
   });
   consoleApp.get('/metrics', async (c) =>
     c.body(await metrics.metrics(), 200, { 'content-type': metrics.contentType }),

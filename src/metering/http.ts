@@ -4,6 +4,7 @@ import { ProblemError, problems } from '../http/problem.ts';
 import type { MeterRegistry } from './meters.ts';
 import type { Meter } from './model.ts';
 import type { MeterQueryParams, MeterReader, WindowSize } from './query.ts';
+import type { EventFilter, ListedEventRow } from './repo.ts';
 import type { IngestService } from './service.ts';
 
 /**
@@ -77,7 +78,13 @@ export function queryParamsFrom(url: URL, meterSlug: string): MeterQueryParams {
 
 export function mountMeteringRoutes(
   app: Hono,
-  deps: { adminToken: string; meters: MeterRegistry; reader: MeterReader; ingest: IngestService },
+  deps: {
+    adminToken: string;
+    meters: MeterRegistry;
+    reader: MeterReader;
+    ingest: IngestService;
+    listEvents: (filter: EventFilter) => Promise<ListedEventRow[]>;
+  },
 ): void {
   const auth = requireAdmin(deps.adminToken);
   app.use('/api/v1/events', auth);
@@ -113,6 +120,40 @@ export function mountMeteringRoutes(
     const events = deps.ingest.parse(body);
     await deps.ingest.write(events, { strict: true });
     return c.body(null, 204);
+  });
+
+  // OpenMeter's "list ingested events" (debugging): newest first, filtered by subject, id, time.
+  app.get('/api/v1/events', async (c) => {
+    const url = new URL(c.req.url);
+    const q = url.searchParams;
+    const limit = Number(q.get('limit') ?? 100);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) {
+      throw problems.validation('Invalid limit.', [
+        { path: 'limit', message: 'must be an integer from 1 to 10000' },
+      ]);
+    }
+    const rows = await deps.listEvents({
+      subject: q.get('subject') ?? undefined,
+      id: q.get('id') ?? undefined,
+      from: parseDate('from', q.get('from') ?? undefined),
+      to: parseDate('to', q.get('to') ?? undefined),
+      limit,
+    });
+    return c.json(
+      rows.map((r) => ({
+        event: {
+          specversion: '1.0',
+          id: r.id,
+          source: r.source,
+          type: r.type,
+          subject: r.subject,
+          time: new Date(r.time).toISOString(),
+          data: r.data,
+        },
+        ingestedAt: new Date(r.ingested_at).toISOString(),
+        storedAt: new Date(r.ingested_at).toISOString(),
+      })),
+    );
   });
 
   app.get('/api/v1/meters', (c) => c.json(deps.meters.list().map(meterJson)));

@@ -9,6 +9,7 @@ import { type EmbeddedUsageLog, openEmbeddedUsageLog } from './log.ts';
 import { type MeterRegistry, openMeterRegistry } from './meters.ts';
 import type { MeterReader } from './query.ts';
 import { createMeterReader } from './reader.ts';
+import { type EventFilter, type ListedEventRow, listEvents } from './repo.ts';
 import { createIngestService, type IngestService } from './service.ts';
 
 export type { UsageLogConsumer } from './consumer.ts';
@@ -34,6 +35,8 @@ export interface Metering {
   readonly ingest: IngestService;
   readonly usageLog: EmbeddedUsageLog | null;
   readonly consumer: UsageLogConsumer | null;
+  /** Stored events, newest first (`GET /api/v1/events`). */
+  listEvents(filter: EventFilter): Promise<ListedEventRow[]>;
   /** Events appended to the embedded log but not yet in the store (0 without one). */
   lag(): number;
   /** Adds `tollgate_usage_log_lag` and `tollgate_usage_events_consumed_total` to a registry. */
@@ -79,6 +82,7 @@ export async function startMetering(options: StartMeteringOptions): Promise<Mete
     ingest,
     usageLog,
     consumer,
+    listEvents: (filter) => listEvents(store, filter),
     lag: () => consumer?.lag() ?? 0,
     registerMetrics(registry) {
       new Gauge({

@@ -293,3 +293,35 @@ export async function eventsOfType(
         [type, limit],
       );
 }
+
+export interface EventFilter {
+  subject?: string;
+  /** Substring of the event id. */
+  id?: string;
+  from?: Date;
+  to?: Date;
+  limit: number;
+}
+
+export interface ListedEventRow extends StoredEventRow {
+  ingested_at: Date;
+}
+
+/** Newest first (by event time), for `GET /api/v1/events`. */
+export async function listEvents(store: Store, filter: EventFilter): Promise<ListedEventRow[]> {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  const p = (v: unknown) => {
+    params.push(v);
+    return `$${params.length}`;
+  };
+  if (filter.subject) where.push(`subject = ${p(filter.subject)}`);
+  if (filter.id) where.push(`strpos(id, ${p(filter.id)}) > 0`);
+  if (filter.from) where.push(`time >= ${p(filter.from.toISOString())}::timestamptz`);
+  if (filter.to) where.push(`time < ${p(filter.to.toISOString())}::timestamptz`);
+  return store.query<ListedEventRow>(
+    `select source, id, type, subject, time, data, ingested_at from usage_events
+     ${where.length ? `where ${where.join(' and ')}` : ''} order by time desc, id limit ${p(filter.limit)}`,
+    params,
+  );
+}
