@@ -39,6 +39,8 @@ export interface InstallationOptions {
   scaleOut?: string;
   /** Upstream delay per response (ms), to keep requests in flight. */
   upstreamDelayMs?: number;
+  /** Use this upstream instead of starting one (benchmarks point at nginx). */
+  upstreamUrl?: string;
 }
 
 function startUpstream(delayMs: number): Promise<{ server: Server; url: string; hits: () => number }> {
@@ -121,7 +123,9 @@ export async function createInstallation(options: InstallationOptions = {}): Pro
   base.pathname = `/${name}`;
   const databaseUrl = base.toString();
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 2 });
-  const upstream = await startUpstream(options.upstreamDelayMs ?? 0);
+  const upstream = options.upstreamUrl
+    ? { server: null, url: options.upstreamUrl, hits: () => 0 }
+    : await startUpstream(options.upstreamDelayMs ?? 0);
   const dir = mkdtempSync(join(tmpdir(), 'tollgate-scale-out-'));
   const configFile = join(dir, 'tollgate.config.ts');
   writeFileSync(configFile, configText(upstream.url, name, options.scaleOut ?? ''));
@@ -139,8 +143,11 @@ export async function createInstallation(options: InstallationOptions = {}): Pro
     upstreamHits: upstream.hits,
     sql: async (text, params) => (await pool.query(text, params)).rows,
     async cleanup() {
-      upstream.server.closeAllConnections();
-      await new Promise((r) => upstream.server.close(r));
+      const server = upstream.server;
+      if (server) {
+        server.closeAllConnections();
+        await new Promise((r) => server.close(r));
+      }
       await pool.end();
       const adminClient = new pg.Client({ connectionString: DATABASE_URL });
       await adminClient.connect();
@@ -189,22 +196,12 @@ export async function startProcess(
   install: Installation,
   role: 'gateway' | 'worker' | 'console' | 'all',
   extraArgs: string[] = [],
+  options: { embedded?: boolean } = {},
 ): Promise<TollgateProcess> {
-  const args = [
-    MAIN,
-    '--config',
-    install.configFile,
-    '--database',
-    install.databaseUrl,
-    '--redis',
-    install.redisUrl,
-    '--nats',
-    install.natsUrl,
-    'start',
-    '--role',
-    role,
-    ...extraArgs,
-  ];
+  const backends = options.embedded
+    ? ['--data-dir', join(install.dir, '.tollgate')]
+    : ['--database', install.databaseUrl, '--redis', install.redisUrl, '--nats', install.natsUrl];
+  const args = [MAIN, '--config', install.configFile, ...backends, 'start', '--role', role, ...extraArgs];
   const child = spawn(process.execPath, args, {
     cwd: install.dir,
     env: { ...process.env, TOLLGATE_LOG_LEVEL: process.env.TOLLGATE_TEST_LOG_LEVEL ?? 'warn', VITEST: '' },
@@ -250,12 +247,18 @@ export async function startProcess(
 export async function provisionCustomer(
   install: Installation,
   plan: string,
+  options: { embedded?: boolean } = {},
 ): Promise<{ key: string; keyId: string }> {
   const { loadConfig } = await import('../../src/config/index.ts');
   const { startTollgate } = await import('../../src/app.ts');
   const config = await loadConfig(install.configFile);
-  const tollgate = await startTollgate({ config, database: install.databaseUrl, role: 'cli' });
+  const tollgate = await startTollgate(
+    options.embedded
+      ? { config, dataDir: join(install.dir, '.tollgate'), role: 'cli' }
+      : { config, database: install.databaseUrl, role: 'cli' },
+  );
   try {
+    await tollgate.catalog.sync(config); // as `tollgate plans push` (idempotent)
     const customer = await tollgate.customers.create({ name: `customer on ${plan}` });
     const subscription = await tollgate.subscriptions.subscribe({ customerId: customer.id, planKey: plan });
     const created = await tollgate.keys.create({ customerId: customer.id, subscriptionId: subscription.id });
@@ -301,4 +304,59 @@ export async function waitFor(
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 25));
   }
+}
+
+/** Concurrent clients calling whichever gateway URLs are current until stopped. */
+export function load(urls: () => string[], key: string, concurrency: number) {
+  const outcomes: Outcome[] = [];
+  let running = true;
+  const loops = Array.from({ length: concurrency }, async (_, i) => {
+    let n = i;
+    while (running) {
+      const list = urls();
+      outcomes.push(await call(list[n++ % list.length] as string, key));
+    }
+  });
+  return {
+    outcomes,
+    async stop() {
+      running = false;
+      await Promise.all(loops);
+      return outcomes;
+    },
+  };
+}
+
+export interface Reconciliation {
+  receivedInFull: number;
+  metered: number;
+  missing: string[];
+  /** Metered requests whose response the client did not get in full (cut by a crash). */
+  extra: number;
+  failed: number;
+}
+
+export async function reconcile(install: Installation, outcomes: Outcome[]): Promise<Reconciliation> {
+  const full = outcomes.filter((o) => o.status === 200 && o.complete && o.requestId);
+  const failed = outcomes.filter((o) => !(o.status === 200 && o.complete)).length;
+  const expectedIds = new Set(full.map((o) => `${o.requestId}/request`));
+  let rows: { id: string }[] = [];
+  // The worker catches up (the stream holds what it has not written yet).
+  await waitFor(
+    async () => {
+      rows = await install.sql<{ id: string }>("select id from usage_events where type = 'request'");
+      const ids = new Set(rows.map((r) => r.id));
+      return [...expectedIds].every((id) => ids.has(id));
+    },
+    30_000,
+    'the meters to contain every response received in full',
+  ).catch(() => {});
+  const ids = new Set(rows.map((r) => r.id));
+  return {
+    receivedInFull: full.length,
+    metered: rows.length,
+    missing: [...expectedIds].filter((id) => !ids.has(id)),
+    extra: [...ids].filter((id) => !expectedIds.has(id)).length,
+    failed,
+  };
 }

@@ -6,74 +6,18 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import {
-  call,
   createInstallation,
   type Installation,
-  type Outcome,
+  load,
   provisionCustomer,
+  reconcile,
   startProcess,
   type TollgateProcess,
-  waitFor,
 } from './cluster.ts';
-import { type DedicatedServer, dedicatedServer, servicesAvailable } from './services.ts';
+import { type DedicatedServer, servicesAvailable } from './services.ts';
 
 const available = await servicesAvailable('postgres', 'redis', 'nats');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Concurrent clients calling whichever gateway URLs are current until stopped. */
-function load(urls: () => string[], key: string, concurrency: number) {
-  const outcomes: Outcome[] = [];
-  let running = true;
-  const loops = Array.from({ length: concurrency }, async (_, i) => {
-    let n = i;
-    while (running) {
-      const list = urls();
-      outcomes.push(await call(list[n++ % list.length] as string, key));
-    }
-  });
-  return {
-    outcomes,
-    async stop() {
-      running = false;
-      await Promise.all(loops);
-      return outcomes;
-    },
-  };
-}
-
-interface Reconciliation {
-  receivedInFull: number;
-  metered: number;
-  missing: string[];
-  /** Metered requests whose response the client did not get in full (cut by a crash). */
-  extra: number;
-  failed: number;
-}
-
-async function reconcile(install: Installation, outcomes: Outcome[]): Promise<Reconciliation> {
-  const full = outcomes.filter((o) => o.status === 200 && o.complete && o.requestId);
-  const failed = outcomes.filter((o) => !(o.status === 200 && o.complete)).length;
-  const expectedIds = new Set(full.map((o) => `${o.requestId}/request`));
-  let rows: { id: string }[] = [];
-  // The worker catches up (the stream holds what it has not written yet).
-  await waitFor(
-    async () => {
-      rows = await install.sql<{ id: string }>("select id from usage_events where type = 'request'");
-      const ids = new Set(rows.map((r) => r.id));
-      return [...expectedIds].every((id) => ids.has(id));
-    },
-    30_000,
-    'the meters to contain every response received in full',
-  ).catch(() => {});
-  const ids = new Set(rows.map((r) => r.id));
-  return {
-    receivedInFull: full.length,
-    metered: rows.length,
-    missing: [...expectedIds].filter((id) => !ids.has(id)),
-    extra: [...ids].filter((id) => !expectedIds.has(id)).length,
-    failed,
-  };
-}
 
 describe.skipIf(!available)('crashes and restarts under load', () => {
   let install: Installation | undefined;

@@ -1,0 +1,119 @@
+/**
+ * Redis and NATS restarts under load (private redis-server / nats-server instances on their own
+ * ports, so the shared services stay up for other tests). What clients see matches the mode
+ * documented in deploy/README.md, and no usage is lost.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  createInstallation,
+  type Installation,
+  load,
+  provisionCustomer,
+  reconcile,
+  startProcess,
+  type TollgateProcess,
+} from './cluster.ts';
+import { type DedicatedServer, dedicatedServer, servicesAvailable } from './services.ts';
+
+const available = await servicesAvailable('postgres', 'redis', 'nats');
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe.skipIf(!available)('backend restarts under load', () => {
+  let install: Installation | undefined;
+  let processes: TollgateProcess[] = [];
+  let servers: DedicatedServer[] = [];
+  afterEach(async () => {
+    for (const p of processes) await p.kill();
+    for (const s of servers) await s.close();
+    await install?.cleanup();
+    processes = [];
+    servers = [];
+    install = undefined;
+  });
+  const start = async (role: 'gateway' | 'worker') => {
+    const p = await startProcess(install as Installation, role);
+    processes.push(p);
+    return p;
+  };
+  const server = async (kind: 'redis' | 'nats') => {
+    const s = await dedicatedServer(kind);
+    servers.push(s);
+    return s;
+  };
+
+  it('Redis restart, fail open: clients see no error, nothing is lost', async () => {
+    const redis = await server('redis');
+    install = await createInstallation({ redisUrl: redis.url, scaleOut: "onRedisError: 'open'," });
+    const gateways = [await start('gateway'), await start('gateway')];
+    await start('worker');
+    const { key } = await provisionCustomer(install, 'open');
+    const traffic = load(() => gateways.map((g) => g.gatewayUrl as string), key, 8);
+    await sleep(500);
+    await redis.kill();
+    await sleep(700);
+    await redis.start();
+    await sleep(700);
+    const outcomes = await traffic.stop();
+    const statuses = new Set(outcomes.map((o) => o.status));
+    expect([...statuses]).toEqual([200]);
+    const result = await reconcile(install, outcomes);
+    console.info('redis restart (open):', { ...result, missing: result.missing.length });
+    expect(result.missing).toEqual([]);
+    expect(result.metered).toBe(result.receivedInFull);
+  }, 60_000);
+
+  it('Redis restart, fail closed: 503 problem while Redis is down, service resumes, nothing is lost', async () => {
+    const redis = await server('redis');
+    install = await createInstallation({ redisUrl: redis.url, scaleOut: "onRedisError: 'closed'," });
+    const gateways = [await start('gateway'), await start('gateway')];
+    await start('worker');
+    const { key } = await provisionCustomer(install, 'open');
+    const traffic = load(() => gateways.map((g) => g.gatewayUrl as string), key, 8);
+    await sleep(500);
+    await redis.kill();
+    await sleep(700);
+    const during = traffic.outcomes.length;
+    await redis.start();
+    await sleep(1000);
+    const outcomes = await traffic.stop();
+    const refused = outcomes.filter((o) => o.status === 503);
+    expect(refused.length).toBeGreaterThan(0);
+    const problem = JSON.parse(refused[0]?.body ?? '{}');
+    expect(problem).toMatchObject({
+      status: 503,
+      type: 'https://tollgate.dev/problems/counters-unavailable',
+    });
+    expect(outcomes.every((o) => o.status === 200 || o.status === 503)).toBe(true);
+    // Served again after the restart.
+    expect(outcomes.slice(during).some((o) => o.status === 200)).toBe(true);
+    expect(outcomes.slice(-8).every((o) => o.status === 200)).toBe(true);
+    const result = await reconcile(install, outcomes);
+    console.info('redis restart (closed):', {
+      ...result,
+      missing: result.missing.length,
+      refused: refused.length,
+    });
+    expect(result.missing).toEqual([]);
+    expect(result.metered).toBe(result.receivedInFull);
+  }, 60_000);
+
+  it('NATS restart: requests wait for the stream to be back, none fails, nothing is lost or doubled', async () => {
+    const nats = await server('nats');
+    install = await createInstallation({ natsUrl: nats.url });
+    const gateways = [await start('gateway'), await start('gateway')];
+    await start('worker');
+    const { key } = await provisionCustomer(install, 'open');
+    const traffic = load(() => gateways.map((g) => g.gatewayUrl as string), key, 8);
+    await sleep(500);
+    await nats.kill();
+    await sleep(700);
+    await nats.start();
+    await sleep(1500);
+    const outcomes = await traffic.stop();
+    expect(outcomes.filter((o) => !(o.status === 200 && o.complete))).toEqual([]);
+    const result = await reconcile(install, outcomes);
+    console.info('nats restart:', { ...result, missing: result.missing.length });
+    expect(result.missing).toEqual([]);
+    expect(result.metered).toBe(result.receivedInFull);
+  }, 60_000);
+});
