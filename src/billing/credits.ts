@@ -284,7 +284,7 @@ export function createCreditsService(options: {
         wanted = wanted.sub(take);
       }
       // Outstanding reservations are not spendable on invoices.
-      const balance = await balanceOf(input.customerId, input.currency, on);
+      const balance = applied.gt(0) ? await balanceOf(input.customerId, input.currency, on) : new Decimal(0);
       if (balance.lt(0) && applied.gt(0)) {
         // never draw below zero because of reservations: give back the excess
         const giveBack = Decimal.min(applied, balance.neg());

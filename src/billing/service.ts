@@ -157,9 +157,26 @@ export function createBillingService(options: BillingServiceOptions) {
     return { subtotal, tax, total: subtotal.add(tax) };
   }
 
+  interface Created {
+    id: string;
+    number: string | null;
+    status: InvoiceStatus;
+    customerId: string;
+    subscriptionId: string | null;
+    currency: string;
+    total: string;
+    amountDue: string;
+    periodFrom: string;
+    periodTo: string;
+    payment: PaymentRow | null;
+  }
+  const DUPLICATE = Symbol('duplicate invoice');
+
   /**
-   * Creates (draft), fills and issues an invoice in one transaction; `key` makes it idempotent.
-   * Returns null when an invoice with that key already exists.
+   * Creates and (unless `issue: false`) issues an invoice in one transaction: credits drawn,
+   * number assigned from the gapless counter, lines written, and on card rails the first charge
+   * attempt recorded (with its idempotency key) before anything is sent to the rail. `key` makes
+   * it idempotent: returns null when an invoice with that key exists (and rolls back the number).
    */
   async function createAndIssue(input: {
     key: string;
@@ -171,59 +188,109 @@ export function createBillingService(options: BillingServiceOptions) {
     applyCredits: boolean;
     metadata?: Record<string, unknown>;
     issue?: boolean;
-  }): Promise<string | null> {
+  }): Promise<Created | null> {
     const now = clock.now();
     const digits = minorUnits(input.currency);
-    return store.transaction(async (tx) => {
-      const id = newId('inv');
-      const inserted = await sqlRows<{ id: string }>(
-        tx,
-        `insert into billing_invoices (id, customer_id, subscription_id, idempotency_key, status, currency, period_from, period_to, rail, metadata, created_at)
-         values ($1, $2, $3, $4, 'draft', $5, $6, $7, $8, $9, $10) on conflict (idempotency_key) do nothing returning id`,
-        [
-          id,
-          input.customerId,
-          input.subscriptionId,
-          input.key,
-          input.currency,
-          input.period.from,
-          input.period.to,
-          rail.name,
-          JSON.stringify(input.metadata ?? {}),
-          now,
-        ],
-      );
-      if (inserted.length === 0) return null;
-      const { subtotal, tax, total } = totals(input.lines, input.currency);
-      const lines = input.lines.map((l) => ({ ...l }));
-      let creditsApplied = new Decimal(0);
-      if (input.applyCredits && total.gt(0)) {
-        creditsApplied = new Decimal(
-          await credits.drawdown(tx, {
-            customerId: input.customerId,
-            currency: input.currency,
-            amount: total.toFixed(digits),
-            invoiceId: id,
-          }),
+    const issue = input.issue !== false;
+    try {
+      return await store.transaction(async (tx) => {
+        const id = newId('inv');
+        const { subtotal, tax, total } = totals(input.lines, input.currency);
+        let creditsApplied = new Decimal(0);
+        if (input.applyCredits && total.gt(0)) {
+          creditsApplied = new Decimal(
+            await credits.drawdown(tx, {
+              customerId: input.customerId,
+              currency: input.currency,
+              amount: total.toFixed(digits),
+              invoiceId: id,
+            }),
+          );
+        }
+        const amountDue = total.sub(creditsApplied);
+        const zero = amountDue.lte(0);
+        const number = issue ? await nextInvoiceNumber(tx) : null;
+        const status: InvoiceStatus = !issue ? 'draft' : zero ? 'paid' : 'issued';
+        const netDays = rail.collection === 'manual' ? (options.netDays ?? 30) : 0;
+        const charge = issue && !zero && rail.collection === 'automatic';
+        const inserted = await sqlRows<{ id: string }>(
+          tx,
+          `insert into billing_invoices (id, number, customer_id, subscription_id, idempotency_key, status, currency, period_from, period_to,
+             subtotal, tax_rate, tax, total, credits_applied, amount_due, rail, issued_at, due_at, paid_at, payment_attempts, metadata, created_at)
+           values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)
+           on conflict (idempotency_key) do nothing returning id`,
+          [
+            id,
+            number,
+            input.customerId,
+            input.subscriptionId,
+            input.key,
+            status,
+            input.currency,
+            input.period.from,
+            input.period.to,
+            subtotal.toFixed(digits),
+            taxRate,
+            tax.toFixed(digits),
+            total.toFixed(digits),
+            creditsApplied.toFixed(digits),
+            amountDue.toFixed(digits),
+            rail.name,
+            issue ? now : null,
+            issue ? new Date(now.getTime() + netDays * DAY) : null,
+            status === 'paid' ? now : null,
+            charge ? 1 : 0,
+            JSON.stringify(input.metadata ?? {}),
+            now,
+          ],
         );
-      }
-      await insertLines(tx, id, lines, creditsApplied, input.period, input.currency);
-      await sqlRows(
-        tx,
-        `update billing_invoices set subtotal = $2, tax_rate = $3, tax = $4, total = $5, credits_applied = $6, amount_due = $7 where id = $1`,
-        [
+        if (inserted.length === 0) throw DUPLICATE; // rolls back the number and any credit drawn
+        await insertLines(tx, id, input.lines, creditsApplied, input.period, input.currency);
+        let payment: PaymentRow | null = null;
+        if (charge) {
+          [payment] = (await sqlRows<PaymentRow>(
+            tx,
+            `insert into billing_payments (id, invoice_id, customer_id, idempotency_key, purpose, rail, status, amount, currency, created_at, updated_at)
+             values ($1, $2, $3, $4, 'invoice', $5, 'pending', $6, $7, $8, $8) returning ${PAYMENT_COLUMNS}`,
+            [
+              newId('pay'),
+              id,
+              input.customerId,
+              `inv:${id}:attempt:1`,
+              rail.name,
+              amountDue.toFixed(digits),
+              input.currency,
+              now,
+            ],
+          )) as [PaymentRow];
+        }
+        return {
           id,
-          subtotal.toFixed(digits),
-          taxRate,
-          tax.toFixed(digits),
-          total.toFixed(digits),
-          creditsApplied.toFixed(digits),
-          total.sub(creditsApplied).toFixed(digits),
-        ],
-      );
-      if (input.issue !== false) await issueIn(tx, id);
-      return id;
-    });
+          number,
+          status,
+          customerId: input.customerId,
+          subscriptionId: input.subscriptionId,
+          currency: input.currency,
+          total: total.toFixed(digits),
+          amountDue: amountDue.toFixed(digits),
+          periodFrom: input.period.from.toISOString(),
+          periodTo: input.period.to.toISOString(),
+          payment,
+        };
+      });
+    } catch (error) {
+      if (error === DUPLICATE) return null;
+      throw error;
+    }
+  }
+
+  /** Events and the first charge after `createAndIssue`, without reading the invoice back. */
+  async function afterCreated(created: Created): Promise<void> {
+    if (created.status === 'draft') return;
+    const { payment, ...summaryOfInvoice } = created;
+    await events.emit('invoice.issued', { invoice: summaryOfInvoice });
+    if (created.status === 'paid') await events.emit('invoice.paid', { invoice: summaryOfInvoice });
+    else if (payment) await sendCharge(created, payment);
   }
 
   async function insertLines(
@@ -345,27 +412,26 @@ export function createBillingService(options: BillingServiceOptions) {
   async function billSubscription(sub: BillingSubscription): Promise<'invoiced' | 'existing'> {
     const period = sub.currentPeriod;
     const key = `sub:${sub.id}:${period.from.toISOString()}`;
-    let row = await invoiceRowByKey(db, key);
-    let created = false;
-    if (!row) {
+    const existing = await invoiceRowByKey(db, key);
+    let created: Created | null = null;
+    if (!existing) {
       const { lines } = await rateSubscription(sub, period);
       const already = await billedKeys(sub.id, period.from, key);
-      const id = await createAndIssue({
+      created = await createAndIssue({
         key,
         customerId: sub.customerId,
         subscriptionId: sub.id,
         currency: sub.currency,
         period,
-        lines: lines.filter((l) => !already.has(l.key)),
+        lines: already.size > 0 ? lines.filter((l) => !already.has(l.key)) : lines,
         applyCredits: true,
         metadata: { planKey: sub.planKey, planVersion: sub.planVersion },
       });
-      created = id !== null;
-      row = await invoiceRowByKey(db, key);
     }
-    if (row) {
-      if (created) await afterIssue(row.id);
-      else await resumeCollection(row);
+    if (created) await afterCreated(created);
+    else {
+      const row = existing ?? (await invoiceRowByKey(db, key));
+      if (row) await resumeCollection(row);
     }
     await subscriptions.rollOver(sub.id, period.to);
     return created ? 'invoiced' : 'existing';
@@ -388,7 +454,12 @@ export function createBillingService(options: BillingServiceOptions) {
       `select ${PAYMENT_COLUMNS} from billing_payments where invoice_id = $1 and status = 'pending' and rail_ref is null`,
       [row.id],
     );
-    for (const p of pending) await sendCharge(row, p);
+    for (const p of pending) {
+      await sendCharge(
+        { id: row.id, customerId: row.customer_id, number: row.number, currency: row.currency },
+        p,
+      );
+    }
   }
 
   /** Leader-only on PostgreSQL (`pg_try_advisory_xact_lock` via runExclusive); null when another runner holds it. */
@@ -512,20 +583,27 @@ export function createBillingService(options: BillingServiceOptions) {
       return p ? { row, payment: p } : null;
     });
     if (!payment) return null;
-    return sendCharge(payment.row, payment.payment);
+    const { row } = payment;
+    return sendCharge(
+      { id: row.id, customerId: row.customer_id, number: row.number, currency: row.currency },
+      payment.payment,
+    );
   }
 
-  async function sendCharge(row: InvoiceRow, payment: PaymentRow): Promise<PaymentRow> {
-    const customer = await ensureRailCustomer(row.customer_id);
+  async function sendCharge(
+    invoice: { id: string; customerId: string; number: string | null; currency: string },
+    payment: PaymentRow,
+  ): Promise<PaymentRow> {
+    const customer = await ensureRailCustomer(invoice.customerId);
     const result = await rail.chargeInvoice({
-      reference: row.id,
+      reference: invoice.id,
       railCustomerId: customer.rail_customer_id,
       paymentMethodId: customer.payment_method_id,
       amount: payment.amount,
-      currency: row.currency,
-      description: `Invoice ${row.number ?? row.id}`,
+      currency: invoice.currency,
+      description: `Invoice ${invoice.number ?? invoice.id}`,
       idempotencyKey: payment.idempotency_key,
-      metadata: { invoiceId: row.id, paymentId: payment.id },
+      metadata: { invoiceId: invoice.id, paymentId: payment.id },
     });
     await sqlRows(
       db,
@@ -576,7 +654,7 @@ export function createBillingService(options: BillingServiceOptions) {
       });
       return;
     }
-    if (payment.invoice_id) await markPaid(payment.invoice_id, { paymentId });
+    if (payment.invoice_id) await settlePaid(payment.invoice_id, { paymentId });
   }
 
   async function paymentFailed(paymentId: string, code: string, message: string): Promise<void> {
@@ -618,46 +696,70 @@ export function createBillingService(options: BillingServiceOptions) {
     });
   }
 
-  async function markPaid(
-    id: string,
-    paidOptions: { paymentId?: string; note?: string } = {},
-  ): Promise<Invoice> {
-    const changed = await sqlRows<{ id: string }>(
+  /** Marks an issued (or uncollectible) invoice paid; false when it was not payable. */
+  async function settlePaid(id: string, paidOptions: { paymentId?: string } = {}): Promise<boolean> {
+    const [row] = await sqlRows<{
+      id: string;
+      number: string | null;
+      customer_id: string;
+      subscription_id: string | null;
+      currency: string;
+      total: string;
+      amount_due: string;
+      period_from: Date;
+      period_to: Date;
+      first_failed_at: Date | null;
+    }>(
       db,
       `update billing_invoices set status = 'paid', paid_at = $2, next_payment_attempt_at = null
-       where id = $1 and status in ('issued', 'uncollectible') returning id`,
+       where id = $1 and status in ('issued', 'uncollectible')
+       returning id, number, customer_id, subscription_id, currency, total::text as total, amount_due::text as amount_due,
+                 period_from, period_to, first_failed_at`,
       [id, clock.now()],
     );
-    const invoice = await mustLoad(id);
-    if (changed.length === 0) {
-      if (invoice.status === 'paid') return invoice;
-      throw problems.conflict(
-        `Invoice ${invoice.number ?? id} is ${invoice.status}; only issued invoices can be paid.`,
-      );
-    }
+    if (!row) return false;
+    const digits = minorUnits(row.currency);
     if (!paidOptions.paymentId && rail.collection === 'manual') {
       await sqlRows(
         db,
         `insert into billing_payments (id, invoice_id, customer_id, idempotency_key, purpose, rail, status, amount, currency, created_at, updated_at)
          values ($1, $2, $3, $4, 'invoice', 'manual', 'succeeded', $5, $6, $7, $7) on conflict (idempotency_key) do nothing`,
-        [
-          newId('pay'),
-          id,
-          invoice.customerId,
-          `inv:${id}:manual`,
-          invoice.amountDue,
-          invoice.currency,
-          clock.now(),
-        ],
+        [newId('pay'), id, row.customer_id, `inv:${id}:manual`, row.amount_due, row.currency, clock.now()],
       );
     }
-    await events.emit('invoice.paid', { invoice: summary(invoice) });
-    await reactivateIfSettled(invoice);
+    await events.emit('invoice.paid', {
+      invoice: {
+        id: row.id,
+        number: row.number,
+        customerId: row.customer_id,
+        subscriptionId: row.subscription_id,
+        status: 'paid',
+        currency: row.currency,
+        total: new Decimal(row.total).toFixed(digits),
+        amountDue: new Decimal(row.amount_due).toFixed(digits),
+        periodFrom: new Date(row.period_from).toISOString(),
+        periodTo: new Date(row.period_to).toISOString(),
+      },
+    });
+    // Only an invoice that had failed (or gone overdue) can be what holds a subscription back.
+    if (row.first_failed_at && row.subscription_id)
+      await reactivateIfSettled({ subscriptionId: row.subscription_id });
+    return true;
+  }
+
+  async function markPaid(id: string): Promise<Invoice> {
+    const changed = await settlePaid(id);
+    const invoice = await mustLoad(id);
+    if (!changed && invoice.status !== 'paid') {
+      throw problems.conflict(
+        `Invoice ${invoice.number ?? id} is ${invoice.status}; only issued invoices can be paid.`,
+      );
+    }
     return invoice;
   }
 
   /** Paying the last overdue invoice brings a past-due or suspended subscription back at once. */
-  async function reactivateIfSettled(invoice: Invoice): Promise<void> {
+  async function reactivateIfSettled(invoice: { subscriptionId: string | null }): Promise<void> {
     if (!invoice.subscriptionId) return;
     const sub = await subscriptions.get(invoice.subscriptionId);
     if (!sub || (sub.status !== 'past_due' && sub.status !== 'suspended')) return;
@@ -760,19 +862,24 @@ export function createBillingService(options: BillingServiceOptions) {
       segments: segments.slice(0, 1).map((s) => ({ ...s, usage: {} })),
     }).filter((l) => l.timing === 'in_advance');
     if (lines.length === 0) return null;
-    const id =
-      (await createAndIssue({
-        key,
-        customerId: sub.customerId,
-        subscriptionId: sub.id,
-        currency: sub.currency,
-        period,
-        lines,
-        applyCredits: true,
-        metadata: { planKey: sub.planKey, planVersion: sub.planVersion, first: true },
-      })) ?? (await invoiceRowByKey(db, key))?.id;
-    if (!id) return null;
-    return afterIssue(id);
+    const created = await createAndIssue({
+      key,
+      customerId: sub.customerId,
+      subscriptionId: sub.id,
+      currency: sub.currency,
+      period,
+      lines,
+      applyCredits: true,
+      metadata: { planKey: sub.planKey, planVersion: sub.planVersion, first: true },
+    });
+    if (created) {
+      await afterCreated(created);
+      return mustLoad(created.id);
+    }
+    const row = await invoiceRowByKey(db, key);
+    if (!row) return null;
+    await resumeCollection(row);
+    return mustLoad(row.id);
   }
 
   async function runDunning(
@@ -899,7 +1006,7 @@ export function createBillingService(options: BillingServiceOptions) {
           amount: formatMoney(quantity.mul(l.unitPrice), input.currency),
         };
       });
-      const id = (await createAndIssue({
+      const created = (await createAndIssue({
         key: newId('manual'),
         customerId: input.customerId,
         subscriptionId: null,
@@ -907,13 +1014,10 @@ export function createBillingService(options: BillingServiceOptions) {
         period: { from: now, to: now },
         lines,
         applyCredits: false,
-        issue: false,
-      })) as string;
-      if (input.issue) {
-        await store.transaction((tx) => issueIn(tx, id));
-        return afterIssue(id);
-      }
-      return mustLoad(id);
+        issue: input.issue === true,
+      })) as Created;
+      await afterCreated(created);
+      return mustLoad(created.id);
     },
     /** Cost to date for the current period, plus a linear forecast to its end. */
     async upcoming(subscriptionId: string, asOf: Date = clock.now()): Promise<UpcomingInvoice> {
