@@ -247,9 +247,15 @@ function invoiceSummary(invoice: Invoice): InvoiceSummary {
   };
 }
 
-function lineOf(line: { description: string; amount: string; quantity: string; kind: string }): MoneyLine {
+function lineOf(
+  line: { description: string; amount: string; quantity: string; kind: string; featureKey: string | null },
+  featureNames: Map<string, string> = new Map(),
+): MoneyLine {
+  // Usage lines of rate cards without a name carry the bare key; show the feature's name instead.
+  const named =
+    line.featureKey && line.description === line.featureKey ? featureNames.get(line.featureKey) : undefined;
   return {
-    description: line.description,
+    description: named ?? line.description,
     amount: line.amount,
     quantity: line.quantity,
     kind: line.kind === 'usage' || line.kind === 'minimum_spend' ? 'usage' : 'flat',
@@ -274,6 +280,8 @@ export function billingPort(deps: {
   const railConfig = deps.config().billing.rail;
   const rail: BillingPort['rail'] =
     typeof railConfig === 'string' ? railConfig : railConfig.type === 'stripe' ? 'stripe' : railConfig.type;
+
+  const featureNames = async () => new Map((await catalog.listFeatures()).map((f) => [f.key, f.name]));
 
   async function own(customerId: string, invoiceId: string): Promise<Invoice | null> {
     const invoice = await billing.get(invoiceId);
@@ -369,18 +377,18 @@ export function billingPort(deps: {
       return {
         amount: sumLines(lines, currency),
         currency,
-        lines: lines.map(lineOf),
+        lines: lines.map((l) => lineOf(l)),
         timing,
       };
     },
     async upcoming(customerId) {
       const sub = await subscriptions.currentForCustomer(customerId);
       if (!sub || sub.customerId !== customerId || sub.status === 'canceled') return null;
-      const up = await billing.upcoming(sub.id);
+      const [up, names] = await Promise.all([billing.upcoming(sub.id), featureNames()]);
       return {
         currency: up.currency,
         total: up.costToDate.total,
-        lines: up.costToDate.lines.map(lineOf),
+        lines: up.costToDate.lines.map((l) => lineOf(l, names)),
         periodFrom: up.periodFrom,
         periodTo: up.periodTo,
       };
@@ -392,11 +400,12 @@ export function billingPort(deps: {
     async getInvoice(customerId, invoiceId) {
       const invoice = await own(customerId, invoiceId);
       if (!invoice || invoice.status === 'draft') return null;
+      const names = await featureNames();
       return {
         ...invoiceSummary(invoice),
         subtotal: invoice.subtotal,
         tax: invoice.tax,
-        lines: invoice.lines.map(lineOf),
+        lines: invoice.lines.map((l) => lineOf(l, names)),
       };
     },
     async invoiceHtml(customerId, invoiceId) {

@@ -120,7 +120,7 @@ function example(doc: Json, schema: Json, depth = 0): unknown {
   }
   if (s.type === 'array') return [example(doc, (s.items as Json | undefined) ?? {}, depth + 1)];
   if (s.type === 'integer' || s.type === 'number') return 1;
-  if (s.type === 'boolean') return true;
+  if (s.type === 'boolean') return false;
   return 'string';
 }
 

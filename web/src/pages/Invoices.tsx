@@ -131,10 +131,7 @@ export function InvoicePage({ id }: { id: string }) {
         </a>
       </div>
       {paid && <Notice tone="ok">Thank you — the invoice is paid.</Notice>}
-      <div
-        className="grid"
-        style={{ gridTemplateColumns: 'minmax(0, 2fr) minmax(0, 1fr)', alignItems: 'start' }}
-      >
+      <div className="grid grid-main">
         <section className="card" aria-label="Lines">
           <p className="muted small">
             Period {date(inv.periodFrom)} – {date(inv.periodTo)} · issued {date(inv.issuedAt)}

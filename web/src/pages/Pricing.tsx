@@ -6,7 +6,7 @@ import { ErrorNotice, Loading, useData } from '../ui.tsx';
 
 function included(f: PlanFeature): string {
   if (f.boolean) return 'Included';
-  if (f.unlimited) return f.price ? 'Pay per use' : 'Unlimited';
+  if (f.unlimited || (f.included === null && f.price)) return f.price ? 'Pay per use' : 'Unlimited';
   if (f.included !== null) {
     return `${number(f.included)} / ${period(f.usagePeriod)}${f.soft ? ', then overage' : ''}`;
   }
@@ -22,8 +22,7 @@ function bullets(plan: Plan): string[] {
   const out: string[] = [];
   for (const f of plan.features) {
     if (f.boolean) out.push(f.name);
-    else if (f.included !== null)
-      out.push(`${compact(f.included)} ${f.name.toLowerCase()} / ${period(f.usagePeriod)}`);
+    else if (f.included !== null) out.push(`${compact(f.included)} ${f.name} / ${period(f.usagePeriod)}`);
     else if (f.perMillion) out.push(`${f.name}: ${money(f.perMillion, plan.currency)} per 1M`);
     else if (f.unlimited) out.push(`${f.name}: unlimited`);
     if (f.soft && f.priceText && !f.perMillion) out.push(`Overage: ${f.priceText}`);

@@ -256,9 +256,7 @@ export function SubscriptionPage() {
               disabled={busy || !preview}
               onClick={confirmChange}
             >
-              {preview?.timing === 'period_end'
-                ? 'Schedule change'
-                : `Confirm and pay ${preview ? money(preview.amount, preview.currency) : ''}`}
+              {preview?.timing === 'period_end' ? 'Schedule change' : `Upgrade now`}
             </button>
           </>
         }
@@ -269,8 +267,9 @@ export function SubscriptionPage() {
           <div data-testid="proration-preview">
             {preview.timing === 'immediate' ? (
               <p>
-                The change applies now. You pay the prorated difference for the rest of this period today:{' '}
-                <strong>{money(preview.amount, preview.currency)}</strong>.
+                The change applies now, with the new plan's quotas and limits. The prorated difference for the
+                rest of this period, <strong>{money(preview.amount, preview.currency)}</strong>, is added to
+                your next invoice.
               </p>
             ) : (
               <p>The change takes effect on {date(s.currentPeriod.to)}. Nothing is charged today.</p>

@@ -134,10 +134,7 @@ export function Usage() {
         </div>
       </div>
 
-      <div
-        className="grid"
-        style={{ gridTemplateColumns: 'minmax(0, 2fr) minmax(0, 1fr)', alignItems: 'start' }}
-      >
+      <div className="grid grid-main">
         <section className="card" aria-labelledby="chart-title">
           <div className="card-head">
             <h2 id="chart-title">{currentMeter?.name ?? 'Usage'} over time</h2>

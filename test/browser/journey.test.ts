@@ -1,0 +1,199 @@
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Stack, startStack } from './stack.ts';
+
+/**
+ * The whole self-serve journey in a real browser (Debian's chromium, driven by Playwright):
+ * sign up → pick Pro → a declined card, then the sandbox card → first key → create a key → call
+ * the API through the gateway → usage appears → exhaust Pro's quota (429) → upgrade with the
+ * prorated amount shown → calls work again → the period's invoice shows the proration.
+ */
+const SHOTS = join(process.cwd(), 'test-results', 'screenshots');
+const DAY = 86_400_000;
+
+let stack: Stack;
+let context: BrowserContext;
+let page: Page;
+let profile: string;
+
+async function shot(name: string, fullPage = true) {
+  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage });
+}
+
+async function callApi(key: string): Promise<{ status: number; body: Record<string, unknown> }> {
+  const response = await fetch(`${stack.gatewayUrl}/v1/weather?city=Paris`, {
+    headers: { authorization: `Bearer ${key}` },
+  });
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+}
+
+beforeAll(async () => {
+  mkdirSync(SHOTS, { recursive: true });
+  stack = await startStack();
+  profile = mkdtempSync(join(tmpdir(), 'tollgate-chromium-'));
+  context = await chromium.launchPersistentContext(profile, {
+    executablePath: '/usr/bin/chromium',
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+    viewport: { width: 1280, height: 860 },
+  });
+  page = context.pages()[0] ?? (await context.newPage());
+  page.setDefaultTimeout(15_000);
+}, 60_000);
+
+afterAll(async () => {
+  await context?.close();
+  await stack?.stop();
+  if (profile) rmSync(profile, { recursive: true, force: true });
+});
+
+describe('self-serve journey', () => {
+  it('takes a new developer from sign up to a paid, prorated invoice', async () => {
+    try {
+      await journey();
+    } catch (error) {
+      await shot('failure').catch(() => undefined);
+      throw error;
+    }
+  }, 150_000);
+});
+
+async function journey() {
+  const base = stack.consoleUrl;
+
+  // Pricing from the live catalog.
+  await page.goto(`${base}/pricing`);
+  await expect.poll(() => page.getByRole('heading', { name: 'Pro' }).isVisible()).toBe(true);
+  expect(await page.getByText('$49.00').first().isVisible()).toBe(true);
+  expect(await page.getByText('$0.50 per 1M').first().isVisible()).toBe(true);
+  await shot('pricing');
+
+  // Pick Pro → sign up → checkout.
+  await page.getByRole('link', { name: 'Choose Pro' }).click();
+  await page.waitForURL('**/signup?plan=pro');
+  await page.getByLabel('Your name').fill('Grace Hopper');
+  await page.getByLabel('Organisation').fill('Compilers Inc');
+  await page.getByLabel('Work email').fill('grace@compilers.test');
+  await page.getByLabel('Password').fill('a long and careful passphrase');
+  await shot('signup');
+  await page.getByRole('button', { name: 'Create account' }).click();
+  await page.waitForURL('**/checkout?plan=pro');
+
+  // A declined card is shown clearly and creates nothing.
+  await page.getByLabel('Card number').fill('4000 0000 0000 0002');
+  await page.getByLabel('Expiry (MM/YY)').fill('12/30');
+  await page.getByLabel('CVC').fill('123');
+  await page.getByRole('button', { name: /Pay \$49\.00/ }).click();
+  await page.getByText('Your card was declined', { exact: false }).first().waitFor();
+  await shot('checkout-declined');
+  const customerId = (await (await page.request.get(`${base}/api/portal/me`)).json()).user
+    .customerId as string;
+  expect(await stack.tollgate.subscriptions.currentForCustomer(customerId)).toBeNull();
+
+  // The sandbox card succeeds: subscription active, first key shown once.
+  await page.getByLabel('Card number').fill('4242 4242 4242 4242');
+  await page.getByRole('button', { name: /Pay \$49\.00/ }).click();
+  await page.getByTestId('checkout-success').waitFor();
+  const firstKey = (await page.getByTestId('secret').textContent())?.trim() ?? '';
+  expect(firstKey).toMatch(/^tg_/);
+  await shot('checkout-success');
+
+  // Create a key of our own on the keys page.
+  await page.getByRole('link', { name: 'Go to dashboard' }).click();
+  await page.getByRole('link', { name: 'API keys' }).click();
+  await page.getByRole('button', { name: 'Create key' }).click();
+  await page.getByLabel('Name').fill('Production');
+  await page.getByRole('form', { name: 'New key' }).getByRole('button', { name: 'Create key' }).click();
+  await page.getByText('Key “Production” created').waitFor();
+  const key = (await page.getByTestId('secret').textContent())?.trim() ?? '';
+  expect(key).toMatch(/^tg_/);
+  expect(key).not.toBe(firstKey);
+
+  // Call the API through the gateway with it.
+  const first = await callApi(key);
+  expect(first.status).toBe(200);
+  expect(first.body.city).toBe('Paris');
+
+  // Usage appears in the portal within seconds (auto-refresh).
+  await page.getByRole('link', { name: 'Usage' }).click();
+  await expect
+    .poll(async () => (await page.getByTestId('usage-total').textContent())?.trim(), { timeout: 20_000 })
+    .toBe('1');
+  await page.getByTestId('usage-chart').waitFor();
+  await page.getByTestId('quota-api_requests').getByText('1 of 5').waitFor({ timeout: 20_000 });
+
+  // Exhaust Pro's quota of 5: the sixth call is refused with 429.
+  const statuses: number[] = [];
+  for (let i = 0; i < 6; i++) statuses.push((await callApi(key)).status);
+  expect(statuses.slice(0, 4)).toEqual([200, 200, 200, 200]);
+  expect(statuses[5]).toBe(429);
+  const refused = await fetch(`${stack.gatewayUrl}/v1/weather?city=Paris`, {
+    headers: { authorization: `Bearer ${key}` },
+  });
+  expect(refused.status).toBe(429);
+  expect(refused.headers.get('content-type')).toBe('application/problem+json');
+  await expect
+    .poll(async () => (await page.getByTestId('usage-total').textContent())?.trim(), { timeout: 20_000 })
+    .toBe('5');
+  await shot('usage');
+
+  // Ten days later: upgrade to Growth, with the prorated amount shown before confirming.
+  stack.clock.advance(10 * DAY);
+  await page.getByRole('link', { name: 'Subscription' }).click();
+  await page.getByRole('button', { name: 'Upgrade to Growth' }).click();
+  const preview = page.getByTestId('proration-preview');
+  await preview.waitFor();
+  const previewText = (await preview.textContent()) ?? '';
+  expect(previewText).toMatch(/Unused time on Pro subscription/);
+  expect(previewText).toMatch(/Remaining time on Growth subscription/);
+  await shot('upgrade-preview', false);
+  await page.getByRole('button', { name: 'Upgrade now' }).click();
+  await page.getByText('You are now on Growth.').waitFor();
+  await shot('subscription');
+
+  // Calls work again.
+  await expect.poll(async () => (await callApi(key)).status, { timeout: 5_000 }).toBe(200);
+
+  // The period ends: the billing run invoices it, proration included.
+  const sub = await stack.tollgate.subscriptions.currentForCustomer(customerId);
+  stack.clock.set(new Date(new Date(sub!.currentPeriod.to).getTime() + 1000));
+  await stack.tollgate.billing.runBilling();
+  // The session is 14 days old by now: log in again.
+  await page.goto(`${base}/invoices`);
+  await page.waitForURL('**/login?**');
+  await page.getByLabel('Email').fill('grace@compilers.test');
+  await page.getByLabel('Password').fill('a long and careful passphrase');
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.waitForURL('**/invoices');
+  await page.getByRole('heading', { name: 'Invoices' }).waitFor();
+  const rows = page.locator('tbody tr');
+  await expect.poll(() => rows.count()).toBeGreaterThanOrEqual(2);
+  await shot('invoices');
+  await rows.first().getByRole('link').click();
+  const lines = page.getByTestId('invoice-lines');
+  await lines.waitFor();
+  const text = (await lines.textContent()) ?? '';
+  expect(text).toMatch(/Unused time on Pro subscription/);
+  expect(text).toMatch(/Remaining time on Growth subscription/);
+  await shot('invoice');
+
+  // A phone-width look at the dashboard.
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.goto(`${base}/usage`);
+  await page.getByRole('heading', { name: 'Usage & cost' }).waitFor();
+  await shot('usage-phone');
+  await page.goto(`${base}/pricing`);
+  await page.getByRole('heading', { name: 'Pro' }).waitFor();
+  await shot('pricing-phone', false);
+}

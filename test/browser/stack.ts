@@ -1,0 +1,179 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type DemoUpstream, startDemoUpstream } from '../../examples/quickstart/upstream.ts';
+import { startTollgate, type Tollgate } from '../../src/app.ts';
+import { type ResolvedConfig, resolveConfig } from '../../src/config/index.ts';
+import type { Clock } from '../../src/util/clock.ts';
+import { createLogger } from '../../src/util/log.ts';
+
+/**
+ * The quickstart's API (demo upstream + openapi.yaml) sold with small quotas, so a browser test
+ * can exhaust Pro in a handful of calls: Free 3 requests, Pro 5 (hard), Growth 10,000 with overage.
+ */
+const QUICKSTART = resolve(fileURLToPath(new URL('../../examples/quickstart', import.meta.url)));
+export const ADMIN_TOKEN = 'admin-token-for-browser-tests-0123';
+
+export function journeyConfig(upstream: string): ResolvedConfig {
+  return resolveConfig(
+    {
+      name: 'Acme Weather & AI API',
+      upstream,
+      openapi: join(QUICKSTART, 'openapi.yaml'),
+      meters: [
+        {
+          slug: 'requests',
+          name: 'API requests',
+          eventType: 'request',
+          aggregation: 'COUNT',
+          groupBy: { route: '$.route', method: '$.method', status: '$.status', key: '$.key' },
+        },
+        {
+          slug: 'tokens',
+          name: 'AI tokens',
+          eventType: 'tokens',
+          aggregation: 'SUM',
+          valueProperty: '$.tokens',
+          groupBy: { model: '$.model', type: '$.type', key: '$.key' },
+        },
+      ],
+      features: [
+        { key: 'api_requests', name: 'API requests', meter: 'requests' },
+        { key: 'chat', name: 'Chat completions' },
+        {
+          key: 'small_input_tokens',
+          name: 'tg-small input tokens',
+          meter: 'tokens',
+          meterGroupByFilters: { model: 'tg-small', type: 'input' },
+        },
+        {
+          key: 'small_output_tokens',
+          name: 'tg-small output tokens',
+          meter: 'tokens',
+          meterGroupByFilters: { model: 'tg-small', type: 'output' },
+        },
+      ],
+      plans: [
+        {
+          key: 'free',
+          name: 'Free',
+          description: 'Try the API at no cost.',
+          rateLimit: { limit: 60, window: '1m' },
+          rateCards: [
+            {
+              key: 'requests',
+              feature: 'api_requests',
+              entitlement: { type: 'metered', limit: 3, usagePeriod: 'P1M' },
+            },
+          ],
+        },
+        {
+          key: 'pro',
+          name: 'Pro',
+          description: 'For production apps, with chat on the small model.',
+          rateLimit: { limit: 1000, window: '1m' },
+          rateCards: [
+            { key: 'base', name: 'Pro subscription', price: { type: 'flat', amount: '49.00' } },
+            {
+              key: 'requests',
+              feature: 'api_requests',
+              entitlement: { type: 'metered', limit: 5, usagePeriod: 'P1M' },
+            },
+            { key: 'chat', feature: 'chat', entitlement: { type: 'boolean' } },
+          ],
+        },
+        {
+          key: 'growth',
+          name: 'Growth',
+          description: 'Scale with overage: $0.01 per call beyond 10,000.',
+          rateLimit: { limit: 2000, window: '1m' },
+          rateCards: [
+            { key: 'base', name: 'Growth subscription', price: { type: 'flat', amount: '99.00' } },
+            {
+              key: 'requests',
+              feature: 'api_requests',
+              price: {
+                type: 'tiered',
+                mode: 'graduated',
+                tiers: [{ upTo: 10_000, unitPrice: '0' }, { unitPrice: '0.01' }],
+              },
+              entitlement: { type: 'metered', limit: 10_000, softLimit: true, usagePeriod: 'P1M' },
+            },
+            { key: 'chat', feature: 'chat', entitlement: { type: 'boolean' } },
+            {
+              key: 'small_input',
+              feature: 'small_input_tokens',
+              price: { type: 'unit', amount: '0.0000005' },
+            },
+            {
+              key: 'small_output',
+              feature: 'small_output_tokens',
+              price: { type: 'unit', amount: '0.0000015' },
+            },
+          ],
+        },
+      ],
+      portal: { branding: { name: 'Acme API', primaryColor: '#4f46e5' } },
+      admin: { token: ADMIN_TOKEN },
+    },
+    join(QUICKSTART, 'journey.config.ts'),
+    QUICKSTART,
+  );
+}
+
+/** Real time plus an offset the test can move forward ("ten days later"). */
+export class OffsetClock implements Clock {
+  #offset = 0;
+  now(): Date {
+    return new Date(Date.now() + this.#offset);
+  }
+  advance(ms: number): void {
+    this.#offset += ms;
+  }
+  set(to: Date): void {
+    this.#offset = to.getTime() - Date.now();
+  }
+}
+
+export interface Stack {
+  tollgate: Tollgate;
+  upstream: DemoUpstream;
+  clock: OffsetClock;
+  consoleUrl: string;
+  gatewayUrl: string;
+  stop(): Promise<void>;
+}
+
+/** Upstream + Tollgate (embedded store in a temp dir) on free ports, with a clock the test moves. */
+export async function startStack(options: { logLevel?: string } = {}): Promise<Stack> {
+  const upstream = await startDemoUpstream(0);
+  const clock = new OffsetClock();
+  const dataDir = mkdtempSync(join(tmpdir(), 'tollgate-portal-'));
+  const tollgate = await startTollgate({
+    config: journeyConfig(upstream.url),
+    database: ':memory:',
+    dataDir,
+    clock,
+    gatewayPort: 0,
+    consolePort: 0,
+    log: createLogger({ level: options.logLevel ?? 'silent' }),
+  });
+  return {
+    tollgate,
+    upstream,
+    clock,
+    consoleUrl: tollgate.consoleUrl!,
+    gatewayUrl: tollgate.gatewayUrl!,
+    async stop() {
+      await tollgate.stop();
+      await upstream.close();
+    },
+  };
+}
+
+// `node test/browser/stack.ts` runs the stack for a look in a browser.
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const stack = await startStack({ logLevel: 'info' });
+  console.log(`portal  ${stack.consoleUrl}/\ngateway ${stack.gatewayUrl}\nadmin token ${ADMIN_TOKEN}`);
+}
