@@ -29,6 +29,7 @@ function changeLine(change: PlanChange): string {
 
 function planHeadline(item: PlanSyncItem, applied: boolean): string {
   const subs = item.subscribers === 1 ? '1 subscriber' : `${item.subscribers} subscribers`;
+  const stay = item.subscribers === 1 ? 'stays' : 'stay';
   const will = (text: string, done: string) => (applied ? done : text);
   switch (item.action) {
     case 'create':
@@ -37,7 +38,7 @@ function planHeadline(item: PlanSyncItem, applied: boolean): string {
       return `${pc.yellow('~')} ${pc.bold(item.key)} ${will(`changed: would publish v${item.toVersion}`, `published v${item.toVersion}`)}${
         item.subscribers > 0
           ? pc.dim(
-              ` — ${subs} stay on v${item.fromVersion} or older until migrated (tollgate plans migrate ${item.key})`,
+              ` — ${subs} ${stay} on v${item.fromVersion} or older until migrated (tollgate plans migrate ${item.key})`,
             )
           : ''
       }`;
@@ -46,7 +47,7 @@ function planHeadline(item: PlanSyncItem, applied: boolean): string {
         item.toVersion !== item.fromVersion ? ` ${will('and publish', 'with')} v${item.toVersion}` : ''
       }`;
     case 'archive':
-      return `${pc.red('-')} ${pc.bold(item.key)} ${will('removed from the config: would be ARCHIVED, not deleted', 'ARCHIVED, not deleted')} — ${subs} keep it; new subscriptions are refused`;
+      return `${pc.red('-')} ${pc.bold(item.key)} ${will('removed from the config: would be ARCHIVED, not deleted', 'ARCHIVED, not deleted')} — ${subs} ${item.subscribers === 1 ? 'keeps' : 'keep'} it; new subscriptions are refused`;
     case 'delete':
       return `${pc.red('-')} ${pc.bold(item.key)} ${will('removed from the config: would be deleted (never subscribed)', 'deleted (never subscribed)')}`;
     case 'unchanged':

@@ -17,6 +17,12 @@ export interface PhaseEntry {
   /** Exclusive end; null for the last phase. */
   to: Date | null;
   trial: boolean;
+  /**
+   * Where billing periods of this phase are anchored when not at `from`: a plan changed
+   * mid-period keeps the period in progress (the new phase starts at the change, its periods
+   * keep the old grid).
+   */
+  anchor?: Date;
 }
 
 export interface Period {
@@ -77,7 +83,7 @@ export function periodContaining(anchor: Date, step: string, at: Date, end: Date
 /** The billing period containing `at`. */
 export function billingPeriodAt(phases: readonly PhaseEntry[], cadence: string, at: Date): Period {
   const phase = phases[phaseIndexAt(phases, at)]!;
-  return periodContaining(phase.from, cadence, at < phase.from ? phase.from : at, phase.to);
+  return periodContaining(phase.anchor ?? phase.from, cadence, at < phase.from ? phase.from : at, phase.to);
 }
 
 /** The usage period of a metered entitlement containing `at`. */
@@ -91,6 +97,7 @@ export interface StoredPhaseEntry {
   from: string;
   to: string | null;
   trial: boolean;
+  anchor?: string;
 }
 
 export const phasesToJson = (phases: readonly PhaseEntry[]): StoredPhaseEntry[] =>
@@ -99,6 +106,7 @@ export const phasesToJson = (phases: readonly PhaseEntry[]): StoredPhaseEntry[] 
     from: p.from.toISOString(),
     to: p.to?.toISOString() ?? null,
     trial: p.trial,
+    ...(p.anchor && { anchor: p.anchor.toISOString() }),
   }));
 
 export const phasesFromJson = (phases: readonly StoredPhaseEntry[]): PhaseEntry[] =>
@@ -107,4 +115,5 @@ export const phasesFromJson = (phases: readonly StoredPhaseEntry[]): PhaseEntry[
     from: new Date(p.from),
     to: p.to ? new Date(p.to) : null,
     trial: p.trial,
+    ...(p.anchor && { anchor: new Date(p.anchor) }),
   }));

@@ -283,9 +283,10 @@ export function createSubscriptionService(deps: SubscriptionDeps): SubscriptionS
   };
 
   /**
-   * Puts the subscription on another plan version. The timeline before `anchor` is kept (the
-   * phase in progress ends there); the new version's phases (no trial) start at `anchor`, so the
-   * billing period in progress keeps its start. The segment history changes at `at`.
+   * Puts the subscription on another plan version at `at`. The timeline before `at` is kept (the
+   * phase in progress ends there, so history keeps its phases, e.g. a trial); the new version's
+   * phases (no trial) start at `at`, their billing periods anchored at `anchor` (the start of the
+   * period in progress for a change now), so the period keeps its start and end.
    */
   async function switchPlan(
     tx: Tx,
@@ -296,9 +297,11 @@ export function createSubscriptionService(deps: SubscriptionDeps): SubscriptionS
     reason: SubscriptionSegment['reason'],
   ): Promise<Subscription> {
     const kept = sub.phases
-      .filter((p) => p.from.getTime() < anchor.getTime())
-      .map((p) => ({ ...p, to: p.to && p.to.getTime() < anchor.getTime() ? p.to : anchor }));
-    const phases = [...kept, ...layoutPhases(version.definition, anchor, { skipTrial: true })];
+      .filter((p) => p.from.getTime() < at.getTime())
+      .map((p) => ({ ...p, to: p.to && p.to.getTime() < at.getTime() ? p.to : at }));
+    const added = layoutPhases(version.definition, at, { skipTrial: true });
+    if (added[0] && anchor.getTime() < at.getTime()) added[0] = { ...added[0], anchor };
+    const phases = [...kept, ...added];
     const next: Subscription = {
       ...sub,
       planKey: version.planKey,

@@ -107,6 +107,29 @@ describe('subscriptions', () => {
     clock.set('2026-01-15T10:00:00Z');
   });
 
+  it('an upgrade during a trial ends the trial there: history keeps it, the period keeps its start', async () => {
+    const customer = await newCustomer();
+    const sub = await subscriptions.subscribe({ customerId: customer.id, planKey: 'ai' });
+    clock.advance(3 * 86_400_000);
+    const upgraded = await subscriptions.upgrade(sub.id, 'pro');
+    expect(upgraded.status).toBe('active');
+    expect(
+      upgraded.phases.map((p) => [p.key, p.trial, p.from.toISOString(), p.to?.toISOString() ?? null]),
+    ).toEqual([
+      ['trial', true, '2026-01-15T10:00:00.000Z', '2026-01-18T10:00:00.000Z'],
+      ['default', false, '2026-01-18T10:00:00.000Z', null],
+    ]);
+    expect(upgraded.currentPeriod.from.toISOString()).toBe('2026-01-15T10:00:00.000Z');
+    expect(upgraded.currentPeriod.to.toISOString()).toBe('2026-02-15T10:00:00.000Z');
+    // Billing sees the trial's free terms before the change (AI v1, phase trial) and Pro's after it.
+    const segments = await subscriptions.segments(sub.id);
+    expect(segments.map((s) => [s.planKey, s.to?.toISOString() ?? null])).toEqual([
+      ['ai', '2026-01-18T10:00:00.000Z'],
+      ['pro', null],
+    ]);
+    clock.set('2026-01-15T10:00:00Z');
+  });
+
   it('downgrades at the period end', async () => {
     const customer = await newCustomer();
     const sub = await subscriptions.subscribe({ customerId: customer.id, planKey: 'pro' });
