@@ -20,8 +20,8 @@ import {
   pendingToJson,
   type SubscriptionDb,
   type SubscriptionTables,
-  selectCustomer,
   selectSubscriptionForUpdate,
+  toCustomer,
   toPeriod,
   toSegment,
   toSubscription,
@@ -410,7 +410,14 @@ export function createSubscriptionService(deps: SubscriptionDeps): SubscriptionS
       const now = clock.now();
       const sub = await store.transaction(async (trx) => {
         const tx = trx.withTables<SubscriptionTables>();
-        const customer = await selectCustomer(tx, input.customerId);
+        // The customer row is locked: two concurrent subscribes for one customer run one after the other.
+        const customerRow = await tx
+          .selectFrom('customers')
+          .selectAll()
+          .where('id', '=', input.customerId)
+          .forUpdate()
+          .executeTakeFirst();
+        const customer = customerRow ? toCustomer(customerRow) : null;
         if (!customer || customer.deletedAt) throw problems.notFound(`No customer "${input.customerId}".`);
         // One live subscription per customer: a plan change is a change, not a second subscription.
         const live = await tx
@@ -418,7 +425,6 @@ export function createSubscriptionService(deps: SubscriptionDeps): SubscriptionS
           .select('id')
           .where('customer_id', '=', customer.id)
           .where('status', '<>', 'canceled')
-          .forUpdate()
           .executeTakeFirst();
         if (live) {
           throw problems.conflict(
