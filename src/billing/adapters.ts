@@ -33,6 +33,8 @@ export function subscriptionPort(deps: {
   catalog: CatalogService;
 }): SubscriptionPort {
   const { store, subscriptions, customers, catalog, config } = deps;
+  // Subscriptions read by the last listDue batch, so rating them does not read them again.
+  const batch = new Map<string, Subscription>();
 
   function toBilling(sub: Subscription, currency: string, period = sub.currentPeriod): BillingSubscription {
     return {
@@ -95,6 +97,7 @@ export function subscriptionPort(deps: {
       );
       const out: BillingSubscription[] = [];
       const seen = new Set<string>();
+      batch.clear();
       for (const r of rows) {
         if (seen.has(r.id)) continue; // one period per subscription per batch, oldest first
         seen.add(r.id);
@@ -114,8 +117,10 @@ export function subscriptionPort(deps: {
       return Promise.all(subs.map(async (s) => toBilling(s, await currencyOf(s))));
     },
     async segments(billingSub, period) {
-      const sub = await subscriptions.require(billingSub.id);
-      const customer = await customers.get(sub.customerId);
+      const sub = batch.get(billingSub.id) ?? (await subscriptions.require(billingSub.id));
+      batch.delete(billingSub.id);
+      // The customer is only needed by the pricing hook.
+      const customer = config.billing.pricing ? await customers.get(sub.customerId) : null;
       const history = await subscriptions.segments(sub.id);
       const out: BillingSegment[] = [];
       const cuts = new Set<number>([period.from.getTime(), period.to.getTime()]);
@@ -178,7 +183,7 @@ export function subscriptionPort(deps: {
       return out;
     },
     async rollOver(id) {
-      await subscriptions.rollover(id);
+      await subscriptions.rollover(id); // no-op until the period has ended by the subscriptions' clock
     },
     async markPastDue(id) {
       await subscriptions.markPastDue(id);

@@ -168,6 +168,7 @@ export function createBillingService(options: BillingServiceOptions) {
     amountDue: string;
     periodFrom: string;
     periodTo: string;
+    creditsApplied: string;
     payment: PaymentRow | null;
   }
   const DUPLICATE = Symbol('duplicate invoice');
@@ -275,6 +276,7 @@ export function createBillingService(options: BillingServiceOptions) {
           amountDue: amountDue.toFixed(digits),
           periodFrom: input.period.from.toISOString(),
           periodTo: input.period.to.toISOString(),
+          creditsApplied: creditsApplied.toFixed(digits),
           payment,
         };
       });
@@ -287,10 +289,35 @@ export function createBillingService(options: BillingServiceOptions) {
   /** Events and the first charge after `createAndIssue`, without reading the invoice back. */
   async function afterCreated(created: Created): Promise<void> {
     if (created.status === 'draft') return;
-    const { payment, ...summaryOfInvoice } = created;
+    const { payment, creditsApplied, ...summaryOfInvoice } = created;
     await events.emit('invoice.issued', { invoice: summaryOfInvoice });
     if (created.status === 'paid') await events.emit('invoice.paid', { invoice: summaryOfInvoice });
     else if (payment) await sendCharge(created, payment);
+    if (new Decimal(creditsApplied).gt(0)) await autoRecharge(created.customerId, created.currency);
+  }
+
+  /**
+   * Optional auto-recharge: when a customer's balance falls below their threshold, buy their
+   * configured top-up through the rail (one pending top-up at a time).
+   */
+  async function autoRecharge(customerId: string, currency: string): Promise<boolean> {
+    const settings = await credits.settings(customerId, currency);
+    if (!settings.autoRecharge) return false;
+    const balance = new Decimal(await credits.balance(customerId, currency));
+    if (balance.gte(settings.autoRecharge.threshold)) return false;
+    const [pending] = await sqlRows<{ n: number }>(
+      db,
+      `select count(*)::int as n from billing_payments where customer_id = $1 and purpose = 'topup' and status = 'pending'`,
+      [customerId],
+    );
+    if ((pending?.n ?? 0) > 0) return false;
+    await topUp(customerId, settings.autoRecharge.amount, currency);
+    await events.emit('credits.auto_recharged', {
+      customerId,
+      currency,
+      amount: settings.autoRecharge.amount,
+    });
+    return true;
   }
 
   async function insertLines(
@@ -882,6 +909,42 @@ export function createBillingService(options: BillingServiceOptions) {
     return mustLoad(row.id);
   }
 
+  /** Buys prepaid credits through the rail; the ledger gets the top-up when the payment succeeds. */
+  async function topUp(customerId: string, amount: string, currency: string): Promise<PaymentRow> {
+    if (!new Decimal(amount).gt(0)) throw problems.badRequest('A top-up needs a positive amount.');
+    const customer = await ensureRailCustomer(customerId);
+    const [payment] = await sqlRows<PaymentRow>(
+      db,
+      `insert into billing_payments (id, invoice_id, customer_id, idempotency_key, purpose, rail, status, amount, currency, created_at, updated_at)
+         values ($1, null, $2, $3, 'topup', $4, 'pending', $5, $6, $7, $7) returning ${PAYMENT_COLUMNS}`,
+      [
+        newId('pay'),
+        customerId,
+        newId('topup'),
+        rail.name,
+        formatMoney(amount, currency),
+        currency,
+        clock.now(),
+      ],
+    );
+    const p = payment as PaymentRow;
+    const result = await rail.chargeInvoice({
+      reference: p.id,
+      railCustomerId: customer.rail_customer_id,
+      paymentMethodId: customer.payment_method_id,
+      amount: p.amount,
+      currency,
+      description: 'Prepaid credits',
+      idempotencyKey: p.idempotency_key,
+      metadata: { paymentId: p.id, purpose: 'topup' },
+    });
+    await sqlRows(db, 'update billing_payments set rail_ref = $2 where id = $1', [p.id, result.railRef]);
+    if (result.status === 'succeeded') await paymentSucceeded(p.id);
+    else if (result.status === 'failed')
+      await paymentFailed(p.id, result.failureCode ?? 'failed', result.failureMessage ?? '');
+    return (await paymentById(p.id)) as PaymentRow;
+  }
+
   async function runDunning(
     now: Date = clock.now(),
   ): Promise<{ retried: number; overdue: number; suspended: number }> {
@@ -1118,41 +1181,8 @@ export function createBillingService(options: BillingServiceOptions) {
       const invoice = await afterPaymentMethod(customerId, metadata);
       return { url: null, invoice, sessionId: result.sessionId };
     },
-    /** Buys prepaid credits through the rail; the ledger gets the top-up when the payment succeeds. */
-    async topUp(customerId: string, amount: string, currency: string): Promise<PaymentRow> {
-      if (!new Decimal(amount).gt(0)) throw problems.badRequest('A top-up needs a positive amount.');
-      const customer = await ensureRailCustomer(customerId);
-      const [payment] = await sqlRows<PaymentRow>(
-        db,
-        `insert into billing_payments (id, invoice_id, customer_id, idempotency_key, purpose, rail, status, amount, currency, created_at, updated_at)
-         values ($1, null, $2, $3, 'topup', $4, 'pending', $5, $6, $7, $7) returning ${PAYMENT_COLUMNS}`,
-        [
-          newId('pay'),
-          customerId,
-          newId('topup'),
-          rail.name,
-          formatMoney(amount, currency),
-          currency,
-          clock.now(),
-        ],
-      );
-      const p = payment as PaymentRow;
-      const result = await rail.chargeInvoice({
-        reference: p.id,
-        railCustomerId: customer.rail_customer_id,
-        paymentMethodId: customer.payment_method_id,
-        amount: p.amount,
-        currency,
-        description: 'Prepaid credits',
-        idempotencyKey: p.idempotency_key,
-        metadata: { paymentId: p.id, purpose: 'topup' },
-      });
-      await sqlRows(db, 'update billing_payments set rail_ref = $2 where id = $1', [p.id, result.railRef]);
-      if (result.status === 'succeeded') await paymentSucceeded(p.id);
-      else if (result.status === 'failed')
-        await paymentFailed(p.id, result.failureCode ?? 'failed', result.failureMessage ?? '');
-      return (await paymentById(p.id)) as PaymentRow;
-    },
+    topUp,
+    autoRecharge,
     async payments(invoiceId: string): Promise<PaymentRow[]> {
       return sqlRows<PaymentRow>(
         db,
