@@ -1,0 +1,258 @@
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { runWrk, type WrkResult } from './lib/wrk.ts';
+
+/**
+ * `npm run bench:gateway`: req/s and latency of the same upstream reached directly, through
+ * nginx (1 worker, keep-alive upstream) and through Tollgate (full policy path, and bare proxy),
+ * measured in one run. With ≥ 2 cores the system under test is pinned to core 0, and the load
+ * generator (wrk) and the upstream share core 1.
+ *
+ * Env: BENCH_SECONDS (per measurement, default 8), BENCH_CONNECTIONS (throughput run, default 32).
+ */
+const ROOT = resolve(import.meta.dirname, '..');
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
+const PATH = '/v1/weather?city=Oslo';
+const pinned = availableParallelism() >= 2;
+const SUT_CPU = pinned ? '0' : undefined;
+const LOAD_CPU = pinned ? '1' : undefined;
+const children: ChildProcess[] = [];
+const tmp = mkdtempSync(join(tmpdir(), 'tollgate-bench-nginx-'));
+
+function log(message: string): void {
+  process.stdout.write(`${message}\n`);
+}
+
+function start(
+  cmd: string,
+  args: string[],
+  cpu: string | undefined,
+  env: Record<string, string> = {},
+): ChildProcess {
+  const [bin, argv] = cpu ? ['taskset', ['-c', cpu, cmd, ...args]] : [cmd, args];
+  const child = spawn(bin as string, argv as string[], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  children.push(child);
+  return child;
+}
+
+function firstLine(child: ChildProcess, timeoutMs = 60_000): Promise<string> {
+  return new Promise((resolveLine, reject) => {
+    const timer = setTimeout(() => reject(new Error('process did not start in time')), timeoutMs);
+    const rl = createInterface({ input: child.stdout as NodeJS.ReadableStream });
+    rl.once('line', (line) => {
+      clearTimeout(timer);
+      resolveLine(line);
+    });
+    child.once('exit', (code) => reject(new Error(`process exited early (${code})`)));
+  });
+}
+
+async function waitForHttp(url: string, headers: Record<string, string> = {}): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    try {
+      const res = await fetch(url, { headers });
+      await res.arrayBuffer();
+      if (res.status === 200) return;
+    } catch {}
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${url} did not answer 200`);
+}
+
+function cleanup(): void {
+  for (const child of children) if (child.exitCode === null) child.kill('SIGTERM');
+  rmSync(tmp, { recursive: true, force: true });
+}
+process.on('exit', cleanup);
+process.on('SIGINT', () => process.exit(130));
+
+interface Target {
+  name: string;
+  url: string;
+  headers?: Record<string, string>;
+}
+
+async function measure(target: Target): Promise<{ c1: WrkResult; cN: WrkResult }> {
+  log(`▶ ${target.name}: warm-up`);
+  await runWrk({
+    url: target.url,
+    connections: CONNECTIONS,
+    seconds: 2,
+    headers: target.headers,
+    cpu: LOAD_CPU,
+  });
+  log(`  ${target.name}: concurrency ${CONNECTIONS}, ${SECONDS} s`);
+  const cN = await runWrk({
+    url: target.url,
+    connections: CONNECTIONS,
+    seconds: SECONDS,
+    headers: target.headers,
+    cpu: LOAD_CPU,
+  });
+  log(`  ${target.name}: concurrency 1, ${SECONDS} s`);
+  const c1 = await runWrk({
+    url: target.url,
+    connections: 1,
+    seconds: SECONDS,
+    headers: target.headers,
+    cpu: LOAD_CPU,
+  });
+  log(`  ${target.name}: ${Math.round(cN.rps)} req/s, p50 ${c1.p50} µs at c=1`);
+  if (c1.errors + cN.errors > 0) log(`  ! ${target.name}: ${c1.errors + cN.errors} errors`);
+  return { c1, cN };
+}
+
+execFileSync('bash', [join(ROOT, 'scripts/ensure-nginx.sh')], { stdio: 'inherit' });
+log(
+  pinned
+    ? 'Pinned: system under test on core 0; wrk and the upstream on core 1.'
+    : 'Only one core: nothing pinned (figures are indicative).',
+);
+
+function nginxConfig(name: string, server: string): string {
+  const dir = join(tmp, name);
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, 'nginx.conf');
+  writeFileSync(
+    file,
+    `worker_processes 1;
+daemon off;
+master_process off;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/body;
+  proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi;
+  scgi_temp_path ${dir}/scgi;
+  keepalive_requests 1000000;
+${server}
+}
+`,
+  );
+  return file;
+}
+const nginxBin = existsSync('/usr/sbin/nginx') ? '/usr/sbin/nginx' : 'nginx';
+
+// The upstream, on the load generator's core. Default: a static nginx answering the weather JSON,
+// fast enough that the proxy under test (not the upstream) is the bottleneck. BENCH_UPSTREAM=demo
+// uses the quickstart's Node demo API instead.
+const upstreamPort = 4710;
+const upstream = `http://127.0.0.1:${upstreamPort}`;
+const upstreamKind = process.env.BENCH_UPSTREAM === 'demo' ? 'demo' : 'static';
+if (upstreamKind === 'demo') {
+  start(process.execPath, ['examples/quickstart/upstream.ts'], LOAD_CPU, {
+    QUICKSTART_UPSTREAM_PORT: String(upstreamPort),
+  });
+} else {
+  const conf = nginxConfig(
+    'upstream',
+    `  server {
+    listen 127.0.0.1:${upstreamPort};
+    location / {
+      default_type application/json;
+      return 200 '{"city":"Oslo","temperatureC":7,"conditions":"rain"}';
+    }
+  }`,
+  );
+  start(nginxBin, ['-c', conf, '-p', join(tmp, 'upstream')], LOAD_CPU);
+}
+await waitForHttp(`${upstream}${PATH}`);
+log(`Upstream: ${upstreamKind === 'demo' ? 'quickstart demo API (Node)' : 'static nginx'} at ${upstream}`);
+
+// nginx as the proxy to compare with: one worker process, keep-alive pool to the upstream.
+const nginxPort = 4711;
+const proxyConf = nginxConfig(
+  'proxy',
+  `  upstream demo { server 127.0.0.1:${upstreamPort}; keepalive 64; }
+  server {
+    listen 127.0.0.1:${nginxPort};
+    location / {
+      proxy_pass http://demo;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header X-Forwarded-For $remote_addr;
+    }
+  }`,
+);
+const nginxProxy = start(nginxBin, ['-c', proxyConf, '-p', join(tmp, 'proxy')], SUT_CPU);
+await waitForHttp(`http://127.0.0.1:${nginxPort}${PATH}`);
+
+const results: { name: string; c1: WrkResult; cN: WrkResult }[] = [];
+results.push({
+  name: 'upstream direct',
+  ...(await measure({ name: 'upstream direct', url: `${upstream}${PATH}` })),
+});
+results.push({
+  name: 'nginx',
+  ...(await measure({ name: 'nginx', url: `http://127.0.0.1:${nginxPort}${PATH}` })),
+});
+// nginx off before Tollgate runs on the same core.
+nginxProxy.kill('SIGTERM');
+
+for (const mode of ['full', 'bare'] as const) {
+  const child = start(process.execPath, ['bench/lib/gateway-server.ts'], SUT_CPU, {
+    BENCH_UPSTREAM: upstream,
+    BENCH_MODE: mode,
+    TOLLGATE_LOG_LEVEL: 'warn',
+  });
+  const { url, key } = JSON.parse(await firstLine(child)) as { url: string; key: string };
+  const headers: Record<string, string> = mode === 'full' ? { authorization: `Bearer ${key}` } : {};
+  await waitForHttp(`${url}${PATH}`, headers);
+  const name = mode === 'full' ? 'tollgate (auth+rl+quota+metering)' : 'tollgate (bare proxy)';
+  results.push({ name, ...(await measure({ name, url: `${url}${PATH}`, headers })) });
+  child.kill('SIGTERM');
+  await new Promise((r) => child.once('exit', r));
+}
+
+const us = (v: number) => (Number.isFinite(v) ? `${(v / 1000).toFixed(3)} ms` : 'n/a');
+const rows = results.map((r) => [
+  r.name,
+  Math.round(r.cN.rps).toLocaleString('en-US'),
+  us(r.cN.p50),
+  us(r.cN.p99),
+  us(r.c1.p50),
+  us(r.c1.p99),
+  Math.round(r.c1.rps).toLocaleString('en-US'),
+]);
+const head = ['target', `req/s c=${CONNECTIONS}`, 'p50', 'p99', 'p50 c=1', 'p99 c=1', 'req/s c=1'];
+const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
+const line = (cells: string[]) =>
+  cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ');
+log('');
+log(line(head));
+log(line(widths.map((w) => '-'.repeat(w))));
+for (const row of rows) log(line(row.map(String)));
+
+const by = (name: string) => results.find((r) => r.name.startsWith(name)) as (typeof results)[number];
+const direct = by('upstream direct');
+const nginx = by('nginx');
+const full = by('tollgate (auth');
+const bare = by('tollgate (bare');
+const ratio = full.cN.rps / nginx.cN.rps;
+const addedP50 = (full.c1.p50 - direct.c1.p50) / 1000;
+const addedP99 = (full.c1.p99 - direct.c1.p99) / 1000;
+const policyCost = 1 - full.cN.rps / bare.cN.rps;
+const mark = (ok: boolean) => (ok ? 'ok' : 'MISSED');
+log('');
+log(`tollgate / nginx req/s:            ${ratio.toFixed(2)}×   (goal ≥ 0.40×: ${mark(ratio >= 0.4)})`);
+log(
+  `added p50 over direct at c=1:      ${addedP50.toFixed(3)} ms (goal ≤ 0.15 ms: ${mark(addedP50 <= 0.15)})`,
+);
+log(`added p99 over direct at c=1:      ${addedP99.toFixed(3)} ms (goal ≤ 1 ms: ${mark(addedP99 <= 1)})`);
+log(
+  `policy cost (full vs bare req/s):  ${(policyCost * 100).toFixed(1)}% (goal ≤ 15%: ${mark(policyCost <= 0.15)})`,
+);
+log(`nginx added p50 at c=1:            ${((nginx.c1.p50 - direct.c1.p50) / 1000).toFixed(3)} ms`);
+process.exit(0);
