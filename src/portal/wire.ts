@@ -384,11 +384,31 @@ export function billingPort(deps: {
     async upcoming(customerId) {
       const sub = await subscriptions.currentForCustomer(customerId);
       if (!sub || sub.customerId !== customerId || sub.status === 'canceled') return null;
-      const [up, names] = await Promise.all([billing.upcoming(sub.id), featureNames()]);
+      const [up, names, invoices] = await Promise.all([
+        billing.upcoming(sub.id),
+        featureNames(),
+        billing.list({ customerId, subscriptionId: sub.id, limit: 100 }),
+      ]);
+      // Cost to date includes what this period already invoiced (e.g. the in-advance fee at checkout).
+      const invoiced = invoices.filter(
+        (i) =>
+          i.customerId === customerId &&
+          new Date(i.periodFrom).getTime() === new Date(up.periodFrom).getTime() &&
+          (i.status === 'issued' || i.status === 'paid'),
+      );
+      const lines: MoneyLine[] = [
+        ...invoiced.map((i) => ({
+          description: `Invoiced (${i.number ?? i.id})`,
+          amount: i.subtotal,
+          kind: 'flat' as const,
+        })),
+        ...up.costToDate.lines.map((l) => lineOf(l, names)),
+      ];
+      const total = lines.reduce((sum, l) => sum.plus(l.amount), new Decimal(0));
       return {
         currency: up.currency,
-        total: up.costToDate.total,
-        lines: up.costToDate.lines.map((l) => lineOf(l, names)),
+        total: formatMoney(total, up.currency),
+        lines,
         periodFrom: up.periodFrom,
         periodTo: up.periodTo,
       };

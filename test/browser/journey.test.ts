@@ -18,6 +18,8 @@ let stack: Stack;
 let context: BrowserContext;
 let page: Page;
 let profile: string;
+/** The step the journey is at, for the failure message. */
+let stage = 'start';
 
 async function shot(name: string, fullPage = true) {
   await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage });
@@ -49,7 +51,7 @@ beforeAll(async () => {
     viewport: { width: 1280, height: 860 },
   });
   page = context.pages()[0] ?? (await context.newPage());
-  page.setDefaultTimeout(15_000);
+  page.setDefaultTimeout(20_000);
 }, 60_000);
 
 afterAll(async () => {
@@ -64,7 +66,7 @@ describe('self-serve journey', () => {
       await journey();
     } catch (error) {
       await shot('failure').catch(() => undefined);
-      throw error;
+      throw new Error(`journey failed at "${stage}" (${page.url()}): ${(error as Error).message}`);
     }
   }, 150_000);
 });
@@ -73,6 +75,7 @@ async function journey() {
   const base = stack.consoleUrl;
 
   // Pricing from the live catalog.
+  stage = 'Pricing from the live catalog.';
   await page.goto(`${base}/pricing`);
   await expect.poll(() => page.getByRole('heading', { name: 'Pro' }).isVisible()).toBe(true);
   expect(await page.getByText('$49.00').first().isVisible()).toBe(true);
@@ -80,6 +83,7 @@ async function journey() {
   await shot('pricing');
 
   // Pick Pro → sign up → checkout.
+  stage = 'Pick Pro → sign up → checkout.';
   await page.getByRole('link', { name: 'Choose Pro' }).click();
   await page.waitForURL('**/signup?plan=pro');
   await page.getByLabel('Your name').fill('Grace Hopper');
@@ -91,6 +95,7 @@ async function journey() {
   await page.waitForURL('**/checkout?plan=pro');
 
   // A declined card is shown clearly and creates nothing.
+  stage = 'A declined card is shown clearly and creates nothing.';
   await page.getByLabel('Card number').fill('4000 0000 0000 0002');
   await page.getByLabel('Expiry (MM/YY)').fill('12/30');
   await page.getByLabel('CVC').fill('123');
@@ -102,6 +107,7 @@ async function journey() {
   expect(await stack.tollgate.subscriptions.currentForCustomer(customerId)).toBeNull();
 
   // The sandbox card succeeds: subscription active, first key shown once.
+  stage = 'The sandbox card succeeds: subscription active, first key shown once.';
   await page.getByLabel('Card number').fill('4242 4242 4242 4242');
   await page.getByRole('button', { name: /Pay \$49\.00/ }).click();
   await page.getByTestId('checkout-success').waitFor();
@@ -110,6 +116,7 @@ async function journey() {
   await shot('checkout-success');
 
   // Create a key of our own on the keys page.
+  stage = 'Create a key of our own on the keys page.';
   await page.getByRole('link', { name: 'Go to dashboard' }).click();
   await page.getByRole('link', { name: 'API keys' }).click();
   await page.getByRole('button', { name: 'Create key' }).click();
@@ -121,11 +128,13 @@ async function journey() {
   expect(key).not.toBe(firstKey);
 
   // Call the API through the gateway with it.
+  stage = 'Call the API through the gateway with it.';
   const first = await callApi(key);
   expect(first.status).toBe(200);
   expect(first.body.city).toBe('Paris');
 
   // Usage appears in the portal within seconds (auto-refresh).
+  stage = 'Usage appears in the portal within seconds (auto-refresh).';
   await page.getByRole('link', { name: 'Usage' }).click();
   await expect
     .poll(async () => (await page.getByTestId('usage-total').textContent())?.trim(), { timeout: 20_000 })
@@ -134,6 +143,7 @@ async function journey() {
   await page.getByTestId('quota-api_requests').getByText('1 of 5').waitFor({ timeout: 20_000 });
 
   // Exhaust Pro's quota of 5: the sixth call is refused with 429.
+  stage = "Exhaust Pro's quota of 5: the sixth call is refused with 429.";
   const statuses: number[] = [];
   for (let i = 0; i < 6; i++) statuses.push((await callApi(key)).status);
   expect(statuses.slice(0, 4)).toEqual([200, 200, 200, 200]);
@@ -143,14 +153,19 @@ async function journey() {
   });
   expect(refused.status).toBe(429);
   expect(refused.headers.get('content-type')).toBe('application/problem+json');
+  const problem = (await refused.json()) as { upgradeUrl?: string };
+  expect(problem.upgradeUrl).toContain(stack.consoleUrl);
   await expect
     .poll(async () => (await page.getByTestId('usage-total').textContent())?.trim(), { timeout: 20_000 })
     .toBe('5');
   await shot('usage');
 
   // Ten days later: upgrade to Growth, with the prorated amount shown before confirming.
+  stage = 'Ten days later: upgrade to Growth, with the prorated amount shown before confirming.';
   stack.clock.advance(10 * DAY);
-  await page.getByRole('link', { name: 'Subscription' }).click();
+  // The 429's upgrade link leads to the subscription page.
+  await page.goto(problem.upgradeUrl!);
+  await page.waitForURL('**/subscription');
   await page.getByRole('button', { name: 'Upgrade to Growth' }).click();
   const preview = page.getByTestId('proration-preview');
   await preview.waitFor();
@@ -163,13 +178,16 @@ async function journey() {
   await shot('subscription');
 
   // Calls work again.
+  stage = 'Calls work again.';
   await expect.poll(async () => (await callApi(key)).status, { timeout: 5_000 }).toBe(200);
 
   // The period ends: the billing run invoices it, proration included.
+  stage = 'The period ends: the billing run invoices it, proration included.';
   const sub = await stack.tollgate.subscriptions.currentForCustomer(customerId);
   stack.clock.set(new Date(new Date(sub!.currentPeriod.to).getTime() + 1000));
   await stack.tollgate.billing.runBilling();
   // The session is 14 days old by now: log in again.
+  stage = 'The session is 14 days old by now: log in again.';
   await page.goto(`${base}/invoices`);
   await page.waitForURL('**/login?**');
   await page.getByLabel('Email').fill('grace@compilers.test');
@@ -189,6 +207,7 @@ async function journey() {
   await shot('invoice');
 
   // A phone-width look at the dashboard.
+  stage = 'A phone-width look at the dashboard.';
   await page.setViewportSize({ width: 390, height: 844 });
   await page.goto(`${base}/usage`);
   await page.getByRole('heading', { name: 'Usage & cost' }).waitFor();

@@ -199,6 +199,8 @@ function RequireLogin({ children }: { children: ReactNode }) {
 }
 
 function route(path: string): ReactNode {
+  // Links in gateway problems (429 upgradeUrl, 402) point at /portal/…: same pages.
+  if (path.startsWith('/portal/')) return <Redirect to={path.slice('/portal'.length)} />;
   if (path === '/') return <Home />;
   if (path === '/docs') return <Docs />;
   if (path === '/pricing') return <Pricing />;
