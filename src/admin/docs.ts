@@ -43,17 +43,18 @@ export function referencePage(title: string, specPath: string): string {
   const esc = (s) => String(s ?? '').replace(/[&<>"']/g, (c) => ({'&':'&amp;','<':'&lt;','>':'&gt;','"':'&quot;',"'":'&#39;'}[c]));
   const res = await fetch(${JSON.stringify(specPath)});
   const doc = await res.json();
-  document.getElementById('title').textContent = doc.info.title + ' ' + doc.info.version;
+  document.getElementById('title').textContent = doc.info.title + ' · v' + doc.info.version;
   document.getElementById('desc').textContent = doc.info.description || '';
   const schemas = (doc.components && doc.components.schemas) || {};
   const base = (doc.servers && doc.servers[0] && doc.servers[0].url) || '';
   const deref = (s) => (s && s.$ref ? schemas[s.$ref.split('/').pop()] : s);
-  const typeOf = (s) => {
+  const typeOf = (s, depth = 0) => {
     if (!s) return 'any';
     if (s.$ref) return s.$ref.split('/').pop();
-    if (s.anyOf || s.oneOf) return (s.anyOf || s.oneOf).map(typeOf).join(' | ');
-    if (s.type === 'array') return typeOf(s.items) + '[]';
+    if (s.anyOf || s.oneOf) return (s.anyOf || s.oneOf).map((x) => typeOf(x, depth)).join(' | ');
+    if (s.type === 'array') return typeOf(s.items, depth) + '[]';
     if (s.enum) return s.enum.map((v) => JSON.stringify(v)).join(' | ');
+    if (s.properties && depth < 1) return '{ ' + Object.entries(s.properties).map(([k, v]) => k + ': ' + typeOf(v, depth + 1)).join(', ') + ' }';
     const t = Array.isArray(s.type) ? s.type.join(' | ') : (s.type || 'object');
     return t + (s.nullable ? ' | null' : '');
   };
