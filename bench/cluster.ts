@@ -9,8 +9,8 @@
  *
  * Needs: wrk and nginx (scripts/ensure-nginx.sh), PostgreSQL/Redis/NATS (scripts/services.sh).
  */
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -18,7 +18,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import pg from 'pg';
 import { openJetStreamUsageLog } from '../src/metering/jetstream.ts';
-import { RedisCounterStore } from '../src/ratelimit/redis.ts';
+import { GCRA_LUA, QUOTA_LUA, RedisCounterStore } from '../src/ratelimit/redis.ts';
 import { pgChangeFeed } from '../src/store/pg-changes.ts';
 import {
   createInstallation,
@@ -122,6 +122,14 @@ async function throughput(concurrency: number, seconds: number, op: (i: number) 
 export interface BackendFigures {
   redisRateLimitPerS: number;
   redisQuotaPerS: number;
+  redisServerGcraPerS: number;
+  redisServerGcraUs: number;
+  redisServerQuotaPerS: number;
+  redisServerQuotaUs: number;
+  natsServerUsPerEvent: number;
+  natsClientUsPerEvent: number;
+  writerClientUsPerEvent: number;
+  pgServerUsPerEvent: number;
   jetstreamAckedPerS: number;
   notifyP50Ms: number;
   notifyP99Ms: number;
@@ -130,7 +138,7 @@ export interface BackendFigures {
 
 async function backends(seconds: number): Promise<BackendFigures> {
   const prefix = `${uniqueName('tgbench')}:`;
-  const counters = new RedisCounterStore({ url: REDIS_URL, prefix });
+  const counters = new RedisCounterStore({ url: REDIS_URL, prefix, commandTimeoutMs: 30_000 });
   await counters.ready();
   const spec = { limit: 1_000_000, windowMs: 1000 };
   const redisRateLimitPerS = await throughput(256, seconds, (i) =>
@@ -138,8 +146,68 @@ async function backends(seconds: number): Promise<BackendFigures> {
   );
   const quota = { limit: 1e12, hard: true, resetAt: Date.now() + 3_600_000, seed: async () => 0 };
   const redisQuotaPerS = await throughput(256, seconds, (i) => counters.consume(`q${i % 10_000}`, 1, quota));
-  const keys = await counters.redis.keys(`${prefix}*`);
-  for (let i = 0; i < keys.length; i += 1000) await counters.redis.del(...keys.slice(i, i + 1000));
+  // The Redis server's own capacity for the scripts (many clients, pipelined): what one Redis
+  // instance can answer for all gateway nodes together.
+  const gcraSha = String(await counters.redis.script('LOAD', GCRA_LUA));
+  const quotaSha = String(await counters.redis.script('LOAD', QUOTA_LUA));
+  const redisPids = () => pgrep(['-f', `redis-server .*:${new URL(REDIS_URL).port || 6379}`]);
+  const redisBench = (args: string[]) => {
+    const cpuBefore = cpuMs(redisPids());
+    try {
+      const out = execFileSync(
+        'redis-benchmark',
+        [
+          '-h',
+          '127.0.0.1',
+          '-p',
+          new URL(REDIS_URL).port || '6379',
+          '-c',
+          '50',
+          '-n',
+          '300000',
+          '-P',
+          '16',
+          '-r',
+          '100000',
+          '-q',
+          ...args,
+        ],
+        { encoding: 'utf8' },
+      );
+      const perS = Number(/([\d.]+) requests per second/.exec(out)?.[1] ?? Number.NaN);
+      // 300,000 calls: server CPU per call, i.e. the capacity of one Redis core.
+      return { perS, serverUsPerCall: ((cpuMs(redisPids()) - cpuBefore) * 1000) / 300_000 };
+    } catch {
+      return { perS: Number.NaN, serverUsPerCall: Number.NaN };
+    }
+  };
+  const now = String(Date.now());
+  const redisServerGcra = redisBench([
+    'evalsha',
+    gcraSha,
+    '1',
+    `${prefix}rl:__rand_int__`,
+    now,
+    '60000',
+    '1000000',
+    '',
+    '1',
+  ]);
+  const redisServerQuota = redisBench([
+    'evalsha',
+    quotaSha,
+    '1',
+    `${prefix}q:__rand_int__`,
+    'consume',
+    '1',
+    '1000000000',
+    '1',
+    String(Date.now() + 3_600_000),
+    '0',
+  ]);
+  for await (const batch of counters.redis.scanStream({ match: `${prefix}*`, count: 1000 })) {
+    if ((batch as string[]).length > 0) await counters.redis.del(...(batch as string[]));
+  }
   await counters.close();
 
   const stream = uniqueName('TGBENCH');
@@ -149,6 +217,9 @@ async function backends(seconds: number): Promise<BackendFigures> {
     subject: `tgbench.${stream.toLowerCase()}`,
   });
   const time = new Date().toISOString();
+  const natsPids = () => pgrep(['-f', `nats-server .*-p ${new URL(NATS_URL).port || 4222}`]);
+  const natsCpuBefore = cpuMs(natsPids());
+  const clientCpuBefore = process.cpuUsage();
   const jetstreamAckedPerS = await throughput(256, seconds, async (i) =>
     usage.append([
       {
@@ -162,6 +233,10 @@ async function backends(seconds: number): Promise<BackendFigures> {
       },
     ]),
   );
+  const published = jetstreamAckedPerS * seconds;
+  const natsServerUsPerEvent = ((cpuMs(natsPids()) - natsCpuBefore) * 1000) / published;
+  const clientCpu = process.cpuUsage(clientCpuBefore);
+  const natsClientUsPerEvent = (clientCpu.user + clientCpu.system) / published;
   await usage.close();
   const nc = await connect({ servers: NATS_URL });
   await (await jetstreamManager(nc)).streams.delete(stream).catch(() => {});
@@ -188,31 +263,60 @@ async function backends(seconds: number): Promise<BackendFigures> {
   await b.close();
   latencies.sort((x, y) => x - y);
 
-  // Idempotent batch inserts of usage events (the worker's write path, without rollups).
-  const client = new pg.Client({ connectionString: DATABASE_URL });
-  await client.connect();
-  const table = uniqueName('tgbench_events');
-  await client.query(
-    `create table ${table} (source text, id text, type text, subject text, time timestamptz, data jsonb, primary key (source, id))`,
-  );
-  let n = 0;
-  const started = performance.now();
-  while (performance.now() - started < seconds * 1000) {
-    const rows = Array.from({ length: 500 }, () => n++);
-    await client.query(
-      `insert into ${table} select 'bench', x::text, 'request', 'cus_1', now(), '{"route":"/v1/things"}'::jsonb
-       from unnest($1::int[]) as x on conflict do nothing`,
-      [rows],
-    );
+  // The worker's write path: metering's idempotent batch writer (events + meter values +
+  // minute/hour rollups in one transaction), 500 events per batch, on a fresh database.
+  const install = await createInstallation();
+  const { loadConfig } = await import('../src/config/index.ts');
+  const { startTollgate } = await import('../src/app.ts');
+  const tollgate = await startTollgate({
+    config: await loadConfig(install.configFile),
+    database: install.databaseUrl,
+    role: 'cli',
+  });
+  let written = 0;
+  // PostgreSQL's side: the server processes serving this (fresh, private) database.
+  const backendPids = async () =>
+    (
+      await install.sql<{ pid: number }>('select pid from pg_stat_activity where datname = $1', [
+        install.name,
+      ])
+    ).map((r) => r.pid);
+  await tollgate.metering.ingest.writeBatch([]);
+  const pgCpuBefore = cpuMs(await backendPids());
+  const writeStarted = performance.now();
+  const writerCpuBefore = process.cpuUsage();
+  while (performance.now() - writeStarted < seconds * 1000) {
+    const batch = Array.from({ length: 500 }, (_, k) => ({
+      specversion: '1.0' as const,
+      id: `w-${written + k}/request`,
+      source: 'bench',
+      type: 'request',
+      subject: `cus_${(written + k) % 100}`,
+      time: new Date().toISOString(),
+      data: { route: '/v1/things', method: 'GET', status: 200, key: 'key_1' },
+    }));
+    await tollgate.metering.ingest.writeBatch(batch);
+    written += batch.length;
   }
-  const pgInsertPerS = n / ((performance.now() - started) / 1000);
-  await client.query(`drop table ${table}`);
-  await client.end();
+  const pgInsertPerS = written / ((performance.now() - writeStarted) / 1000);
+  const writerCpu = process.cpuUsage(writerCpuBefore);
+  const writerClientUsPerEvent = (writerCpu.user + writerCpu.system) / written;
+  const pgServerUsPerEvent = ((cpuMs(await backendPids()) - pgCpuBefore) * 1000) / written;
+  await tollgate.stop();
+  await install.cleanup();
 
   return {
     redisRateLimitPerS,
     redisQuotaPerS,
+    redisServerGcraPerS: redisServerGcra.perS,
+    redisServerGcraUs: redisServerGcra.serverUsPerCall,
+    redisServerQuotaPerS: redisServerQuota.perS,
+    redisServerQuotaUs: redisServerQuota.serverUsPerCall,
     jetstreamAckedPerS,
+    natsServerUsPerEvent,
+    natsClientUsPerEvent,
+    writerClientUsPerEvent,
+    pgServerUsPerEvent,
     notifyP50Ms: latencies[Math.floor(latencies.length * 0.5)] ?? 0,
     notifyP99Ms: latencies[Math.floor(latencies.length * 0.99)] ?? 0,
     pgInsertPerS,
@@ -275,17 +379,70 @@ interface Row {
   note?: string;
 }
 
+// CPU time per component, read from /proc (clock ticks of 10 ms): the figure that says what
+// each part costs per request, independent of what else shares the machine.
+function cpuMs(pids: number[]): number {
+  let total = 0;
+  for (const pid of pids) {
+    try {
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+      total += (Number(fields[11]) + Number(fields[12])) * 10;
+    } catch {
+      // exited
+    }
+  }
+  return total;
+}
+
+function pgrep(args: string[]): number[] {
+  try {
+    return execFileSync('pgrep', args, { encoding: 'utf8' }).split('\n').filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+function withDescendants(pid: number): number[] {
+  const children = pgrep(['-P', String(pid)]);
+  return [pid, ...children.flatMap(withDescendants)];
+}
+
+type Components = Record<string, () => number[]>;
+
+function sampleCpu(components: Components): Record<string, number> {
+  return Object.fromEntries(Object.entries(components).map(([name, pids]) => [name, cpuMs(pids())]));
+}
+
+const cpuPerRequest: Record<string, number> = {};
+
 async function http(): Promise<Row[]> {
   const rows: Row[] = [];
   const upstream = await startNginx(
     `server { listen 127.0.0.1:PORT; location / { default_type application/json; return 200 '{"ok":true,"items":[1,2,3]}'; } }`,
     1,
   );
-  const run = async (name: string, url: string, headers?: Record<string, string>, note?: string) => {
+  const run = async (
+    name: string,
+    url: string,
+    headers?: Record<string, string>,
+    components?: Components,
+  ) => {
     // Warm-up (connections, caches, JIT), then the measured run.
     await wrk(`${url}/v1/things`, { connections, durationS: 2, headers });
+    const before = components ? sampleCpu(components) : {};
     const result = await wrk(`${url}/v1/things`, { connections, durationS, headers });
-    rows.push({ name, result, note });
+    if (components) {
+      const after = sampleCpu(components);
+      const line = Object.keys(components)
+        .map((c) => {
+          const us = (((after[c] ?? 0) - (before[c] ?? 0)) * 1000) / Math.max(1, result.requests);
+          cpuPerRequest[`${name} · ${c}`] = us;
+          return `${c} ${us.toFixed(0)}`;
+        })
+        .join(', ');
+      log(`    CPU µs per request: ${line}`);
+    }
+    rows.push({ name, result });
     log(
       `  ${name.padEnd(34)} ${result.rps.toFixed(0).padStart(8)} req/s  p50 ${result.p50.toFixed(2)} ms  p99 ${result.p99.toFixed(2)} ms${result.non2xx ? `  non-2xx ${result.non2xx}` : ''}`,
     );
@@ -299,7 +456,9 @@ async function http(): Promise<Row[]> {
        server { listen 127.0.0.1:PORT; location / { proxy_pass http://u; proxy_http_version 1.1; proxy_set_header Connection ""; } }`,
       2,
     );
-    await run('nginx proxy, 2 workers', proxy.url);
+    await run('nginx proxy, 2 workers', proxy.url, undefined, {
+      'nginx (proxy + upstream)': () => pgrep(['-f', 'nginx: worker']),
+    });
     await proxy.stop();
 
     // Scale-out: two gateway processes (node cluster) + one worker on PostgreSQL/Redis/NATS.
@@ -311,10 +470,20 @@ async function http(): Promise<Row[]> {
       processes.push(gateway);
       processes.push(await startProcess(install, 'worker'));
       const started = performance.now();
-      const result = await run('tollgate scale-out, 2 gateways', gateway.gatewayUrl as string, {
-        authorization: `Bearer ${key}`,
-      });
-      void result;
+      const worker = processes[1] as TollgateProcess;
+      await run(
+        'tollgate scale-out, 2 gateways',
+        gateway.gatewayUrl as string,
+        { authorization: `Bearer ${key}` },
+        {
+          gateways: () => withDescendants(gateway.child.pid as number),
+          worker: () => [worker.child.pid as number],
+          redis: () => pgrep(['-f', `redis-server .*:${new URL(install.redisUrl).port || 6379}`]),
+          nats: () => pgrep(['-f', `nats-server .*-p ${new URL(install.natsUrl).port || 4222}`]),
+          postgres: () => pgrep(['-x', 'postgres']),
+          upstream: () => pgrep(['-f', 'nginx: worker']),
+        },
+      );
       // How far behind the worker is when the load stops, and how long it takes to catch up.
       const served = (await meteredTarget(install)) ?? 0;
       const drainStarted = performance.now();
@@ -343,9 +512,12 @@ async function http(): Promise<Row[]> {
       const { key } = await provisionCustomer(embedded, 'open', { embedded: true });
       const all = await startProcess(embedded, 'all', [], { embedded: true });
       try {
-        await run('tollgate embedded, 1 process', all.gatewayUrl as string, {
-          authorization: `Bearer ${key}`,
-        });
+        await run(
+          'tollgate embedded, 1 process',
+          all.gatewayUrl as string,
+          { authorization: `Bearer ${key}` },
+          { tollgate: () => [all.child.pid as number] },
+        );
       } finally {
         await all.stop();
       }
@@ -406,11 +578,31 @@ if (args.only !== 'backends') {
 if (args.only !== 'http') {
   log('\nBackends on their own (one client process):');
   const b = await backends(Math.max(2, Math.round(durationS / 2)));
-  log(`  Redis GCRA check (Lua, pipelined)        ${b.redisRateLimitPerS.toFixed(0).padStart(8)} /s`);
-  log(`  Redis quota consume (Lua, pipelined)     ${b.redisQuotaPerS.toFixed(0).padStart(8)} /s`);
-  log(`  JetStream publish, acknowledged          ${b.jetstreamAckedPerS.toFixed(0).padStart(8)} /s`);
-  log(`  PostgreSQL idempotent insert (500/batch) ${b.pgInsertPerS.toFixed(0).padStart(8)} /s`);
+  const line = (label: string, perS: number, note = '') =>
+    log(`  ${label.padEnd(44)} ${perS.toFixed(0).padStart(8)} /s${note ? `  (${note})` : ''}`);
+  line('Redis GCRA check from Node (Lua, pipelined)', b.redisRateLimitPerS);
+  line('Redis quota consume from Node', b.redisQuotaPerS);
+  line(
+    'Redis server: GCRA script',
+    b.redisServerGcraPerS,
+    `redis-benchmark; server CPU ${b.redisServerGcraUs.toFixed(1)} µs/call`,
+  );
+  line(
+    'Redis server: quota script',
+    b.redisServerQuotaPerS,
+    `server CPU ${b.redisServerQuotaUs.toFixed(1)} µs/call`,
+  );
+  line(
+    'JetStream publish, acknowledged',
+    b.jetstreamAckedPerS,
+    `nats-server CPU ${b.natsServerUsPerEvent.toFixed(1)} µs/event, client ${b.natsClientUsPerEvent.toFixed(1)} µs/event`,
+  );
+  line(
+    'Metering batch write (500/tx, PostgreSQL)',
+    b.pgInsertPerS,
+    `writer CPU ${b.writerClientUsPerEvent.toFixed(1)} µs/event, PostgreSQL ${b.pgServerUsPerEvent.toFixed(1)} µs/event`,
+  );
   log(
-    `  LISTEN/NOTIFY delivery                   p50 ${b.notifyP50Ms.toFixed(2)} ms  p99 ${b.notifyP99Ms.toFixed(2)} ms`,
+    `  ${'LISTEN/NOTIFY delivery'.padEnd(44)} p50 ${b.notifyP50Ms.toFixed(2)} ms, p99 ${b.notifyP99Ms.toFixed(2)} ms`,
   );
 }

@@ -52,7 +52,7 @@ export const countersUnavailable = () =>
 
 // KEYS[1] tat key; ARGV: nowMs, windowMs, limit, burst ('' = limit), cost.
 // Mirrors gcra.ts operation by operation (Lua numbers are IEEE doubles, like JS numbers).
-const GCRA_LUA = `
+export const GCRA_LUA = `
 local now = tonumber(ARGV[1])
 local limit = tonumber(ARGV[3])
 local interval = tonumber(ARGV[2]) / limit
@@ -78,7 +78,7 @@ return {1, capacity, math.floor((now - allowAt) / interval + 1e-9), math.ceil(ne
 
 // KEYS[1] counter key; ARGV: mode ('consume'|'add'), amount, limit, hard ('1'|'0'), resetAt, seed ('' = none).
 // Returns {allowed, used} or {-1} when the counter does not exist and no seed was given.
-const QUOTA_LUA = `
+export const QUOTA_LUA = `
 local used = redis.call('GET', KEYS[1])
 if not used then
   if ARGV[6] == '' then return {-1} end
