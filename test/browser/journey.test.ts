@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Stack, startStack } from './stack.ts';
+import { ensurePortalBuilt, type Stack, startStack } from './stack.ts';
 
 /**
  * The whole self-serve journey in a real browser (Debian's chromium, driven by Playwright):
@@ -34,6 +34,7 @@ async function callApi(key: string): Promise<{ status: number; body: Record<stri
 
 beforeAll(async () => {
   mkdirSync(SHOTS, { recursive: true });
+  ensurePortalBuilt();
   stack = await startStack();
   profile = mkdtempSync(join(tmpdir(), 'tollgate-chromium-'));
   context = await chromium.launchPersistentContext(profile, {

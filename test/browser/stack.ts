@@ -1,4 +1,5 @@
-import { mkdtempSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -134,6 +135,22 @@ export class OffsetClock implements Clock {
   set(to: Date): void {
     this.#offset = to.getTime() - Date.now();
   }
+}
+
+/** `npm test` builds the portal before vitest; a test run alone builds it here. */
+export function ensurePortalBuilt(): void {
+  const root = resolve(QUICKSTART, '../..');
+  if (existsSync(join(root, 'dist/web/index.html'))) return;
+  const vite = join(root, 'node_modules/.bin/vite');
+  const built = spawnSync(
+    process.execPath,
+    [vite, 'build', '--config', 'web/vite.config.ts', '--logLevel', 'warn'],
+    {
+      cwd: root,
+      encoding: 'utf8',
+    },
+  );
+  if (built.status !== 0) throw new Error(`portal build failed: ${built.stderr}`);
 }
 
 export interface Stack {
