@@ -102,6 +102,8 @@ const HOP_BY_HOP = new Set([
   'transfer-encoding',
   'upgrade',
   'host',
+  // Node answers `Expect: 100-continue` itself; the upstream request streams the body anyway.
+  'expect',
 ]);
 const MAX_JSON_BODY = 1_048_576;
 const EMPTY_QUOTAS: Record<string, QuotaView> = Object.freeze({}) as Record<string, QuotaView>;
