@@ -7,13 +7,14 @@ import type { MeterQueryParams, MeterQueryResult, MeterQueryRow, MeterReader, Wi
 
 /**
  * Meter queries over rollups. The range [from, to) is cut into the coarsest pieces that fit:
- * whole UTC hours from the hour rollup, whole minutes around them from the minute rollup, and the
- * unaligned seconds at the edges from the raw meter values, so the answer is exact and a query
+ * whole UTC days from the day rollup, whole hours around them from the hour rollup, whole minutes
+ * from the minute rollup, and the unaligned seconds at the edges from the raw meter values, so the answer is exact and a query
  * over months of data reads a few thousand rollup rows instead of millions of events.
  *
  * A rollup bucket can only be used when it lies inside one window: minute windows use minute
  * rollups; hour and day windows use hour rollups when the time zone's offset is a whole number of
- * hours (else minute rollups, e.g. Asia/Kolkata).
+ * hours (else minute rollups, e.g. Asia/Kolkata); day rollups serve queries without windows and
+ * UTC day windows (a day in Europe/Berlin is read from hour rollups).
  *
  * UNIQUE_COUNT meters read the raw meter values (distinct counts cannot be added up across
  * buckets); they are still indexed by (meter, time), but cost grows with the number of events.
@@ -21,44 +22,44 @@ import type { MeterQueryParams, MeterQueryResult, MeterQueryRow, MeterReader, Wi
 const HOUR = 3_600_000;
 const MINUTE = 60_000;
 
+export type RollupLevel = 'day' | 'hour' | 'minute';
+
 interface Segment {
-  source: 'hour' | 'minute' | 'raw';
+  source: RollupLevel | 'raw';
   from: Date | null;
   to: Date | null;
 }
 
+const DAY = 86_400_000;
+const LEVEL_MS: Record<RollupLevel, number> = { day: DAY, hour: HOUR, minute: MINUTE };
 const ceilTo = (d: Date, unit: number) => new Date(Math.ceil(d.getTime() / unit) * unit);
 const floorTo = (d: Date, unit: number) => new Date(Math.floor(d.getTime() / unit) * unit);
 const before = (a: Date | null, b: Date | null) => a === null || b === null || a.getTime() < b.getTime();
 
-function minuteLevel(from: Date | null, to: Date | null, out: Segment[]): void {
-  const ms = from ? ceilTo(from, MINUTE) : null;
-  const me = to ? floorTo(to, MINUTE) : null;
-  if (!before(ms, me)) {
-    out.push({ source: 'raw', from, to });
-    return;
-  }
-  if (from && ms && from.getTime() < ms.getTime()) out.push({ source: 'raw', from, to: ms });
-  out.push({ source: 'minute', from: ms, to: me });
-  if (to && me && me.getTime() < to.getTime()) out.push({ source: 'raw', from: me, to });
-}
-
-/** Splits [from, to) into hour-rollup, minute-rollup and raw pieces. Exported for tests. */
-export function planSegments(from: Date | null, to: Date | null, useHours: boolean): Segment[] {
+/**
+ * Splits [from, to) into pieces read from the coarsest usable rollup (levels, coarsest first),
+ * finer rollups around it, and raw values at the unaligned edges. Exported for tests.
+ */
+export function planSegments(from: Date | null, to: Date | null, levels: readonly RollupLevel[]): Segment[] {
   const out: Segment[] = [];
-  if (!useHours) {
-    minuteLevel(from, to, out);
-    return out;
-  }
-  const hs = from ? ceilTo(from, HOUR) : null;
-  const he = to ? floorTo(to, HOUR) : null;
-  if (!before(hs, he)) {
-    minuteLevel(from, to, out);
-    return out;
-  }
-  if (from && hs && from.getTime() < hs.getTime()) minuteLevel(from, hs, out);
-  out.push({ source: 'hour', from: hs, to: he });
-  if (to && he && he.getTime() < to.getTime()) minuteLevel(he, to, out);
+  const plan = (a: Date | null, b: Date | null, rest: readonly RollupLevel[]) => {
+    const level = rest[0];
+    if (!level) {
+      out.push({ source: 'raw', from: a, to: b });
+      return;
+    }
+    const unit = LEVEL_MS[level];
+    const s = a ? ceilTo(a, unit) : null;
+    const e = b ? floorTo(b, unit) : null;
+    if (!before(s, e)) {
+      plan(a, b, rest.slice(1));
+      return;
+    }
+    if (a && s && a.getTime() < s.getTime()) plan(a, s, rest.slice(1));
+    out.push({ source: level, from: s, to: e });
+    if (b && e && e.getTime() < b.getTime()) plan(e, b, rest.slice(1));
+  };
+  plan(from, to, levels);
   return out;
 }
 
@@ -71,8 +72,14 @@ function offsetMinutes(timeZone: string, at: Date): number {
   return (m[1] === '-' ? -1 : 1) * (Number(m[2]) * 60 + Number(m[3]));
 }
 
-/** Whether hour buckets align with the zone's hours (checked around the range and this year). */
-function wholeHourZone(timeZone: string, from: Date | null, to: Date | null, now: Date): boolean {
+/** Whether the zone's offset is a multiple of `minutes` (checked around the range and this year). */
+function zoneAligned(
+  timeZone: string,
+  minutes: number,
+  from: Date | null,
+  to: Date | null,
+  now: Date,
+): boolean {
   if (timeZone === 'UTC' || timeZone === 'Etc/UTC') return true;
   const years = new Set([now.getUTCFullYear()]);
   if (from) years.add(from.getUTCFullYear());
@@ -81,7 +88,7 @@ function wholeHourZone(timeZone: string, from: Date | null, to: Date | null, now
   for (const y of years) samples.push(new Date(Date.UTC(y, 0, 1)), new Date(Date.UTC(y, 6, 1)));
   if (from) samples.push(from);
   if (to) samples.push(to);
-  return samples.every((d) => offsetMinutes(timeZone, d) % 60 === 0);
+  return samples.every((d) => offsetMinutes(timeZone, d) % minutes === 0);
 }
 
 export function validTimeZone(timeZone: string): boolean {
@@ -151,19 +158,24 @@ export function createMeterReader(deps: {
         ]);
       }
     }
-    const useHours =
-      !params.windowSize ||
-      (params.windowSize !== 'MINUTE' && wholeHourZone(timeZone, from, to, clock.now()));
-    return { meter, timeZone, from, to, groupBy, useHours };
+    const now = clock.now();
+    const levels: RollupLevel[] = ['minute'];
+    if (!params.windowSize || (params.windowSize !== 'MINUTE' && zoneAligned(timeZone, 60, from, to, now))) {
+      levels.unshift('hour');
+      if (!params.windowSize || (params.windowSize === 'DAY' && zoneAligned(timeZone, 1440, from, to, now))) {
+        levels.unshift('day');
+      }
+    }
+    return { meter, timeZone, from, to, groupBy, levels };
   };
 
   return {
     explain(params) {
       const r = resolve(params);
-      return planSegments(r.from, r.to, r.useHours);
+      return planSegments(r.from, r.to, r.levels);
     },
     async query(params) {
-      const { meter, timeZone, from, to, groupBy, useHours } = resolve(params);
+      const { meter, timeZone, from, to, groupBy, levels } = resolve(params);
       const sqlParams: unknown[] = [meter.key];
       const p = (v: unknown) => {
         sqlParams.push(v);
@@ -201,13 +213,13 @@ export function createMeterReader(deps: {
                 where meter = $1 and value_text is not null${range('time', { from, to })}) v
           group by ${groupCols.map((_, i) => i + 1).join(', ')}`;
       } else {
-        const sources = planSegments(from, to, useHours).map((seg) => {
+        const sources = planSegments(from, to, levels).map((seg) => {
           if (seg.source === 'raw') {
             return `select ${windowOf('time')} as ws, subject, dims, value as sum, 1::bigint as count, value as min,
                       value as max, time as latest_time, value as latest_value
                     from usage_meter_values where meter = $1 and value is not null${range('time', seg)}`;
           }
-          const table = seg.source === 'hour' ? 'usage_rollups_hour' : 'usage_rollups_minute';
+          const table = `usage_rollups_${seg.source}`;
           return `select ${windowOf('bucket')} as ws, subject, dims, sum, count, min, max, latest_time, latest_value
                   from ${table} where meter = $1${range('bucket', seg)}`;
         });

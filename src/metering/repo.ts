@@ -7,7 +7,7 @@ import type { MeterValue } from './model.ts';
 /**
  * SQL of metering. Ingest is one statement per batch: insert the events (dedupe on source + id),
  * and only for the rows actually inserted, insert the meter values and add them to the minute and
- * hour rollups. Dedupe happens first, so a replayed batch changes nothing. Batches travel as one
+ * hour rollups (and UTC day rollups). Dedupe happens first, so a replayed batch changes nothing. Batches travel as one
  * JSON parameter (json_to_recordset): on PGlite that is markedly faster than one array per column.
  */
 
@@ -36,7 +36,8 @@ ${name} as (
 
 const ROLLUPS_SQL = `
 with ${upsertRollup('rm', 'usage_rollups_minute', '$1')},
-${upsertRollup('rh', 'usage_rollups_hour', '$2')}
+${upsertRollup('rh', 'usage_rollups_hour', '$2')},
+${upsertRollup('rd', 'usage_rollups_day', '$3')}
 select 1`;
 
 const VALUES_COLUMNS = `source text, id text, meter int, subject text, time timestamptz, value numeric, value_text text, dims jsonb`;
@@ -123,9 +124,9 @@ export async function insertValuesOnly(db: Executor, values: ValueRow[]): Promis
 }
 
 async function upsertRollups(db: Executor, values: readonly ValueRow[]): Promise<void> {
-  const { minute, hour } = rollupDeltas(values);
+  const { minute, hour, day } = rollupDeltas(values);
   if (minute.length === 0) return;
-  await run(db, ROLLUPS_SQL, [JSON.stringify(minute), JSON.stringify(hour)]);
+  await run(db, ROLLUPS_SQL, [JSON.stringify(minute), JSON.stringify(hour), JSON.stringify(day)]);
 }
 
 interface RollupDelta {
@@ -156,9 +157,14 @@ interface Accumulator {
  * (grouping in the embedded database costs more than the whole insert). Sums are exact: integers
  * add as numbers while they stay safe, anything else through Decimal.
  */
-export function rollupDeltas(values: readonly ValueRow[]): { minute: RollupDelta[]; hour: RollupDelta[] } {
+export function rollupDeltas(values: readonly ValueRow[]): {
+  minute: RollupDelta[];
+  hour: RollupDelta[];
+  day: RollupDelta[];
+} {
   const minute = new Map<string, Accumulator>();
   const hour = new Map<string, Accumulator>();
+  const day = new Map<string, Accumulator>();
   for (const v of values) {
     if (v.value === null) continue;
     const ms = Date.parse(v.time);
@@ -166,8 +172,9 @@ export function rollupDeltas(values: readonly ValueRow[]): { minute: RollupDelta
     const dimsKey = JSON.stringify(v.dims);
     add(minute, v, ms - (((ms % 60_000) + 60_000) % 60_000), ms, n, dimsKey);
     add(hour, v, ms - (((ms % 3_600_000) + 3_600_000) % 3_600_000), ms, n, dimsKey);
+    add(day, v, ms - (((ms % 86_400_000) + 86_400_000) % 86_400_000), ms, n, dimsKey);
   }
-  return { minute: finish(minute), hour: finish(hour) };
+  return { minute: finish(minute), hour: finish(hour), day: finish(day) };
 }
 
 function add(
@@ -244,6 +251,7 @@ export async function deleteMeterData(db: Executor, meterKey: number): Promise<v
   await run(db, 'delete from usage_meter_values where meter = $1', [meterKey]);
   await run(db, 'delete from usage_rollups_minute where meter = $1', [meterKey]);
   await run(db, 'delete from usage_rollups_hour where meter = $1', [meterKey]);
+  await run(db, 'delete from usage_rollups_day where meter = $1', [meterKey]);
 }
 
 export async function saveCheckpoint(db: Executor, consumer: string, position: string): Promise<void> {

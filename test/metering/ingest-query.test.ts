@@ -225,7 +225,11 @@ describe('queries', () => {
   });
 
   it('plans whole hours from the hour rollup, whole minutes from the minute rollup, raw at the edges', () => {
-    const segments = planSegments(new Date('2026-01-01T10:20:30Z'), new Date('2026-01-01T14:05:10Z'), true);
+    const segments = planSegments(new Date('2026-01-01T10:20:30Z'), new Date('2026-01-01T14:05:10Z'), [
+      'day',
+      'hour',
+      'minute',
+    ]);
     expect(
       segments.map((s) => [s.source, s.from?.toISOString().slice(11, 19), s.to?.toISOString().slice(11, 19)]),
     ).toEqual([
@@ -235,7 +239,15 @@ describe('queries', () => {
       ['minute', '14:00:00', '14:05:00'],
       ['raw', '14:05:00', '14:05:10'],
     ]);
-    expect(planSegments(null, null, true)).toEqual([{ source: 'hour', from: null, to: null }]);
+    expect(planSegments(null, null, ['day', 'hour', 'minute'])).toEqual([
+      { source: 'day', from: null, to: null },
+    ]);
+    const days = planSegments(new Date('2026-01-01T23:00:00Z'), new Date('2026-01-04T00:00:30Z'), [
+      'day',
+      'hour',
+      'minute',
+    ]);
+    expect(days.map((s) => s.source)).toEqual(['hour', 'day', 'raw']);
   });
 
   it('answers 400 for unknown group-bys, time zones and reversed ranges; 404 for unknown meters', async () => {
