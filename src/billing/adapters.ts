@@ -85,9 +85,19 @@ export function subscriptionPort(deps: {
     },
     async listDue(asOf, afterId, limit) {
       // Lists ended periods without a period invoice; `currentPeriod` is the period to bill.
-      const rows = await sqlRows<{ id: string; period_start: Date; period_end: Date }>(
+      const rows = await sqlRows<{
+        id: string;
+        period_start: Date;
+        period_end: Date;
+        has_credits: boolean;
+        has_prior: boolean;
+      }>(
         store.db,
-        `select p.subscription_id as id, p.period_start, p.period_end
+        `select p.subscription_id as id, p.period_start, p.period_end,
+                exists (select 1 from subscriptions s join billing_credit_ledger l on l.customer_id = s.customer_id
+                        where s.id = p.subscription_id) as has_credits,
+                exists (select 1 from billing_invoices f where f.subscription_id = p.subscription_id
+                        and f.period_from = p.period_start) as has_prior
          from subscription_periods p
          where p.period_end <= $1 and ($2::text is null or p.subscription_id > $2)
            and not exists (select 1 from billing_invoices i where i.subscription_id = p.subscription_id

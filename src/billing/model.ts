@@ -60,6 +60,12 @@ export interface BillingSubscription {
   planVersion: number;
   currency: string;
   currentPeriod: { from: Date; to: Date };
+  /**
+   * Hints from `listDue` that save a query each in the billing run: whether the customer has any
+   * credit ledger rows and whether the period already has an earlier (checkout) invoice.
+   * Absent = unknown (then billing looks).
+   */
+  hints?: { hasCredits: boolean; hasPriorInvoice: boolean };
 }
 
 /** A stretch of the period with one plan version and phase (rating input without usage). */

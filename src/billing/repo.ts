@@ -210,3 +210,6 @@ export interface PaymentRow {
 
 export const PAYMENT_COLUMNS =
   'id, invoice_id, customer_id, idempotency_key, purpose, rail, status, amount::text as amount, currency, rail_ref, failure_code, failure_message, created_at';
+/** The same columns, qualified for joins (`billing_payments p`). */
+export const PAYMENT_COLUMNS_P =
+  'p.id, p.invoice_id, p.customer_id, p.idempotency_key, p.purpose, p.rail, p.status, p.amount::text as amount, p.currency, p.rail_ref, p.failure_code, p.failure_message, p.created_at';

@@ -29,6 +29,7 @@ import {
   listInvoiceRows,
   nextInvoiceNumber,
   PAYMENT_COLUMNS,
+  PAYMENT_COLUMNS_P,
   type PaymentRow,
   railCustomer,
   toInvoice,
@@ -439,11 +440,15 @@ export function createBillingService(options: BillingServiceOptions) {
   async function billSubscription(sub: BillingSubscription): Promise<'invoiced' | 'existing'> {
     const period = sub.currentPeriod;
     const key = `sub:${sub.id}:${period.from.toISOString()}`;
-    const existing = await invoiceRowByKey(db, key);
+    // listDue only returns periods without a period invoice; the unique key still guards races.
+    const existing = sub.hints ? null : await invoiceRowByKey(db, key);
     let created: Created | null = null;
     if (!existing) {
       const { lines } = await rateSubscription(sub, period);
-      const already = await billedKeys(sub.id, period.from, key);
+      const already =
+        sub.hints && !sub.hints.hasPriorInvoice
+          ? new Set<string>()
+          : await billedKeys(sub.id, period.from, key);
       created = await createAndIssue({
         key,
         customerId: sub.customerId,
@@ -451,7 +456,7 @@ export function createBillingService(options: BillingServiceOptions) {
         currency: sub.currency,
         period,
         lines: already.size > 0 ? lines.filter((l) => !already.has(l.key)) : lines,
-        applyCredits: true,
+        applyCredits: !sub.hints || sub.hints.hasCredits,
         metadata: { planKey: sub.planKey, planVersion: sub.planVersion },
       });
     }
@@ -489,6 +494,27 @@ export function createBillingService(options: BillingServiceOptions) {
     }
   }
 
+  /**
+   * Crash recovery: a charge attempt recorded with its invoice but never answered by the rail
+   * (the process died, or the rail call failed in transit) is sent again with the same
+   * idempotency key, so the rail either performs it now or returns the one it already made.
+   */
+  async function resumeInterruptedCharges(): Promise<number> {
+    const rows = await sqlRows<PaymentRow & { number: string | null }>(
+      db,
+      `select ${PAYMENT_COLUMNS_P}, i.number
+       from billing_payments p join billing_invoices i on i.id = p.invoice_id
+       where p.status = 'pending' and p.rail_ref is null and i.status = 'issued' and p.purpose = 'invoice'`,
+    );
+    for (const p of rows) {
+      await sendCharge(
+        { id: p.invoice_id as string, customerId: p.customer_id, number: p.number, currency: p.currency },
+        p,
+      );
+    }
+    return rows.length;
+  }
+
   /** Leader-only on PostgreSQL (`pg_try_advisory_xact_lock` via runExclusive); null when another runner holds it. */
   async function withLock<T>(name: string, fn: () => Promise<T>): Promise<T | null> {
     const result = await runExclusive(store, name, fn);
@@ -512,6 +538,7 @@ export function createBillingService(options: BillingServiceOptions) {
       locked: false,
     };
     const result = await withLock(BILLING_LOCK, async () => {
+      await resumeInterruptedCharges();
       let total = 0;
       // Passes repeat until nothing is due, so a subscription several periods behind catches up.
       for (let pass = 0; pass < 120; pass++) {

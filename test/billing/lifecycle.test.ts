@@ -337,3 +337,39 @@ describe('trial and upgrade', () => {
     expect(invoice?.total).toBe('353.84');
   });
 });
+
+describe('crash between recording a charge and the rail answering', () => {
+  it('the rerun sends the same charge again (same idempotency key): one charge at the rail', async () => {
+    h.clock.set('2029-01-01T00:00:00Z');
+    const { sub } = await customerOn('pro', '4242424242424242');
+    const rail = sandbox();
+    const original = rail.chargeInvoice.bind(rail);
+    let failed = 0;
+    rail.chargeInvoice = async (input) => {
+      const invoice = await h.billing.service.get(input.reference);
+      if (invoice?.subscriptionId === sub.id && failed === 0) {
+        failed++;
+        throw new Error('connection reset'); // the process "dies" before the rail answers
+      }
+      return original(input);
+    };
+    try {
+      h.clock.set('2029-02-01T00:00:00Z');
+      await expect(h.billing.service.runBilling()).rejects.toThrow('connection reset');
+      const [pending] = await h.billing.service.list({ subscriptionId: sub.id });
+      expect(pending?.status).toBe('issued');
+      await runAt('2029-02-01T00:05:00Z');
+    } finally {
+      rail.chargeInvoice = original;
+    }
+    const invoices = (await h.billing.service.list({ subscriptionId: sub.id })).filter((i) =>
+      i.periodFrom.startsWith('2029-01'),
+    );
+    expect(invoices).toHaveLength(1);
+    expect(invoices[0]?.status).toBe('paid');
+    const payments = await h.billing.service.payments(invoices[0]!.id);
+    expect(payments.map((p) => [p.idempotency_key, p.status])).toEqual([
+      [`inv:${invoices[0]!.id}:attempt:1`, 'succeeded'],
+    ]);
+  });
+});
