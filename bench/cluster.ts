@@ -431,6 +431,9 @@ async function http(): Promise<Row[]> {
     await wrk(`${url}/v1/things`, { connections, durationS: 2, headers });
     const before = components ? sampleCpu(components) : {};
     const result = await wrk(`${url}/v1/things`, { connections, durationS, headers });
+    log(
+      `  ${name.padEnd(34)} ${result.rps.toFixed(0).padStart(8)} req/s  p50 ${result.p50.toFixed(2)} ms  p99 ${result.p99.toFixed(2)} ms${result.non2xx ? `  non-2xx ${result.non2xx}` : ''}`,
+    );
     if (components) {
       const after = sampleCpu(components);
       const line = Object.keys(components)
@@ -443,9 +446,6 @@ async function http(): Promise<Row[]> {
       log(`    CPU µs per request: ${line}`);
     }
     rows.push({ name, result });
-    log(
-      `  ${name.padEnd(34)} ${result.rps.toFixed(0).padStart(8)} req/s  p50 ${result.p50.toFixed(2)} ms  p99 ${result.p99.toFixed(2)} ms${result.non2xx ? `  non-2xx ${result.non2xx}` : ''}`,
-    );
     return result;
   };
   try {
