@@ -11,6 +11,7 @@ import pc from 'picocolors';
 import { startDemoUpstream } from '../examples/quickstart/upstream.ts';
 import { startTollgate } from '../src/app.ts';
 import { ConfigError, loadConfig } from '../src/config/index.ts';
+import { createLogger } from '../src/util/log.ts';
 
 const root = resolve(import.meta.dirname, '..');
 const configFile = join(root, 'examples/quickstart/tollgate.config.ts');
@@ -66,6 +67,7 @@ const tollgate = await startTollgate({
   gatewayPort: await pickPort(config.gateway.port, 'gateway'),
   consolePort: await pickPort(config.console.port, 'portal'),
   watchConfig: configFile,
+  log: createLogger({ pretty: true }),
 });
 
 // A demo customer on the Free plan with one key. The key's secret is only ever shown once, so

@@ -4,6 +4,7 @@ import { startTollgate } from '../app.ts';
 import { addScaleOutOptions, runClusterIfAsked, scaleOutStartOptions } from '../cluster/cli.ts';
 import { loadConfig } from '../config/index.ts';
 import { migrate, openStore } from '../store/index.ts';
+import { createLogger } from '../util/log.ts';
 import { globalOptions } from './context.ts';
 
 export function registerServerCommands(program: Command): void {
@@ -22,6 +23,7 @@ export function registerServerCommands(program: Command): void {
       role,
       watchConfig: mode === 'dev' ? options.config : undefined,
       healthPort: scaleOut.healthPort,
+      log: mode === 'dev' ? createLogger({ pretty: true }) : undefined,
     });
     console.log(pc.bold(`Tollgate ${mode === 'dev' ? '(dev)' : ''} — ${config.name}`));
     if (tollgate.gatewayUrl) console.log(`  gateway   ${pc.cyan(tollgate.gatewayUrl)}`);
