@@ -590,8 +590,11 @@ class Exchange implements Dispatcher.DispatchHandler {
     const ip = req.socket.remoteAddress ?? '';
     const forwardedFor = source['x-forwarded-for'];
     headers['x-forwarded-for'] = forwardedFor ? `${forwardedFor}, ${ip}` : ip;
-    headers['x-forwarded-proto'] = 'http';
-    if (source.host !== undefined) headers['x-forwarded-host'] = source.host;
+    // A TLS terminator in front of the gateway sets these; otherwise this listener is plain HTTP.
+    if (headers['x-forwarded-proto'] === undefined) headers['x-forwarded-proto'] = 'http';
+    if (headers['x-forwarded-host'] === undefined && source.host !== undefined) {
+      headers['x-forwarded-host'] = source.host;
+    }
     headers['x-request-id'] = this.requestId;
     const key = this.key;
     if (key !== null) {

@@ -44,6 +44,7 @@ describe('KeysService', () => {
 
   it('lists keys of one customer only', async () => {
     await keys.create({ customerId: 'cus_list' });
+    clock.advance(1000);
     await keys.create({ customerId: 'cus_list', name: 'second' });
     await keys.create({ customerId: 'cus_other' });
     const list = await keys.list('cus_list');
