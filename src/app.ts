@@ -87,6 +87,8 @@ export interface Tollgate {
   readonly runtime: Runtime;
   readonly gatewayUrl: string | null;
   readonly consoleUrl: string | null;
+  /** `/healthz`, `/readyz`, `/metrics` listener of gateway/worker processes (`--health-port`). */
+  readonly healthUrl: string | null;
   readonly consoleApp: Hono;
   /** The developer portal (spend-cap check for the AccessResolver, budget evaluation). */
   readonly portal: Portal;
@@ -355,6 +357,7 @@ export async function startTollgate(options: StartOptions): Promise<Tollgate> {
     consoleUrl = urlOf(server, host);
   }
 
+  let healthUrl: string | null = null;
   if (options.healthPort !== undefined && role !== 'cli') {
     const health = await startHealthServer({
       port: options.healthPort,
@@ -366,6 +369,7 @@ export async function startTollgate(options: StartOptions): Promise<Tollgate> {
       },
     });
     stopping.push({ stop: () => new Promise<void>((r) => health.server.close(() => r())) });
+    healthUrl = health.url;
   }
 
   if (options.watchConfig && role !== 'cli') {
@@ -400,6 +404,7 @@ export async function startTollgate(options: StartOptions): Promise<Tollgate> {
     mailer,
     gatewayUrl,
     consoleUrl,
+    healthUrl,
     consoleApp,
     async stop() {
       for (const s of stopping.reverse()) await s.stop();

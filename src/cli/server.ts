@@ -28,6 +28,7 @@ export function registerServerCommands(program: Command): void {
     console.log(pc.bold(`Tollgate ${mode === 'dev' ? '(dev)' : ''} — ${config.name}`));
     if (tollgate.gatewayUrl) console.log(`  gateway   ${pc.cyan(tollgate.gatewayUrl)}`);
     if (tollgate.consoleUrl) console.log(`  portal    ${pc.cyan(`${tollgate.consoleUrl}/`)}`);
+    if (tollgate.healthUrl) console.log(`  health    ${pc.cyan(tollgate.healthUrl)}`);
     const shutdown = async () => {
       await tollgate.stop();
       process.exit(0);

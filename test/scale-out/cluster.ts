@@ -184,6 +184,8 @@ export interface TollgateProcess {
   readonly child: ChildProcess;
   readonly gatewayUrl: string | null;
   readonly consoleUrl: string | null;
+  /** Set when started with `--health-port`. */
+  readonly healthUrl: string | null;
   output(): string;
   /** SIGKILL: no shutdown code runs, as in a crash. */
   kill(): Promise<void>;
@@ -217,12 +219,19 @@ export async function startProcess(
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   const wantGateway = role === 'gateway' || role === 'all';
   const wantConsole = role === 'console' || role === 'all';
+  const wantHealth = extraArgs.includes('--health-port');
   const deadline = Date.now() + 30_000;
   const find = (label: string) => new RegExp(`${label}\\s+(http://[\\d.:]+)`).exec(out)?.[1] ?? null;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`tollgate --role ${role} exited at start:\n${out}`);
     const started = out.includes('Tollgate');
-    if (started && (!wantGateway || find('gateway')) && (!wantConsole || find('portal'))) break;
+    if (
+      started &&
+      (!wantGateway || find('gateway')) &&
+      (!wantConsole || find('portal')) &&
+      (!wantHealth || find('health'))
+    )
+      break;
     if (Date.now() > deadline) throw new Error(`tollgate --role ${role} did not start in 30 s:\n${out}`);
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -231,6 +240,7 @@ export async function startProcess(
     child,
     gatewayUrl: find('gateway'),
     consoleUrl: find('portal')?.replace(/\/$/, '') ?? null,
+    healthUrl: find('health'),
     output: () => out,
     async kill() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');

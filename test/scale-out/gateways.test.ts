@@ -19,16 +19,19 @@ describe.skipIf(!available)('two gateway nodes', () => {
   let install: Installation;
   let nodeA: TollgateProcess;
   let nodeB: TollgateProcess;
+  let worker: TollgateProcess;
+  let consoleNode: TollgateProcess;
 
   beforeAll(async () => {
     install = await createInstallation();
     // One after the other: the first applies migrations and publishes the plans.
-    nodeA = await startProcess(install, 'gateway');
+    nodeA = await startProcess(install, 'gateway', ['--health-port', '0']);
     nodeB = await startProcess(install, 'gateway');
+    worker = await startProcess(install, 'worker', ['--health-port', '0']);
+    consoleNode = await startProcess(install, 'console');
   }, 60_000);
   afterAll(async () => {
-    await nodeA?.stop();
-    await nodeB?.stop();
+    for (const p of [nodeA, nodeB, worker, consoleNode]) await p?.stop();
     await install?.cleanup();
   });
 
@@ -87,5 +90,27 @@ describe.skipIf(!available)('two gateway nodes', () => {
     } finally {
       await admin.stop();
     }
+  });
+
+  it('reports each backend on /readyz and the usage stream lag on /metrics', async () => {
+    const gatewayReady = await fetch(`${nodeA.healthUrl}/readyz`);
+    expect(gatewayReady.status).toBe(200);
+    expect(await gatewayReady.json()).toMatchObject({
+      status: 'ready',
+      role: 'gateway',
+      backends: {
+        store: { ok: true, kind: 'postgres' },
+        redis: { ok: true },
+        nats: { ok: true },
+        changeFeed: { ok: true },
+      },
+    });
+    const workerReady = await (await fetch(`${worker.healthUrl}/readyz`)).json();
+    expect(workerReady).toMatchObject({ status: 'ready', backends: { usageConsumer: { ok: true } } });
+    const consoleReady = await fetch(`${consoleNode.consoleUrl}/readyz`);
+    expect(consoleReady.status).toBe(200);
+    const metrics = await (await fetch(`${consoleNode.consoleUrl}/metrics`)).text();
+    expect(metrics).toMatch(/^tollgate_usage_stream_lag \d+$/m);
+    expect(metrics).toMatch(/^tollgate_backend_up\{backend="changeFeed"\} 1$/m);
   });
 });
