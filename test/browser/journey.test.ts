@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensurePortalBuilt, type Stack, startStack } from './stack.ts';
+import { ADMIN_TOKEN, ensurePortalBuilt, type Stack, startStack } from './stack.ts';
 
 /**
  * The whole self-serve journey in a real browser (Debian's chromium, driven by Playwright):
@@ -127,6 +127,14 @@ async function journey() {
   const key = (await page.getByTestId('secret').textContent())?.trim() ?? '';
   expect(key).toMatch(/^tg_/);
   expect(key).not.toBe(firstKey);
+  await shot('keys');
+
+  // The API reference fills its examples with the new key.
+  const primary = page.getByRole('navigation', { name: 'Primary' });
+  await primary.getByRole('link', { name: 'API reference' }).click();
+  await page.getByText(`Bearer ${key}`).first().waitFor();
+  await shot('docs', false);
+  await primary.getByRole('link', { name: 'Dashboard' }).click();
 
   // Call the API through the gateway with it.
   stage = 'Call the API through the gateway with it.';
@@ -206,6 +214,23 @@ async function journey() {
   expect(text).toMatch(/Unused time on Pro subscription/);
   expect(text).toMatch(/Remaining time on Growth subscription/);
   await shot('invoice');
+
+  // Budget alerts, members and the admin console.
+  await page.getByRole('link', { name: 'Budget alerts' }).click();
+  await page.getByLabel(/Alert when spend/).fill('100.00');
+  await page.getByRole('button', { name: 'Add alert' }).click();
+  await page.getByText('Spend reaches $100.00').waitFor();
+  await shot('budget');
+  await page.getByRole('link', { name: 'Members' }).click();
+  await page.getByLabel('Email').fill('linus@compilers.test');
+  await page.getByRole('button', { name: 'Send invitation' }).click();
+  await page.getByText('linus@compilers.test').first().waitFor();
+  await shot('members');
+  await page.goto(`${base}/admin`);
+  await page.getByLabel('Admin token').fill(ADMIN_TOKEN);
+  await page.getByRole('button', { name: 'Open console' }).click();
+  await page.getByText('Compilers Inc').first().waitFor();
+  await shot('admin');
 
   // A phone-width look at the dashboard.
   stage = 'A phone-width look at the dashboard.';

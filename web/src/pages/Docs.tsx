@@ -262,7 +262,9 @@ export function Docs() {
   const activeKeys = (keysData.data?.keys ?? []).filter(
     (k) => k.status === 'active' || k.status === 'rolling',
   );
-  const keyId = chosen || activeKeys[0]?.id || '';
+  // Default: the newest key whose secret this tab knows (just created), else the newest key.
+  const newest = [...activeKeys].sort((x, y) => y.createdAt.localeCompare(x.createdAt));
+  const keyId = chosen || (newest.find((k) => secretOf(k.id)) ?? newest[0])?.id || '';
   const key = activeKeys.find((k) => k.id === keyId);
   const apiKey = key ? (secretOf(key.id) ?? `${key.prefix}…`) : 'YOUR_API_KEY';
   const base = (

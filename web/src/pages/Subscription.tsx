@@ -167,7 +167,7 @@ export function SubscriptionPage() {
               </tr>
               <tr>
                 <td className="muted">Phase</td>
-                <td>{s.phase}</td>
+                <td>{s.phase === 'default' ? 'Standard' : s.phase}</td>
               </tr>
               <tr>
                 <td className="muted">Current period</td>
@@ -232,7 +232,11 @@ export function SubscriptionPage() {
                       onClick={() => choose(p)}
                       disabled={s.cancelAtPeriodEnd}
                     >
-                      {isUpgrade(p) ? `Upgrade to ${p.name}` : `Switch to ${p.name}`}
+                      {isUpgrade(p)
+                        ? `Upgrade to ${p.name}`
+                        : Number(p.basePrice) < Number(currentPlan?.basePrice ?? 0)
+                          ? `Downgrade to ${p.name}`
+                          : `Switch to ${p.name}`}
                     </button>
                   </td>
                 </tr>
