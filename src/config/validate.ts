@@ -34,6 +34,14 @@ export function validateReferences(config: ResolvedConfig): { path: string; mess
         message: `aggregation ${m.aggregation} needs a valueProperty`,
       });
     }
+    // As in OpenMeter, `subject` is the reserved group-by of meter queries (groupBy=subject).
+    if ('subject' in m.groupBy) {
+      issues.push({
+        path: `meters[${i}].groupBy.subject`,
+        message:
+          '"subject" is reserved (queries group by the event subject with groupBy=subject); rename the dimension',
+      });
+    }
   });
   const features = new Set(config.features.map((f) => f.key));
   config.features.forEach((f, i) => {

@@ -193,5 +193,22 @@ describe('OpenMeter-compatible API', () => {
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
     expect(tollgate.metering.lag()).toBe(0);
+    const metrics = await (await fetch(`${tollgate.consoleUrl}/metrics`)).text();
+    expect(metrics).toMatch(/tollgate_usage_log_lag 0/);
+  });
+
+  it('refuses bad meter config at start-up with the field and what would be right', () => {
+    const bad = (meter: Record<string, unknown>) => () =>
+      resolveConfig({ upstream: 'http://127.0.0.1:9', meters: [meter] }, 'bad.config.ts', dataDir);
+    expect(bad({ slug: 'x', eventType: 'x', aggregation: 'SUM' })).toThrow(
+      /meters\[0\]\.valueProperty: aggregation SUM needs a valueProperty/,
+    );
+    expect(bad({ slug: 'x', eventType: 'x', aggregation: 'COUNT', groupBy: { subject: '$.who' } })).toThrow(
+      /meters\[0\]\.groupBy\.subject: "subject" is reserved/,
+    );
+    expect(bad({ slug: 'x', eventType: 'x', aggregation: 'SUM', valueProperty: 'tokens' })).toThrow(
+      /JSONPath/,
+    );
+    expect(bad({ slug: 'x', eventType: 'x', aggregation: 'MEDIAN' })).toThrow(/meters\[0\]\.aggregation/);
   });
 });
