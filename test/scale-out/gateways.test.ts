@@ -2,6 +2,7 @@
  * Two gateway processes sharing PostgreSQL, Redis and NATS: limits hold across nodes and a
  * revocation reaches every node within a second.
  */
+import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   call,
@@ -10,6 +11,7 @@ import {
   provisionCustomer,
   startProcess,
   type TollgateProcess,
+  waitFor,
 } from './cluster.ts';
 import { servicesAvailable } from './services.ts';
 
@@ -112,5 +114,42 @@ describe.skipIf(!available)('two gateway nodes', () => {
     const metrics = await (await fetch(`${consoleNode.consoleUrl}/metrics`)).text();
     expect(metrics).toMatch(/^tollgate_usage_stream_lag \d+$/m);
     expect(metrics).toMatch(/^tollgate_backend_up\{backend="changeFeed"\} 1$/m);
+  });
+
+  it('cluster mode: --workers 2 serves on one port and replaces a worker that dies', async () => {
+    const childrenOf = (pid: number) => {
+      try {
+        return execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' })
+          .split('\n')
+          .filter(Boolean);
+      } catch {
+        return [];
+      }
+    };
+    const clustered = await startProcess(install, 'gateway', ['--workers', '2']);
+    try {
+      const primary = clustered.child.pid as number;
+      const { key } = await provisionCustomer(install, 'open');
+      const url = clustered.gatewayUrl as string;
+      const before = await Promise.all(Array.from({ length: 20 }, () => call(url, key)));
+      expect(before.every((o) => o.status === 200)).toBe(true);
+      await waitFor(() => childrenOf(primary).length === 2, 10_000, 'two workers');
+      const [victim] = childrenOf(primary);
+      process.kill(Number(victim), 'SIGKILL');
+      await waitFor(
+        () => {
+          const now = childrenOf(primary);
+          return now.length === 2 && !now.includes(victim as string);
+        },
+        15_000,
+        'a replacement worker',
+      );
+      await waitFor(async () => (await call(url, key)).status === 200, 15_000, 'the replacement to serve');
+      const after = await Promise.all(Array.from({ length: 20 }, () => call(url, key)));
+      expect(after.every((o) => o.status === 200)).toBe(true);
+    } finally {
+      await clustered.stop();
+    }
+    expect(clustered.child.exitCode).toBe(0);
   });
 });
