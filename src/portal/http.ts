@@ -404,7 +404,8 @@ export function mountPortal(app: Hono, deps: PortalHttpDeps): void {
       });
     }
     const origin = deps.config().console.publicUrl ?? new URL(c.req.url).origin;
-    if (plan.free && !deps.ports().billing) {
+    // Free plans need no payment method: subscribe directly.
+    if (plan.free) {
       const subscription = await subsPort().subscribe(customerId, plan.key);
       const key = await firstKey(customerId, subscription.id);
       return c.json({ status: 'active', subscription, invoiceId: null, firstKey: key }, 201);

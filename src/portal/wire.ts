@@ -317,6 +317,7 @@ export function billingPort(deps: {
       const sub = await subscriptions.currentForCustomer(customerId);
       if (!sub) throw problems.internal('Checkout finished without a subscription.');
       if (result.invoice && result.invoice.status !== 'paid') {
+        await (billing.rail as PaymentRail & { drain?: () => Promise<void> }).drain?.();
         // A charge that failed after the card was accepted leaves the invoice open (dunning retries it).
         const fresh = await billing.get(result.invoice.id);
         if (fresh?.status === 'issued' && fresh.lastPaymentError) {
@@ -443,16 +444,23 @@ export function billingPort(deps: {
     async payInvoice(customerId, invoiceId, card) {
       const invoice = await own(customerId, invoiceId);
       if (!invoice) throw problems.notFound('No such invoice.');
+      const attemptsBefore = invoice.paymentAttempts;
       if (rail === 'sandbox' && card) {
         const declined = sandboxDecline(card.number);
         if (declined) return { status: 'declined', message: declined };
+        // Saving the card retries every open invoice of the customer at once.
         await billing.attachCard(customerId, card.number);
       } else if (rail === 'stripe') {
         const result = await billing.startCheckout(customerId, null, {});
         if (result.url) return { status: 'redirect', url: result.url };
       }
-      await billing.collect(invoiceId);
-      const after = await billing.get(invoiceId);
+      let after = await billing.get(invoiceId);
+      if (after?.status === 'issued' && after.paymentAttempts === attemptsBefore)
+        await billing.collect(invoiceId);
+      // The sandbox confirms charges by webhook a tick later, as a provider would.
+      const sandbox = billing.rail as PaymentRail & { drain?: () => Promise<void> };
+      await sandbox.drain?.();
+      after = await billing.get(invoiceId);
       if (after?.status === 'paid') return { status: 'paid' };
       return { status: 'declined', message: after?.lastPaymentError ?? 'The payment did not go through.' };
     },

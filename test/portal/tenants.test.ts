@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Stack, startStack } from '../browser/stack.ts';
 import { PortalClient } from './client.ts';
@@ -149,5 +151,74 @@ describe('budget alerts and the spend cap', () => {
     expect((await a.get('/api/portal/banners')).json.banners[0].id).toBe('spend-cap');
     await a.put('/api/portal/spend-cap', { amount: null });
     expect((await call(aKey)).status).toBe(200);
+  });
+});
+
+describe('free plans and open invoices', () => {
+  it('subscribes to a free plan without a card, then pays an open invoice (declined, then paid)', async () => {
+    const c = new PortalClient(stack.tollgate.consoleApp, '10.2.0.3');
+    const user = await c.signup('carol@c.test', 'Carol Co');
+    const free = await c.post('/api/portal/checkout', { planKey: 'free' });
+    expect(free.status).toBe(201);
+    expect(free.json.subscription.plan.key).toBe('free');
+    expect(free.json.firstKey.secret).toMatch(/^tg_/);
+
+    // An invoice the operator issued by hand: no card on file, so it stays open.
+    const manual = await stack.tollgate.billing.createManualInvoice({
+      customerId: user.customerId,
+      currency: 'USD',
+      lines: [{ description: 'Onboarding workshop', unitPrice: '150.00' }],
+      issue: true,
+    });
+    const listed = (await c.get('/api/portal/invoices')).json.invoices as { id: string; status: string }[];
+    expect(listed.find((i) => i.id === manual.id)?.status).toBe('open');
+    expect((await a.post(`/api/portal/invoices/${manual.id}/pay`, { card: CARD })).status).toBe(404);
+
+    const declined = await c.post(`/api/portal/invoices/${manual.id}/pay`, {
+      card: { number: '4000 0000 0000 0002', expiry: '12/30', cvc: '123' },
+    });
+    expect(declined.status).toBe(402);
+    expect(declined.json.type).toBe('https://tollgate.dev/problems/card-declined');
+    const paid = await c.post(`/api/portal/invoices/${manual.id}/pay`, { card: CARD });
+    expect(paid.status).toBe(200);
+    await expect
+      .poll(async () => (await c.get(`/api/portal/invoices/${manual.id}`)).json.invoice.status, {
+        timeout: 10_000,
+      })
+      .toBe('paid');
+    expect((await c.post(`/api/portal/invoices/${manual.id}/pay`, { card: CARD })).status).toBe(409);
+  });
+
+  it('posts budget alerts to the webhook URL of the alert', async () => {
+    const received: unknown[] = [];
+    const hook = createServer((req, res) => {
+      let body = '';
+      req.on('data', (chunk) => {
+        body += chunk;
+      });
+      req.on('end', () => {
+        received.push(JSON.parse(body));
+        res.end('ok');
+      });
+    });
+    await new Promise<void>((r) => hook.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(hook.address() as AddressInfo).port}/budget`;
+    try {
+      const created = await a.post('/api/portal/alerts', {
+        kind: 'amount',
+        threshold: '1.00',
+        email: false,
+        webhookUrl: url,
+      });
+      expect(created.status).toBe(201);
+      await stack.tollgate.portal.evaluateBudgets();
+      await expect.poll(() => received.length, { timeout: 5_000 }).toBe(1);
+      expect(received[0]).toMatchObject({
+        type: 'budget.alert',
+        data: { alertId: created.json.id, kind: 'amount' },
+      });
+    } finally {
+      await new Promise((r) => hook.close(r));
+    }
   });
 });
