@@ -515,6 +515,12 @@ export function createBillingService(options: BillingServiceOptions) {
     return rows.length;
   }
 
+  /** Rails that confirm asynchronously in process (sandbox) deliver before a run returns. */
+  async function drainRail(): Promise<void> {
+    const drain = (rail as Partial<{ drain(): Promise<void> }>).drain;
+    if (typeof drain === 'function') await drain.call(rail);
+  }
+
   /** Leader-only on PostgreSQL (`pg_try_advisory_xact_lock` via runExclusive); null when another runner holds it. */
   async function withLock<T>(name: string, fn: () => Promise<T>): Promise<T | null> {
     const result = await runExclusive(store, name, fn);
@@ -575,6 +581,7 @@ export function createBillingService(options: BillingServiceOptions) {
       }
       return summaryOut;
     });
+    await drainRail();
     if (result === null) return { ...summaryOut, locked: true };
     return result;
   }
@@ -1025,6 +1032,7 @@ export function createBillingService(options: BillingServiceOptions) {
       await credits.expireDue(now);
       return out;
     });
+    await drainRail();
     return result ?? out;
   }
 

@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import pc from 'picocolors';
 import type { Invoice } from '../billing/index.ts';
 import { renderInvoiceHtml } from '../billing/index.ts';
+import { problems } from '../http/problem.ts';
 import { Decimal, formatMoney } from '../util/money.ts';
 import { withTollgate } from './context.ts';
 
@@ -75,7 +76,7 @@ function printInvoice(i: Invoice): void {
 function monthRange(period: string): { from: Date; to: Date } {
   const m = /^(\d{4})-(\d{2})$/.exec(period);
   if (!m || Number(m[2]) < 1 || Number(m[2]) > 12)
-    throw new Error(`--period must be a month such as 2026-03, got "${period}"`);
+    throw problems.badRequest(`--period must be a month such as 2026-03, got "${period}"`);
   const from = new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, 1));
   const to = new Date(Date.UTC(Number(m[1]), Number(m[2]), 1));
   return { from, to };
@@ -92,7 +93,7 @@ export function registerBillingCommands(program: Command): void {
     .action(async (options: { asOf?: string; json?: boolean }, command: Command) => {
       const asOf = options.asOf ? new Date(options.asOf) : undefined;
       if (asOf && Number.isNaN(asOf.getTime()))
-        throw new Error(`--as-of must be an ISO 8601 time, got "${options.asOf}"`);
+        throw problems.badRequest(`--as-of must be an ISO 8601 time, got "${options.asOf}"`);
       await withTollgate(command, async (tollgate) => {
         const bar = options.json
           ? null
@@ -260,7 +261,7 @@ export function registerBillingCommands(program: Command): void {
         await withTollgate(command, async (tollgate) => {
           const expiresAt = options.expires ? new Date(options.expires) : null;
           if (expiresAt && Number.isNaN(expiresAt.getTime()))
-            throw new Error(`--expires must be ISO 8601, got "${options.expires}"`);
+            throw problems.badRequest(`--expires must be ISO 8601, got "${options.expires}"`);
           await tollgate.billing.credits.grant({
             customerId: options.customer,
             currency: options.currency,
