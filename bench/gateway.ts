@@ -201,16 +201,20 @@ results.push({
 // nginx off before Tollgate runs on the same core.
 nginxProxy.kill('SIGTERM');
 
-for (const mode of ['full', 'bare'] as const) {
+for (const mode of ['full', 'nolog', 'bare'] as const) {
   const child = start(process.execPath, ['bench/lib/gateway-server.ts'], SUT_CPU, {
     BENCH_UPSTREAM: upstream,
     BENCH_MODE: mode,
     TOLLGATE_LOG_LEVEL: 'warn',
   });
   const { url, key } = JSON.parse(await firstLine(child)) as { url: string; key: string };
-  const headers: Record<string, string> = mode === 'full' ? { authorization: `Bearer ${key}` } : {};
+  const headers: Record<string, string> = mode === 'bare' ? {} : { authorization: `Bearer ${key}` };
   await waitForHttp(`${url}${PATH}`, headers);
-  const name = mode === 'full' ? 'tollgate (auth+rl+quota+metering)' : 'tollgate (bare proxy)';
+  const name = {
+    full: 'tollgate (auth+rl+quota+metering)',
+    nolog: 'tollgate (same, no-op usage log)',
+    bare: 'tollgate (bare proxy)',
+  }[mode];
   results.push({ name, ...(await measure({ name, url: `${url}${PATH}`, headers })) });
   child.kill('SIGTERM');
   await new Promise((r) => child.once('exit', r));

@@ -19,9 +19,10 @@ import { createLogger } from '../../src/util/log.ts';
  * full: API key auth (cached), access view with a subscription and an entitlement check, GCRA
  *       rate limit, hard quota counter, usage events appended to the embedded usage log.
  * bare: the same route marked public and no limits or metering: the proxy alone.
+ * nolog: full, but usage events go to a no-op log (isolates the usage log's cost).
  */
 const upstream = process.env.BENCH_UPSTREAM ?? 'http://127.0.0.1:4010';
-const mode = process.env.BENCH_MODE === 'bare' ? 'bare' : 'full';
+const mode = (['bare', 'nolog'] as const).find((m) => m === process.env.BENCH_MODE) ?? 'full';
 const dir = mkdtempSync(join(tmpdir(), 'tollgate-bench-'));
 
 const store = await openPGliteStore();
@@ -76,7 +77,12 @@ const view: AccessView = {
   upgradeUrl: 'http://127.0.0.1:8081/pricing',
 };
 const access: AccessResolver = { resolve: () => view };
-const usageLog = mode === 'full' ? openEmbeddedUsageLog({ dir: join(dir, 'usage-log') }) : null;
+const usageLog =
+  mode === 'full'
+    ? openEmbeddedUsageLog({ dir: join(dir, 'usage-log') })
+    : mode === 'nolog'
+      ? { append() {}, async close() {} }
+      : null;
 const counters = new MemoryCounterStore();
 const gateway = new Gateway({
   config,

@@ -108,6 +108,18 @@ const HOP_BY_HOP = new Set([
 const MAX_JSON_BODY = 1_048_576;
 const EMPTY_QUOTAS: Record<string, QuotaView> = Object.freeze({}) as Record<string, QuotaView>;
 
+let isoMs = 0;
+let isoText = '';
+/** RFC 3339 time of now, formatted once per millisecond (usage events of a busy gateway share it). */
+function nowIso(): string {
+  const ms = Date.now();
+  if (ms !== isoMs) {
+    isoMs = ms;
+    isoText = new Date(ms).toISOString();
+  }
+  return isoText;
+}
+
 function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
   return value !== null && typeof value === 'object' && typeof (value as Promise<T>).then === 'function';
 }
@@ -670,7 +682,7 @@ class Exchange implements Dispatcher.DispatchHandler {
         this.holding = null;
         for (const chunk of held) this.forward(chunk);
         controller.resume();
-        if (this.ended) void this.finish();
+        if (this.ended) this.finish();
       },
       (error: unknown) => {
         controller.abort(error instanceof Error ? error : new Error(String(error)));
@@ -722,7 +734,7 @@ class Exchange implements Dispatcher.DispatchHandler {
   onResponseEnd(): void {
     this.ended = true;
     if (this.holding !== null) return; // outbound policies still running; they finish
-    void this.finish();
+    this.finish();
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
@@ -766,36 +778,77 @@ class Exchange implements Dispatcher.DispatchHandler {
 
   // --- completion ---
 
-  async finish(): Promise<void> {
+  /**
+   * Completes the response: for a metered one, the usage events are appended to the log first
+   * (awaited when the log is asynchronous), and only then is the last byte written. Synchronous
+   * end to end when the log is (embedded) and no metering hook is set.
+   */
+  finish(): void {
     if (this.done) return;
-    if (this.metered) {
-      try {
-        const events = await this.usageEvents();
-        if (events.length > 0) {
-          const appended = (this.gw.usageLog as UsageLog).append(events);
-          if (isPromise(appended)) await appended;
-          this.addTokenQuotas(events);
-        }
-      } catch (error) {
-        // Not recorded → not delivered in full: the client sees a broken response, not a free one.
-        this.gw.log.error(
-          { err: error, requestId: this.requestId },
-          'could not record usage; response aborted',
-        );
-        this.done = true;
-        this.res.destroy(error instanceof Error ? error : new Error(String(error)));
-        this.observe(500);
-        return;
-      }
-    } else {
+    if (!this.metered) {
       this.refundQuota();
+      this.end();
+      return;
     }
+    let events: UsageEvent[] | Promise<UsageEvent[]>;
+    try {
+      events = this.usageEvents();
+    } catch (error) {
+      this.meteringFailed(error);
+      return;
+    }
+    if (isPromise(events)) {
+      events.then(
+        (list) => this.record(list),
+        (error: unknown) => this.meteringFailed(error),
+      );
+      return;
+    }
+    this.record(events);
+  }
+
+  record(events: UsageEvent[]): void {
+    if (events.length === 0) {
+      this.end();
+      return;
+    }
+    let appended: void | Promise<void>;
+    try {
+      appended = (this.gw.usageLog as UsageLog).append(events);
+    } catch (error) {
+      this.meteringFailed(error);
+      return;
+    }
+    if (isPromise(appended)) {
+      appended.then(
+        () => {
+          this.addTokenQuotas(events);
+          this.end();
+        },
+        (error: unknown) => this.meteringFailed(error),
+      );
+      return;
+    }
+    this.addTokenQuotas(events);
+    this.end();
+  }
+
+  end(): void {
+    if (this.done) return;
     this.done = true;
     const last = this.last;
     this.last = null;
     if (last !== null) this.res.end(last);
     else this.res.end();
     this.observe(this.status);
+  }
+
+  /** Not recorded → not delivered in full: the client sees a broken response, not a free one. */
+  meteringFailed(error: unknown): void {
+    this.gw.log.error({ err: error, requestId: this.requestId }, 'could not record usage; response aborted');
+    this.done = true;
+    this.res.destroy(error instanceof Error ? error : new Error(String(error)));
+    this.observe(500);
   }
 
   /** A request that will not be metered does not use up quota. */
@@ -813,7 +866,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     }
   }
 
-  async usageEvents(): Promise<UsageEvent[]> {
+  usageEvents(): UsageEvent[] | Promise<UsageEvent[]> {
     const key = this.key as VerifiedKey;
     const route = this.route as CompiledRoute;
     const latencyMs = Math.round((performance.now() - this.started) * 100) / 100;
@@ -862,23 +915,22 @@ class Exchange implements Dispatcher.DispatchHandler {
         });
       }
     }
-    let final = inputs;
-    let replaced = false;
     const hook = this.state.hook;
-    if (hook !== undefined) {
-      const out = await hook(this.context(), { status: this.status, body, events: inputs });
-      if (Array.isArray(out)) {
-        final = out;
-        replaced = true;
-      }
-    }
-    const time = new Date().toISOString();
-    const subject = key.customerId;
+    if (hook === undefined) return this.toEvents(inputs, false);
+    return Promise.resolve(hook(this.context(), { status: this.status, body, events: inputs })).then((out) =>
+      Array.isArray(out) ? this.toEvents(out, true) : this.toEvents(inputs, false),
+    );
+  }
+
+  /** CloudEvents with deterministic ids: `<requestId>/request`, `<requestId>/tokens/<type>`, or `<requestId>/<type>/<i>` for hook events. */
+  toEvents(inputs: readonly UsageEventInput[], fromHook: boolean): UsageEvent[] {
+    const time = nowIso();
+    const subject = (this.key as VerifiedKey).customerId;
     const source = this.gw.source;
     const requestId = this.requestId;
-    return final.map((input, i) => ({
+    return inputs.map((input, i) => ({
       specversion: '1.0',
-      id: replaced
+      id: fromHook
         ? `${requestId}/${input.type}/${i}`
         : input.type === 'request'
           ? `${requestId}/request`
