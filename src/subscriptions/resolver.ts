@@ -8,7 +8,7 @@ import type { Clock } from '../util/clock.ts';
 import { parseWindow } from '../util/duration.ts';
 import type { Logger } from '../util/log.ts';
 import type { AccessResolver, AccessView, QuotaView } from './access.ts';
-import { applyOverrides } from './contracts.ts';
+import { applyOverrides, type EffectivePlan } from './contracts.ts';
 import type { CustomerService } from './customers.ts';
 import type { Subscription } from './model.ts';
 import { phaseIndexAt, usagePeriodAt } from './periods.ts';
@@ -61,6 +61,21 @@ export interface AccessResolverDeps {
 export const PORTAL_SUBSCRIPTION_PATH = '/portal/subscription';
 export const PORTAL_INVOICES_PATH = '/portal/invoices';
 
+interface QuotaTemplate {
+  feature: Feature;
+  featureKey: string;
+  meterSlug: string;
+  limit: number;
+  soft: boolean;
+  usagePeriod: string;
+}
+
+interface Shape {
+  entitlements: Readonly<Record<string, EntitlementInfo>>;
+  rateLimit: RateLimitSpec | null;
+  quotas: QuotaTemplate[];
+}
+
 interface Entry {
   view: AccessView;
   customerId: string;
@@ -70,30 +85,48 @@ interface Entry {
 
 export function createAccessResolver(deps: AccessResolverDeps): CachingAccessResolver {
   const { catalog, customers, subscriptions, changes, clock, log } = deps;
-  const cache = new Map<string, Entry>();
+  // Views by subscription id (keys tied to a subscription) and by customer id (keys without one).
+  const bySubscription = new Map<string, Entry>();
+  const byCustomer = new Map<string, Entry>();
+  const subscriptionsOf = new Map<string, Set<string>>();
   const inflight = new Map<string, Promise<AccessView>>();
   const checks: AccessCheck[] = [];
   let features: Map<string, Feature> | null = null;
+  const shapes = new Map<string, Shape>();
+  // A view built while its customer (or everything) was invalidated is not cached.
   let generation = 0;
+  const customerGeneration = new Map<string, number>();
   let wiredReader: MeterReader | null = null;
   const readerOf = () => wiredReader ?? deps.meterReader?.() ?? null;
 
-  const dropWhere = (match: (entry: Entry) => boolean) => {
+  const clearAll = () => {
     generation++;
-    for (const [key, entry] of cache) if (match(entry)) cache.delete(key);
+    shapes.clear();
+    bySubscription.clear();
+    byCustomer.clear();
+    subscriptionsOf.clear();
+    customerGeneration.clear();
+  };
+  const dropCustomer = (customerId: string) => {
+    customerGeneration.set(customerId, (customerGeneration.get(customerId) ?? 0) + 1);
+    byCustomer.delete(customerId);
+    for (const id of subscriptionsOf.get(customerId) ?? []) bySubscription.delete(id);
+    subscriptionsOf.delete(customerId);
+  };
+  // Subscription changes are published with a 'customers' change of their customer too (see
+  // subscriptions/service.ts), which drops the views of keys without a subscription.
+  const dropSubscription = (subscriptionId: string) => {
+    const entry = bySubscription.get(subscriptionId);
+    if (entry) dropCustomer(entry.customerId);
   };
   const unsubscribe = changes.subscribe((change) => {
     if (change.id === '*' || change.topic === 'catalog') {
       if (change.topic === 'catalog') features = null;
-      generation++;
-      cache.clear();
+      clearAll();
       return;
     }
-    if (change.topic === 'subscriptions') {
-      dropWhere((e) => e.subscriptionId === change.id || e.view.subscription?.id === change.id);
-    } else if (change.topic === 'customers' || change.topic === 'credits') {
-      dropWhere((e) => e.customerId === change.id);
-    }
+    if (change.topic === 'subscriptions') dropSubscription(change.id);
+    else if (change.topic === 'customers' || change.topic === 'credits') dropCustomer(change.id);
   });
 
   const base = () => deps.consoleUrl().replace(/\/$/, '');
@@ -130,6 +163,71 @@ export function createAccessResolver(deps: AccessResolverDeps): CachingAccessRes
       log?.warn({ err: error, feature: feature.key, customerId }, 'quota seed query failed; counting from 0');
       return 0;
     }
+  }
+
+  /**
+   * What a plan version's phase (with a contract) grants, shared by every subscriber with the same
+   * terms: 100k keys on five plans hold a handful of these, not 100k copies.
+   */
+  function shapeOf(effective: EffectivePlan, featureByKey: Map<string, Feature>): Shape {
+    const entitlements: Record<string, EntitlementInfo> = {};
+    const quotas: QuotaTemplate[] = [];
+    for (const rc of effective.rateCards) {
+      if (!rc.feature) continue;
+      const feature = featureByKey.get(rc.feature);
+      const ent = rc.entitlement;
+      let info: EntitlementInfo;
+      if (ent?.type === 'metered') {
+        info = {
+          featureKey: rc.feature,
+          type: 'metered',
+          hasAccess: true,
+          limit: ent.limit,
+          softLimit: ent.softLimit,
+        };
+      } else if (ent?.type === 'static') {
+        info = {
+          featureKey: rc.feature,
+          type: 'static',
+          hasAccess: true,
+          config: Object.freeze({ ...ent.config }),
+        };
+      } else if (ent?.type === 'boolean') {
+        info = { featureKey: rc.feature, type: 'boolean', hasAccess: true };
+      } else {
+        // A priced feature without an entitlement template (pay as you go): usable, unlimited.
+        info = feature?.meter
+          ? { featureKey: rc.feature, type: 'metered', hasAccess: true }
+          : { featureKey: rc.feature, type: 'boolean', hasAccess: true };
+      }
+      const previous = entitlements[rc.feature];
+      // Several rate cards may name one feature (a price and a limit): the one with a limit wins.
+      if (previous && !(ent && !(previous.type === 'metered' && previous.limit !== undefined))) continue;
+      entitlements[rc.feature] = Object.freeze(info);
+      const index = quotas.findIndex((q) => q.featureKey === rc.feature);
+      if (index >= 0) quotas.splice(index, 1);
+      if (ent?.type === 'metered' && ent.limit !== undefined && feature?.meter) {
+        quotas.push({
+          feature,
+          featureKey: rc.feature,
+          meterSlug: feature.meter,
+          limit: ent.limit,
+          soft: ent.softLimit,
+          usagePeriod: ent.usagePeriod,
+        });
+      }
+    }
+    let rateLimit: RateLimitSpec | null = null;
+    if (effective.rateLimit) {
+      const windowMs = parseWindow(effective.rateLimit.window);
+      if (windowMs)
+        rateLimit = Object.freeze({
+          limit: effective.rateLimit.limit,
+          windowMs,
+          burst: effective.rateLimit.burst,
+        });
+    }
+    return { entitlements: Object.freeze(entitlements), rateLimit, quotas };
   }
 
   function blockedView(customerId: string, problem: ProblemError, upgradeUrl: string): AccessView {
@@ -239,67 +337,33 @@ export function createAccessResolver(deps: AccessResolverDeps): CachingAccessRes
       });
     }
 
-    const featureByKey = await featureMap();
-    const entitlements: Record<string, EntitlementInfo> = {};
+    const shapeKey = `${sub.planVersionId}|${effective.phaseKey}|${JSON.stringify(sub.overrides)}`;
+    let shape = shapes.get(shapeKey);
+    if (!shape) {
+      shape = shapeOf(effective, await featureMap());
+      shapes.set(shapeKey, shape);
+    }
+    const { entitlements, rateLimit } = shape;
     const quotas: Record<string, QuotaView> = {};
     let validUntil = sub.currentPeriod.to.getTime();
     const nextPhase = sub.phases[phaseIndex + 1];
     if (nextPhase) validUntil = Math.min(validUntil, nextPhase.from.getTime());
     if (sub.pendingChange) validUntil = Math.min(validUntil, sub.pendingChange.effectiveAt.getTime());
+    for (const q of shape.quotas) {
+      const { from, to } = usagePeriodAt(sub.phases, q.usagePeriod, now);
+      quotas[q.featureKey] = {
+        featureKey: q.featureKey,
+        meterSlug: q.meterSlug,
+        counterKey: `q:${sub.id}:${q.featureKey}:${from.getTime()}`,
+        limit: q.limit,
+        soft: q.soft,
+        periodStart: from,
+        resetAt: to,
+        seed: () => seedUsage(q.feature, customerId, from, to),
+      };
+      validUntil = Math.min(validUntil, to.getTime());
+    }
     if (sub.status === 'canceled') validUntil = forever;
-
-    for (const rc of effective.rateCards) {
-      if (!rc.feature) continue;
-      const feature = featureByKey.get(rc.feature);
-      const ent = rc.entitlement;
-      let info: EntitlementInfo;
-      if (ent?.type === 'metered') {
-        info = {
-          featureKey: rc.feature,
-          type: 'metered',
-          hasAccess: true,
-          limit: ent.limit,
-          softLimit: ent.softLimit,
-        };
-        if (ent.limit !== undefined && feature?.meter) {
-          const period = usagePeriodAt(sub.phases, ent.usagePeriod, now);
-          const from = period.from;
-          const to = period.to;
-          quotas[rc.feature] = {
-            featureKey: rc.feature,
-            meterSlug: feature.meter,
-            counterKey: `q:${sub.id}:${rc.feature}:${from.getTime()}`,
-            limit: ent.limit,
-            soft: ent.softLimit,
-            periodStart: from,
-            resetAt: to,
-            seed: () => seedUsage(feature, customerId, from, to),
-          };
-          validUntil = Math.min(validUntil, to.getTime());
-        }
-      } else if (ent?.type === 'static') {
-        info = { featureKey: rc.feature, type: 'static', hasAccess: true, config: ent.config };
-      } else if (ent?.type === 'boolean') {
-        info = { featureKey: rc.feature, type: 'boolean', hasAccess: true };
-      } else {
-        // A priced feature without an entitlement template (pay as you go): usable, unlimited.
-        info = feature?.meter
-          ? { featureKey: rc.feature, type: 'metered', hasAccess: true }
-          : { featureKey: rc.feature, type: 'boolean', hasAccess: true };
-      }
-      const previous = entitlements[rc.feature];
-      // Several rate cards may name one feature (a price and a limit): the entitlement wins.
-      if (!previous || (ent && !(previous.type === 'metered' && previous.limit !== undefined))) {
-        entitlements[rc.feature] = info;
-      }
-    }
-
-    let rateLimit: RateLimitSpec | null = null;
-    if (effective.rateLimit) {
-      const windowMs = parseWindow(effective.rateLimit.window);
-      if (windowMs)
-        rateLimit = { limit: effective.rateLimit.limit, windowMs, burst: effective.rateLimit.burst };
-    }
     return {
       view: {
         customer: customerInfo,
@@ -314,13 +378,34 @@ export function createAccessResolver(deps: AccessResolverDeps): CachingAccessRes
     };
   }
 
-  function load(key: string, customerId: string, subscriptionId: string | null): Promise<AccessView> {
+  function lookup(customerId: string, subscriptionId: string | null): Entry | undefined {
+    if (subscriptionId === null) return byCustomer.get(customerId);
+    const entry = bySubscription.get(subscriptionId);
+    return entry !== undefined && entry.customerId === customerId ? entry : undefined;
+  }
+
+  function remember(entry: Entry): void {
+    if (entry.subscriptionId === null) {
+      byCustomer.set(entry.customerId, entry);
+      return;
+    }
+    bySubscription.set(entry.subscriptionId, entry);
+    const ids = subscriptionsOf.get(entry.customerId);
+    if (ids) ids.add(entry.subscriptionId);
+    else subscriptionsOf.set(entry.customerId, new Set([entry.subscriptionId]));
+  }
+
+  function load(customerId: string, subscriptionId: string | null): Promise<AccessView> {
+    const key = subscriptionId ?? `customer:${customerId}`;
     const pending = inflight.get(key);
     if (pending) return pending;
     const startedAt = generation;
+    const customerStartedAt = customerGeneration.get(customerId) ?? 0;
     const promise = build(customerId, subscriptionId)
       .then(({ view, validUntil }) => {
-        if (generation === startedAt) cache.set(key, { view, customerId, subscriptionId, validUntil });
+        if (generation === startedAt && (customerGeneration.get(customerId) ?? 0) === customerStartedAt) {
+          remember({ view, customerId, subscriptionId, validUntil });
+        }
         return view;
       })
       .finally(() => inflight.delete(key));
@@ -330,10 +415,10 @@ export function createAccessResolver(deps: AccessResolverDeps): CachingAccessRes
 
   return {
     resolve(customerId, subscriptionId) {
-      const key = subscriptionId ? `${customerId}\u0000${subscriptionId}` : customerId;
-      const entry = cache.get(key);
-      if (entry && clock.now().getTime() < entry.validUntil) return withChecks(entry.view, customerId);
-      return load(key, customerId, subscriptionId).then((view) => withChecks(view, customerId));
+      const entry = lookup(customerId, subscriptionId);
+      if (entry !== undefined && clock.now().getTime() < entry.validUntil)
+        return withChecks(entry.view, customerId);
+      return load(customerId, subscriptionId).then((view) => withChecks(view, customerId));
     },
     addCheck(check) {
       checks.push(check);
@@ -343,10 +428,8 @@ export function createAccessResolver(deps: AccessResolverDeps): CachingAccessRes
       };
     },
     invalidate(customerId) {
-      if (customerId === undefined) {
-        generation++;
-        cache.clear();
-      } else dropWhere((e) => e.customerId === customerId);
+      if (customerId === undefined) clearAll();
+      else dropCustomer(customerId);
     },
     setMeterReader(reader) {
       wiredReader = reader;
@@ -354,7 +437,7 @@ export function createAccessResolver(deps: AccessResolverDeps): CachingAccessRes
     meterReader: readerOf,
     close() {
       unsubscribe();
-      cache.clear();
+      clearAll();
     },
   };
 }
