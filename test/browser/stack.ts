@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type DemoUpstream, startDemoUpstream } from '../../examples/quickstart/upstream.ts';
 import { startTollgate, type Tollgate } from '../../src/app.ts';
-import { type ResolvedConfig, resolveConfig } from '../../src/config/index.ts';
+import { type ResolvedConfig, resolveConfig, type TollgateConfigInput } from '../../src/config/index.ts';
 import type { Clock } from '../../src/util/clock.ts';
 import { createLogger } from '../../src/util/log.ts';
 
@@ -16,7 +16,7 @@ import { createLogger } from '../../src/util/log.ts';
 const QUICKSTART = resolve(fileURLToPath(new URL('../../examples/quickstart', import.meta.url)));
 export const ADMIN_TOKEN = 'admin-token-for-browser-tests-0123';
 
-export function journeyConfig(upstream: string): ResolvedConfig {
+export function journeyConfig(upstream: string, billing?: TollgateConfigInput['billing']): ResolvedConfig {
   return resolveConfig(
     {
       name: 'Acme Weather & AI API',
@@ -117,6 +117,7 @@ export function journeyConfig(upstream: string): ResolvedConfig {
       ],
       portal: { branding: { name: 'Acme API', primaryColor: '#4f46e5' } },
       admin: { token: ADMIN_TOKEN },
+      ...(billing && { billing }),
     },
     join(QUICKSTART, 'journey.config.ts'),
     QUICKSTART,
@@ -163,12 +164,14 @@ export interface Stack {
 }
 
 /** Upstream + Tollgate (embedded store in a temp dir) on free ports, with a clock the test moves. */
-export async function startStack(options: { logLevel?: string } = {}): Promise<Stack> {
+export async function startStack(
+  options: { logLevel?: string; billing?: TollgateConfigInput['billing'] } = {},
+): Promise<Stack> {
   const upstream = await startDemoUpstream(0);
   const clock = new OffsetClock();
   const dataDir = mkdtempSync(join(tmpdir(), 'tollgate-portal-'));
   const tollgate = await startTollgate({
-    config: journeyConfig(upstream.url),
+    config: journeyConfig(upstream.url, options.billing),
     database: ':memory:',
     dataDir,
     clock,

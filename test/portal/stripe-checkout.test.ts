@@ -1,0 +1,134 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import Stripe from 'stripe';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Stack, startStack } from '../browser/stack.ts';
+import { PortalClient } from './client.ts';
+
+/**
+ * Portal checkout on the Stripe rail: the portal answers with the Stripe Checkout URL, the
+ * return page waits, and the subscription (and the first key) appear once Stripe's signed
+ * `checkout.session.completed` webhook arrives. Stripe is a small local fake (no network).
+ */
+const WEBHOOK_SECRET = 'whsec_portal_fake_stripe_secret';
+let fake: Server;
+let stack: Stack;
+const sessions: URLSearchParams[] = [];
+let n = 0;
+
+function answer(method: string, path: string, body: URLSearchParams): { status: number; body: unknown } {
+  const id = (prefix: string) => `${prefix}_${++n}`;
+  if (method === 'POST' && path === '/v1/customers')
+    return { status: 200, body: { id: id('cus'), object: 'customer' } };
+  if (method === 'POST' && path === '/v1/checkout/sessions') {
+    sessions.push(body);
+    const sid = id('cs');
+    return {
+      status: 200,
+      body: {
+        id: sid,
+        object: 'checkout.session',
+        url: `https://checkout.stripe.test/c/${sid}`,
+        setup_intent: 'seti_ok',
+      },
+    };
+  }
+  if (method === 'GET' && path.startsWith('/v1/setup_intents/')) {
+    return { status: 200, body: { id: 'seti_ok', object: 'setup_intent', payment_method: 'pm_card_visa' } };
+  }
+  if (method === 'POST' && path === '/v1/payment_intents') {
+    return {
+      status: 200,
+      body: { id: id('pi'), object: 'payment_intent', status: 'processing', metadata: {} },
+    };
+  }
+  return {
+    status: 404,
+    body: { error: { type: 'invalid_request_error', message: `no fake for ${method} ${path}` } },
+  };
+}
+
+beforeAll(async () => {
+  fake = createServer((req, res) => {
+    let raw = '';
+    req.on('data', (chunk) => {
+      raw += chunk;
+    });
+    req.on('end', () => {
+      const url = new URL(req.url ?? '/', 'http://fake');
+      const out = answer(req.method ?? 'GET', url.pathname, new URLSearchParams(raw));
+      res.writeHead(out.status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(out.body));
+    });
+  });
+  await new Promise<void>((r) => fake.listen(0, '127.0.0.1', r));
+  stack = await startStack({
+    billing: {
+      rail: {
+        type: 'stripe',
+        secretKey: 'sk_test_portal',
+        webhookSecret: WEBHOOK_SECRET,
+        apiBase: `http://127.0.0.1:${(fake.address() as AddressInfo).port}`,
+      },
+    },
+  });
+}, 60_000);
+
+afterAll(async () => {
+  await stack?.stop();
+  await new Promise((r) => fake?.close(r));
+});
+
+describe('checkout on the Stripe rail', () => {
+  it('redirects to Stripe Checkout and activates the subscription when the webhook arrives', async () => {
+    const client = new PortalClient(stack.tollgate.consoleApp);
+    const user = await client.signup('stripe@s.test', 'Stripe Co');
+    expect((await client.get('/api/portal/config')).json.rail).toBe('stripe');
+
+    const started = await client.post('/api/portal/checkout', { planKey: 'pro' });
+    expect(started.status).toBe(200);
+    expect(started.json).toMatchObject({ status: 'redirect' });
+    expect(started.json.url).toMatch(/^https:\/\/checkout\.stripe\.test\/c\/cs_/);
+    expect(sessions[0]?.get('success_url')).toBe('http://portal.test/checkout/complete?plan=pro');
+    expect(sessions[0]?.get('cancel_url')).toBe('http://portal.test/pricing');
+
+    // Back from Stripe before its webhook: still pending, nothing created.
+    expect((await client.post('/api/portal/checkout/complete')).json.status).toBe('pending');
+
+    const payload = JSON.stringify({
+      id: 'evt_1',
+      object: 'event',
+      api_version: '2025-01-01',
+      created: Math.floor(Date.now() / 1000),
+      type: 'checkout.session.completed',
+      data: {
+        object: {
+          id: 'cs_1',
+          object: 'checkout.session',
+          customer: 'cus_1',
+          setup_intent: 'seti_ok',
+          metadata: { customerId: user.customerId, planKey: 'pro' },
+        },
+      },
+    });
+    const signature = new Stripe('sk_test_portal').webhooks.generateTestHeaderString({
+      payload,
+      secret: WEBHOOK_SECRET,
+    });
+    const hook = await stack.tollgate.consoleApp.request('/api/billing/webhooks/stripe', {
+      method: 'POST',
+      headers: { 'stripe-signature': signature, 'content-type': 'application/json' },
+      body: payload,
+    });
+    expect(hook.status).toBe(200);
+
+    const done = await client.post('/api/portal/checkout/complete');
+    expect(done.json.status).toBe('active');
+    expect(done.json.subscription.plan.key).toBe('pro');
+    expect(done.json.firstKey.secret).toMatch(/^tg_/);
+    // A second visit of the return page does not mint another key.
+    expect((await client.post('/api/portal/checkout/complete')).json.firstKey).toBeNull();
+    const invoices = (await client.get('/api/portal/invoices')).json.invoices as { total: string }[];
+    expect(invoices.map((i) => i.total)).toEqual(['49.00']);
+  });
+});
