@@ -52,6 +52,19 @@ describe.skipIf(!available)('JetStream usage log', () => {
     }
   });
 
+  it('refuses to count an event JetStream did not store (no stream for the subject)', async () => {
+    const ids = names();
+    const log = await openJetStreamUsageLog({ url: NATS_URL, ...ids, appendTimeoutMs: 800 });
+    const nc = await connect({ servers: NATS_URL });
+    try {
+      await (await jetstreamManager(nc)).streams.delete(ids.stream);
+      await expect(log.append([event('lost/request')])).rejects.toThrow(/not acknowledged/);
+    } finally {
+      await nc.close();
+      await log.close();
+    }
+  });
+
   it('hands events to the batch writer and acks them after it committed; a failed write is redelivered', async () => {
     const ids = names();
     const log = await openJetStreamUsageLog({ url: NATS_URL, ...ids });

@@ -2,7 +2,6 @@ import {
   AckPolicy,
   type ConsumerMessages,
   DeliverPolicy,
-  type JetStreamClient,
   type JetStreamManager,
   type JsMsg,
   jetstream,
@@ -10,7 +9,7 @@ import {
   RetentionPolicy,
   StorageType,
 } from '@nats-io/jetstream';
-import { connect, type NatsConnection, nanos } from '@nats-io/transport-node';
+import { connect, createInbox, headers, type Msg, type NatsConnection, nanos } from '@nats-io/transport-node';
 import type { Logger } from '../util/log.ts';
 import type { UsageEvent, UsageLog } from './events.ts';
 
@@ -133,6 +132,91 @@ export async function ensureUsageStream(jsm: JetStreamManager, resolved: Resolve
   }
 }
 
+/**
+ * JetStream publish with acknowledgement, done on core NATS: the message carries a reply subject
+ * under one inbox this process subscribes to, and JetStream answers there with its PubAck.
+ * Same protocol as `js.publish`, but one subscription and one deadline sweep for all messages
+ * instead of a request object and timer per message: ~7 µs of client CPU per event instead of
+ * ~57 µs (measured with bench/cluster.ts), which is gateway CPU saved on every request.
+ */
+class AckedPublisher {
+  readonly #nc: NatsConnection;
+  readonly #prefix = createInbox();
+  readonly #pending = new Map<
+    string,
+    { resolve: () => void; reject: (error: Error) => void; deadline: number }
+  >();
+  readonly #sweeper: NodeJS.Timeout;
+  readonly #decoder = new TextDecoder();
+  #next = 0;
+
+  constructor(nc: NatsConnection) {
+    this.#nc = nc;
+    nc.subscribe(`${this.#prefix}.*`, { callback: (_error, msg) => this.#answer(msg) });
+    this.#sweeper = setInterval(() => {
+      const now = Date.now();
+      for (const [token, entry] of this.#pending) {
+        if (entry.deadline > now) continue;
+        this.#pending.delete(token);
+        entry.reject(new Error('timed out waiting for the JetStream acknowledgement'));
+      }
+    }, 50);
+    this.#sweeper.unref();
+    // A publish in flight when the connection drops may never be answered: retry it at once
+    // (same message id) instead of waiting for its deadline.
+    void (async () => {
+      for await (const status of nc.status()) {
+        if (status.type === 'disconnect') this.#failAll('connection to NATS lost');
+      }
+    })().catch(() => {});
+  }
+
+  #failAll(reason: string): void {
+    const entries = [...this.#pending.values()];
+    this.#pending.clear();
+    for (const entry of entries) entry.reject(new Error(reason));
+  }
+
+  publish(subject: string, payload: Uint8Array, msgID: string, timeoutMs: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const token = (this.#next++).toString(36);
+      this.#pending.set(token, { resolve, reject, deadline: Date.now() + timeoutMs });
+      const h = headers();
+      h.set('Nats-Msg-Id', msgID);
+      try {
+        this.#nc.publish(subject, payload, { reply: `${this.#prefix}.${token}`, headers: h });
+      } catch (error) {
+        this.#pending.delete(token);
+        reject(error as Error);
+      }
+    });
+  }
+
+  close(): void {
+    clearInterval(this.#sweeper);
+    this.#failAll('usage log closed');
+  }
+
+  #answer(msg: Msg): void {
+    const token = msg.subject.slice(this.#prefix.length + 1);
+    const entry = this.#pending.get(token);
+    if (!entry) return;
+    this.#pending.delete(token);
+    if (msg.headers?.hasError) {
+      // 503: no stream listens on the subject (yet), e.g. while the server restarts.
+      entry.reject(new Error(`JetStream answered ${msg.headers.code}: ${msg.headers.description}`));
+      return;
+    }
+    try {
+      const ack = JSON.parse(this.#decoder.decode(msg.data)) as { error?: { description?: string } };
+      if (ack.error) entry.reject(new Error(`JetStream refused the event: ${ack.error.description}`));
+      else entry.resolve();
+    } catch {
+      entry.reject(new Error('JetStream answered with something that is not a PubAck'));
+    }
+  }
+}
+
 const subjectToken = (type: string) => type.replace(/[^A-Za-z0-9_-]/g, '_') || '_';
 
 /** The message id JetStream dedupes on: the same (source, id) pair metering dedupes on. */
@@ -146,7 +230,7 @@ export async function openJetStreamUsageLog(options: JetStreamUsageLogOptions): 
   const nc = await connectNats(options.url, options.name ?? 'tollgate-gateway', options.log);
   const jsm = await jetstreamManager(nc);
   await ensureUsageStream(jsm, resolved);
-  const js: JetStreamClient = jetstream(nc, { timeout: 5_000 });
+  const publisher = new AckedPublisher(nc);
   const encoder = new TextEncoder();
 
   const publishOne = async (event: UsageEvent) => {
@@ -157,7 +241,7 @@ export async function openJetStreamUsageLog(options: JetStreamUsageLogOptions): 
     for (let attempt = 0; ; attempt++) {
       try {
         const remaining = Math.max(250, deadline - Date.now());
-        await js.publish(subject, payload, { msgID, timeout: Math.min(5_000, remaining) });
+        await publisher.publish(subject, payload, msgID, Math.min(5_000, remaining));
         return;
       } catch (error) {
         // Same msgID on every attempt: if an earlier attempt was stored and only its ack was lost,
@@ -188,6 +272,7 @@ export async function openJetStreamUsageLog(options: JetStreamUsageLogOptions): 
       return { messages: info.state.messages, lastSeq: info.state.last_seq };
     },
     async close() {
+      publisher.close();
       if (!nc.isClosed()) await nc.drain().catch(() => nc.close());
     },
   };
