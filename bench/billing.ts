@@ -95,6 +95,7 @@ const billing = createBilling({
 clock.set('2026-02-01T00:00:10Z');
 const bar = new SingleBar({ format: 'billing {bar} {value}/{total} | {rate} subs/s', hideCursor: true });
 bar.start(COUNT, 0, { rate: 0 });
+const cpuStart = process.cpuUsage();
 const start = performance.now();
 const summary = await billing.service.runBilling({
   onProgress: (p) => {
@@ -103,9 +104,11 @@ const summary = await billing.service.runBilling({
     }
   },
 });
+await (billing.rail as SandboxRail).drain(); // runBilling already delivered the confirmations
 const runSeconds = (performance.now() - start) / 1000;
-await (billing.rail as SandboxRail).drain();
 const totalSeconds = (performance.now() - start) / 1000;
+const cpu = process.cpuUsage(cpuStart);
+const cpuSeconds = (cpu.user + cpu.system) / 1e6;
 bar.stop();
 
 const [paid] = await store.query<{ n: number; total: string }>(
@@ -118,11 +121,14 @@ console.log(
       invoicesCreated: summary.invoicesCreated,
       paid: paid?.n,
       revenue: paid?.total,
+      // the whole run: rating, invoices, numbering, charges and their asynchronous confirmations
       runSeconds: Number(runSeconds.toFixed(2)),
-      withConfirmationsSeconds: Number(totalSeconds.toFixed(2)),
+      // CPU time of this process: close to the wall time on an idle machine (PGlite is single-threaded)
+      cpuSeconds: Number(cpuSeconds.toFixed(2)),
+      loadAverage: (await import('node:os')).loadavg()[0]?.toFixed(1),
       subscriptionsPerSecond: Math.round(COUNT / runSeconds),
       budgetSeconds: 60,
-      withinBudget: totalSeconds <= 60,
+      withinBudget: runSeconds <= 60,
     },
     null,
     2,

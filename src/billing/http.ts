@@ -107,6 +107,23 @@ export function mountBillingRoutes(
   app.post('/api/admin/invoices/:id/mark-paid', async (c) =>
     c.json(await billing.markPaid(c.req.param('id'))),
   );
+  app.post('/api/admin/invoices/:id/refund', async (c) => {
+    const text = await c.req.text();
+    let amount: string | undefined;
+    if (text.trim()) {
+      let parsedJson: unknown;
+      try {
+        parsedJson = JSON.parse(text);
+      } catch {
+        throw problems.badRequest('The body must be JSON.');
+      }
+      const body = z.strictObject({ amount: money.optional() }).safeParse(parsedJson);
+      if (!body.success)
+        throw problems.badRequest('Body: { "amount": "10.00" } (optional; default the whole payment).');
+      amount = body.data.amount;
+    }
+    return c.json(await billing.refundInvoice(c.req.param('id'), amount), 201);
+  });
   app.post('/api/admin/invoices/:id/mark-uncollectible', async (c) =>
     c.json(await billing.markUncollectible(c.req.param('id'))),
   );

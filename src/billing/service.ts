@@ -1218,6 +1218,72 @@ export function createBillingService(options: BillingServiceOptions) {
     },
     topUp,
     autoRecharge,
+    /**
+     * Refunds (part of) a paid invoice through the rail that took the payment. Recorded as a
+     * `refund` payment row with its own idempotency key; the invoice stays paid (a credit note
+     * is out of scope), the event `invoice.refunded` tells accounting.
+     */
+    async refundInvoice(invoiceId: string, amount?: string): Promise<PaymentRow> {
+      const invoice = await mustLoad(invoiceId);
+      if (invoice.status !== 'paid')
+        throw problems.conflict(
+          `Invoice ${invoice.number ?? invoiceId} is ${invoice.status}; only paid invoices can be refunded.`,
+        );
+      const [paid] = await sqlRows<PaymentRow>(
+        db,
+        `select ${PAYMENT_COLUMNS} from billing_payments where invoice_id = $1 and purpose = 'invoice' and status = 'succeeded' order by created_at desc limit 1`,
+        [invoiceId],
+      );
+      if (!paid)
+        throw problems.conflict(
+          'This invoice was paid by credits alone; grant credits instead of refunding.',
+        );
+      const [refunded] = await sqlRows<{ total: string | null }>(
+        db,
+        `select coalesce(sum(amount), 0)::text as total from billing_payments where invoice_id = $1 and purpose = 'refund' and status <> 'failed'`,
+        [invoiceId],
+      );
+      const refundable = new Decimal(paid.amount).sub(refunded?.total ?? 0);
+      const value = new Decimal(amount ?? refundable);
+      if (!value.isFinite() || value.lte(0) || value.gt(refundable)) {
+        throw problems.badRequest(
+          `The refund must be more than 0 and at most ${formatMoney(refundable, invoice.currency)} ${invoice.currency}.`,
+        );
+      }
+      const key = `refund:${paid.id}:${refunded?.total ?? '0'}:${value.toString()}`;
+      const result =
+        paid.rail_ref && paid.rail !== 'manual'
+          ? await rail.refund({
+              railRef: paid.rail_ref,
+              amount: value.toFixed(minorUnits(invoice.currency)),
+              currency: invoice.currency,
+              idempotencyKey: key,
+            })
+          : { railRef: `manual_${paid.id}`, status: 'succeeded' as const };
+      const [row] = await sqlRows<PaymentRow>(
+        db,
+        `insert into billing_payments (id, invoice_id, customer_id, idempotency_key, purpose, rail, status, amount, currency, rail_ref, created_at, updated_at)
+         values ($1, $2, $3, $4, 'refund', $5, $6, $7, $8, $9, $10, $10)
+         on conflict (idempotency_key) do update set updated_at = excluded.updated_at returning ${PAYMENT_COLUMNS}`,
+        [
+          newId('pay'),
+          invoiceId,
+          invoice.customerId,
+          key,
+          paid.rail,
+          result.status,
+          value.toFixed(minorUnits(invoice.currency)),
+          invoice.currency,
+          result.railRef,
+          clock.now(),
+        ],
+      );
+      await events.emit('invoice.refunded', {
+        invoice: summary(invoice),
+        amount: value.toFixed(minorUnits(invoice.currency)),
+      });
+      return row as PaymentRow;
+    },
     async payments(invoiceId: string): Promise<PaymentRow[]> {
       return sqlRows<PaymentRow>(
         db,

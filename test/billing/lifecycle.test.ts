@@ -373,3 +373,22 @@ describe('crash between recording a charge and the rail answering', () => {
     ]);
   });
 });
+
+describe('refunds', () => {
+  it('refunds part of a paid invoice through the rail, never more than was paid', async () => {
+    h.clock.set('2029-05-01T00:00:00Z');
+    const { sub } = await customerOn('pro', '4242424242424242');
+    await runAt('2029-06-01T00:00:00Z');
+    const invoice = (await h.billing.service.list({ subscriptionId: sub.id })).find((i) =>
+      i.periodFrom.startsWith('2029-05'),
+    );
+    expect(invoice?.status).toBe('paid');
+    const refund = await h.billing.service.refundInvoice(invoice!.id, '9.00');
+    expect(refund).toMatchObject({ purpose: 'refund', status: 'succeeded' });
+    await expect(h.billing.service.refundInvoice(invoice!.id, '41.00')).rejects.toMatchObject({
+      status: 400,
+    });
+    expect((await h.billing.service.refundInvoice(invoice!.id)).amount).toBe('40.00000000');
+    expect(h.events.map((e) => e.type)).toContain('invoice.refunded');
+  });
+});
