@@ -70,12 +70,26 @@ function unavailable(what: string): ProblemError {
   });
 }
 
+function isLoopback(address: string): boolean {
+  return (
+    address === '::1' ||
+    address.startsWith('127.') ||
+    address.startsWith('::ffff:127.') ||
+    address === 'localhost'
+  );
+}
+
+/**
+ * The client's address for login throttling. `X-Forwarded-For` is believed only from a proxy on
+ * this machine (or in-process requests), so a remote client cannot pick a fresh address per try.
+ */
 function clientIp(c: Context): string {
-  const forwarded = c.req.header('x-forwarded-for');
-  if (forwarded) return forwarded.split(',')[0]!.trim();
   // @hono/node-server exposes the socket on c.env.incoming.
   const env = c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined;
-  return env?.incoming?.socket?.remoteAddress ?? 'unknown';
+  const peer = env?.incoming?.socket?.remoteAddress;
+  const forwarded = c.req.header('x-forwarded-for')?.split(',')[0]?.trim();
+  if (forwarded && (!peer || isLoopback(peer))) return forwarded;
+  return peer ?? 'unknown';
 }
 
 function dt(value: Date | string | null | undefined): string | null {
@@ -116,6 +130,12 @@ export function mountPortal(app: Hono, deps: PortalHttpDeps): void {
     }
     return token;
   }
+
+  /**
+   * The dev mailbox shows every message (reset links included), so it is open only while no SMTP
+   * server is configured and the console listens on loopback, as `tollgate dev` does.
+   */
+  const devMailboxOpen = () => deps.mailer.devMailbox && isLoopback(deps.config().console.host);
 
   const csrf: MiddlewareHandler = async (c, next) => {
     const method = c.req.method;
@@ -163,7 +183,7 @@ export function mountPortal(app: Hono, deps: PortalHttpDeps): void {
       },
       gatewayUrl: config.gateway.publicUrl ?? deps.gatewayUrl(),
       rail: ports.billing?.rail ?? null,
-      devMailbox: deps.mailer.devMailbox,
+      devMailbox: devMailboxOpen(),
       hasOpenapi: Boolean(config.openapiDocument),
       services: {
         keys: Boolean(ports.keys),
@@ -239,8 +259,10 @@ export function mountPortal(app: Hono, deps: PortalHttpDeps): void {
 
   /** Dev mailbox: only while no SMTP server is configured (mail is printed and kept here). */
   api.get('/dev/mailbox', async (c) => {
-    if (!deps.mailer.devMailbox)
-      throw problems.notFound('The dev mailbox is off: this installation sends real mail.');
+    if (!devMailboxOpen())
+      throw problems.notFound(
+        'The dev mailbox is off: mail goes out by SMTP, or the console is not on a loopback address.',
+      );
     const to = c.req.query('to') ?? null;
     return c.json({ messages: await deps.mailer.list(to) });
   });

@@ -377,6 +377,27 @@ describe('pricing and public data', () => {
     expect(api.headers.get('content-type')).toBe('application/problem+json');
   });
 
+  it('closes the dev mailbox when the console listens beyond loopback', async () => {
+    const exposed = { ...config, console: { ...config.console, host: '0.0.0.0' } };
+    const other = createConsoleApp(silentLogger);
+    const otherPortal = createPortal(other, {
+      config: () => exposed,
+      store,
+      clock,
+      log: silentLogger,
+      adminToken: 'admin-token-0123456789',
+      ports: {},
+      gatewayUrl: () => null,
+      evaluateEveryMs: 0,
+      webDir: '/nonexistent',
+    });
+    const client = new PortalClient(other);
+    expect((await client.get('/api/portal/config')).json.devMailbox).toBe(false);
+    expect((await client.get('/api/portal/dev/mailbox')).status).toBe(404);
+    expect((await new PortalClient(app).get('/api/portal/config')).json.devMailbox).toBe(true);
+    otherPortal.stop();
+  });
+
   it('admin console needs the admin token', async () => {
     expect((await app.request('http://portal.test/api/portal/admin/overview')).status).toBe(401);
     const ok = await app.request('http://portal.test/api/portal/admin/overview', {
