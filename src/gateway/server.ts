@@ -31,6 +31,7 @@ import type { AccessResolver, AccessView, QuotaView } from '../subscriptions/acc
 import { parseWindow } from '../util/duration.ts';
 import type { Logger } from '../util/log.ts';
 import { allowAllAccessResolver, defaultRateLimitSpec } from './access.ts';
+import { BatchingUsageLog } from './batch-log.ts';
 import { GatewayContext, RequestInfo } from './context.ts';
 import { GatewayMetrics } from './metrics.ts';
 import {
@@ -207,7 +208,6 @@ export class Gateway {
   readonly server: Server;
   /** Replaceable until the owning modules are wired (see app.ts). */
   access: AccessResolver;
-  usageLog: UsageLog | null;
   quotaSeed: (customerId: string, quota: QuotaView) => Promise<number>;
   readonly verifier: KeyVerifier;
   readonly counters: CounterStore;
@@ -217,6 +217,9 @@ export class Gateway {
   #state: GatewayState;
   readonly #pools = new Map<string, Pool>();
   #accessIsFallback: boolean;
+  #usageLog: UsageLog | null = null;
+  /** What the request path appends to: the usage log behind a per-turn group commit. */
+  batchedLog: BatchingUsageLog | null = null;
 
   constructor(options: GatewayOptions) {
     this.#state = compileState(options.config);
@@ -233,6 +236,16 @@ export class Gateway {
     this.server = createServer({ requestTimeout: 0, keepAliveTimeout: 65_000 }, (req, res) => {
       new Exchange(this, this.#state, req, res).run();
     });
+  }
+
+  /** Where usage events go (null: responses are not metered). */
+  get usageLog(): UsageLog | null {
+    return this.#usageLog;
+  }
+
+  set usageLog(log: UsageLog | null) {
+    this.#usageLog = log;
+    this.batchedLog = log === null ? null : new BatchingUsageLog(log);
   }
 
   get config(): ResolvedConfig {
@@ -658,7 +671,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     }
     this.addOwnHeaders(headers);
     const state = this.state;
-    this.metered = this.key !== null && this.gw.usageLog !== null && state.counts(statusCode);
+    this.metered = this.key !== null && this.gw.batchedLog !== null && state.counts(statusCode);
     if (this.metered && (state.aiUsage || state.hook !== undefined)) {
       const type = upstreamHeaders['content-type'];
       if (typeof type === 'string') {
@@ -814,7 +827,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     }
     let appended: void | Promise<void>;
     try {
-      appended = (this.gw.usageLog as UsageLog).append(events);
+      appended = (this.gw.batchedLog as BatchingUsageLog).append(events);
     } catch (error) {
       this.meteringFailed(error);
       return;
