@@ -376,7 +376,21 @@ export async function startTollgate(options: StartOptions): Promise<Tollgate> {
     const watcher = watchConfig(
       options.watchConfig,
       async (next) => {
-        await catalog.sync(next);
+        const pushed = await catalog.sync(next);
+        // Dev mode only: subscribers follow an edited plan at once, so an edit shows on the next
+        // request (`tollgate start` keeps them on their version until `tollgate plans migrate`).
+        for (const plan of pushed.plans) {
+          if (plan.action !== 'publish' || plan.subscribers === 0) continue;
+          try {
+            const { migrated } = await subscriptions.migratePlan(plan.key);
+            log.info(
+              { plan: plan.key, version: plan.toVersion, migrated: migrated.length },
+              'dev: subscribers migrated',
+            );
+          } catch (error) {
+            log.warn({ err: error, plan: plan.key }, 'dev: some subscribers stay on their version');
+          }
+        }
         gateway.reload(next);
         currentConfig = next;
       },
