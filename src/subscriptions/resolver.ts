@@ -25,8 +25,10 @@ import type { SubscriptionService } from './service.ts';
  * - suspended (unpaid) → blocked, 402 `payment-required` with a link to pay;
  * - past_due → still allowed (grace period; dunning suspends later);
  * - a key without a subscription uses the customer's live subscription; a customer with none
- *   gets an empty view (no entitlements, not blocked): routes without a feature work, routes
- *   that need a feature answer 403 — a free sandbox for keys created before a plan is chosen;
+ *   gets an empty view (`subscription: null`, no entitlements, not blocked). The gateway answers
+ *   such keys on routes without a feature; on routes with a feature it currently applies only
+ *   the rate limit (see gateway/server.ts afterView), so keys are best created for a subscription
+ *   (the admin API and portal do);
  * - unknown customer, or a subscription of another customer → blocked, 403;
  * - checks added by other modules (`addCheck`, e.g. billing's credits at zero → 402) run on
  *   every resolve, after the cache, so they can answer from their own in-memory state.
