@@ -27,6 +27,16 @@ export function meterJson(meter: Meter) {
   };
 }
 
+/** Bigger batches should be split: one request is one transaction. */
+const MAX_BODY_BYTES = 32 * 1024 * 1024;
+const tooLarge = () =>
+  new ProblemError({
+    status: 413,
+    type: 'payload-too-large',
+    title: 'Payload too large',
+    detail: `Send at most ${MAX_BODY_BYTES / 1024 / 1024} MiB of events per request (split the batch).`,
+  });
+
 const EVENT_TYPES = [
   'application/cloudevents+json',
   'application/cloudevents-batch+json',
@@ -101,9 +111,13 @@ export function mountMeteringRoutes(
         detail: `Send events as ${EVENT_TYPES.join(', ')}.`,
       });
     }
+    const length = Number(c.req.header('content-length') ?? 0);
+    if (length > MAX_BODY_BYTES) throw tooLarge();
+    const text = await c.req.text();
+    if (text.length > MAX_BODY_BYTES) throw tooLarge();
     let body: unknown;
     try {
-      body = JSON.parse(await c.req.text());
+      body = JSON.parse(text);
     } catch {
       throw problems.badRequest('The body is not valid JSON.');
     }

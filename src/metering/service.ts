@@ -127,6 +127,39 @@ function uniqueEvents(events: readonly UsageEvent[]): readonly UsageEvent[] {
   });
 }
 
+/**
+ * Log consumers cannot send a 400 back: an event that would fail the insert (e.g. a custom
+ * metering hook that left `subject` empty) is logged and dropped, so it cannot block the batches
+ * behind it forever. Events as the gateway writes them pass untouched.
+ */
+function wellFormed(events: readonly UsageEvent[], log: Logger): readonly UsageEvent[] {
+  const ok = (e: UsageEvent) =>
+    e !== null &&
+    typeof e === 'object' &&
+    typeof e.id === 'string' &&
+    e.id !== '' &&
+    typeof e.source === 'string' &&
+    e.source !== '' &&
+    typeof e.type === 'string' &&
+    e.type !== '' &&
+    typeof e.subject === 'string' &&
+    e.subject !== '' &&
+    typeof e.time === 'string' &&
+    !Number.isNaN(Date.parse(e.time)) &&
+    e.data !== null &&
+    typeof e.data === 'object' &&
+    !Array.isArray(e.data);
+  if (events.every(ok)) return events;
+  return events.filter((e) => {
+    if (ok(e)) return true;
+    log.error(
+      { event: e },
+      'usage event is not a valid CloudEvent (id, source, type, subject, time, data); dropped',
+    );
+    return false;
+  });
+}
+
 export function createIngestService(deps: {
   store: Store;
   meters: MeterRegistry;
@@ -165,7 +198,7 @@ export function createIngestService(deps: {
 
   const write: IngestService['write'] = async (input, options = {}) => {
     if (options.strict) checkStrict(input);
-    const events = uniqueEvents(input);
+    const events = uniqueEvents(options.strict ? input : wellFormed(input, log));
     if (events.length === 0 && !options.checkpoint) return { inserted: 0 };
     const inserted = await store.transaction(async (tx) => {
       const n = await writeChunks(tx, events);

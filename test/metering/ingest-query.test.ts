@@ -94,6 +94,14 @@ describe.each(backends)('metering on %s', (_name, open) => {
       expect((await reader.query({ meterSlug: 'tokens', subject: ['strict'] })).data[0]?.value).toBe(2.5);
     });
 
+    it('drops malformed events from a log batch (logged) instead of failing the batch', async () => {
+      const { ingest, reader } = await setup();
+      const good = tokenEvent('2026-01-01T10:00:05Z', 3, { subject: 'lenient' });
+      const bad = { ...tokenEvent('2026-01-01T10:00:06Z', 4), subject: undefined as unknown as string };
+      expect((await ingest.write([good, bad])).inserted).toBe(1);
+      expect((await reader.query({ meterSlug: 'tokens', subject: ['lenient'] })).data[0]?.value).toBe(3);
+    });
+
     it('validates CloudEvents and names the index and field of each problem', async () => {
       const { ingest } = await setup();
       try {
