@@ -155,6 +155,19 @@ describe('OpenMeter-compatible API', () => {
       body: JSON.stringify(event),
     });
     expect(ok.status).toBe(204);
+    const plain = await fetch(`${tollgate.consoleUrl}/api/v1/events`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify([{ ...event, id: 'single-2' }]),
+    });
+    expect(plain.status).toBe(204);
+    const wrongType = await fetch(`${tollgate.consoleUrl}/api/v1/events`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'text/plain' },
+      body: JSON.stringify(event),
+    });
+    expect(wrongType.status).toBe(415);
+    expect(wrongType.headers.get('content-type')).toBe('application/problem+json');
     const denied = await fetch(`${tollgate.consoleUrl}/api/v1/events`, {
       method: 'POST',
       headers: { authorization: 'Bearer nope', 'content-type': 'application/cloudevents+json' },
@@ -164,7 +177,7 @@ describe('OpenMeter-compatible API', () => {
     const res = await fetch(`${tollgate.consoleUrl}/api/v1/meters/requests/query?subject=cus_single`, {
       headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
     });
-    expect(((await res.json()) as { data: { value: number }[] }).data[0]?.value).toBe(1);
+    expect(((await res.json()) as { data: { value: number }[] }).data[0]?.value).toBe(2);
     const unknown = await fetch(`${tollgate.consoleUrl}/api/v1/meters/nope/query`, {
       headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
     });
