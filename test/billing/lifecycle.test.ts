@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { renderInvoiceHtml, type SandboxRail } from '../../src/billing/index.ts';
 import { sqlRows } from '../../src/billing/model.ts';
 import { DAY, type Harness, openHarness } from './harness.ts';
@@ -13,9 +13,20 @@ afterAll(async () => {
   await h.store.close();
 });
 
+// Each test's subscriptions end with it, so later runs (years later on the clock) do not bill
+// them month after month.
+const live: string[] = [];
+afterEach(async () => {
+  for (const id of live.splice(0)) {
+    const sub = await h.subscriptions.get(id);
+    if (sub && sub.status !== 'canceled') await h.subscriptions.cancel(id, { timing: 'now' });
+  }
+});
+
 async function customerOn(planKey: string, card?: string) {
   const customer = await h.customers.create({ name: `Org ${++n}`, email: `org${n}@example.com` });
   const sub = await h.subscriptions.subscribe({ customerId: customer.id, planKey });
+  live.push(sub.id);
   if (card) await h.billing.service.attachCard(customer.id, card);
   return { customer, sub };
 }
@@ -224,6 +235,7 @@ describe('checkout (portal)', () => {
     expect(result.url).toBeNull();
     expect((await h.billing.service.mustGet(result.invoice!.id)).status).toBe('paid');
     const sub = await h.subscriptions.currentForCustomer(customer.id);
+    live.push(sub!.id);
     expect(sub?.status).toBe('active');
     await runAt('2027-06-01T00:00:00Z');
     const invoices = await h.billing.service.list({ subscriptionId: sub!.id });
