@@ -206,7 +206,12 @@ export async function startProcess(
   const args = [MAIN, '--config', install.configFile, ...backends, 'start', '--role', role, ...extraArgs];
   const child = spawn(process.execPath, args, {
     cwd: install.dir,
-    env: { ...process.env, TOLLGATE_LOG_LEVEL: process.env.TOLLGATE_TEST_LOG_LEVEL ?? 'warn', VITEST: '' },
+    env: {
+      ...process.env,
+      TOLLGATE_LOG_LEVEL: process.env.TOLLGATE_TEST_LOG_LEVEL ?? 'warn',
+      VITEST: '',
+      NO_COLOR: '1',
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -221,7 +226,9 @@ export async function startProcess(
   const wantConsole = role === 'console' || role === 'all';
   const wantHealth = extraArgs.includes('--health-port');
   const deadline = Date.now() + 30_000;
-  const find = (label: string) => new RegExp(`${label}\\s+(http://[\\d.:]+)`).exec(out)?.[1] ?? null;
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: strips colour codes (CI=true turns colours on).
+  const plain = () => out.replace(/\x1b\[[0-9;]*m/g, '');
+  const find = (label: string) => new RegExp(`${label}\\s+(http://[\\d.:]+)`).exec(plain())?.[1] ?? null;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`tollgate --role ${role} exited at start:\n${out}`);
     const started = out.includes('Tollgate');
