@@ -99,7 +99,7 @@ export function registerUsageCommands(program: Command): void {
     .requiredOption('--meter <slug>', 'meter slug or id')
     .option('--from <iso>', 'start (inclusive)')
     .option('--to <iso>', 'end (exclusive)')
-    .option('--window <size>', 'MINUTE | HOUR | DAY')
+    .option('--window <size>', 'MINUTE | HOUR | DAY | MONTH')
     .option('--time-zone <tz>', 'IANA time zone for windows', 'UTC')
     .option('--group-by <dims>', 'group by these dimensions (comma-separated; "subject" allowed)', list)
     .option('--subject <ids>', 'only these subjects (comma-separated)', list)
@@ -121,8 +121,8 @@ export function registerUsageCommands(program: Command): void {
         command: Command,
       ) => {
         const window = opts.window?.toUpperCase();
-        if (window && !['MINUTE', 'HOUR', 'DAY'].includes(window)) {
-          throw new Error(`--window must be MINUTE, HOUR or DAY, got "${opts.window}"`);
+        if (window && !['MINUTE', 'HOUR', 'DAY', 'MONTH'].includes(window)) {
+          throw new Error(`--window must be MINUTE, HOUR, DAY or MONTH, got "${opts.window}"`);
         }
         const filterGroupBy: Record<string, string> = {};
         for (const f of opts.filter ?? []) {

@@ -58,9 +58,9 @@ function parseDate(name: string, value: string | undefined): Date | undefined {
 export function queryParamsFrom(url: URL, meterSlug: string): MeterQueryParams {
   const q = url.searchParams;
   const windowSize = q.get('windowSize') ?? undefined;
-  if (windowSize !== undefined && !['MINUTE', 'HOUR', 'DAY'].includes(windowSize)) {
+  if (windowSize !== undefined && !['MINUTE', 'HOUR', 'DAY', 'MONTH'].includes(windowSize)) {
     throw problems.validation(`Unsupported windowSize "${windowSize}".`, [
-      { path: 'windowSize', message: 'must be MINUTE, HOUR or DAY' },
+      { path: 'windowSize', message: 'must be MINUTE, HOUR, DAY or MONTH' },
     ]);
   }
   const filterGroupBy: Record<string, string> = {};

@@ -2,7 +2,7 @@
  * Meter queries, shaped like OpenMeter's `GET /api/v1/meters/{meter}/query` response so the
  * HTTP API can return them as they are. Periods are half-open: [from, to).
  */
-export type WindowSize = 'MINUTE' | 'HOUR' | 'DAY';
+export type WindowSize = 'MINUTE' | 'HOUR' | 'DAY' | 'MONTH';
 
 export interface MeterQueryParams {
   meterSlug: string;

@@ -100,7 +100,7 @@ export function validTimeZone(timeZone: string): boolean {
   }
 }
 
-const UNIT: Record<WindowSize, string> = { MINUTE: 'minute', HOUR: 'hour', DAY: 'day' };
+const UNIT: Record<WindowSize, string> = { MINUTE: 'minute', HOUR: 'hour', DAY: 'day', MONTH: 'month' };
 
 export function createMeterReader(deps: {
   store: Store;
@@ -122,7 +122,7 @@ export function createMeterReader(deps: {
     }
     if (params.windowSize && !(params.windowSize in UNIT)) {
       throw problems.validation(`Unsupported windowSize "${params.windowSize}".`, [
-        { path: 'windowSize', message: 'must be MINUTE, HOUR or DAY' },
+        { path: 'windowSize', message: 'must be MINUTE, HOUR, DAY or MONTH' },
       ]);
     }
     const from = params.from ?? null;
@@ -162,7 +162,8 @@ export function createMeterReader(deps: {
     const levels: RollupLevel[] = ['minute'];
     if (!params.windowSize || (params.windowSize !== 'MINUTE' && zoneAligned(timeZone, 60, from, to, now))) {
       levels.unshift('hour');
-      if (!params.windowSize || (params.windowSize === 'DAY' && zoneAligned(timeZone, 1440, from, to, now))) {
+      const daily = params.windowSize === 'DAY' || params.windowSize === 'MONTH';
+      if (!params.windowSize || (daily && zoneAligned(timeZone, 1440, from, to, now))) {
         levels.unshift('day');
       }
     }

@@ -248,6 +248,10 @@ describe.each(backends)('metering on %s', (_name, open) => {
         ['2026-03-08T05:00:00.000Z', '2026-03-09T04:00:00.000Z', 6],
         ['2026-03-09T04:00:00.000Z', '2026-03-10T04:00:00.000Z', 8],
       ]);
+      const monthly = await reader.query({ meterSlug: 'tokens', subject: ['tz'], windowSize: 'MONTH' });
+      expect(monthly.data.map((r) => [r.windowStart, r.windowEnd, r.value])).toEqual([
+        ['2026-03-01T00:00:00.000Z', '2026-04-01T00:00:00.000Z', 15],
+      ]);
       const kolkata = await reader.query({
         meterSlug: 'tokens',
         subject: ['tz'],
