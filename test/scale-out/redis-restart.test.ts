@@ -1,7 +1,7 @@
 /**
- * Redis and NATS restarts under load (private redis-server / nats-server instances on their own
- * ports, so the shared services stay up for other tests). What clients see matches the mode
- * documented in deploy/README.md, and no usage is lost.
+ * Redis restarts under load (a private redis-server on its own port, so the shared one stays up
+ * for other tests). What clients see matches the mode documented in deploy/README.md
+ * (`scaleOut.onRedisError`), and no usage is lost.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import {
@@ -18,7 +18,7 @@ import { type DedicatedServer, dedicatedServer, servicesAvailable } from './serv
 const available = await servicesAvailable('postgres', 'redis', 'nats');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-describe.skipIf(!available)('backend restarts under load', () => {
+describe.skipIf(!available)('Redis restart under load', () => {
   let install: Installation | undefined;
   let processes: TollgateProcess[] = [];
   let servers: DedicatedServer[] = [];
@@ -65,7 +65,7 @@ describe.skipIf(!available)('backend restarts under load', () => {
   it('Redis restart, fail closed: 503 problem while Redis is down, service resumes, nothing is lost', async () => {
     const redis = await server('redis');
     install = await createInstallation({ redisUrl: redis.url, scaleOut: "onRedisError: 'closed'," });
-    const gateways = [await start('gateway'), await start('gateway')];
+    const gateways = [await start('gateway')];
     await start('worker');
     const { key } = await provisionCustomer(install, 'open');
     const traffic = load(() => gateways.map((g) => g.gatewayUrl as string), key, 8);
@@ -93,26 +93,6 @@ describe.skipIf(!available)('backend restarts under load', () => {
       missing: result.missing.length,
       refused: refused.length,
     });
-    expect(result.missing).toEqual([]);
-    expect(result.metered).toBe(result.receivedInFull);
-  }, 60_000);
-
-  it('NATS restart: requests wait for the stream to be back, none fails, nothing is lost or doubled', async () => {
-    const nats = await server('nats');
-    install = await createInstallation({ natsUrl: nats.url });
-    const gateways = [await start('gateway'), await start('gateway')];
-    await start('worker');
-    const { key } = await provisionCustomer(install, 'open');
-    const traffic = load(() => gateways.map((g) => g.gatewayUrl as string), key, 8);
-    await sleep(500);
-    await nats.kill();
-    await sleep(700);
-    await nats.start();
-    await sleep(1500);
-    const outcomes = await traffic.stop();
-    expect(outcomes.filter((o) => !(o.status === 200 && o.complete))).toEqual([]);
-    const result = await reconcile(install, outcomes);
-    console.info('nats restart:', { ...result, missing: result.missing.length });
     expect(result.missing).toEqual([]);
     expect(result.metered).toBe(result.receivedInFull);
   }, 60_000);
