@@ -86,9 +86,14 @@ export async function openScaleOutBackends(options: ScaleOutOptions): Promise<Sc
       });
       const opened = counters;
       closing.push(() => opened.close());
-      // Start-up waits for Redis so a wrong URL is reported at once, not as fallbacks later.
-      await counters.ready().catch((error: Error) => {
-        throw new Error(`cannot connect to Redis at ${redactUrl(options.redis as string)}: ${error.message}`);
+      // Start-up waits a moment for Redis so a wrong URL is reported at once. It does not refuse
+      // to start: with Redis down the node runs in the configured mode (open: local counters,
+      // closed: 503) and /readyz says so, so a Redis outage does not also stop new nodes.
+      await counters.ready(3_000).catch((error: Error) => {
+        log.error(
+          { err: error, mode: settings.onRedisError },
+          `cannot reach Redis at ${redactUrl(options.redis as string)}; starting with onRedisError '${settings.onRedisError}'`,
+        );
       });
     }
 

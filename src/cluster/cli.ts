@@ -31,6 +31,19 @@ export function scaleOutStartOptions(command: Command): ScaleOutStart {
       'error: --workers runs several gateway processes on one port; use it with --role gateway (scale-out backends)',
     );
   }
+  // A role on its own only makes sense on shared backends: the embedded store is one process's,
+  // and a gateway's usage must reach the workers through the stream.
+  const globals = command.optsWithGlobals() as { database?: string; nats?: string };
+  if (role !== 'all' && !/^postgres(ql)?:\/\//.test(globals.database ?? '')) {
+    command.error(
+      `error: --role ${role} runs one part of Tollgate on shared backends; give --database postgres://… (or TOLLGATE_DATABASE_URL), or use --role all`,
+    );
+  }
+  if (role === 'gateway' && !globals.nats) {
+    command.error(
+      'error: --role gateway needs --nats nats://… (or TOLLGATE_NATS_URL) so the workers receive its usage events; or use --role all',
+    );
+  }
   const rawHealth = opts.healthPort ?? process.env.TOLLGATE_HEALTH_PORT;
   const healthPort = rawHealth === undefined || rawHealth === '' ? undefined : Number(rawHealth);
   if (healthPort !== undefined && (!Number.isInteger(healthPort) || healthPort < 0 || healthPort > 65535)) {
