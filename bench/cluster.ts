@@ -16,7 +16,6 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
-import pg from 'pg';
 import { openJetStreamUsageLog } from '../src/metering/jetstream.ts';
 import { GCRA_LUA, QUOTA_LUA, RedisCounterStore } from '../src/ratelimit/redis.ts';
 import { pgChangeFeed } from '../src/store/pg-changes.ts';
