@@ -674,7 +674,9 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.metered = this.key !== null && this.gw.batchedLog !== null && state.counts(statusCode);
     if (this.metered && (state.aiUsage || state.hook !== undefined)) {
       const type = upstreamHeaders['content-type'];
-      if (typeof type === 'string') {
+      // Compressed bodies are passed through untouched and not inspected for token usage.
+      const encoding = upstreamHeaders['content-encoding'];
+      if (typeof type === 'string' && (encoding === undefined || encoding === 'identity')) {
         if (type.includes('text/event-stream')) this.sse = new SseUsageScanner();
         else if (type.includes('json')) this.json = [];
       }
