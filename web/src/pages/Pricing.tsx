@@ -1,4 +1,4 @@
-import { get, type Plan, type PlanFeature } from '../api.ts';
+import { get, type Plan, type PlanFeature, type Subscription } from '../api.ts';
 import { compact, money, number, period, windowText } from '../format.ts';
 import { Link } from '../router.tsx';
 import { useSession } from '../session.tsx';
@@ -36,14 +36,36 @@ function bullets(plan: Plan): string[] {
 export function Pricing() {
   const { me } = useSession();
   const { data, error } = useData(() => get<{ plans: Plan[] }>('/plans'), []);
+  const current = useData(
+    () =>
+      me
+        ? get<{ subscription: Subscription | null }>('/subscription').catch(() => ({ subscription: null }))
+        : Promise.resolve({ subscription: null }),
+    [me?.user.id],
+  );
+  const sub = current.data?.subscription;
+  const subscribed = sub && sub.status !== 'canceled' ? sub : null;
   if (error) return <ErrorNotice error={error} />;
   if (!data) return <Loading />;
   const plans = data.plans;
   const featured = plans.find((p) => p.key === 'pro') ?? plans.find((p) => !p.free);
   const rows = new Map<string, string>();
   for (const plan of plans) for (const f of plan.features) rows.set(f.featureKey ?? f.rateCardKey, f.name);
+  // Subscribers change plans on the subscription page (upgrades prorated); others check out.
   const choose = (plan: Plan) =>
-    me ? `/checkout?plan=${encodeURIComponent(plan.key)}` : `/signup?plan=${encodeURIComponent(plan.key)}`;
+    subscribed
+      ? '/subscription'
+      : me
+        ? `/checkout?plan=${encodeURIComponent(plan.key)}`
+        : `/signup?plan=${encodeURIComponent(plan.key)}`;
+  const label = (plan: Plan) =>
+    subscribed?.plan.key === plan.key
+      ? 'Your current plan'
+      : subscribed
+        ? `Switch to ${plan.name}`
+        : plan.free
+          ? 'Start free'
+          : `Choose ${plan.name}`;
   return (
     <>
       <div className="page-head">
@@ -77,7 +99,7 @@ export function Pricing() {
               ))}
             </ul>
             <Link className={`btn btn-block${plan === featured ? ' btn-primary' : ''}`} to={choose(plan)}>
-              {plan.free ? 'Start free' : `Choose ${plan.name}`}
+              {label(plan)}
             </Link>
           </article>
         ))}
