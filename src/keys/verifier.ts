@@ -18,7 +18,7 @@ export interface CachedKeyVerifierOptions {
   changes: ChangeFeed;
   clock: Clock;
   log?: Logger;
-  /** Positive entries: a safety net only, the change feed invalidates them at once. Default 5 min. */
+  /** Positive entries: a safety net only, the change feed invalidates them at once. Default 60 s. */
   positiveTtlMs?: number;
   /** Unknown/revoked/expired keys. Default 5 s. */
   negativeTtlMs?: number;
@@ -54,7 +54,7 @@ export class CachedKeyVerifier implements KeyVerifier {
     this.#repo = options.repo;
     this.#clock = options.clock;
     this.#log = options.log;
-    this.#positiveTtl = options.positiveTtlMs ?? 300_000;
+    this.#positiveTtl = options.positiveTtlMs ?? 60_000;
     this.#negativeTtl = options.negativeTtlMs ?? 5_000;
     this.#maxNegative = options.maxNegativeEntries ?? 10_000;
     this.#unsubscribe = options.changes.subscribe((change) => {
