@@ -43,9 +43,9 @@ export interface BackendStatus {
 }
 
 export interface ScaleOutBackends {
-  /** Set when `--redis` was given. */
+  /** Set when `--redis` was given and this process runs the gateway. */
   readonly counters: RedisCounterStore | null;
-  /** Set when `--nats` was given and this process runs the gateway (or the CLI). */
+  /** Set when `--nats` was given and this process runs the gateway. */
   readonly usageLog: JetStreamUsageLog | null;
   /** Set when the store is PostgreSQL. */
   readonly changes: PgChangeFeed | null;
@@ -77,7 +77,9 @@ export async function openScaleOutBackends(options: ScaleOutOptions): Promise<Sc
 
   try {
     let counters: RedisCounterStore | null = null;
-    if (options.redis && (runsGateway(role) || role === 'cli')) {
+    // Only processes that serve the gateway need counters and the usage stream; CLI commands
+    // (keys, plans, usage import …) work without Redis and NATS.
+    if (options.redis && runsGateway(role)) {
       counters = new RedisCounterStore({
         url: options.redis,
         prefix: settings.redisKeyPrefix,
@@ -98,7 +100,7 @@ export async function openScaleOutBackends(options: ScaleOutOptions): Promise<Sc
     }
 
     let usageLog: JetStreamUsageLog | null = null;
-    if (options.nats && (runsGateway(role) || role === 'cli')) {
+    if (options.nats && runsGateway(role)) {
       usageLog = await openJetStreamUsageLog({
         url: options.nats,
         stream: settings.usageStream,
