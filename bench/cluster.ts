@@ -444,7 +444,10 @@ async function http(): Promise<Row[]> {
         .join(', ');
       log(`    CPU µs per request: ${line}`);
     }
-    rows.push({ name, result });
+    // Latency added by the proxy on its own: one connection, nothing queued.
+    const single = await wrk(`${url}/v1/things`, { connections: 1, durationS: 3, headers });
+    log(`    1 connection: p50 ${single.p50.toFixed(3)} ms, p99 ${single.p99.toFixed(3)} ms`);
+    rows.push({ name, result, note: `c1 p50 ${single.p50} p99 ${single.p99}` });
     return result;
   };
   try {
