@@ -1,16 +1,37 @@
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openPostgresStore } from '../../src/store/index.ts';
+import { PG_URL } from '../support/postgres.ts';
 
 /** `tollgate plans diff|push|migrate` and `tollgate customers …` as a user runs them. */
 const run = promisify(execFile);
 const MAIN = resolve(import.meta.dirname, '../../src/cli/main.ts');
 const dir = mkdtempSync(join(tmpdir(), 'tollgate-cli-'));
 const configFile = join(dir, 'tollgate.config.ts');
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+// PostgreSQL (a fresh schema) rather than the embedded store: each command is a new process, and
+// opening PostgreSQL costs far less CPU than starting the embedded database every time.
+const schema = `cli_${randomBytes(6).toString('hex')}`;
+const database = (() => {
+  const url = new URL(PG_URL);
+  url.searchParams.set('options', `-c search_path=${schema}`);
+  return url.toString();
+})();
+beforeAll(async () => {
+  const admin = await openPostgresStore(PG_URL, { max: 1 });
+  await admin.exec(`create schema ${schema}`);
+  await admin.close();
+});
+afterAll(async () => {
+  rmSync(dir, { recursive: true, force: true });
+  const admin = await openPostgresStore(PG_URL, { max: 1 });
+  await admin.exec(`drop schema ${schema} cascade`);
+  await admin.close();
+});
 
 function writeConfig(freeLimit: number, withPro = true): void {
   const plans = [
@@ -36,7 +57,7 @@ function writeConfig(freeLimit: number, withPro = true): void {
 async function tollgate(...args: string[]): Promise<string> {
   const { stdout } = await run(
     process.execPath,
-    [MAIN, '-c', configFile, '--data-dir', join(dir, 'data'), ...args],
+    [MAIN, '-c', configFile, '--database', database, '--data-dir', join(dir, 'data'), ...args],
     {
       env: { ...process.env, TOLLGATE_LOG_LEVEL: 'warn', NO_COLOR: '1' },
     },
