@@ -501,6 +501,32 @@ export function createAdminApi(deps: AdminApiDeps): OpenAPIHono {
     createRoute({
       ...subRoute(
         'post',
+        '/subscriptions/{id}/suspend',
+        'Suspend',
+        'Blocks its API keys with 402 payment-required until reactivated (dunning does this after the grace period).',
+      ),
+      request: { params: IdParam },
+      responses: { 200: ok(SubscriptionSchema, 'Suspended'), ...problemResponses(401, 404, 409) },
+    }),
+    async (c) => c.json(subscriptionOut(await subscriptions.suspend(c.req.valid('param').id)), 200),
+  );
+  app.openapi(
+    createRoute({
+      ...subRoute(
+        'post',
+        '/subscriptions/{id}/reactivate',
+        'Reactivate',
+        'Back to active (or trialing) from past_due or suspended; its keys work again at once.',
+      ),
+      request: { params: IdParam },
+      responses: { 200: ok(SubscriptionSchema, 'Reactivated'), ...problemResponses(401, 404, 409) },
+    }),
+    async (c) => c.json(subscriptionOut(await subscriptions.reactivate(c.req.valid('param').id)), 200),
+  );
+  app.openapi(
+    createRoute({
+      ...subRoute(
+        'post',
         '/subscriptions/{id}/migrate',
         'Migrate to a newer plan version',
         'Default: the latest.',

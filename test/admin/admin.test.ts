@@ -168,6 +168,9 @@ describe('admin API', () => {
     const segments = await json(await call('GET', `/subscriptions/${sub.id}/segments`));
     expect(segments.data.map((s: { plan: { key: string } }) => s.plan.key)).toEqual(['free', 'pro', 'pro']);
 
+    expect((await json(await call('POST', `/subscriptions/${sub.id}/suspend`))).status).toBe('suspended');
+    expect((await json(await call('POST', `/subscriptions/${sub.id}/reactivate`))).status).toBe('active');
+
     const scheduledCancel = await json(await call('POST', `/subscriptions/${sub.id}/cancel`));
     expect(scheduledCancel.cancelAtPeriodEnd).toBe(true);
     expect((await json(await call('POST', `/subscriptions/${sub.id}/resume`))).cancelAtPeriodEnd).toBe(false);
