@@ -95,6 +95,7 @@ const billing = createBilling({
 clock.set('2026-02-01T00:00:10Z');
 const bar = new SingleBar({ format: 'billing {bar} {value}/{total} | {rate} subs/s', hideCursor: true });
 bar.start(COUNT, 0, { rate: 0 });
+(globalThis as { __countOn?: () => void }).__countOn?.();
 const cpuStart = process.cpuUsage();
 const start = performance.now();
 const summary = await billing.service.runBilling({
@@ -134,5 +135,6 @@ console.log(
     2,
   ),
 );
+(globalThis as { __countDump?: () => void }).__countDump?.();
 if (process.env.BENCH_PROFILE) console.log([...timings].map(([k, v]) => `${k} ${v.toFixed(0)}ms`).join('\n'));
 await store.close();

@@ -113,12 +113,14 @@ export function subscriptionPort(deps: {
         seen.add(r.id);
         const sub = await subscriptions.get(r.id);
         if (!sub) continue;
-        out.push(
-          toBilling(sub, await currencyOf(sub), {
+        batch.set(sub.id, sub);
+        out.push({
+          ...toBilling(sub, await currencyOf(sub), {
             from: new Date(r.period_start),
             to: new Date(r.period_end),
           }),
-        );
+          hints: { hasCredits: r.has_credits, hasPriorInvoice: r.has_prior },
+        });
       }
       return out;
     },

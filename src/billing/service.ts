@@ -31,6 +31,7 @@ import {
   PAYMENT_COLUMNS,
   PAYMENT_COLUMNS_P,
   type PaymentRow,
+  type RailCustomerRow,
   railCustomer,
   toInvoice,
 } from './repo.ts';
@@ -194,6 +195,7 @@ export function createBillingService(options: BillingServiceOptions) {
     const now = clock.now();
     const digits = minorUnits(input.currency);
     const issue = input.issue !== false;
+    if (issue && !input.applyCredits) return createAndIssueInOneStatement(input, now, digits);
     try {
       return await store.transaction(async (tx) => {
         const id = newId('inv');
@@ -285,6 +287,133 @@ export function createBillingService(options: BillingServiceOptions) {
       if (error === DUPLICATE) return null;
       throw error;
     }
+  }
+
+  /**
+   * The billing run's common case (no credits to draw) as one SQL statement, atomic on its own:
+   * number, invoice, lines and the first charge attempt. The counter only moves when no invoice
+   * with the key exists; two runners inserting the same key at the same instant (which the run's
+   * lock prevents) could leave one number unused.
+   */
+  async function createAndIssueInOneStatement(
+    input: Parameters<typeof createAndIssue>[0],
+    now: Date,
+    digits: number,
+  ): Promise<Created | null> {
+    const id = newId('inv');
+    const { subtotal, tax, total } = totals(input.lines, input.currency);
+    const zero = total.lte(0);
+    const status: InvoiceStatus = zero ? 'paid' : 'issued';
+    const netDays = rail.collection === 'manual' ? (options.netDays ?? 30) : 0;
+    const charge = !zero && rail.collection === 'automatic';
+    const paymentId = newId('pay');
+    const paymentKey = `inv:${id}:attempt:1`;
+    const params: unknown[] = [
+      input.key, // $1
+      id,
+      input.customerId,
+      input.subscriptionId,
+      status,
+      input.currency,
+      input.period.from,
+      input.period.to,
+      subtotal.toFixed(digits),
+      taxRate, // $10
+      tax.toFixed(digits),
+      total.toFixed(digits),
+      rail.name,
+      now,
+      new Date(now.getTime() + netDays * DAY),
+      zero ? now : null,
+      charge ? 1 : 0,
+      JSON.stringify(input.metadata ?? {}), // $18
+    ];
+    const p = (value: unknown, cast: string) => {
+      params.push(value);
+      return `$${params.length}::${cast}`;
+    };
+    const lineValues = input.lines.map(
+      (l, i) =>
+        `(${[
+          p(i + 1, 'int'),
+          p(l.key, 'text'),
+          p(l.kind, 'text'),
+          p(l.description, 'text'),
+          p(l.rateCardKey, 'text'),
+          p(l.featureKey, 'text'),
+          p(l.planKey, 'text'),
+          p(l.planVersion, 'int'),
+          p(l.periodFrom, 'timestamptz'),
+          p(l.periodTo, 'timestamptz'),
+          p(l.quantity, 'numeric'),
+          p(l.unitPrice, 'numeric'),
+          p(l.amount, 'numeric'),
+          p(l.tiers ? JSON.stringify(l.tiers) : null, 'jsonb'),
+        ].join(', ')})`,
+    );
+    const linesCte =
+      lineValues.length === 0
+        ? ''
+        : `, lines as (
+            insert into billing_invoice_lines (invoice_id, position, key, kind, description, rate_card_key, feature_key, plan_key,
+              plan_version, period_from, period_to, quantity, unit_price, amount, tiers)
+            select inv.id, v.* from inv, (values ${lineValues.join(', ')}) as v
+          )`;
+    const payCte = charge
+      ? `, pay as (
+            insert into billing_payments (id, invoice_id, customer_id, idempotency_key, purpose, rail, status, amount, currency, created_at, updated_at)
+            select ${p(paymentId, 'text')}, inv.id, $3, ${p(paymentKey, 'text')}, 'invoice', $13, 'pending', $12::numeric, $6, $14, $14 from inv
+          )`
+      : '';
+    const [row] = await sqlRows<{ id: string; number: string }>(
+      db,
+      `with num as (
+         insert into billing_counters (name, value)
+         select 'invoice', 1 where not exists (select 1 from billing_invoices where idempotency_key = $1)
+         on conflict (name) do update set value = billing_counters.value + 1 returning value
+       ), inv as (
+         insert into billing_invoices (idempotency_key, id, customer_id, subscription_id, status, currency, period_from, period_to,
+           subtotal, tax_rate, tax, total, credits_applied, amount_due, rail, issued_at, due_at, paid_at, payment_attempts, metadata,
+           created_at, number)
+         select $1, $2, $3, $4, $5, $6, $7, $8, $9::numeric, $10::numeric, $11::numeric, $12::numeric, 0, $12::numeric, $13, $14, $15,
+           $16::timestamptz, $17::int, $18::jsonb, $14, 'INV-' || lpad(num.value::text, 6, '0') from num
+         on conflict (idempotency_key) do nothing returning id, number
+       )${linesCte}${payCte}
+       select id, number from inv`,
+      params,
+    );
+    if (!row) return null;
+    const payment: PaymentRow | null = charge
+      ? {
+          id: paymentId,
+          invoice_id: id,
+          customer_id: input.customerId,
+          idempotency_key: paymentKey,
+          purpose: 'invoice',
+          rail: rail.name,
+          status: 'pending',
+          amount: total.toFixed(digits),
+          currency: input.currency,
+          rail_ref: null,
+          failure_code: null,
+          failure_message: null,
+          created_at: now,
+        }
+      : null;
+    return {
+      id,
+      number: row.number,
+      status,
+      customerId: input.customerId,
+      subscriptionId: input.subscriptionId,
+      currency: input.currency,
+      total: total.toFixed(digits),
+      amountDue: total.toFixed(digits),
+      periodFrom: input.period.from.toISOString(),
+      periodTo: input.period.to.toISOString(),
+      creditsApplied: formatMoney(0, input.currency),
+      payment,
+    };
   }
 
   /** Events and the first charge after `createAndIssue`, without reading the invoice back. */
@@ -554,6 +683,7 @@ export function createBillingService(options: BillingServiceOptions) {
           const batch = await subscriptions.listDue(asOf, afterId, 500);
           if (batch.length === 0) break;
           total += batch.length;
+          if (rail.collection === 'automatic') await prefetchRailCustomers(batch.map((b) => b.customerId));
           for (const sub of batch) {
             afterId = sub.id;
             try {
@@ -581,12 +711,32 @@ export function createBillingService(options: BillingServiceOptions) {
       }
       return summaryOut;
     });
+    prefetchedRailCustomers.clear();
     await drainRail();
     if (result === null) return { ...summaryOut, locked: true };
     return result;
   }
 
+  /** Rail customers of the billing run's current batch, read in one query. */
+  const prefetchedRailCustomers = new Map<string, RailCustomerRow>();
+
+  async function prefetchRailCustomers(customerIds: string[]): Promise<void> {
+    prefetchedRailCustomers.clear();
+    const rows = await sqlRows<RailCustomerRow>(
+      db,
+      `select customer_id, rail, rail_customer_id, payment_method_id, payment_method_label
+       from billing_rail_customers where rail = $1 and customer_id = any($2::text[])`,
+      [rail.name, customerIds],
+    );
+    for (const r of rows) prefetchedRailCustomers.set(r.customer_id, r);
+  }
+
   async function ensureRailCustomer(customerId: string) {
+    const prefetched = prefetchedRailCustomers.get(customerId);
+    if (prefetched) {
+      prefetchedRailCustomers.delete(customerId);
+      return prefetched;
+    }
     const existing = await railCustomer(db, customerId, rail.name);
     if (existing) return existing;
     const customer = await subscriptions.customer(customerId);
@@ -666,11 +816,14 @@ export function createBillingService(options: BillingServiceOptions) {
       idempotencyKey: payment.idempotency_key,
       metadata: { invoiceId: invoice.id, paymentId: payment.id },
     });
-    await sqlRows(
-      db,
-      'update billing_payments set rail_ref = coalesce($2, rail_ref), updated_at = $3 where id = $1',
-      [payment.id, result.railRef, clock.now()],
-    );
+    // A pending charge gets its rail reference with its confirmation (matched by idempotency key).
+    if (result.status !== 'pending' || !rail.confirmsByIdempotencyKey) {
+      await sqlRows(
+        db,
+        'update billing_payments set rail_ref = coalesce($2, rail_ref), updated_at = $3 where id = $1',
+        [payment.id, result.railRef, clock.now()],
+      );
+    }
     if (result.status === 'succeeded') await paymentSucceeded(payment.id);
     else if (result.status === 'failed') {
       await paymentFailed(
@@ -758,28 +911,29 @@ export function createBillingService(options: BillingServiceOptions) {
   }
 
   /** Marks an issued (or uncollectible) invoice paid; false when it was not payable. */
+  interface PaidRow {
+    id: string;
+    number: string | null;
+    customer_id: string;
+    subscription_id: string | null;
+    currency: string;
+    total: string;
+    amount_due: string;
+    period_from: Date | string;
+    period_to: Date | string;
+    first_failed_at: Date | string | null;
+  }
+  const PAID_RETURNING = `id, number, customer_id, subscription_id, currency, total::text as total, amount_due::text as amount_due,
+                 period_from, period_to, first_failed_at`;
+
   async function settlePaid(id: string, paidOptions: { paymentId?: string } = {}): Promise<boolean> {
-    const [row] = await sqlRows<{
-      id: string;
-      number: string | null;
-      customer_id: string;
-      subscription_id: string | null;
-      currency: string;
-      total: string;
-      amount_due: string;
-      period_from: Date;
-      period_to: Date;
-      first_failed_at: Date | null;
-    }>(
+    const [row] = await sqlRows<PaidRow>(
       db,
       `update billing_invoices set status = 'paid', paid_at = $2, next_payment_attempt_at = null
-       where id = $1 and status in ('issued', 'uncollectible')
-       returning id, number, customer_id, subscription_id, currency, total::text as total, amount_due::text as amount_due,
-                 period_from, period_to, first_failed_at`,
+       where id = $1 and status in ('issued', 'uncollectible') returning ${PAID_RETURNING}`,
       [id, clock.now()],
     );
     if (!row) return false;
-    const digits = minorUnits(row.currency);
     if (!paidOptions.paymentId && rail.collection === 'manual') {
       await sqlRows(
         db,
@@ -788,6 +942,12 @@ export function createBillingService(options: BillingServiceOptions) {
         [newId('pay'), id, row.customer_id, `inv:${id}:manual`, row.amount_due, row.currency, clock.now()],
       );
     }
+    await afterPaid(row);
+    return true;
+  }
+
+  async function afterPaid(row: PaidRow): Promise<void> {
+    const digits = minorUnits(row.currency);
     await events.emit('invoice.paid', {
       invoice: {
         id: row.id,
@@ -805,7 +965,53 @@ export function createBillingService(options: BillingServiceOptions) {
     // Only an invoice that had failed (or gone overdue) can be what holds a subscription back.
     if (row.first_failed_at && row.subscription_id)
       await reactivateIfSettled({ subscriptionId: row.subscription_id });
-    return true;
+  }
+
+  /**
+   * A successful invoice payment confirmed by the rail, in one statement: the event is recorded
+   * (deduplicated), the pending payment succeeds and its invoice is paid. Returns false when the
+   * statement did not apply (top-ups, unknown payments: the general path handles them).
+   */
+  async function confirmInvoicePayment(event: {
+    id: string;
+    type: string;
+    railRef: string;
+    idempotencyKey?: string;
+  }): Promise<'done' | 'duplicate' | 'other'> {
+    const now = clock.now();
+    const [result] = await sqlRows<{
+      fresh: number;
+      payment: { purpose: string } | null;
+      invoice: PaidRow | null;
+    }>(
+      db,
+      `with ev as (
+         insert into billing_rail_events (rail, event_id, type) values ($1, $2, $3) on conflict do nothing returning event_id
+       ), pay as (
+         update billing_payments set status = 'succeeded', rail_ref = coalesce(rail_ref, $4), updated_at = $6
+         where ${event.idempotencyKey ? 'idempotency_key = $5' : 'rail_ref = $4 and $5::text is null'} and status = 'pending' and purpose = 'invoice'
+           and exists (select 1 from ev)
+         returning invoice_id, purpose
+       ), inv as (
+         update billing_invoices set status = 'paid', paid_at = $6, next_payment_attempt_at = null
+         where id = (select invoice_id from pay limit 1) and status in ('issued', 'uncollectible')
+         returning ${PAID_RETURNING}
+       )
+       select (select count(*) from ev)::int as fresh, (select row_to_json(pay) from pay limit 1) as payment,
+              (select row_to_json(inv) from inv limit 1) as invoice`,
+      [rail.name, event.id, event.type, event.railRef, event.idempotencyKey ?? null, now],
+    );
+    if (!result || result.fresh === 0) return 'duplicate';
+    if (!result.payment) {
+      // Not a pending invoice payment: undo the dedupe row so the general path records it.
+      await sqlRows(db, 'delete from billing_rail_events where rail = $1 and event_id = $2', [
+        rail.name,
+        event.id,
+      ]);
+      return 'other';
+    }
+    if (result.invoice) await afterPaid(result.invoice);
+    return 'done';
   }
 
   async function markPaid(id: string): Promise<Invoice> {
@@ -854,6 +1060,7 @@ export function createBillingService(options: BillingServiceOptions) {
   }
 
   async function handleRailEvent(event: RailEvent): Promise<void> {
+    if (event.type === 'payment.succeeded' && (await confirmInvoicePayment(event)) !== 'other') return;
     const fresh = await sqlRows(
       db,
       'insert into billing_rail_events (rail, event_id, type) values ($1, $2, $3) on conflict do nothing returning event_id',

@@ -73,6 +73,7 @@ export function createSandboxRail(db: Db, options: { secret?: string } = {}): Sa
   const rail: SandboxRail = {
     name: 'sandbox',
     collection: 'automatic',
+    confirmsByIdempotencyKey: true,
     onEvent(h) {
       handler = h;
     },

@@ -95,6 +95,8 @@ export interface PaymentRail {
   readonly name: string;
   /** Whether charges happen automatically (card rails) or by an admin marking the invoice paid. */
   readonly collection: 'automatic' | 'manual';
+  /** Its payment events always carry our idempotency key (the rail reference can wait for them). */
+  readonly confirmsByIdempotencyKey?: boolean;
   createCustomer(input: RailCustomerInput): Promise<{ railCustomerId: string }>;
   checkout(input: CheckoutInput): Promise<CheckoutResult>;
   chargeInvoice(input: ChargeInput): Promise<ChargeResult>;
