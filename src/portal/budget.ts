@@ -64,7 +64,10 @@ export function budgetService(deps: BudgetDeps) {
     return {
       currency: upcoming.currency,
       costToDate: formatMoney(upcoming.total, upcoming.currency),
-      forecast: formatMoney(forecastOf(upcoming.lines, from, to, clock.now()), upcoming.currency),
+      forecast: formatMoney(
+        upcoming.forecast ?? forecastOf(upcoming.lines, from, to, clock.now()),
+        upcoming.currency,
+      ),
       periodFrom: upcoming.periodFrom,
       periodTo: upcoming.periodTo,
       lines: upcoming.lines,

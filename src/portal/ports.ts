@@ -146,6 +146,8 @@ export interface BillingPort {
   upcoming(customerId: string): Promise<{
     currency: string;
     total: string;
+    /** End-of-period estimate (before tax) when billing computes one; else the portal extrapolates. */
+    forecast?: string;
     lines: MoneyLine[];
     periodFrom: string;
     periodTo: string;

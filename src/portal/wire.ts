@@ -406,9 +406,13 @@ export function billingPort(deps: {
         ...up.costToDate.lines.map((l) => lineOf(l, names)),
       ];
       const total = lines.reduce((sum, l) => sum.plus(l.amount), new Decimal(0));
+      // Billing's forecast rates the extrapolated usage (tiers included), so it is used as is.
+      const already = invoiced.reduce((sum, i) => sum.plus(i.subtotal), new Decimal(0));
+      const forecast = up.forecast.lines.reduce((sum, l) => sum.plus(l.amount), already);
       return {
         currency: up.currency,
         total: formatMoney(total, up.currency),
+        forecast: formatMoney(forecast, up.currency),
         lines,
         periodFrom: up.periodFrom,
         periodTo: up.periodTo,

@@ -1,4 +1,4 @@
-import { type ReactNode, useEffect, useState } from 'react';
+import { lazy, type ReactNode, Suspense, useEffect, useState } from 'react';
 import { get, post } from './api.ts';
 import { Admin } from './pages/Admin.tsx';
 import { AcceptInvite, ForgotPassword, Login, ResetPassword, Signup } from './pages/Auth.tsx';
@@ -12,10 +12,12 @@ import { Mailbox } from './pages/Mailbox.tsx';
 import { Members } from './pages/Members.tsx';
 import { Pricing } from './pages/Pricing.tsx';
 import { SubscriptionPage } from './pages/Subscription.tsx';
-import { Usage } from './pages/Usage.tsx';
 import { Link, navigate, Redirect, useLocation } from './router.tsx';
 import { useSession } from './session.tsx';
 import { Loading, Notice } from './ui.tsx';
+
+// The usage page carries the charting library: loaded when first visited.
+const Usage = lazy(() => import('./pages/Usage.tsx').then((m) => ({ default: m.Usage })));
 
 const APP_LINKS = [
   ['/usage', 'Usage'],
@@ -215,7 +217,12 @@ function route(path: string): ReactNode {
   if (path === '/dashboard') return <Redirect to="/usage" />;
   if (path === '/checkout') return guarded(<Checkout />);
   if (path === '/checkout/complete') return guarded(<CheckoutComplete />);
-  if (path === '/usage') return guarded(<Usage />);
+  if (path === '/usage')
+    return guarded(
+      <Suspense fallback={<Loading />}>
+        <Usage />
+      </Suspense>,
+    );
   if (path === '/keys') return guarded(<Keys />);
   if (path === '/subscription') return guarded(<SubscriptionPage />);
   if (path === '/invoices') return guarded(<Invoices />);

@@ -1,0 +1,94 @@
+import { describe, expect, it } from 'vitest';
+import { resolveConfig } from '../config/index.ts';
+import { forecastOf } from './budget.ts';
+import { publicPlans } from './plans.ts';
+
+const config = resolveConfig(
+  {
+    upstream: 'http://127.0.0.1:1',
+    meters: [
+      { slug: 'requests', eventType: 'request', aggregation: 'COUNT' },
+      {
+        slug: 'tokens',
+        eventType: 'tokens',
+        aggregation: 'SUM',
+        valueProperty: '$.tokens',
+        groupBy: { model: '$.model' },
+      },
+    ],
+    features: [
+      { key: 'api_requests', name: 'API requests', meter: 'requests' },
+      { key: 'small_input_tokens', name: 'tg-small input tokens', meter: 'tokens' },
+    ],
+    plans: [
+      {
+        key: 'ai',
+        name: 'AI',
+        trialDays: 14,
+        rateLimit: { limit: 300, window: '1m' },
+        rateCards: [
+          { key: 'small_input', feature: 'small_input_tokens', price: { type: 'unit', amount: '0.0000005' } },
+        ],
+      },
+      {
+        key: 'growth',
+        name: 'Growth',
+        rateCards: [
+          { key: 'base', price: { type: 'flat', amount: '20.00' } },
+          {
+            key: 'requests',
+            feature: 'api_requests',
+            price: {
+              type: 'tiered',
+              mode: 'graduated',
+              tiers: [{ upTo: 10_000, unitPrice: '0' }, { unitPrice: '0.01' }],
+            },
+            entitlement: { type: 'metered', limit: 10_000, softLimit: true },
+          },
+        ],
+      },
+      {
+        key: 'hidden',
+        name: 'Hidden',
+        public: false,
+        rateCards: [{ key: 'base', price: { type: 'flat', amount: '1.00' } }],
+      },
+    ],
+  },
+  'plans.test.ts',
+  '/tmp',
+);
+
+describe('pricing view of the catalog', () => {
+  it('shows tiny unit prices per 1M units, trials, base prices and overage', () => {
+    const [ai, growth] = publicPlans(config);
+    expect(publicPlans(config).map((p) => p.key)).toEqual(['ai', 'growth']);
+    expect(ai).toMatchObject({
+      free: false,
+      basePrice: '0.00',
+      trialDays: 14,
+      rateLimit: { limit: 300, window: '1m' },
+    });
+    expect(ai!.features[0]).toMatchObject({
+      name: 'tg-small input tokens',
+      perMillion: '0.5',
+      unlimited: false,
+    });
+    expect(growth!.basePrice).toBe('20.00');
+    expect(growth!.features[0]).toMatchObject({ included: 10_000, soft: true });
+    expect(growth!.features[0]!.priceText).toBe('Graduated — 0–10,000: $0.00/unit; over 10,000: $0.01/unit');
+  });
+});
+
+describe('end-of-period forecast', () => {
+  const from = new Date('2026-03-01T00:00:00Z');
+  const to = new Date('2026-03-31T00:00:00Z');
+  it('keeps flat lines and extrapolates usage lines linearly over the period', () => {
+    const lines = [
+      { description: 'Pro', amount: '49.00', kind: 'flat' as const },
+      { description: 'Requests', amount: '3.00', kind: 'usage' as const },
+    ];
+    expect(forecastOf(lines, from, to, new Date('2026-03-11T00:00:00Z')).toFixed(2)).toBe('58.00');
+    expect(forecastOf(lines, from, to, from).toFixed(2)).toBe('52.00');
+  });
+});
