@@ -166,6 +166,15 @@ export function mountPortal(app: Hono, deps: PortalHttpDeps): void {
     await next();
   };
 
+  /** Billing actions (plan, payment, spend cap) are for the organisation's owners. */
+  function ownerOf(c: Context<Env>): string {
+    const session = c.get('session');
+    if (session.user.role !== 'owner') {
+      throw problems.forbidden('Only owners of the organisation can change its plan, payments or spend cap.');
+    }
+    return session.customerId;
+  }
+
   api.use('*', csrf);
 
   // ---- public -------------------------------------------------------------------------------
@@ -416,7 +425,7 @@ export function mountPortal(app: Hono, deps: PortalHttpDeps): void {
   });
 
   api.post('/checkout', async (c) => {
-    const customerId = c.get('session').customerId;
+    const customerId = ownerOf(c);
     const input = await body(c, z.strictObject({ planKey: z.string().min(1), card: cardSchema.optional() }));
     const plan = await planOrThrow(input.planKey);
     const existing = await deps.ports().subscriptions?.current(customerId);
@@ -468,7 +477,7 @@ export function mountPortal(app: Hono, deps: PortalHttpDeps): void {
     return c.json(await billingPort().previewChange(customerId, current.id, input.planKey));
   });
   api.post('/subscription/change', async (c) => {
-    const customerId = c.get('session').customerId;
+    const customerId = ownerOf(c);
     const input = await body(
       c,
       z.strictObject({ planKey: z.string().min(1), subscriptionId: z.string().optional() }),
@@ -479,13 +488,13 @@ export function mountPortal(app: Hono, deps: PortalHttpDeps): void {
     return c.json(result);
   });
   api.post('/subscription/cancel', async (c) => {
-    const customerId = c.get('session').customerId;
+    const customerId = ownerOf(c);
     const input = await body(c, z.strictObject({ subscriptionId: z.string().optional() }));
     const current = await ownSubscription(customerId, input.subscriptionId);
     return c.json({ subscription: await subsPort().cancel(customerId, current.id) });
   });
   api.post('/subscription/resume', async (c) => {
-    const customerId = c.get('session').customerId;
+    const customerId = ownerOf(c);
     const input = await body(c, z.strictObject({ subscriptionId: z.string().optional() }));
     const current = await ownSubscription(customerId, input.subscriptionId);
     return c.json({ subscription: await subsPort().resume(customerId, current.id) });
@@ -570,7 +579,7 @@ export function mountPortal(app: Hono, deps: PortalHttpDeps): void {
     return c.html(html);
   });
   api.post('/invoices/:id/pay', async (c) => {
-    const customerId = c.get('session').customerId;
+    const customerId = ownerOf(c);
     const input = await body(c, z.strictObject({ card: cardSchema.optional() }));
     const invoice = await billingPort().getInvoice(customerId, c.req.param('id'));
     if (!invoice) throw problems.notFound('No such invoice.');
@@ -640,7 +649,7 @@ export function mountPortal(app: Hono, deps: PortalHttpDeps): void {
     return c.body(null, 204);
   });
   api.put('/spend-cap', async (c) => {
-    const customerId = c.get('session').customerId;
+    const customerId = ownerOf(c);
     const input = await body(
       c,
       z.strictObject({

@@ -274,8 +274,11 @@ describe('portal auth', () => {
       'erin@example.com',
       'frank@example.com',
     ]);
-    // A member cannot invite or remove the owner.
+    // A member cannot invite or remove the owner, nor touch billing; keys are theirs to manage.
     expect((await frank.post('/api/portal/members/invite', { email: 'x@example.com' })).status).toBe(403);
+    expect((await frank.put('/api/portal/spend-cap', { amount: '5.00' })).status).toBe(403);
+    expect((await frank.post('/api/portal/checkout', { planKey: 'free' })).status).toBe(403);
+    expect((await frank.post('/api/portal/keys', { name: 'frank' })).status).toBe(201);
     const erinId = members.json.members[0].id;
     const frankId = members.json.members[1].id;
     expect((await frank.delete(`/api/portal/members/${erinId}`)).status).toBe(403);

@@ -2,6 +2,7 @@ import { useState } from 'react';
 import { type Balance, get, type MoneyLine, type Plan, post, type Subscription } from '../api.ts';
 import { date, money, number, period } from '../format.ts';
 import { Link } from '../router.tsx';
+import { useSession } from '../session.tsx';
 import {
   Badge,
   Dialog,
@@ -44,6 +45,8 @@ export function Balances({ balances }: { balances: Balance[] }) {
 }
 
 export function SubscriptionPage() {
+  const { me } = useSession();
+  const owner = me?.user.role === 'owner';
   const sub = useData(
     () =>
       get<{ available: boolean; subscription: Subscription | null; balances: Balance[] }>('/subscription'),
@@ -144,6 +147,9 @@ export function SubscriptionPage() {
         </div>
       </div>
       {done && <Notice tone="ok">{done}</Notice>}
+      {!owner && (
+        <Notice tone="info">Only owners of the organisation can change the plan or cancel it.</Notice>
+      )}
       <ErrorNotice error={target ? null : error} />
       <div className="grid grid-2" style={{ alignItems: 'start' }}>
         <section className="card" aria-labelledby="current">
@@ -200,6 +206,7 @@ export function SubscriptionPage() {
               type="button"
               className="btn btn-danger"
               style={{ marginTop: '1rem' }}
+              disabled={!owner}
               onClick={() => setConfirmCancel(true)}
             >
               Cancel subscription
@@ -230,7 +237,7 @@ export function SubscriptionPage() {
                       type="button"
                       className={`btn btn-sm${isUpgrade(p) ? ' btn-primary' : ''}`}
                       onClick={() => choose(p)}
-                      disabled={s.cancelAtPeriodEnd}
+                      disabled={s.cancelAtPeriodEnd || !owner}
                     >
                       {isUpgrade(p)
                         ? `Upgrade to ${p.name}`
