@@ -77,7 +77,9 @@ export function Members() {
                     <div className="small muted">{m.email}</div>
                   </td>
                   <td>
-                    <Badge tone={m.role === 'owner' ? 'brand' : undefined}>{m.role}</Badge>
+                    <Badge tone={m.role === 'owner' ? 'brand' : undefined}>
+                      {m.role === 'owner' ? 'Owner' : 'Member'}
+                    </Badge>
                   </td>
                   <td className="num">
                     {owner && m.id !== me?.user.id && (
