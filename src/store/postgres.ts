@@ -8,6 +8,9 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
 
 export async function openPostgresStore(url: string, options: { max?: number } = {}): Promise<Store> {
   const pool = new pg.Pool({ connectionString: url, max: options.max ?? 10 });
+  // An idle connection closed by the server (restart, failover, pg_terminate_backend) is dropped
+  // and replaced by the pool on the next query; without a listener it would crash the process.
+  pool.on('error', () => {});
   // Fail fast with a clear error instead of on the first request.
   const client = await pool.connect();
   client.release();

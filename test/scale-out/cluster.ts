@@ -123,6 +123,7 @@ export async function createInstallation(options: InstallationOptions = {}): Pro
   base.pathname = `/${name}`;
   const databaseUrl = base.toString();
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 2 });
+  pool.on('error', () => {}); // tests terminate connections on purpose
   const upstream = options.upstreamUrl
     ? { server: null, url: options.upstreamUrl, hits: () => 0 }
     : await startUpstream(options.upstreamDelayMs ?? 0);

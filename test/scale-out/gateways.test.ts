@@ -152,4 +152,43 @@ describe.skipIf(!available)('two gateway nodes', () => {
     }
     expect(clustered.child.exitCode).toBe(0);
   });
+
+  it('survives PostgreSQL dropping every connection: nodes keep serving and the change feed resumes', async () => {
+    const { key, keyId } = await provisionCustomer(install, 'open');
+    const urls = [nodeA.gatewayUrl as string, nodeB.gatewayUrl as string];
+    for (const url of urls) expect((await call(url, key)).status).toBe(200);
+    // What a PostgreSQL restart or failover does to every client.
+    const terminated = await install.sql(
+      'select pg_terminate_backend(pid) from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()',
+      [install.name],
+    );
+    expect(terminated.length).toBeGreaterThan(2);
+    await waitFor(
+      async () => (await Promise.all(urls.map((url) => call(url, key)))).every((o) => o.status === 200),
+      10_000,
+      'both nodes to serve again',
+    );
+    expect(nodeA.child.exitCode).toBeNull();
+    expect(nodeB.child.exitCode).toBeNull();
+
+    const { loadConfig } = await import('../../src/config/index.ts');
+    const { startTollgate } = await import('../../src/app.ts');
+    const admin = await startTollgate({
+      config: await loadConfig(install.configFile),
+      database: install.databaseUrl,
+      role: 'cli',
+    });
+    try {
+      // The LISTEN connections were dropped too; give them their (≤ 1 s) reconnect.
+      await new Promise((r) => setTimeout(r, 1500));
+      await admin.keys.revoke(keyId);
+      await waitFor(
+        async () => (await Promise.all(urls.map((url) => call(url, key)))).every((o) => o.status === 401),
+        1_000,
+        'the revocation to reach both nodes',
+      );
+    } finally {
+      await admin.stop();
+    }
+  });
 });
