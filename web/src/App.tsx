@@ -1,4 +1,4 @@
-import { lazy, type ReactNode, Suspense, useEffect, useState } from 'react';
+import { lazy, type ReactNode, Suspense, useEffect, useRef, useState } from 'react';
 import { get, post } from './api.ts';
 import { Admin } from './pages/Admin.tsx';
 import { AcceptInvite, ForgotPassword, Login, ResetPassword, Signup } from './pages/Auth.tsx';
@@ -27,6 +27,25 @@ const APP_LINKS = [
   ['/budget', 'Budget alerts'],
   ['/members', 'Members'],
 ] as const;
+
+const TITLES: Record<string, string> = {
+  '/docs': 'API reference',
+  '/pricing': 'Pricing',
+  '/signup': 'Sign up',
+  '/login': 'Log in',
+  '/forgot-password': 'Reset password',
+  '/reset-password': 'Choose a new password',
+  '/accept-invite': 'Join your team',
+  '/dev/mailbox': 'Dev mailbox',
+  '/admin': 'Admin console',
+  '/checkout': 'Checkout',
+  '/usage': 'Usage & cost',
+  '/keys': 'API keys',
+  '/subscription': 'Subscription',
+  '/invoices': 'Invoices',
+  '/budget': 'Budget alerts',
+  '/members': 'Members',
+};
 
 function current(path: string, to: string): 'page' | undefined {
   return path === to || (to !== '/' && path.startsWith(`${to}/`)) ? 'page' : undefined;
@@ -91,6 +110,17 @@ function Shell({ children }: { children: ReactNode }) {
   useEffect(() => setOpen(false), [path]);
   const brand = config?.branding;
   const inApp = Boolean(me) && APP_LINKS.some(([to]) => current(path, to));
+  // Each page gets its own title, and focus moves to the new page for screen readers.
+  const first = useRef(true);
+  useEffect(() => {
+    const title = TITLES[path] ?? (path.startsWith('/invoices/') ? 'Invoice' : null);
+    document.title = `${title ? `${title} · ` : ''}${brand?.name ?? 'Developer portal'}`;
+    if (first.current) {
+      first.current = false;
+      return;
+    }
+    document.getElementById('main')?.focus({ preventScroll: true });
+  }, [path, brand?.name]);
   return (
     <>
       <a className="skip" href="#main">
@@ -177,7 +207,7 @@ function Shell({ children }: { children: ReactNode }) {
           </div>
         </nav>
       )}
-      <main id="main">
+      <main id="main" tabIndex={-1} style={{ outline: 'none' }}>
         {me && inApp && <Banners />}
         {children}
       </main>

@@ -34,7 +34,6 @@ export function SessionProvider({ children }: { children: ReactNode }) {
     get<PortalConfig>('/config').then((value) => {
       setConfig(value);
       document.documentElement.style.setProperty('--brand', value.branding.primaryColor);
-      document.title = `${value.branding.name} · Developer portal`;
       refresh();
     });
   }, [refresh]);

@@ -2,12 +2,35 @@ import { get, type Plan } from '../api.ts';
 import { money } from '../format.ts';
 import { Link } from '../router.tsx';
 import { useSession } from '../session.tsx';
-import { useData } from '../ui.tsx';
+import { CopyButton, useData } from '../ui.tsx';
+
+type OpenApi = {
+  paths?: Record<string, Record<string, { parameters?: { name: string; in: string; required?: boolean }[] }>>;
+};
+
+/** A curl for the first GET operation without path parameters, with its required query parameters. */
+function firstCall(doc: OpenApi | null, gateway: string): string | null {
+  for (const [path, item] of Object.entries(doc?.paths ?? {})) {
+    const get = item.get;
+    if (!get || path.includes('{')) continue;
+    const query = (get.parameters ?? [])
+      .filter((p) => p.in === 'query' && p.required)
+      .map((p) => `${p.name}=…`)
+      .join('&');
+    return `curl -H "Authorization: Bearer <your key>" "${gateway}${path}${query ? `?${query}` : ''}"`;
+  }
+  return null;
+}
 
 export function Home() {
   const { config, me } = useSession();
   const plans = useData(() => get<{ plans: Plan[] }>('/plans'), []);
   const cheapest = plans.data?.plans.find((p) => !p.free);
+  const doc = useData(
+    () => (config?.hasOpenapi ? get<OpenApi>('/openapi') : Promise.resolve(null)),
+    [config?.hasOpenapi],
+  );
+  const example = firstCall(doc.data, config?.gatewayUrl ?? '');
   return (
     <>
       <section className="hero">
@@ -50,6 +73,17 @@ export function Home() {
           <p className="muted">Usage, quota and cost update live; set budget alerts and a hard spend cap.</p>
         </div>
       </div>
+      {example && (
+        <section className="card" style={{ marginTop: '1rem' }} aria-labelledby="first-call">
+          <h2 id="first-call">Your first call</h2>
+          <div className="code-wrap">
+            <pre className="code">
+              <code>{example}</code>
+            </pre>
+            <CopyButton text={example} />
+          </div>
+        </section>
+      )}
     </>
   );
 }
