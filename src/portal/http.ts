@@ -3,6 +3,7 @@ import { getCookie, setCookie } from 'hono/cookie';
 import { z } from 'zod';
 import type { ResolvedConfig } from '../config/index.ts';
 import { ProblemError, problems } from '../http/problem.ts';
+import { newWebhookSecret } from '../notify/index.ts';
 import type { Clock } from '../util/clock.ts';
 import type { AuthService, SessionInfo } from './auth.ts';
 import type { BudgetService } from './budget.ts';
@@ -631,6 +632,8 @@ export function mountPortal(app: Hono, deps: PortalHttpDeps): void {
       ]);
     }
     const id = `alr_${newToken().slice(0, 16)}`;
+    // Webhook deliveries are signed (Standard Webhooks); the secret is shown once, here.
+    const webhookSecret = input.webhookUrl ? newWebhookSecret() : null;
     await repo.insertAlert({
       id,
       customer_id: customerId,
@@ -639,9 +642,10 @@ export function mountPortal(app: Hono, deps: PortalHttpDeps): void {
       feature_key: input.featureKey ?? null,
       email: input.email,
       webhook_url: input.webhookUrl ?? null,
+      webhook_secret: webhookSecret,
     });
     await deps.budget.evaluate(customerId).catch(() => undefined);
-    return c.json({ id }, 201);
+    return c.json({ id, webhookSecret }, 201);
   });
   api.delete('/alerts/:id', async (c) => {
     const deleted = await repo.deleteAlert(c.get('session').customerId, c.req.param('id'));

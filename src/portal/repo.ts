@@ -27,6 +27,7 @@ export interface AlertRow {
   feature_key: string | null;
   email: boolean;
   webhook_url: string | null;
+  webhook_secret: string | null;
   created_at: Date;
 }
 
@@ -171,9 +172,9 @@ export function portalRepo(store: Store) {
       store.query<{ customer_id: string }>('select distinct customer_id from portal_budget_alerts'),
     insertAlert: (a: Omit<AlertRow, 'created_at'>) =>
       store.query(
-        `insert into portal_budget_alerts (id, customer_id, kind, threshold, feature_key, email, webhook_url)
-         values ($1, $2, $3, $4, $5, $6, $7)`,
-        [a.id, a.customer_id, a.kind, a.threshold, a.feature_key, a.email, a.webhook_url],
+        `insert into portal_budget_alerts (id, customer_id, kind, threshold, feature_key, email, webhook_url, webhook_secret)
+         values ($1, $2, $3, $4, $5, $6, $7, $8)`,
+        [a.id, a.customer_id, a.kind, a.threshold, a.feature_key, a.email, a.webhook_url, a.webhook_secret],
       ),
     deleteAlert: (customerId: string, id: string) =>
       store.query<{ id: string }>(

@@ -1,5 +1,6 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Stack, startStack } from '../browser/stack.ts';
 import { PortalClient } from './client.ts';
@@ -191,6 +192,7 @@ describe('free plans and open invoices', () => {
 
   it('posts budget alerts to the webhook URL of the alert', async () => {
     const received: unknown[] = [];
+    const deliveries: { body: string; headers: Record<string, string> }[] = [];
     const hook = createServer((req, res) => {
       let body = '';
       req.on('data', (chunk) => {
@@ -198,6 +200,7 @@ describe('free plans and open invoices', () => {
       });
       req.on('end', () => {
         received.push(JSON.parse(body));
+        deliveries.push({ body, headers: req.headers as Record<string, string> });
         res.end('ok');
       });
     });
@@ -217,6 +220,11 @@ describe('free plans and open invoices', () => {
         type: 'budget.alert',
         data: { alertId: created.json.id, kind: 'amount' },
       });
+      // Signed the Standard Webhooks way with the secret shown at creation.
+      expect(created.json.webhookSecret).toMatch(/^whsec_/);
+      const delivery = deliveries[0]!;
+      const verified = new Webhook(created.json.webhookSecret).verify(delivery.body, delivery.headers);
+      expect(verified).toMatchObject({ type: 'budget.alert' });
     } finally {
       await new Promise((r) => hook.close(r));
     }

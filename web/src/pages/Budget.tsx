@@ -1,7 +1,7 @@
 import { type FormEvent, useState } from 'react';
 import { ApiError, del, get, post, put } from '../api.ts';
 import { money } from '../format.ts';
-import { Empty, ErrorNotice, Field, Loading, Notice, useData } from '../ui.tsx';
+import { Empty, ErrorNotice, Field, Loading, Notice, Secret, useData } from '../ui.tsx';
 
 interface Alert {
   id: string;
@@ -21,6 +21,7 @@ export function Budget() {
   const [formError, setFormError] = useState<unknown>(null);
   const [fields, setFields] = useState<Record<string, string>>({});
   const [saved, setSaved] = useState<string | null>(null);
+  const [signingSecret, setSigningSecret] = useState<string | null>(null);
 
   async function run(fn: () => Promise<void>, message: string) {
     setFormError(null);
@@ -42,7 +43,13 @@ export function Budget() {
     const v = (n: string) => (form.elements.namedItem(n) as HTMLInputElement).value;
     const email = (form.elements.namedItem('email') as HTMLInputElement).checked;
     run(async () => {
-      await post('/alerts', { kind, threshold: v('threshold'), email, webhookUrl: v('webhook') || null });
+      const created = await post<{ id: string; webhookSecret: string | null }>('/alerts', {
+        kind,
+        threshold: v('threshold'),
+        email,
+        webhookUrl: v('webhook') || null,
+      });
+      setSigningSecret(created.webhookSecret);
       form.reset();
     }, 'Alert saved.');
   };
@@ -69,6 +76,17 @@ export function Budget() {
         </div>
       </div>
       {saved && <Notice tone="ok">{saved}</Notice>}
+      {signingSecret && (
+        <div className="card" style={{ marginBottom: '1rem' }}>
+          <h2>Webhook signing secret</h2>
+          <p className="muted">
+            Deliveries carry <code>webhook-id</code>, <code>webhook-timestamp</code> and{' '}
+            <code>webhook-signature</code> headers (Standard Webhooks). Verify them with this secret; it is
+            shown only once.
+          </p>
+          <Secret value={signingSecret} />
+        </div>
+      )}
       <ErrorNotice error={formError && Object.keys(fields).length === 0 ? formError : null} />
       <div className="grid grid-2" style={{ alignItems: 'start' }}>
         <section className="card" aria-labelledby="alerts-title">
