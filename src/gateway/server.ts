@@ -724,6 +724,7 @@ class Exchange implements Dispatcher.DispatchHandler {
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.clientGone) return;
     if (this.json !== null) {
       this.jsonBytes += chunk.length;
       if (this.jsonBytes > MAX_JSON_BODY) this.json = null;
