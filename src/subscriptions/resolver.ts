@@ -4,7 +4,7 @@ import { ProblemError } from '../http/problem.ts';
 import type { MeterReader } from '../metering/query.ts';
 import type { RateLimitSpec } from '../ratelimit/types.ts';
 import type { ChangeFeed } from '../store/index.ts';
-import type { Clock } from '../util/clock.ts';
+import { type Clock, systemClock } from '../util/clock.ts';
 import { parseWindow } from '../util/duration.ts';
 import type { Logger } from '../util/log.ts';
 import type { AccessResolver, AccessView, QuotaView } from './access.ts';
@@ -63,6 +63,44 @@ export interface AccessResolverDeps {
 export const PORTAL_SUBSCRIPTION_PATH = '/portal/subscription';
 export const PORTAL_INVOICES_PATH = '/portal/invoices';
 
+type SeedUsage = (feature: Feature, customerId: string, from: Date, to: Date) => Promise<number>;
+
+/** A quota of one view; `seed` lives on the prototype, so views hold no closures. */
+class Quota implements QuotaView {
+  readonly featureKey: string;
+  readonly meterSlug: string;
+  readonly counterKey: string;
+  readonly limit: number;
+  readonly soft: boolean;
+  readonly periodStart: Date;
+  readonly resetAt: Date;
+  readonly #template: QuotaTemplate;
+  readonly #customerId: string;
+  readonly #seedUsage: SeedUsage;
+  constructor(
+    template: QuotaTemplate,
+    counterKey: string,
+    from: Date,
+    to: Date,
+    customerId: string,
+    seedUsage: SeedUsage,
+  ) {
+    this.featureKey = template.featureKey;
+    this.meterSlug = template.meterSlug;
+    this.counterKey = counterKey;
+    this.limit = template.limit;
+    this.soft = template.soft;
+    this.periodStart = from;
+    this.resetAt = to;
+    this.#template = template;
+    this.#customerId = customerId;
+    this.#seedUsage = seedUsage;
+  }
+  seed(): Promise<number> {
+    return this.#seedUsage(this.#template.feature, this.#customerId, this.periodStart, this.resetAt);
+  }
+}
+
 interface QuotaTemplate {
   feature: Feature;
   featureKey: string;
@@ -73,6 +111,8 @@ interface QuotaTemplate {
 }
 
 interface Shape {
+  plan: { readonly key: string; readonly version: number; readonly name: string };
+  phaseKey: string;
   entitlements: Readonly<Record<string, EntitlementInfo>>;
   rateLimit: RateLimitSpec | null;
   quotas: QuotaTemplate[];
@@ -87,10 +127,13 @@ interface Entry {
 
 export function createAccessResolver(deps: AccessResolverDeps): CachingAccessResolver {
   const { catalog, customers, subscriptions, changes, clock, log } = deps;
+  // The cache-hit path runs per request: no Date allocation with the system clock.
+  const nowMs = clock === systemClock ? Date.now : () => clock.now().getTime();
   // Views by subscription id (keys tied to a subscription) and by customer id (keys without one).
   const bySubscription = new Map<string, Entry>();
   const byCustomer = new Map<string, Entry>();
-  const subscriptionsOf = new Map<string, Set<string>>();
+  // Most customers have one subscription: a string, a Set only when there are several.
+  const subscriptionsOf = new Map<string, string | Set<string>>();
   const inflight = new Map<string, Promise<AccessView>>();
   const checks: AccessCheck[] = [];
   let features: Map<string, Feature> | null = null;
@@ -112,7 +155,9 @@ export function createAccessResolver(deps: AccessResolverDeps): CachingAccessRes
   const dropCustomer = (customerId: string) => {
     customerGeneration.set(customerId, (customerGeneration.get(customerId) ?? 0) + 1);
     byCustomer.delete(customerId);
-    for (const id of subscriptionsOf.get(customerId) ?? []) bySubscription.delete(id);
+    const ids = subscriptionsOf.get(customerId);
+    if (typeof ids === 'string') bySubscription.delete(ids);
+    else if (ids) for (const id of ids) bySubscription.delete(id);
     subscriptionsOf.delete(customerId);
   };
   // Subscription changes are published with a 'customers' change of their customer too (see
@@ -132,6 +177,13 @@ export function createAccessResolver(deps: AccessResolverDeps): CachingAccessRes
   });
 
   const base = () => deps.consoleUrl().replace(/\/$/, '');
+  // One string shared by every view (100k views would otherwise hold 100k copies).
+  let upgradeUrlCache = { base: '', url: '' };
+  const upgradeUrlOf = () => {
+    const b = base();
+    if (upgradeUrlCache.base !== b) upgradeUrlCache = { base: b, url: b + PORTAL_SUBSCRIPTION_PATH };
+    return upgradeUrlCache.url;
+  };
 
   function withChecks(view: AccessView, customerId: string): AccessView {
     if (view.blocked || checks.length === 0) return view;
@@ -229,7 +281,17 @@ export function createAccessResolver(deps: AccessResolverDeps): CachingAccessRes
           burst: effective.rateLimit.burst,
         });
     }
-    return { entitlements: Object.freeze(entitlements), rateLimit, quotas };
+    return {
+      plan: Object.freeze({
+        key: effective.planKey,
+        version: effective.planVersion,
+        name: effective.planName,
+      }),
+      phaseKey: effective.phaseKey,
+      entitlements: Object.freeze(entitlements),
+      rateLimit,
+      quotas,
+    };
   }
 
   function blockedView(customerId: string, problem: ProblemError, upgradeUrl: string): AccessView {
@@ -248,7 +310,7 @@ export function createAccessResolver(deps: AccessResolverDeps): CachingAccessRes
     customerId: string,
     subscriptionId: string | null,
   ): Promise<{ view: AccessView; validUntil: number }> {
-    const upgradeUrl = base() + PORTAL_SUBSCRIPTION_PATH;
+    const upgradeUrl = upgradeUrlOf();
     const forever = Number.POSITIVE_INFINITY;
     const customer = await customers.get(customerId);
     if (!customer) {
@@ -310,12 +372,18 @@ export function createAccessResolver(deps: AccessResolverDeps): CachingAccessRes
     const version = await subscriptions.planVersionOf(sub);
     const phaseIndex = phaseIndexAt(sub.phases, now);
     const phase = sub.phases[phaseIndex];
-    const effective = applyOverrides(version.definition, version.version, phase?.key ?? '', sub.overrides);
+    const shapeKey = `${sub.planVersionId}|${phase?.key ?? ''}|${JSON.stringify(sub.overrides)}`;
+    let shape = shapes.get(shapeKey);
+    if (!shape) {
+      const effective = applyOverrides(version.definition, version.version, phase?.key ?? '', sub.overrides);
+      shape = shapeOf(effective, await featureMap());
+      shapes.set(shapeKey, shape);
+    }
     const subscriptionInfo = {
       id: sub.id,
       status: sub.status,
-      plan: { key: sub.planKey, version: sub.planVersion, name: version.definition.name },
-      phase: effective.phaseKey,
+      plan: shape.plan,
+      phase: shape.phaseKey,
       currentPeriod: { from: sub.currentPeriod.from, to: sub.currentPeriod.to },
     };
 
@@ -339,30 +407,26 @@ export function createAccessResolver(deps: AccessResolverDeps): CachingAccessRes
       });
     }
 
-    const shapeKey = `${sub.planVersionId}|${effective.phaseKey}|${JSON.stringify(sub.overrides)}`;
-    let shape = shapes.get(shapeKey);
-    if (!shape) {
-      shape = shapeOf(effective, await featureMap());
-      shapes.set(shapeKey, shape);
-    }
     const { entitlements, rateLimit } = shape;
     const quotas: Record<string, QuotaView> = {};
     let validUntil = sub.currentPeriod.to.getTime();
     const nextPhase = sub.phases[phaseIndex + 1];
     if (nextPhase) validUntil = Math.min(validUntil, nextPhase.from.getTime());
     if (sub.pendingChange) validUntil = Math.min(validUntil, sub.pendingChange.effectiveAt.getTime());
+    const billing = subscriptionInfo.currentPeriod;
     for (const q of shape.quotas) {
-      const { from, to } = usagePeriodAt(sub.phases, q.usagePeriod, now);
-      quotas[q.featureKey] = {
-        featureKey: q.featureKey,
-        meterSlug: q.meterSlug,
-        counterKey: `q:${sub.id}:${q.featureKey}:${from.getTime()}`,
-        limit: q.limit,
-        soft: q.soft,
-        periodStart: from,
-        resetAt: to,
-        seed: () => seedUsage(q.feature, customerId, from, to),
-      };
+      const period = usagePeriodAt(sub.phases, q.usagePeriod, now);
+      // Usage period = billing period (the common case): share its Date objects.
+      const from = period.from.getTime() === billing.from.getTime() ? billing.from : period.from;
+      const to = period.to.getTime() === billing.to.getTime() ? billing.to : period.to;
+      quotas[q.featureKey] = new Quota(
+        q,
+        `q:${sub.id}:${q.featureKey}:${from.getTime()}`,
+        from,
+        to,
+        customerId,
+        seedUsage,
+      );
       validUntil = Math.min(validUntil, to.getTime());
     }
     if (sub.status === 'canceled') validUntil = forever;
@@ -393,8 +457,11 @@ export function createAccessResolver(deps: AccessResolverDeps): CachingAccessRes
     }
     bySubscription.set(entry.subscriptionId, entry);
     const ids = subscriptionsOf.get(entry.customerId);
-    if (ids) ids.add(entry.subscriptionId);
-    else subscriptionsOf.set(entry.customerId, new Set([entry.subscriptionId]));
+    if (ids === undefined || ids === entry.subscriptionId)
+      subscriptionsOf.set(entry.customerId, entry.subscriptionId);
+    else if (typeof ids === 'string')
+      subscriptionsOf.set(entry.customerId, new Set([ids, entry.subscriptionId]));
+    else ids.add(entry.subscriptionId);
   }
 
   function load(customerId: string, subscriptionId: string | null): Promise<AccessView> {
