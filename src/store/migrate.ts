@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { sql } from 'kysely';
 import type { Store } from './store.ts';
 
 /**
@@ -23,25 +24,54 @@ export function listMigrations(): { name: string; sql: string }[] {
     .map((name) => ({ name, sql: readFileSync(MIGRATIONS_DIR + name, 'utf8') }));
 }
 
-export async function migrate(store: Store): Promise<MigrationResult> {
-  await store.exec(
+/** Runs statements on one connection: the session-level advisory lock must be taken and released there. */
+type Session = { exec(sql: string): Promise<void>; names(): Promise<Set<string>> };
+
+async function applyPending(session: Session): Promise<MigrationResult> {
+  await session.exec(
     'create table if not exists tollgate_migrations (name text primary key, applied_at timestamptz not null default now())',
   );
-  if (store.kind === 'postgres') await store.query('select pg_advisory_lock($1)', [LOCK_ID]);
-  try {
-    const done = new Set(
-      (await store.query<{ name: string }>('select name from tollgate_migrations')).map((r) => r.name),
+  const done = await session.names();
+  const applied: string[] = [];
+  for (const migration of listMigrations()) {
+    if (done.has(migration.name)) continue;
+    await session.exec(
+      `begin;\n${migration.sql}\n;insert into tollgate_migrations (name) values ('${migration.name}');\ncommit;`,
     );
-    const applied: string[] = [];
-    for (const migration of listMigrations()) {
-      if (done.has(migration.name)) continue;
-      await store.exec(
-        `begin;\n${migration.sql}\n;insert into tollgate_migrations (name) values ('${migration.name}');\ncommit;`,
-      );
-      applied.push(migration.name);
-    }
-    return { applied, alreadyApplied: done.size };
-  } finally {
-    if (store.kind === 'postgres') await store.query('select pg_advisory_unlock($1)', [LOCK_ID]);
+    applied.push(migration.name);
   }
+  return { applied, alreadyApplied: done.size };
+}
+
+export async function migrate(store: Store): Promise<MigrationResult> {
+  if (store.kind !== 'postgres') {
+    // PGlite is one process and one connection: nothing else can migrate at the same time.
+    return applyPending({
+      exec: (text) => store.exec(text),
+      names: async () =>
+        new Set(
+          (await store.query<{ name: string }>('select name from tollgate_migrations')).map((r) => r.name),
+        ),
+    });
+  }
+  // Several processes may start at once: one migrates, the others wait and then find nothing to do.
+  return store.db.connection().execute(async (conn) => {
+    const run = (text: string) => sql.raw(text).execute(conn);
+    await run(`select pg_advisory_lock(${LOCK_ID})`);
+    try {
+      return await applyPending({
+        exec: async (text) => {
+          await run(text);
+        },
+        names: async () =>
+          new Set(
+            ((await run('select name from tollgate_migrations')).rows as { name: string }[]).map(
+              (r) => r.name,
+            ),
+          ),
+      });
+    } finally {
+      await run(`select pg_advisory_unlock(${LOCK_ID})`);
+    }
+  });
 }

@@ -50,3 +50,25 @@ describe.each([
     expect(row?.value).toBe(20);
   });
 });
+
+describe('migrations from several processes at once', () => {
+  it('apply once on PostgreSQL while the other starters wait', async () => {
+    const first = await openTestPostgres();
+    try {
+      // Three starters migrate the same schema concurrently, each on its own pooled connection.
+      const results = await Promise.all([migrate(first.store), migrate(first.store), migrate(first.store)]);
+      const appliedTotal = results.flatMap((r) => r.applied);
+      expect(appliedTotal.sort()).toEqual(
+        listMigrations()
+          .map((m) => m.name)
+          .sort(),
+      );
+      const rows = await first.store.query<{ n: number }>(
+        'select count(*)::int as n from tollgate_migrations',
+      );
+      expect(rows[0]?.n).toBe(listMigrations().length);
+    } finally {
+      await first.drop();
+    }
+  });
+});
