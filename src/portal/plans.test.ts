@@ -76,7 +76,7 @@ describe('pricing view of the catalog', () => {
     });
     expect(growth!.basePrice).toBe('20.00');
     expect(growth!.features[0]).toMatchObject({ included: 10_000, soft: true });
-    expect(growth!.features[0]!.priceText).toBe('Graduated — 0–10,000: $0.00/unit; over 10,000: $0.01/unit');
+    expect(growth!.features[0]!.priceText).toBe('$0.01 each over 10,000');
   });
 });
 

@@ -55,6 +55,21 @@ function priceText(price: PriceConfig | null, currency: string): string | null {
     case 'package':
       return `${fmt(price.amount, currency)} per ${price.quantityPerPackage.toLocaleString('en-US')} units`;
     case 'tiered': {
+      // The common "included units, then a unit price" shape reads as one phrase.
+      const [first, second, third] = price.tiers;
+      const isFree = (t: typeof first) =>
+        !t?.flatPrice && (!t?.unitPrice || new Decimal(t.unitPrice).isZero());
+      if (
+        price.mode === 'graduated' &&
+        first?.upTo &&
+        isFree(first) &&
+        second &&
+        !third &&
+        !second.flatPrice &&
+        second.unitPrice
+      ) {
+        return `${fmt(second.unitPrice, currency)} each over ${first.upTo.toLocaleString('en-US')}`;
+      }
       const parts: string[] = [];
       let from = 0;
       for (const tier of price.tiers) {

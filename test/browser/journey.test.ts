@@ -34,6 +34,7 @@ async function callApi(key: string): Promise<{ status: number; body: Record<stri
 
 beforeAll(async () => {
   mkdirSync(SHOTS, { recursive: true });
+  rmSync(join(SHOTS, 'failure.png'), { force: true });
   ensurePortalBuilt();
   stack = await startStack();
   profile = mkdtempSync(join(tmpdir(), 'tollgate-chromium-'));

@@ -65,7 +65,7 @@ export function Usage() {
   const series = new Set<string>();
   let total = 0;
   for (const row of usage.data?.data ?? []) {
-    const rawGroup = groupBy ? (row.groupBy[groupBy] ?? 'other') : 'total';
+    const rawGroup = groupBy && dims.includes(groupBy) ? (row.groupBy[groupBy] ?? 'other') : 'total';
     const name = groupBy === 'key' ? keyName(rawGroup) : rawGroup;
     series.add(name);
     const bucket = buckets.get(row.windowStart) ?? { t: row.windowStart };
