@@ -240,6 +240,9 @@ export async function startTollgate(options: StartOptions): Promise<Tollgate> {
     subscriptions: billingSubscriptions,
     usage: meterUsagePort(config, () => billingMeterReader),
     events: webhooks,
+    mail: mailer,
+    portalInvoicesUrl: () =>
+      `${runtime.config.console.publicUrl ?? accessConsoleUrl ?? `http://${runtime.config.console.host}:${runtime.config.console.port}`}/portal/invoices`,
     onCreditsChange: (customerId) => void changes.publish({ topic: 'credits', id: customerId }),
   });
   await billing.credits.refresh();

@@ -5,7 +5,7 @@ import type { Logger } from '../util/log.ts';
 import { createCreditsService } from './credits.ts';
 import type { EventSink, SubscriptionPort, UsagePort } from './model.ts';
 import { createRail, type PaymentRail, type SandboxRail } from './rails/index.ts';
-import { type BillingService, createBillingService } from './service.ts';
+import { type BillingService, type BillingServiceOptions, createBillingService } from './service.ts';
 
 /**
  * What other modules may import from billing: the rating engine, the billing service (invoices,
@@ -66,6 +66,8 @@ export function createBilling(deps: {
   subscriptions: SubscriptionPort;
   usage: UsagePort;
   events?: EventSink;
+  mail?: BillingServiceOptions['mail'];
+  portalInvoicesUrl?: () => string;
   rail?: PaymentRail;
   retryDays?: number[];
   onCreditsChange?: (customerId: string) => void;
@@ -88,6 +90,8 @@ export function createBilling(deps: {
     rail,
     credits,
     events: deps.events,
+    mail: deps.mail,
+    portalInvoicesUrl: deps.portalInvoicesUrl,
     retryDays: deps.retryDays,
     netDays,
   });

@@ -101,6 +101,10 @@ export interface BillingServiceOptions {
   rail: PaymentRail;
   credits: CreditsService;
   events?: EventSink;
+  /** Dunning emails to the customer's billing address (payment failed, suspended). */
+  mail?: { send(message: { to: string; subject: string; text: string }): Promise<void> };
+  /** Where customers update their card, for dunning emails (e.g. `https://api.example.com/portal/invoices`). */
+  portalInvoicesUrl?: () => string;
   /** Days after the first failure for each retry (default 1, 3, 5). */
   retryDays?: number[];
   /** Net payment terms for the invoice rail. */
@@ -908,6 +912,29 @@ export function createBillingService(options: BillingServiceOptions) {
       failureMessage: message,
       nextPaymentAttemptAt: invoice.nextPaymentAttemptAt,
     });
+    await mailCustomer(
+      invoice.customerId,
+      `Payment failed for invoice ${invoice.number ?? invoice.id}`,
+      [
+        `We could not collect ${invoice.amountDue} ${invoice.currency} for invoice ${invoice.number ?? invoice.id} (${message}).`,
+        invoice.nextPaymentAttemptAt
+          ? `We will try again on ${invoice.nextPaymentAttemptAt.slice(0, 10)}.`
+          : 'We will not retry automatically.',
+        `Update your card or pay the invoice: ${options.portalInvoicesUrl?.() ?? '/portal/invoices'}`,
+        `Your API access continues for ${config.billing.gracePeriodDays} days after the first failed payment.`,
+      ].join('\n\n'),
+    );
+  }
+
+  /** Best effort: a mail that cannot be sent never fails billing. */
+  async function mailCustomer(customerId: string, subject: string, text: string): Promise<void> {
+    if (!options.mail) return;
+    try {
+      const customer = await subscriptions.customer(customerId);
+      if (customer?.email) await options.mail.send({ to: customer.email, subject, text });
+    } catch (error) {
+      log.warn({ err: error, customerId }, 'billing mail failed');
+    }
   }
 
   /** Marks an issued (or uncollectible) invoice paid; false when it was not payable. */
@@ -1233,6 +1260,11 @@ export function createBillingService(options: BillingServiceOptions) {
         if (sub && sub.status === 'past_due') {
           await subscriptions.suspend(sub.id);
           await events.emit('subscription.suspended', { subscriptionId: sub.id, customerId: sub.customerId });
+          await mailCustomer(
+            sub.customerId,
+            'Your API access is suspended',
+            `Your subscription is suspended because an invoice is unpaid ${config.billing.gracePeriodDays} days after the first failed payment. Pay it to restore access at once: ${options.portalInvoicesUrl?.() ?? '/portal/invoices'}`,
+          );
           out.suspended++;
         }
       }

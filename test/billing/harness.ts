@@ -114,6 +114,8 @@ export interface Harness {
   subscriptions: SubscriptionService;
   billing: BillingModule;
   events: { type: string; data: Record<string, unknown> }[];
+  /** Mail billing sent (dunning). */
+  mails: { to: string; subject: string; text: string }[];
   /** Usage the tests set: customerId → feature → quantity (whole period). */
   usage: Map<string, Record<string, string>>;
 }
@@ -142,7 +144,14 @@ export async function openHarness(
     },
   };
   const usage = new Map<string, Record<string, string>>();
+  const mails: Harness['mails'] = [];
   const billing = createBilling({
+    mail: {
+      async send(message) {
+        mails.push(message);
+      },
+    },
+    portalInvoicesUrl: () => 'http://portal.test/portal/invoices',
     store,
     clock,
     log: silentLogger,
@@ -157,7 +166,7 @@ export async function openHarness(
     events: sink,
     ...(options.rail ? { rail: options.rail(store) } : {}),
   });
-  return { store, clock, config, catalog, customers, subscriptions, billing, events, usage };
+  return { store, clock, config, catalog, customers, subscriptions, billing, events, usage, mails };
 }
 
 export const DAY = 86_400_000;

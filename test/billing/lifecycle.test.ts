@@ -200,6 +200,15 @@ describe('dunning: decline → retries → past_due → suspended → pay → ac
     expect(h.events.map((e) => e.type)).toEqual(
       expect.arrayContaining(['invoice.payment_failed', 'subscription.past_due', 'subscription.suspended']),
     );
+    const mails = h.mails.filter((m) => m.to === customer.email);
+    // first attempt, the +1 day retry, the +3 days retry (run on day 7), then the suspension
+    expect(mails.map((m) => m.subject).sort()).toEqual([
+      `Payment failed for invoice ${invoice?.number}`,
+      `Payment failed for invoice ${invoice?.number}`,
+      `Payment failed for invoice ${invoice?.number}`,
+      'Your API access is suspended',
+    ]);
+    expect(mails[0]?.text).toContain('http://portal.test/portal/invoices');
 
     // The customer enters a working card: the open invoice is charged at once and the subscription is back.
     await h.billing.service.attachCard(customer.id, '4242424242424242');
