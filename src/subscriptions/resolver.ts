@@ -485,8 +485,7 @@ export function createAccessResolver(deps: AccessResolverDeps): CachingAccessRes
   return {
     resolve(customerId, subscriptionId) {
       const entry = lookup(customerId, subscriptionId);
-      if (entry !== undefined && clock.now().getTime() < entry.validUntil)
-        return withChecks(entry.view, customerId);
+      if (entry !== undefined && nowMs() < entry.validUntil) return withChecks(entry.view, customerId);
       return load(customerId, subscriptionId).then((view) => withChecks(view, customerId));
     },
     addCheck(check) {
