@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import pc from 'picocolors';
 import { ConfigError } from '../config/index.ts';
 import { isProblemError } from '../http/problem.ts';
+import { StoreLockedError } from '../store/index.ts';
 import { registerBillingCommands } from './bill.ts';
 import { registerCustomersCommands } from './customers.ts';
 import { registerKeysCommands } from './keys.ts';
@@ -36,7 +37,7 @@ registerBillingCommands(program);
 try {
   await program.parseAsync(process.argv);
 } catch (error) {
-  if (error instanceof ConfigError) {
+  if (error instanceof ConfigError || error instanceof StoreLockedError) {
     console.error(pc.red(error.message));
   } else if (isProblemError(error)) {
     console.error(pc.red(`${error.title}: ${error.detail ?? ''}`));

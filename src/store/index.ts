@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { openPGliteStore } from './pglite.ts';
+import { openPGliteStore, StoreLockedError } from './pglite.ts';
 import { openPostgresStore } from './postgres.ts';
 import type { Store } from './store.ts';
 
@@ -9,7 +9,7 @@ export { type ExclusiveResult, type LeaderJob, runExclusive, scheduleExclusive }
 export { listMigrations, migrate } from './migrate.ts';
 export { type PgChangeFeed, pgChangeFeed } from './pg-changes.ts';
 export type { BaseDatabase, Store } from './store.ts';
-export { openPGliteStore, openPostgresStore };
+export { openPGliteStore, openPostgresStore, StoreLockedError };
 
 /** `postgres://…` → PostgreSQL; otherwise an embedded PGlite store in `<dir>/db` (`:memory:` for tests). */
 export async function openStore(database: string | undefined, dataDir = '.tollgate'): Promise<Store> {

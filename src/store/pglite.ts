@@ -1,4 +1,5 @@
-import { mkdirSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import {
   CompiledQuery,
@@ -85,10 +86,65 @@ class PGliteDriver implements Driver {
   }
 }
 
+/** The embedded store is in use by another live process. */
+export class StoreLockedError extends Error {
+  readonly pid: number;
+  constructor(dataDir: string, pid: number) {
+    super(
+      `The embedded store in ${dataDir} is in use by another Tollgate process (pid ${pid}). ` +
+        'PGlite allows one process at a time: stop that process first, use the admin API of the running ' +
+        'instance, or run every process against PostgreSQL (--database postgres://…).',
+    );
+    this.name = 'StoreLockedError';
+    this.pid = pid;
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Two processes writing one PGlite directory lose writes, so the directory carries a pid lock.
+ * A lock left by a process that died (kill -9) is taken over.
+ */
+function lockDataDir(dataDir: string): () => void {
+  const file = join(dataDir, 'tollgate.pid');
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = openSync(file, 'wx');
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
+      return () => rmSync(file, { force: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const owner = Number(readFileSync(file, 'utf8').trim());
+      if (owner && alive(owner)) throw new StoreLockedError(dataDir, owner);
+      rmSync(file, { force: true });
+    }
+  }
+  throw new Error(`cannot lock ${file}`);
+}
+
 /** Opens (creating if needed) an embedded store. `dataDir` undefined = in memory (tests). */
 export async function openPGliteStore(dataDir?: string): Promise<Store> {
-  if (dataDir) mkdirSync(dataDir, { recursive: true });
-  const pg = await PGlite.create(dataDir ? { dataDir } : {});
+  let unlock = () => {};
+  if (dataDir) {
+    mkdirSync(dataDir, { recursive: true });
+    unlock = lockDataDir(dataDir);
+  }
+  let pg: PGlite;
+  try {
+    pg = await PGlite.create(dataDir ? { dataDir } : {});
+  } catch (error) {
+    unlock();
+    throw error;
+  }
   const lock = new Mutex();
   const db = new Kysely<BaseDatabase>({
     dialect: {
@@ -116,6 +172,9 @@ export async function openPGliteStore(dataDir?: string): Promise<Store> {
         await pg.exec(sql);
       }),
     transaction: (fn) => db.transaction().execute(fn),
-    close: () => db.destroy(),
+    close: async () => {
+      await db.destroy();
+      unlock();
+    },
   };
 }

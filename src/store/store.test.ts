@@ -1,8 +1,11 @@
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { sql } from 'kysely';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openTestPostgres } from '../../test/support/postgres.ts';
 import { listMigrations, migrate } from './migrate.ts';
-import { openPGliteStore } from './pglite.ts';
+import { openPGliteStore, StoreLockedError } from './pglite.ts';
 import type { Store } from './store.ts';
 
 describe.each([
@@ -70,5 +73,21 @@ describe('migrations from several processes at once', () => {
     } finally {
       await first.drop();
     }
+  });
+});
+
+describe('embedded store lock', () => {
+  it('refuses a second opener of the same directory and takes over a dead process’s lock', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tg-lock-'));
+    // A lock left by a process that no longer exists (e.g. killed with -9) is taken over.
+    writeFileSync(join(dir, 'tollgate.pid'), '999999999');
+    const store = await openPGliteStore(dir);
+    try {
+      await expect(openPGliteStore(dir)).rejects.toThrow(StoreLockedError);
+      await expect(openPGliteStore(dir)).rejects.toThrow(/in use by another Tollgate process/);
+    } finally {
+      await store.close();
+    }
+    expect(existsSync(join(dir, 'tollgate.pid'))).toBe(false);
   });
 });
