@@ -12,6 +12,7 @@ interface UsageResponse {
   meters: { slug: string; name: string; groupBy: string[] }[];
   meter?: string;
   windowSize?: 'HOUR' | 'DAY';
+  from?: string;
   data: { value: number; windowStart: string; windowEnd: string; groupBy: Record<string, string | null> }[];
 }
 
@@ -73,7 +74,22 @@ export function Usage() {
     buckets.set(row.windowStart, bucket);
     total += row.value;
   }
-  const chart = [...buckets.values()].sort((a, b) => String(a.t).localeCompare(String(b.t)));
+  // Empty windows are drawn as zero so the time axis is continuous.
+  if (usage.data?.available && usage.data.from && buckets.size > 0) {
+    const step = window === 'DAY' ? 86_400_000 : 3_600_000;
+    const start = Math.ceil(new Date(usage.data.from).getTime() / step) * step;
+    const last = Math.max(
+      Math.floor(Date.now() / step) * step,
+      ...[...buckets.keys()].map((k) => new Date(k).getTime()),
+    );
+    for (let t = start; t <= last && buckets.size < 400; t += step) {
+      const at = new Date(t).toISOString();
+      if (![...buckets.keys()].some((k) => new Date(k).getTime() === t)) buckets.set(at, { t: at });
+    }
+  }
+  const chart = [...buckets.values()].sort(
+    (a, b) => new Date(String(a.t)).getTime() - new Date(String(b.t)).getTime(),
+  );
   const s = summary.data;
   const sub = s?.subscription;
 
@@ -210,6 +226,7 @@ export function Usage() {
                   {[...series].map((name, i) => (
                     <Bar
                       key={name}
+                      isAnimationActive={false}
                       dataKey={name}
                       stackId="usage"
                       fill={COLORS[i % COLORS.length]}
