@@ -342,6 +342,8 @@ export async function startTollgate(options: StartOptions): Promise<Tollgate> {
     ports: portalPorts,
     gatewayUrl: () => portalGatewayUrl,
     evaluateEveryMs: role === 'cli' ? 0 : 5000,
+    // Every node refreshes spend caps (gateways enforce them); alerts fire from 'all'/'worker'.
+    evaluateAlerts: role === 'all' || role === 'worker',
   });
   stopping.push(portal);
   // The hard spend cap set in the portal: the gateway answers 402 while it is reached.

@@ -75,9 +75,9 @@ export function budgetService(deps: BudgetDeps) {
     };
   }
 
-  async function evaluate(customerId: string): Promise<void> {
+  async function evaluate(customerId: string, options: { alerts?: boolean } = {}): Promise<void> {
     const [alerts, cap, summary] = await Promise.all([
-      repo.alerts(customerId),
+      options.alerts === false ? Promise.resolve([]) : repo.alerts(customerId),
       repo.spendCap(customerId),
       cost(customerId).catch(() => null),
     ]);
@@ -169,12 +169,22 @@ export function budgetService(deps: BudgetDeps) {
     checkSpendCap(customerId: string): ProblemError | null {
       return capped.get(customerId) ?? null;
     },
-    async evaluateAll(): Promise<void> {
-      const ids = new Set((await repo.allAlertCustomers()).map((r) => r.customer_id));
-      const caps = await repo.allCapCustomers();
-      for (const c of caps) ids.add(c.customer_id);
-      for (const id of ids)
-        await evaluate(id).catch((error) => deps.log.warn({ err: error }, 'budget check failed'));
+    /**
+     * Re-checks spend caps (and, with `alerts`, budget alerts) of every customer that has one.
+     * Gateway nodes check caps only (they enforce them); one worker fires alerts (fired once per
+     * period in the store anyway). Customers capped here but whose cap was removed elsewhere are
+     * re-checked too, so the gateway lets them through again.
+     */
+    async evaluateAll(options: { alerts?: boolean } = {}): Promise<void> {
+      const withAlerts = options.alerts !== false;
+      const ids = new Set(withAlerts ? (await repo.allAlertCustomers()).map((r) => r.customer_id) : []);
+      for (const c of await repo.allCapCustomers()) ids.add(c.customer_id);
+      for (const id of capped.keys()) ids.add(id);
+      for (const id of ids) {
+        await evaluate(id, { alerts: withAlerts }).catch((error) =>
+          deps.log.warn({ err: error }, 'budget check failed'),
+        );
+      }
     },
   };
 }

@@ -33,6 +33,8 @@ export interface PortalOptions {
   webDir?: string;
   /** How often budget alerts and spend caps are evaluated (ms; 0 = never, tests call evaluateAll). */
   evaluateEveryMs?: number;
+  /** Fire budget alerts from this process (workers); false = only refresh spend caps (gateways). */
+  evaluateAlerts?: boolean;
   throttle?: LoginThrottle;
 }
 
@@ -108,7 +110,7 @@ export function createPortal(app: Hono, options: PortalOptions): Portal {
       if (running) return;
       running = true;
       budget
-        .evaluateAll()
+        .evaluateAll({ alerts: options.evaluateAlerts ?? true })
         .catch((error) => log.warn({ err: error }, 'budget evaluation failed'))
         .finally(() => {
           running = false;
@@ -118,7 +120,7 @@ export function createPortal(app: Hono, options: PortalOptions): Portal {
   }
   return {
     checkSpendCap: budget.checkSpendCap,
-    evaluateBudgets: budget.evaluateAll,
+    evaluateBudgets: () => budget.evaluateAll(),
     ports,
     stop() {
       if (timer) clearInterval(timer);
