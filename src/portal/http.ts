@@ -34,7 +34,6 @@ export interface PortalHttpDeps {
   mailer: PortalMailer;
   ports: () => PortalPorts;
   gatewayUrl: () => string | null;
-  adminToken: string;
 }
 
 const email = z.email('enter a valid email address').max(254);

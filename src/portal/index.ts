@@ -92,7 +92,6 @@ export function createPortal(app: Hono, options: PortalOptions): Portal {
     mailer,
     ports: () => ports,
     gatewayUrl: options.gatewayUrl,
-    adminToken: options.adminToken,
   });
   mountAdminConsole(app, {
     adminToken: options.adminToken,
