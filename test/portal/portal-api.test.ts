@@ -1,3 +1,6 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveConfig } from '../../src/config/index.ts';
 import { createConsoleApp } from '../../src/http/hono.ts';
@@ -378,6 +381,39 @@ describe('pricing and public data', () => {
     const api = await app.request('http://portal.test/api/nope');
     expect(api.status).toBe(404);
     expect(api.headers.get('content-type')).toBe('application/problem+json');
+  });
+
+  it('serves the built SPA: files, long-cached assets, index.html for client routes', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tollgate-web-'));
+    mkdirSync(join(dir, 'assets'));
+    writeFileSync(join(dir, 'index.html'), '<!doctype html><title>portal</title>');
+    writeFileSync(join(dir, 'assets', 'app-abc.js'), 'console.log(1)');
+    const web = createConsoleApp(silentLogger);
+    const webPortal = createPortal(web, {
+      config: () => config,
+      store,
+      clock,
+      log: silentLogger,
+      adminToken: 'admin-token-0123456789',
+      ports: {},
+      gatewayUrl: () => null,
+      evaluateEveryMs: 0,
+      webDir: dir,
+    });
+    const asset = await web.request('http://portal.test/assets/app-abc.js');
+    expect(asset.headers.get('content-type')).toContain('text/javascript');
+    expect(asset.headers.get('cache-control')).toContain('immutable');
+    for (const path of ['/', '/pricing', '/invoices/inv_123', '/portal/subscription']) {
+      const page = await web.request(`http://portal.test${path}`);
+      expect(await page.text(), path).toContain('<title>portal</title>');
+    }
+    expect((await web.request('http://portal.test/assets/missing.js')).status).toBe(404);
+    expect((await web.request('http://portal.test/../etc/passwd')).status).not.toBe(500);
+    expect((await web.request('http://portal.test/api/portal/nope')).headers.get('content-type')).toBe(
+      'application/problem+json',
+    );
+    webPortal.stop();
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it('closes the dev mailbox when the console listens beyond loopback', async () => {
