@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -138,20 +138,40 @@ export class OffsetClock implements Clock {
   }
 }
 
-/** `npm test` builds the portal before vitest; a test run alone builds it here. */
+/**
+ * `npm test` builds the portal before vitest; a test run alone builds it here, into a private
+ * folder renamed into place, so two test files building at once do not trip over each other.
+ */
 export function ensurePortalBuilt(): void {
   const root = resolve(QUICKSTART, '../..');
-  if (existsSync(join(root, 'dist/web/index.html'))) return;
+  const target = join(root, 'dist/web');
+  if (existsSync(join(target, 'index.html'))) return;
+  const scratch = join(root, 'dist', `web-build-${process.pid}`);
   const vite = join(root, 'node_modules/.bin/vite');
   const built = spawnSync(
     process.execPath,
-    [vite, 'build', '--config', 'web/vite.config.ts', '--logLevel', 'warn'],
-    {
-      cwd: root,
-      encoding: 'utf8',
-    },
+    [
+      vite,
+      'build',
+      '--config',
+      'web/vite.config.ts',
+      '--logLevel',
+      'warn',
+      '--outDir',
+      scratch,
+      '--emptyOutDir',
+    ],
+    { cwd: root, encoding: 'utf8' },
   );
   if (built.status !== 0) throw new Error(`portal build failed: ${built.stderr}`);
+  try {
+    if (!existsSync(join(target, 'index.html'))) {
+      rmSync(target, { recursive: true, force: true });
+      renameSync(scratch, target);
+    }
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
 }
 
 export interface Stack {
