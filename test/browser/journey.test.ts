@@ -191,6 +191,24 @@ async function journey() {
   stage = 'Calls work again.';
   await expect.poll(async () => (await callApi(key)).status, { timeout: 5_000 }).toBe(200);
 
+  // Growth includes chat: its tokens are metered by model and priced per 1M.
+  stage = 'AI tokens appear by model.';
+  const chat = await fetch(`${stack.gatewayUrl}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+    body: JSON.stringify({
+      model: 'tg-small',
+      messages: [{ role: 'user', content: 'What is the weather in Paris?' }],
+    }),
+  });
+  expect(chat.status).toBe(200);
+  await page.getByRole('link', { name: 'Usage' }).click();
+  await page.getByLabel('Meter').selectOption('tokens');
+  await page.getByRole('button', { name: 'Daily' }).click();
+  await page.getByRole('button', { name: 'By model' }).click();
+  await page.getByTestId('usage-chart').getByText('tg-small').waitFor({ timeout: 20_000 });
+  await shot('usage-tokens');
+
   // The period ends: the billing run invoices it, proration included.
   stage = 'The period ends: the billing run invoices it, proration included.';
   const sub = await stack.tollgate.subscriptions.currentForCustomer(customerId);
