@@ -198,6 +198,11 @@ export const routeSchema = z.strictObject({
   upstream: upstreamSchema.optional(),
   /** Public routes skip auth (docs, health); they are still proxied and rate limited by IP. */
   public: z.boolean().default(false),
+  /**
+   * Model gating for AI routes: the JSON body's `model` → the feature a plan needs to use it,
+   * e.g. `{ 'tg-large': 'large_model' }`. Unlisted models need only the route's feature.
+   */
+  models: z.record(z.string().min(1), slug).optional(),
   policies: z
     .strictObject({
       inbound: z.array(fn<InboundPolicy>('inbound policy')).default([]),

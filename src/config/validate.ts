@@ -123,6 +123,11 @@ export function validateReferences(config: ResolvedConfig): { path: string; mess
     if (route.feature && !features.has(route.feature)) {
       issues.push({ path: `routes[${i}].feature`, message: `unknown feature "${route.feature}"` });
     }
+    for (const [model, feature] of Object.entries(route.models ?? {})) {
+      if (!features.has(feature)) {
+        issues.push({ path: `routes[${i}].models.${model}`, message: `unknown feature "${feature}"` });
+      }
+    }
   });
   return issues;
 }

@@ -27,6 +27,8 @@ export interface CompiledRoute {
   readonly path: string;
   readonly feature: string | undefined;
   readonly public: boolean;
+  /** Model gating: requested `model` → feature needed (null: the body is not read). */
+  readonly models: ReadonlyMap<string, string> | null;
   readonly upstream: Upstream;
   readonly inbound: readonly InboundPolicy[];
   readonly outbound: readonly OutboundPolicy[];
@@ -68,9 +70,17 @@ export interface RouteDefinition {
   path: string;
   feature?: string;
   public: boolean;
+  models?: Record<string, string>;
   upstream?: ResolvedConfig['upstream'];
   inbound: InboundPolicy[];
   outbound: OutboundPolicy[];
+}
+
+/** `x-tollgate` on an OpenAPI path item or operation. */
+interface OpenApiExtension {
+  feature?: string;
+  public?: boolean;
+  models?: Record<string, string>;
 }
 
 /** Operations of an OpenAPI 3 document, as route definitions. */
@@ -79,19 +89,20 @@ export function routesFromOpenApi(document: Record<string, unknown> | undefined)
   const out: RouteDefinition[] = [];
   for (const [path, item] of Object.entries(paths)) {
     if (!item || typeof item !== 'object') continue;
-    const pathExt = (item['x-tollgate'] ?? {}) as { feature?: string; public?: boolean };
+    const pathExt = (item['x-tollgate'] ?? {}) as OpenApiExtension;
     for (const method of HTTP_METHODS) {
       const operation = item[method] as Record<string, unknown> | undefined;
       if (!operation || typeof operation !== 'object') continue;
       const ext = {
         ...pathExt,
-        ...((operation['x-tollgate'] ?? {}) as { feature?: string; public?: boolean }),
+        ...((operation['x-tollgate'] ?? {}) as OpenApiExtension),
       };
       out.push({
         method: method.toUpperCase(),
         path,
         feature: typeof ext.feature === 'string' ? ext.feature : undefined,
         public: ext.public === true,
+        models: ext.models && typeof ext.models === 'object' ? ext.models : undefined,
         inbound: [],
         outbound: [],
       });
@@ -106,6 +117,7 @@ export function routesFromConfig(routes: readonly RouteConfig[]): RouteDefinitio
     path: r.path,
     feature: r.feature,
     public: r.public,
+    models: r.models,
     upstream: r.upstream,
     inbound: r.policies?.inbound ?? [],
     outbound: r.policies?.outbound ?? [],
@@ -133,6 +145,7 @@ export class Router {
         path: d.path,
         feature: d.feature,
         public: d.public,
+        models: d.models && Object.keys(d.models).length > 0 ? new Map(Object.entries(d.models)) : null,
         upstream: d.upstream ? parseUpstream(d.upstream) : defaultUpstream,
         inbound: d.inbound,
         outbound: d.outbound,

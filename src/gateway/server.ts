@@ -248,6 +248,14 @@ export class Gateway {
     this.batchedLog = log === null ? null : new BatchingUsageLog(log);
   }
 
+  /**
+   * With the subscriptions module's resolver every feature route needs a plan that includes the
+   * feature; the fallback resolver (no subscriptions module) gates by rate limit only.
+   */
+  get gatesFeatures(): boolean {
+    return !this.#accessIsFallback;
+  }
+
   get config(): ResolvedConfig {
     return this.#state.config;
   }
@@ -357,6 +365,9 @@ class Exchange implements Dispatcher.DispatchHandler {
   json: Buffer[] | null = null;
   jsonBytes = 0;
   sse: SseUsageScanner | null = null;
+  /** The request body, when it was read to learn the model (model-gated routes). */
+  body: Buffer | null = null;
+  model: string | null = null;
 
   constructor(gw: Gateway, state: GatewayState, req: IncomingMessage, res: ServerResponse) {
     this.gw = gw;
@@ -430,17 +441,88 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.view = view;
     if (view.blocked !== null) return this.problem(view.blocked);
     const feature = this.route?.feature;
-    // Feature gating needs both: a route that names a feature and a caller with a subscription.
-    // Keys without a subscription (and the fallback resolver) are gated by rate limit only.
-    if (feature !== undefined && view.subscription !== null) {
+    // A route that names a feature needs a plan that includes it. Without a subscription there
+    // is no plan: such keys may call only routes without a feature. (With the fallback resolver,
+    // when no subscriptions module is wired, routes are gated by rate limit only.)
+    if (feature !== undefined && this.gw.gatesFeatures) {
       const entitlement = view.entitlements[feature];
       if (entitlement === undefined || !entitlement.hasAccess) {
         return this.problem(
-          problems.forbidden(`Your plan does not include the feature "${feature}".`, {
-            feature,
-            upgradeUrl: view.upgradeUrl,
+          problems.forbidden(
+            view.subscription === null
+              ? `The feature "${feature}" needs a subscription; this key's customer has none.`
+              : `Your plan does not include the feature "${feature}".`,
+            { feature, upgradeUrl: view.upgradeUrl },
+          ),
+        );
+      }
+    }
+    if (this.route?.models != null) return this.readModel();
+    return this.afterAccess();
+  }
+
+  /**
+   * Model-gated routes: reads the JSON body (≤ 1 MB) to learn the requested `model`, refuses a
+   * model whose feature the plan lacks (403) and a model whose hard token quota is used up (429).
+   * Checked before the call, so tokens overshoot a hard quota by at most the tokens of the
+   * requests already in flight. The body then goes upstream exactly as it was received.
+   */
+  async readModel(): Promise<void> {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of this.req as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > MAX_JSON_BODY) {
+        this.problem(
+          new ProblemError({
+            status: 413,
+            type: 'body-too-large',
+            title: 'Request body too large',
+            detail: `This route reads the request to choose the model; send at most ${MAX_JSON_BODY} bytes.`,
           }),
         );
+        return;
+      }
+      chunks.push(chunk);
+    }
+    this.body = Buffer.concat(chunks, size);
+    let model: unknown;
+    try {
+      model = (JSON.parse(this.body.toString('utf8')) as { model?: unknown } | null)?.model;
+    } catch {
+      model = undefined;
+    }
+    const view = this.view as AccessView;
+    if (typeof model !== 'string') return this.afterAccess();
+    this.model = model;
+    const feature = (this.route as CompiledRoute).models?.get(model);
+    if (feature !== undefined && this.gw.gatesFeatures && !view.entitlements[feature]?.hasAccess) {
+      this.problem(
+        new ProblemError({
+          status: 403,
+          type: 'model-not-in-plan',
+          title: 'Model not in plan',
+          detail: `Your plan does not include the model "${model}" (feature "${feature}").`,
+          extensions: { model, feature, upgradeUrl: view.upgradeUrl },
+        }),
+      );
+      return;
+    }
+    for (const [featureKey, quotaView] of Object.entries(view.quotas)) {
+      const meter = this.state.featureMeters.get(featureKey);
+      const modelFilter = meter?.filters.find(([dimension]) => dimension === 'model')?.[1];
+      if (quotaView.soft || meter?.valuePath == null || modelFilter !== model) continue;
+      const customerId = view.customer.id;
+      const used = await this.gw.counters.consume(quotaView.counterKey, 0, {
+        limit: quotaView.limit,
+        hard: true,
+        resetAt: quotaView.resetAt.getTime(),
+        seed: () => this.gw.quotaSeed(customerId, quotaView),
+      });
+      if (used.remaining <= 0) {
+        this.quotaView = quotaView;
+        this.onQuota({ ...used, allowed: false });
+        return;
       }
     }
     return this.afterAccess();
@@ -637,7 +719,7 @@ class Exchange implements Dispatcher.DispatchHandler {
         path: upstream.basePath === '' ? (req.url ?? '/') : upstream.basePath + (req.url ?? '/'),
         method: (req.method ?? 'GET') as Dispatcher.HttpMethod,
         headers,
-        body: hasBody ? req : null,
+        body: this.body ?? (hasBody ? req : null),
         headersTimeout: upstream.timeoutMs,
       },
       this,

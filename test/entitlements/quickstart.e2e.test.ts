@@ -110,6 +110,31 @@ describe('quickstart plans through the gateway', () => {
     expect((await call(secret, '/v1/chat/completions', { ...chat, model: 'tg-large' })).status).toBe(200);
   });
 
+  it('Pro chats with tg-small but not tg-large (403 model-not-in-plan); AI uses both', async () => {
+    const pro = await customerOn('pro');
+    expect((await call(pro.secret, '/v1/chat/completions', chat)).status).toBe(200);
+    const large = await call(pro.secret, '/v1/chat/completions', { ...chat, model: 'tg-large' });
+    expect(large.status).toBe(403);
+    expect(large.headers['content-type']).toBe('application/problem+json');
+    expect(large.body).toMatchObject({
+      type: 'https://tollgate.dev/problems/model-not-in-plan',
+      model: 'tg-large',
+      feature: 'large_model',
+    });
+    const ai = await customerOn('ai');
+    const answer = await call(ai.secret, '/v1/chat/completions', { ...chat, model: 'tg-large' });
+    expect(answer.status).toBe(200);
+    expect(answer.body).toMatchObject({ model: 'tg-large' });
+  });
+
+  it('a customer without a subscription may not call feature routes', async () => {
+    const customer = await tollgate.customers.create({ name: 'No plan' });
+    const key = await tollgate.keys.create({ customerId: customer.id });
+    const res = await call(key.secret);
+    expect(res.status).toBe(403);
+    expect(String(res.body.detail)).toMatch(/needs a subscription/);
+  });
+
   it('Enterprise: contract limits apply to existing keys at once', async () => {
     const { subscription, secret } = await customerOn('enterprise', 0);
     expect((await call(secret)).status).toBe(200);

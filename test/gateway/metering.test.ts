@@ -158,7 +158,8 @@ describe('usage events', () => {
       resolve: (customerId) => ({
         customer: { id: customerId, name: customerId, metadata: {} },
         subscription: null,
-        entitlements: {},
+        // The chat route's feature: with a real resolver every feature route needs it.
+        entitlements: { chat: { featureKey: 'chat', type: 'boolean', hasAccess: true } },
         rateLimit: null,
         quotas: { small_input_tokens: quota },
         blocked: null,

@@ -1,0 +1,119 @@
+import { request } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type DemoUpstream, startDemoUpstream } from '../../examples/quickstart/upstream.ts';
+import { startTollgate, type Tollgate } from '../../src/app.ts';
+import { resolveConfig } from '../../src/config/index.ts';
+import { createLogger } from '../../src/util/log.ts';
+
+/**
+ * A hard quota on AI tokens: the model is read from the request, so a call for a model whose
+ * token quota is used up is refused before it reaches the upstream (429), while the other model
+ * keeps working. The overshoot is the tokens of the one call that crossed the limit.
+ */
+let upstream: DemoUpstream;
+let tollgate: Tollgate;
+
+beforeAll(async () => {
+  upstream = await startDemoUpstream(0);
+  const config = resolveConfig(
+    {
+      upstream: upstream.url,
+      routes: [
+        {
+          method: 'POST',
+          path: '/v1/chat/completions',
+          feature: 'chat',
+          models: { 'tg-large': 'large_model' },
+        },
+      ],
+      meters: [
+        {
+          slug: 'tokens',
+          eventType: 'tokens',
+          aggregation: 'SUM',
+          valueProperty: '$.tokens',
+          groupBy: { model: '$.model', type: '$.type' },
+        },
+      ],
+      features: [
+        { key: 'chat', name: 'Chat' },
+        { key: 'large_model', name: 'Large model' },
+        {
+          key: 'large_output_tokens',
+          name: 'tg-large output tokens',
+          meter: 'tokens',
+          meterGroupByFilters: { model: 'tg-large', type: 'output' },
+        },
+      ],
+      plans: [
+        {
+          key: 'capped',
+          name: 'Capped',
+          rateCards: [
+            { key: 'chat', feature: 'chat', entitlement: { type: 'boolean' } },
+            { key: 'large', feature: 'large_model', entitlement: { type: 'boolean' } },
+            {
+              key: 'large_output',
+              feature: 'large_output_tokens',
+              entitlement: { type: 'metered', limit: 5, usagePeriod: 'P1M' },
+            },
+          ],
+        },
+      ],
+    },
+    'token-quota.config.ts',
+    '/tmp',
+  );
+  tollgate = await startTollgate({
+    config,
+    database: ':memory:',
+    dataDir: '/tmp/tollgate-token-quota',
+    gatewayPort: 0,
+    consolePort: 0,
+    log: createLogger({ level: 'silent' }),
+  });
+});
+
+afterAll(async () => {
+  await tollgate?.stop();
+  await upstream?.close();
+});
+
+async function chat(secret: string, model: string) {
+  const res = await request(`${tollgate.gatewayUrl}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ model, messages: [{ role: 'user', content: 'tell me about the weather today' }] }),
+  });
+  return { status: res.statusCode, body: (await res.body.json()) as Record<string, unknown> };
+}
+
+describe('hard token quota', () => {
+  it('refuses the model whose tokens are used up, before calling the upstream; the other model works', async () => {
+    const customer = await tollgate.customers.create({ name: 'Token capped' });
+    const subscription = await tollgate.subscriptions.subscribe({
+      customerId: customer.id,
+      planKey: 'capped',
+    });
+    const { secret } = await tollgate.keys.create({
+      customerId: customer.id,
+      subscriptionId: subscription.id,
+    });
+
+    const first = await chat(secret, 'tg-large');
+    expect(first.status).toBe(200);
+    const spent = (first.body.usage as { completion_tokens: number }).completion_tokens;
+    expect(spent).toBeGreaterThanOrEqual(5); // one answer uses up the 5 included output tokens
+
+    const refused = await chat(secret, 'tg-large');
+    expect(refused.status).toBe(429);
+    expect(refused.body).toMatchObject({
+      type: 'https://tollgate.dev/problems/quota-exceeded',
+      feature: 'large_output_tokens',
+      limit: 5,
+      used: spent,
+    });
+
+    expect((await chat(secret, 'tg-small')).status).toBe(200);
+  });
+});
