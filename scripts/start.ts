@@ -78,7 +78,7 @@ let demo: { customerId: string; keyId: string; secret: string } | null = existsS
   : null;
 if (demo) {
   const key = await tollgate.keys.get(demo.keyId).catch(() => null);
-  if (!key || key.status !== 'active') demo = null;
+  if (key?.status !== 'active') demo = null;
 }
 if (!demo) {
   const customer =

@@ -24,7 +24,10 @@ export function watchConfig(
         await apply(next);
         report(`reloaded ${basename(path)}`);
       } catch (error) {
-        report(error instanceof ConfigError ? error.message : `reload failed: ${(error as Error).message}`, error);
+        report(
+          error instanceof ConfigError ? error.message : `reload failed: ${(error as Error).message}`,
+          error,
+        );
       }
     });
   };
