@@ -65,7 +65,9 @@ export function createBalanceReader(deps: BalanceDeps) {
         resetAt = view.subscription.currentPeriod.to;
       }
       if (entitlement.type === 'metered' && feature?.meter && periodStart) {
-        if (reader) {
+        if (reader && now.getTime() <= periodStart.getTime()) {
+          usage = 0; // the period starts now (or later): nothing can have been used yet
+        } else if (reader) {
           const result = await reader.query({
             meterSlug: feature.meter,
             from: periodStart,
