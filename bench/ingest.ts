@@ -5,6 +5,11 @@
  *      gateway does), moved into the store by the consumer; measured until the lag is zero.
  *
  *   node bench/ingest.ts [--events 200000] [--batch 1000] [--concurrency 4] [--memory | --database postgres://…]
+ *                        [--subjects 500] [--keys 1000]
+ *
+ * The meters are the quickstart's (requests and tokens, grouped by route/model/type and API key).
+ * Rollups are per meter × bucket × subject × group-by values, so their cost follows the
+ * cardinality: many subjects × keys make almost every event its own minute bucket row.
  *
  * Prints events/s of wall time and, because benchmark machines are often shared, events per
  * CPU-second of this process (the embedded database runs in it, so that is the work done).
@@ -26,11 +31,15 @@ const { values: args } = parseArgs({
     concurrency: { type: 'string', default: '4' },
     memory: { type: 'boolean', default: false },
     database: { type: 'string' },
+    keys: { type: 'string', default: '1000' },
+    subjects: { type: 'string', default: '500' },
   },
 });
 const total = Number(args.events);
 const batchSize = Number(args.batch);
 const concurrency = Number(args.concurrency);
+const keys = Number(args.keys);
+const subjects = Number(args.subjects);
 const TOKEN = 'bench-admin-token-0123456789abcdef';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'tollgate-bench-ingest-'));
@@ -75,22 +84,22 @@ const event = (n: number, source: string): UsageEvent =>
         id: `req_${n.toString(36)}/request`,
         source,
         type: 'request',
-        subject: `cus_${n % 500}`,
+        subject: `cus_${n % subjects}`,
         time: new Date(start + n * 10).toISOString(),
-        data: { route: '/v1/weather', method: 'GET', status: 200, key: `key_${n % 1000}` },
+        data: { route: '/v1/weather', method: 'GET', status: 200, key: `key_${n % keys}` },
       }
     : {
         specversion: '1.0',
         id: `req_${n.toString(36)}/tokens/output`,
         source,
         type: 'tokens',
-        subject: `cus_${n % 500}`,
+        subject: `cus_${n % subjects}`,
         time: new Date(start + n * 10).toISOString(),
         data: {
           tokens: n % 900,
           model: n % 3 ? 'tg-small' : 'tg-large',
           type: 'output',
-          key: `key_${n % 1000}`,
+          key: `key_${n % keys}`,
         },
       };
 
