@@ -17,7 +17,10 @@ import { silentLogger } from '../src/util/log.ts';
 import { billingConfig } from '../test/billing/harness.ts';
 
 const COUNT = Number(process.env.BENCH_SUBSCRIPTIONS ?? 10_000);
-const store = await openPGliteStore();
+// BENCH_DATABASE=postgres runs the same on PostgreSQL (TOLLGATE_TEST_DATABASE_URL, a fresh schema).
+const onPostgres = process.env.BENCH_DATABASE === 'postgres';
+const pg = onPostgres ? await (await import('../test/support/postgres.ts')).openTestPostgres() : null;
+const store = pg ? pg.store : await openPGliteStore();
 await migrate(store);
 const clock = new ManualClock('2026-01-01T00:00:00Z');
 const changes = memoryChangeFeed();
@@ -119,6 +122,7 @@ console.log(
   JSON.stringify(
     {
       subscriptions: COUNT,
+      store: store.kind,
       invoicesCreated: summary.invoicesCreated,
       paid: paid?.n,
       revenue: paid?.total,
@@ -137,4 +141,5 @@ console.log(
 );
 (globalThis as { __countDump?: () => void }).__countDump?.();
 if (process.env.BENCH_PROFILE) console.log([...timings].map(([k, v]) => `${k} ${v.toFixed(0)}ms`).join('\n'));
-await store.close();
+if (pg) await pg.drop();
+else await store.close();

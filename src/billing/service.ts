@@ -665,9 +665,15 @@ export function createBillingService(options: BillingServiceOptions) {
    * time on PostgreSQL (advisory lock); others return `locked: true` at once.
    */
   async function runBilling(
-    runOptions: { asOf?: Date; onProgress?: (p: RunProgress) => void } = {},
+    runOptions: {
+      asOf?: Date;
+      onProgress?: (p: RunProgress) => void;
+      /** Subscriptions billed at once (default 8 on PostgreSQL, 1 on the single-connection embedded store). */
+      concurrency?: number;
+    } = {},
   ): Promise<RunSummary> {
     const asOf = runOptions.asOf ?? clock.now();
+    const concurrency = runOptions.concurrency ?? (store.kind === 'postgres' ? 8 : 1);
     const summaryOut: RunSummary = {
       subscriptions: 0,
       invoicesCreated: 0,
@@ -688,8 +694,7 @@ export function createBillingService(options: BillingServiceOptions) {
           if (batch.length === 0) break;
           total += batch.length;
           if (rail.collection === 'automatic') await prefetchRailCustomers(batch.map((b) => b.customerId));
-          for (const sub of batch) {
-            afterId = sub.id;
+          const billOne = async (sub: BillingSubscription) => {
             try {
               const outcome = await billSubscription(sub);
               summaryOut.subscriptions++;
@@ -709,6 +714,30 @@ export function createBillingService(options: BillingServiceOptions) {
               skipped: summaryOut.alreadyInvoiced,
               subscriptionId: sub.id,
             });
+          };
+          if (concurrency <= 1) {
+            for (const sub of batch) {
+              afterId = sub.id;
+              await billOne(sub);
+            }
+          } else {
+            // PostgreSQL: several subscriptions at once (each one's work is independent and keyed).
+            afterId = batch[batch.length - 1]?.id ?? afterId;
+            let next = 0;
+            let failure: { error: unknown } | null = null;
+            await Promise.all(
+              Array.from({ length: Math.min(concurrency, batch.length) }, async () => {
+                while (failure === null && next < batch.length) {
+                  const sub = batch[next++] as BillingSubscription;
+                  try {
+                    await billOne(sub);
+                  } catch (error) {
+                    failure ??= { error };
+                  }
+                }
+              }),
+            );
+            if (failure !== null) throw (failure as { error: unknown }).error;
           }
         }
         if (billedInPass === 0) break;
