@@ -1162,8 +1162,11 @@ export function createBillingService(options: BillingServiceOptions) {
   ): Promise<Invoice | null> {
     let first: Invoice | null = null;
     if (metadata.planKey && subscriptions.subscribe) {
+      const live = (await subscriptions.listForCustomer(customerId)).some((s) => s.status !== 'canceled');
       const sub = await subscriptions.subscribe(customerId, metadata.planKey);
-      first = await invoiceFirstPeriod(sub);
+      // A new subscription pays its first in-advance fees now; a plan change is prorated by
+      // second on the period's invoice instead (credit for the old plan, charge for the new).
+      if (!live) first = await invoiceFirstPeriod(sub);
     }
     // Retry open invoices at once with the new card.
     const open = await sqlRows<{ id: string }>(
