@@ -117,3 +117,37 @@ describe('mail', () => {
     await expect(mailer.send({ to: 'a@example.com', subject: 'Hi', text: 'x' })).resolves.toBeUndefined();
   });
 });
+
+describe('admin API', () => {
+  it('creates endpoints (secret shown), lists deliveries, refuses bad input with problem+json', async () => {
+    const { createConsoleApp } = await import('../../src/http/hono.ts');
+    const { mountNotifyRoutes } = await import('../../src/notify/index.ts');
+    const config = resolveConfig({ upstream: 'http://127.0.0.1:1' }, 'x.ts', process.cwd());
+    const app = createConsoleApp(silentLogger);
+    const token = 'notify-admin-token-0123456789';
+    mountNotifyRoutes(app, {
+      webhooks,
+      mailer: createMailer({ config, store, clock, log: silentLogger }),
+      adminToken: token,
+    });
+    const auth = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+    const created = await app.request('/api/admin/webhooks/endpoints', {
+      method: 'POST',
+      headers: auth,
+      body: JSON.stringify({ url, eventTypes: ['invoice.*', 'subscription.suspended'] }),
+    });
+    expect(created.status).toBe(201);
+    expect(((await created.json()) as { secret: string }).secret).toMatch(/^whsec_/);
+    const bad = await app.request('/api/admin/webhooks/endpoints', {
+      method: 'POST',
+      headers: auth,
+      body: '{"url":"nope"}',
+    });
+    expect(bad.status).toBe(400);
+    expect(bad.headers.get('content-type')).toBe('application/problem+json');
+    const unauthorized = await app.request('/api/admin/webhooks/endpoints');
+    expect(unauthorized.status).toBe(401);
+    const deliveries = await app.request('/api/admin/webhooks/deliveries?status=failed', { headers: auth });
+    expect(deliveries.status).toBe(200);
+  });
+});
