@@ -214,19 +214,36 @@ export function createMeterReader(deps: {
                 where meter = $1 and value_text is not null${range('time', { from, to })}) v
           group by ${groupCols.map((_, i) => i + 1).join(', ')}`;
       } else {
+        // Rollup rows are first summed per bucket (and requested keys), then mapped to windows:
+        // the time-zone arithmetic runs on a few hundred bucket rows, not on every rollup row.
+        const keyExprs = [
+          ...(bySubject ? ['subject'] : []),
+          ...dimCols.map((d, i) => `dims->>'${d}' as g${i}`),
+        ];
+        const keyNames = groupCols.slice(1);
+        const keyPositions = keyNames.map((_, i) => `, ${i + 2}`).join('');
+        const needs = partialsFor(meter);
+        const partial = (expr: string, needed: boolean, type: string) => (needed ? expr : `null::${type}`);
         const sources = planSegments(from, to, levels).map((seg) => {
           if (seg.source === 'raw') {
-            return `select ${windowOf('time')} as ws, subject, dims, value as sum, 1::bigint as count, value as min,
-                      value as max, time as latest_time, value as latest_value
+            return `select time as t${keyExprs.map((k) => `, ${k}`).join('')}, value as sum, 1::bigint as count,
+                      value as min, value as max, time as latest_time, value as latest_value
                     from usage_meter_values where meter = $1 and value is not null${range('time', seg)}`;
           }
           const table = `usage_rollups_${seg.source}`;
-          return `select ${windowOf('bucket')} as ws, subject, dims, sum, count, min, max, latest_time, latest_value
-                  from ${table} where meter = $1${range('bucket', seg)}`;
+          return `select bucket as t${keyExprs.map((k) => `, ${k}`).join('')},
+                    ${partial('sum(sum)', needs.sum, 'numeric')} as sum,
+                    ${partial('sum(count)', needs.count, 'numeric')}::bigint as count,
+                    ${partial('min(min)', needs.min, 'numeric')} as min,
+                    ${partial('max(max)', needs.max, 'numeric')} as max,
+                    ${partial('max(latest_time)', needs.latest, 'timestamptz')} as latest_time,
+                    ${partial('(array_agg(latest_value order by latest_time desc))[1]', needs.latest, 'numeric')} as latest_value
+                  from ${table} where meter = $1${range('bucket', seg)}
+                  group by 1${keyPositions}`;
         });
         const value = valueExpression(meter);
         inner = `
-          select ${keyCols.join(', ')}, ${value} as value
+          select ${windowOf('t')} as ws${keyNames.map((k) => `, ${k}`).join('')}, ${value} as value
           from (${sources.join('\n union all \n')}) u
           group by ${groupCols.map((_, i) => i + 1).join(', ')}`;
       }
@@ -277,6 +294,24 @@ export function createMeterReader(deps: {
       if (params.windowSize) result.windowSize = params.windowSize;
       return result;
     },
+  };
+}
+
+/** Which partial aggregates a meter's value needs (the others are not computed). */
+function partialsFor(meter: Meter): {
+  sum: boolean;
+  count: boolean;
+  min: boolean;
+  max: boolean;
+  latest: boolean;
+} {
+  const a = meter.aggregation;
+  return {
+    sum: a === 'SUM' || a === 'AVG',
+    count: a === 'COUNT' || a === 'AVG',
+    min: a === 'MIN',
+    max: a === 'MAX',
+    latest: a === 'LATEST',
   };
 }
 
