@@ -1,5 +1,5 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -13,6 +13,9 @@ import { runWrk, type WrkResult } from './lib/wrk.ts';
  *
  * Each target is measured in BENCH_ROUNDS interleaved rounds (default 2) and the best round is kept,
  * so load from other processes on the machine distorts less.
+ *
+ * CPU/req: the proxy process's CPU time (utime + stime from /proc) per request at c=N, the least
+ * over the rounds; unlike req/s it barely moves when other processes compete for the core.
  *
  * Env: BENCH_SECONDS (per measurement, default 4), BENCH_ROUNDS (2), BENCH_CONNECTIONS (32), BENCH_UPSTREAM=demo.
  */
@@ -82,6 +85,19 @@ interface Target {
   name: string;
   url: string;
   headers?: Record<string, string>;
+  /** The process under test (its CPU time per request is reported). */
+  pid?: number;
+}
+
+/** utime + stime of a process, in clock ticks (100 per second). */
+function cpuTicks(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(fields[11]) + Number(fields[12]);
+  } catch {
+    return Number.NaN; // not Linux
+  }
 }
 
 /** Best of the rounds: the least disturbed run (other processes on the machine only slow things down). */
@@ -173,14 +189,14 @@ const proxyConf = nginxConfig(
     }
   }`,
 );
-start(nginxBin, ['-c', proxyConf, '-p', join(tmp, 'proxy')], SUT_CPU);
+const nginxProxy = start(nginxBin, ['-c', proxyConf, '-p', join(tmp, 'proxy')], SUT_CPU);
 await waitForHttp(`http://127.0.0.1:${nginxPort}${PATH}`);
 
 // All targets stay up (idle ones cost nothing) so the rounds can interleave them: a burst of
 // load from elsewhere on the machine then hits every target alike instead of one.
 const targets: Target[] = [
   { name: 'upstream direct', url: `${upstream}${PATH}` },
-  { name: 'nginx', url: `http://127.0.0.1:${nginxPort}${PATH}` },
+  { name: 'nginx', url: `http://127.0.0.1:${nginxPort}${PATH}`, pid: nginxProxy.pid },
 ];
 for (const mode of ['full', 'nolog', 'bare'] as const) {
   const child = start(process.execPath, ['bench/lib/gateway-server.ts'], SUT_CPU, {
@@ -197,10 +213,12 @@ for (const mode of ['full', 'nolog', 'bare'] as const) {
     nolog: 'tollgate (same, no-op usage log)',
     bare: 'tollgate (bare proxy)',
   }[mode];
-  targets.push({ name, url: `${url}${PATH}`, headers });
+  targets.push({ name, url: `${url}${PATH}`, headers, pid: child.pid });
 }
 
 const bestC1 = new Map<string, WrkResult>();
+/** CPU µs per request at c=N, per round (the noise-resistant figure on a shared machine). */
+const cpuPerRequest = new Map<string, number[]>();
 const bestCN = new Map<string, WrkResult>();
 for (const target of targets) {
   log(`▶ warm-up ${target.name}`);
@@ -215,6 +233,7 @@ for (const target of targets) {
 for (let round = 1; round <= ROUNDS; round++) {
   for (const target of targets) {
     log(`▶ round ${round}/${ROUNDS} ${target.name}: c=${CONNECTIONS} and c=1, ${SECONDS} s each`);
+    const ticksBefore = target.pid === undefined ? Number.NaN : cpuTicks(target.pid);
     const cN = await runWrk({
       url: target.url,
       connections: CONNECTIONS,
@@ -222,6 +241,12 @@ for (let round = 1; round <= ROUNDS; round++) {
       headers: target.headers,
       cpu: LOAD_CPU,
     });
+    const ticks = target.pid === undefined ? Number.NaN : cpuTicks(target.pid) - ticksBefore;
+    if (Number.isFinite(ticks) && cN.requests > 0) {
+      const list = cpuPerRequest.get(target.name) ?? [];
+      list.push((ticks * 10_000) / cN.requests);
+      cpuPerRequest.set(target.name, list);
+    }
     const c1 = await runWrk({
       url: target.url,
       connections: 1,
@@ -241,6 +266,11 @@ const results = targets.map((t) => ({
   cN: bestCN.get(t.name) as WrkResult,
 }));
 
+/** Least CPU per request over the rounds (disturbance from elsewhere only adds). */
+function cpuUs(name: string): string {
+  const list = cpuPerRequest.get(name);
+  return list === undefined || list.length === 0 ? '' : `${Math.min(...list).toFixed(1)} µs`;
+}
 const us = (v: number) => (Number.isFinite(v) ? `${(v / 1000).toFixed(3)} ms` : 'n/a');
 const rows = results.map((r) => [
   r.name,
@@ -250,8 +280,9 @@ const rows = results.map((r) => [
   us(r.c1.p50),
   us(r.c1.p99),
   Math.round(r.c1.rps).toLocaleString('en-US'),
+  cpuUs(r.name),
 ]);
-const head = ['target', `req/s c=${CONNECTIONS}`, 'p50', 'p99', 'p50 c=1', 'p99 c=1', 'req/s c=1'];
+const head = ['target', `req/s c=${CONNECTIONS}`, 'p50', 'p99', 'p50 c=1', 'p99 c=1', 'req/s c=1', 'CPU/req'];
 const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
 const line = (cells: string[]) =>
   cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ');
@@ -281,4 +312,12 @@ log(
   `policy cost (full vs bare req/s):  ${(policyCost * 100).toFixed(1)}% (goal ≤ 15%: ${mark(policyCost <= 0.15)})`,
 );
 log(`nginx added p50 at c=1:            ${((nginx.c1.p50 - direct.c1.p50) / 1000).toFixed(3)} ms`);
+const cpuFull = Math.min(...(cpuPerRequest.get(full.name) ?? [Number.NaN]));
+const cpuBare = Math.min(...(cpuPerRequest.get(bare.name) ?? [Number.NaN]));
+const cpuNginx = Math.min(...(cpuPerRequest.get(nginx.name) ?? [Number.NaN]));
+if (Number.isFinite(cpuFull) && Number.isFinite(cpuNginx)) {
+  log(
+    `CPU per request: nginx ${cpuNginx.toFixed(1)} µs, tollgate bare ${cpuBare.toFixed(1)} µs, full ${cpuFull.toFixed(1)} µs (nginx / full = ${(cpuNginx / cpuFull).toFixed(2)}×; policies +${((cpuFull / cpuBare - 1) * 100).toFixed(0)}% over bare)`,
+  );
+}
 process.exit(0);
