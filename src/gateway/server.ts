@@ -31,7 +31,7 @@ import type { AccessResolver, AccessView, QuotaView } from '../subscriptions/acc
 import { parseWindow } from '../util/duration.ts';
 import type { Logger } from '../util/log.ts';
 import { allowAllAccessResolver, defaultRateLimitSpec } from './access.ts';
-import { BatchingUsageLog } from './batch-log.ts';
+import { type AppendWaiter, BatchingUsageLog } from './batch-log.ts';
 import { GatewayContext, RequestInfo } from './context.ts';
 import { GatewayMetrics } from './metrics.ts';
 import {
@@ -185,8 +185,15 @@ function windowMs(window: string): number {
   return ms;
 }
 
+let policySpec: RateLimitSpec | null = null;
+let policyText = '';
+/** `RateLimit-Policy`; the spec of a caller's view is the same object request after request. */
 function rateLimitPolicyHeader(spec: RateLimitSpec): string {
-  return `"default";q=${spec.limit};w=${Math.ceil(spec.windowMs / 1000)}`;
+  if (spec !== policySpec) {
+    policySpec = spec;
+    policyText = `"default";q=${spec.limit};w=${Math.ceil(spec.windowMs / 1000)}`;
+  }
+  return policyText;
 }
 
 function rateLimitHeader(result: RateLimitResult): string {
@@ -326,7 +333,7 @@ export class Gateway {
  * One request through the gateway. It is also the undici dispatch handler of its upstream
  * request, so a proxied request allocates one object for the whole exchange.
  */
-class Exchange implements Dispatcher.DispatchHandler {
+class Exchange implements Dispatcher.DispatchHandler, AppendWaiter {
   readonly gw: Gateway;
   readonly state: GatewayState;
   readonly req: IncomingMessage;
@@ -368,6 +375,8 @@ class Exchange implements Dispatcher.DispatchHandler {
   /** The request body, when it was read to learn the model (model-gated routes). */
   body: Buffer | null = null;
   model: string | null = null;
+  /** This response's usage events, while they are being appended. */
+  events: UsageEvent[] | null = null;
 
   constructor(gw: Gateway, state: GatewayState, req: IncomingMessage, res: ServerResponse) {
     this.gw = gw;
@@ -910,24 +919,21 @@ class Exchange implements Dispatcher.DispatchHandler {
       this.end();
       return;
     }
-    let appended: void | Promise<void>;
+    this.events = events;
     try {
-      appended = (this.gw.batchedLog as BatchingUsageLog).append(events);
+      (this.gw.batchedLog as BatchingUsageLog).enqueue(events, this);
     } catch (error) {
+      this.meteringFailed(error);
+    }
+  }
+
+  /** The usage log's answer ({@link AppendWaiter}): the events are in the log, or could not be appended. */
+  appended(error: unknown): void {
+    if (error !== undefined) {
       this.meteringFailed(error);
       return;
     }
-    if (isPromise(appended)) {
-      appended.then(
-        () => {
-          this.addTokenQuotas(events);
-          this.end();
-        },
-        (error: unknown) => this.meteringFailed(error),
-      );
-      return;
-    }
-    this.addTokenQuotas(events);
+    this.addTokenQuotas(this.events as UsageEvent[]);
     this.end();
   }
 
@@ -984,6 +990,28 @@ class Exchange implements Dispatcher.DispatchHandler {
       tokens = this.state.aiUsage ? this.sse.result() : null;
       body = this.sse.lastUsageChunk;
     }
+    const hook = this.state.hook;
+    if (tokens === null && hook === undefined) {
+      // The common case, built directly (same event as toEvents would make).
+      return [
+        {
+          specversion: '1.0',
+          id: `${this.requestId}/request`,
+          source: this.gw.source,
+          type: 'request',
+          subject: key.customerId,
+          time: nowIso(),
+          datacontenttype: 'application/json',
+          data: {
+            route: route.path,
+            method: route.method === '*' ? this.req.method : route.method,
+            status: this.status,
+            latencyMs,
+            key: key.id,
+          },
+        },
+      ];
+    }
     const inputs: UsageEventInput[] = [
       {
         type: 'request',
@@ -1013,7 +1041,6 @@ class Exchange implements Dispatcher.DispatchHandler {
         });
       }
     }
-    const hook = this.state.hook;
     if (hook === undefined) return this.toEvents(inputs, false);
     return Promise.resolve(hook(this.context(), { status: this.status, body, events: inputs })).then((out) =>
       Array.isArray(out) ? this.toEvents(out, true) : this.toEvents(inputs, false),
