@@ -230,9 +230,10 @@ export function createMeterReader(deps: {
                       value as min, value as max, time as latest_time, value as latest_value
                     from usage_meter_values where meter = $1 and value is not null${range('time', seg)}`;
           }
-          // Without a subject filter or split, the all-subjects rollups hold the same sums in fewer rows.
+          // Without a subject filter or split, the all-subjects hour rollup holds the same sums in
+          // far fewer rows (what day windows in a time zone such as Europe/Berlin read).
           const perSubject = bySubject || (params.subject?.length ?? 0) > 0;
-          const table = `usage_rollups_${seg.source}${perSubject ? '' : '_all'}`;
+          const table = `usage_rollups_${seg.source}${seg.source === 'hour' && !perSubject ? '_all' : ''}`;
           return `select bucket as t${keyExprs.map((k) => `, ${k}`).join('')},
                     ${partial('sum(sum)', needs.sum, 'numeric')} as sum,
                     ${partial('sum(count)', needs.count, 'numeric')}::bigint as count,

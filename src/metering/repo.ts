@@ -38,9 +38,7 @@ const ROLLUPS_SQL = `
 with ${upsertRollup('rm', 'usage_rollups_minute', '$1')},
 ${upsertRollup('rh', 'usage_rollups_hour', '$2')},
 ${upsertRollup('rd', 'usage_rollups_day', '$3')},
-${upsertRollup('am', 'usage_rollups_minute_all', '$4')},
-${upsertRollup('ah', 'usage_rollups_hour_all', '$5')},
-${upsertRollup('ad', 'usage_rollups_day_all', '$6')}
+${upsertRollup('ah', 'usage_rollups_hour_all', '$4')}
 select 1`;
 
 const VALUES_COLUMNS = `source text, id text, meter int, subject text, time timestamptz, value numeric, value_text text, dims jsonb`;
@@ -129,14 +127,13 @@ export async function insertValuesOnly(db: Executor, values: ValueRow[]): Promis
 async function upsertRollups(db: Executor, values: readonly ValueRow[]): Promise<void> {
   const { minute, hour, day } = rollupDeltas(values);
   if (minute.length === 0) return;
+  // All subjects summed: only the hour level (see reader.ts).
   const all = rollupDeltas(values.map((v) => ({ ...v, subject: '*' })));
   await run(db, ROLLUPS_SQL, [
     JSON.stringify(minute),
     JSON.stringify(hour),
     JSON.stringify(day),
-    JSON.stringify(all.minute),
     JSON.stringify(all.hour),
-    JSON.stringify(all.day),
   ]);
 }
 
@@ -262,12 +259,7 @@ export async function deleteMeterData(db: Executor, meterKey: number): Promise<v
   await run(db, 'delete from usage_meter_values where meter = $1', [meterKey]);
   await run(db, 'delete from usage_rollups_minute where meter = $1', [meterKey]);
   await run(db, 'delete from usage_rollups_hour where meter = $1', [meterKey]);
-  for (const table of [
-    'usage_rollups_day',
-    'usage_rollups_minute_all',
-    'usage_rollups_hour_all',
-    'usage_rollups_day_all',
-  ]) {
+  for (const table of ['usage_rollups_day', 'usage_rollups_hour_all']) {
     await run(db, `delete from ${table} where meter = $1`, [meterKey]);
   }
 }
