@@ -210,6 +210,9 @@ export function subscriptionPort(deps: {
       const c = await customers.get(id);
       return c ? { id: c.id, name: c.name, email: c.email } : null;
     },
+    async cancel(id) {
+      await subscriptions.cancel(id, { timing: 'now' });
+    },
     async subscribe(customerId, planKey) {
       const existing = await subscriptions.currentForCustomer(customerId);
       const sub =

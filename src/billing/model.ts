@@ -104,6 +104,8 @@ export interface SubscriptionPort {
   customer(customerId: string): Promise<BillingCustomer | null>;
   /** Starts a subscription to a plan of the current config (portal checkout). */
   subscribe?(customerId: string, planKey: string): Promise<BillingSubscription>;
+  /** Ends a subscription now (a checkout whose first payment was declined). */
+  cancel?(subscriptionId: string): Promise<void>;
 }
 
 /** Usage per feature key over [from, to) for a customer/subscription. */

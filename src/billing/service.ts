@@ -915,6 +915,10 @@ export function createBillingService(options: BillingServiceOptions) {
     if (!payment?.invoice_id) return;
     const row = await invoiceRow(db, payment.invoice_id);
     if (!row || row.status !== 'issued') return;
+    if (row.metadata && (row.metadata as { first?: boolean }).first === true && row.payment_attempts === 1) {
+      await undoCheckout(row, code, message);
+      return;
+    }
     const now = clock.now();
     const firstFailed = row.first_failed_at ? new Date(row.first_failed_at) : now;
     const retryIndex = row.payment_attempts - 1;
@@ -953,6 +957,58 @@ export function createBillingService(options: BillingServiceOptions) {
         `Your API access continues for ${config.billing.gracePeriodDays} days after the first failed payment.`,
       ].join('\n\n'),
     );
+  }
+
+  /**
+   * The first charge of a new subscription (checkout) was declined: compensate, so the checkout
+   * leaves nothing behind. The invoice is voided (credits it drew go back), the subscription is
+   * canceled now; the customer can check out again with another card.
+   */
+  async function undoCheckout(row: InvoiceRow, code: string, message: string): Promise<void> {
+    const voided = await sqlRows<{ id: string }>(
+      db,
+      `update billing_invoices set status = 'void', voided_at = $2, next_payment_attempt_at = null, last_payment_error = $3
+       where id = $1 and status = 'issued' returning id`,
+      [row.id, clock.now(), `${code}: ${message}`],
+    );
+    if (voided.length === 0) return;
+    const drawn = await sqlRows<{ id: string; currency: string; amount: string; grant_id: string | null }>(
+      db,
+      `select id, currency, amount::text as amount, grant_id from billing_credit_ledger
+       where invoice_id = $1 and kind in ('usage', 'release')`,
+      [row.id],
+    );
+    for (const d of drawn) {
+      await sqlRows(
+        db,
+        `insert into billing_credit_ledger (id, customer_id, currency, kind, amount, grant_id, invoice_id, idempotency_key, note, created_at)
+         values ($1, $2, $3, 'release', $4, $5, $6, $7, 'Invoice voided: checkout declined', $8)
+         on conflict (idempotency_key) do nothing`,
+        [
+          newId('crd'),
+          row.customer_id,
+          d.currency,
+          new Decimal(d.amount).neg().toString(),
+          d.grant_id,
+          row.id,
+          `void:${d.id}`,
+          clock.now(),
+        ],
+      );
+    }
+    if (drawn.length > 0) await credits.refresh(row.customer_id);
+    if (row.subscription_id && subscriptions.cancel) {
+      const sub = await subscriptions.get(row.subscription_id);
+      if (sub && sub.status !== 'canceled') await subscriptions.cancel(sub.id);
+    }
+    const invoice = await mustLoad(row.id);
+    await events.emit('invoice.void', { invoice: summary(invoice) });
+    await events.emit('invoice.payment_failed', {
+      invoice: summary(invoice),
+      failureCode: code,
+      failureMessage: message,
+      nextPaymentAttemptAt: null,
+    });
   }
 
   /** Best effort: a mail that cannot be sent never fails billing. */
@@ -1176,6 +1232,36 @@ export function createBillingService(options: BillingServiceOptions) {
     );
     for (const o of open) if (o.id !== first?.id) await collect(o.id);
     return first;
+  }
+
+  /**
+   * What checkout will charge at once for a new subscription to `planKey` (its first phase's
+   * in-advance fees, with tax), or null when nothing (a plan change, a free or usage-only plan).
+   */
+  async function firstCharge(customerId: string, planKey: string): Promise<string | null> {
+    const plan = config.plans.find((p) => p.key === planKey);
+    if (!plan) return null;
+    if ((await subscriptions.listForCustomer(customerId)).some((s) => s.status !== 'canceled')) return null;
+    const phase = plan.phases?.[0] ?? { key: 'default', trial: false, rateCards: plan.rateCards ?? [] };
+    const from = clock.now();
+    const period = { from, to: new Date(from.getTime() + 30 * DAY) };
+    const lines = rate({
+      period,
+      currency: plan.currency,
+      segments: [
+        {
+          ...period,
+          planKey,
+          planVersion: 0,
+          phaseKey: phase.key,
+          trial: phase.trial ?? false,
+          rateCards: phase.rateCards ?? [],
+          usage: {},
+        },
+      ],
+    }).filter((l) => l.timing === 'in_advance');
+    const { total } = totals(lines, plan.currency);
+    return total.gt(0) ? formatMoney(total, plan.currency) : null;
   }
 
   /** The in-advance fees of a new subscription's first period, issued and charged now. */
@@ -1470,10 +1556,13 @@ export function createBillingService(options: BillingServiceOptions) {
       }
       const customer = await ensureRailCustomer(customerId);
       const metadata: Record<string, string> = { customerId, ...(planKey ? { planKey } : {}) };
+      const amount = planKey ? await firstCharge(customerId, planKey) : null;
       const result = await rail.checkout({
         customerId,
         railCustomerId: customer.rail_customer_id,
-        mode: 'setup',
+        // Rails that cannot save a card without a payment (Paddle) take the first charge here.
+        mode: amount ? 'payment' : 'setup',
+        ...(amount ? { amount } : {}),
         currency: config.plans.find((p) => p.key === planKey)?.currency ?? 'USD',
         description: planKey ? `Subscribe to ${planKey}` : 'Save a payment method',
         successUrl: checkoutOptions.returnUrl ?? '',

@@ -285,6 +285,14 @@ export const configSchema = z.strictObject({
             /** For tests and proxies: where the Stripe API is. */
             apiBase: z.url().optional(),
           }),
+          z.strictObject({
+            type: z.literal('paddle'),
+            apiKey: z.string().min(1),
+            /** The notification destination's secret key (`pdl_ntfset_…`). */
+            webhookSecret: z.string().min(1),
+            /** For tests and proxies: where the Paddle API is (default: by the key, sandbox or live). */
+            apiBase: z.url().optional(),
+          }),
           z.strictObject({ type: z.literal('sandbox') }),
           z.strictObject({ type: z.literal('invoice'), netDays: z.number().int().positive().default(30) }),
         ])

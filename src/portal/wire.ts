@@ -279,7 +279,12 @@ export function billingPort(deps: {
   const { billing, subscriptions, catalog, clock } = deps;
   const railConfig = deps.config().billing.rail;
   const rail: BillingPort['rail'] =
-    typeof railConfig === 'string' ? railConfig : railConfig.type === 'stripe' ? 'stripe' : railConfig.type;
+    typeof railConfig === 'string'
+      ? railConfig
+      : // Paddle checks out on a hosted page too: the portal redirects, as for Stripe.
+        railConfig.type === 'stripe' || railConfig.type === 'paddle'
+        ? 'stripe'
+        : railConfig.type;
 
   const featureNames = async () => new Map((await catalog.listFeatures()).map((f) => [f.key, f.name]));
 
@@ -303,10 +308,8 @@ export function billingPort(deps: {
   return {
     rail,
     async checkout(customerId, input) {
-      if (rail === 'sandbox') {
-        if (!input.card) throw problems.badRequest('Enter a card: the sandbox rail takes test card numbers.');
-        const declined = sandboxDecline(input.card.number);
-        if (declined) return { status: 'declined', message: declined };
+      if (rail === 'sandbox' && !input.card) {
+        throw problems.badRequest('Enter a card: the sandbox rail takes test card numbers.');
       }
       const result = await billing.startCheckout(customerId, input.planKey, {
         card: input.card?.number,
@@ -314,16 +317,16 @@ export function billingPort(deps: {
         cancelUrl: input.cancelUrl,
       });
       if (result.url) return { status: 'redirect', url: result.url };
-      const sub = await subscriptions.currentForCustomer(customerId);
-      if (!sub) throw problems.internal('Checkout finished without a subscription.');
       if (result.invoice && result.invoice.status !== 'paid') {
         await (billing.rail as PaymentRail & { drain?: () => Promise<void> }).drain?.();
-        // A charge that failed after the card was accepted leaves the invoice open (dunning retries it).
+        // A declined first charge undoes the checkout (invoice void, subscription canceled).
         const fresh = await billing.get(result.invoice.id);
-        if (fresh?.status === 'issued' && fresh.lastPaymentError) {
+        if ((fresh?.status === 'void' || fresh?.status === 'issued') && fresh.lastPaymentError) {
           return { status: 'declined', message: fresh.lastPaymentError };
         }
       }
+      const sub = await subscriptions.currentForCustomer(customerId);
+      if (!sub) throw problems.internal('Checkout finished without a subscription.');
       const view = await subscriptionsPort({
         subscriptions,
         catalog,

@@ -231,7 +231,7 @@ describe('stripe rail against a fake Stripe', () => {
     expect(((await response.json()) as { detail: string }).detail).toContain('signature');
   });
 
-  it('a declined card fails the charge synchronously and starts dunning', async () => {
+  it('a card declined on the first charge undoes the checkout: no subscription, nothing to pay', async () => {
     const customer = await h.customers.create({ name: 'Declined Org', email: 'd@example.com' });
     const started = await h.billing.service.startCheckout(customer.id, 'growth', {
       returnUrl: 'http://portal.test/done',
@@ -249,11 +249,10 @@ describe('stripe rail against a fake Stripe', () => {
         },
       },
     });
-    const sub = await h.subscriptions.currentForCustomer(customer.id);
-    const [invoice] = await h.billing.service.list({ subscriptionId: sub!.id });
-    expect(invoice?.status).toBe('issued');
+    expect(await h.subscriptions.currentForCustomer(customer.id)).toBeNull();
+    const [invoice] = await h.billing.service.list({ customerId: customer.id });
+    expect(invoice?.status).toBe('void');
     expect(invoice?.lastPaymentError).toContain('generic_decline');
-    expect((await h.subscriptions.require(sub!.id)).status).toBe('past_due');
   });
 
   it('webhooks for another rail are a 404 problem', async () => {

@@ -1,6 +1,7 @@
 import type { ResolvedConfig } from '../../config/index.ts';
 import type { Db } from '../model.ts';
 import { createInvoiceRail } from './invoice.ts';
+import { createPaddleRail } from './paddle.ts';
 import { createSandboxRail } from './sandbox.ts';
 import { createStripeRail } from './stripe.ts';
 import type { PaymentRail } from './types.ts';
@@ -15,6 +16,13 @@ export function createRail(config: ResolvedConfig, db: Db): PaymentRail {
     return createSandboxRail(db);
   if (rail === 'invoice') return createInvoiceRail(30);
   if (rail.type === 'invoice') return createInvoiceRail(rail.netDays);
+  if (rail.type === 'paddle') {
+    return createPaddleRail({
+      apiKey: rail.apiKey,
+      webhookSecret: rail.webhookSecret,
+      apiBase: rail.apiBase,
+    });
+  }
   return createStripeRail({
     secretKey: rail.secretKey,
     webhookSecret: rail.webhookSecret,

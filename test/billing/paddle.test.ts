@@ -1,0 +1,348 @@
+import { createHmac } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Hono } from 'hono';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mountBillingRoutes, subscriptionPort } from '../../src/billing/index.ts';
+import { createRail } from '../../src/billing/rails/index.ts';
+import { createConsoleApp } from '../../src/http/hono.ts';
+import { silentLogger } from '../../src/util/log.ts';
+import { billingConfig, type Harness, openHarness } from './harness.ts';
+
+/**
+ * The real `@paddle/paddle-node-sdk` against a small fake Paddle Billing API (no network):
+ * customers, transactions with a checkout URL, transaction custom data, adjustments (refunds),
+ * and webhooks signed like Paddle's (`Paddle-Signature: ts=…;h1=…`), verified by
+ * `paddle.webhooks.unmarshal`. The rail is built from the config (`billing.rail.type: 'paddle'`).
+ */
+const WEBHOOK_SECRET = 'pdl_ntfset_test_fake_paddle_secret';
+type Json = Record<string, unknown>;
+let server: Server;
+let h: Harness;
+let app: Hono;
+const requests: { method: string; path: string; body: Json; auth: string | undefined }[] = [];
+const transactions = new Map<string, Json>();
+let n = 0;
+
+function transaction(body: Json): Json {
+  const id = `txn_${++n}`;
+  const items = (body.items as Json[]) ?? [];
+  return {
+    id,
+    status: 'ready',
+    customer_id: body.customer_id ?? null,
+    custom_data: body.custom_data ?? null,
+    currency_code: body.currency_code ?? 'USD',
+    origin: 'api',
+    collection_mode: body.collection_mode ?? 'automatic',
+    items: [],
+    details: {
+      tax_rates_used: [],
+      totals: null,
+      line_items: items.map((_, i) => ({ id: `txnitm_${n}_${i}`, price_id: `pri_${n}_${i}`, quantity: 1 })),
+    },
+    payments: [],
+    checkout: { url: `https://pay.paddle.test/checkout?_ptxn=${id}` },
+    created_at: new Date().toISOString(),
+    updated_at: new Date().toISOString(),
+  };
+}
+
+function fakePaddle(method: string, path: string, body: Json): { status: number; body: unknown } {
+  if (method === 'POST' && path === '/customers') {
+    if (body.email === 'taken@example.com') {
+      return {
+        status: 409,
+        body: {
+          error: {
+            type: 'request_error',
+            code: 'customer_already_exists',
+            detail: 'customer email conflicts with customer of id ctm_existing01',
+            documentation_url: 'https://developer.paddle.com/v1/errors/customers/customer_already_exists',
+          },
+        },
+      };
+    }
+    return {
+      status: 201,
+      body: {
+        data: {
+          id: `ctm_${++n}`,
+          email: body.email,
+          name: body.name,
+          status: 'active',
+          custom_data: body.custom_data,
+          marketing_consent: false,
+          locale: 'en',
+          created_at: new Date().toISOString(),
+          updated_at: new Date().toISOString(),
+        },
+      },
+    };
+  }
+  if (method === 'POST' && path === '/transactions') {
+    const txn = transaction(body);
+    transactions.set(txn.id as string, txn);
+    return { status: 201, body: { data: txn } };
+  }
+  const txnMatch = /^\/transactions\/(txn_\w+)$/.exec(path);
+  if (txnMatch) {
+    const txn = transactions.get(txnMatch[1] as string);
+    if (!txn)
+      return { status: 404, body: { error: { type: 'request_error', code: 'not_found', detail: 'no' } } };
+    if (method === 'PATCH' && body.custom_data) txn.custom_data = body.custom_data;
+    return { status: 200, body: { data: txn } };
+  }
+  if (method === 'POST' && path === '/adjustments') {
+    return {
+      status: 201,
+      body: {
+        data: {
+          id: `adj_${++n}`,
+          action: body.action,
+          type: body.type,
+          transaction_id: body.transaction_id,
+          customer_id: 'ctm_x',
+          reason: body.reason,
+          currency_code: 'USD',
+          status: 'pending_approval',
+          items: [],
+          totals: { subtotal: '0', tax: '0', total: '0', fee: '0', earnings: '0', currency_code: 'USD' },
+          created_at: new Date().toISOString(),
+          updated_at: new Date().toISOString(),
+        },
+      },
+    };
+  }
+  return {
+    status: 404,
+    body: { error: { type: 'request_error', code: 'not_found', detail: `no fake for ${method} ${path}` } },
+  };
+}
+
+beforeAll(async () => {
+  server = createServer((req, res) => {
+    let raw = '';
+    req.on('data', (c) => {
+      raw += c;
+    });
+    req.on('end', () => {
+      const path = new URL(req.url ?? '/', 'http://x').pathname;
+      const body = raw ? (JSON.parse(raw) as Json) : {};
+      requests.push({ method: req.method ?? 'GET', path, body, auth: req.headers.authorization });
+      const answer = fakePaddle(req.method ?? 'GET', path, body);
+      res.writeHead(answer.status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(answer.body));
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  const config = billingConfig({
+    billing: {
+      rail: {
+        type: 'paddle',
+        apiKey: 'pdl_sdbx_apikey_fake',
+        webhookSecret: WEBHOOK_SECRET,
+        apiBase: `http://127.0.0.1:${port}`,
+      },
+    },
+  });
+  h = await openHarness({
+    start: '2026-01-01T00:00:00Z',
+    config,
+    rail: (store) => createRail(config, store.db),
+  });
+  app = createConsoleApp(silentLogger);
+  mountBillingRoutes(app, {
+    billing: h.billing.service,
+    subscriptions: subscriptionPort({
+      store: h.store,
+      config: h.config,
+      subscriptions: h.subscriptions,
+      customers: h.customers,
+      catalog: h.catalog,
+    }),
+    adminToken: 'admin-token-admin-token',
+    config: h.config,
+  });
+});
+
+afterAll(async () => {
+  await new Promise((r) => server.close(r));
+  await h.store.close();
+});
+
+/** Signs like Paddle: `ts=<unix seconds>;h1=<hex HMAC-SHA256 of "ts:body">`. */
+async function sendWebhook(eventType: string, data: Json, secret = WEBHOOK_SECRET, eventId = `evt_${++n}`) {
+  const payload = JSON.stringify({
+    event_id: eventId,
+    event_type: eventType,
+    occurred_at: new Date().toISOString(),
+    notification_id: `ntf_${n}`,
+    data,
+  });
+  const ts = Math.floor(Date.now() / 1000);
+  const h1 = createHmac('sha256', secret).update(`${ts}:${payload}`).digest('hex');
+  return app.request('/api/billing/webhooks/paddle', {
+    method: 'POST',
+    headers: { 'paddle-signature': `ts=${ts};h1=${h1}`, 'content-type': 'application/json' },
+    body: payload,
+  });
+}
+
+/** Paddle's side of a customer paying on the hosted checkout: the transaction completes. */
+function complete(txnId: string, last4 = '4242'): Json {
+  const txn = transactions.get(txnId) as Json;
+  txn.status = 'completed';
+  txn.payments = [
+    {
+      payment_attempt_id: `pa_${++n}`,
+      payment_method_id: `paymtd_${n}`,
+      stored_payment_method_id: `paymtd_${n}`,
+      amount: '4900',
+      status: 'captured',
+      error_code: null,
+      method_details: {
+        type: 'card',
+        card: { type: 'visa', last4, expiry_month: 1, expiry_year: 2030, cardholder_name: 'Pat' },
+      },
+      created_at: new Date().toISOString(),
+      captured_at: new Date().toISOString(),
+    },
+  ];
+  return txn;
+}
+
+const admin = { authorization: 'Bearer admin-token-admin-token', 'content-type': 'application/json' };
+
+describe('paddle rail against a fake Paddle', () => {
+  let invoiceId = '';
+  let checkoutTxn = '';
+
+  it('checkout is a Paddle transaction; its signed transaction.completed activates the subscription and pays the first invoice', async () => {
+    const customer = await h.customers.create({ name: 'Paddle Org', email: 'p@example.com' });
+    const started = await h.billing.service.startCheckout(customer.id, 'pro', {
+      returnUrl: 'http://portal.test/done',
+    });
+    expect(started.url).toMatch(/^https:\/\/pay\.paddle\.test\/checkout\?_ptxn=txn_/);
+    expect(await h.subscriptions.currentForCustomer(customer.id)).toBeNull();
+    const createCustomer = requests.find((r) => r.path === '/customers');
+    expect(createCustomer?.auth).toBe('bearer pdl_sdbx_apikey_fake');
+    expect(createCustomer?.body).toMatchObject({
+      email: 'p@example.com',
+      custom_data: { tollgateCustomerId: customer.id },
+    });
+    const created = requests.find((r) => r.method === 'POST' && r.path === '/transactions');
+    const item = (created!.body.items as Json[])[0] as { price: { unit_price: Json } };
+    expect(item.price.unit_price).toEqual({ amount: '4900', currency_code: 'USD' });
+    expect(created?.body.custom_data).toMatchObject({
+      tollgateKind: 'checkout',
+      planKey: 'pro',
+      amount: '49.00',
+    });
+    checkoutTxn = started.sessionId;
+
+    const response = await sendWebhook(
+      'transaction.completed',
+      complete(checkoutTxn),
+      WEBHOOK_SECRET,
+      'evt_checkout_1',
+    );
+    expect(response.status).toBe(200);
+    const sub = await h.subscriptions.currentForCustomer(customer.id);
+    expect(sub).toMatchObject({ planKey: 'pro', status: 'active' });
+    const [invoice] = await h.billing.service.list({ subscriptionId: sub!.id });
+    expect(invoice).toMatchObject({ status: 'paid', total: '49.00' });
+    invoiceId = invoice!.id;
+    // The checkout payment was applied to this invoice once, marked in Paddle's custom data.
+    expect((transactions.get(checkoutTxn)!.custom_data as Json).appliedTo).toBe(`inv:${invoiceId}:attempt:1`);
+    expect(requests.filter((r) => r.method === 'POST' && r.path === '/transactions')).toHaveLength(1);
+    const label = await h.billing.service.paymentMethod(customer.id);
+    expect(label?.payment_method_label).toBe('Paddle card •••• 4242');
+
+    // The same notification again changes nothing.
+    const again = await sendWebhook(
+      'transaction.completed',
+      transactions.get(checkoutTxn) as Json,
+      WEBHOOK_SECRET,
+      'evt_checkout_1',
+    );
+    expect(again.status).toBe(200);
+    expect(await h.billing.service.list({ customerId: customer.id })).toHaveLength(1);
+  });
+
+  it('refuses a webhook with a bad signature with problem+json, changing nothing', async () => {
+    const response = await sendWebhook(
+      'transaction.completed',
+      transactions.get(checkoutTxn) as Json,
+      'pdl_ntfset_wrong',
+    );
+    expect(response.status).toBe(400);
+    expect(response.headers.get('content-type')).toBe('application/problem+json');
+    expect(((await response.json()) as { detail: string }).detail).toContain('signature');
+  });
+
+  it('refunds through a Paddle adjustment (pending Paddle approval)', async () => {
+    const response = await app.request(`/api/admin/invoices/${invoiceId}/refund`, {
+      method: 'POST',
+      headers: admin,
+      body: JSON.stringify({ amount: '10.00' }),
+    });
+    expect(response.status).toBeLessThan(300);
+    const refund = (await response.json()) as { purpose: string; status: string; amount: string };
+    expect(refund).toMatchObject({ purpose: 'refund', status: 'pending' });
+    expect(Number(refund.amount)).toBe(10);
+    const adjustment = requests.find((r) => r.path === '/adjustments');
+    expect(adjustment?.body).toMatchObject({
+      action: 'refund',
+      type: 'partial',
+      transaction_id: checkoutTxn,
+      items: [{ item_id: `txnitm_${checkoutTxn.slice(4)}_0`, type: 'partial', amount: '1000' }],
+    });
+  });
+
+  it('renewal: the next invoice is a Paddle transaction with a payment link, paid by its webhook', async () => {
+    // January's period invoice is empty (its fee was paid at checkout); February's carries the fee.
+    h.clock.set('2026-02-01T00:00:00Z');
+    await h.billing.service.runBilling();
+    h.clock.set('2026-03-01T00:00:00Z');
+    await h.billing.service.runBilling();
+    const customer = (await h.customers.list()).find((c) => c.email === 'p@example.com');
+    const invoices = await h.billing.service.list({ customerId: customer!.id });
+    const renewal = invoices.find((i) => i.status === 'issued');
+    expect(renewal).toMatchObject({ status: 'issued', total: '49.00' });
+    const [payment] = await h.billing.service.payments(renewal!.id);
+    expect(payment?.rail_ref).toMatch(/^txn_/);
+    const txn = transactions.get(payment!.rail_ref as string) as Json;
+    expect(txn.custom_data).toMatchObject({
+      tollgateKind: 'invoice',
+      idempotencyKey: payment?.idempotency_key,
+    });
+
+    const response = await sendWebhook('transaction.completed', complete(txn.id as string));
+    expect(response.status).toBe(200);
+    expect((await h.billing.service.mustGet(renewal!.id)).status).toBe('paid');
+  });
+
+  it('a failed attempt on the checkout page creates nothing; an existing Paddle customer is reused', async () => {
+    const customer = await h.customers.create({ name: 'Taken Org', email: 'taken@example.com' });
+    const started = await h.billing.service.startCheckout(customer.id, 'growth', {});
+    expect((await h.billing.service.paymentMethod(customer.id))?.rail_customer_id).toBe('ctm_existing01');
+    const txn = transactions.get(started.sessionId) as Json;
+    const response = await sendWebhook('transaction.payment_failed', {
+      ...txn,
+      payments: [
+        {
+          payment_attempt_id: 'pa_x',
+          amount: '2000',
+          status: 'error',
+          error_code: 'declined',
+          created_at: new Date().toISOString(),
+        },
+      ],
+    });
+    expect(response.status).toBe(200);
+    expect(await h.subscriptions.currentForCustomer(customer.id)).toBeNull();
+    expect(await h.billing.service.list({ customerId: customer.id })).toHaveLength(0);
+  });
+});
