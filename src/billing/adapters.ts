@@ -7,6 +7,7 @@ import {
   applyPricingHook,
   type CustomerService,
   type Subscription,
+  type SubscriptionSegment,
   type SubscriptionService,
 } from '../subscriptions/index.ts';
 import { Decimal } from '../util/money.ts';
@@ -35,6 +36,7 @@ export function subscriptionPort(deps: {
   const { store, subscriptions, customers, catalog, config } = deps;
   // Subscriptions read by the last listDue batch, so rating them does not read them again.
   const batch = new Map<string, Subscription>();
+  const history = new Map<string, SubscriptionSegment[]>();
 
   function toBilling(sub: Subscription, currency: string, period = sub.currentPeriod): BillingSubscription {
     return {
@@ -108,10 +110,15 @@ export function subscriptionPort(deps: {
       const out: BillingSubscription[] = [];
       const seen = new Set<string>();
       batch.clear();
+      history.clear();
+      // The batch's subscriptions and segment histories in one query each.
+      const ids = [...new Set(rows.map((r) => r.id))];
+      const subs = new Map((await subscriptions.getMany(ids)).map((s) => [s.id, s]));
+      for (const [id, segments] of await subscriptions.segmentsMany(ids)) history.set(id, segments);
       for (const r of rows) {
         if (seen.has(r.id)) continue; // one period per subscription per batch, oldest first
         seen.add(r.id);
-        const sub = await subscriptions.get(r.id);
+        const sub = subs.get(r.id);
         if (!sub) continue;
         batch.set(sub.id, sub);
         out.push({
@@ -133,10 +140,12 @@ export function subscriptionPort(deps: {
       batch.delete(billingSub.id);
       // The customer is only needed by the pricing hook.
       const customer = config.billing.pricing ? await customers.get(sub.customerId) : null;
-      const history = await subscriptions.segments(sub.id);
+      const prefetched = history.get(sub.id);
+      history.delete(sub.id);
+      const segmentHistory = prefetched ?? (await subscriptions.segments(sub.id));
       const out: BillingSegment[] = [];
       const cuts = new Set<number>([period.from.getTime(), period.to.getTime()]);
-      for (const s of history) {
+      for (const s of segmentHistory) {
         cuts.add(s.from.getTime());
         if (s.to) cuts.add(s.to.getTime());
       }
@@ -150,7 +159,7 @@ export function subscriptionPort(deps: {
       for (let i = 0; i + 1 < points.length; i++) {
         const from = new Date(points[i] as number);
         const to = new Date(points[i + 1] as number);
-        const seg = history.find((s) => s.from <= from && (s.to === null || s.to > from));
+        const seg = segmentHistory.find((s) => s.from <= from && (s.to === null || s.to > from));
         if (!seg) continue; // before the subscription started or after it ended
         const phase = sub.phases.find((p) => p.from <= from && (p.to === null || p.to > from));
         const version = await catalog.getPlanVersionById(seg.planVersionId);
@@ -196,6 +205,9 @@ export function subscriptionPort(deps: {
     },
     async rollOver(id) {
       await subscriptions.rollover(id); // no-op until the period has ended by the subscriptions' clock
+    },
+    async rollOverMany(ids) {
+      await subscriptions.rolloverMany(ids);
     },
     async markPastDue(id) {
       await subscriptions.markPastDue(id);

@@ -98,6 +98,11 @@ export interface SubscriptionPort {
   segments(subscription: BillingSubscription, period: { from: Date; to: Date }): Promise<BillingSegment[]>;
   /** Moves the subscription to its next period if its current one still ends at `periodTo` (idempotent). */
   rollOver(subscriptionId: string, periodTo: Date): Promise<void>;
+  /**
+   * Optional, for the billing run: moves every listed subscription whose current period has
+   * ended to its next period, in one transaction (all or none).
+   */
+  rollOverMany?(subscriptionIds: readonly string[]): Promise<void>;
   markPastDue(subscriptionId: string): Promise<void>;
   suspend(subscriptionId: string): Promise<void>;
   reactivate(subscriptionId: string): Promise<void>;

@@ -569,8 +569,14 @@ export function createBillingService(options: BillingServiceOptions) {
     return new Set(rows.map((r) => r.key));
   }
 
-  /** Bills one subscription's current period if it has ended; idempotent. */
-  async function billSubscription(sub: BillingSubscription): Promise<'invoiced' | 'existing'> {
+  /**
+   * Bills one subscription's current period if it has ended; idempotent. `rolled`: the run
+   * already moved the subscription past this period (the period stays listed until invoiced).
+   */
+  async function billSubscription(
+    sub: BillingSubscription,
+    rolled = false,
+  ): Promise<'invoiced' | 'existing'> {
     const period = sub.currentPeriod;
     const key = `sub:${sub.id}:${period.from.toISOString()}`;
     // listDue only returns periods without a period invoice; the unique key still guards races.
@@ -598,7 +604,7 @@ export function createBillingService(options: BillingServiceOptions) {
       const row = existing ?? (await invoiceRowByKey(db, key));
       if (row) await resumeCollection(row);
     }
-    await subscriptions.rollOver(sub.id, period.to);
+    if (!rolled) await subscriptions.rollOver(sub.id, period.to);
     return created ? 'invoiced' : 'existing';
   }
 
@@ -694,9 +700,14 @@ export function createBillingService(options: BillingServiceOptions) {
           if (batch.length === 0) break;
           total += batch.length;
           if (rail.collection === 'automatic') await prefetchRailCustomers(batch.map((b) => b.customerId));
+          // Roll the batch over first, in one transaction: each billed period stays recorded in
+          // subscription_periods until its invoice exists, so a crash after this point loses nothing
+          // (the rerun lists the periods without an invoice), and the invoice key prevents duplicates.
+          const rolled = subscriptions.rollOverMany !== undefined;
+          await subscriptions.rollOverMany?.(batch.map((b) => b.id));
           const billOne = async (sub: BillingSubscription) => {
             try {
-              const outcome = await billSubscription(sub);
+              const outcome = await billSubscription(sub, rolled);
               summaryOut.subscriptions++;
               billedInPass++;
               if (outcome === 'invoiced') summaryOut.invoicesCreated++;

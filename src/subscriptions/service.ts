@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import type { CatalogService, PlanVersion } from '../catalog/index.ts';
 import { type CatalogTables, toPlanVersion } from '../catalog/index.ts';
 import { problems } from '../http/problem.ts';
@@ -15,7 +16,14 @@ import {
   type SubscriptionSegment,
   type SubscriptionStatus,
 } from './model.ts';
-import { billingPeriodAt, layoutPhases, type PhaseEntry, phaseIndexAt, phasesToJson } from './periods.ts';
+import {
+  billingPeriodAt,
+  layoutPhases,
+  type Period,
+  type PhaseEntry,
+  phaseIndexAt,
+  phasesToJson,
+} from './periods.ts';
 import {
   pendingToJson,
   type SubscriptionDb,
@@ -101,6 +109,17 @@ export interface SubscriptionService {
   rollover(id: string): Promise<Subscription>;
   /** Rolls every subscription whose period ended; returns how many moved. */
   rolloverDue(): Promise<number>;
+  /**
+   * Billing run: `rollover` for many subscriptions in one transaction (all or none). The common
+   * case (one step to the next period) is one statement for all of them; scheduled cancels, plan
+   * changes and subscriptions several periods behind go through the same steps as `rollover`.
+   * Returns the subscriptions that moved.
+   */
+  rolloverMany(ids: readonly string[]): Promise<Subscription[]>;
+  /** Several subscriptions in one query (missing ids are left out). */
+  getMany(ids: readonly string[]): Promise<Subscription[]>;
+  /** Segment histories of several subscriptions in one query, by subscription id. */
+  segmentsMany(ids: readonly string[]): Promise<Map<string, SubscriptionSegment[]>>;
   /** Billing/dunning: a payment failed. */
   markPastDue(id: string): Promise<Subscription>;
   /** Dunning: grace period over; keys are blocked with 402. */
@@ -635,6 +654,97 @@ export function createSubscriptionService(deps: SubscriptionDeps): SubscriptionS
         .execute();
       for (const { id } of due) await service.rollover(id);
       return due.length;
+    },
+
+    async rolloverMany(ids) {
+      if (ids.length === 0) return [];
+      const now = clock.now();
+      const { rolled, events } = await store.transaction(async (trx) => {
+        const tx = trx.withTables<SubscriptionTables>();
+        const rows = await tx
+          .selectFrom('subscriptions')
+          .selectAll()
+          .where('id', 'in', [...ids])
+          .where('status', '<>', 'canceled')
+          .where('current_period_end', '<=', now)
+          .orderBy('id')
+          .forUpdate()
+          .execute();
+        const out: Subscription[] = [];
+        const all: SubscriptionEvent[] = [];
+        const simple: { sub: Subscription; next: Period; status: SubscriptionStatus }[] = [];
+        for (const row of rows) {
+          const sub = toSubscription(row);
+          const boundary = sub.currentPeriod.to;
+          const pending = sub.pendingChange && sub.pendingChange.effectiveAt.getTime() <= boundary.getTime();
+          if (!sub.cancelAtPeriodEnd && !pending) {
+            // The common case, as one step of `rollIn`: the next period on the same plan.
+            const version = await versionIn(tx, sub.planVersionId);
+            const next = billingPeriodAt(sub.phases, version.definition.billingCadence, boundary);
+            if (now.getTime() < next.to.getTime()) {
+              simple.push({ sub, next, status: statusForPhase(sub, sub.phases, boundary) });
+              continue;
+            }
+          }
+          const moved = await rollIn(tx, sub, now);
+          out.push(moved.sub);
+          all.push(...moved.events);
+        }
+        if (simple.length > 0) {
+          // Closes each ended period, opens the next (as openPeriod) and moves the subscription, at once.
+          const written = await sql<SubscriptionTables['subscriptions']>`
+            with v as (
+              select * from unnest(
+                ${simple.map((s) => s.sub.id)}::text[], ${simple.map((s) => s.sub.currentPeriod.from.toISOString())}::timestamptz[],
+                ${simple.map((s) => s.next.from.toISOString())}::timestamptz[], ${simple.map((s) => s.next.to.toISOString())}::timestamptz[],
+                ${simple.map((s) => s.status)}::text[]
+              ) as v(id, old_start, new_start, new_end, status)
+            ), closed as (
+              update subscription_periods p set closed_at = ${now} from v
+              where p.subscription_id = v.id and p.period_start = v.old_start
+            ), opened as (
+              insert into subscription_periods (subscription_id, period_start, period_end, closed_at)
+              select id, new_start, new_end, null from v
+              on conflict (subscription_id, period_start) do update set period_end = excluded.period_end, closed_at = null
+            )
+            update subscriptions s set current_period_start = v.new_start, current_period_end = v.new_end,
+              status = v.status, updated_at = ${clock.now()}
+            from v where s.id = v.id returning s.*`.execute(tx);
+          for (const row of written.rows) {
+            const sub = toSubscription(row);
+            out.push(sub);
+            all.push({ type: 'subscription.renewed', subscription: sub });
+          }
+        }
+        return { rolled: out, events: all };
+      });
+      await emit(events);
+      return rolled;
+    },
+
+    async getMany(ids) {
+      if (ids.length === 0) return [];
+      const rows = await db
+        .selectFrom('subscriptions')
+        .selectAll()
+        .where('id', 'in', [...ids])
+        .execute();
+      return rows.map(toSubscription);
+    },
+
+    async segmentsMany(ids) {
+      const out = new Map<string, SubscriptionSegment[]>();
+      if (ids.length === 0) return out;
+      for (const id of ids) out.set(id, []);
+      const rows = await db
+        .selectFrom('subscription_segments')
+        .selectAll()
+        .where('subscription_id', 'in', [...ids])
+        .orderBy('subscription_id')
+        .orderBy('from')
+        .execute();
+      for (const row of rows) out.get(row.subscription_id)?.push(toSegment(row));
+      return out;
     },
 
     markPastDue: (id) =>
