@@ -3,6 +3,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { stripVTControlCharacters } from 'node:util';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type DemoUpstream, startDemoUpstream } from '../../examples/quickstart/upstream.ts';
@@ -38,7 +39,8 @@ function waitForUrls(child: ChildProcess): Promise<void> {
   return new Promise((resolveUrls, reject) => {
     const timer = setTimeout(() => reject(new Error(`tollgate dev did not start:\n${output}`)), 60_000);
     const onData = (chunk: Buffer) => {
-      output += chunk.toString();
+      // CI=true turns colours on; read the banner without them.
+      output += stripVTControlCharacters(chunk.toString());
       const gw = /gateway\s+(http:\/\/\S+)/.exec(output);
       const portal = /portal\s+(http:\/\/\S+?)\/?\s/.exec(output);
       if (gw && portal) {
