@@ -423,7 +423,12 @@ export function billingPort(deps: {
     },
     async listInvoices(customerId) {
       const invoices = await billing.list({ customerId, limit: 100 });
-      return invoices.filter((i) => i.customerId === customerId && i.status !== 'draft').map(invoiceSummary);
+      // A checkout undone by a declined first charge leaves a void invoice the customer never owed.
+      const undoneCheckout = (i: Invoice) =>
+        i.status === 'void' && i.metadata.first === true && i.lastPaymentError !== null;
+      return invoices
+        .filter((i) => i.customerId === customerId && i.status !== 'draft' && !undoneCheckout(i))
+        .map(invoiceSummary);
     },
     async getInvoice(customerId, invoiceId) {
       const invoice = await own(customerId, invoiceId);
