@@ -973,12 +973,14 @@ export function createBillingService(options: BillingServiceOptions) {
   /**
    * The first charge of a new subscription (checkout) was declined: compensate, so the checkout
    * leaves nothing behind. The invoice is voided (credits it drew go back), the subscription is
-   * canceled now; the customer can check out again with another card.
+   * canceled now; the customer can check out again with another card. The void invoice takes the
+   * key of its period's invoice (`sub:<id>:<from>`), so the billing run never bills that period.
    */
   async function undoCheckout(row: InvoiceRow, code: string, message: string): Promise<void> {
     const voided = await sqlRows<{ id: string }>(
       db,
-      `update billing_invoices set status = 'void', voided_at = $2, next_payment_attempt_at = null, last_payment_error = $3
+      `update billing_invoices set status = 'void', voided_at = $2, next_payment_attempt_at = null, last_payment_error = $3,
+         idempotency_key = replace(idempotency_key, ':first:', ':')
        where id = $1 and status = 'issued' returning id`,
       [row.id, clock.now(), `${code}: ${message}`],
     );

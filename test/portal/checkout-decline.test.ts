@@ -55,5 +55,13 @@ describe('portal checkout with a declined card', () => {
       )
       .toBe('paid');
     expect((await client.get('/api/portal/keys')).json.keys).toHaveLength(1);
+
+    // At the end of the period the billing run bills the new subscription, never the undone one.
+    const undone = all[0]!.subscriptionId;
+    stack.clock.set(new Date(new Date(sub!.currentPeriod.to).getTime() + 1000));
+    await stack.tollgate.billing.runBilling();
+    const after = await stack.tollgate.billing.list({ customerId: user.customerId });
+    expect(after.filter((i) => i.subscriptionId === undone).map((i) => i.status)).toEqual(['void']);
+    expect(after.filter((i) => i.subscriptionId === sub!.id).length).toBeGreaterThanOrEqual(2);
   });
 });
