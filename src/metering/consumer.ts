@@ -56,7 +56,7 @@ const READ_CHUNK = 4 * 1024 * 1024;
 export async function startEmbeddedConsumer(options: EmbeddedConsumerOptions): Promise<UsageLogConsumer> {
   const { dir, log } = options;
   const name = options.name ?? EMBEDDED_CONSUMER;
-  const batchSize = options.batchSize ?? 5_000;
+  const batchSize = options.batchSize ?? 20_000;
   const pollMs = options.pollMs ?? 50;
   const saved = await loadCheckpoint(options.store, name);
   let position: LogPosition = saved ? (JSON.parse(saved) as LogPosition) : { segment: 0, offset: 0, seq: 0 };

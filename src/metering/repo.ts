@@ -103,19 +103,33 @@ export async function insertBatch(
   events: readonly UsageEvent[],
   values: ValueRow[],
 ): Promise<number> {
-  if (events.length === 0) return 0;
+  return events.length - (await insertBatchSkipped(db, events, values)).length;
+}
+
+/**
+ * Inserts a deduplicated batch; answers with the `source\u0000id` keys of the events that were
+ * already stored (usually none). Run inside a transaction.
+ */
+export async function insertBatchSkipped(
+  db: Executor,
+  events: readonly UsageEvent[],
+  values: ValueRow[],
+): Promise<string[]> {
+  if (events.length === 0) return [];
   const [row] = await run<{ skipped: string }>(db, INGEST_SQL, [
     JSON.stringify(events),
     JSON.stringify(values),
   ]);
-  const skipped = JSON.parse(row?.skipped ?? '[]') as [string, string][];
+  const skipped = (JSON.parse(row?.skipped ?? '[]') as [string, string][]).map(
+    ([source, id]) => `${source}\u0000${id}`,
+  );
   let counted = values;
   if (skipped.length > 0) {
-    const seen = new Set(skipped.map(([source, id]) => `${source}\u0000${id}`));
+    const seen = new Set(skipped);
     counted = values.filter((v) => !seen.has(`${v.source}\u0000${v.id}`));
   }
   await upsertRollups(db, counted);
-  return events.length - skipped.length;
+  return skipped;
 }
 
 export async function insertValuesOnly(db: Executor, values: ValueRow[]): Promise<void> {

@@ -6,7 +6,7 @@ import type { UsageEvent } from './events.ts';
 import type { MeterRegistry } from './meters.ts';
 import { valuesFor } from './meters.ts';
 import { extract } from './model.ts';
-import { type Executor, insertBatch, saveCheckpoint } from './repo.ts';
+import { insertBatchSkipped, saveCheckpoint } from './repo.ts';
 
 /**
  * Ingest: validated CloudEvents → one transaction (events deduplicated on (source, id), meter
@@ -34,7 +34,18 @@ export interface IngestService {
 }
 
 /** Rows per statement: big enough to amortise, small enough to keep parameters reasonable. */
-const CHUNK = 5_000;
+const CHUNK = 20_000;
+/** Writes waiting while another commits are merged into one transaction of at most this many events. */
+const GROUP_EVENTS = 20_000;
+
+interface PendingWrite {
+  events: readonly UsageEvent[];
+  checkpoint?: { consumer: string; position: string };
+  resolve: (inserted: number) => void;
+  reject: (error: unknown) => void;
+}
+
+const eventKey = (e: UsageEvent) => `${e.source}\u0000${e.id}`;
 
 const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
 
@@ -187,24 +198,98 @@ export function createIngestService(deps: {
     }
   };
 
-  const writeChunks = async (tx: Executor, events: readonly UsageEvent[]) => {
-    let inserted = 0;
-    for (let i = 0; i < events.length; i += CHUNK) {
-      const chunk = events.length <= CHUNK ? events : events.slice(i, i + CHUNK);
-      inserted += await insertBatch(tx, chunk, valuesFor(meters, chunk, log));
+  /** Writes the events of one or more requests in one transaction; answers each one's new events. */
+  const writeGroup = async (group: readonly PendingWrite[]): Promise<number[]> => {
+    const events: UsageEvent[] = [];
+    /** Per event written: the index of the write it belongs to (the first one that sent it). */
+    const owner: number[] = [];
+    if (group.length === 1) {
+      events.push(...(group[0] as PendingWrite).events);
+      owner.length = events.length;
+      owner.fill(0);
+    } else {
+      const seen = new Set<string>();
+      group.forEach((w, index) => {
+        for (const e of w.events) {
+          const k = eventKey(e);
+          if (seen.has(k)) continue;
+          seen.add(k);
+          events.push(e);
+          owner.push(index);
+        }
+      });
     }
+    const inserted = group.map(() => 0);
+    await store.transaction(async (tx) => {
+      const skipped = new Set<string>();
+      for (let i = 0; i < events.length; i += CHUNK) {
+        const chunk = events.length <= CHUNK ? events : events.slice(i, i + CHUNK);
+        for (const k of await insertBatchSkipped(tx, chunk, valuesFor(meters, chunk, log))) skipped.add(k);
+      }
+      events.forEach((e, i) => {
+        if (skipped.size > 0 && skipped.has(eventKey(e))) return;
+        const o = owner[i] as number;
+        inserted[o] = (inserted[o] as number) + 1;
+      });
+      for (const w of group) {
+        if (w.checkpoint) await saveCheckpoint(tx, w.checkpoint.consumer, w.checkpoint.position);
+      }
+    });
     return inserted;
+  };
+
+  /**
+   * Group commit: a write that arrives while another is committing waits for it, then goes with
+   * every other waiting write in one transaction. Rollup deltas of the whole group are summed
+   * before they reach the store, so concurrent batches touch each rollup row once. When a merged
+   * transaction fails, each write is retried alone, so one bad write cannot fail the others.
+   */
+  const queue: PendingWrite[] = [];
+  let flushing = false;
+  const flush = async () => {
+    flushing = true;
+    try {
+      while (queue.length > 0) {
+        // One turn of the event loop, so requests already read off the sockets can join this group.
+        await new Promise((resolve) => setImmediate(resolve));
+        const group = [queue.shift() as PendingWrite];
+        let size = (group[0] as PendingWrite).events.length;
+        while (queue.length > 0 && size + (queue[0] as PendingWrite).events.length <= GROUP_EVENTS) {
+          const next = queue.shift() as PendingWrite;
+          size += next.events.length;
+          group.push(next);
+        }
+        try {
+          const inserted = await writeGroup(group);
+          group.forEach((w, i) => {
+            w.resolve(inserted[i] as number);
+          });
+        } catch (error) {
+          if (group.length === 1) {
+            (group[0] as PendingWrite).reject(error);
+            continue;
+          }
+          for (const w of group) {
+            try {
+              w.resolve((await writeGroup([w]))[0] as number);
+            } catch (alone) {
+              w.reject(alone);
+            }
+          }
+        }
+      }
+    } finally {
+      flushing = false;
+    }
   };
 
   const write: IngestService['write'] = async (input, options = {}) => {
     if (options.strict) checkStrict(input);
     const events = uniqueEvents(options.strict ? input : wellFormed(input, log));
     if (events.length === 0 && !options.checkpoint) return { inserted: 0 };
-    const inserted = await store.transaction(async (tx) => {
-      const n = await writeChunks(tx, events);
-      if (options.checkpoint)
-        await saveCheckpoint(tx, options.checkpoint.consumer, options.checkpoint.position);
-      return n;
+    const inserted = await new Promise<number>((resolve, reject) => {
+      queue.push({ events, checkpoint: options.checkpoint, resolve, reject });
+      if (!flushing) void flush();
     });
     return { inserted };
   };

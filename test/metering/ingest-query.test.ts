@@ -76,6 +76,40 @@ describe.each(backends)('metering on %s', (_name, open) => {
       expect(result.data.map((r) => r.value)).toEqual([40]);
     });
 
+    it('commits concurrent writes together, telling each write its own new events', async () => {
+      const { ingest, reader } = await setup();
+      const a = tokenEvent('2026-01-01T11:00:05Z', 10, { subject: 'group' });
+      const b = tokenEvent('2026-01-01T11:00:06Z', 20, { subject: 'group' });
+      const c = tokenEvent('2026-01-01T11:00:07Z', 30, { subject: 'group' });
+      const d = tokenEvent('2026-01-01T11:30:00Z', 40, { subject: 'group' });
+      const counts = await Promise.all([
+        ingest.write([a, b]),
+        ingest.write([b, c]), // b is the first write's
+        ingest.write([a, c, d]), // a and c came before
+      ]);
+      expect(counts.map((r) => r.inserted)).toEqual([2, 1, 1]);
+      const result = await reader.query({ meterSlug: 'tokens', subject: ['group'], windowSize: 'HOUR' });
+      expect(result.data.map((r) => r.value)).toEqual([100]);
+    });
+
+    it('a write the database refuses fails alone, the writes committed with it are kept', async () => {
+      const { ingest, reader } = await setup();
+      const good = tokenEvent('2026-01-01T12:00:05Z', 7, { subject: 'alone' });
+      // jsonb cannot hold a NUL character: the database refuses this event.
+      const bad = tokenEvent('2026-01-01T12:00:06Z', 5, { subject: 'alone', model: 'bad\u0000model' });
+      const other = tokenEvent('2026-01-01T12:00:07Z', 9, { subject: 'alone' });
+      const [first, second, third] = await Promise.allSettled([
+        ingest.write([good]),
+        ingest.write([bad]),
+        ingest.write([other]),
+      ]);
+      expect(first).toEqual({ status: 'fulfilled', value: { inserted: 1 } });
+      expect(second?.status).toBe('rejected');
+      expect(third).toEqual({ status: 'fulfilled', value: { inserted: 1 } });
+      const result = await reader.query({ meterSlug: 'tokens', subject: ['alone'] });
+      expect(result.data.map((r) => r.value)).toEqual([16]);
+    });
+
     it('refuses a batch with an event that does not fit its meter, storing nothing (strict)', async () => {
       const { ingest, reader } = await setup();
       const batch = [
