@@ -95,6 +95,12 @@ const billing = createBilling({
   },
 });
 
+if (process.env.BENCH_PROFILE) {
+  timed('rail', billing.rail);
+  const service = billing.service as unknown as Record<string, unknown>;
+  const wrapped = timed('service', { handleRailEvent: billing.service.handleRailEvent });
+  service.handleRailEvent = wrapped.handleRailEvent;
+}
 clock.set('2026-02-01T00:00:10Z');
 const bar = new SingleBar({ format: 'billing {bar} {value}/{total} | {rate} subs/s', hideCursor: true });
 bar.start(COUNT, 0, { rate: 0 });
@@ -139,7 +145,7 @@ console.log(
     2,
   ),
 );
-(globalThis as { __countDump?: () => void }).__countDump?.();
+await (globalThis as { __countDump?: () => Promise<void> }).__countDump?.();
 if (process.env.BENCH_PROFILE) console.log([...timings].map(([k, v]) => `${k} ${v.toFixed(0)}ms`).join('\n'));
 if (pg) await pg.drop();
 else await store.close();

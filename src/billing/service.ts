@@ -48,6 +48,10 @@ import {
 export const DEFAULT_RETRY_DAYS = [1, 3, 5];
 const DAY = 86_400_000;
 const BILLING_LOCK = 'billing-run';
+/** Invoices the embedded billing run creates per statement. */
+const INVOICE_GROUP = 100;
+/** Tables a billing run grows and reads back (foreign-key targets, duplicate checks, due periods). */
+const ANALYZE_BILLING = 'analyze billing_invoices, billing_payments, subscription_periods';
 const DUNNING_LOCK = 'billing-dunning';
 
 export interface RunProgress {
@@ -569,36 +573,45 @@ export function createBillingService(options: BillingServiceOptions) {
     return new Set(rows.map((r) => r.key));
   }
 
+  type CreateInput = Parameters<typeof createAndIssue>[0];
+
+  /** What the run invoices for a subscription's current period: rated lines minus lines billed earlier. */
+  async function periodInvoice(sub: BillingSubscription): Promise<CreateInput> {
+    const period = sub.currentPeriod;
+    const key = `sub:${sub.id}:${period.from.toISOString()}`;
+    const { lines } = await rateSubscription(sub, period);
+    const already =
+      sub.hints && !sub.hints.hasPriorInvoice
+        ? new Set<string>()
+        : await billedKeys(sub.id, period.from, key);
+    return {
+      key,
+      customerId: sub.customerId,
+      subscriptionId: sub.id,
+      currency: sub.currency,
+      period,
+      lines: already.size > 0 ? lines.filter((l) => !already.has(l.key)) : lines,
+      applyCredits: !sub.hints || sub.hints.hasCredits,
+      metadata: { planKey: sub.planKey, planVersion: sub.planVersion },
+    };
+  }
+
   /**
    * Bills one subscription's current period if it has ended; idempotent. `rolled`: the run
    * already moved the subscription past this period (the period stays listed until invoiced).
+   * `made`: the run already created the invoice in a batch (null: it existed).
    */
   async function billSubscription(
     sub: BillingSubscription,
     rolled = false,
+    made?: { created: Created | null },
   ): Promise<'invoiced' | 'existing'> {
     const period = sub.currentPeriod;
     const key = `sub:${sub.id}:${period.from.toISOString()}`;
     // listDue only returns periods without a period invoice; the unique key still guards races.
-    const existing = sub.hints ? null : await invoiceRowByKey(db, key);
-    let created: Created | null = null;
-    if (!existing) {
-      const { lines } = await rateSubscription(sub, period);
-      const already =
-        sub.hints && !sub.hints.hasPriorInvoice
-          ? new Set<string>()
-          : await billedKeys(sub.id, period.from, key);
-      created = await createAndIssue({
-        key,
-        customerId: sub.customerId,
-        subscriptionId: sub.id,
-        currency: sub.currency,
-        period,
-        lines: already.size > 0 ? lines.filter((l) => !already.has(l.key)) : lines,
-        applyCredits: !sub.hints || sub.hints.hasCredits,
-        metadata: { planKey: sub.planKey, planVersion: sub.planVersion },
-      });
-    }
+    const existing = sub.hints || made ? null : await invoiceRowByKey(db, key);
+    let created: Created | null = made ? made.created : null;
+    if (!existing && !made) created = await createAndIssue(await periodInvoice(sub));
     if (created) await afterCreated(created);
     else {
       const row = existing ?? (await invoiceRowByKey(db, key));
@@ -606,6 +619,167 @@ export function createBillingService(options: BillingServiceOptions) {
     }
     if (!rolled) await subscriptions.rollOver(sub.id, period.to);
     return created ? 'invoiced' : 'existing';
+  }
+
+  /**
+   * The billing run's common case (no credits to draw) for many subscriptions in one SQL
+   * statement, all or nothing: numbers (consecutive, in the given order), invoices, lines and
+   * first charge attempts. Invoices whose key exists are left out (null in the result).
+   */
+  async function createAndIssueMany(inputs: CreateInput[]): Promise<Map<string, Created | null>> {
+    const out = new Map<string, Created | null>();
+    if (inputs.length === 0) return out;
+    const now = clock.now();
+    const netDays = rail.collection === 'manual' ? (options.netDays ?? 30) : 0;
+    const prepared = inputs.map((input) => {
+      const digits = minorUnits(input.currency);
+      const { subtotal, tax, total } = totals(input.lines, input.currency);
+      const zero = total.lte(0);
+      const id = newId('inv');
+      return {
+        input,
+        id,
+        status: (zero ? 'paid' : 'issued') as InvoiceStatus,
+        charge: !zero && rail.collection === 'automatic',
+        paymentId: newId('pay'),
+        paymentKey: `inv:${id}:attempt:1`,
+        subtotal: subtotal.toFixed(digits),
+        tax: tax.toFixed(digits),
+        total: total.toFixed(digits),
+        zero,
+      };
+    });
+    const invoices = prepared.map((p, ord) => ({
+      ord,
+      key: p.input.key,
+      id: p.id,
+      customer_id: p.input.customerId,
+      subscription_id: p.input.subscriptionId,
+      status: p.status,
+      currency: p.input.currency,
+      period_from: p.input.period.from,
+      period_to: p.input.period.to,
+      subtotal: p.subtotal,
+      tax: p.tax,
+      total: p.total,
+      paid_at: p.zero ? now : null,
+      payment_attempts: p.charge ? 1 : 0,
+      metadata: p.input.metadata ?? {},
+    }));
+    const lines = prepared.flatMap((p) =>
+      p.input.lines.map((l, i) => ({
+        invoice_id: p.id,
+        position: i + 1,
+        key: l.key,
+        kind: l.kind,
+        description: l.description,
+        rate_card_key: l.rateCardKey,
+        feature_key: l.featureKey,
+        plan_key: l.planKey,
+        plan_version: l.planVersion,
+        period_from: l.periodFrom,
+        period_to: l.periodTo,
+        quantity: l.quantity,
+        unit_price: l.unitPrice,
+        amount: l.amount,
+        tiers: l.tiers ?? null,
+      })),
+    );
+    const payments = prepared
+      .filter((p) => p.charge)
+      .map((p) => ({
+        id: p.paymentId,
+        invoice_id: p.id,
+        customer_id: p.input.customerId,
+        idempotency_key: p.paymentKey,
+        amount: p.total,
+        currency: p.input.currency,
+      }));
+    const rows = await sqlRows<{ id: string; number: string }>(
+      db,
+      `with v as (
+         select * from jsonb_to_recordset($1::jsonb) as v(ord int, key text, id text, customer_id text, subscription_id text,
+           status text, currency text, period_from timestamptz, period_to timestamptz, subtotal numeric, tax numeric, total numeric,
+           paid_at timestamptz, payment_attempts int, metadata jsonb)
+       ), fresh as (
+         select v.*, row_number() over (order by v.ord) as n, count(*) over () as k from v
+         where not exists (select 1 from billing_invoices i where i.idempotency_key = v.key)
+       ), num as (
+         insert into billing_counters (name, value) select 'invoice', k from fresh limit 1
+         on conflict (name) do update set value = billing_counters.value + excluded.value returning value
+       ), inv as (
+         insert into billing_invoices (idempotency_key, id, customer_id, subscription_id, status, currency, period_from, period_to,
+           subtotal, tax_rate, tax, total, credits_applied, amount_due, rail, issued_at, due_at, paid_at, payment_attempts, metadata,
+           created_at, number)
+         select f.key, f.id, f.customer_id, f.subscription_id, f.status, f.currency, f.period_from, f.period_to, f.subtotal,
+           $4::numeric, f.tax, f.total, 0, f.total, $5, $6, $7, f.paid_at, f.payment_attempts, f.metadata, $6,
+           'INV-' || lpad((num.value - f.k + f.n)::text, 6, '0')
+         from fresh f, num order by f.ord
+         on conflict (idempotency_key) do nothing returning id, number
+       ), lines as (
+         insert into billing_invoice_lines (invoice_id, position, key, kind, description, rate_card_key, feature_key, plan_key,
+           plan_version, period_from, period_to, quantity, unit_price, amount, tiers)
+         select l.* from jsonb_to_recordset($2::jsonb) as l(invoice_id text, position int, key text, kind text, description text,
+           rate_card_key text, feature_key text, plan_key text, plan_version int, period_from timestamptz, period_to timestamptz,
+           quantity numeric, unit_price numeric, amount numeric, tiers jsonb)
+         where l.invoice_id in (select id from inv)
+       ), pay as (
+         insert into billing_payments (id, invoice_id, customer_id, idempotency_key, purpose, rail, status, amount, currency, created_at, updated_at)
+         select p.id, p.invoice_id, p.customer_id, p.idempotency_key, 'invoice', $5, 'pending', p.amount, p.currency, $6, $6
+         from jsonb_to_recordset($3::jsonb) as p(id text, invoice_id text, customer_id text, idempotency_key text, amount numeric, currency text)
+         where p.invoice_id in (select id from inv)
+       )
+       select id, number from inv`,
+      [
+        JSON.stringify(invoices),
+        JSON.stringify(lines),
+        JSON.stringify(payments),
+        taxRate,
+        rail.name,
+        now,
+        new Date(now.getTime() + netDays * DAY),
+      ],
+    );
+    const numbers = new Map(rows.map((r) => [r.id, r.number]));
+    for (const p of prepared) {
+      const number = numbers.get(p.id);
+      out.set(
+        p.input.key,
+        number === undefined
+          ? null
+          : {
+              id: p.id,
+              number,
+              status: p.status,
+              customerId: p.input.customerId,
+              subscriptionId: p.input.subscriptionId,
+              currency: p.input.currency,
+              total: p.total,
+              amountDue: p.total,
+              periodFrom: p.input.period.from.toISOString(),
+              periodTo: p.input.period.to.toISOString(),
+              creditsApplied: formatMoney(0, p.input.currency),
+              payment: p.charge
+                ? {
+                    id: p.paymentId,
+                    invoice_id: p.id,
+                    customer_id: p.input.customerId,
+                    idempotency_key: p.paymentKey,
+                    purpose: 'invoice',
+                    rail: rail.name,
+                    status: 'pending',
+                    amount: p.total,
+                    currency: p.input.currency,
+                    rail_ref: null,
+                    failure_code: null,
+                    failure_message: null,
+                    created_at: now,
+                  }
+                : null,
+            },
+      );
+    }
+    return out;
   }
 
   /** After a crash: an issued invoice whose first charge never reached the rail is charged now. */
@@ -699,15 +873,18 @@ export function createBillingService(options: BillingServiceOptions) {
           const batch = await subscriptions.listDue(asOf, afterId, 500);
           if (batch.length === 0) break;
           total += batch.length;
+          // The embedded store has no autovacuum: without fresh statistics, plans made while the
+          // billing tables were small (foreign-key checks included) keep scanning them whole.
+          if (store.kind === 'pglite') await store.exec(ANALYZE_BILLING);
           if (rail.collection === 'automatic') await prefetchRailCustomers(batch.map((b) => b.customerId));
           // Roll the batch over first, in one transaction: each billed period stays recorded in
           // subscription_periods until its invoice exists, so a crash after this point loses nothing
           // (the rerun lists the periods without an invoice), and the invoice key prevents duplicates.
           const rolled = subscriptions.rollOverMany !== undefined;
           await subscriptions.rollOverMany?.(batch.map((b) => b.id));
-          const billOne = async (sub: BillingSubscription) => {
+          const billOne = async (sub: BillingSubscription, made?: { created: Created | null }) => {
             try {
-              const outcome = await billSubscription(sub, rolled);
+              const outcome = await billSubscription(sub, rolled, made);
               summaryOut.subscriptions++;
               billedInPass++;
               if (outcome === 'invoiced') summaryOut.invoicesCreated++;
@@ -727,9 +904,25 @@ export function createBillingService(options: BillingServiceOptions) {
             });
           };
           if (concurrency <= 1) {
-            for (const sub of batch) {
-              afterId = sub.id;
-              await billOne(sub);
+            // Embedded store: rate a group, create its invoices in one statement, then charge each.
+            for (let i = 0; i < batch.length; i += INVOICE_GROUP) {
+              const group = batch.slice(i, i + INVOICE_GROUP);
+              const inputs = new Map<string, CreateInput>();
+              for (const sub of group) {
+                if (!sub.hints || sub.hints.hasCredits) continue; // credits: its own transaction
+                try {
+                  inputs.set(sub.id, await periodInvoice(sub));
+                } catch (error) {
+                  // Billed (and reported) one by one below.
+                  if (!(error instanceof ProblemError && error.status < 500)) throw error;
+                }
+              }
+              const created = await createAndIssueMany([...inputs.values()]);
+              for (const sub of group) {
+                afterId = sub.id;
+                const input = inputs.get(sub.id);
+                await billOne(sub, input ? { created: created.get(input.key) ?? null } : undefined);
+              }
             }
           } else {
             // PostgreSQL: several subscriptions at once (each one's work is independent and keyed).
