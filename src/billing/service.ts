@@ -1377,8 +1377,102 @@ export function createBillingService(options: BillingServiceOptions) {
     return invoice;
   }
 
+  /**
+   * Confirmations that arrive together (the sandbox delivers a billing run's charges a tick
+   * apart) are applied in one statement per turn of the event loop, each event as
+   * `confirmInvoicePayment` would; every caller still waits for its own outcome.
+   */
+  const confirmQueue: {
+    event: { id: string; type: string; railRef: string; idempotencyKey: string };
+    done: (outcome: 'done' | 'duplicate' | 'other') => void;
+    fail: (error: unknown) => void;
+  }[] = [];
+
+  function confirmQueued(event: { id: string; type: string; railRef: string; idempotencyKey: string }) {
+    return new Promise<'done' | 'duplicate' | 'other'>((done, fail) => {
+      confirmQueue.push({ event, done, fail });
+      if (confirmQueue.length === 1) setImmediate(flushConfirms);
+    });
+  }
+
+  async function flushConfirms(): Promise<void> {
+    const items = confirmQueue.splice(0, 500);
+    if (confirmQueue.length > 0) setImmediate(flushConfirms);
+    if (items.length === 1) {
+      const [only] = items as [(typeof items)[0]];
+      await confirmInvoicePayment(only.event).then(only.done, only.fail);
+      return;
+    }
+    let results: { event_id: string; paid: boolean; invoice: PaidRow | null }[];
+    try {
+      results = await sqlRows(
+        db,
+        `with e as (
+           select distinct on (event_id) * from jsonb_to_recordset($1::jsonb) as e(event_id text, type text, rail_ref text, key text)
+         ), ev as (
+           insert into billing_rail_events (rail, event_id, type) select $2, event_id, type from e on conflict do nothing returning event_id
+         ), pay as (
+           update billing_payments p set status = 'succeeded', rail_ref = coalesce(p.rail_ref, e.rail_ref), updated_at = $3
+           from e join ev on ev.event_id = e.event_id
+           where p.idempotency_key = e.key and p.status = 'pending' and p.purpose = 'invoice'
+           returning p.invoice_id, e.event_id
+         ), inv as (
+           update billing_invoices set status = 'paid', paid_at = $3, next_payment_attempt_at = null
+           from pay where billing_invoices.id = pay.invoice_id and billing_invoices.status in ('issued', 'uncollectible')
+           returning ${PAID_RETURNING.replace(/(^|, )(\w)/g, '$1billing_invoices.$2')}, pay.event_id
+         )
+         select ev.event_id, pay.event_id is not null as paid, row_to_json(inv) as invoice
+         from ev left join pay on pay.event_id = ev.event_id left join inv on inv.event_id = ev.event_id`,
+        [
+          JSON.stringify(
+            items.map((i) => ({
+              event_id: i.event.id,
+              type: i.event.type,
+              rail_ref: i.event.railRef,
+              key: i.event.idempotencyKey,
+            })),
+          ),
+          rail.name,
+          clock.now(),
+        ],
+      );
+    } catch (error) {
+      for (const item of items) item.fail(error);
+      return;
+    }
+    const byEvent = new Map(results.map((r) => [r.event_id, r]));
+    const settled = new Set<string>();
+    for (const item of items) {
+      const r = byEvent.get(item.event.id);
+      try {
+        if (!r || settled.has(item.event.id)) item.done('duplicate');
+        else if (!r.paid) {
+          // Not a pending invoice payment: undo the dedupe row so the general path records it.
+          settled.add(item.event.id);
+          await sqlRows(db, 'delete from billing_rail_events where rail = $1 and event_id = $2', [
+            rail.name,
+            item.event.id,
+          ]);
+          item.done('other');
+        } else {
+          settled.add(item.event.id);
+          if (r.invoice) await afterPaid(r.invoice);
+          item.done('done');
+        }
+      } catch (error) {
+        item.fail(error);
+      }
+    }
+  }
+
   async function handleRailEvent(event: RailEvent): Promise<void> {
-    if (event.type === 'payment.succeeded' && (await confirmInvoicePayment(event)) !== 'other') return;
+    if (
+      event.type === 'payment.succeeded' &&
+      (await (event.idempotencyKey
+        ? confirmQueued({ ...event, idempotencyKey: event.idempotencyKey })
+        : confirmInvoicePayment(event))) !== 'other'
+    )
+      return;
     const fresh = await sqlRows(
       db,
       'insert into billing_rail_events (rail, event_id, type) values ($1, $2, $3) on conflict do nothing returning event_id',
