@@ -92,7 +92,8 @@ describe('KeysService', () => {
 
   it('rejects typos without a lookup and unknown keys', async () => {
     const { secret } = await keys.create({ customerId: 'cus_5' });
-    expect(verifier.verify(`${secret.slice(0, -1)}x`)).toBeNull();
+    // The last character changed (to one it is not): the checksum fails, answered synchronously.
+    expect(verifier.verify(`${secret.slice(0, -1)}${secret.endsWith('x') ? 'y' : 'x'}`)).toBeNull();
     expect(await verifier.verify('tg_live_nope')).toBeNull();
   });
 
