@@ -148,11 +148,9 @@ export async function insertValuesOnly(db: Executor, values: ValueRow[]): Promis
 }
 
 async function upsertRollups(db: Executor, values: readonly ValueRow[]): Promise<void> {
-  const { minute, hour, day } = rollupDeltas(values);
+  const { minute, hour, day, hourAll } = rollupDeltas(values);
   if (minute.length === 0) return;
-  // All subjects summed: only the hour level (see reader.ts).
-  const all = rollupDeltas(values.map((v) => ({ ...v, subject: '*' })));
-  await run(db, ROLLUPS_SQL, [jsonParam(minute), jsonParam(hour), jsonParam(day), jsonParam(all.hour)]);
+  await run(db, ROLLUPS_SQL, [jsonParam(minute), jsonParam(hour), jsonParam(day), jsonParam(hourAll)]);
 }
 
 interface RollupDelta {
@@ -178,8 +176,11 @@ interface Accumulator {
   latestMs: number;
 }
 
+const INTEGER = /^-?\d+$/;
+
 /**
- * The batch's contribution to each minute and hour bucket, computed here rather than in SQL
+ * The batch's contribution to each minute, hour and UTC day bucket per subject, and to each hour
+ * bucket over all subjects (subject `*`, see reader.ts), computed here rather than in SQL
  * (grouping in the embedded database costs more than the whole insert). Sums are exact: integers
  * add as numbers while they stay safe, anything else through Decimal.
  */
@@ -187,39 +188,48 @@ export function rollupDeltas(values: readonly ValueRow[]): {
   minute: RollupDelta[];
   hour: RollupDelta[];
   day: RollupDelta[];
+  hourAll: RollupDelta[];
 } {
   const minute = new Map<string, Accumulator>();
   const hour = new Map<string, Accumulator>();
   const day = new Map<string, Accumulator>();
+  const hourAll = new Map<string, Accumulator>();
   for (const v of values) {
-    if (v.value === null) continue;
+    const value = v.value;
+    if (value === null) continue;
     const ms = Date.parse(v.time);
-    const n = Number(v.value);
-    const dimsKey = JSON.stringify(v.dims);
-    add(minute, v, ms - (((ms % 60_000) + 60_000) % 60_000), ms, n, dimsKey);
-    add(hour, v, ms - (((ms % 3_600_000) + 3_600_000) % 3_600_000), ms, n, dimsKey);
-    add(day, v, ms - (((ms % 86_400_000) + 86_400_000) % 86_400_000), ms, n, dimsKey);
+    const n = Number(value);
+    const int = Number.isSafeInteger(n) && INTEGER.test(value);
+    const rest = `|${v.subject}|${JSON.stringify(v.dims)}`;
+    const m = ms - (((ms % 60_000) + 60_000) % 60_000);
+    const h = ms - (((ms % 3_600_000) + 3_600_000) % 3_600_000);
+    const d = ms - (((ms % 86_400_000) + 86_400_000) % 86_400_000);
+    add(minute, `${v.meter}|${m}${rest}`, v, v.subject, value, m, ms, n, int);
+    add(hour, `${v.meter}|${h}${rest}`, v, v.subject, value, h, ms, n, int);
+    add(day, `${v.meter}|${d}${rest}`, v, v.subject, value, d, ms, n, int);
+    add(hourAll, `${v.meter}|${h}|*|${JSON.stringify(v.dims)}`, v, '*', value, h, ms, n, int);
   }
-  return { minute: finish(minute), hour: finish(hour), day: finish(day) };
+  return { minute: finish(minute), hour: finish(hour), day: finish(day), hourAll: finish(hourAll) };
 }
 
 function add(
   map: Map<string, Accumulator>,
+  key: string,
   v: ValueRow,
+  subject: string,
+  value: string,
   bucketMs: number,
   ms: number,
   n: number,
-  dimsKey: string,
+  int: boolean,
 ) {
-  const key = `${v.meter}|${bucketMs}|${v.subject}|${dimsKey}`;
-  const value = v.value as string;
   const acc = map.get(key);
   if (!acc) {
     map.set(key, {
       row: {
         meter: v.meter,
         bucket: new Date(bucketMs).toISOString(),
-        subject: v.subject,
+        subject,
         dims: v.dims,
         sum: value,
         count: 1,
@@ -228,8 +238,8 @@ function add(
         latest_time: v.time,
         latest_value: value,
       },
-      intSum: Number.isSafeInteger(n) && /^-?\d+$/.test(value) ? n : null,
-      decSum: Number.isSafeInteger(n) && /^-?\d+$/.test(value) ? null : new Decimal(value),
+      intSum: int ? n : null,
+      decSum: int ? null : new Decimal(value),
       minN: n,
       maxN: n,
       latestMs: ms,
@@ -237,12 +247,7 @@ function add(
     return;
   }
   acc.row.count += 1;
-  if (
-    acc.intSum !== null &&
-    Number.isSafeInteger(n) &&
-    /^-?\d+$/.test(value) &&
-    Number.isSafeInteger(acc.intSum + n)
-  ) {
+  if (acc.intSum !== null && int && Number.isSafeInteger(acc.intSum + n)) {
     acc.intSum += n;
   } else {
     acc.decSum = (acc.decSum ?? new Decimal(acc.intSum ?? 0)).plus(value);
