@@ -34,19 +34,24 @@ ${name} as (
     latest_time = greatest(r.latest_time, excluded.latest_time)
 )`;
 
-const ROLLUPS_SQL = `
-with ${upsertRollup('rm', 'usage_rollups_minute', '$1')},
+const VALUES_COLUMNS = `meter int, subject text, time timestamptz, value numeric, value_text text, dims jsonb`;
+
+/** The meter values of the events actually inserted, and their rollup deltas: one statement. */
+const VALUES_ROLLUPS_SQL = `
+with mv as (
+  insert into usage_meter_values (meter, time, subject, value, value_text, dims)
+  select meter, time, subject, value, value_text, dims from json_to_recordset($5::text::json) as v(${VALUES_COLUMNS})
+),
+${upsertRollup('rm', 'usage_rollups_minute', '$1')},
 ${upsertRollup('rh', 'usage_rollups_hour', '$2')},
 ${upsertRollup('rd', 'usage_rollups_day', '$3')},
 ${upsertRollup('ah', 'usage_rollups_hour_all', '$4')}
 select 1`;
 
-const VALUES_COLUMNS = `source text, id text, meter int, subject text, time timestamptz, value numeric, value_text text, dims jsonb`;
-
 /**
- * Inserts the events (dedupe), then the meter values of those actually inserted; answers with the
- * (source, id) of the events that were already stored (usually none), so the rollup deltas
- * computed beforehand can leave them out.
+ * Inserts the events (dedupe); answers with the (source, id) of the events that were already
+ * stored (usually none: then the anti-join is not evaluated), so their values and rollup deltas
+ * can be left out.
  */
 const INGEST_SQL = `
 with input as (
@@ -58,20 +63,12 @@ ins as (
   select source, id, type, subject, time, data from input
   on conflict do nothing
   returning source, id
-),
-mv as (
-  insert into usage_meter_values (meter, time, subject, value, value_text, dims)
-  select v.meter, v.time, v.subject, v.value, v.value_text, v.dims
-  from json_to_recordset($2::text::json) as v(${VALUES_COLUMNS})
-  join ins on ins.source = v.source and ins.id = v.id
 )
-select coalesce(json_agg(json_build_array(i.source, i.id)), '[]'::json)::text as skipped
-from input i where not exists (select 1 from ins where ins.source = i.source and ins.id = i.id)`;
-
-/** For rebuilding a meter from stored events: values only (rollups follow separately). */
-const VALUES_ONLY_SQL = `
-insert into usage_meter_values (meter, time, subject, value, value_text, dims)
-select meter, time, subject, value, value_text, dims from json_to_recordset($1::text::json) as v(${VALUES_COLUMNS})`;
+select case when (select count(*) from ins) = $2::int then '[]'
+  else (select coalesce(json_agg(json_build_array(i.source, i.id)), '[]'::json)::text
+        from input i
+        where not exists (select 1 from ins where ins.source = i.source and ins.id = i.id))
+  end as skipped`;
 
 /**
  * A JSON parameter sent as UTF-8 bytes (binary `text`): the drivers then copy the bytes instead of
@@ -128,7 +125,7 @@ export async function insertBatchSkipped(
   values: ValueRow[],
 ): Promise<string[]> {
   if (events.length === 0) return [];
-  const [row] = await run<{ skipped: string }>(db, INGEST_SQL, [jsonParam(events), jsonParam(values)]);
+  const [row] = await run<{ skipped: string }>(db, INGEST_SQL, [jsonParam(events), events.length]);
   const skipped = (JSON.parse(row?.skipped ?? '[]') as [string, string][]).map(
     ([source, id]) => `${source}\u0000${id}`,
   );
@@ -143,14 +140,19 @@ export async function insertBatchSkipped(
 
 export async function insertValuesOnly(db: Executor, values: ValueRow[]): Promise<void> {
   if (values.length === 0) return;
-  await run(db, VALUES_ONLY_SQL, [jsonParam(values)]);
   await upsertRollups(db, values);
 }
 
 async function upsertRollups(db: Executor, values: readonly ValueRow[]): Promise<void> {
+  if (values.length === 0) return;
   const { minute, hour, day, hourAll } = rollupDeltas(values);
-  if (minute.length === 0) return;
-  await run(db, ROLLUPS_SQL, [jsonParam(minute), jsonParam(hour), jsonParam(day), jsonParam(hourAll)]);
+  await run(db, VALUES_ROLLUPS_SQL, [
+    jsonParam(minute),
+    jsonParam(hour),
+    jsonParam(day),
+    jsonParam(hourAll),
+    jsonParam(values),
+  ]);
 }
 
 interface RollupDelta {
