@@ -130,6 +130,9 @@ describe('budget alerts and the spend cap', () => {
   });
 
   it('fires a quota alert at a percentage of the included usage', async () => {
+    // B's three calls are metered within a second. Wait for them before the alert exists, so the
+    // background evaluation cannot fire it earlier at a lower percentage.
+    await expect.poll(() => usageTotal(b), { timeout: 5000 }).toBeGreaterThanOrEqual(3);
     expect((await b.post('/api/portal/alerts', { kind: 'quota_percent', threshold: '40' })).status).toBe(201);
     await stack.tollgate.portal.evaluateBudgets();
     const banners = (await b.get('/api/portal/banners')).json.banners as { message: string }[];
