@@ -12,7 +12,15 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { DATABASE_URL, NATS_URL, REDIS_URL, uniqueName } from './services.ts';
+import { afterEach } from 'vitest';
+import {
+  DATABASE_URL,
+  type DedicatedServer,
+  dedicatedServer,
+  NATS_URL,
+  REDIS_URL,
+  uniqueName,
+} from './services.ts';
 
 const MAIN = join(import.meta.dirname, '../../src/cli/main.ts');
 
@@ -376,5 +384,39 @@ export async function reconcile(install: Installation, outcomes: Outcome[]): Pro
     missing: [...expectedIds].filter((id) => !ids.has(id)),
     extra: [...ids].filter((id) => !expectedIds.has(id)).length,
     failed,
+  };
+}
+
+/**
+ * The installation, Tollgate processes and dedicated servers of one test, torn down after each
+ * test. Call it inside a `describe`.
+ */
+export function clusterPerTest() {
+  let install: Installation | undefined;
+  let processes: TollgateProcess[] = [];
+  let servers: DedicatedServer[] = [];
+  afterEach(async () => {
+    for (const p of processes) await p.kill();
+    for (const s of servers) await s.close();
+    await install?.cleanup();
+    processes = [];
+    servers = [];
+    install = undefined;
+  });
+  return {
+    async install(options: InstallationOptions = {}): Promise<Installation> {
+      install = await createInstallation(options);
+      return install;
+    },
+    async start(role: 'gateway' | 'worker'): Promise<TollgateProcess> {
+      const p = await startProcess(install as Installation, role);
+      processes.push(p);
+      return p;
+    },
+    async server(kind: 'redis' | 'nats'): Promise<DedicatedServer> {
+      const s = await dedicatedServer(kind);
+      servers.push(s);
+      return s;
+    },
   };
 }

@@ -4,45 +4,21 @@
  * in full is in the meters exactly once (usage events are keyed by request id, so a duplicate
  * would show as a second row for the same request: the store dedupes on (source, id)).
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import {
-  createInstallation,
-  type Installation,
-  load,
-  provisionCustomer,
-  reconcile,
-  startProcess,
-  type TollgateProcess,
-} from './cluster.ts';
-import { type DedicatedServer, servicesAvailable } from './services.ts';
+import { describe, expect, it } from 'vitest';
+import { clusterPerTest, load, provisionCustomer, reconcile } from './cluster.ts';
+import { servicesAvailable } from './services.ts';
 
 const available = await servicesAvailable('postgres', 'redis', 'nats');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe.skipIf(!available)('crashes and restarts under load', () => {
-  let install: Installation | undefined;
-  let processes: TollgateProcess[] = [];
-  let servers: DedicatedServer[] = [];
-  afterEach(async () => {
-    for (const p of processes) await p.kill();
-    for (const s of servers) await s.close();
-    await install?.cleanup();
-    processes = [];
-    servers = [];
-    install = undefined;
-  });
-
-  const start = async (role: 'gateway' | 'worker') => {
-    const p = await startProcess(install as Installation, role);
-    processes.push(p);
-    return p;
-  };
+  const cluster = clusterPerTest();
 
   it('kill -9 of a gateway and of the worker: metered usage equals the responses received in full', async () => {
-    install = await createInstallation({ upstreamDelayMs: 3 });
-    const gatewayA = await start('gateway');
-    const gatewayB = await start('gateway');
-    const worker = await start('worker');
+    const install = await cluster.install({ upstreamDelayMs: 3 });
+    const gatewayA = await cluster.start('gateway');
+    const gatewayB = await cluster.start('gateway');
+    const worker = await cluster.start('worker');
     const { key } = await provisionCustomer(install, 'open');
     // Clients use the gateways that are up (as a load balancer would after a failed check).
     let live = [gatewayA, gatewayB];
@@ -54,8 +30,8 @@ describe.skipIf(!available)('crashes and restarts under load', () => {
     await sleep(300);
     await worker.kill();
     await sleep(500);
-    await start('worker');
-    live = [gatewayB, await start('gateway')];
+    await cluster.start('worker');
+    live = [gatewayB, await cluster.start('gateway')];
     await sleep(700);
     const outcomes = await traffic.stop();
 

@@ -3,49 +3,21 @@
  * one stays up for other tests): responses wait for their usage to be acknowledged, then
  * complete; nothing is lost or counted twice.
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import {
-  createInstallation,
-  type Installation,
-  load,
-  provisionCustomer,
-  reconcile,
-  startProcess,
-  type TollgateProcess,
-} from './cluster.ts';
-import { type DedicatedServer, dedicatedServer, servicesAvailable } from './services.ts';
+import { describe, expect, it } from 'vitest';
+import { clusterPerTest, load, provisionCustomer, reconcile } from './cluster.ts';
+import { servicesAvailable } from './services.ts';
 
 const available = await servicesAvailable('postgres', 'redis', 'nats');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe.skipIf(!available)('NATS restart under load', () => {
-  let install: Installation | undefined;
-  let processes: TollgateProcess[] = [];
-  let servers: DedicatedServer[] = [];
-  afterEach(async () => {
-    for (const p of processes) await p.kill();
-    for (const s of servers) await s.close();
-    await install?.cleanup();
-    processes = [];
-    servers = [];
-    install = undefined;
-  });
-  const start = async (role: 'gateway' | 'worker') => {
-    const p = await startProcess(install as Installation, role);
-    processes.push(p);
-    return p;
-  };
-  const server = async (kind: 'redis' | 'nats') => {
-    const s = await dedicatedServer(kind);
-    servers.push(s);
-    return s;
-  };
+  const cluster = clusterPerTest();
 
   it('NATS restart: requests wait for the stream to be back, none fails, nothing is lost or doubled', async () => {
-    const nats = await server('nats');
-    install = await createInstallation({ natsUrl: nats.url });
-    const gateways = [await start('gateway'), await start('gateway')];
-    await start('worker');
+    const nats = await cluster.server('nats');
+    const install = await cluster.install({ natsUrl: nats.url });
+    const gateways = [await cluster.start('gateway'), await cluster.start('gateway')];
+    await cluster.start('worker');
     const { key } = await provisionCustomer(install, 'open');
     const traffic = load(() => gateways.map((g) => g.gatewayUrl as string), key, 8);
     await sleep(500);

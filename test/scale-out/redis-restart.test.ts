@@ -3,49 +3,21 @@
  * for other tests). What clients see matches the mode documented in deploy/README.md
  * (`scaleOut.onRedisError`), and no usage is lost.
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import {
-  createInstallation,
-  type Installation,
-  load,
-  provisionCustomer,
-  reconcile,
-  startProcess,
-  type TollgateProcess,
-} from './cluster.ts';
-import { type DedicatedServer, dedicatedServer, servicesAvailable } from './services.ts';
+import { describe, expect, it } from 'vitest';
+import { clusterPerTest, load, provisionCustomer, reconcile } from './cluster.ts';
+import { servicesAvailable } from './services.ts';
 
 const available = await servicesAvailable('postgres', 'redis', 'nats');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe.skipIf(!available)('Redis restart under load', () => {
-  let install: Installation | undefined;
-  let processes: TollgateProcess[] = [];
-  let servers: DedicatedServer[] = [];
-  afterEach(async () => {
-    for (const p of processes) await p.kill();
-    for (const s of servers) await s.close();
-    await install?.cleanup();
-    processes = [];
-    servers = [];
-    install = undefined;
-  });
-  const start = async (role: 'gateway' | 'worker') => {
-    const p = await startProcess(install as Installation, role);
-    processes.push(p);
-    return p;
-  };
-  const server = async (kind: 'redis' | 'nats') => {
-    const s = await dedicatedServer(kind);
-    servers.push(s);
-    return s;
-  };
+  const cluster = clusterPerTest();
 
   it('Redis restart, fail open: clients see no error, nothing is lost', async () => {
-    const redis = await server('redis');
-    install = await createInstallation({ redisUrl: redis.url, scaleOut: "onRedisError: 'open'," });
-    const gateways = [await start('gateway'), await start('gateway')];
-    await start('worker');
+    const redis = await cluster.server('redis');
+    const install = await cluster.install({ redisUrl: redis.url, scaleOut: "onRedisError: 'open'," });
+    const gateways = [await cluster.start('gateway'), await cluster.start('gateway')];
+    await cluster.start('worker');
     const { key } = await provisionCustomer(install, 'open');
     const traffic = load(() => gateways.map((g) => g.gatewayUrl as string), key, 8);
     await sleep(500);
@@ -63,10 +35,10 @@ describe.skipIf(!available)('Redis restart under load', () => {
   }, 60_000);
 
   it('Redis restart, fail closed: 503 problem while Redis is down, service resumes, nothing is lost', async () => {
-    const redis = await server('redis');
-    install = await createInstallation({ redisUrl: redis.url, scaleOut: "onRedisError: 'closed'," });
-    const gateways = [await start('gateway')];
-    await start('worker');
+    const redis = await cluster.server('redis');
+    const install = await cluster.install({ redisUrl: redis.url, scaleOut: "onRedisError: 'closed'," });
+    const gateways = [await cluster.start('gateway')];
+    await cluster.start('worker');
     const { key } = await provisionCustomer(install, 'open');
     const traffic = load(() => gateways.map((g) => g.gatewayUrl as string), key, 8);
     await sleep(500);
