@@ -1,8 +1,9 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
+import { nginxConfig } from './lib/nginx.ts';
 import { runWrk, type WrkResult } from './lib/wrk.ts';
 
 /**
@@ -120,32 +121,6 @@ log(
     : 'Only one core: nothing pinned (figures are indicative).',
 );
 
-function nginxConfig(name: string, server: string): string {
-  const dir = join(tmp, name);
-  mkdirSync(dir, { recursive: true });
-  const file = join(dir, 'nginx.conf');
-  writeFileSync(
-    file,
-    `worker_processes 1;
-daemon off;
-master_process off;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/body;
-  proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
-  keepalive_requests 1000000;
-${server}
-}
-`,
-  );
-  return file;
-}
 const nginxBin = existsSync('/usr/sbin/nginx') ? '/usr/sbin/nginx' : 'nginx';
 
 // The upstream, on the load generator's core. Default: a static nginx answering the weather JSON,
@@ -160,6 +135,7 @@ if (upstreamKind === 'demo') {
   });
 } else {
   const conf = nginxConfig(
+    tmp,
     'upstream',
     `  server {
     listen 127.0.0.1:${upstreamPort};
@@ -177,6 +153,7 @@ log(`Upstream: ${upstreamKind === 'demo' ? 'quickstart demo API (Node)' : 'stati
 // nginx as the proxy to compare with: one worker process, keep-alive pool to the upstream.
 const nginxPort = 4711;
 const proxyConf = nginxConfig(
+  tmp,
   'proxy',
   `  upstream demo { server 127.0.0.1:${upstreamPort}; keepalive 64; }
   server {

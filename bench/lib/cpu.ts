@@ -1,8 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
+import { nginxConfig } from './nginx.ts';
 import { runWrk } from './wrk.ts';
 
 /**
@@ -64,30 +65,8 @@ async function waitForHttp(url: string, headers: Record<string, string> = {}): P
 }
 
 function nginx(name: string, server: string, cpu: string | undefined): ChildProcess {
-  const dir = join(tmp, name);
-  mkdirSync(dir, { recursive: true });
-  const file = join(dir, 'nginx.conf');
-  writeFileSync(
-    file,
-    `worker_processes 1;
-daemon off;
-master_process off;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/body;
-  proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
-  keepalive_requests 1000000;
-${server}
-}
-`,
-  );
-  return start('/usr/sbin/nginx', ['-c', file, '-p', dir], cpu);
+  const file = nginxConfig(tmp, name, server);
+  return start('/usr/sbin/nginx', ['-c', file, '-p', join(tmp, name)], cpu);
 }
 
 const upstreamPort = 4810;
