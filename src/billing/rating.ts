@@ -319,38 +319,30 @@ export function rate(input: RatingInput): RatedLine[] {
       }
       lines.push(line);
 
+      // Commitments: a line that tops usage up to the minimum, or takes it down to the maximum.
+      const commitment = (kind: 'minimum' | 'maximum', description: string, difference: Decimal) =>
+        lines.push({
+          ...base,
+          key: `${card.key}:${kind}:${index}`,
+          kind: `${kind}_spend`,
+          rateCardKey: card.key,
+          featureKey: card.feature ?? null,
+          description,
+          timing: 'in_arrears',
+          quantity: '1',
+          unitPrice: null,
+          amount: money(difference),
+        });
       if (price.minimumAmount !== undefined) {
         const minimum = new Decimal(price.minimumAmount).mul(segFraction);
         if (charge.amount.lt(minimum)) {
-          lines.push({
-            ...base,
-            key: `${card.key}:minimum:${index}`,
-            kind: 'minimum_spend',
-            rateCardKey: card.key,
-            featureKey: card.feature ?? null,
-            description: `Minimum spend for ${name(card)}`,
-            timing: 'in_arrears',
-            quantity: '1',
-            unitPrice: null,
-            amount: money(minimum.sub(charge.amount)),
-          });
+          commitment('minimum', `Minimum spend for ${name(card)}`, minimum.sub(charge.amount));
         }
       }
       if (price.maximumAmount !== undefined) {
         const maximum = new Decimal(price.maximumAmount).mul(segFraction);
         if (charge.amount.gt(maximum)) {
-          lines.push({
-            ...base,
-            key: `${card.key}:maximum:${index}`,
-            kind: 'maximum_spend',
-            rateCardKey: card.key,
-            featureKey: card.feature ?? null,
-            description: `Maximum spend cap for ${name(card)}`,
-            timing: 'in_arrears',
-            quantity: '1',
-            unitPrice: null,
-            amount: money(maximum.sub(charge.amount)),
-          });
+          commitment('maximum', `Maximum spend cap for ${name(card)}`, maximum.sub(charge.amount));
         }
       }
     }
