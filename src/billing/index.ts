@@ -69,6 +69,7 @@ export function createBilling(deps: {
   mail?: BillingServiceOptions['mail'];
   portalInvoicesUrl?: () => string;
   rail?: PaymentRail;
+  /** Overrides `billing.retryDays` of the config. */
   retryDays?: number[];
   onCreditsChange?: (customerId: string) => void;
 }): BillingModule {
@@ -92,7 +93,7 @@ export function createBilling(deps: {
     events: deps.events,
     mail: deps.mail,
     portalInvoicesUrl: deps.portalInvoicesUrl,
-    retryDays: deps.retryDays,
+    retryDays: deps.retryDays ?? deps.config.billing.retryDays,
     netDays,
   });
   if (rail.name === 'sandbox') (rail as SandboxRail).onEvent((event) => service.handleRailEvent(event));

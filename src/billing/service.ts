@@ -109,7 +109,7 @@ export interface BillingServiceOptions {
   mail?: { send(message: { to: string; subject: string; text: string }): Promise<void> };
   /** Where customers update their card, for dunning emails (e.g. `https://api.example.com/portal/invoices`). */
   portalInvoicesUrl?: () => string;
-  /** Days after the first failure for each retry (default 1, 3, 5). */
+  /** Days after the first failure for each retry (`billing.retryDays`; default 1, 3, 5). */
   retryDays?: number[];
   /** Net payment terms for the invoice rail. */
   netDays?: number;

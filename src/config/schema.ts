@@ -303,9 +303,25 @@ export const configSchema = z.strictObject({
         .optional(),
       /** Days after a failed payment before the subscription is suspended. */
       gracePeriodDays: z.number().int().nonnegative().default(7),
+      /** Dunning: days after the first failed payment on which it is retried (empty: no retries). */
+      retryDays: z
+        .array(z.number().int('must be a whole number of days').positive('must be at least 1 day'))
+        .superRefine((days, ctx) => {
+          days.forEach((day, i) => {
+            const before = days[i - 1];
+            if (before !== undefined && day <= before) {
+              ctx.addIssue({
+                code: 'custom',
+                path: [i],
+                message: `retry days must be strictly increasing (${day} comes after ${before})`,
+              });
+            }
+          });
+        })
+        .default([1, 3, 5]),
       pricing: fn<PricingHook>('pricing hook').optional(),
     })
-    .default({ rail: 'sandbox', gracePeriodDays: 7 }),
+    .default({ rail: 'sandbox', gracePeriodDays: 7, retryDays: [1, 3, 5] }),
   portal: z
     .strictObject({
       enabled: z.boolean().default(true),

@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { renderInvoiceHtml, type SandboxRail } from '../../src/billing/index.ts';
 import { sqlRows } from '../../src/billing/model.ts';
-import { DAY, type Harness, openHarness } from './harness.ts';
+import { billingConfig, DAY, type Harness, openHarness } from './harness.ts';
 
 let h: Harness;
 let n = 0;
@@ -411,5 +411,64 @@ describe('refunds', () => {
     });
     expect((await h.billing.service.refundInvoice(invoice!.id)).amount).toBe('40.00000000');
     expect(h.events.map((e) => e.type)).toContain('invoice.refunded');
+  });
+});
+
+describe('dunning schedule from the config (billing.retryDays, billing.gracePeriodDays)', () => {
+  it('retries on the configured days only, then suspends after the configured grace period', async () => {
+    const own = await openHarness({
+      start: '2030-01-01T00:00:00Z',
+      config: billingConfig({ billing: { retryDays: [2, 4], gracePeriodDays: 6 } }),
+    });
+    try {
+      const rail = own.billing.rail as SandboxRail;
+      const customer = await own.customers.create({ name: 'Scheduled', email: 'scheduled@example.com' });
+      const sub = await own.subscriptions.subscribe({ customerId: customer.id, planKey: 'pro' });
+      await own.billing.service.attachCard(customer.id, '4000 0000 0000 0002');
+      own.clock.set('2030-02-01T00:00:00Z');
+      await own.billing.service.runBilling();
+      await rail.drain();
+      const [invoice] = await own.billing.service.list({ subscriptionId: sub.id });
+      expect(invoice?.nextPaymentAttemptAt).toBe('2030-02-03T00:00:00.000Z'); // +2 days, not the default +1
+
+      const dunningAt = async (iso: string) => {
+        own.clock.set(iso);
+        const result = await own.billing.service.runDunning();
+        await rail.drain();
+        return { result, invoice: await own.billing.service.mustGet(invoice!.id) };
+      };
+      let step = await dunningAt('2030-02-02T00:00:00Z'); // the default schedule would retry today
+      expect(step.result.retried).toBe(0);
+      expect(step.invoice.paymentAttempts).toBe(1);
+
+      step = await dunningAt('2030-02-03T00:00:00Z');
+      expect(step.result.retried).toBe(1);
+      expect(step.invoice.nextPaymentAttemptAt).toBe('2030-02-05T00:00:00.000Z'); // +4 days after the first failure
+
+      step = await dunningAt('2030-02-05T00:00:00Z');
+      expect(step.invoice.paymentAttempts).toBe(3);
+      expect(step.invoice.nextPaymentAttemptAt).toBeNull(); // the schedule has two retries
+      expect((await own.subscriptions.require(sub.id)).status).toBe('past_due');
+
+      step = await dunningAt('2030-02-06T23:59:59Z');
+      expect(step.result).toMatchObject({ retried: 0, suspended: 0 });
+      step = await dunningAt('2030-02-07T00:00:00Z'); // six days of grace
+      expect(step.result.suspended).toBe(1);
+      expect((await own.subscriptions.require(sub.id)).status).toBe('suspended');
+    } finally {
+      await own.store.close();
+    }
+  });
+
+  it('refuses a schedule that is not strictly increasing whole days, naming the field', () => {
+    expect(() => billingConfig({ billing: { retryDays: [1, 3, 3] } })).toThrow(
+      /billing\.retryDays\[2\]: retry days must be strictly increasing/,
+    );
+    expect(() => billingConfig({ billing: { retryDays: [0, 2] } })).toThrow(
+      /billing\.retryDays\[0\]: must be at least 1 day/,
+    );
+    expect(() => billingConfig({ billing: { retryDays: [1.5] } })).toThrow(
+      /billing\.retryDays\[0\]: must be a whole number/,
+    );
   });
 });
