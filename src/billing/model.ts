@@ -46,6 +46,11 @@ export interface Invoice {
   paymentAttempts: number;
   nextPaymentAttemptAt: string | null;
   lastPaymentError: string | null;
+  /**
+   * Where the customer pays this issued invoice on the provider's page, for rails that cannot
+   * charge a saved payment method (Paddle renewals); null otherwise.
+   */
+  paymentUrl: string | null;
   metadata: Record<string, unknown>;
   createdAt: string;
   lines: InvoiceLine[];

@@ -6,7 +6,7 @@ import type { TierBreakdown } from './rating.ts';
 const INVOICE_COLUMNS = `id, number, customer_id, subscription_id, status, currency, period_from, period_to,
   subtotal::text as subtotal, tax_rate::text as tax_rate, tax::text as tax, total::text as total,
   credits_applied::text as credits_applied, amount_due::text as amount_due, rail, issued_at, due_at, paid_at,
-  voided_at, payment_attempts, next_payment_attempt_at, last_payment_error, metadata, created_at, first_failed_at`;
+  voided_at, payment_attempts, next_payment_attempt_at, last_payment_error, metadata, created_at, first_failed_at, payment_url`;
 
 export interface InvoiceRow {
   id: string;
@@ -34,6 +34,7 @@ export interface InvoiceRow {
   metadata: Record<string, unknown> | string;
   created_at: Date | string;
   first_failed_at: Date | string | null;
+  payment_url: string | null;
 }
 
 interface LineRow {
@@ -82,6 +83,8 @@ export function toInvoice(row: InvoiceRow, lines: LineRow[], digits: number): In
     paymentAttempts: row.payment_attempts,
     nextPaymentAttemptAt: iso(row.next_payment_attempt_at),
     lastPaymentError: row.last_payment_error,
+    // Only an invoice still to be paid has a link to pay it.
+    paymentUrl: row.status === 'issued' ? (row.payment_url ?? null) : null,
     metadata: typeof row.metadata === 'string' ? JSON.parse(row.metadata) : (row.metadata ?? {}),
     createdAt: iso(row.created_at) as string,
     lines: lines

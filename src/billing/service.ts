@@ -53,6 +53,8 @@ const INVOICE_GROUP = 100;
 /** Tables a billing run grows and reads back (foreign-key targets, duplicate checks, due periods). */
 const ANALYZE_BILLING = 'analyze billing_invoices, billing_payments, subscription_periods';
 const DUNNING_LOCK = 'billing-dunning';
+/** Dunning code of an invoice whose charge waits on the customer's payment link. */
+const PAYMENT_REQUIRED = 'payment_required';
 
 export interface RunProgress {
   done: number;
@@ -1001,12 +1003,32 @@ export function createBillingService(options: BillingServiceOptions) {
     );
   }
 
-  /** Starts a charge attempt for an issued invoice (first charge or a dunning retry). */
+  /**
+   * Starts a charge attempt for an issued invoice (first charge or a dunning retry). An invoice
+   * whose charge waits on the customer's payment link (Paddle) gets no second charge (paying the
+   * first link must still count): the attempt re-sends that link.
+   */
   async function collect(invoiceId: string): Promise<PaymentRow | null> {
     const payment = await store.transaction(async (tx) => {
       const row = await invoiceRow(tx, invoiceId, true);
       if (!row || row.status !== 'issued' || new Decimal(row.amount_due).lte(0)) return null;
       const attempt = row.payment_attempts + 1;
+      if (row.payment_url) {
+        const [waiting] = await sqlRows<PaymentRow>(
+          tx,
+          `select ${PAYMENT_COLUMNS} from billing_payments where invoice_id = $1 and purpose = 'invoice' and status = 'pending'
+           order by created_at desc limit 1`,
+          [row.id],
+        );
+        if (waiting) {
+          await sqlRows(
+            tx,
+            'update billing_invoices set payment_attempts = $2, next_payment_attempt_at = null where id = $1',
+            [row.id, attempt],
+          );
+          return { row: { ...row, payment_attempts: attempt }, payment: waiting, link: row.payment_url };
+        }
+      }
       const [p] = await sqlRows<PaymentRow>(
         tx,
         `insert into billing_payments (id, invoice_id, customer_id, idempotency_key, purpose, rail, status, amount, currency, created_at, updated_at)
@@ -1028,10 +1050,14 @@ export function createBillingService(options: BillingServiceOptions) {
         'update billing_invoices set payment_attempts = $2, next_payment_attempt_at = null where id = $1',
         [row.id, attempt],
       );
-      return p ? { row, payment: p } : null;
+      return p ? { row, payment: p, link: null } : null;
     });
     if (!payment) return null;
     const { row } = payment;
+    if (payment.link) {
+      await enterDunning(row, PAYMENT_REQUIRED, 'the invoice is not paid yet', payment.link);
+      return payment.payment;
+    }
     return sendCharge(
       { id: row.id, customerId: row.customer_id, number: row.number, currency: row.currency },
       payment.payment,
@@ -1068,8 +1094,26 @@ export function createBillingService(options: BillingServiceOptions) {
         result.failureCode ?? 'failed',
         result.failureMessage ?? 'Payment failed',
       );
-    }
+    } else if (result.actionUrl) await awaitCustomer(invoice.id, result.actionUrl);
     return payment;
+  }
+
+  /**
+   * The rail could not collect by itself and answered with a link where the customer pays
+   * (Paddle renewals). The invoice is due now and unpaid: it enters dunning as a declined charge
+   * would (past due, reminders with the link on the retry days, suspension after the grace
+   * period), while the charge stays pending, so paying through the link settles it whenever.
+   */
+  async function awaitCustomer(invoiceId: string, url: string): Promise<void> {
+    const [row] = await sqlRows<{ id: string }>(
+      db,
+      `update billing_invoices set payment_url = $2 where id = $1 and status = 'issued' returning id`,
+      [invoiceId, url],
+    );
+    const fresh = row ? await invoiceRow(db, row.id) : null;
+    // Paid already (the webhook can beat the rail's answer): nothing is owed.
+    if (fresh?.status === 'issued')
+      await enterDunning(fresh, PAYMENT_REQUIRED, 'the invoice is not paid yet', url);
   }
 
   async function paymentById(id: string): Promise<PaymentRow | null> {
@@ -1123,6 +1167,20 @@ export function createBillingService(options: BillingServiceOptions) {
       await undoCheckout(row, code, message);
       return;
     }
+    await enterDunning(row, code, message, null);
+  }
+
+  /**
+   * An issued invoice its latest attempt did not pay (declined, or waiting on the customer's
+   * payment link): the next attempt per `retryDays` after the first failure, the subscription
+   * past due, the `invoice.payment_failed` event and a mail to the customer.
+   */
+  async function enterDunning(
+    row: InvoiceRow,
+    code: string,
+    message: string,
+    paymentUrl: string | null,
+  ): Promise<void> {
     const now = clock.now();
     const firstFailed = row.first_failed_at ? new Date(row.first_failed_at) : now;
     const retryIndex = row.payment_attempts - 1;
@@ -1148,17 +1206,35 @@ export function createBillingService(options: BillingServiceOptions) {
       failureCode: code,
       failureMessage: message,
       nextPaymentAttemptAt: invoice.nextPaymentAttemptAt,
+      paymentUrl,
     });
+    const name = invoice.number ?? invoice.id;
+    const grace = `Your API access continues for ${config.billing.gracePeriodDays} days after the ${paymentUrl ? 'invoice was issued' : 'first failed payment'}.`;
+    if (paymentUrl) {
+      await mailCustomer(
+        invoice.customerId,
+        `Invoice ${name}: ${invoice.amountDue} ${invoice.currency} to pay`,
+        [
+          `Invoice ${name} for ${invoice.amountDue} ${invoice.currency} is due. Pay it here: ${paymentUrl}`,
+          invoice.nextPaymentAttemptAt
+            ? `If it is still open, we will remind you on ${invoice.nextPaymentAttemptAt.slice(0, 10)}.`
+            : 'This is the last reminder.',
+          `Your invoices: ${options.portalInvoicesUrl?.() ?? '/portal/invoices'}`,
+          grace,
+        ].join('\n\n'),
+      );
+      return;
+    }
     await mailCustomer(
       invoice.customerId,
-      `Payment failed for invoice ${invoice.number ?? invoice.id}`,
+      `Payment failed for invoice ${name}`,
       [
-        `We could not collect ${invoice.amountDue} ${invoice.currency} for invoice ${invoice.number ?? invoice.id} (${message}).`,
+        `We could not collect ${invoice.amountDue} ${invoice.currency} for invoice ${name} (${message}).`,
         invoice.nextPaymentAttemptAt
           ? `We will try again on ${invoice.nextPaymentAttemptAt.slice(0, 10)}.`
           : 'We will not retry automatically.',
         `Update your card or pay the invoice: ${options.portalInvoicesUrl?.() ?? '/portal/invoices'}`,
-        `Your API access continues for ${config.billing.gracePeriodDays} days after the first failed payment.`,
+        grace,
       ].join('\n\n'),
     );
   }

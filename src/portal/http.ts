@@ -192,6 +192,7 @@ export function mountPortal(app: Hono, deps: PortalHttpDeps): void {
       },
       gatewayUrl: config.gateway.publicUrl ?? deps.gatewayUrl(),
       rail: ports.billing?.rail ?? null,
+      railName: ports.billing?.railName ?? ports.billing?.rail ?? null,
       devMailbox: devMailboxOpen(),
       hasOpenapi: Boolean(config.openapiDocument),
       services: {

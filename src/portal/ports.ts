@@ -117,6 +117,8 @@ export interface InvoiceDetail extends InvoiceSummary {
   subtotal: string;
   tax: string;
   lines: MoneyLine[];
+  /** Where to pay an open invoice on the provider's page (Paddle renewals); null otherwise. */
+  paymentUrl: string | null;
 }
 
 export interface CardInput {
@@ -134,6 +136,8 @@ export type CheckoutResult =
 export interface BillingPort {
   /** Which payment rail is on: the SPA shows a card form for sandbox and redirects for stripe. */
   rail: 'sandbox' | 'stripe' | 'invoice';
+  /** The configured rail by name (a hosted rail may be Stripe or Paddle), for labels. */
+  railName?: string;
   checkout(
     customerId: string,
     input: { planKey: string; card?: CardInput; successUrl: string; cancelUrl: string },

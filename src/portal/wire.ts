@@ -307,6 +307,7 @@ export function billingPort(deps: {
 
   return {
     rail,
+    railName: billing.rail.name,
     async checkout(customerId, input) {
       if (rail === 'sandbox' && !input.card) {
         throw problems.badRequest('Enter a card: the sandbox rail takes test card numbers.');
@@ -439,6 +440,7 @@ export function billingPort(deps: {
         subtotal: invoice.subtotal,
         tax: invoice.tax,
         lines: invoice.lines.map((l) => lineOf(l, names)),
+        paymentUrl: invoice.paymentUrl,
       };
     },
     async invoiceHtml(customerId, invoiceId) {
@@ -456,6 +458,8 @@ export function billingPort(deps: {
     async payInvoice(customerId, invoiceId, card) {
       const invoice = await own(customerId, invoiceId);
       if (!invoice) throw problems.notFound('No such invoice.');
+      // Its charge waits on the customer (Paddle): pay through that link, never a second charge.
+      if (invoice.paymentUrl) return { status: 'redirect', url: invoice.paymentUrl };
       const attemptsBefore = invoice.paymentAttempts;
       if (rail === 'sandbox' && card) {
         const declined = sandboxDecline(card.number);

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mountBillingRoutes, subscriptionPort } from '../../src/billing/index.ts';
 import { createRail } from '../../src/billing/rails/index.ts';
 import { createConsoleApp } from '../../src/http/hono.ts';
+import { billingPort } from '../../src/portal/wire.ts';
 import { silentLogger } from '../../src/util/log.ts';
 import { billingConfig, type Harness, openHarness } from './harness.ts';
 
@@ -344,5 +345,93 @@ describe('paddle rail against a fake Paddle', () => {
     expect(response.status).toBe(200);
     expect(await h.subscriptions.currentForCustomer(customer.id)).toBeNull();
     expect(await h.billing.service.list({ customerId: customer.id })).toHaveLength(0);
+  });
+});
+
+describe('paddle renewals: the payment link and dunning', () => {
+  it('keeps the link on the invoice, mails it, reminds on the retry days, suspends after the grace period, and the paid link reactivates', async () => {
+    h.clock.set('2026-06-01T00:00:00Z');
+    const customer = await h.customers.create({ name: 'Link Org', email: 'link@example.com' });
+    const started = await h.billing.service.startCheckout(customer.id, 'pro', {});
+    await sendWebhook('transaction.completed', complete(started.sessionId));
+    const sub = await h.subscriptions.currentForCustomer(customer.id);
+    expect(sub).toMatchObject({ status: 'active' });
+    // June's fee was paid at checkout; July's is the first renewal Paddle cannot collect by itself.
+    h.clock.set('2026-07-01T00:00:00Z');
+    await h.billing.service.runBilling();
+    h.clock.set('2026-08-01T00:00:00Z');
+    const transactionsBefore = transactions.size;
+    await h.billing.service.runBilling();
+    const renewal = (await h.billing.service.list({ customerId: customer.id })).find(
+      (i) => i.status === 'issued',
+    );
+    expect(renewal).toMatchObject({ total: '49.00', paymentAttempts: 1 });
+    const [payment] = await h.billing.service.payments(renewal!.id);
+    const link = `https://pay.paddle.test/checkout?_ptxn=${payment?.rail_ref}`;
+    expect(renewal?.paymentUrl).toBe(link);
+    expect(renewal?.nextPaymentAttemptAt).toBe('2026-08-02T00:00:00.000Z');
+    expect((await h.subscriptions.require(sub!.id)).status).toBe('past_due');
+
+    // The admin API and the portal show the link; the portal's Pay opens it instead of charging again.
+    const detail = await app.request(`/api/admin/invoices/${renewal!.id}`, { headers: admin });
+    expect(((await detail.json()) as { paymentUrl: string }).paymentUrl).toBe(link);
+    const portal = billingPort({
+      billing: h.billing.service,
+      subscriptions: h.subscriptions,
+      customers: h.customers,
+      catalog: h.catalog,
+      clock: h.clock,
+      config: () => h.config,
+    });
+    expect(portal.railName).toBe('paddle');
+    expect((await portal.getInvoice(customer.id, renewal!.id))?.paymentUrl).toBe(link);
+    expect(await portal.payInvoice(customer.id, renewal!.id)).toEqual({ status: 'redirect', url: link });
+    // The invoice mail carries the link.
+    const mails = () => h.mails.filter((m) => m.to === 'link@example.com');
+    expect(mails()).toHaveLength(1);
+    expect(mails()[0]?.subject).toBe(`Invoice ${renewal?.number}: 49.00 USD to pay`);
+    expect(mails()[0]?.text).toContain(link);
+
+    // Retry days: the same link again (one Paddle transaction: paying it must count), no new charge.
+    h.clock.set('2026-08-02T00:00:00Z');
+    expect((await h.billing.service.runDunning()).retried).toBeGreaterThanOrEqual(1);
+    let current = await h.billing.service.mustGet(renewal!.id);
+    expect(current).toMatchObject({
+      paymentAttempts: 2,
+      paymentUrl: link,
+      nextPaymentAttemptAt: '2026-08-04T00:00:00.000Z',
+    });
+    expect(mails()).toHaveLength(2);
+    expect(mails()[1]?.text).toContain(link);
+    expect(await h.billing.service.payments(renewal!.id)).toHaveLength(1);
+    const created = [...transactions.values()].filter(
+      (t) => (t.custom_data as Json)?.reference === renewal!.id,
+    );
+    expect(created).toHaveLength(1);
+    expect(transactions.size - transactionsBefore).toBeGreaterThanOrEqual(1);
+
+    // Seven days of grace after the invoice was issued unpaid: suspended.
+    h.clock.set('2026-08-08T00:00:00Z');
+    await h.billing.service.runDunning();
+    expect((await h.subscriptions.require(sub!.id)).status).toBe('suspended');
+    expect(mails().map((m) => m.subject)).toContain('Your API access is suspended');
+
+    // The customer pays through the link: Paddle's webhook settles it and access is back at once.
+    const response = await sendWebhook('transaction.completed', complete(payment!.rail_ref as string));
+    expect(response.status).toBe(200);
+    current = await h.billing.service.mustGet(renewal!.id);
+    expect(current).toMatchObject({ status: 'paid', paymentUrl: null, nextPaymentAttemptAt: null });
+    expect((await h.subscriptions.require(sub!.id)).status).toBe('active');
+    expect(h.events.map((e) => e.type)).toEqual(
+      expect.arrayContaining([
+        'invoice.payment_failed',
+        'subscription.suspended',
+        'subscription.reactivated',
+      ]),
+    );
+    const failed = h.events.find(
+      (e) => e.type === 'invoice.payment_failed' && (e.data.invoice as { id: string }).id === renewal!.id,
+    );
+    expect(failed?.data).toMatchObject({ failureCode: 'payment_required', paymentUrl: link });
   });
 });

@@ -73,6 +73,8 @@ export interface PortalConfig {
   branding: { name: string; logoUrl: string | null; primaryColor: string };
   gatewayUrl: string | null;
   rail: 'sandbox' | 'stripe' | 'invoice' | null;
+  /** The configured rail by name: a hosted rail ('stripe' above) may be Stripe or Paddle. */
+  railName: string | null;
   devMailbox: boolean;
   hasOpenapi: boolean;
   services: { keys: boolean; subscriptions: boolean; usage: boolean; billing: boolean };
@@ -188,6 +190,8 @@ export interface InvoiceDetail extends InvoiceSummary {
   subtotal: string;
   tax: string;
   lines: MoneyLine[];
+  /** Where to pay an open invoice on the provider's page (Paddle renewals). */
+  paymentUrl: string | null;
 }
 
 export interface CostSummary {

@@ -72,3 +72,10 @@ export function windowText(window: string): string {
   const name = { s: 'second', m: 'minute', h: 'hour', d: 'day' }[unit] ?? window;
   return n === '1' ? name : `${n} ${name}s`;
 }
+
+const PROVIDERS: Record<string, string> = { stripe: 'Stripe', paddle: 'Paddle' };
+
+/** The payment provider of a hosted rail by name, for labels ("Pay with Paddle"); null if none. */
+export function provider(railName: string | null | undefined): string | null {
+  return (railName && PROVIDERS[railName]) ?? null;
+}

@@ -1,6 +1,6 @@
 import { type FormEvent, useEffect, useState } from 'react';
 import { ApiError, get, type KeyView, type Plan, post, type Subscription } from '../api.ts';
-import { money, period } from '../format.ts';
+import { money, period, provider } from '../format.ts';
 import { Link, useLocation } from '../router.tsx';
 import { rememberSecret } from '../secrets.ts';
 import { useSession } from '../session.tsx';
@@ -191,7 +191,8 @@ export function Checkout() {
         ) : config?.rail === 'stripe' ? (
           <>
             <p className="muted">
-              You will be sent to Stripe Checkout to pay securely, then brought back here.
+              You will be sent to {provider(config?.railName) ?? 'Stripe'} Checkout to pay securely, then
+              brought back here.
             </p>
             <button
               type="button"
@@ -199,7 +200,7 @@ export function Checkout() {
               disabled={busy}
               onClick={() => submit()}
             >
-              {busy ? 'Redirecting…' : 'Continue to Stripe'}
+              {busy ? 'Redirecting…' : `Continue to ${provider(config?.railName) ?? 'Stripe'}`}
             </button>
           </>
         ) : config?.rail === 'invoice' ? (

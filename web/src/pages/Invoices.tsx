@@ -1,6 +1,6 @@
 import { type FormEvent, useState } from 'react';
 import { ApiError, get, type InvoiceDetail, type InvoiceSummary, post } from '../api.ts';
-import { date, money } from '../format.ts';
+import { date, money, provider } from '../format.ts';
 import { Link } from '../router.tsx';
 import { useSession } from '../session.tsx';
 import {
@@ -115,6 +115,8 @@ export function InvoicePage({ id }: { id: string }) {
     pay({ number: v('number').replace(/\s+/g, ''), expiry: v('expiry'), cvc: v('cvc') });
   };
   const declined = payError instanceof ApiError && payError.problem.type.endsWith('/card-declined');
+  const hosted = provider(config?.railName);
+  const payLabel = hosted ? `Pay with ${hosted}` : 'Pay';
   return (
     <>
       <div className="page-head">
@@ -215,6 +217,11 @@ export function InvoicePage({ id }: { id: string }) {
                   {paying ? 'Paying…' : 'Pay invoice'}
                 </button>
               </form>
+            ) : inv.paymentUrl ? (
+              // The provider's own page for this invoice (Paddle renewals): a plain link opens it.
+              <a className="btn btn-primary btn-block" href={inv.paymentUrl}>
+                {payLabel}
+              </a>
             ) : (
               <button
                 type="button"
@@ -222,7 +229,7 @@ export function InvoicePage({ id }: { id: string }) {
                 disabled={paying}
                 onClick={() => pay()}
               >
-                {config?.rail === 'stripe' ? 'Pay with Stripe' : 'Pay'}
+                {payLabel}
               </button>
             )}
           </section>
