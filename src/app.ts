@@ -11,6 +11,7 @@ import {
   mountBillingRoutes,
   subscriptionPort,
 } from './billing/index.ts';
+import { createIncludedCredits } from './billing/plan-credits.ts';
 import { type CatalogService, createCatalogService } from './catalog/index.ts';
 import { openScaleOutBackends } from './cluster/backends.ts';
 import { startHealthServer } from './cluster/health.ts';
@@ -231,7 +232,16 @@ export async function startTollgate(options: StartOptions): Promise<Tollgate> {
     ),
   );
   let billingMeterReader: MeterReader | null = null;
-  const billingSubscriptions = subscriptionPort({ store, config, subscriptions, customers, catalog });
+  // Credits a plan includes: granted on activation and at every period roll-over.
+  const includedCredits = createIncludedCredits({
+    subscriptions,
+    credits: () => billing.credits,
+    log: log.child({ module: 'billing' }),
+  });
+  subscriptions.onEvent((event) => includedCredits.onEvent(event));
+  const billingSubscriptions = includedCredits.wrapPort(
+    subscriptionPort({ store, config, subscriptions, customers, catalog }),
+  );
   const { service: billing } = createBilling({
     store,
     clock,

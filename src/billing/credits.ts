@@ -17,7 +17,16 @@ import { type Db, iso, sqlRows } from './model.ts';
  * Reservations (AI calls): `reserve` takes an estimate off the balance before the call and
  * refuses when the balance is below it; `settle` releases the reservation and books the actual
  * usage. The balance can go below zero only by `actual − reserved` of calls in flight, which is
- * the documented bound (reserve the model's max tokens to make it zero).
+ * the documented bound (reserve the model's max tokens to make it zero). Reservations of one
+ * customer are taken one at a time (an advisory lock), so concurrent calls cannot all pass the
+ * same balance.
+ *
+ * Invoices: usage booked in real time (`settle`, no invoice yet) before the end of a subscription
+ * period is claimed by that period's invoice as credits already applied, and only the rest of the
+ * invoice is drawn from grants; if the real-time bookings came to more than the invoice (a
+ * tiered price with included units), the difference goes back to the grants it came from.
+ * Credits a plan includes for a period (idempotency key `plan-credits:…:<invoice key>`) pay only
+ * that period's invoice, only its usage charges, and wait for it before they expire.
  */
 export interface CreditEntry {
   id: string;
@@ -60,6 +69,37 @@ function toEntry(r: LedgerRow): CreditEntry {
   };
 }
 
+/** Ledger key of the credits a plan version includes for one subscription period. */
+export function planCreditsKey(planVersionId: string, subscriptionId: string, periodFrom: Date): string {
+  return `${PLAN_CREDITS}${planVersionId}:${periodInvoiceKey(subscriptionId, periodFrom)}`;
+}
+
+const PLAN_CREDITS = 'plan-credits:';
+
+/** The billing run's invoice key of a subscription period (see `periodInvoice` in service.ts). */
+const periodInvoiceKey = (subscriptionId: string, periodFrom: Date) =>
+  `sub:${subscriptionId}:${periodFrom.toISOString()}`;
+
+const isPeriodInvoiceKey = (key: string | undefined): key is string =>
+  key?.startsWith('sub:') === true && !key.includes(':first:');
+
+/** Plan-included credits pay usage charges only, not the plan's fees (tax included pro rata). */
+const USAGE_LINE_KINDS = new Set(['usage', 'minimum_spend', 'maximum_spend']);
+
+function usageShare(lines: readonly { kind: string; amount: string }[], total: Decimal): Decimal {
+  let subtotal = new Decimal(0);
+  let usage = new Decimal(0);
+  for (const line of lines) {
+    subtotal = subtotal.add(line.amount);
+    if (USAGE_LINE_KINDS.has(line.kind)) usage = usage.add(line.amount);
+  }
+  if (subtotal.lte(0) || usage.lte(0)) return new Decimal(0);
+  return Decimal.min(total, usage.mul(total).div(subtotal));
+}
+
+/** Plan credits past their expiry wait this long for their period's invoice, at most. */
+const PLAN_CREDITS_INVOICE_WAIT = "interval '31 days'";
+
 export const creditsExhausted = (customerId: string, currency: string) =>
   new ProblemError({
     status: 402,
@@ -82,10 +122,22 @@ export interface CreditsService {
     idempotencyKey?: string;
     db?: Db;
   }): Promise<CreditEntry>;
-  /** Draws up to `amount` from the balance for an invoice; returns what was applied. */
+  /**
+   * Draws up to `amount` from the balance for an invoice; returns what was applied. With the
+   * invoice's key, period and lines, a subscription period's invoice also claims the usage booked
+   * in real time during the period and may use the credits its plan included for it.
+   */
   drawdown(
     db: Db,
-    input: { customerId: string; currency: string; amount: string; invoiceId: string },
+    input: {
+      customerId: string;
+      currency: string;
+      amount: string;
+      invoiceId: string;
+      invoiceKey?: string;
+      period?: { from: Date; to: Date };
+      lines?: readonly { kind: string; amount: string }[];
+    },
   ): Promise<string>;
   /** Refunds (part of) a top-up: the money goes back through the rail, the credit leaves the ledger. */
   refund(input: { grantId: string; amount: string; note?: string }): Promise<CreditEntry>;
@@ -112,6 +164,8 @@ export interface CreditsService {
   }>;
   /** Synchronous gateway check: a 402 problem for a credits-only customer at zero, else null. */
   accessCheck(customerId: string): ProblemError | null;
+  /** Synchronous: the currency of a credits-only customer's balance, or null (not credits-only). */
+  creditsOnlyCurrency(customerId: string): string | null;
   /** Reloads the credits-only balances (start-up, change feed). */
   refresh(customerId?: string): Promise<void>;
 }
@@ -213,6 +267,79 @@ export function createCreditsService(options: {
     );
   }
 
+  /**
+   * Grants an invoice may draw, soonest expiry first: those not expired, and the plan credits
+   * included for the invoice's own period (until their expiry row is written).
+   */
+  async function invoiceGrants(on: Db, customerId: string, currency: string, invoiceKey: string | null) {
+    return sqlRows<{ id: string; remaining: string; included: boolean }>(
+      on,
+      `select g.id, (g.amount + coalesce((select sum(c.amount) from billing_credit_ledger c where c.grant_id = g.id), 0))::text as remaining,
+              coalesce(g.idempotency_key like '${PLAN_CREDITS}%', false) as included
+       from billing_credit_ledger g
+       where g.customer_id = $1 and g.currency = $2 and g.kind in ('grant', 'topup')
+         and case when g.idempotency_key like '${PLAN_CREDITS}%'
+                  then $4::text is not null and right(g.idempotency_key, length($4::text) + 1) = ':' || $4::text
+                       and not exists (select 1 from billing_credit_ledger e where e.grant_id = g.id and e.kind = 'expiry')
+                  else g.expires_at is null or g.expires_at > $3 end
+       order by g.expires_at asc nulls last, g.seq asc`,
+      [customerId, currency, clock.now(), invoiceKey],
+    );
+  }
+
+  /**
+   * The period's usage the gateway booked in real time, claimed by its invoice (once: the claim
+   * is part of the invoice's transaction). Returns the rows, newest last.
+   */
+  async function claimRealtimeUsage(
+    on: Db,
+    input: { customerId: string; currency: string; invoiceId: string; periodTo: Date },
+  ) {
+    const rows = await sqlRows<{ id: string; amount: string; grant_id: string | null; seq: string }>(
+      on,
+      `update billing_credit_ledger set invoice_id = $3
+       where customer_id = $1 and currency = $2 and kind = 'usage' and invoice_id is null and created_at < $4
+       returning id, amount::text as amount, grant_id, seq::text as seq`,
+      [input.customerId, input.currency, input.invoiceId, input.periodTo],
+    );
+    return rows.sort((a, b) => Number(a.seq) - Number(b.seq));
+  }
+
+  /** Real-time bookings above the invoice go back to the grants they came from, newest first. */
+  async function returnExcess(
+    on: Db,
+    input: { customerId: string; currency: string; invoiceId: string },
+    claimed: { id: string; amount: string; grant_id: string | null }[],
+    excess: Decimal,
+  ): Promise<void> {
+    let left = excess;
+    for (const row of [...claimed].reverse()) {
+      if (left.lte(0)) break;
+      const back = Decimal.min(left, new Decimal(row.amount).neg());
+      left = left.sub(back);
+      if (back.lte(0)) continue;
+      if (row.grant_id !== null) {
+        // A grant that has already expired keeps nothing back: the credit would have expired unused.
+        const [expired] = await sqlRows<{ n: number }>(
+          on,
+          `select count(*)::int as n from billing_credit_ledger where grant_id = $1 and kind = 'expiry'`,
+          [row.grant_id],
+        );
+        if ((expired?.n ?? 0) > 0) continue;
+      }
+      await insert(on, {
+        customerId: input.customerId,
+        currency: input.currency,
+        kind: 'release',
+        amount: back,
+        grantId: row.grant_id,
+        invoiceId: input.invoiceId,
+        idempotencyKey: `usage-return:${input.invoiceId}:${row.id}`,
+        note: 'Real-time usage above the invoice, returned',
+      });
+    }
+  }
+
   const service: CreditsService = {
     async balance(customerId, currency, on) {
       return formatMoney(await balanceOf(customerId, currency, on), currency);
@@ -262,32 +389,45 @@ export function createCreditsService(options: {
       return entry;
     },
     async drawdown(on, input) {
-      let wanted = new Decimal(input.amount);
-      if (wanted.lte(0)) return formatMoney(0, input.currency);
+      const total = Decimal.max(new Decimal(input.amount), 0);
       let applied = new Decimal(0);
-      for (const grant of await openGrants(on, input.customerId, input.currency)) {
-        if (wanted.lte(0)) break;
-        const remaining = new Decimal(grant.remaining);
-        if (remaining.lte(0)) continue;
-        const take = Decimal.min(remaining, wanted);
-        await insert(on, {
-          customerId: input.customerId,
-          currency: input.currency,
-          kind: 'usage',
-          amount: take.neg(),
-          grantId: grant.id,
-          invoiceId: input.invoiceId,
-          idempotencyKey: `usage:${input.invoiceId}:${grant.id}`,
-          note: 'Applied to invoice',
-        });
-        applied = applied.add(take);
-        wanted = wanted.sub(take);
+      let planCap = new Decimal(0);
+      const invoiceKey = isPeriodInvoiceKey(input.invoiceKey) ? input.invoiceKey : null;
+      if (invoiceKey !== null && input.period) {
+        const claimed = await claimRealtimeUsage(on, { ...input, periodTo: input.period.to });
+        const realtime = claimed.reduce((acc, r) => acc.sub(r.amount), new Decimal(0));
+        applied = Decimal.min(realtime, total);
+        if (realtime.gt(total)) await returnExcess(on, input, claimed, realtime.sub(total));
+        planCap = usageShare(input.lines ?? [], total).sub(realtime);
+      }
+      let wanted = total.sub(applied);
+      let drawn = new Decimal(0);
+      if (wanted.gt(0)) {
+        for (const grant of await invoiceGrants(on, input.customerId, input.currency, invoiceKey)) {
+          if (wanted.lte(0)) break;
+          const remaining = new Decimal(grant.remaining);
+          const take = Decimal.min(remaining, wanted, grant.included ? planCap : wanted);
+          if (take.lte(0)) continue;
+          await insert(on, {
+            customerId: input.customerId,
+            currency: input.currency,
+            kind: 'usage',
+            amount: take.neg(),
+            grantId: grant.id,
+            invoiceId: input.invoiceId,
+            idempotencyKey: `usage:${input.invoiceId}:${grant.id}`,
+            note: 'Applied to invoice',
+          });
+          if (grant.included) planCap = planCap.sub(take);
+          drawn = drawn.add(take);
+          wanted = wanted.sub(take);
+        }
       }
       // Outstanding reservations are not spendable on invoices.
-      const balance = applied.gt(0) ? await balanceOf(input.customerId, input.currency, on) : new Decimal(0);
-      if (balance.lt(0) && applied.gt(0)) {
+      const balance = drawn.gt(0) ? await balanceOf(input.customerId, input.currency, on) : new Decimal(0);
+      if (balance.lt(0) && drawn.gt(0)) {
         // never draw below zero because of reservations: give back the excess
-        const giveBack = Decimal.min(applied, balance.neg());
+        const giveBack = Decimal.min(drawn, balance.neg());
         await insert(on, {
           customerId: input.customerId,
           currency: input.currency,
@@ -297,9 +437,9 @@ export function createCreditsService(options: {
           idempotencyKey: `usage-adjust:${input.invoiceId}`,
           note: 'Reserved credit kept for calls in flight',
         });
-        applied = applied.sub(giveBack);
+        drawn = drawn.sub(giveBack);
       }
-      return formatMoney(applied, input.currency);
+      return formatMoney(applied.add(drawn), input.currency);
     },
     async refund(input) {
       const [grant] = await sqlRows<LedgerRow>(
@@ -351,7 +491,11 @@ export function createCreditsService(options: {
                 (g.amount + coalesce((select sum(c.amount) from billing_credit_ledger c where c.grant_id = g.id), 0))::text as remaining
          from billing_credit_ledger g
          where g.kind in ('grant', 'topup') and g.expires_at is not null and g.expires_at <= $1
-           and not exists (select 1 from billing_credit_ledger e where e.grant_id = g.id and e.kind = 'expiry')`,
+           and not exists (select 1 from billing_credit_ledger e where e.grant_id = g.id and e.kind = 'expiry')
+           and (g.idempotency_key is null or g.idempotency_key not like '${PLAN_CREDITS}%'
+                or g.expires_at <= $1::timestamptz - ${PLAN_CREDITS_INVOICE_WAIT}
+                or exists (select 1 from billing_invoices i
+                           where i.idempotency_key = substr(g.idempotency_key, strpos(g.idempotency_key, ':sub:') + 1)))`,
         [now],
       );
       let count = 0;
@@ -374,14 +518,20 @@ export function createCreditsService(options: {
     },
     async reserve(input) {
       const amount = new Decimal(input.amount);
-      const balance = await balanceOf(input.customerId, input.currency);
-      if (balance.lt(amount) || balance.lte(0)) throw creditsExhausted(input.customerId, input.currency);
-      const entry = await insert(db, {
-        customerId: input.customerId,
-        currency: input.currency,
-        kind: 'reservation',
-        amount: amount.neg(),
-        note: 'Reserved for a call in flight',
+      const entry = await db.transaction().execute(async (tx) => {
+        // One reservation of a customer at a time, on every node: each sees the ones before it.
+        await sqlRows(tx, 'select pg_advisory_xact_lock(hashtext($1))', [
+          `credits:${input.customerId}:${input.currency}`,
+        ]);
+        const balance = await balanceOf(input.customerId, input.currency, tx);
+        if (balance.lt(amount) || balance.lte(0)) throw creditsExhausted(input.customerId, input.currency);
+        return insert(tx, {
+          customerId: input.customerId,
+          currency: input.currency,
+          kind: 'reservation',
+          amount: amount.neg(),
+          note: 'Reserved for a call in flight',
+        });
       });
       await changed(input.customerId);
       return { reservationId: (entry as CreditEntry).id };
@@ -484,6 +634,12 @@ export function createCreditsService(options: {
       for (const [currency, balance] of byCurrency) {
         if (balance.lte(0)) return creditsExhausted(customerId, currency);
       }
+      return null;
+    },
+    creditsOnlyCurrency(customerId) {
+      const byCurrency = creditsOnly.get(customerId);
+      if (!byCurrency) return null;
+      for (const currency of byCurrency.keys()) return currency;
       return null;
     },
     refresh,

@@ -211,13 +211,17 @@ export function createBillingService(options: BillingServiceOptions) {
         const id = newId('inv');
         const { subtotal, tax, total } = totals(input.lines, input.currency);
         let creditsApplied = new Decimal(0);
-        if (input.applyCredits && total.gt(0)) {
+        // Also at a zero total: the period's real-time credit usage is settled against its invoice.
+        if (input.applyCredits) {
           creditsApplied = new Decimal(
             await credits.drawdown(tx, {
               customerId: input.customerId,
               currency: input.currency,
               amount: total.toFixed(digits),
               invoiceId: id,
+              invoiceKey: input.key,
+              period: input.period,
+              lines: input.lines,
             }),
           );
         }

@@ -1,5 +1,6 @@
 import type {
   EntitlementConfig,
+  IncludedCreditsConfig,
   PhaseConfig,
   PriceConfig,
   RateCardConfig,
@@ -11,7 +12,7 @@ import type {
  * definition is the plan of `tollgate.config.ts` normalized (the `rateCards` shorthand and
  * `trialDays` become explicit phases), so readers never handle two shapes.
  */
-export type { EntitlementConfig, PriceConfig, RateCardConfig, RateLimitConfig };
+export type { EntitlementConfig, IncludedCreditsConfig, PriceConfig, RateCardConfig, RateLimitConfig };
 
 export interface Feature {
   key: string;
@@ -32,6 +33,8 @@ export interface PhaseDefinition {
   rateCards: RateCardConfig[];
   /** The phase's steady rate limit, falling back to the plan's. */
   rateLimit?: RateLimitConfig;
+  /** Prepaid credits granted at the start of each billing period of the phase. */
+  credits?: IncludedCreditsConfig;
 }
 
 /** A plan exactly as a version publishes it. */

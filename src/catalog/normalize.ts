@@ -19,9 +19,10 @@ export function normalizePlan(plan: PlanConfig): PlanDefinition {
       trial: phase.trial,
       rateCards: phase.rateCards,
       rateLimit: phase.rateLimit,
+      credits: phase.credits,
     }));
   } else {
-    phases = [{ key: 'default', trial: false, rateCards: plan.rateCards ?? [] }];
+    phases = [{ key: 'default', trial: false, rateCards: plan.rateCards ?? [], credits: plan.credits }];
   }
   if (plan.trialDays) {
     const paid = phases.find((p) => !p.trial) ?? phases[0];

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { parseIsoDuration, parseWindow } from '../util/duration.ts';
-import { isMoneyString } from '../util/money.ts';
+import { Decimal, isMoneyString } from '../util/money.ts';
 import type { InboundPolicy, MeteringHook, OutboundPolicy, PricingHook, RateLimitFunction } from './types.ts';
 
 /**
@@ -118,6 +118,23 @@ export const rateLimitSchema = z.strictObject({
   burst: z.number().int().nonnegative().optional(),
 });
 
+/**
+ * Prepaid credits a plan includes, granted at the start of every billing period (in the plan's
+ * currency) like OpenMeter's recurring grants or Lago's recurring wallet top-ups. By default the
+ * period's unused credits expire at its end; `{ days: n }` keeps them n days from the grant.
+ */
+export const includedCreditsSchema = z.strictObject({
+  amount: money.refine(
+    (v) => !isMoneyString(v) || new Decimal(v).gt(0),
+    'included credits must be more than zero',
+  ),
+  expiresAfter: z
+    .union([z.literal('period'), z.strictObject({ days: z.number().int().positive() })], {
+      message: 'use "period" or { days: n }',
+    })
+    .default('period'),
+});
+
 export const phaseSchema = z.strictObject({
   key: slug,
   name: z.string().optional(),
@@ -127,6 +144,8 @@ export const phaseSchema = z.strictObject({
   trial: z.boolean().default(false),
   rateCards: z.array(rateCardSchema).default([]),
   rateLimit: rateLimitSchema.optional(),
+  /** Prepaid credits granted at the start of each billing period of this phase. */
+  credits: includedCreditsSchema.optional(),
 });
 
 export const planSchema = z
@@ -145,6 +164,8 @@ export const planSchema = z
     rateLimit: rateLimitSchema.optional(),
     /** Shorthand for a single phase: rate cards directly on the plan. */
     rateCards: z.array(rateCardSchema).optional(),
+    /** With `rateCards`: prepaid credits granted at the start of each billing period. */
+    credits: includedCreditsSchema.optional(),
     phases: z.array(phaseSchema).optional(),
     /** A free trial before the first paid phase, e.g. 14 (days). Shorthand for a trial phase. */
     trialDays: z.number().int().positive().optional(),
@@ -162,6 +183,13 @@ export const planSchema = z
         code: 'custom',
         path: ['rateCards'],
         message: 'a plan needs "rateCards" (or "phases")',
+      });
+    }
+    if (plan.credits && plan.phases) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['credits'],
+        message: 'a plan with "phases" includes credits per phase: move "credits" into the phases',
       });
     }
     plan.phases?.forEach((phase, i) => {
@@ -390,6 +418,7 @@ export type MeterConfig = z.output<typeof meterSchema>;
 export type FeatureConfig = z.output<typeof featureSchema>;
 export type PlanConfig = z.output<typeof planSchema>;
 export type PhaseConfig = z.output<typeof phaseSchema>;
+export type IncludedCreditsConfig = z.output<typeof includedCreditsSchema>;
 export type RateCardConfig = z.output<typeof rateCardSchema>;
 export type PriceConfig = z.output<typeof priceSchema>;
 export type EntitlementConfig = z.output<typeof entitlementSchema>;

@@ -1,0 +1,213 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  type BillingModule,
+  createBilling,
+  type SandboxRail,
+  subscriptionPort,
+} from '../../src/billing/index.ts';
+import { createIncludedCredits } from '../../src/billing/plan-credits.ts';
+import { createCatalogService } from '../../src/catalog/index.ts';
+import { ConfigError, resolveConfig } from '../../src/config/index.ts';
+import { memoryChangeFeed, migrate, openPGliteStore, type Store } from '../../src/store/index.ts';
+import {
+  type CustomerService,
+  createCustomerService,
+  createSubscriptionService,
+  type SubscriptionService,
+} from '../../src/subscriptions/index.ts';
+import { ManualClock } from '../../src/util/clock.ts';
+import { silentLogger } from '../../src/util/log.ts';
+import { billingConfig } from './harness.ts';
+
+/**
+ * Credits included in a plan: granted when the subscription starts and at every roll-over
+ * (once, however often the run repeats), spent on the period's usage charges by its invoice,
+ * and expired when the period is over and invoiced. Wired as `startTollgate` wires it.
+ */
+const builder = {
+  key: 'builder',
+  name: 'Builder',
+  rateCards: [
+    { key: 'base', name: 'Builder subscription', price: { type: 'flat' as const, amount: '20.00' } },
+    { key: 'requests', feature: 'api_requests', price: { type: 'unit' as const, amount: '0.01' } },
+  ],
+  credits: { amount: '10.00' },
+};
+
+let store: Store;
+let clock: ManualClock;
+let customers: CustomerService;
+let subscriptions: SubscriptionService;
+let billing: BillingModule;
+const usage = new Map<string, Record<string, string>>();
+
+beforeAll(async () => {
+  const base = billingConfig();
+  const config = billingConfig({ plans: [...base.plans, builder] });
+  store = await openPGliteStore();
+  await migrate(store);
+  clock = new ManualClock('2030-01-01T00:00:00Z');
+  const changes = memoryChangeFeed();
+  const catalog = createCatalogService({ store, changes, clock });
+  customers = createCustomerService({ store, changes, clock });
+  subscriptions = createSubscriptionService({ store, changes, clock, catalog, customers });
+  await catalog.sync(config);
+  const included = createIncludedCredits({ subscriptions, credits: () => billing.service.credits });
+  subscriptions.onEvent((event) => included.onEvent(event));
+  billing = createBilling({
+    store,
+    clock,
+    log: silentLogger,
+    config,
+    subscriptions: included.wrapPort(subscriptionPort({ store, config, subscriptions, customers, catalog })),
+    usage: {
+      async usage(customerId, _sub, features) {
+        const u = usage.get(customerId) ?? {};
+        return Object.fromEntries(features.map((f) => [f, u[f] ?? '0']));
+      },
+    },
+  });
+});
+
+afterAll(async () => {
+  await store?.close();
+});
+
+async function run(iso: string) {
+  clock.set(iso);
+  await billing.service.runBilling();
+  await (billing.rail as SandboxRail).drain();
+  await billing.service.runDunning();
+}
+
+const ledger = async (customerId: string) =>
+  (await billing.service.credits.ledger(customerId)).map((e) => [e.kind, e.amount, e.expiresAt]);
+
+describe('configuration', () => {
+  const plan = (extra: Record<string, unknown>) =>
+    resolveConfig(
+      { upstream: 'http://127.0.0.1:1', plans: [{ key: 'p', name: 'P', ...extra }] },
+      't.ts',
+      '/tmp',
+    );
+  const issues = (extra: Record<string, unknown>) => {
+    try {
+      plan(extra);
+    } catch (error) {
+      if (error instanceof ConfigError) return error.issues.map((i) => `${i.path}: ${i.message}`);
+      throw error;
+    }
+    return [];
+  };
+
+  it('names the field of a bad `credits`', () => {
+    expect(issues({ rateCards: [], credits: { amount: '0' } })).toEqual([
+      'plans[0].credits.amount: included credits must be more than zero',
+    ]);
+    expect(issues({ rateCards: [], credits: { amount: 5 } })[0]).toMatch(
+      /^plans\[0\]\.credits\.amount: money must be a decimal string/,
+    );
+    expect(issues({ rateCards: [], credits: { amount: '5.00', expiresAfter: 'week' } })).toEqual([
+      'plans[0].credits.expiresAfter: use "period" or { days: n }',
+    ]);
+    expect(issues({ phases: [{ key: 'main', rateCards: [] }], credits: { amount: '5.00' } })).toEqual([
+      'plans[0].credits: a plan with "phases" includes credits per phase: move "credits" into the phases',
+    ]);
+    expect(
+      issues({
+        phases: [{ key: 'main', rateCards: [], credits: { amount: '5.00', expiresAfter: { days: 90 } } }],
+      }),
+    ).toEqual([]);
+  });
+
+  it('is part of the published plan version', async () => {
+    const customer = await customers.create({ name: 'Catalog', email: 'cat@example.com' });
+    const sub = await subscriptions.subscribe({ customerId: customer.id, planKey: 'builder' });
+    const version = await subscriptions.planVersionOf(sub);
+    expect(version.definition.phases[0]?.credits).toEqual({ amount: '10.00', expiresAfter: 'period' });
+    await subscriptions.cancel(sub.id, { timing: 'now' });
+  });
+});
+
+describe('credits included in a plan', () => {
+  it('are granted at checkout and at each roll-over once, pay usage only, and expire at period end', async () => {
+    clock.set('2030-01-01T00:00:00Z');
+    const customer = await customers.create({ name: 'Builder Co', email: 'b@example.com' });
+    const checkout = await billing.service.startCheckout(customer.id, 'builder', {
+      card: '4242424242424242',
+    });
+    await (billing.rail as SandboxRail).drain();
+    // The checkout invoice is the flat fee; included credits do not pay the plan's own fee.
+    expect(checkout.invoice).toMatchObject({ total: '20.00', creditsApplied: '0.00', amountDue: '20.00' });
+    expect(await ledger(customer.id)).toEqual([['grant', '10', '2030-02-01T00:00:00.000Z']]);
+    const sub = (await subscriptions.currentForCustomer(customer.id))!;
+
+    // January: $3 of requests, paid by the included credits; the $7 left expires.
+    usage.set(customer.id, { api_requests: '300' });
+    await run('2030-02-01T00:00:05Z');
+    await run('2030-02-01T00:00:10Z'); // a rerun changes nothing
+    const invoices = await billing.service.list({ subscriptionId: sub.id });
+    expect(invoices).toHaveLength(2); // checkout and January
+    const jan = invoices.find((i) => i.periodFrom === '2030-01-01T00:00:00.000Z' && i.total !== '20.00');
+    expect(jan).toMatchObject({ total: '3.00', creditsApplied: '3.00', amountDue: '0.00', status: 'paid' });
+    expect(jan?.lines.at(-1)).toMatchObject({ description: 'Credits applied', amount: '-3.00' });
+    expect(await ledger(customer.id)).toEqual([
+      ['grant', '10', '2030-02-01T00:00:00.000Z'],
+      ['grant', '10', '2030-03-01T00:00:00.000Z'],
+      ['usage', '-3', null],
+      ['expiry', '-7', null],
+    ]);
+    expect(await billing.service.credits.balance(customer.id, 'USD')).toBe('10.00');
+
+    // February: $15 of requests and the $20 fee; the credits pay $10 of the usage, not the fee.
+    usage.set(customer.id, { api_requests: '1500' });
+    await run('2030-03-01T00:00:05Z');
+    await run('2030-03-01T00:00:09Z');
+    const feb = (await billing.service.list({ subscriptionId: sub.id })).find(
+      (i) => i.periodFrom === '2030-02-01T00:00:00.000Z',
+    );
+    expect(feb).toMatchObject({
+      total: '35.00',
+      creditsApplied: '10.00',
+      amountDue: '25.00',
+      status: 'paid',
+    });
+
+    // March: no usage. The fee is charged in full and March's credits expire unused.
+    usage.set(customer.id, { api_requests: '0' });
+    await run('2030-04-01T00:00:05Z');
+    const mar = (await billing.service.list({ subscriptionId: sub.id })).find(
+      (i) => i.periodFrom === '2030-03-01T00:00:00.000Z',
+    );
+    expect(mar).toMatchObject({ total: '20.00', creditsApplied: '0.00', amountDue: '20.00' });
+    const entries = await billing.service.credits.ledger(customer.id);
+    expect(entries.filter((e) => e.kind === 'grant').map((e) => e.expiresAt)).toEqual([
+      '2030-02-01T00:00:00.000Z',
+      '2030-03-01T00:00:00.000Z',
+      '2030-04-01T00:00:00.000Z',
+      '2030-05-01T00:00:00.000Z',
+    ]);
+    expect(entries.filter((e) => e.kind === 'expiry').map((e) => e.amount)).toEqual(['-7', '-10']);
+    expect(await billing.service.credits.balance(customer.id, 'USD')).toBe('10.00');
+  });
+
+  it('wait for their period invoice before they expire', async () => {
+    clock.set('2030-06-01T00:00:00Z');
+    const customer = await customers.create({ name: 'Late run', email: 'late@example.com' });
+    await subscriptions.subscribe({ customerId: customer.id, planKey: 'builder' });
+    usage.set(customer.id, { api_requests: '200' });
+    // Dunning (expiry) runs before the billing run reached the period: nothing expires yet.
+    clock.set('2030-07-01T00:00:05Z');
+    await billing.service.runDunning();
+    expect((await ledger(customer.id)).map((e) => e[0])).toEqual(['grant']);
+    await run('2030-07-01T00:00:10Z');
+    const invoices = await billing.service.list({ customerId: customer.id });
+    expect(invoices[0]).toMatchObject({ total: '22.00', creditsApplied: '2.00', amountDue: '20.00' });
+    expect((await ledger(customer.id)).map((e) => [e[0], e[1]])).toEqual([
+      ['grant', '10'],
+      ['grant', '10'],
+      ['usage', '-2'],
+      ['expiry', '-8'],
+    ]);
+  });
+});
