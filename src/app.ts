@@ -25,15 +25,25 @@ import type { MeterReader } from './metering/query.ts';
 import {
   createMailer,
   createWebhookService,
+  liveCustomersOf,
   type Mailer,
   mountNotifyRoutes,
+  type UsageThresholds,
+  usageThresholds,
   type WebhookService,
 } from './notify/index.ts';
 import { createPortal, type Portal, type PortalPorts } from './portal/index.ts';
 import { billingPort, catalogPort, customersPort, keysPort, subscriptionsPort } from './portal/wire.ts';
 import { MemoryCounterStore } from './ratelimit/memory.ts';
 import type { CounterStore } from './ratelimit/types.ts';
-import { type ChangeFeed, memoryChangeFeed, migrate, openStore, type Store } from './store/index.ts';
+import {
+  type ChangeFeed,
+  memoryChangeFeed,
+  migrate,
+  openStore,
+  type Store,
+  scheduleExclusive,
+} from './store/index.ts';
 import {
   type CachingAccessResolver,
   type CustomerService,
@@ -120,6 +130,8 @@ export interface Tollgate {
   readonly webhooks: WebhookService;
   /** Email: SMTP from `portal.smtp`, else the dev mailbox. */
   readonly mailer: Mailer;
+  /** `usage.threshold` webhooks (checked on a schedule by roles all/worker). */
+  readonly usageThresholds: UsageThresholds;
   stop(): Promise<void>;
 }
 
@@ -330,6 +342,28 @@ export async function startTollgate(options: StartOptions): Promise<Tollgate> {
   const balances = createBalanceReader({ access, catalog, customers, clock, counters });
   mountAdminApi(consoleApp, { adminToken, catalog, customers, subscriptions, keys, balances });
 
+  // usage.threshold webhooks from the entitlement balances, on one worker at a time.
+  const thresholds = usageThresholds({
+    clock,
+    log: log.child({ module: 'usage-thresholds' }),
+    webhooks,
+    thresholds: () => runtime.config.notifications.usageThresholds,
+    customers: liveCustomersOf(subscriptions),
+    balances,
+    meterOf: (key) => runtime.config.features.find((f) => f.key === key)?.meter ?? null,
+  });
+  if (role === 'all' || role === 'worker') {
+    stopping.push(
+      scheduleExclusive(
+        store,
+        'usage-thresholds',
+        15_000,
+        () => thresholds.evaluateAll().then(() => undefined),
+        log,
+      ),
+    );
+  }
+
   // Developer portal: SPA at `/`, `/api/portal/*`. Modules fill `portalPorts` (adapters in
   // src/portal/wire.ts) as they are wired; the portal reads them on every request.
   const portalPorts: PortalPorts = {
@@ -431,6 +465,7 @@ export async function startTollgate(options: StartOptions): Promise<Tollgate> {
     billing,
     webhooks,
     mailer,
+    usageThresholds: thresholds,
     gatewayUrl,
     consoleUrl,
     healthUrl,

@@ -350,6 +350,29 @@ export const configSchema = z.strictObject({
       pricing: fn<PricingHook>('pricing hook').optional(),
     })
     .default({ rail: 'sandbox', gracePeriodDays: 7, retryDays: [1, 3, 5] }),
+  notifications: z
+    .strictObject({
+      /**
+       * `usage.threshold` webhooks: percentages of a metered entitlement's limit; one event per
+       * customer, feature, usage period and threshold. Empty: none.
+       */
+      usageThresholds: z
+        .array(z.number().int('must be a whole percentage').positive('must be more than 0'))
+        .superRefine((percents, ctx) => {
+          percents.forEach((percent, i) => {
+            const before = percents[i - 1];
+            if (before !== undefined && percent <= before) {
+              ctx.addIssue({
+                code: 'custom',
+                path: [i],
+                message: `thresholds must be strictly increasing (${percent} comes after ${before})`,
+              });
+            }
+          });
+        })
+        .default([80, 100]),
+    })
+    .default({ usageThresholds: [80, 100] }),
   portal: z
     .strictObject({
       enabled: z.boolean().default(true),

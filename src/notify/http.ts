@@ -3,9 +3,9 @@ import { z } from 'zod';
 import { requireAdmin } from '../admin/auth.ts';
 import { problems } from '../http/problem.ts';
 import type { Mailer } from './mail.ts';
-import type { WebhookService } from './webhooks.ts';
+import { WEBHOOK_EVENT_TYPES, type WebhookService } from './webhooks.ts';
 
-/** `/api/admin/webhooks/*`: endpoints (create shows the `whsec_…` secret), delivery log; dev mailbox. */
+/** `/api/admin/webhooks/*`: event types, endpoints (create shows the `whsec_…` secret), delivery log; dev mailbox. */
 export function mountNotifyRoutes(
   app: Hono,
   deps: { webhooks: WebhookService; mailer: Mailer; adminToken: string },
@@ -15,6 +15,7 @@ export function mountNotifyRoutes(
   app.use('/api/admin/webhooks/*', admin);
   app.use('/api/admin/mailbox', admin);
 
+  app.get('/api/admin/webhooks/event-types', (c) => c.json({ data: WEBHOOK_EVENT_TYPES }));
   app.get('/api/admin/webhooks/endpoints', async (c) => c.json({ data: await webhooks.listEndpoints() }));
   app.post('/api/admin/webhooks/endpoints', async (c) => {
     let body: unknown;

@@ -2,12 +2,21 @@
 export { mountNotifyRoutes } from './http.ts';
 export { createMailer, type Mailer, type MailMessage, type StoredMail } from './mail.ts';
 export {
+  liveCustomersOf,
+  USAGE_THRESHOLD_EVENT,
+  type UsageBalance,
+  type UsageThresholdDeps,
+  type UsageThresholds,
+  usageThresholds,
+} from './usage-thresholds.ts';
+export {
   createWebhookService,
   type Delivery,
   matchesType,
   newWebhookSecret,
   RETRY_SCHEDULE_MS,
   signWebhook,
+  WEBHOOK_EVENT_TYPES,
   type WebhookEndpoint,
   type WebhookService,
 } from './webhooks.ts';

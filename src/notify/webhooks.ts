@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { sql } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import { Webhook } from 'standardwebhooks';
 import { problems } from '../http/problem.ts';
-import type { Store } from '../store/index.ts';
+import type { BaseDatabase, Store } from '../store/index.ts';
 import type { Clock } from '../util/clock.ts';
 import { newId } from '../util/ids.ts';
 import type { Logger } from '../util/log.ts';
@@ -15,11 +15,32 @@ import type { Logger } from '../util/log.ts';
  * A failed delivery is retried with backoff (5 s, 5 min, 30 min, 2 h, 5 h, 10 h), then marked
  * failed. The same message id is sent on every attempt, so receivers can dedupe.
  *
- * Event types: invoice.issued, invoice.paid, invoice.payment_failed, invoice.void,
- * invoice.uncollectible, subscription.* (created, plan_changed, canceled, renewed, past_due,
- * suspended, reactivated, …), credits.topped_up, usage.threshold. An endpoint subscribes to
- * exact types, `prefix.*` wildcards, or everything (empty list).
+ * Event types: `WEBHOOK_EVENT_TYPES`. An endpoint subscribes to exact types, `prefix.*`
+ * wildcards, or everything (empty list).
  */
+export const WEBHOOK_EVENT_TYPES = [
+  'invoice.issued',
+  'invoice.paid',
+  'invoice.payment_failed',
+  'invoice.void',
+  'invoice.uncollectible',
+  'invoice.refunded',
+  'subscription.created',
+  'subscription.updated',
+  'subscription.plan_changed',
+  'subscription.change_scheduled',
+  'subscription.renewed',
+  'subscription.canceled',
+  'subscription.status_changed',
+  'subscription.past_due',
+  'subscription.suspended',
+  'subscription.reactivated',
+  'credits.topped_up',
+  'credits.auto_recharged',
+  'budget.alert',
+  'usage.threshold',
+] as const;
+
 export const RETRY_SCHEDULE_MS = [5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000];
 
 export interface WebhookEndpoint {
@@ -109,6 +130,16 @@ export interface WebhookService {
   setEnabled(id: string, enabled: boolean): Promise<WebhookEndpoint>;
   /** Stores the event and queues a delivery per subscribed endpoint; delivery runs in the background. */
   emit(type: string, data: Record<string, unknown>): Promise<string>;
+  /**
+   * As `emit`, but only if `claim` (run first, in the same transaction) returns true, e.g. after
+   * recording that this event was sent: the record and the event commit together or not at all.
+   * Returns the message id, or null when the claim was refused.
+   */
+  emitOnce(
+    type: string,
+    data: Record<string, unknown>,
+    claim: (tx: Kysely<BaseDatabase>) => Promise<boolean>,
+  ): Promise<string | null>;
   /** Attempts every delivery that is due now; returns how many were attempted. */
   deliverDue(): Promise<number>;
   deliveries(filter?: {
@@ -259,12 +290,17 @@ export function createWebhookService(deps: {
       return toEndpoint(row);
     },
     async emit(type, data) {
+      return (await service.emitOnce(type, data, async () => true)) as string;
+    },
+    async emitOnce(type, data, claim) {
       const messageId = newId('msg');
       const now = clock.now();
+      // Read before the transaction: the embedded store has one connection.
       const endpoints = (await service.listEndpoints()).filter(
         (e) => e.enabled && matchesType(e.eventTypes, type),
       );
-      await store.transaction(async (tx) => {
+      const claimed = await store.transaction(async (tx) => {
+        if (!(await claim(tx))) return false;
         await sql`insert into notify_messages (id, type, payload, created_at) values (${messageId}, ${type}, ${JSON.stringify(data)}, ${now})`.execute(
           tx,
         );
@@ -274,7 +310,9 @@ export function createWebhookService(deps: {
             tx,
           );
         }
+        return true;
       });
+      if (!claimed) return null;
       if (endpoints.length > 0 && timer) void service.deliverDue().catch(() => undefined);
       return messageId;
     },

@@ -1,0 +1,130 @@
+import { sql } from 'kysely';
+import type { Clock } from '../util/clock.ts';
+import type { Logger } from '../util/log.ts';
+import type { WebhookService } from './webhooks.ts';
+
+/**
+ * `usage.threshold` webhooks: when a customer's usage of a metered feature reaches a configured
+ * share of its entitlement in the current usage period (`notifications.usageThresholds`, default
+ * 80 % and 100 %), one event per customer, feature, usage period and threshold. Thresholds above
+ * 100 report overage on soft limits. Usage grows between checks, so several thresholds crossed at
+ * once each get their event.
+ *
+ * The check runs on a schedule on one worker at a time (`scheduleExclusive`). What was sent is
+ * recorded in `notify_usage_thresholds` in the same transaction as the event, so a restart, a
+ * second worker or an overlapping run never sends one twice and never loses one.
+ */
+export const USAGE_THRESHOLD_EVENT = 'usage.threshold';
+
+/** A metered entitlement's standing, as the subscriptions module's balance reader reports it. */
+export interface UsageBalance {
+  featureKey: string;
+  type: string;
+  limit: number | null;
+  usage: number | null;
+  periodStart: string | null;
+  resetAt: string | null;
+}
+
+export interface UsageThresholdDeps {
+  clock: Clock;
+  log: Logger;
+  webhooks: WebhookService;
+  /** Percentages of the entitlement, ascending (read on every run: a reloaded config applies). */
+  thresholds: () => readonly number[];
+  /** Customers with a live subscription. */
+  customers: () => Promise<string[]>;
+  balances: (
+    customerId: string,
+  ) => Promise<{ subscriptionId: string | null; balances: readonly UsageBalance[] }>;
+  /** The meter behind a feature, for the payload. */
+  meterOf: (featureKey: string) => string | null;
+}
+
+export interface UsageThresholds {
+  /** Checks one customer; returns the events sent. */
+  evaluate(customerId: string): Promise<number>;
+  /** Checks every customer with a live subscription; returns the events sent. */
+  evaluateAll(): Promise<number>;
+}
+
+export function usageThresholds(deps: UsageThresholdDeps): UsageThresholds {
+  const { clock, log, webhooks } = deps;
+
+  async function evaluate(customerId: string): Promise<number> {
+    const thresholds = deps.thresholds();
+    if (thresholds.length === 0) return 0;
+    const { subscriptionId, balances } = await deps.balances(customerId);
+    let sent = 0;
+    for (const b of balances) {
+      if (b.type !== 'metered' || !b.limit || b.limit <= 0 || b.usage === null || !b.periodStart) continue;
+      const { usage, limit, periodStart } = b;
+      // usage / limit ≥ threshold %, in integers (no float division at the boundary).
+      for (const threshold of thresholds.filter((t) => usage * 100 >= t * limit)) {
+        const periodFrom = new Date(periodStart);
+        const data = {
+          customerId,
+          subscriptionId,
+          feature: b.featureKey,
+          meter: deps.meterOf(b.featureKey),
+          threshold,
+          usage,
+          limit,
+          period: { from: periodFrom.toISOString(), to: b.resetAt },
+        };
+        const messageId = await webhooks.emitOnce(USAGE_THRESHOLD_EVENT, data, async (tx) => {
+          const { rows } = await sql`insert into notify_usage_thresholds
+              (customer_id, feature_key, period_start, threshold, subscription_id, usage, limit_value, crossed_at)
+            values (${customerId}, ${b.featureKey}, ${periodFrom}, ${threshold}, ${subscriptionId}, ${usage}, ${limit}, ${clock.now()})
+            on conflict do nothing returning customer_id`.execute(tx);
+          return rows.length > 0;
+        });
+        if (messageId) {
+          sent++;
+          log.info({ customerId, feature: b.featureKey, threshold, usage, limit }, 'usage threshold reached');
+        }
+      }
+    }
+    return sent;
+  }
+
+  return {
+    evaluate,
+    async evaluateAll() {
+      if (deps.thresholds().length === 0) return 0;
+      let sent = 0;
+      for (const customerId of await deps.customers()) {
+        try {
+          sent += await evaluate(customerId);
+        } catch (error) {
+          log.warn({ err: error, customerId }, 'usage threshold check failed');
+        }
+      }
+      return sent;
+    },
+  };
+}
+
+const LIVE_STATUSES = ['active', 'trialing', 'past_due'] as const;
+
+/** `customers` for the job from the subscriptions service: every customer with a live subscription. */
+export function liveCustomersOf(subscriptions: {
+  list(filter: {
+    status: (typeof LIVE_STATUSES)[number];
+    limit: number;
+    offset: number;
+  }): Promise<{ customerId: string }[]>;
+}): () => Promise<string[]> {
+  const PAGE = 1000;
+  return async () => {
+    const ids = new Set<string>();
+    for (const status of LIVE_STATUSES) {
+      for (let offset = 0; ; offset += PAGE) {
+        const page = await subscriptions.list({ status, limit: PAGE, offset });
+        for (const s of page) ids.add(s.customerId);
+        if (page.length < PAGE) break;
+      }
+    }
+    return [...ids];
+  };
+}
