@@ -70,6 +70,8 @@ export async function startEmbeddedConsumer(options: EmbeddedConsumerOptions): P
     const first = listSegments(dir)[0];
     if (first !== undefined) position = { segment: first, offset: 0, seq: first };
   }
+  /** Where the next read starts: ahead of `position` (committed) while a batch is being written. */
+  let ahead: LogPosition = position;
   let fd: number | null = null;
   let fdSegment = -1;
   let consumed = 0;
@@ -81,33 +83,33 @@ export async function startEmbeddedConsumer(options: EmbeddedConsumerOptions): P
   const buf = Buffer.allocUnsafe(READ_CHUNK);
 
   const openSegment = (): boolean => {
-    if (fd !== null && fdSegment === position.segment) return true;
+    if (fd !== null && fdSegment === ahead.segment) return true;
     if (fd !== null) closeSync(fd);
     fd = null;
-    const file = join(dir, segmentName(position.segment));
+    const file = join(dir, segmentName(ahead.segment));
     if (!existsSync(file)) {
       // The checkpoint's segment was consumed and deleted: continue with the next one.
-      const next = listSegments(dir).find((b) => b >= position.seq);
+      const next = listSegments(dir).find((b) => b >= ahead.seq);
       if (next === undefined) return false;
-      position = { segment: next, offset: 0, seq: next };
+      ahead = { segment: next, offset: 0, seq: next };
       return openSegment();
     }
     fd = openSync(file, 'r');
-    fdSegment = position.segment;
+    fdSegment = ahead.segment;
     return true;
   };
 
-  /** Reads complete lines from the position on; null when nothing new. */
+  /** Reads complete lines from `ahead` on; null when nothing new. */
   const readBatch = (): { events: UsageEvent[]; next: LogPosition } | null => {
     if (!openSegment() || fd === null) return null;
     let target: Buffer = buf;
     for (;;) {
-      const n = readSync(fd, target, 0, target.length, position.offset);
+      const n = readSync(fd, target, 0, target.length, ahead.offset);
       const end = n > 0 ? target.lastIndexOf(10, n - 1) : -1;
       if (end >= 0) {
         const events: UsageEvent[] = [];
         let start = 0;
-        let seq = position.seq;
+        let seq = ahead.seq;
         let consumedBytes = 0;
         while (start <= end && events.length < batchSize) {
           const nl = target.indexOf(10, start);
@@ -116,7 +118,7 @@ export async function startEmbeddedConsumer(options: EmbeddedConsumerOptions): P
             events.push(JSON.parse(line) as UsageEvent);
           } catch {
             log.error(
-              { segment: position.segment, offset: position.offset + start },
+              { segment: ahead.segment, offset: ahead.offset + start },
               'usage log: unreadable line skipped',
             );
           }
@@ -124,7 +126,7 @@ export async function startEmbeddedConsumer(options: EmbeddedConsumerOptions): P
           start = nl + 1;
           consumedBytes = start;
         }
-        return { events, next: { segment: position.segment, offset: position.offset + consumedBytes, seq } };
+        return { events, next: { segment: ahead.segment, offset: ahead.offset + consumedBytes, seq } };
       }
       if (n === target.length) {
         // One line longer than the buffer: read it with a bigger one.
@@ -132,10 +134,10 @@ export async function startEmbeddedConsumer(options: EmbeddedConsumerOptions): P
         continue;
       }
       // End of this segment. Move on only if the writer has started a newer one.
-      const newer = listSegments(dir).find((b) => b > position.segment);
+      const newer = listSegments(dir).find((b) => b > ahead.segment);
       if (newer === undefined) return null;
       const size = fstatSync(fd).size;
-      if (position.offset < size) return null; // a torn tail being repaired; wait
+      if (ahead.offset < size) return null; // a torn tail being repaired; wait
       return { events: [], next: { segment: newer, offset: 0, seq: newer } };
     }
   };
@@ -151,26 +153,36 @@ export async function startEmbeddedConsumer(options: EmbeddedConsumerOptions): P
     }
   };
 
-  const step = async (): Promise<boolean> => {
-    const waiting = options.appended ? options.appended() - position.seq : 0;
-    if (lingerMs > 0 && waiting > 0 && waiting < batchSize) await new Promise((r) => setTimeout(r, lingerMs));
-    const batch = readBatch();
-    if (!batch) return false;
-    const checkpoint = { consumer: name, position: JSON.stringify(batch.next) };
-    await options.ingest.write(batch.events, { checkpoint });
-    const movedSegment = batch.next.segment !== position.segment;
-    position = batch.next;
-    consumed += batch.events.length;
-    if (movedSegment) deleteConsumedSegments();
-    return true;
-  };
-
+  /**
+   * Reads and sends batches until the log is drained. Two writes may be in flight: while the
+   * store commits one, the next is read and prepared. The committed position moves only when a
+   * write resolves (they resolve in order); after a failure, reading resumes from it.
+   */
   const run = async () => {
+    const inFlight: Promise<void>[] = [];
     try {
-      while (!stopped && (await step())) {
+      while (!stopped) {
+        const waiting = options.appended ? options.appended() - ahead.seq : 0;
+        if (lingerMs > 0 && waiting > 0 && waiting < batchSize) await new Promise((r) => setTimeout(r, lingerMs));
+        const batch = readBatch();
+        if (!batch) break;
+        ahead = batch.next;
+        const checkpoint = { consumer: name, position: JSON.stringify(batch.next) };
+        const written = options.ingest.write(batch.events, { checkpoint }).then(() => {
+          const movedSegment = batch.next.segment !== position.segment;
+          position = batch.next;
+          consumed += batch.events.length;
+          if (movedSegment) deleteConsumedSegments();
+        });
+        written.catch(() => {}); // awaited below; a failure must not go unhandled meanwhile
+        inFlight.push(written);
+        if (inFlight.length >= 2) await inFlight.shift();
         failures = 0;
       }
+      while (inFlight.length > 0) await inFlight.shift();
     } catch (error) {
+      await Promise.allSettled(inFlight);
+      ahead = position;
       failures += 1;
       log.error({ err: error, failures }, 'usage log consumer: batch failed; retrying');
       await new Promise((r) => setTimeout(r, Math.min(5_000, 100 * 2 ** failures)));

@@ -6,7 +6,14 @@ import type { UsageEvent } from './events.ts';
 import type { MeterRegistry } from './meters.ts';
 import { valuesFor } from './meters.ts';
 import { extract } from './model.ts';
-import { insertBatchSkipped, saveCheckpoint } from './repo.ts';
+import {
+  BATCH_HAS_STORED_EVENTS,
+  insertBatchSkipped,
+  type PreparedBatch,
+  prepareBatch,
+  saveCheckpoint,
+  writePrepared,
+} from './repo.ts';
 
 /**
  * Ingest: validated CloudEvents → one transaction (events deduplicated on (source, id), meter
@@ -198,16 +205,28 @@ export function createIngestService(deps: {
     }
   };
 
-  /** Writes the events of one or more requests in one transaction; answers each one's new events. */
-  const writeGroup = async (group: readonly PendingWrite[]): Promise<number[]> => {
-    const events: UsageEvent[] = [];
-    /** Per event written: the index of the write it belongs to (the first one that sent it). */
-    const owner: number[] = [];
+  /** The events of one or more writes, merged (first sender of an event owns it), ready to send. */
+  interface PreparedGroup {
+    group: readonly PendingWrite[];
+    events: readonly UsageEvent[];
+    /** Per event: the index of the write it belongs to. */
+    owner: number[];
+    /** The one-statement form; null when the group is too big or duplicates are expected. */
+    batch: PreparedBatch | null;
+  }
+
+  /** True after a batch held stored events, until a batch holds none: replays come in runs. */
+  let replaying = false;
+
+  const prepare = (group: readonly PendingWrite[]): PreparedGroup => {
+    let events: UsageEvent[];
+    let owner: number[];
     if (group.length === 1) {
-      events.push(...(group[0] as PendingWrite).events);
-      owner.length = events.length;
-      owner.fill(0);
+      events = [...(group[0] as PendingWrite).events];
+      owner = new Array<number>(events.length).fill(0);
     } else {
+      events = [];
+      owner = [];
       const seen = new Set<string>();
       group.forEach((w, index) => {
         for (const e of w.events) {
@@ -219,15 +238,28 @@ export function createIngestService(deps: {
         }
       });
     }
+    const checkpoints = group.flatMap((w) => (w.checkpoint ? [w.checkpoint] : []));
+    const batch =
+      !replaying && events.length > 0 && events.length <= CHUNK
+        ? prepareBatch(events, valuesFor(meters, events, log), checkpoints)
+        : null;
+    return { group, events, owner, batch };
+  };
+
+  /** The transactional path: inserts, learns which events were stored already, counts the rest. */
+  const writeSkipping = async ({ group, events, owner }: PreparedGroup): Promise<number[]> => {
     const inserted = group.map(() => 0);
+    let skippedAny = false;
     await store.transaction(async (tx) => {
       const skipped = new Set<string>();
       for (let i = 0; i < events.length; i += CHUNK) {
         const chunk = events.length <= CHUNK ? events : events.slice(i, i + CHUNK);
         for (const k of await insertBatchSkipped(tx, chunk, valuesFor(meters, chunk, log))) skipped.add(k);
       }
+      skippedAny = skipped.size > 0;
+      inserted.fill(0);
       events.forEach((e, i) => {
-        if (skipped.size > 0 && skipped.has(eventKey(e))) return;
+        if (skippedAny && skipped.has(eventKey(e))) return;
         const o = owner[i] as number;
         inserted[o] = (inserted[o] as number) + 1;
       });
@@ -235,48 +267,104 @@ export function createIngestService(deps: {
         if (w.checkpoint) await saveCheckpoint(tx, w.checkpoint.consumer, w.checkpoint.position);
       }
     });
+    replaying = skippedAny;
     return inserted;
   };
 
+  /** Writes a prepared group; answers each write's number of new events. */
+  const commit = async (prepared: PreparedGroup): Promise<number[]> => {
+    if (prepared.batch) {
+      try {
+        await writePrepared(store.db, prepared.batch);
+        const inserted = prepared.group.map(() => 0);
+        for (const o of prepared.owner) inserted[o] = (inserted[o] as number) + 1;
+        return inserted;
+      } catch (error) {
+        if ((error as { code?: unknown }).code !== BATCH_HAS_STORED_EVENTS) throw error;
+        replaying = true;
+      }
+    }
+    return writeSkipping(prepared);
+  };
+
   /**
-   * Group commit: a write that arrives while another is committing waits for it, then goes with
-   * every other waiting write in one transaction. Rollup deltas of the whole group are summed
-   * before they reach the store, so concurrent batches touch each rollup row once. When a merged
-   * transaction fails, each write is retried alone, so one bad write cannot fail the others.
+   * Group commit, pipelined: a write that arrives while another commits waits, then goes with
+   * every other waiting write as one group. While a group is in the database, the next one is
+   * prepared here (meter values, rollup deltas, parameters), so with the embedded database in its
+   * own thread both cores work. One group is in the database at a time, so groups commit in
+   * arrival order. When a merged group fails, each write is retried alone, so one bad write cannot
+   * fail the others. A consumer's checkpoint never passes a failed batch: after one of its writes
+   * fails, its writes already waiting fail too, and it resumes from its last committed position.
    */
   const queue: PendingWrite[] = [];
   let flushing = false;
+
+  const takeGroup = (): PendingWrite[] => {
+    const group = [queue.shift() as PendingWrite];
+    let size = (group[0] as PendingWrite).events.length;
+    while (queue.length > 0 && size + (queue[0] as PendingWrite).events.length <= GROUP_EVENTS) {
+      const next = queue.shift() as PendingWrite;
+      size += next.events.length;
+      group.push(next);
+    }
+    return group;
+  };
+
+  const failConsumers = (consumers: Set<string>, prepared: PreparedGroup | null): PreparedGroup | null => {
+    const behind = (w: PendingWrite) => w.checkpoint !== undefined && consumers.has(w.checkpoint.consumer);
+    const failed = new Error('an earlier batch of this usage log consumer failed; it resumes from its checkpoint');
+    for (let i = queue.length - 1; i >= 0; i--) {
+      const w = queue[i] as PendingWrite;
+      if (!behind(w)) continue;
+      queue.splice(i, 1);
+      w.reject(failed);
+    }
+    if (!prepared || !prepared.group.some(behind)) return prepared;
+    for (const w of prepared.group) if (behind(w)) w.reject(failed);
+    const rest = prepared.group.filter((w) => !behind(w));
+    return rest.length > 0 ? prepare(rest) : null;
+  };
+
+  const settle = async (prepared: PreparedGroup): Promise<Set<string>> => {
+    const failedConsumers = new Set<string>();
+    try {
+      const inserted = await commit(prepared);
+      prepared.group.forEach((w, i) => {
+        w.resolve(inserted[i] as number);
+      });
+      return failedConsumers;
+    } catch (error) {
+      if (prepared.group.length === 1) {
+        const w = prepared.group[0] as PendingWrite;
+        if (w.checkpoint) failedConsumers.add(w.checkpoint.consumer);
+        w.reject(error);
+        return failedConsumers;
+      }
+    }
+    for (const w of prepared.group) {
+      try {
+        w.resolve((await commit(prepare([w])))[0] as number);
+      } catch (alone) {
+        if (w.checkpoint) failedConsumers.add(w.checkpoint.consumer);
+        w.reject(alone);
+      }
+    }
+    return failedConsumers;
+  };
+
   const flush = async () => {
     flushing = true;
     try {
-      while (queue.length > 0) {
-        // One turn of the event loop, so requests already read off the sockets can join this group.
+      // One turn of the event loop, so requests already read off the sockets can join the group.
+      await new Promise((resolve) => setImmediate(resolve));
+      let next: PreparedGroup | null = queue.length > 0 ? prepare(takeGroup()) : null;
+      while (next) {
+        const committing = settle(next);
         await new Promise((resolve) => setImmediate(resolve));
-        const group = [queue.shift() as PendingWrite];
-        let size = (group[0] as PendingWrite).events.length;
-        while (queue.length > 0 && size + (queue[0] as PendingWrite).events.length <= GROUP_EVENTS) {
-          const next = queue.shift() as PendingWrite;
-          size += next.events.length;
-          group.push(next);
-        }
-        try {
-          const inserted = await writeGroup(group);
-          group.forEach((w, i) => {
-            w.resolve(inserted[i] as number);
-          });
-        } catch (error) {
-          if (group.length === 1) {
-            (group[0] as PendingWrite).reject(error);
-            continue;
-          }
-          for (const w of group) {
-            try {
-              w.resolve((await writeGroup([w]))[0] as number);
-            } catch (alone) {
-              w.reject(alone);
-            }
-          }
-        }
+        next = queue.length > 0 ? prepare(takeGroup()) : null;
+        const failed = await committing;
+        if (failed.size > 0) next = failConsumers(failed, next);
+        if (!next && queue.length > 0) next = prepare(takeGroup());
       }
     } finally {
       flushing = false;

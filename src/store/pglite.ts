@@ -1,6 +1,5 @@
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
 import {
   CompiledQuery,
   type DatabaseConnection,
@@ -12,6 +11,7 @@ import {
   type QueryResult,
   type TransactionSettings,
 } from 'kysely';
+import { PGliteThread } from './pglite-thread.ts';
 import type { BaseDatabase, Store } from './store.ts';
 
 /**
@@ -33,14 +33,14 @@ class Mutex {
 }
 
 class PGliteConnection implements DatabaseConnection {
-  readonly #pg: PGlite;
-  constructor(pg: PGlite) {
+  readonly #pg: PGliteThread;
+  constructor(pg: PGliteThread) {
     this.#pg = pg;
   }
   async executeQuery<R>(compiled: CompiledQuery): Promise<QueryResult<R>> {
-    const result = await this.#pg.query<R>(compiled.sql, [...compiled.parameters]);
+    const result = await this.#pg.query(compiled.sql, compiled.parameters);
     return {
-      rows: result.rows,
+      rows: result.rows as R[],
       numAffectedRows: result.affectedRows !== undefined ? BigInt(result.affectedRows) : undefined,
     };
   }
@@ -51,12 +51,12 @@ class PGliteConnection implements DatabaseConnection {
 }
 
 class PGliteDriver implements Driver {
-  readonly #pg: PGlite;
+  readonly #pg: PGliteThread;
   readonly #lock: Mutex;
   readonly #connection: PGliteConnection;
   #release: (() => void) | null = null;
 
-  constructor(pg: PGlite, lock: Mutex) {
+  constructor(pg: PGliteThread, lock: Mutex) {
     this.#pg = pg;
     this.#lock = lock;
     this.#connection = new PGliteConnection(pg);
@@ -131,16 +131,19 @@ function lockDataDir(dataDir: string): () => void {
   throw new Error(`cannot lock ${file}`);
 }
 
-/** Opens (creating if needed) an embedded store. `dataDir` undefined = in memory (tests). */
+/**
+ * Opens (creating if needed) an embedded store. `dataDir` undefined = in memory (tests). The
+ * database runs in a thread of its own (pglite-thread.ts).
+ */
 export async function openPGliteStore(dataDir?: string): Promise<Store> {
   let unlock = () => {};
   if (dataDir) {
     mkdirSync(dataDir, { recursive: true });
     unlock = lockDataDir(dataDir);
   }
-  let pg: PGlite;
+  let pg: PGliteThread;
   try {
-    pg = await PGlite.create(dataDir ? { dataDir } : {});
+    pg = await PGliteThread.open(dataDir);
   } catch (error) {
     unlock();
     throw error;
@@ -166,7 +169,7 @@ export async function openPGliteStore(dataDir?: string): Promise<Store> {
     kind: 'pglite',
     db,
     query: (sql, params) =>
-      locked(async () => (await pg.query(sql, params ? [...params] : [])).rows as never),
+      locked(async () => (await pg.query(sql, params ?? [])).rows as never),
     exec: (sql) =>
       locked(async () => {
         await pg.exec(sql);
