@@ -163,7 +163,8 @@ export async function startEmbeddedConsumer(options: EmbeddedConsumerOptions): P
     try {
       while (!stopped) {
         const waiting = options.appended ? options.appended() - ahead.seq : 0;
-        if (lingerMs > 0 && waiting > 0 && waiting < batchSize) await new Promise((r) => setTimeout(r, lingerMs));
+        if (lingerMs > 0 && waiting > 0 && waiting < batchSize)
+          await new Promise((r) => setTimeout(r, lingerMs));
         const batch = readBatch();
         if (!batch) break;
         ahead = batch.next;

@@ -312,14 +312,16 @@ export function createIngestService(deps: {
 
   const failConsumers = (consumers: Set<string>, prepared: PreparedGroup | null): PreparedGroup | null => {
     const behind = (w: PendingWrite) => w.checkpoint !== undefined && consumers.has(w.checkpoint.consumer);
-    const failed = new Error('an earlier batch of this usage log consumer failed; it resumes from its checkpoint');
+    const failed = new Error(
+      'an earlier batch of this usage log consumer failed; it resumes from its checkpoint',
+    );
     for (let i = queue.length - 1; i >= 0; i--) {
       const w = queue[i] as PendingWrite;
       if (!behind(w)) continue;
       queue.splice(i, 1);
       w.reject(failed);
     }
-    if (!prepared || !prepared.group.some(behind)) return prepared;
+    if (!prepared?.group.some(behind)) return prepared;
     for (const w of prepared.group) if (behind(w)) w.reject(failed);
     const rest = prepared.group.filter((w) => !behind(w));
     return rest.length > 0 ? prepare(rest) : null;
