@@ -18,7 +18,10 @@ export interface QueryAnswer {
 
 export class PGliteThread {
   readonly #worker: Worker;
-  readonly #pending = new Map<number, { resolve: (reply: ThreadReply) => void; reject: (e: Error) => void }>();
+  readonly #pending = new Map<
+    number,
+    { resolve: (reply: ThreadReply) => void; reject: (e: Error) => void }
+  >();
   #next = 1;
   #dead: Error | null = null;
 
@@ -69,7 +72,12 @@ export class PGliteThread {
   }
 
   async query(sql: string, params: readonly unknown[] = []): Promise<QueryAnswer> {
-    const reply = (await this.#send((id) => ({ id, op: 'query', sql, params: toWire.paramsOut(params) }))) as {
+    const reply = (await this.#send((id) => ({
+      id,
+      op: 'query',
+      sql,
+      params: toWire.paramsOut(params),
+    }))) as {
       rows?: Record<string, unknown>[];
       affectedRows?: number;
     };

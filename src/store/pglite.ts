@@ -168,8 +168,7 @@ export async function openPGliteStore(dataDir?: string): Promise<Store> {
   return {
     kind: 'pglite',
     db,
-    query: (sql, params) =>
-      locked(async () => (await pg.query(sql, params ?? [])).rows as never),
+    query: (sql, params) => locked(async () => (await pg.query(sql, params ?? [])).rows as never),
     exec: (sql) =>
       locked(async () => {
         await pg.exec(sql);
