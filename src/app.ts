@@ -29,6 +29,7 @@ import {
   type Mailer,
   mountNotifyRoutes,
   type UsageThresholds,
+  recentCustomersOf,
   usageThresholds,
   type WebhookService,
 } from './notify/index.ts';
@@ -360,6 +361,10 @@ export async function startTollgate(options: StartOptions): Promise<Tollgate> {
         15_000,
         () => thresholds.evaluateAll().then(() => undefined),
         log,
+    recentCustomers: recentCustomersOf(
+      () => metering.reader,
+      () => runtime.config.meters.map((m) => m.slug),
+    ),
       ),
     );
   }

@@ -2,7 +2,9 @@
 export { mountNotifyRoutes } from './http.ts';
 export { createMailer, type Mailer, type MailMessage, type StoredMail } from './mail.ts';
 export {
+  FULL_CHECK_MS,
   liveCustomersOf,
+  recentCustomersOf,
   USAGE_THRESHOLD_EVENT,
   type UsageBalance,
   type UsageThresholdDeps,

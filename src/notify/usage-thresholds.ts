@@ -1,4 +1,5 @@
 import { sql } from 'kysely';
+import { ProblemError } from '../http/problem.ts';
 import type { Clock } from '../util/clock.ts';
 import type { Logger } from '../util/log.ts';
 import type { WebhookService } from './webhooks.ts';
@@ -34,6 +35,12 @@ export interface UsageThresholdDeps {
   thresholds: () => readonly number[];
   /** Customers with a live subscription. */
   customers: () => Promise<string[]>;
+  /**
+   * Customers with metered usage since `since` (e.g. from the meters, grouped by subject). With
+   * it, a run checks only them; every customer is checked on a process's first run and every
+   * `FULL_CHECK_MS` (usage imported with old timestamps, limits lowered by a plan change).
+   */
+  recentCustomers?: (since: Date) => Promise<string[]>;
   balances: (
     customerId: string,
   ) => Promise<{ subscriptionId: string | null; balances: readonly UsageBalance[] }>;
@@ -48,8 +55,15 @@ export interface UsageThresholds {
   evaluateAll(): Promise<number>;
 }
 
+/** How often a run checks every live customer rather than those with recent usage. */
+export const FULL_CHECK_MS = 10 * 60_000;
+/** Usage reaches the meters a little after it happens (the usage log is consumed in batches). */
+const INGEST_SLACK_MS = 60_000;
+
 export function usageThresholds(deps: UsageThresholdDeps): UsageThresholds {
   const { clock, log, webhooks } = deps;
+  let lastRunAt: Date | null = null;
+  let lastFullAt: Date | null = null;
 
   async function evaluate(customerId: string): Promise<number> {
     const thresholds = deps.thresholds();
@@ -92,14 +106,29 @@ export function usageThresholds(deps: UsageThresholdDeps): UsageThresholds {
     evaluate,
     async evaluateAll() {
       if (deps.thresholds().length === 0) return 0;
+      const startedAt = clock.now();
+      const full =
+        !deps.recentCustomers ||
+        lastRunAt === null ||
+        lastFullAt === null ||
+        startedAt.getTime() - lastFullAt.getTime() >= FULL_CHECK_MS;
+      const customerIds = full
+        ? await deps.customers()
+        : await (deps.recentCustomers as NonNullable<typeof deps.recentCustomers>)(
+            new Date((lastRunAt as Date).getTime() - INGEST_SLACK_MS),
+          );
       let sent = 0;
-      for (const customerId of await deps.customers()) {
+      for (const customerId of customerIds) {
         try {
           sent += await evaluate(customerId);
         } catch (error) {
+          // Usage of a subject that is not (or no longer) a customer has nothing to check.
+          if (error instanceof ProblemError && error.status === 404) continue;
           log.warn({ err: error, customerId }, 'usage threshold check failed');
         }
       }
+      lastRunAt = startedAt;
+      if (full) lastFullAt = startedAt;
       return sent;
     },
   };
@@ -124,6 +153,27 @@ export function liveCustomersOf(subscriptions: {
         for (const s of page) ids.add(s.customerId);
         if (page.length < PAGE) break;
       }
+    }
+    return [...ids];
+  };
+}
+
+/** `recentCustomers` for the job from the meter reader: subjects with events on any meter since then. */
+export function recentCustomersOf(
+  reader: () => {
+    query(params: { meterSlug: string; from: Date; groupBy: string[] }): Promise<{
+      data: { subject: string | null }[];
+    }>;
+  } | null,
+  meterSlugs: () => readonly string[],
+): (since: Date) => Promise<string[]> {
+  return async (since) => {
+    const meters = reader();
+    const ids = new Set<string>();
+    if (!meters) return [];
+    for (const meterSlug of meterSlugs()) {
+      const result = await meters.query({ meterSlug, from: since, groupBy: ['subject'] });
+      for (const row of result.data) if (row.subject) ids.add(row.subject);
     }
     return [...ids];
   };
