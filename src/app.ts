@@ -28,8 +28,8 @@ import {
   liveCustomersOf,
   type Mailer,
   mountNotifyRoutes,
-  type UsageThresholds,
   recentCustomersOf,
+  type UsageThresholds,
   usageThresholds,
   type WebhookService,
 } from './notify/index.ts';
@@ -350,6 +350,10 @@ export async function startTollgate(options: StartOptions): Promise<Tollgate> {
     webhooks,
     thresholds: () => runtime.config.notifications.usageThresholds,
     customers: liveCustomersOf(subscriptions),
+    recentCustomers: recentCustomersOf(
+      () => metering.reader,
+      () => runtime.config.meters.map((m) => m.slug),
+    ),
     balances,
     meterOf: (key) => runtime.config.features.find((f) => f.key === key)?.meter ?? null,
   });
@@ -361,10 +365,6 @@ export async function startTollgate(options: StartOptions): Promise<Tollgate> {
         15_000,
         () => thresholds.evaluateAll().then(() => undefined),
         log,
-    recentCustomers: recentCustomersOf(
-      () => metering.reader,
-      () => runtime.config.meters.map((m) => m.slug),
-    ),
       ),
     );
   }
