@@ -17,6 +17,7 @@ import { openScaleOutBackends } from './cluster/backends.ts';
 import { startHealthServer } from './cluster/health.ts';
 import type { ResolvedConfig } from './config/index.ts';
 import { watchConfig } from './config/watch.ts';
+import { GatewayCredits } from './gateway/credits.ts';
 import { Gateway, GatewayMetrics } from './gateway/index.ts';
 import { createConsoleApp } from './http/hono.ts';
 import { CachedKeyVerifier, KeysService } from './keys/index.ts';
@@ -305,6 +306,16 @@ export async function startTollgate(options: StartOptions): Promise<Tollgate> {
     access,
     quotaSeed: (_customerId, quota) => quota.seed?.() ?? Promise.resolve(0),
   });
+  // Credits-only customers: credits reserved before each call and settled from its usage.
+  gateway.credits = new GatewayCredits(
+    {
+      creditsOnlyCurrency: (customerId) => billing.credits.creditsOnlyCurrency(customerId),
+      reserve: (input) => billing.credits.reserve(input),
+      settle: (input) => billing.credits.settle(input),
+      rateCards: async (subscriptionId) => (await subscriptions.effectiveRateCards(subscriptionId)).rateCards,
+    },
+    log.child({ module: 'gateway' }),
+  );
   // Scale-out: usage goes to JetStream (acknowledged before the response ends).
   if (scaleOut.usageLog) gateway.usageLog = scaleOut.usageLog;
 

@@ -253,6 +253,11 @@ export function createCreditsService(options: {
     return row ? toEntry(row) : null;
   }
 
+  /** Until the transaction ends: the customer's balance in this currency changes under one writer. */
+  async function lockCustomer(tx: Db, customerId: string, currency: string): Promise<void> {
+    await sqlRows(tx, 'select pg_advisory_xact_lock(hashtext($1))', [`credits:${customerId}:${currency}`]);
+  }
+
   /** Grants with what is left of each, soonest expiry first. */
   async function openGrants(on: Db, customerId: string, currency: string) {
     return sqlRows<{ id: string; remaining: string; expires_at: Date | string | null }>(
@@ -389,6 +394,7 @@ export function createCreditsService(options: {
       return entry;
     },
     async drawdown(on, input) {
+      await lockCustomer(on, input.customerId, input.currency);
       const total = Decimal.max(new Decimal(input.amount), 0);
       let applied = new Decimal(0);
       let planCap = new Decimal(0);
@@ -520,9 +526,7 @@ export function createCreditsService(options: {
       const amount = new Decimal(input.amount);
       const entry = await db.transaction().execute(async (tx) => {
         // One reservation of a customer at a time, on every node: each sees the ones before it.
-        await sqlRows(tx, 'select pg_advisory_xact_lock(hashtext($1))', [
-          `credits:${input.customerId}:${input.currency}`,
-        ]);
+        await lockCustomer(tx, input.customerId, input.currency);
         const balance = await balanceOf(input.customerId, input.currency, tx);
         if (balance.lt(amount) || balance.lte(0)) throw creditsExhausted(input.customerId, input.currency);
         return insert(tx, {
@@ -550,44 +554,49 @@ export function createCreditsService(options: {
           title: 'Not found',
           detail: 'No such reservation.',
         });
-      const released = await insert(db, {
-        customerId: reservation.customer_id,
-        currency: reservation.currency,
-        kind: 'release',
-        amount: new Decimal(reservation.amount).neg(),
-        grantId: null,
-        idempotencyKey: `release:${reservation.id}`,
-        note: 'Reservation settled',
+      const settled = await db.transaction().execute(async (tx) => {
+        // Under the customer's lock, so concurrent settlements take each grant's remainder in turn.
+        await lockCustomer(tx, reservation.customer_id, reservation.currency);
+        const released = await insert(tx, {
+          customerId: reservation.customer_id,
+          currency: reservation.currency,
+          kind: 'release',
+          amount: new Decimal(reservation.amount).neg(),
+          grantId: null,
+          idempotencyKey: `release:${reservation.id}`,
+          note: 'Reservation settled',
+        });
+        if (!released) return false; // settled before
+        let actual = new Decimal(input.actual);
+        for (const grant of await openGrants(tx, reservation.customer_id, reservation.currency)) {
+          if (actual.lte(0)) break;
+          const take = Decimal.min(new Decimal(grant.remaining), actual);
+          if (take.lte(0)) continue;
+          await insert(tx, {
+            customerId: reservation.customer_id,
+            currency: reservation.currency,
+            kind: 'usage',
+            amount: take.neg(),
+            grantId: grant.id,
+            idempotencyKey: `settle:${reservation.id}:${grant.id}`,
+            note: 'Usage',
+          });
+          actual = actual.sub(take);
+        }
+        if (actual.gt(0)) {
+          // beyond every grant: the documented bound (actual − reserved) shows as a negative balance
+          await insert(tx, {
+            customerId: reservation.customer_id,
+            currency: reservation.currency,
+            kind: 'usage',
+            amount: actual.neg(),
+            idempotencyKey: `settle:${reservation.id}:overdraw`,
+            note: 'Usage beyond the balance (reserve bound)',
+          });
+        }
+        return true;
       });
-      if (!released) return; // settled before
-      let actual = new Decimal(input.actual);
-      for (const grant of await openGrants(db, reservation.customer_id, reservation.currency)) {
-        if (actual.lte(0)) break;
-        const take = Decimal.min(new Decimal(grant.remaining), actual);
-        if (take.lte(0)) continue;
-        await insert(db, {
-          customerId: reservation.customer_id,
-          currency: reservation.currency,
-          kind: 'usage',
-          amount: take.neg(),
-          grantId: grant.id,
-          idempotencyKey: `settle:${reservation.id}:${grant.id}`,
-          note: 'Usage',
-        });
-        actual = actual.sub(take);
-      }
-      if (actual.gt(0)) {
-        // beyond every grant: the documented bound (actual − reserved) shows as a negative balance
-        await insert(db, {
-          customerId: reservation.customer_id,
-          currency: reservation.currency,
-          kind: 'usage',
-          amount: actual.neg(),
-          idempotencyKey: `settle:${reservation.id}:overdraw`,
-          note: 'Usage beyond the balance (reserve bound)',
-        });
-      }
-      await changed(reservation.customer_id);
+      if (settled) await changed(reservation.customer_id);
     },
     async configure(input) {
       await sqlRows(

@@ -231,6 +231,11 @@ export const routeSchema = z.strictObject({
    * e.g. `{ 'tg-large': 'large_model' }`. Unlisted models need only the route's feature.
    */
   models: z.record(z.string().min(1), slug).optional(),
+  /**
+   * Credits-only customers: output tokens reserved from the prepaid balance before a call whose
+   * request sets no `max_tokens` (default 4096).
+   */
+  reserveOutputTokens: z.number().int().positive().optional(),
   policies: z
     .strictObject({
       inbound: z.array(fn<InboundPolicy>('inbound policy')).default([]),

@@ -33,6 +33,7 @@ import type { Logger } from '../util/log.ts';
 import { allowAllAccessResolver, defaultRateLimitSpec } from './access.ts';
 import { type AppendWaiter, BatchingUsageLog } from './batch-log.ts';
 import { GatewayContext, RequestInfo } from './context.ts';
+import type { CreditHold, GatewayCredits } from './credits.ts';
 import { GatewayMetrics } from './metrics.ts';
 import {
   type CompiledRoute,
@@ -227,6 +228,8 @@ export class Gateway {
   #usageLog: UsageLog | null = null;
   /** What the request path appends to: the usage log behind a per-turn group commit. */
   batchedLog: BatchingUsageLog | null = null;
+  /** Reserve/settle of prepaid credits for credits-only customers (wired by app.ts). */
+  credits: GatewayCredits | null = null;
 
   constructor(options: GatewayOptions) {
     this.#state = compileState(options.config);
@@ -377,6 +380,10 @@ class Exchange implements Dispatcher.DispatchHandler, AppendWaiter {
   model: string | null = null;
   /** This response's usage events, while they are being appended. */
   events: UsageEvent[] | null = null;
+  /** Credits reserved for this call (credits-only customers), settled when it is over. */
+  creditHold: CreditHold | null = null;
+  /** The usage events are in the log: what the call is charged for. */
+  recorded = false;
 
   constructor(gw: Gateway, state: GatewayState, req: IncomingMessage, res: ServerResponse) {
     this.gw = gw;
@@ -648,11 +655,35 @@ class Exchange implements Dispatcher.DispatchHandler, AppendWaiter {
   inbound(): Promise<void> | undefined {
     const global = this.state.inbound;
     const local = (this.route as CompiledRoute).inbound;
-    if (global.length === 0 && local.length === 0) {
-      this.proxy();
-      return undefined;
-    }
+    if (global.length === 0 && local.length === 0) return this.toUpstream();
     return this.runInbound([...global, ...local]);
+  }
+
+  /** Proxies; for a credits-only customer after reserving credits for the call (402 when they do not cover it). */
+  toUpstream(): Promise<void> | undefined {
+    const credits = this.gw.credits;
+    // One Map lookup for everyone else.
+    if (credits !== null && this.key !== null && credits.isCreditsOnly(this.key.customerId)) {
+      return this.reserveCredits(credits);
+    }
+    this.proxy();
+    return undefined;
+  }
+
+  async reserveCredits(credits: GatewayCredits): Promise<void> {
+    const length = Number(this.req.headers['content-length'] ?? 0);
+    this.creditHold = await credits.reserve({
+      customerId: (this.key as VerifiedKey).customerId,
+      view: this.view as AccessView,
+      route: this.route as CompiledRoute,
+      method: this.req.method ?? 'GET',
+      body: this.body,
+      contentLength: Number.isFinite(length) ? length : 0,
+      model: this.model,
+      config: this.state.config,
+      featureMeters: this.state.featureMeters,
+    });
+    this.proxy();
   }
 
   async runInbound(policies: InboundPolicy[]): Promise<void> {
@@ -664,7 +695,7 @@ class Exchange implements Dispatcher.DispatchHandler, AppendWaiter {
         return;
       }
     }
-    this.proxy();
+    await this.toUpstream();
   }
 
   /** Headers every answer carries: request id, rate limit, quota. */
@@ -933,6 +964,7 @@ class Exchange implements Dispatcher.DispatchHandler, AppendWaiter {
       this.meteringFailed(error);
       return;
     }
+    this.recorded = true;
     this.addTokenQuotas(this.events as UsageEvent[]);
     this.end();
   }
@@ -1156,12 +1188,22 @@ class Exchange implements Dispatcher.DispatchHandler, AppendWaiter {
     if (this.res.headersSent) {
       this.done = true;
       this.res.destroy();
+      this.settleCredits();
       return;
     }
     this.problem(problems.internal());
   }
 
+  /** Books what the call cost against its reservation: its usage if it was metered, else nothing. */
+  settleCredits(): void {
+    const hold = this.creditHold;
+    if (hold === null) return;
+    this.creditHold = null;
+    (this.gw.credits as GatewayCredits).settle(hold, this.recorded ? this.events : null);
+  }
+
   observe(status: number): void {
+    this.settleCredits();
     const seconds = (performance.now() - this.started) / 1000;
     this.gw.metrics.observe(status, seconds, this.proxied);
     if (this.gw.debug) {

@@ -34,6 +34,27 @@ const builder = {
   credits: { amount: '10.00' },
 };
 
+const metered = {
+  key: 'metered',
+  name: 'Metered',
+  rateCards: [{ key: 'requests', feature: 'api_requests', price: { type: 'unit' as const, amount: '0.01' } }],
+};
+const graduated = {
+  key: 'graduated',
+  name: 'Graduated',
+  rateCards: [
+    {
+      key: 'requests',
+      feature: 'api_requests',
+      price: {
+        type: 'tiered' as const,
+        mode: 'graduated' as const,
+        tiers: [{ upTo: 100, unitPrice: '0' }, { unitPrice: '0.01' }],
+      },
+    },
+  ],
+};
+
 let store: Store;
 let clock: ManualClock;
 let customers: CustomerService;
@@ -43,7 +64,7 @@ const usage = new Map<string, Record<string, string>>();
 
 beforeAll(async () => {
   const base = billingConfig();
-  const config = billingConfig({ plans: [...base.plans, builder] });
+  const config = billingConfig({ plans: [...base.plans, builder, metered, graduated] });
   store = await openPGliteStore();
   await migrate(store);
   clock = new ManualClock('2030-01-01T00:00:00Z');
@@ -209,5 +230,60 @@ describe('credits included in a plan', () => {
       ['usage', '-2'],
       ['expiry', '-8'],
     ]);
+  });
+});
+
+describe('usage booked in real time (credits-only customers)', () => {
+  async function prepaid(planKey: string, at: string) {
+    clock.set(at);
+    const customer = await customers.create({ name: `Prepaid ${planKey}`, email: `${planKey}@example.com` });
+    const sub = await subscriptions.subscribe({ customerId: customer.id, planKey });
+    const credits = billing.service.credits;
+    await credits.configure({ customerId: customer.id, currency: 'USD', creditsOnly: true });
+    await credits.grant({ customerId: customer.id, currency: 'USD', amount: '5.00', note: 'Top-up' });
+    // Three calls of 50 requests each, settled by the gateway at 0.01 a request.
+    for (let i = 0; i < 3; i++) {
+      const { reservationId } = await credits.reserve({
+        customerId: customer.id,
+        currency: 'USD',
+        amount: '0.60',
+      });
+      await credits.settle({ reservationId, actual: '0.50' });
+    }
+    expect(await credits.balance(customer.id, 'USD')).toBe('3.50');
+    usage.set(customer.id, { api_requests: '150' });
+    return { customer, sub };
+  }
+
+  it('is counted as the credits applied on the period invoice, not drawn again', async () => {
+    const { customer, sub } = await prepaid('metered', '2030-08-01T00:00:00Z');
+    await run('2030-09-01T00:00:05Z');
+    await run('2030-09-01T00:00:09Z');
+    const [invoice] = await billing.service.list({ subscriptionId: sub.id });
+    expect(invoice).toMatchObject({
+      total: '1.50',
+      creditsApplied: '1.50',
+      amountDue: '0.00',
+      status: 'paid',
+    });
+    expect(await billing.service.credits.balance(customer.id, 'USD')).toBe('3.50');
+    const usageRows = (await billing.service.credits.ledger(customer.id)).filter((e) => e.kind === 'usage');
+    expect(usageRows.map((e) => [e.amount, e.invoiceId])).toEqual([
+      ['-0.5', invoice?.id],
+      ['-0.5', invoice?.id],
+      ['-0.5', invoice?.id],
+    ]);
+  });
+
+  it('above what the invoice rates (included units) goes back to the balance', async () => {
+    const { customer, sub } = await prepaid('graduated', '2030-10-01T00:00:00Z');
+    await run('2030-11-01T00:00:05Z');
+    const [invoice] = await billing.service.list({ subscriptionId: sub.id });
+    expect(invoice).toMatchObject({ total: '0.50', creditsApplied: '0.50', amountDue: '0.00' });
+    expect(await billing.service.credits.balance(customer.id, 'USD')).toBe('4.50');
+    const returned = (await billing.service.credits.ledger(customer.id)).filter(
+      (e) => e.note === 'Real-time usage above the invoice, returned',
+    );
+    expect(returned.map((e) => e.amount)).toEqual(['0.5', '0.5']);
   });
 });
