@@ -81,7 +81,7 @@ const event = (n: number): UsageEvent => ({
 });
 
 const [{ n: already = 0 } = { n: 0 }] = await store.query<{ n: number }>(
-  `select count(*)::int as n from usage_events where source = 'bench-query'`,
+  `select count(*)::int as n from usage_event_keys where source = 'bench-query'`,
 );
 if (already < total) {
   console.error(`loading ${total - already} events into ${args.database ? 'PostgreSQL' : dataDir} …`);

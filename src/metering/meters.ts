@@ -7,7 +7,7 @@ import { compileMeter, extract, type Meter, type MeterRow, meterFingerprint } fr
 import {
   deleteMeterData,
   type Executor,
-  eventsOfType,
+  eventChunksAfter,
   insertValuesOnly,
   run,
   type ValueRow,
@@ -28,7 +28,8 @@ export interface MeterRegistry {
   forType(type: string): readonly Meter[];
 }
 
-const REBUILD_PAGE = 5_000;
+/** Event chunks (of up to 1,000 events) read per round when rebuilding a meter. */
+const REBUILD_CHUNKS = 5;
 
 export function valuesFor(registry: MeterRegistry, events: readonly UsageEvent[], log?: Logger): ValueRow[] {
   const values: ValueRow[] = [];
@@ -49,24 +50,15 @@ async function rebuild(tx: Executor, meter: Meter, log: Logger): Promise<number>
     get: () => meter,
     forType: (type) => (type === meter.eventType ? [meter] : []),
   };
-  let after: { source: string; id: string } | null = null;
+  let after = 0;
   let total = 0;
   for (;;) {
-    const page = await eventsOfType(tx, meter.eventType, after, REBUILD_PAGE);
+    const page = await eventChunksAfter(tx, after, REBUILD_CHUNKS);
     if (page.length === 0) break;
-    const events: UsageEvent[] = page.map((r) => ({
-      specversion: '1.0',
-      id: r.id,
-      source: r.source,
-      type: r.type,
-      subject: r.subject,
-      time: new Date(r.time).toISOString(),
-      data: r.data,
-    }));
+    const events = page.flatMap((chunk) => chunk.events.filter((e) => e.type === meter.eventType));
     await insertValuesOnly(tx, valuesFor(single, events, log));
-    total += page.length;
-    const last = page[page.length - 1] as { source: string; id: string };
-    after = { source: last.source, id: last.id };
+    total += events.length;
+    after = (page[page.length - 1] as { id: number }).id;
   }
   return total;
 }

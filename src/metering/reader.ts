@@ -16,8 +16,10 @@ import type { MeterQueryParams, MeterQueryResult, MeterQueryRow, MeterReader, Wi
  * hours (else minute rollups, e.g. Asia/Kolkata); day rollups serve queries without windows and
  * UTC day windows (a day in Europe/Berlin is read from hour rollups).
  *
- * UNIQUE_COUNT meters read the raw meter values (distinct counts cannot be added up across
- * buckets); they are still indexed by (meter, time), but cost grows with the number of events.
+ * Raw meter values are stored in chunks of up to 1,000 per meter with their time range (see
+ * repo.ts); a raw piece unpacks only the chunks that overlap it. UNIQUE_COUNT meters read raw
+ * values over the whole range (distinct counts cannot be added up across buckets), so their cost
+ * grows with the number of events.
  */
 const HOUR = 3_600_000;
 const MINUTE = 60_000;
@@ -197,6 +199,17 @@ export function createMeterReader(deps: {
         if (seg.to) parts.push(`${col} < ${p(seg.to.toISOString())}::timestamptz`);
         return parts.length ? ` and ${parts.join(' and ')}` : '';
       };
+      // Raw meter values of [from, to): only the chunks whose time range overlaps it are unpacked.
+      const valuesOf = (seg: { from: Date | null; to: Date | null }) => {
+        const overlap = [
+          ...(seg.from ? [`c.max_time >= ${p(seg.from.toISOString())}::timestamptz`] : []),
+          ...(seg.to ? [`c.min_time < ${p(seg.to.toISOString())}::timestamptz`] : []),
+        ];
+        return `(select x.* from usage_value_chunks c
+                 cross join lateral json_to_recordset(c.vals::json)
+                   as x(time timestamptz, subject text, value numeric, value_text text, dims jsonb)
+                 where c.meter = $1${overlap.map((o) => ` and ${o}`).join('')}) raw`;
+      };
       const dimCols = groupBy.filter((g) => g !== 'subject');
       const bySubject = groupBy.includes('subject');
       const keyCols = [
@@ -210,8 +223,8 @@ export function createMeterReader(deps: {
       if (meter.aggregation === 'UNIQUE_COUNT') {
         inner = `
           select ${keyCols.join(', ')}, count(distinct value_text)::text as value
-          from (select ${windowOf('time')} as ws, subject, dims, value_text from usage_meter_values
-                where meter = $1 and value_text is not null${range('time', { from, to })}) v
+          from (select ${windowOf('time')} as ws, subject, dims, value_text from ${valuesOf({ from, to })}
+                where value_text is not null${range('time', { from, to })}) v
           group by ${groupCols.map((_, i) => i + 1).join(', ')}`;
       } else {
         // Rollup rows are first summed per bucket (and requested keys), then mapped to windows:
@@ -228,7 +241,7 @@ export function createMeterReader(deps: {
           if (seg.source === 'raw') {
             return `select time as t${keyExprs.map((k) => `, ${k}`).join('')}, value as sum, 1::bigint as count,
                       value as min, value as max, time as latest_time, value as latest_value
-                    from usage_meter_values where meter = $1 and value is not null${range('time', seg)}`;
+                    from ${valuesOf(seg)} where value is not null${range('time', seg)}`;
           }
           // Without a subject filter or split, the all-subjects hour rollup holds the same sums in
           // far fewer rows (what day windows in a time zone such as Europe/Berlin read).
@@ -259,7 +272,7 @@ export function createMeterReader(deps: {
       let wholeFrom = from;
       if (!params.windowSize && !wholeFrom && rows.length > 0) {
         const [first] = await store.query<{ t: Date | null }>(
-          'select min(time) as t from usage_meter_values where meter = $1',
+          'select min(min_time) as t from usage_value_chunks where meter = $1',
           [meter.key],
         );
         wholeFrom = first?.t ? new Date(first.t) : null;

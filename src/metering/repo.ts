@@ -5,10 +5,13 @@ import type { UsageEvent } from './events.ts';
 import type { MeterValue } from './model.ts';
 
 /**
- * SQL of metering. Ingest is one statement per batch: insert the events (dedupe on source + id),
- * and only for the rows actually inserted, insert the meter values and add them to the minute and
- * hour rollups (and UTC day rollups). Dedupe happens first, so a replayed batch changes nothing. Batches travel as one
- * JSON parameter (json_to_recordset): on PGlite that is markedly faster than one array per column.
+ * SQL of metering. A batch is stored as: one key row per event (source, id: the dedupe), the raw
+ * events in chunks of up to 1,000 (JSON arrays sorted by time, with their time range), the meter
+ * values in chunks per meter the same way, and deltas to the minute, hour, UTC day and
+ * all-subjects hour rollups. The database's cost is per row, so chunks make events and values
+ * cheap; rollup deltas are summed here first, so each rollup row is touched once per batch.
+ * Batches travel as JSON parameters (json_to_recordset): on PGlite markedly faster than one array
+ * per column. Migration 0408 describes the tables.
  */
 
 export type Executor = Kysely<BaseDatabase>;
@@ -17,6 +20,9 @@ export async function run<Row>(db: Executor, text: string, params: readonly unkn
   const result = await db.executeQuery<Row>(CompiledQuery.raw(text, [...params]));
   return result.rows;
 }
+
+/** Events or values per chunk row: big enough to amortise a row, small enough for edge reads. */
+export const CHUNK_SIZE = 1_000;
 
 const ROLLUP_COLUMNS =
   'meter int, bucket timestamptz, subject text, dims jsonb, sum numeric, count bigint, min numeric, max numeric, latest_time timestamptz, latest_value numeric';
@@ -34,33 +40,55 @@ ${name} as (
     latest_time = greatest(r.latest_time, excluded.latest_time)
 )`;
 
-const VALUES_COLUMNS = `meter int, subject text, time timestamptz, value numeric, value_text text, dims jsonb`;
-
-/** The meter values of the events actually inserted, and their rollup deltas: one statement. */
-const VALUES_ROLLUPS_SQL = `
-with mv as (
-  insert into usage_meter_values (meter, time, subject, value, value_text, dims)
-  select meter, time, subject, value, value_text, dims from json_to_recordset($5::text::json) as v(${VALUES_COLUMNS})
+/** Chunks, values and rollups of events known to be new: parameters $1 … $6. */
+const CONTENT_CTES = `
+ec as (
+  insert into usage_event_chunks (min_time, max_time, count, events)
+  select * from json_to_recordset($1::text::json) as c(min_time timestamptz, max_time timestamptz, count int, events text)
 ),
-${upsertRollup('rm', 'usage_rollups_minute', '$1')},
-${upsertRollup('rh', 'usage_rollups_hour', '$2')},
-${upsertRollup('rd', 'usage_rollups_day', '$3')},
-${upsertRollup('ah', 'usage_rollups_hour_all', '$4')}
-select 1`;
+vc as (
+  insert into usage_value_chunks (meter, min_time, max_time, count, vals)
+  select * from json_to_recordset($2::text::json) as c(meter int, min_time timestamptz, max_time timestamptz, count int, vals text)
+),
+${upsertRollup('rm', 'usage_rollups_minute', '$3')},
+${upsertRollup('rh', 'usage_rollups_hour', '$4')},
+${upsertRollup('rd', 'usage_rollups_day', '$5')},
+${upsertRollup('ah', 'usage_rollups_hour_all', '$6')}`;
+
+const CONTENT_SQL = `with ${CONTENT_CTES} select 1`;
 
 /**
- * Inserts the events (dedupe); answers with the (source, id) of the events that were already
- * stored (usually none: then the anti-join is not evaluated), so their values and rollup deltas
- * can be left out.
+ * The whole batch in one statement, for batches whose events are all new: keys, chunks, rollup
+ * deltas and consumer checkpoints. It ends by asserting that every key was inserted; if an event
+ * was already stored the statement fails with TG001 and changes nothing (migration 0407). One
+ * statement is one round trip to the embedded database's thread, and atomic on its own.
  */
-const INGEST_SQL = `
+const ONE_STATEMENT_SQL = `
+with ins as (
+  insert into usage_event_keys (source, id)
+  select source, id from json_to_recordset($7::text::json) as x(source text, id text)
+  on conflict do nothing
+  returning 1
+),
+${CONTENT_CTES},
+cp as (
+  insert into usage_consumer_checkpoints (consumer, position, updated_at)
+  select consumer, position, now() from json_to_recordset($9::text::json) as c(consumer text, position text)
+  on conflict (consumer) do update set position = excluded.position, updated_at = now()
+)
+select tollgate_usage_batch_new((select count(*) from ins), $8::int) as inserted`;
+
+/**
+ * Inserts the keys (dedupe); answers with the keys that were already stored (usually none: then
+ * the anti-join is not evaluated), so their chunks, values and rollup deltas can be left out.
+ */
+const KEYS_SQL = `
 with input as (
-  select * from json_to_recordset($1::text::json)
-    as x(source text, id text, type text, subject text, time timestamptz, data jsonb)
+  select * from json_to_recordset($1::text::json) as x(source text, id text)
 ),
 ins as (
-  insert into usage_events (source, id, type, subject, time, data)
-  select source, id, type, subject, time, data from input
+  insert into usage_event_keys (source, id)
+  select source, id from input
   on conflict do nothing
   returning source, id
 )
@@ -70,76 +98,8 @@ select case when (select count(*) from ins) = $2::int then '[]'
         where not exists (select 1 from ins where ins.source = i.source and ins.id = i.id))
   end as skipped`;
 
-/**
- * The whole batch in one statement, for batches whose events are all new: events, meter values,
- * rollup deltas and consumer checkpoints. It ends by asserting that every event was inserted; if
- * one was already stored the statement fails with TG001 and changes nothing (0407 migration).
- * One statement is one round trip to the embedded database's thread and atomic on its own.
- */
-const ONE_STATEMENT_SQL = `
-with ins as (
-  insert into usage_events (source, id, type, subject, time, data)
-  select source, id, type, subject, time, data from json_to_recordset($1::text::json)
-    as x(source text, id text, type text, subject text, time timestamptz, data jsonb)
-  on conflict do nothing
-  returning 1
-),
-mv as (
-  insert into usage_meter_values (meter, time, subject, value, value_text, dims)
-  select meter, time, subject, value, value_text, dims from json_to_recordset($3::text::json) as v(${VALUES_COLUMNS})
-),
-${upsertRollup('rm', 'usage_rollups_minute', '$4')},
-${upsertRollup('rh', 'usage_rollups_hour', '$5')},
-${upsertRollup('rd', 'usage_rollups_day', '$6')},
-${upsertRollup('ah', 'usage_rollups_hour_all', '$7')},
-cp as (
-  insert into usage_consumer_checkpoints (consumer, position, updated_at)
-  select consumer, position, now() from json_to_recordset($8::text::json) as c(consumer text, position text)
-  on conflict (consumer) do update set position = excluded.position, updated_at = now()
-)
-select tollgate_usage_batch_new((select count(*) from ins), $2::int) as inserted`;
-
 /** SQLSTATE of the one-statement write when some events of the batch were already stored. */
 export const BATCH_HAS_STORED_EVENTS = 'TG001';
-
-/** A batch with everything the one-statement write sends, computed before it is sent. */
-export interface PreparedBatch {
-  events: readonly UsageEvent[];
-  values: ValueRow[];
-  params: unknown[];
-}
-
-/**
- * Everything the one-statement write needs, computed on this thread while the database works on
- * the previous batch. `checkpoints` holds the last position per consumer.
- */
-export function prepareBatch(
-  events: readonly UsageEvent[],
-  values: ValueRow[],
-  checkpoints: readonly { consumer: string; position: string }[],
-): PreparedBatch {
-  const { minute, hour, day, hourAll } = rollupDeltas(values);
-  const last = new Map(checkpoints.map((c) => [c.consumer, c]));
-  return {
-    events,
-    values,
-    params: [
-      jsonParam(events),
-      events.length,
-      jsonParam(values),
-      jsonParam(minute),
-      jsonParam(hour),
-      jsonParam(day),
-      jsonParam(hourAll),
-      jsonParam([...last.values()]),
-    ],
-  };
-}
-
-/** Writes a prepared batch in one statement; throws TG001 (and writes nothing) on a stored event. */
-export async function writePrepared(db: Executor, batch: PreparedBatch): Promise<void> {
-  await run(db, ONE_STATEMENT_SQL, batch.params);
-}
 
 /**
  * A JSON parameter sent as UTF-8 bytes (binary `text`): the drivers then copy the bytes instead of
@@ -177,6 +137,104 @@ export function valueRow(event: UsageEvent, value: MeterValue): ValueRow {
   };
 }
 
+const byTime = <T extends { time: string }>(rows: readonly T[]): T[] => {
+  const ms = new Map<T, number>();
+  for (const r of rows) ms.set(r, Date.parse(r.time));
+  return [...rows].sort((a, b) => (ms.get(a) as number) - (ms.get(b) as number));
+};
+
+interface ChunkBounds {
+  min_time: string;
+  max_time: string;
+  count: number;
+}
+
+function chunked<T extends { time: string }, C>(
+  rows: readonly T[],
+  body: (slice: T[]) => C,
+): (ChunkBounds & C)[] {
+  const sorted = byTime(rows);
+  const out: (ChunkBounds & C)[] = [];
+  for (let i = 0; i < sorted.length; i += CHUNK_SIZE) {
+    const slice = sorted.slice(i, i + CHUNK_SIZE);
+    out.push({
+      min_time: (slice[0] as T).time,
+      max_time: (slice[slice.length - 1] as T).time,
+      count: slice.length,
+      ...body(slice),
+    });
+  }
+  return out;
+}
+
+/** The parameters $1 … $6 of the chunks, values and rollups of new events. */
+function contentParams(events: readonly UsageEvent[], values: readonly ValueRow[]): unknown[] {
+  const eventChunks = chunked(events, (slice) => ({ events: JSON.stringify(slice) }));
+  const perMeter = new Map<number, ValueRow[]>();
+  for (const v of values) {
+    const list = perMeter.get(v.meter);
+    if (list) list.push(v);
+    else perMeter.set(v.meter, [v]);
+  }
+  const valueChunks = [...perMeter].flatMap(([meter, rows]) =>
+    chunked(rows, (slice) => ({
+      meter,
+      vals: JSON.stringify(
+        slice.map((v) => ({
+          time: v.time,
+          subject: v.subject,
+          value: v.value,
+          value_text: v.value_text,
+          dims: v.dims,
+        })),
+      ),
+    })),
+  );
+  const { minute, hour, day, hourAll } = rollupDeltas(values);
+  return [
+    jsonParam(eventChunks),
+    jsonParam(valueChunks),
+    jsonParam(minute),
+    jsonParam(hour),
+    jsonParam(day),
+    jsonParam(hourAll),
+  ];
+}
+
+/** A batch with everything the one-statement write sends, computed before it is sent. */
+export interface PreparedBatch {
+  events: readonly UsageEvent[];
+  values: ValueRow[];
+  params: unknown[];
+}
+
+/**
+ * Everything the one-statement write needs, computed on this thread while the database works on
+ * the previous batch. `checkpoints` holds the last position per consumer.
+ */
+export function prepareBatch(
+  events: readonly UsageEvent[],
+  values: ValueRow[],
+  checkpoints: readonly { consumer: string; position: string }[],
+): PreparedBatch {
+  const last = new Map(checkpoints.map((c) => [c.consumer, c]));
+  return {
+    events,
+    values,
+    params: [
+      ...contentParams(events, values),
+      jsonParam(events.map((e) => ({ source: e.source, id: e.id }))),
+      events.length,
+      jsonParam([...last.values()]),
+    ],
+  };
+}
+
+/** Writes a prepared batch in one statement; throws TG001 (and writes nothing) on a stored event. */
+export async function writePrepared(db: Executor, batch: PreparedBatch): Promise<void> {
+  await run(db, ONE_STATEMENT_SQL, batch.params);
+}
+
 /** Inserts a deduplicated batch; returns how many events were new. Run inside a transaction. */
 export async function insertBatch(
   db: Executor,
@@ -196,34 +254,26 @@ export async function insertBatchSkipped(
   values: ValueRow[],
 ): Promise<string[]> {
   if (events.length === 0) return [];
-  const [row] = await run<{ skipped: string }>(db, INGEST_SQL, [jsonParam(events), events.length]);
+  const keys = events.map((e) => ({ source: e.source, id: e.id }));
+  const [row] = await run<{ skipped: string }>(db, KEYS_SQL, [jsonParam(keys), events.length]);
   const skipped = (JSON.parse(row?.skipped ?? '[]') as [string, string][]).map(
     ([source, id]) => `${source}\u0000${id}`,
   );
+  let newEvents = events;
   let counted = values;
   if (skipped.length > 0) {
     const seen = new Set(skipped);
+    newEvents = events.filter((e) => !seen.has(`${e.source}\u0000${e.id}`));
     counted = values.filter((v) => !seen.has(`${v.source}\u0000${v.id}`));
   }
-  await upsertRollups(db, counted);
+  if (newEvents.length > 0) await run(db, CONTENT_SQL, contentParams(newEvents, counted));
   return skipped;
 }
 
+/** Adds values (and their rollups) of events already stored: a meter being rebuilt. */
 export async function insertValuesOnly(db: Executor, values: ValueRow[]): Promise<void> {
   if (values.length === 0) return;
-  await upsertRollups(db, values);
-}
-
-async function upsertRollups(db: Executor, values: readonly ValueRow[]): Promise<void> {
-  if (values.length === 0) return;
-  const { minute, hour, day, hourAll } = rollupDeltas(values);
-  await run(db, VALUES_ROLLUPS_SQL, [
-    jsonParam(minute),
-    jsonParam(hour),
-    jsonParam(day),
-    jsonParam(hourAll),
-    jsonParam(values),
-  ]);
+  await run(db, CONTENT_SQL, contentParams([], values));
 }
 
 interface RollupDelta {
@@ -352,7 +402,7 @@ function finish(map: Map<string, Accumulator>): RollupDelta[] {
 }
 
 export async function deleteMeterData(db: Executor, meterKey: number): Promise<void> {
-  await run(db, 'delete from usage_meter_values where meter = $1', [meterKey]);
+  await run(db, 'delete from usage_value_chunks where meter = $1', [meterKey]);
   await run(db, 'delete from usage_rollups_minute where meter = $1', [meterKey]);
   await run(db, 'delete from usage_rollups_hour where meter = $1', [meterKey]);
   for (const table of ['usage_rollups_day', 'usage_rollups_hour_all']) {
@@ -386,26 +436,18 @@ export interface StoredEventRow {
   data: Record<string, unknown>;
 }
 
-/** Pages through stored events of one type in (source, id) order, for rebuilding a meter. */
-export async function eventsOfType(
+/** Pages through the stored event chunks in insertion order (for rebuilding a meter). */
+export async function eventChunksAfter(
   db: Executor,
-  type: string,
-  after: { source: string; id: string } | null,
+  afterChunk: number,
   limit: number,
-): Promise<StoredEventRow[]> {
-  return after
-    ? run<StoredEventRow>(
-        db,
-        `select source, id, type, subject, time, data from usage_events
-         where type = $1 and (source, id) > ($2, $3) order by source, id limit $4`,
-        [type, after.source, after.id, limit],
-      )
-    : run<StoredEventRow>(
-        db,
-        `select source, id, type, subject, time, data from usage_events
-         where type = $1 order by source, id limit $2`,
-        [type, limit],
-      );
+): Promise<{ id: number; events: UsageEvent[] }[]> {
+  const rows = await run<{ id: string | number; events: string }>(
+    db,
+    'select id, events from usage_event_chunks where id > $1 order by id limit $2',
+    [afterChunk, limit],
+  );
+  return rows.map((r) => ({ id: Number(r.id), events: JSON.parse(r.events) as UsageEvent[] }));
 }
 
 export interface EventFilter {
@@ -421,21 +463,68 @@ export interface ListedEventRow extends StoredEventRow {
   ingested_at: Date;
 }
 
-/** Newest first (by event time), for `GET /api/v1/events`. */
+/** Chunks read per round when listing events. */
+const LIST_PAGE = 16;
+
+/**
+ * Newest first (by event time), for `GET /api/v1/events`. Reads chunks newest first (by the
+ * latest event time they hold) and stops as soon as no chunk still unread can hold an event newer
+ * than the `limit`-th one found.
+ */
 export async function listEvents(store: Store, filter: EventFilter): Promise<ListedEventRow[]> {
-  const where: string[] = [];
-  const params: unknown[] = [];
-  const p = (v: unknown) => {
-    params.push(v);
-    return `$${params.length}`;
-  };
-  if (filter.subject) where.push(`subject = ${p(filter.subject)}`);
-  if (filter.id) where.push(`strpos(id, ${p(filter.id)}) > 0`);
-  if (filter.from) where.push(`time >= ${p(filter.from.toISOString())}::timestamptz`);
-  if (filter.to) where.push(`time < ${p(filter.to.toISOString())}::timestamptz`);
-  return store.query<ListedEventRow>(
-    `select source, id, type, subject, time, data, ingested_at from usage_events
-     ${where.length ? `where ${where.join(' and ')}` : ''} order by time desc, id limit ${p(filter.limit)}`,
-    params,
-  );
+  const fromMs = filter.from?.getTime() ?? Number.NEGATIVE_INFINITY;
+  const toMs = filter.to?.getTime() ?? Number.POSITIVE_INFINITY;
+  const found: ListedEventRow[] = [];
+  let cursor: { maxTime: Date; id: number } | null = null;
+  for (;;) {
+    const params: unknown[] = [LIST_PAGE];
+    const where: string[] = [];
+    if (filter.from) {
+      params.push(filter.from.toISOString());
+      where.push(`max_time >= $${params.length}::timestamptz`);
+    }
+    if (filter.to) {
+      params.push(filter.to.toISOString());
+      where.push(`min_time < $${params.length}::timestamptz`);
+    }
+    if (cursor) {
+      params.push(cursor.maxTime.toISOString(), cursor.id);
+      where.push(`(max_time, id) < ($${params.length - 1}::timestamptz, $${params.length})`);
+    }
+    const chunks = await store.query<{
+      id: string | number;
+      max_time: Date;
+      ingested_at: Date;
+      events: string;
+    }>(
+      `select id, max_time, ingested_at, events from usage_event_chunks
+       ${where.length ? `where ${where.join(' and ')}` : ''} order by max_time desc, id desc limit $1`,
+      params,
+    );
+    for (const chunk of chunks) {
+      for (const e of JSON.parse(chunk.events) as UsageEvent[]) {
+        const ms = Date.parse(e.time);
+        if (ms < fromMs || ms >= toMs) continue;
+        if (filter.subject && e.subject !== filter.subject) continue;
+        if (filter.id && !e.id.includes(filter.id)) continue;
+        found.push({
+          source: e.source,
+          id: e.id,
+          type: e.type,
+          subject: e.subject,
+          time: new Date(ms),
+          data: e.data,
+          ingested_at: new Date(chunk.ingested_at),
+        });
+      }
+    }
+    found.sort((a, b) => b.time.getTime() - a.time.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    const last = chunks[chunks.length - 1];
+    if (!last || chunks.length < LIST_PAGE) break;
+    cursor = { maxTime: new Date(last.max_time), id: Number(last.id) };
+    const kth = found[filter.limit - 1];
+    // Every unread chunk's events are at or before its max_time ≤ the cursor's.
+    if (kth && kth.time.getTime() > cursor.maxTime.getTime()) break;
+  }
+  return found.slice(0, filter.limit);
 }

@@ -12,6 +12,8 @@ import {
   type PreparedBatch,
   prepareBatch,
   saveCheckpoint,
+  type ValueRow,
+  valueRow,
   writePrepared,
 } from './repo.ts';
 
@@ -47,6 +49,8 @@ const GROUP_EVENTS = 20_000;
 
 interface PendingWrite {
   events: readonly UsageEvent[];
+  /** The events' meter values when already extracted (strict writes check them first). */
+  values?: ValueRow[];
   checkpoint?: { consumer: string; position: string };
   resolve: (inserted: number) => void;
   reject: (error: unknown) => void;
@@ -186,13 +190,20 @@ export function createIngestService(deps: {
 }): IngestService {
   const { store, meters, log } = deps;
 
-  const checkStrict = (events: readonly UsageEvent[]) => {
+  /** Extracts every event's meter values; refuses the whole batch when one does not fit a meter. */
+  const strictValues = (events: readonly UsageEvent[]): ValueRow[] => {
     const errors: { path: string; message: string }[] = [];
+    const values: ValueRow[] = [];
     events.forEach((event, index) => {
-      const seen = new Set<string>();
+      let seen: Set<string> | null = null;
       for (const meter of meters.forType(event.type)) {
         const r = extract(meter, event);
-        if (r.ok || seen.has(r.field)) continue;
+        if (r.ok) {
+          values.push(valueRow(event, r.value));
+          continue;
+        }
+        seen ??= new Set<string>();
+        if (seen.has(r.field)) continue;
         seen.add(r.field);
         errors.push({ path: `[${index}].${r.field}`, message: r.message });
       }
@@ -203,6 +214,7 @@ export function createIngestService(deps: {
         errors.slice(0, 100),
       );
     }
+    return values;
   };
 
   /** The events of one or more writes, merged (first sender of an event owns it), ready to send. */
@@ -239,9 +251,16 @@ export function createIngestService(deps: {
       });
     }
     const checkpoints = group.flatMap((w) => (w.checkpoint ? [w.checkpoint] : []));
+    // Values extracted by the writes themselves fit the merged events when none was dropped.
+    const sent = group.reduce((n, w) => n + w.events.length, 0);
+    const known = sent === events.length && group.every((w) => w.values !== undefined);
     const batch =
       !replaying && events.length > 0 && events.length <= CHUNK
-        ? prepareBatch(events, valuesFor(meters, events, log), checkpoints)
+        ? prepareBatch(
+            events,
+            known ? group.flatMap((w) => w.values as ValueRow[]) : valuesFor(meters, events, log),
+            checkpoints,
+          )
         : null;
     return { group, events, owner, batch };
   };
@@ -374,11 +393,13 @@ export function createIngestService(deps: {
   };
 
   const write: IngestService['write'] = async (input, options = {}) => {
-    if (options.strict) checkStrict(input);
+    const checked = options.strict ? strictValues(input) : undefined;
     const events = uniqueEvents(options.strict ? input : wellFormed(input, log));
+    // Repeats inside the batch were dropped: their values would count twice, so extract again.
+    const values = events === input ? checked : undefined;
     if (events.length === 0 && !options.checkpoint) return { inserted: 0 };
     const inserted = await new Promise<number>((resolve, reject) => {
-      queue.push({ events, checkpoint: options.checkpoint, resolve, reject });
+      queue.push({ events, values, checkpoint: options.checkpoint, resolve, reject });
       if (!flushing) void flush();
     });
     return { inserted };
