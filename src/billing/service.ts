@@ -48,7 +48,7 @@ import {
 export const DEFAULT_RETRY_DAYS = [1, 3, 5];
 const DAY = 86_400_000;
 const BILLING_LOCK = 'billing-run';
-/** Invoices the embedded billing run creates per statement. */
+/** Invoices the billing run creates per statement. */
 const INVOICE_GROUP = 100;
 /** Tables a billing run grows and reads back (foreign-key targets, duplicate checks, due periods). */
 const ANALYZE_BILLING = 'analyze billing_invoices, billing_payments, subscription_periods';
@@ -909,45 +909,30 @@ export function createBillingService(options: BillingServiceOptions) {
               subscriptionId: sub.id,
             });
           };
-          if (concurrency <= 1) {
-            // Embedded store: rate a group, create its invoices in one statement, then charge each.
-            for (let i = 0; i < batch.length; i += INVOICE_GROUP) {
-              const group = batch.slice(i, i + INVOICE_GROUP);
-              const inputs = new Map<string, CreateInput>();
-              for (const sub of group) {
-                if (!sub.hints || sub.hints.hasCredits) continue; // credits: its own transaction
+          // Rate a group (several subscriptions at once on PostgreSQL), create its invoices in one
+          // statement, then charge each (again several at once). Each one's work is keyed, so the
+          // order within a group does not matter; invoice numbers follow the subscription order.
+          for (let i = 0; i < batch.length; i += INVOICE_GROUP) {
+            const group = batch.slice(i, i + INVOICE_GROUP);
+            const inputs = new Map<string, CreateInput>();
+            await inParallel(
+              group.filter((sub) => sub.hints && !sub.hints.hasCredits), // credits: their own transaction
+              concurrency,
+              async (sub) => {
                 try {
                   inputs.set(sub.id, await periodInvoice(sub));
                 } catch (error) {
                   // Billed (and reported) one by one below.
                   if (!(error instanceof ProblemError && error.status < 500)) throw error;
                 }
-              }
-              const created = await createAndIssueMany([...inputs.values()]);
-              for (const sub of group) {
-                afterId = sub.id;
-                const input = inputs.get(sub.id);
-                await billOne(sub, input ? { created: created.get(input.key) ?? null } : undefined);
-              }
-            }
-          } else {
-            // PostgreSQL: several subscriptions at once (each one's work is independent and keyed).
-            afterId = batch[batch.length - 1]?.id ?? afterId;
-            let next = 0;
-            let failure: { error: unknown } | null = null;
-            await Promise.all(
-              Array.from({ length: Math.min(concurrency, batch.length) }, async () => {
-                while (failure === null && next < batch.length) {
-                  const sub = batch[next++] as BillingSubscription;
-                  try {
-                    await billOne(sub);
-                  } catch (error) {
-                    failure ??= { error };
-                  }
-                }
-              }),
+              },
             );
-            if (failure !== null) throw (failure as { error: unknown }).error;
+            const created = await createAndIssueMany(group.flatMap((sub) => inputs.get(sub.id) ?? []));
+            await inParallel(group, concurrency, async (sub) => {
+              const input = inputs.get(sub.id);
+              await billOne(sub, input ? { created: created.get(input.key) ?? null } : undefined);
+            });
+            afterId = group[group.length - 1]?.id ?? afterId;
           }
         }
         if (billedInPass === 0) break;
@@ -958,6 +943,29 @@ export function createBillingService(options: BillingServiceOptions) {
     await drainRail();
     if (result === null) return { ...summaryOut, locked: true };
     return result;
+  }
+
+  /** Runs `fn` over `items`, `concurrency` at a time; the first failure stops the rest and is thrown. */
+  async function inParallel<T>(
+    items: readonly T[],
+    concurrency: number,
+    fn: (item: T) => Promise<void>,
+  ): Promise<void> {
+    let next = 0;
+    let failure: { error: unknown } | null = null;
+    await Promise.all(
+      Array.from({ length: Math.min(Math.max(concurrency, 1), items.length) }, async () => {
+        while (failure === null && next < items.length) {
+          const item = items[next++] as T;
+          try {
+            await fn(item);
+          } catch (error) {
+            failure ??= { error };
+          }
+        }
+      }),
+    );
+    if (failure !== null) throw (failure as { error: unknown }).error;
   }
 
   /** Rail customers of the billing run's current batch, read in one query. */
