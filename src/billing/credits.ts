@@ -26,7 +26,9 @@ import { type Db, iso, sqlRows } from './model.ts';
  * invoice is drawn from grants; if the real-time bookings came to more than the invoice (a
  * tiered price with included units), the difference goes back to the grants it came from.
  * Credits a plan includes for a period (idempotency key `plan-credits:…:<invoice key>`) pay only
- * that period's invoice, only its usage charges, and wait for it before they expire.
+ * usage charges, on the invoices of their subscription's periods that started before they
+ * expire (with the default expiry: their own period's), and their expiry waits for the last of
+ * those invoices, so the billing run and the expiry job may run in either order.
  */
 export interface CreditEntry {
   id: string;
@@ -80,6 +82,10 @@ const PLAN_CREDITS = 'plan-credits:';
 const periodInvoiceKey = (subscriptionId: string, periodFrom: Date) =>
   `sub:${subscriptionId}:${periodFrom.toISOString()}`;
 
+/** `sub:<subscription>:` of a period invoice's key. */
+const subscriptionKeyOf = (invoiceKey: string, periodFrom: Date) =>
+  invoiceKey.slice(0, invoiceKey.length - periodFrom.toISOString().length);
+
 const isPeriodInvoiceKey = (key: string | undefined): key is string =>
   key?.startsWith('sub:') === true && !key.includes(':first:');
 
@@ -97,7 +103,7 @@ function usageShare(lines: readonly { kind: string; amount: string }[], total: D
   return Decimal.min(total, usage.mul(total).div(subtotal));
 }
 
-/** Plan credits past their expiry wait this long for their period's invoice, at most. */
+/** Plan credits past their expiry wait this long for their last invoice, at most (a canceled subscription). */
 const PLAN_CREDITS_INVOICE_WAIT = "interval '31 days'";
 
 export const creditsExhausted = (customerId: string, currency: string) =>
@@ -273,10 +279,16 @@ export function createCreditsService(options: {
   }
 
   /**
-   * Grants an invoice may draw, soonest expiry first: those not expired, and the plan credits
-   * included for the invoice's own period (until their expiry row is written).
+   * Grants an invoice may draw, soonest expiry first: those not expired, and for a subscription
+   * period's invoice the credits its plan included for that period or for an earlier one whose
+   * credits had not expired when this period started (until their expiry row is written).
    */
-  async function invoiceGrants(on: Db, customerId: string, currency: string, invoiceKey: string | null) {
+  async function invoiceGrants(
+    on: Db,
+    customerId: string,
+    currency: string,
+    period: { subscriptionKey: string; from: Date } | null,
+  ) {
     return sqlRows<{ id: string; remaining: string; included: boolean }>(
       on,
       `select g.id, (g.amount + coalesce((select sum(c.amount) from billing_credit_ledger c where c.grant_id = g.id), 0))::text as remaining,
@@ -284,11 +296,13 @@ export function createCreditsService(options: {
        from billing_credit_ledger g
        where g.customer_id = $1 and g.currency = $2 and g.kind in ('grant', 'topup')
          and case when g.idempotency_key like '${PLAN_CREDITS}%'
-                  then $4::text is not null and right(g.idempotency_key, length($4::text) + 1) = ':' || $4::text
+                  then $4::text is not null and strpos(g.idempotency_key, ':' || $4::text) > 0
+                       and substr(g.idempotency_key, strpos(g.idempotency_key, ':' || $4::text) + 1 + length($4::text))::timestamptz <= $5
+                       and (g.expires_at is null or g.expires_at > $5)
                        and not exists (select 1 from billing_credit_ledger e where e.grant_id = g.id and e.kind = 'expiry')
                   else g.expires_at is null or g.expires_at > $3 end
        order by g.expires_at asc nulls last, g.seq asc`,
-      [customerId, currency, clock.now(), invoiceKey],
+      [customerId, currency, clock.now(), period?.subscriptionKey ?? null, period?.from ?? null],
     );
   }
 
@@ -409,7 +423,11 @@ export function createCreditsService(options: {
       let wanted = total.sub(applied);
       let drawn = new Decimal(0);
       if (wanted.gt(0)) {
-        for (const grant of await invoiceGrants(on, input.customerId, input.currency, invoiceKey)) {
+        const planPeriod =
+          invoiceKey !== null && input.period && invoiceKey.endsWith(input.period.from.toISOString())
+            ? { subscriptionKey: subscriptionKeyOf(invoiceKey, input.period.from), from: input.period.from }
+            : null;
+        for (const grant of await invoiceGrants(on, input.customerId, input.currency, planPeriod)) {
           if (wanted.lte(0)) break;
           const remaining = new Decimal(grant.remaining);
           const take = Decimal.min(remaining, wanted, grant.included ? planCap : wanted);
@@ -501,7 +519,8 @@ export function createCreditsService(options: {
            and (g.idempotency_key is null or g.idempotency_key not like '${PLAN_CREDITS}%'
                 or g.expires_at <= $1::timestamptz - ${PLAN_CREDITS_INVOICE_WAIT}
                 or exists (select 1 from billing_invoices i
-                           where i.idempotency_key = substr(g.idempotency_key, strpos(g.idempotency_key, ':sub:') + 1)))`,
+                           where i.subscription_id = split_part(substr(g.idempotency_key, strpos(g.idempotency_key, ':sub:') + 5), ':', 1)
+                             and i.period_to >= g.expires_at and i.idempotency_key not like '%:first:%'))`,
         [now],
       );
       let count = 0;

@@ -34,6 +34,12 @@ const builder = {
   credits: { amount: '10.00' },
 };
 
+const saver = {
+  key: 'saver',
+  name: 'Saver',
+  rateCards: [{ key: 'requests', feature: 'api_requests', price: { type: 'unit' as const, amount: '0.01' } }],
+  credits: { amount: '10.00', expiresAfter: { days: 45 } },
+};
 const metered = {
   key: 'metered',
   name: 'Metered',
@@ -64,7 +70,7 @@ const usage = new Map<string, Record<string, string>>();
 
 beforeAll(async () => {
   const base = billingConfig();
-  const config = billingConfig({ plans: [...base.plans, builder, metered, graduated] });
+  const config = billingConfig({ plans: [...base.plans, builder, saver, metered, graduated] });
   store = await openPGliteStore();
   await migrate(store);
   clock = new ManualClock('2030-01-01T00:00:00Z');
@@ -230,6 +236,34 @@ describe('credits included in a plan', () => {
       ['usage', '-2'],
       ['expiry', '-8'],
     ]);
+  });
+});
+
+describe('credits included for longer than a period (`expiresAfter: { days }`)', () => {
+  it('also pay the invoice of the next period, soonest-expiring first', async () => {
+    clock.set('2031-01-01T00:00:00Z');
+    const customer = await customers.create({ name: 'Saver', email: 'saver@example.com' });
+    const sub = await subscriptions.subscribe({ customerId: customer.id, planKey: 'saver' });
+    usage.set(customer.id, { api_requests: '300' });
+    await run('2031-02-01T00:00:05Z');
+    // January's remaining $7 outlives the month (expires 15 February): not expired yet.
+    clock.set('2031-02-16T00:00:00Z');
+    await billing.service.runDunning();
+    usage.set(customer.id, { api_requests: '1200' });
+    await run('2031-03-01T00:00:05Z');
+    const invoices = await billing.service.list({ subscriptionId: sub.id });
+    const byPeriod = Object.fromEntries(invoices.map((i) => [i.periodFrom.slice(0, 7), i]));
+    expect(byPeriod['2031-01']).toMatchObject({ total: '3.00', creditsApplied: '3.00' });
+    expect(byPeriod['2031-02']).toMatchObject({ total: '12.00', creditsApplied: '12.00', amountDue: '0.00' });
+    expect((await ledger(customer.id)).map((e) => [e[0], e[1], e[2]])).toEqual([
+      ['grant', '10', '2031-02-15T00:00:00.000Z'],
+      ['grant', '10', '2031-03-18T00:00:00.000Z'], // rolled over before January was invoiced
+      ['usage', '-3', null],
+      ['grant', '10', '2031-04-15T00:00:00.000Z'],
+      ['usage', '-7', null],
+      ['usage', '-5', null],
+    ]);
+    expect(await billing.service.credits.balance(customer.id, 'USD')).toBe('15.00');
   });
 });
 
