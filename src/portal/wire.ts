@@ -478,6 +478,7 @@ export function billingPort(deps: {
       await sandbox.drain?.();
       after = await billing.get(invoiceId);
       if (after?.status === 'paid') return { status: 'paid' };
+      if (after?.paymentUrl) return { status: 'redirect', url: after.paymentUrl };
       return { status: 'declined', message: after?.lastPaymentError ?? 'The payment did not go through.' };
     },
   };

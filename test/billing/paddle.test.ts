@@ -410,6 +410,23 @@ describe('paddle renewals: the payment link and dunning', () => {
     expect(created).toHaveLength(1);
     expect(transactions.size - transactionsBefore).toBeGreaterThanOrEqual(1);
 
+    // A declined card on that page: the customer stays there, the same link stays payable.
+    const declined = await sendWebhook('transaction.payment_failed', {
+      ...(transactions.get(payment!.rail_ref as string) as Json),
+      payments: [
+        {
+          payment_attempt_id: 'pa_declined',
+          amount: '4900',
+          status: 'error',
+          error_code: 'declined',
+          created_at: new Date().toISOString(),
+        },
+      ],
+    });
+    expect(declined.status).toBe(200);
+    expect(await h.billing.service.payments(renewal!.id)).toMatchObject([{ status: 'pending' }]);
+    expect((await h.billing.service.mustGet(renewal!.id)).paymentUrl).toBe(link);
+
     // Seven days of grace after the invoice was issued unpaid: suspended.
     h.clock.set('2026-08-08T00:00:00Z');
     await h.billing.service.runDunning();

@@ -153,7 +153,11 @@ describe('usage.threshold webhooks', () => {
     expect(events[1]?.data).toMatchObject({ threshold: 100, usage: 10, limit: 10 });
     expect(new Set(events.map((e) => e.id)).size).toBe(2);
 
-    // The delivery log lists them as delivered.
+    // The admin API lists the type; the delivery log lists the events as delivered.
+    const types = await tollgate.consoleApp.request('/api/admin/webhooks/event-types', {
+      headers: { authorization: `Bearer ${tollgate.runtime.adminToken}` },
+    });
+    expect(((await types.json()) as { data: string[] }).data).toContain('usage.threshold');
     const log = await tollgate.webhooks.deliveries({ endpointId: endpoint.id });
     expect(log.map((d) => [d.type, d.status])).toEqual([
       ['usage.threshold', 'succeeded'],

@@ -23,6 +23,8 @@ import type {
  *   first invoice (marking it in the transaction's `custom_data`, so it is used once);
  * - every other charge creates a transaction for the invoice amount and answers `pending` with
  *   its checkout link (`actionUrl`); `transaction.completed` confirms it by our idempotency key.
+ *   A failed attempt on that page (`transaction.payment_failed`) changes nothing: the customer
+ *   can try again with the same link, and the service's dunning reminds them of it.
  * Paddle has no idempotency keys; ours travels in `custom_data` and comes back in webhooks.
  *
  * `apiBase` points the SDK elsewhere (tests run a local fake Paddle): the SDK uses an unknown
@@ -211,20 +213,19 @@ export function createPaddleRail(options: PaddleRailOptions): PaymentRail & { cl
           ];
         }
         if (kind === 'invoice') {
-          const common = {
-            id,
-            railRef: txn.id,
-            idempotencyKey: str(data.idempotencyKey),
-            reference: str(data.reference),
-          };
-          if (event.eventType === 'transaction.completed') return [{ ...common, type: 'payment.succeeded' }];
-          const failed = [...txn.payments].reverse().find((p) => p.status !== 'captured');
+          // A failed attempt leaves the customer on the invoice's checkout page, where the same
+          // transaction stays payable: the invoice is in dunning already (its link was unpaid), and
+          // failing the charge would leave a payment of that link unmatched.
+          if (event.eventType !== 'transaction.completed') {
+            return [{ id, type: 'ignored', providerType: event.eventType }];
+          }
           return [
             {
-              ...common,
-              type: 'payment.failed',
-              failureCode: failed?.errorCode ?? 'payment_failed',
-              failureMessage: `Paddle payment failed (${failed?.errorCode ?? 'unknown'}).`,
+              id,
+              type: 'payment.succeeded',
+              railRef: txn.id,
+              idempotencyKey: str(data.idempotencyKey),
+              reference: str(data.reference),
             },
           ];
         }
