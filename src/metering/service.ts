@@ -44,6 +44,9 @@ export interface IngestService {
 
 /** Rows per statement: big enough to amortise, small enough to keep parameters reasonable. */
 const CHUNK = 20_000;
+const CONSUMER_BEHIND_FAILURE =
+  'an earlier batch of this usage log consumer failed; it resumes from its checkpoint';
+
 /** Writes waiting while another commits are merged into one transaction of at most this many events. */
 const GROUP_EVENTS = 20_000;
 
@@ -331,9 +334,7 @@ export function createIngestService(deps: {
 
   const failConsumers = (consumers: Set<string>, prepared: PreparedGroup | null): PreparedGroup | null => {
     const behind = (w: PendingWrite) => w.checkpoint !== undefined && consumers.has(w.checkpoint.consumer);
-    const failed = new Error(
-      'an earlier batch of this usage log consumer failed; it resumes from its checkpoint',
-    );
+    const failed = new Error(CONSUMER_BEHIND_FAILURE);
     for (let i = queue.length - 1; i >= 0; i--) {
       const w = queue[i] as PendingWrite;
       if (!behind(w)) continue;
@@ -363,6 +364,10 @@ export function createIngestService(deps: {
       }
     }
     for (const w of prepared.group) {
+      if (w.checkpoint && failedConsumers.has(w.checkpoint.consumer)) {
+        w.reject(new Error(CONSUMER_BEHIND_FAILURE));
+        continue;
+      }
       try {
         w.resolve((await commit(prepare([w])))[0] as number);
       } catch (alone) {

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openMeterRegistry } from '../../src/metering/meters.ts';
 import { createMeterReader, planSegments } from '../../src/metering/reader.ts';
+import { listEvents } from '../../src/metering/repo.ts';
 import { createIngestService } from '../../src/metering/service.ts';
 import { migrate, openPGliteStore, type Store } from '../../src/store/index.ts';
 import { ManualClock } from '../../src/util/clock.ts';
@@ -74,6 +75,79 @@ describe.each(backends)('metering on %s', (_name, open) => {
       expect((await ingest.write([other])).inserted).toBe(1);
       const result = await reader.query({ meterSlug: 'tokens', subject: ['dedupe'] });
       expect(result.data.map((r) => r.value)).toEqual([40]);
+    });
+
+    it('counts only the new events of a batch that repeats some stored ones', async () => {
+      const { ingest, reader } = await setup();
+      const a = tokenEvent('2026-01-01T10:10:00Z', 5, { subject: 'partial' });
+      const b = tokenEvent('2026-01-01T10:10:01Z', 6, { subject: 'partial' });
+      const c = tokenEvent('2026-01-01T10:10:02Z', 7, { subject: 'partial' });
+      expect((await ingest.write([a, b])).inserted).toBe(2);
+      expect((await ingest.write([b, c])).inserted).toBe(1);
+      expect((await ingest.write([a, b, c])).inserted).toBe(0);
+      const d = tokenEvent('2026-01-01T10:10:03Z', 8, { subject: 'partial' });
+      expect((await ingest.write([d])).inserted).toBe(1); // after a replay, new batches count again
+      const result = await reader.query({ meterSlug: 'tokens', subject: ['partial'] });
+      expect(result.data.map((r) => r.value)).toEqual([26]);
+    });
+
+    it("never moves a consumer's checkpoint past one of its batches that failed", async () => {
+      const { ingest, reader } = await setup();
+      const bad = tokenEvent('2026-01-01T12:10:00Z', 5, { subject: 'behind', model: 'bad\u0000model' });
+      const after = tokenEvent('2026-01-01T12:10:01Z', 6, { subject: 'behind' });
+      const unrelated = tokenEvent('2026-01-01T12:10:02Z', 7, { subject: 'behind' });
+      const checkpoint = (position: string) => ({ checkpoint: { consumer: 'test-behind', position } });
+      const [first, second, third] = await Promise.allSettled([
+        ingest.write([bad], checkpoint('1')),
+        ingest.write([after], checkpoint('2')),
+        ingest.write([unrelated]),
+      ]);
+      expect(first.status).toBe('rejected');
+      expect(second.status).toBe('rejected'); // it would have saved position 2 past the lost batch
+      expect(third).toEqual({ status: 'fulfilled', value: { inserted: 1 } });
+      const saved = await store.query(
+        "select position from usage_consumer_checkpoints where consumer = 'test-behind'",
+      );
+      expect(saved).toEqual([]);
+      const result = await reader.query({ meterSlug: 'tokens', subject: ['behind'] });
+      expect(result.data.map((r) => r.value)).toEqual([7]);
+    });
+
+    it('lists stored events newest first across many chunks, filtered by subject, id and time', async () => {
+      const { ingest } = await setup();
+      const base = Date.parse('2026-01-03T00:00:00Z');
+      const events = Array.from({ length: 2_600 }, (_, i) =>
+        tokenEvent(new Date(base + i * 1_000).toISOString(), 1, {
+          subject: i % 2 ? 'list-odd' : 'list-even',
+          id: `list_${String(i).padStart(5, '0')}`,
+        }),
+      );
+      // Written out of time order, in three batches: chunks overlap in time.
+      await ingest.write(events.filter((_, i) => i % 3 === 0).reverse());
+      await ingest.write(events.filter((_, i) => i % 3 === 1));
+      await ingest.write(events.filter((_, i) => i % 3 === 2));
+      const list = (filter: Parameters<typeof listEvents>[1]) =>
+        listEvents(store, filter).then((rows) => rows.map((r) => r.id));
+      const from = new Date(base);
+      const to = new Date(base + 2_600_000);
+      expect(await list({ from, to, limit: 4 })).toEqual([
+        'list_02599',
+        'list_02598',
+        'list_02597',
+        'list_02596',
+      ]);
+      expect(await list({ from, to, subject: 'list-even', limit: 3 })).toEqual([
+        'list_02598',
+        'list_02596',
+        'list_02594',
+      ]);
+      expect(await list({ from, to: new Date(base + 1_500_000), limit: 2 })).toEqual([
+        'list_01499',
+        'list_01498',
+      ]);
+      expect(await list({ from, to, id: 'list_0000', limit: 100 })).toEqual(
+        Array.from({ length: 10 }, (_, i) => `list_0000${9 - i}`),
+      );
     });
 
     it('commits concurrent writes together, telling each write its own new events', async () => {
