@@ -149,6 +149,11 @@ export interface CreditsService {
   refund(input: { grantId: string; amount: string; note?: string }): Promise<CreditEntry>;
   /** Writes expiry rows for grants past their expiry that still have a remainder. */
   expireDue(now?: Date): Promise<number>;
+  /**
+   * A subscription ended before its included credits expire (canceled now): what is left of
+   * them expires at once, so a cancel and a new subscription cannot collect a period's credits twice.
+   */
+  expireIncluded(subscriptionId: string): Promise<number>;
   reserve(input: {
     customerId: string;
     currency: string;
@@ -507,6 +512,35 @@ export function createCreditsService(options: {
       });
       await changed(grant.customer_id);
       return entry as CreditEntry;
+    },
+    async expireIncluded(subscriptionId) {
+      const now = clock.now();
+      const rows = await sqlRows<{ id: string; customer_id: string; currency: string; remaining: string }>(
+        db,
+        `select g.id, g.customer_id, g.currency,
+                (g.amount + coalesce((select sum(c.amount) from billing_credit_ledger c where c.grant_id = g.id), 0))::text as remaining
+         from billing_credit_ledger g
+         where g.kind = 'grant' and g.idempotency_key like $1 and g.expires_at > $2
+           and not exists (select 1 from billing_credit_ledger e where e.grant_id = g.id and e.kind = 'expiry')`,
+        [`${PLAN_CREDITS}%:sub:${subscriptionId}:%`, now],
+      );
+      let count = 0;
+      for (const r of rows) {
+        const remaining = new Decimal(r.remaining);
+        if (remaining.lte(0)) continue;
+        await insert(db, {
+          customerId: r.customer_id,
+          currency: r.currency,
+          kind: 'expiry',
+          amount: remaining.neg(),
+          grantId: r.id,
+          idempotencyKey: `expiry:${r.id}`,
+          note: 'Subscription ended',
+        });
+        count++;
+        await changed(r.customer_id);
+      }
+      return count;
     },
     async expireDue(now = clock.now()) {
       const rows = await sqlRows<{ id: string; customer_id: string; currency: string; remaining: string }>(

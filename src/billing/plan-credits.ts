@@ -16,6 +16,8 @@ import type { SubscriptionPort } from './model.ts';
  * Two ways in, both idempotent: subscription events (`created`, `renewed`, `plan_changed`:
  * activation, checkout, lazy roll-overs), and the billing port's roll-overs, which grant before
  * the run invoices anything, so a run that crashed after rolling over grants on its rerun.
+ * A subscription canceled now loses what is left of its included credits at once (canceled at
+ * the period end, they still pay that period's invoice).
  */
 export interface IncludedCredits {
   /** Grants the credits the subscription's plan includes for its current period; null: none. */
@@ -71,9 +73,11 @@ export function createIncludedCredits(deps: {
   return {
     grantCurrent,
     async onEvent(event) {
-      if (!GRANTING_EVENTS.has(event.type)) return;
+      const ended = event.type === 'subscription.canceled' && event.subscription.endedAt !== null;
+      if (!GRANTING_EVENTS.has(event.type) && !ended) return;
       try {
-        await grantCurrent(event.subscription);
+        if (ended) await deps.credits().expireIncluded(event.subscription.id);
+        else await grantCurrent(event.subscription);
       } catch (error) {
         // The billing run's roll-over grants it again (same key); nothing is lost.
         deps.log?.error(

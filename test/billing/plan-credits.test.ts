@@ -239,6 +239,26 @@ describe('credits included in a plan', () => {
   });
 });
 
+describe('a subscription canceled now', () => {
+  it('loses what is left of its included credits, so subscribing again does not double them', async () => {
+    clock.set('2031-06-01T00:00:00Z');
+    const customer = await customers.create({ name: 'Quitter', email: 'quit@example.com' });
+    const first = await subscriptions.subscribe({ customerId: customer.id, planKey: 'saver' });
+    clock.set('2031-06-05T00:00:00Z');
+    await subscriptions.cancel(first.id, { timing: 'now' });
+    expect(await billing.service.credits.balance(customer.id, 'USD')).toBe('0.00');
+    await subscriptions.subscribe({ customerId: customer.id, planKey: 'saver' });
+    expect(await billing.service.credits.balance(customer.id, 'USD')).toBe('10.00');
+    expect(
+      (await billing.service.credits.ledger(customer.id)).map((e) => [e.kind, e.amount, e.note]),
+    ).toEqual([
+      ['grant', '10', 'Included in Saver (2031-06-01 to 2031-07-01)'],
+      ['expiry', '-10', 'Subscription ended'],
+      ['grant', '10', 'Included in Saver (2031-06-05 to 2031-07-05)'],
+    ]);
+  });
+});
+
 describe('credits included for longer than a period (`expiresAfter: { days }`)', () => {
   it('also pay the invoice of the next period, soonest-expiring first', async () => {
     clock.set('2031-01-01T00:00:00Z');
