@@ -103,6 +103,9 @@ function usageShare(lines: readonly { kind: string; amount: string }[], total: D
   return Decimal.min(total, usage.mul(total).div(subtotal));
 }
 
+/** A reservation not settled after this long belongs to a call that will never settle. */
+const ABANDONED_AFTER = "interval '1 hour'";
+
 /** Plan credits past their expiry wait this long for their last invoice, at most (a canceled subscription). */
 const PLAN_CREDITS_INVOICE_WAIT = "interval '31 days'";
 
@@ -364,6 +367,32 @@ export function createCreditsService(options: {
     }
   }
 
+  /**
+   * A reservation whose call never settled (its gateway died mid-call) would hold the credit for
+   * good: after an hour it is released. A settlement arriving later books nothing (the release
+   * key is taken); the period's invoice then draws the call's usage like any other.
+   */
+  async function releaseAbandoned(now: Date): Promise<void> {
+    const rows = await sqlRows<{ id: string; customer_id: string; currency: string; amount: string }>(
+      db,
+      `select r.id, r.customer_id, r.currency, r.amount::text as amount from billing_credit_ledger r
+       where r.kind = 'reservation' and r.created_at <= $1::timestamptz - ${ABANDONED_AFTER}
+         and not exists (select 1 from billing_credit_ledger x where x.idempotency_key = 'release:' || r.id)`,
+      [now],
+    );
+    for (const r of rows) {
+      await insert(db, {
+        customerId: r.customer_id,
+        currency: r.currency,
+        kind: 'release',
+        amount: new Decimal(r.amount).neg(),
+        idempotencyKey: `release:${r.id}`,
+        note: 'Reservation of an unfinished call released',
+      });
+      await changed(r.customer_id);
+    }
+  }
+
   const service: CreditsService = {
     async balance(customerId, currency, on) {
       return formatMoney(await balanceOf(customerId, currency, on), currency);
@@ -543,6 +572,7 @@ export function createCreditsService(options: {
       return count;
     },
     async expireDue(now = clock.now()) {
+      await releaseAbandoned(now);
       const rows = await sqlRows<{ id: string; customer_id: string; currency: string; remaining: string }>(
         db,
         `select g.id, g.customer_id, g.currency,

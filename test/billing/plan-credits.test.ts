@@ -329,6 +329,29 @@ describe('usage booked in real time (credits-only customers)', () => {
     ]);
   });
 
+  it('a reservation whose call never settled is released after an hour', async () => {
+    clock.set('2030-12-01T00:00:00Z');
+    const customer = await customers.create({ name: 'Crashed call', email: 'crash@example.com' });
+    const credits = billing.service.credits;
+    await credits.configure({ customerId: customer.id, currency: 'USD', creditsOnly: true });
+    await credits.grant({ customerId: customer.id, currency: 'USD', amount: '1.00' });
+    const { reservationId } = await credits.reserve({
+      customerId: customer.id,
+      currency: 'USD',
+      amount: '1.00',
+    });
+    expect(credits.accessCheck(customer.id)).toMatchObject({ status: 402 });
+    clock.set('2030-12-01T00:30:00Z');
+    await billing.service.runDunning();
+    expect(await credits.balance(customer.id, 'USD')).toBe('0.00'); // still in flight, maybe
+    clock.set('2030-12-01T01:00:01Z');
+    await billing.service.runDunning();
+    expect(await credits.balance(customer.id, 'USD')).toBe('1.00');
+    expect(credits.accessCheck(customer.id)).toBeNull();
+    await credits.settle({ reservationId, actual: '0.40' }); // too late: the period's invoice draws the call's usage instead
+    expect(await credits.balance(customer.id, 'USD')).toBe('1.00');
+  });
+
   it('above what the invoice rates (included units) goes back to the balance', async () => {
     const { customer, sub } = await prepaid('graduated', '2030-10-01T00:00:00Z');
     await run('2030-11-01T00:00:05Z');
