@@ -109,13 +109,21 @@ const ABANDONED_AFTER = "interval '1 hour'";
 /** Plan credits past their expiry wait this long for their last invoice, at most (a canceled subscription). */
 const PLAN_CREDITS_INVOICE_WAIT = "interval '31 days'";
 
-export const creditsExhausted = (customerId: string, currency: string) =>
+export const creditsExhausted = (
+  customerId: string,
+  currency: string,
+  call?: { balance: string; reserve: string },
+) =>
   new ProblemError({
     status: 402,
     type: 'credits-exhausted',
     title: 'Prepaid credits exhausted',
-    detail: `The prepaid ${currency} credit balance of this account is used up. Top up credits in the developer portal to continue.`,
-    extensions: { customerId, currency },
+    detail: call
+      ? `The prepaid ${currency} credit balance of this account (${call.balance}) does not cover the ${call.reserve} this call may cost. Top up credits in the developer portal to continue.`
+      : `The prepaid ${currency} credit balance of this account is used up. Top up credits in the developer portal to continue.`,
+    extensions: call
+      ? { customerId, currency, balance: call.balance, reserve: call.reserve }
+      : { customerId, currency },
   });
 
 export interface CreditsService {
@@ -611,7 +619,13 @@ export function createCreditsService(options: {
         // One reservation of a customer at a time, on every node: each sees the ones before it.
         await lockCustomer(tx, input.customerId, input.currency);
         const balance = await balanceOf(input.customerId, input.currency, tx);
-        if (balance.lt(amount) || balance.lte(0)) throw creditsExhausted(input.customerId, input.currency);
+        if (balance.lte(0)) throw creditsExhausted(input.customerId, input.currency);
+        if (balance.lt(amount)) {
+          throw creditsExhausted(input.customerId, input.currency, {
+            balance: formatMoney(balance, input.currency),
+            reserve: amount.toString(),
+          });
+        }
         return insert(tx, {
           customerId: input.customerId,
           currency: input.currency,

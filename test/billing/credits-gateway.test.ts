@@ -181,6 +181,7 @@ describe('credits-only customers at the gateway', () => {
         expect(next.body).toMatchObject({
           type: 'https://tollgate.dev/problems/credits-exhausted',
           currency: 'USD',
+          reserve: reservePerCall.toString(),
         });
         break;
       }
