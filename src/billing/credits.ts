@@ -71,9 +71,9 @@ function toEntry(r: LedgerRow): CreditEntry {
   };
 }
 
-/** Ledger key of the credits a plan version includes for one subscription period. */
-export function planCreditsKey(planVersionId: string, subscriptionId: string, periodFrom: Date): string {
-  return `${PLAN_CREDITS}${planVersionId}:${periodInvoiceKey(subscriptionId, periodFrom)}`;
+/** Ledger key of the credits a plan includes for one subscription period. */
+export function planCreditsKey(planKey: string, subscriptionId: string, periodFrom: Date): string {
+  return `${PLAN_CREDITS}${planKey}:${periodInvoiceKey(subscriptionId, periodFrom)}`;
 }
 
 const PLAN_CREDITS = 'plan-credits:';

@@ -8,10 +8,11 @@ import type { SubscriptionPort } from './model.ts';
 /**
  * Credits a plan includes (`credits` on a plan or phase): a ledger `grant` at the start of every
  * billing period, in the plan's currency, expiring at the period end (or `expiresAfter.days`
- * after its start). The grant's idempotency key is the plan version, the subscription and the
- * period start, so activation, every roll-over path and any rerun after a crash grant a
- * period's credits once. A plan change in mid-period grants the new plan's credits for the rest
- * of the period (once per plan version and period).
+ * after its start). The grant's idempotency key is the plan, the subscription and the period
+ * start, so activation, every roll-over path and any rerun after a crash grant a period's
+ * credits once. A change to another plan in mid-period grants the new plan's credits for the
+ * rest of the period (once per plan and period); moving to a newer version of the same plan
+ * grants nothing more until the next period.
  *
  * Two ways in, both idempotent: subscription events (`created`, `renewed`, `plan_changed`:
  * activation, checkout, lazy roll-overs), and the billing port's roll-overs, which grant before
@@ -61,7 +62,7 @@ export function createIncludedCredits(deps: {
       amount: included.amount,
       expiresAt,
       note: `Included in ${version.definition.name} (${period.from.toISOString().slice(0, 10)} to ${period.to.toISOString().slice(0, 10)})`,
-      idempotencyKey: planCreditsKey(version.id, sub.id, period.from),
+      idempotencyKey: planCreditsKey(version.planKey, sub.id, period.from),
     });
   }
 

@@ -6,7 +6,7 @@ import {
   subscriptionPort,
 } from '../../src/billing/index.ts';
 import { createIncludedCredits } from '../../src/billing/plan-credits.ts';
-import { createCatalogService } from '../../src/catalog/index.ts';
+import { type CatalogService, createCatalogService } from '../../src/catalog/index.ts';
 import { ConfigError, resolveConfig } from '../../src/config/index.ts';
 import { memoryChangeFeed, migrate, openPGliteStore, type Store } from '../../src/store/index.ts';
 import {
@@ -66,6 +66,7 @@ let clock: ManualClock;
 let customers: CustomerService;
 let subscriptions: SubscriptionService;
 let billing: BillingModule;
+let catalog: CatalogService;
 const usage = new Map<string, Record<string, string>>();
 
 beforeAll(async () => {
@@ -75,7 +76,7 @@ beforeAll(async () => {
   await migrate(store);
   clock = new ManualClock('2030-01-01T00:00:00Z');
   const changes = memoryChangeFeed();
-  const catalog = createCatalogService({ store, changes, clock });
+  catalog = createCatalogService({ store, changes, clock });
   customers = createCustomerService({ store, changes, clock });
   subscriptions = createSubscriptionService({ store, changes, clock, catalog, customers });
   await catalog.sync(config);
@@ -362,5 +363,28 @@ describe('usage booked in real time (credits-only customers)', () => {
       (e) => e.note === 'Real-time usage above the invoice, returned',
     );
     expect(returned.map((e) => e.amount)).toEqual(['0.5', '0.5']);
+  });
+});
+
+describe('a newer version of the plan', () => {
+  it('grants nothing more in the period it is adopted; its credits start with the next period', async () => {
+    clock.set('2031-09-01T00:00:00Z');
+    const customer = await customers.create({ name: 'Migrated', email: 'migrated@example.com' });
+    const sub = await subscriptions.subscribe({ customerId: customer.id, planKey: 'saver' });
+    const base = billingConfig();
+    await catalog.sync(
+      billingConfig({
+        plans: [...base.plans, builder, { ...saver, credits: { amount: '20.00' } }, metered, graduated],
+      }),
+    );
+    clock.set('2031-09-10T00:00:00Z');
+    await subscriptions.migrate(sub.id);
+    expect((await billing.service.credits.ledger(customer.id)).map((e) => e.amount)).toEqual(['10']);
+    await run('2031-10-01T00:00:05Z');
+    const grants = (await billing.service.credits.ledger(customer.id)).filter((e) => e.kind === 'grant');
+    expect(grants.map((e) => [e.amount, e.expiresAt])).toEqual([
+      ['10', '2031-10-16T00:00:00.000Z'],
+      ['20', '2031-11-01T00:00:00.000Z'],
+    ]);
   });
 });
