@@ -116,7 +116,6 @@ const summary = await billing.service.runBilling({
 });
 await (billing.rail as SandboxRail).drain(); // runBilling already delivered the confirmations
 const runSeconds = (performance.now() - start) / 1000;
-const totalSeconds = (performance.now() - start) / 1000;
 const cpu = process.cpuUsage(cpuStart);
 const cpuSeconds = (cpu.user + cpu.system) / 1e6;
 bar.stop();
