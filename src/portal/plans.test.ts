@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { normalizePlan } from '../catalog/normalize.ts';
 import { resolveConfig } from '../config/index.ts';
 import { forecastOf } from './budget.ts';
-import { publicPlans } from './plans.ts';
+import { definitionAsPlan, planView, publicPlans } from './plans.ts';
 
 const config = resolveConfig(
   {
@@ -48,6 +49,28 @@ const config = resolveConfig(
         ],
       },
       {
+        key: 'builder',
+        name: 'Builder',
+        trialDays: 7,
+        credits: { amount: '10.00' },
+        rateCards: [
+          { key: 'base', price: { type: 'flat', amount: '5.00' } },
+          { key: 'requests', feature: 'api_requests', price: { type: 'unit', amount: '0.001' } },
+        ],
+      },
+      {
+        key: 'scale',
+        name: 'Scale',
+        phases: [
+          { key: 'intro', duration: 'P1M', rateCards: [], credits: { amount: '1.00' } },
+          {
+            key: 'paid',
+            rateCards: [{ key: 'base', price: { type: 'flat', amount: '99.00' } }],
+            credits: { amount: '50.00', expiresAfter: { days: 60 } },
+          },
+        ],
+      },
+      {
         key: 'hidden',
         name: 'Hidden',
         public: false,
@@ -62,7 +85,7 @@ const config = resolveConfig(
 describe('pricing view of the catalog', () => {
   it('shows tiny unit prices per 1M units, trials, base prices and overage', () => {
     const [ai, growth] = publicPlans(config);
-    expect(publicPlans(config).map((p) => p.key)).toEqual(['ai', 'growth']);
+    expect(publicPlans(config).map((p) => p.key)).toEqual(['ai', 'growth', 'builder', 'scale']);
     expect(ai).toMatchObject({
       free: false,
       basePrice: '0.00',
@@ -77,6 +100,21 @@ describe('pricing view of the catalog', () => {
     expect(growth!.basePrice).toBe('20.00');
     expect(growth!.features[0]).toMatchObject({ included: 10_000, soft: true });
     expect(growth!.features[0]!.priceText).toBe('$0.01 each over 10,000');
+    expect(growth!.credits).toBeNull();
+  });
+
+  it('shows the credits included in the paid phase, from the config and from the published version', () => {
+    const plans = new Map(config.plans.map((p) => [p.key, p]));
+    for (const published of [false, true]) {
+      const view = (key: string) => {
+        const plan = plans.get(key)!;
+        return planView(config, published ? definitionAsPlan(normalizePlan(plan)) : plan);
+      };
+      // A trial in front (trialDays) grants nothing; the plan as it runs afterwards does.
+      expect(view('builder').credits).toEqual({ amount: '10.00', expiresAfter: 'period' });
+      expect(view('scale').credits).toEqual({ amount: '50.00', expiresAfter: { days: 60 } });
+      expect(view('ai').credits).toBeNull();
+    }
   });
 });
 

@@ -1,5 +1,11 @@
 import { Decimal } from 'decimal.js';
-import type { PlanConfig, PriceConfig, RateCardConfig, ResolvedConfig } from '../config/index.ts';
+import type {
+  IncludedCreditsConfig,
+  PlanConfig,
+  PriceConfig,
+  RateCardConfig,
+  ResolvedConfig,
+} from '../config/index.ts';
 
 /**
  * The pricing page's view of the public catalog: one entry per public plan with its base price,
@@ -34,6 +40,8 @@ export interface PlanView {
   free: boolean;
   trialDays: number | null;
   rateLimit: { limit: number; window: string } | null;
+  /** Prepaid credits granted at the start of every billing period (of the paid phase). */
+  credits: { amount: string; expiresAfter: 'period' | { days: number } } | null;
   features: PlanFeatureView[];
 }
 
@@ -93,6 +101,11 @@ function rateCardsOf(plan: PlanConfig): RateCardConfig[] {
   return phases[phases.length - 1]?.rateCards ?? [];
 }
 
+function creditsOf(plan: PlanConfig): IncludedCreditsConfig | null {
+  if (plan.rateCards) return plan.credits ?? null;
+  return plan.phases?.[plan.phases.length - 1]?.credits ?? null;
+}
+
 export function planView(config: ResolvedConfig, plan: PlanConfig): PlanView {
   const features = new Map(config.features.map((f) => [f.key, f]));
   let base = new Decimal(0);
@@ -123,6 +136,7 @@ export function planView(config: ResolvedConfig, plan: PlanConfig): PlanView {
   const rateLimit = plan.rateLimit ?? plan.phases?.[plan.phases.length - 1]?.rateLimit ?? null;
   const hasPrice = rateCardsOf(plan).some((c) => c.price !== null && c.price !== undefined);
   const trialDays = plan.trialDays ?? null;
+  const credits = creditsOf(plan);
   return {
     key: plan.key,
     name: plan.name,
@@ -133,6 +147,7 @@ export function planView(config: ResolvedConfig, plan: PlanConfig): PlanView {
     free: !hasPrice,
     trialDays,
     rateLimit: rateLimit ? { limit: rateLimit.limit, window: rateLimit.window } : null,
+    credits: credits ? { amount: credits.amount, expiresAfter: credits.expiresAfter } : null,
     features: views,
   };
 }
@@ -152,6 +167,7 @@ export function definitionAsPlan(definition: {
     trial: boolean;
     rateCards: RateCardConfig[];
     rateLimit?: PlanConfig['rateLimit'];
+    credits?: IncludedCreditsConfig;
   }[];
 }): PlanConfig {
   const trial = definition.phases.find((p) => p.trial);

@@ -128,6 +128,8 @@ export interface Plan {
   free: boolean;
   trialDays: number | null;
   rateLimit: { limit: number; window: string } | null;
+  /** Prepaid credits granted at the start of every billing period. */
+  credits: { amount: string; expiresAfter: 'period' | { days: number } } | null;
   features: PlanFeature[];
 }
 

@@ -18,6 +18,14 @@ function featurePrice(f: PlanFeature, currency: string): string | null {
   return f.priceText;
 }
 
+function creditsText(credits: NonNullable<Plan['credits']>, plan: Plan): string {
+  const cadence = period(plan.billingCadence);
+  const every = cadence === plan.billingCadence ? 'every billing period' : `every ${cadence}`;
+  const kept =
+    credits.expiresAfter === 'period' ? '' : `, valid for ${number(credits.expiresAfter.days)} days`;
+  return `${money(credits.amount, plan.currency)} of usage credits included ${every}${kept}`;
+}
+
 function bullets(plan: Plan): string[] {
   const out: string[] = [];
   for (const f of plan.features) {
@@ -30,6 +38,7 @@ function bullets(plan: Plan): string[] {
   if (plan.rateLimit)
     out.push(`${number(plan.rateLimit.limit)} requests per ${windowText(plan.rateLimit.window)}`);
   if (plan.trialDays) out.push(`${plan.trialDays}-day free trial`);
+  if (plan.credits) out.push(creditsText(plan.credits, plan));
   return out;
 }
 
