@@ -455,12 +455,22 @@ export function createBillingService(options: BillingServiceOptions) {
       [customerId],
     );
     if ((pending?.n ?? 0) > 0) return false;
-    await topUp(customerId, settings.autoRecharge.amount, currency);
-    await events.emit('credits.auto_recharged', {
-      customerId,
-      currency,
-      amount: settings.autoRecharge.amount,
-    });
+    const { amount } = settings.autoRecharge;
+    const { paymentUrl } = await topUp(customerId, amount, currency);
+    await events.emit('credits.auto_recharged', { customerId, currency, amount, paymentUrl });
+    if (paymentUrl) {
+      const [toPay, threshold] = [amount, settings.autoRecharge.threshold].map((v) =>
+        formatMoney(v, currency),
+      );
+      await mailCustomer(
+        customerId,
+        `Prepaid credits: ${toPay} ${currency} to pay`,
+        [
+          `Your credit balance fell below ${threshold} ${currency}, so your automatic top-up of ${toPay} ${currency} is ready. Pay it here: ${paymentUrl}`,
+          'The credits are added once the payment is through; no other automatic top-up starts while this one is open.',
+        ].join('\n\n'),
+      );
+    }
     return true;
   }
 
@@ -1683,8 +1693,17 @@ export function createBillingService(options: BillingServiceOptions) {
     return mustLoad(row.id);
   }
 
-  /** Buys prepaid credits through the rail; the ledger gets the top-up when the payment succeeds. */
-  async function topUp(customerId: string, amount: string, currency: string): Promise<PaymentRow> {
+  /**
+   * Buys prepaid credits through the rail; the ledger gets the top-up when the payment succeeds.
+   * A rail that cannot collect by itself (Paddle) answers with a link where the customer pays:
+   * `paymentUrl`, where the caller must send the customer; the top-up stays pending (and the
+   * ledger untouched) until the provider confirms the payment.
+   */
+  async function topUp(
+    customerId: string,
+    amount: string,
+    currency: string,
+  ): Promise<{ payment: PaymentRow; paymentUrl: string | null }> {
     if (!new Decimal(amount).gt(0)) throw problems.badRequest('A top-up needs a positive amount.');
     const customer = await ensureRailCustomer(customerId);
     const [payment] = await sqlRows<PaymentRow>(
@@ -1716,7 +1735,9 @@ export function createBillingService(options: BillingServiceOptions) {
     if (result.status === 'succeeded') await paymentSucceeded(p.id);
     else if (result.status === 'failed')
       await paymentFailed(p.id, result.failureCode ?? 'failed', result.failureMessage ?? '');
-    return (await paymentById(p.id)) as PaymentRow;
+    const fresh = (await paymentById(p.id)) as PaymentRow;
+    // Paid already (the webhook can beat the rail's answer): no link to follow.
+    return { payment: fresh, paymentUrl: fresh.status === 'pending' ? (result.actionUrl ?? null) : null };
   }
 
   async function runDunning(

@@ -452,3 +452,70 @@ describe('paddle renewals: the payment link and dunning', () => {
     expect(failed?.data).toMatchObject({ failureCode: 'payment_required', paymentUrl: link });
   });
 });
+
+describe('paddle top-ups: the payment link', () => {
+  it('a top-up answers with its checkout link; the credit arrives only with transaction.completed', async () => {
+    const customer = await h.customers.create({ name: 'Topup Org', email: 'topup@example.com' });
+    const credits = h.billing.service.credits;
+    const { payment, paymentUrl } = await h.billing.service.topUp(customer.id, '25.00', 'USD');
+    expect(payment).toMatchObject({ purpose: 'topup', status: 'pending' });
+    expect(paymentUrl).toBe(`https://pay.paddle.test/checkout?_ptxn=${payment.rail_ref}`);
+    const txn = transactions.get(payment.rail_ref as string) as Json;
+    expect(txn.custom_data).toMatchObject({ purpose: 'topup', idempotencyKey: payment.idempotency_key });
+    expect(await credits.balance(customer.id, 'USD')).toBe('0.00');
+
+    // A declined card on Paddle's page: nothing granted, the same link stays payable.
+    await sendWebhook('transaction.payment_failed', {
+      ...txn,
+      payments: [{ payment_attempt_id: 'pa_t', amount: '2500', status: 'error', error_code: 'declined' }],
+    });
+    expect(await credits.balance(customer.id, 'USD')).toBe('0.00');
+
+    const paid = complete(txn.id as string);
+    expect((await sendWebhook('transaction.completed', paid, WEBHOOK_SECRET, 'evt_topup_1')).status).toBe(
+      200,
+    );
+    expect(await credits.balance(customer.id, 'USD')).toBe('25.00');
+    await sendWebhook('transaction.completed', paid, WEBHOOK_SECRET, 'evt_topup_1');
+    expect(await credits.balance(customer.id, 'USD')).toBe('25.00');
+    expect((await credits.ledger(customer.id)).map((e) => e.kind)).toEqual(['topup']);
+  });
+
+  it('auto-recharge on Paddle mails the link and sends it with credits.auto_recharged; one open top-up at a time', async () => {
+    h.clock.set('2026-09-01T00:00:00Z');
+    const customer = await h.customers.create({ name: 'Recharge Org', email: 'recharge@example.com' });
+    await h.subscriptions.subscribe({ customerId: customer.id, planKey: 'pro' });
+    const credits = h.billing.service.credits;
+    await credits.grant({ customerId: customer.id, currency: 'USD', amount: '60.00' });
+    await credits.configure({
+      customerId: customer.id,
+      currency: 'USD',
+      autoRecharge: { threshold: '20.00', amount: '50.00' },
+    });
+    h.clock.set('2026-10-01T00:00:00Z');
+    await h.billing.service.runBilling();
+    // 60 − 49 = 11 < 20: a 50.00 top-up, waiting for the customer on Paddle's page.
+    expect(await credits.balance(customer.id, 'USD')).toBe('11.00');
+    const recharged = h.events.find(
+      (e) => e.type === 'credits.auto_recharged' && e.data.customerId === customer.id,
+    );
+    const link = recharged?.data.paymentUrl as string;
+    expect(link).toMatch(/^https:\/\/pay\.paddle\.test\/checkout\?_ptxn=txn_/);
+    const mail = h.mails.find((m) => m.to === 'recharge@example.com');
+    expect(mail?.subject).toBe('Prepaid credits: 50.00 USD to pay');
+    expect(mail?.text).toContain(link);
+
+    // The next drawdown starts no second top-up while the link is unpaid.
+    h.clock.set('2026-11-01T00:00:00Z');
+    await h.billing.service.runBilling();
+    expect(
+      h.events.filter((e) => e.type === 'credits.auto_recharged' && e.data.customerId === customer.id),
+    ).toHaveLength(1);
+    expect(await credits.balance(customer.id, 'USD')).toBe('0.00');
+
+    const txnId = new URL(link).searchParams.get('_ptxn') as string;
+    await sendWebhook('transaction.completed', complete(txnId));
+    expect(await credits.balance(customer.id, 'USD')).toBe('50.00');
+    expect(h.events.map((e) => e.type)).toContain('credits.topped_up');
+  });
+});
