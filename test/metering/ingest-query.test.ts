@@ -377,6 +377,30 @@ describe.each(backends)('metering on %s', (_name, open) => {
       ).toEqual(['minute']);
     });
 
+    it('cuts days right in a zone whose offset was a half hour in some years of the range', async () => {
+      const { ingest, reader } = await setup();
+      // Caracas was UTC−4:30 from December 2007 to May 2016 and is UTC−4 before and after.
+      await ingest.write([
+        tokenEvent('2010-06-01T04:15:00Z', 1, { subject: 'caracas' }), // May 31, 23:45 local
+        tokenEvent('2010-06-01T04:45:00Z', 2, { subject: 'caracas' }), // Jun 1, 00:15 local
+      ]);
+      const range = {
+        meterSlug: 'tokens',
+        subject: ['caracas'],
+        windowSize: 'DAY' as const,
+        windowTimeZone: 'America/Caracas',
+        from: new Date('2005-01-01T04:00:00Z'),
+        to: new Date('2026-01-01T04:00:00Z'),
+      };
+      // Hour buckets (04:00–05:00 UTC) would straddle local midnight: minute rollups are read.
+      expect(reader.explain(range).map((s) => s.source)).toEqual(['minute']);
+      const days = await reader.query(range);
+      expect(days.data.map((r) => [r.windowStart, r.value])).toEqual([
+        ['2010-05-31T04:30:00.000Z', 1],
+        ['2010-06-01T04:30:00.000Z', 2],
+      ]);
+    });
+
     it('plans whole hours from the hour rollup, whole minutes from the minute rollup, raw at the edges', () => {
       const segments = planSegments(new Date('2026-01-01T10:20:30Z'), new Date('2026-01-01T14:05:10Z'), [
         'day',
