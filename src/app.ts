@@ -441,6 +441,8 @@ export async function startTollgate(options: StartOptions): Promise<Tollgate> {
     const watcher = watchConfig(
       options.watchConfig,
       async (next) => {
+        // Meters first: an edited plan may price a meter the edit added.
+        await metering.meters.reload(next.meters);
         const pushed = await catalog.sync(next);
         // Dev mode only: subscribers follow an edited plan at once, so an edit shows on the next
         // request (`tollgate start` keeps them on their version until `tollgate plans migrate`).

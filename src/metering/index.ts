@@ -6,7 +6,7 @@ import type { Clock } from '../util/clock.ts';
 import type { Logger } from '../util/log.ts';
 import { startEmbeddedConsumer, type UsageLogConsumer } from './consumer.ts';
 import { type EmbeddedUsageLog, openEmbeddedUsageLog } from './log.ts';
-import { type MeterRegistry, openMeterRegistry } from './meters.ts';
+import { type LiveMeterRegistry, openMeterRegistry } from './meters.ts';
 import type { MeterReader } from './query.ts';
 import { createMeterReader } from './reader.ts';
 import { type EventFilter, type ListedEventRow, listEvents } from './repo.ts';
@@ -16,7 +16,7 @@ export type { UsageLogConsumer } from './consumer.ts';
 export type { UsageEvent, UsageLog } from './events.ts';
 export { mountMeteringRoutes } from './http.ts';
 export { type EmbeddedUsageLog, openEmbeddedUsageLog } from './log.ts';
-export type { MeterRegistry } from './meters.ts';
+export type { LiveMeterRegistry, MeterRegistry } from './meters.ts';
 export type { Meter } from './model.ts';
 export type { MeterQueryParams, MeterQueryResult, MeterQueryRow, MeterReader, WindowSize } from './query.ts';
 export type { IngestOptions, IngestService } from './service.ts';
@@ -30,7 +30,8 @@ export type { IngestOptions, IngestService } from './service.ts';
  *   not run the gateway or when an external log such as JetStream is used instead).
  */
 export interface Metering {
-  readonly meters: MeterRegistry;
+  /** The config's meters; `meters.reload(config.meters)` applies an edited config (dev mode). */
+  readonly meters: LiveMeterRegistry;
   readonly reader: MeterReader;
   readonly ingest: IngestService;
   readonly usageLog: EmbeddedUsageLog | null;

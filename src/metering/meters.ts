@@ -63,12 +63,13 @@ async function rebuild(tx: Executor, meter: Meter, log: Logger): Promise<number>
   return total;
 }
 
-export async function openMeterRegistry(
+/** The meters of the config, created, backfilled or rebuilt in the store as needed. */
+async function syncMeters(
   store: Store,
   meters: readonly MeterConfig[],
   log: Logger,
-  options: { readOnly?: boolean } = {},
-): Promise<MeterRegistry> {
+  options: { readOnly?: boolean },
+): Promise<Meter[]> {
   const compiled: Meter[] = [];
   for (const config of meters) {
     const fingerprint = meterFingerprint(config);
@@ -107,13 +108,42 @@ export async function openMeterRegistry(
     });
     compiled.push(compileMeter(config, row));
   }
-  const bySlug = new Map(compiled.map((m) => [m.slug, m]));
-  const byId = new Map(compiled.map((m) => [m.id, m]));
-  const byType = new Map<string, Meter[]>();
-  for (const m of compiled) byType.set(m.eventType, [...(byType.get(m.eventType) ?? []), m]);
+  return compiled;
+}
+
+export interface LiveMeterRegistry extends MeterRegistry {
+  /**
+   * Dev-mode reloads: creates, backfills and rebuilds meters of an edited config, then swaps them
+   * in. Events ingested while a changed meter is rebuilt may still be valued by its old
+   * definition (milliseconds, in development); `tollgate start` rebuilds at start-up only.
+   */
+  reload(meters: readonly MeterConfig[]): Promise<void>;
+}
+
+export async function openMeterRegistry(
+  store: Store,
+  meters: readonly MeterConfig[],
+  log: Logger,
+  options: { readOnly?: boolean } = {},
+): Promise<LiveMeterRegistry> {
+  let compiled: Meter[] = [];
+  let bySlug = new Map<string, Meter>();
+  let byId = new Map<string, Meter>();
+  let byType = new Map<string, Meter[]>();
+  const use = (list: Meter[]) => {
+    compiled = list;
+    bySlug = new Map(list.map((m) => [m.slug, m]));
+    byId = new Map(list.map((m) => [m.id, m]));
+    byType = new Map();
+    for (const m of list) byType.set(m.eventType, [...(byType.get(m.eventType) ?? []), m]);
+  };
+  use(await syncMeters(store, meters, log, options));
   return {
     list: () => compiled,
     get: (idOrSlug) => bySlug.get(idOrSlug) ?? byId.get(idOrSlug),
     forType: (type) => byType.get(type) ?? [],
+    async reload(next) {
+      use(await syncMeters(store, next, log, options));
+    },
   };
 }
