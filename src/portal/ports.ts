@@ -1,6 +1,10 @@
 import type { MeterReader } from '../metering/query.ts';
 import type { PlanView } from './plans.ts';
 
+// The SPA (web/src/api.ts) reads the portal API's responses with these types and those below.
+export type { CostSummary } from './budget.ts';
+export type { PlanFeatureView, PlanView } from './plans.ts';
+
 /**
  * What the portal needs from the other modules, in the portal's own words. `wire.ts` adapts each
  * module's service to these shapes; a module that is not wired leaves its port undefined and the

@@ -65,7 +65,24 @@ export const post = <T>(path: string, body: unknown = {}) => api<T>('POST', path
 export const put = <T>(path: string, body: unknown = {}) => api<T>('PUT', path, body);
 export const del = <T>(path: string) => api<T>('DELETE', path);
 
-// ---- shapes (mirror src/portal) ---------------------------------------------------------------
+// ---- shapes ----------------------------------------------------------------------------------
+// The portal API's own types (src/portal/ports.ts): type-only, so nothing of the server reaches
+// the bundle, and a change to a response shape fails the typecheck of the pages that read it.
+
+export type {
+  CardInput as Card,
+  CostSummary,
+  EntitlementBalance as Balance,
+  InvoiceDetail,
+  InvoiceSummary,
+  KeyView,
+  MoneyLine,
+  PlanFeatureView as PlanFeature,
+  PlanView as Plan,
+  SubscriptionView as Subscription,
+} from '../../src/portal/ports.ts';
+
+// Built by the portal's HTTP layer itself (no port type).
 
 export interface PortalConfig {
   name: string;
@@ -93,121 +110,4 @@ export interface User {
 export interface Me {
   user: User;
   organisation: { id: string; name: string | null };
-}
-
-export interface PriceConfig {
-  type: 'flat' | 'unit' | 'tiered' | 'package';
-  amount?: string;
-  mode?: 'graduated' | 'volume';
-  tiers?: { upTo?: number; unitPrice?: string; flatPrice?: string }[];
-  quantityPerPackage?: number;
-}
-
-export interface PlanFeature {
-  rateCardKey: string;
-  featureKey: string | null;
-  name: string;
-  meter: string | null;
-  included: number | null;
-  unlimited: boolean;
-  soft: boolean;
-  usagePeriod: string | null;
-  boolean: boolean;
-  price: PriceConfig | null;
-  perMillion: string | null;
-  priceText: string | null;
-}
-
-export interface Plan {
-  key: string;
-  name: string;
-  description: string | null;
-  currency: string;
-  billingCadence: string;
-  basePrice: string;
-  free: boolean;
-  trialDays: number | null;
-  rateLimit: { limit: number; window: string } | null;
-  /** Prepaid credits granted at the start of every billing period. */
-  credits: { amount: string; expiresAfter: 'period' | { days: number } } | null;
-  features: PlanFeature[];
-}
-
-export interface KeyView {
-  id: string;
-  name: string;
-  prefix: string;
-  subscriptionId: string | null;
-  createdAt: string;
-  expiresAt: string | null;
-  lastUsedAt: string | null;
-  revokedAt: string | null;
-  graceUntil?: string | null;
-  status: 'active' | 'expired' | 'revoked' | 'rolling';
-}
-
-export interface Subscription {
-  id: string;
-  status: 'trialing' | 'active' | 'past_due' | 'suspended' | 'canceled';
-  plan: { key: string; name: string; version: number };
-  phase: string;
-  currentPeriod: { from: string; to: string };
-  cancelAtPeriodEnd: boolean;
-  pendingChange: { planKey: string; effectiveAt: string } | null;
-  currency: string;
-}
-
-export interface Balance {
-  featureKey: string;
-  featureName: string;
-  meterSlug: string | null;
-  limit: number | null;
-  usage: number;
-  soft: boolean;
-  periodStart: string;
-  resetAt: string;
-}
-
-export interface MoneyLine {
-  description: string;
-  amount: string;
-  quantity?: string;
-  kind?: 'flat' | 'usage';
-}
-
-export interface InvoiceSummary {
-  id: string;
-  number: string;
-  status: 'draft' | 'open' | 'paid' | 'void' | 'uncollectible';
-  currency: string;
-  total: string;
-  periodFrom: string | null;
-  periodTo: string | null;
-  issuedAt: string | null;
-  dueAt: string | null;
-  paidAt: string | null;
-}
-
-export interface InvoiceDetail extends InvoiceSummary {
-  subtotal: string;
-  tax: string;
-  lines: MoneyLine[];
-  /** Where to pay an open invoice on the provider's page (Paddle renewals). */
-  paymentUrl: string | null;
-}
-
-export interface CostSummary {
-  currency: string;
-  costToDate: string;
-  forecast: string;
-  periodFrom: string;
-  periodTo: string;
-  lines: MoneyLine[];
-}
-
-export interface Card {
-  number: string;
-  expiry: string;
-  cvc: string;
-  name?: string;
 }
