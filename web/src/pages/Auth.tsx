@@ -1,31 +1,39 @@
 import { type FormEvent, useState } from 'react';
-import { ApiError, type Me, post, type User } from '../api.ts';
+import { type Me, post, type User } from '../api.ts';
+import { FormError, type FormState, formValue, useForm } from '../components/form.tsx';
 import { Link, navigate, useLocation } from '../router.tsx';
 import { useSession } from '../session.tsx';
-import { ErrorNotice, Field, Notice } from '../ui.tsx';
+import { Field, Notice } from '../ui.tsx';
 
-function useForm() {
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
-  const [fields, setFields] = useState<Record<string, string>>({});
-  async function run(fn: () => Promise<void>) {
-    setBusy(true);
-    setError(null);
-    setFields({});
-    try {
-      await fn();
-    } catch (e) {
-      setError(e);
-      if (e instanceof ApiError) setFields(e.fieldErrors());
-    } finally {
-      setBusy(false);
-    }
-  }
-  return { busy, error, fields, run };
+/** The account's own email, filled in by the browser. */
+function EmailField({ form, label = 'Email' }: { form: FormState; label?: string }) {
+  return (
+    <Field label={label} name="email" type="email" autoComplete="email" required error={form.fields.email} />
+  );
 }
 
-function value(form: HTMLFormElement, name: string): string {
-  return (form.elements.namedItem(name) as HTMLInputElement | null)?.value ?? '';
+/** A password being chosen: the portal's rule (at least 10 characters) is checked before sending. */
+function NewPasswordField({
+  form,
+  label = 'Password',
+  help,
+}: {
+  form: FormState;
+  label?: string;
+  help?: string;
+}) {
+  return (
+    <Field
+      label={label}
+      name="password"
+      type="password"
+      autoComplete="new-password"
+      minLength={10}
+      required
+      help={help}
+      error={form.fields.password}
+    />
+  );
 }
 
 export function Signup() {
@@ -38,10 +46,10 @@ export function Signup() {
     const f = event.currentTarget;
     form.run(async () => {
       await post<{ user: User }>('/signup', {
-        name: value(f, 'name'),
-        organisation: value(f, 'organisation') || undefined,
-        email: value(f, 'email'),
-        password: value(f, 'password'),
+        name: formValue(f, 'name'),
+        organisation: formValue(f, 'organisation') || undefined,
+        email: formValue(f, 'email'),
+        password: formValue(f, 'password'),
       });
       await refresh();
       navigate(plan ? `/checkout?plan=${encodeURIComponent(plan)}` : '/pricing');
@@ -55,7 +63,7 @@ export function Signup() {
           Start with {config?.branding.name ?? 'the API'} in minutes
           {plan ? ` — then check out the ${plan} plan` : ''}.
         </p>
-        <ErrorNotice error={form.error && Object.keys(form.fields).length === 0 ? form.error : null} />
+        <FormError form={form} />
         <form onSubmit={onSubmit} noValidate>
           <Field label="Your name" name="name" autoComplete="name" required error={form.fields.name} />
           <Field
@@ -65,24 +73,8 @@ export function Signup() {
             help="Keys, usage and invoices belong to the organisation. Defaults to your name."
             error={form.fields.organisation}
           />
-          <Field
-            label="Work email"
-            name="email"
-            type="email"
-            autoComplete="email"
-            required
-            error={form.fields.email}
-          />
-          <Field
-            label="Password"
-            name="password"
-            type="password"
-            autoComplete="new-password"
-            required
-            minLength={10}
-            help="At least 10 characters."
-            error={form.fields.password}
-          />
+          <EmailField form={form} label="Work email" />
+          <NewPasswordField form={form} help="At least 10 characters." />
           <button className="btn btn-primary btn-block" type="submit" disabled={form.busy}>
             {form.busy ? 'Creating account…' : 'Create account'}
           </button>
@@ -104,7 +96,7 @@ export function Login() {
     event.preventDefault();
     const f = event.currentTarget;
     form.run(async () => {
-      await post('/login', { email: value(f, 'email'), password: value(f, 'password') });
+      await post('/login', { email: formValue(f, 'email'), password: formValue(f, 'password') });
       const me = await fetch('/api/portal/me').then((r) => r.json() as Promise<Me>);
       setMe(me);
       navigate(next?.startsWith('/') && !next.startsWith('//') ? next : '/usage');
@@ -115,16 +107,9 @@ export function Login() {
       <div className="card">
         <h1>Log in</h1>
         {query.get('reset') && <Notice tone="ok">Your password was changed. Log in with the new one.</Notice>}
-        <ErrorNotice error={form.error && Object.keys(form.fields).length === 0 ? form.error : null} />
+        <FormError form={form} />
         <form onSubmit={onSubmit} noValidate>
-          <Field
-            label="Email"
-            name="email"
-            type="email"
-            autoComplete="email"
-            required
-            error={form.fields.email}
-          />
+          <EmailField form={form} />
           <Field
             label="Password"
             name="password"
@@ -152,7 +137,7 @@ export function ForgotPassword() {
   const [sent, setSent] = useState<string | null>(null);
   const onSubmit = (event: FormEvent<HTMLFormElement>) => {
     event.preventDefault();
-    const email = value(event.currentTarget, 'email');
+    const email = formValue(event.currentTarget, 'email');
     form.run(async () => {
       await post('/password/forgot', { email });
       setSent(email);
@@ -176,16 +161,9 @@ export function ForgotPassword() {
         ) : (
           <>
             <p className="muted">Enter the email of your account and we will send you a reset link.</p>
-            <ErrorNotice error={form.error && Object.keys(form.fields).length === 0 ? form.error : null} />
+            <FormError form={form} />
             <form onSubmit={onSubmit} noValidate>
-              <Field
-                label="Email"
-                name="email"
-                type="email"
-                autoComplete="email"
-                required
-                error={form.fields.email}
-              />
+              <EmailField form={form} />
               <button className="btn btn-primary btn-block" type="submit" disabled={form.busy}>
                 Send reset link
               </button>
@@ -207,7 +185,7 @@ export function ResetPassword() {
   const form = useForm();
   const onSubmit = (event: FormEvent<HTMLFormElement>) => {
     event.preventDefault();
-    const password = value(event.currentTarget, 'password');
+    const password = formValue(event.currentTarget, 'password');
     form.run(async () => {
       await post('/password/reset', { token, password });
       await refresh();
@@ -219,17 +197,12 @@ export function ResetPassword() {
       <div className="card">
         <h1>Choose a new password</h1>
         {!token && <Notice tone="error">This page needs the link from the reset email.</Notice>}
-        <ErrorNotice error={form.error && Object.keys(form.fields).length === 0 ? form.error : null} />
+        <FormError form={form} />
         <form onSubmit={onSubmit} noValidate>
-          <Field
+          <NewPasswordField
+            form={form}
             label="New password"
-            name="password"
-            type="password"
-            autoComplete="new-password"
-            minLength={10}
-            required
             help="At least 10 characters. Other sessions are logged out."
-            error={form.fields.password}
           />
           <button className="btn btn-primary btn-block" type="submit" disabled={form.busy || !token}>
             Set password and log in
@@ -249,7 +222,11 @@ export function AcceptInvite() {
     event.preventDefault();
     const f = event.currentTarget;
     form.run(async () => {
-      await post('/invitations/accept', { token, name: value(f, 'name'), password: value(f, 'password') });
+      await post('/invitations/accept', {
+        token,
+        name: formValue(f, 'name'),
+        password: formValue(f, 'password'),
+      });
       await refresh();
       navigate('/usage');
     });
@@ -259,18 +236,10 @@ export function AcceptInvite() {
       <div className="card">
         <h1>Join your team</h1>
         <p className="muted">Choose your name and a password to accept the invitation.</p>
-        <ErrorNotice error={form.error && Object.keys(form.fields).length === 0 ? form.error : null} />
+        <FormError form={form} />
         <form onSubmit={onSubmit} noValidate>
           <Field label="Your name" name="name" autoComplete="name" required error={form.fields.name} />
-          <Field
-            label="Password"
-            name="password"
-            type="password"
-            autoComplete="new-password"
-            minLength={10}
-            required
-            error={form.fields.password}
-          />
+          <NewPasswordField form={form} />
           <button className="btn btn-primary btn-block" type="submit" disabled={form.busy || !token}>
             Accept invitation
           </button>

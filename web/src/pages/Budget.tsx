@@ -1,5 +1,6 @@
 import { type FormEvent, useState } from 'react';
-import { ApiError, del, get, post, put } from '../api.ts';
+import { del, get, post, put } from '../api.ts';
+import { FormError, formValue, useForm } from '../components/form.tsx';
 import { money } from '../format.ts';
 import { Empty, ErrorNotice, Field, Loading, Notice, Secret, useData } from '../ui.tsx';
 
@@ -18,36 +19,20 @@ export function Budget() {
     [],
   );
   const [kind, setKind] = useState<'amount' | 'quota_percent'>('amount');
-  const [formError, setFormError] = useState<unknown>(null);
-  const [fields, setFields] = useState<Record<string, string>>({});
-  const [saved, setSaved] = useState<string | null>(null);
   const [signingSecret, setSigningSecret] = useState<string | null>(null);
-
-  async function run(fn: () => Promise<void>, message: string) {
-    setFormError(null);
-    setFields({});
-    setSaved(null);
-    try {
-      await fn();
-      setSaved(message);
-      reload();
-    } catch (e) {
-      setFormError(e);
-      if (e instanceof ApiError) setFields(e.fieldErrors());
-    }
-  }
+  const action = useForm(reload);
+  const { fields, saved, run } = action;
 
   const onAlert = (event: FormEvent<HTMLFormElement>) => {
     event.preventDefault();
     const form = event.currentTarget;
-    const v = (n: string) => (form.elements.namedItem(n) as HTMLInputElement).value;
     const email = (form.elements.namedItem('email') as HTMLInputElement).checked;
     run(async () => {
       const created = await post<{ id: string; webhookSecret: string | null }>('/alerts', {
         kind,
-        threshold: v('threshold'),
+        threshold: formValue(form, 'threshold'),
         email,
-        webhookUrl: v('webhook') || null,
+        webhookUrl: formValue(form, 'webhook') || null,
       });
       setSigningSecret(created.webhookSecret);
       form.reset();
@@ -55,9 +40,9 @@ export function Budget() {
   };
   const onCap = (event: FormEvent<HTMLFormElement>) => {
     event.preventDefault();
-    const amount = (event.currentTarget.elements.namedItem('cap') as HTMLInputElement).value.trim();
+    const amount = formValue(event.currentTarget, 'cap').trim();
     run(
-      () => put('/spend-cap', { amount: amount || null }).then(() => undefined),
+      () => put('/spend-cap', { amount: amount || null }),
       amount ? 'Spend cap saved.' : 'Spend cap removed.',
     );
   };
@@ -87,7 +72,7 @@ export function Budget() {
           <Secret value={signingSecret} />
         </div>
       )}
-      <ErrorNotice error={formError && Object.keys(fields).length === 0 ? formError : null} />
+      <FormError form={action} />
       <div className="grid grid-2" style={{ alignItems: 'start' }}>
         <section className="card" aria-labelledby="alerts-title">
           <h2 id="alerts-title">Alerts</h2>

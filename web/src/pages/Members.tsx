@@ -1,5 +1,6 @@
-import { type FormEvent, useState } from 'react';
-import { ApiError, del, get, post, type User } from '../api.ts';
+import type { FormEvent } from 'react';
+import { del, get, post, type User } from '../api.ts';
+import { FormError, formValue, useForm } from '../components/form.tsx';
 import { date } from '../format.ts';
 import { useSession } from '../session.tsx';
 import { Badge, ErrorNotice, Field, Loading, Notice, useData } from '../ui.tsx';
@@ -18,29 +19,15 @@ export function Members() {
     () => get<{ members: User[]; invitations: Invitation[] }>('/members'),
     [],
   );
-  const [actionError, setActionError] = useState<unknown>(null);
-  const [fields, setFields] = useState<Record<string, string>>({});
-  const [saved, setSaved] = useState<string | null>(null);
   const owner = me?.user.role === 'owner';
+  const action = useForm(reload);
+  const { fields, saved, run } = action;
 
-  async function run(fn: () => Promise<unknown>, message: string) {
-    setActionError(null);
-    setFields({});
-    setSaved(null);
-    try {
-      await fn();
-      setSaved(message);
-      reload();
-    } catch (e) {
-      setActionError(e);
-      if (e instanceof ApiError) setFields(e.fieldErrors());
-    }
-  }
   const onInvite = (event: FormEvent<HTMLFormElement>) => {
     event.preventDefault();
     const form = event.currentTarget;
-    const email = (form.elements.namedItem('email') as HTMLInputElement).value;
-    const role = (form.elements.namedItem('role') as HTMLSelectElement).value;
+    const email = formValue(form, 'email');
+    const role = formValue(form, 'role');
     run(
       async () => {
         await post('/members/invite', { email, role });
@@ -63,7 +50,7 @@ export function Members() {
         </div>
       </div>
       {saved && <Notice tone="ok">{saved}</Notice>}
-      <ErrorNotice error={actionError && Object.keys(fields).length === 0 ? actionError : null} />
+      <FormError form={action} />
       <div className="grid grid-2" style={{ alignItems: 'start' }}>
         <section className="card" aria-labelledby="members-title">
           <h2 id="members-title">People</h2>
