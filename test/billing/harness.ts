@@ -6,8 +6,7 @@ import {
   subscriptionPort,
 } from '../../src/billing/index.ts';
 import { type CatalogService, createCatalogService } from '../../src/catalog/index.ts';
-import type { ResolvedConfig, TollgateConfigInput } from '../../src/config/index.ts';
-import { resolveConfig } from '../../src/config/index.ts';
+import type { ResolvedConfig } from '../../src/config/index.ts';
 import { memoryChangeFeed, migrate, openPGliteStore, type Store } from '../../src/store/index.ts';
 import {
   type CustomerService,
@@ -17,93 +16,10 @@ import {
 } from '../../src/subscriptions/index.ts';
 import { ManualClock } from '../../src/util/clock.ts';
 import { silentLogger } from '../../src/util/log.ts';
+import { testCatalog } from '../support/catalog.ts';
 
-/** The quickstart's plans (same prices), for billing tests. */
-export function billingConfig(overrides: Partial<TollgateConfigInput> = {}): ResolvedConfig {
-  return resolveConfig(
-    {
-      upstream: 'http://127.0.0.1:1',
-      meters: [
-        { slug: 'requests', eventType: 'request', aggregation: 'COUNT', groupBy: { route: '$.route' } },
-        {
-          slug: 'tokens',
-          eventType: 'tokens',
-          aggregation: 'SUM',
-          valueProperty: '$.tokens',
-          groupBy: { model: '$.model', type: '$.type' },
-        },
-      ],
-      features: [
-        { key: 'api_requests', name: 'API requests', meter: 'requests' },
-        { key: 'chat', name: 'Chat' },
-        {
-          key: 'small_input_tokens',
-          name: 'Small input tokens',
-          meter: 'tokens',
-          meterGroupByFilters: { model: 'tg-small', type: 'input' },
-        },
-      ],
-      plans: [
-        {
-          key: 'free',
-          name: 'Free',
-          rateCards: [
-            { key: 'requests', feature: 'api_requests', entitlement: { type: 'metered', limit: 1000 } },
-          ],
-        },
-        {
-          key: 'pro',
-          name: 'Pro',
-          rateCards: [
-            { key: 'base', name: 'Pro subscription', price: { type: 'flat', amount: '49.00' } },
-            { key: 'requests', feature: 'api_requests', entitlement: { type: 'metered', limit: 50_000 } },
-          ],
-        },
-        {
-          key: 'growth',
-          name: 'Growth',
-          rateCards: [
-            { key: 'base', name: 'Growth subscription', price: { type: 'flat', amount: '20.00' } },
-            {
-              key: 'requests',
-              feature: 'api_requests',
-              price: {
-                type: 'tiered',
-                mode: 'graduated',
-                tiers: [{ upTo: 10_000, unitPrice: '0' }, { unitPrice: '0.01' }],
-              },
-              entitlement: { type: 'metered', limit: 10_000, softLimit: true },
-            },
-          ],
-        },
-        {
-          key: 'ai',
-          name: 'AI',
-          trialDays: 14,
-          rateCards: [
-            { key: 'chat', feature: 'chat', entitlement: { type: 'boolean' } },
-            {
-              key: 'small_input',
-              feature: 'small_input_tokens',
-              price: { type: 'unit', amount: '0.0000005' },
-            },
-          ],
-        },
-        {
-          key: 'enterprise',
-          name: 'Enterprise',
-          public: false,
-          rateCards: [
-            { key: 'base', name: 'Enterprise subscription', price: { type: 'flat', amount: '499.00' } },
-          ],
-        },
-      ],
-      ...overrides,
-    },
-    'test.config.ts',
-    process.cwd(),
-  );
-}
+/** The shared test catalog (the quickstart's plans and prices), for billing tests. */
+export const billingConfig = testCatalog;
 
 export interface Harness {
   store: Store;
