@@ -2,6 +2,7 @@ import type { MeterReader } from '../metering/query.ts';
 import type { PlanView } from './plans.ts';
 
 // The SPA (web/src/api.ts) reads the portal API's responses with these types and those below.
+export type { PortalUser } from './auth.ts';
 export type { CostSummary } from './budget.ts';
 export type { PlanFeatureView, PlanView } from './plans.ts';
 

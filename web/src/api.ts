@@ -1,5 +1,7 @@
 /** Portal API client: JSON in and out, the CSRF header on every mutating request, problem+json errors. */
 
+import type { PortalUser } from '../../src/portal/ports.ts';
+
 export interface Problem {
   type: string;
   title: string;
@@ -79,6 +81,7 @@ export type {
   MoneyLine,
   PlanFeatureView as PlanFeature,
   PlanView as Plan,
+  PortalUser as User,
   SubscriptionView as Subscription,
 } from '../../src/portal/ports.ts';
 
@@ -98,16 +101,7 @@ export interface PortalConfig {
   csrfToken: string;
 }
 
-export interface User {
-  id: string;
-  email: string;
-  name: string;
-  role: 'owner' | 'member';
-  customerId: string;
-  createdAt: string;
-}
-
 export interface Me {
-  user: User;
+  user: PortalUser;
   organisation: { id: string; name: string | null };
 }
