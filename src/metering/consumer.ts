@@ -57,6 +57,8 @@ export interface EmbeddedConsumerOptions {
 }
 
 const READ_CHUNK = 4 * 1024 * 1024;
+/** Failures of the same batch after which its events are tried one at a time. */
+const ISOLATE_AFTER = 3;
 
 export async function startEmbeddedConsumer(options: EmbeddedConsumerOptions): Promise<UsageLogConsumer> {
   const { dir, log } = options;
@@ -115,10 +117,11 @@ export async function startEmbeddedConsumer(options: EmbeddedConsumerOptions): P
           const nl = target.indexOf(10, start);
           const line = target.toString('utf8', start, nl);
           try {
+            if (line.includes('\\u0000')) throw new Error('holds U+0000, which the store cannot hold');
             events.push(JSON.parse(line) as UsageEvent);
-          } catch {
+          } catch (error) {
             log.error(
-              { segment: ahead.segment, offset: ahead.offset + start },
+              { segment: ahead.segment, offset: ahead.offset + start, reason: (error as Error).message },
               'usage log: unreadable line skipped',
             );
           }
@@ -173,12 +176,12 @@ export async function startEmbeddedConsumer(options: EmbeddedConsumerOptions): P
           const movedSegment = batch.next.segment !== position.segment;
           position = batch.next;
           consumed += batch.events.length;
+          failures = 0;
           if (movedSegment) deleteConsumedSegments();
         });
         written.catch(() => {}); // awaited below; a failure must not go unhandled meanwhile
         inFlight.push(written);
         if (inFlight.length >= 2) await inFlight.shift();
-        failures = 0;
       }
       while (inFlight.length > 0) await inFlight.shift();
     } catch (error) {
@@ -187,8 +190,40 @@ export async function startEmbeddedConsumer(options: EmbeddedConsumerOptions): P
       failures += 1;
       log.error({ err: error, failures }, 'usage log consumer: batch failed; retrying');
       await new Promise((r) => setTimeout(r, Math.min(5_000, 100 * 2 ** failures)));
+      if (failures >= ISOLATE_AFTER && !stopped) await isolate().catch(() => {});
       again = true;
     }
+  };
+
+  /**
+   * A batch that keeps failing may hold an event the store refuses. Its events are written one
+   * at a time: if some succeed and some fail, the failing ones are logged and left out and the
+   * checkpoint moves past the batch; if every one fails, the store itself is failing, and the
+   * batch is retried later as it is.
+   */
+  const isolate = async () => {
+    const batch = readBatch();
+    if (!batch) return;
+    const refused: UsageEvent[] = [];
+    for (const event of batch.events) {
+      try {
+        await options.ingest.write([event]);
+      } catch (error) {
+        refused.push(event);
+        log.debug({ err: error }, 'usage log consumer: event refused alone');
+      }
+    }
+    if (refused.length === batch.events.length) return;
+    for (const event of refused) {
+      log.error({ event }, 'usage log consumer: the store refuses this event; left out of the meters');
+    }
+    await options.ingest.write([], { checkpoint: { consumer: name, position: JSON.stringify(batch.next) } });
+    const movedSegment = batch.next.segment !== position.segment;
+    position = batch.next;
+    ahead = position;
+    consumed += batch.events.length;
+    failures = 0;
+    if (movedSegment) deleteConsumedSegments();
   };
 
   const kick = () => {

@@ -131,7 +131,7 @@ export function mountMeteringRoutes(
         { path: '(body)', message: 'must be a single event object' },
       ]);
     }
-    const events = deps.ingest.parse(body);
+    const events = deps.ingest.parse(body, undefined, text.includes('\\u0000'));
     await deps.ingest.write(events, { strict: true });
     return c.body(null, 204);
   });

@@ -149,9 +149,11 @@ export async function importUsageFile(options: {
     const lines = batch.map((b) => b.line);
     let events: UsageEvent[];
     try {
+      // Records come from NDJSON or CSV: search them for U+0000 (the store cannot hold it).
       events = parseCloudEvents(
         batch.map((b) => b.record),
         () => options.clock.now(),
+        true,
       );
       const { inserted } = await options.ingest.write(events, { strict: true });
       imported += inserted;

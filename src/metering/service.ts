@@ -38,8 +38,11 @@ export interface IngestService {
   write(events: readonly UsageEvent[], options?: IngestOptions): Promise<{ inserted: number }>;
   /** For the JetStream consumer (`UsageBatchWriter`). */
   writeBatch(events: UsageEvent[]): Promise<void>;
-  /** Checks a batch as OpenMeter would (400 with `errors[]` naming `[index].field`). */
-  parse(body: unknown, clock?: Clock): UsageEvent[];
+  /**
+   * Checks a batch as OpenMeter would (400 with `errors[]` naming `[index].field`). `mayHoldNul`:
+   * the request's JSON text holds a `\u0000` escape (see parseCloudEvents).
+   */
+  parse(body: unknown, clock?: Clock, mayHoldNul?: boolean): UsageEvent[];
 }
 
 /** Rows per statement: big enough to amortise, small enough to keep parameters reasonable. */
@@ -63,7 +66,26 @@ const eventKey = (e: UsageEvent) => `${e.source}\u0000${e.id}`;
 
 const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
 
-export function parseCloudEvents(body: unknown, now: () => Date): UsageEvent[] {
+/** Event times the store can hold and that make sense for usage: 1970 up to year 9999. */
+const MAX_TIME = Date.UTC(10_000, 0, 1);
+export const inTimeRange = (ms: number) => ms >= 0 && ms < MAX_TIME;
+
+/** Where a string holding U+0000 is (PostgreSQL text and jsonb cannot store it), or null. */
+function nulAt(value: unknown, path: string): string | null {
+  if (typeof value === 'string') return value.includes('\u0000') ? path : null;
+  if (value === null || typeof value !== 'object') return null;
+  for (const [k, v] of Object.entries(value)) {
+    const found = nulAt(v, Array.isArray(value) ? `${path}[${k}]` : path ? `${path}.${k}` : k);
+    if (found !== null) return found;
+  }
+  return null;
+}
+
+/**
+ * Checks CloudEvents as OpenMeter does. `mayHoldNul`: the JSON text had a `\u0000` escape, so the
+ * events are searched for the field that holds it (callers test the text, which is cheaper).
+ */
+export function parseCloudEvents(body: unknown, now: () => Date, mayHoldNul = false): UsageEvent[] {
   const batch = Array.isArray(body);
   const list: unknown[] = batch ? (body as unknown[]) : [body];
   const errors: { path: string; message: string }[] = [];
@@ -98,6 +120,8 @@ export function parseCloudEvents(body: unknown, now: () => Date): UsageEvent[] {
           path: at('time'),
           message: 'time must be an RFC 3339 date-time, e.g. 2026-01-01T00:00:00Z',
         });
+      } else if (!inTimeRange(Date.parse(e.time))) {
+        errors.push({ path: at('time'), message: 'time must be between 1970-01-01 and 9999-12-31' });
       } else {
         time = new Date(e.time).toISOString();
       }
@@ -115,6 +139,12 @@ export function parseCloudEvents(body: unknown, now: () => Date): UsageEvent[] {
         errors.push({ path: at('data'), message: 'data must be a JSON object' });
       } else {
         data = e.data as Record<string, unknown>;
+      }
+    }
+    if (mayHoldNul) {
+      const field = nulAt({ id, source, type, subject, data }, '');
+      if (field !== null) {
+        errors.push({ path: at(field), message: 'must not contain the character U+0000 (\\u0000)' });
       }
     }
     events.push({ specversion: '1.0', id, source, type, subject, time, data });
@@ -170,7 +200,7 @@ function wellFormed(events: readonly UsageEvent[], log: Logger): readonly UsageE
     typeof e.subject === 'string' &&
     e.subject !== '' &&
     typeof e.time === 'string' &&
-    !Number.isNaN(Date.parse(e.time)) &&
+    inTimeRange(Date.parse(e.time)) &&
     e.data !== null &&
     typeof e.data === 'object' &&
     !Array.isArray(e.data);
@@ -415,8 +445,8 @@ export function createIngestService(deps: {
     async writeBatch(events) {
       await write(events);
     },
-    parse(body, clock = deps.clock) {
-      return parseCloudEvents(body, () => clock.now());
+    parse(body, clock = deps.clock, mayHoldNul = false) {
+      return parseCloudEvents(body, () => clock.now(), mayHoldNul);
     },
   };
 }

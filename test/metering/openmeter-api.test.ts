@@ -141,6 +141,33 @@ describe('OpenMeter-compatible API', () => {
     expect(after.data).toEqual([]);
   });
 
+  it('refuses what the store cannot hold: U+0000 in a string, times outside 1970–9999', async () => {
+    const post = (events: unknown[]) =>
+      fetch(`${tollgate.consoleUrl}/api/v1/events`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${ADMIN_TOKEN}`,
+          'content-type': 'application/cloudevents-batch+json',
+        },
+        body: JSON.stringify(events),
+      });
+    const event = { specversion: '1.0', source: 'limits', type: 'tokens', subject: 'cus_limits' };
+    const nul = await post([
+      { ...event, id: 'ok', data: { tokens: 1, model: 'gpt' } },
+      { ...event, id: 'nul', data: { tokens: 1, model: 'g\u0000pt' } },
+    ]);
+    expect(nul.status).toBe(400);
+    expect(((await nul.json()) as { errors: { path: string }[] }).errors.map((e) => e.path)).toEqual([
+      '[1].data.model',
+    ]);
+    const old = await post([{ ...event, id: 'old', time: '0001-01-01T00:00:00Z', data: { tokens: 1 } }]);
+    expect(old.status).toBe(400);
+    expect(((await old.json()) as { errors: { path: string; message: string }[] }).errors).toEqual([
+      { path: '[0].time', message: 'time must be between 1970-01-01 and 9999-12-31' },
+    ]);
+    expect((await om.meters.query('tokens', { subject: ['cus_limits'] })).data).toEqual([]);
+  });
+
   it('accepts a single application/cloudevents+json event (204) and refuses a missing or wrong key (401)', async () => {
     const event = {
       specversion: '1.0',

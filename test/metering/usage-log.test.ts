@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { resolveConfig } from '../../src/config/index.ts';
+import { startEmbeddedConsumer } from '../../src/metering/consumer.ts';
 import { startMetering } from '../../src/metering/index.ts';
 import { openEmbeddedUsageLog } from '../../src/metering/log.ts';
 import { migrate, openPGliteStore } from '../../src/store/index.ts';
@@ -160,4 +161,51 @@ describe('embedded usage log', () => {
     expect(reopened.nextSeq).toBe(3);
     await reopened.close();
   });
+});
+
+describe('embedded usage log consumer and an event the store refuses', () => {
+  it('tries the failing batch one event at a time, leaves the refused event out and moves on', async () => {
+    const dataDir = tempDir();
+    const store = await openPGliteStore();
+    await migrate(store);
+    const cfg = config(dataDir);
+    const metering = await startMetering({
+      store,
+      config: cfg,
+      clock: systemClock,
+      log: silentLogger,
+      dataDir,
+      openLog: true,
+      runConsumer: false,
+    });
+    const log = metering.usageLog;
+    if (!log) throw new Error('no usage log');
+    log.append([event(1), event(2), { ...event(3), id: 'poison/request' }, event(4)]);
+    // A writer in front of the real one that refuses one event, as a store refusing its content would.
+    const refusing = {
+      write: async (
+        events: Parameters<typeof metering.ingest.write>[0],
+        options?: { checkpoint?: never },
+      ) => {
+        if (events.some((e) => e.id === 'poison/request')) throw new Error('the store refuses this event');
+        return metering.ingest.write(events, options);
+      },
+    };
+    const consumer = await startEmbeddedConsumer({
+      dir: join(dataDir, 'usage-log'),
+      store,
+      ingest: refusing,
+      log: silentLogger,
+      onAppend: (listener) => log.onAppend(listener),
+      appended: () => log.nextSeq,
+    });
+    await consumer.drain(15_000);
+    log.append([event(5)]); // and the events after it still flow
+    await consumer.drain(15_000);
+    const result = await metering.reader.query({ meterSlug: 'requests' });
+    expect(result.data.map((r) => r.value)).toEqual([4]);
+    await consumer.stop();
+    await metering.stop();
+    await store.close();
+  }, 30_000);
 });
