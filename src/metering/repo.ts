@@ -40,15 +40,26 @@ ${name} as (
     latest_time = greatest(r.latest_time, excluded.latest_time)
 )`;
 
-/** Chunks, values and rollups of events known to be new: parameters $1 … $6. */
+/**
+ * Chunks, values and rollups of events known to be new: parameters $1 … $8. A chunk's body (a
+ * JSON array, as text) travels apart from its time range, all bodies in one parameter separated
+ * by U+001E, which JSON text never holds unescaped: inside the JSON parameter every quote of a body
+ * would be escaped on this side and unescaped by the database.
+ */
 const CONTENT_CTES = `
 ec as (
   insert into usage_event_chunks (min_time, max_time, count, events)
-  select * from json_to_recordset($1::text::json) as c(min_time timestamptz, max_time timestamptz, count int, events text)
+  select m.min_time, m.max_time, m.count, b.body
+  from rows from (json_to_recordset($1::text::json) as (min_time timestamptz, max_time timestamptz, count int))
+    with ordinality as m(min_time, max_time, count, i)
+  join unnest(string_to_array($7::text, E'\\x1e')) with ordinality as b(body, i) using (i)
 ),
 vc as (
   insert into usage_value_chunks (meter, min_time, max_time, count, vals)
-  select * from json_to_recordset($2::text::json) as c(meter int, min_time timestamptz, max_time timestamptz, count int, vals text)
+  select m.meter, m.min_time, m.max_time, m.count, b.body
+  from rows from (json_to_recordset($2::text::json) as (meter int, min_time timestamptz, max_time timestamptz, count int))
+    with ordinality as m(meter, min_time, max_time, count, i)
+  join unnest(string_to_array($8::text, E'\\x1e')) with ordinality as b(body, i) using (i)
 ),
 ${upsertRollup('rm', 'usage_rollups_minute', '$3')},
 ${upsertRollup('rh', 'usage_rollups_hour', '$4')},
@@ -66,17 +77,17 @@ const CONTENT_SQL = `with ${CONTENT_CTES} select 1`;
 const ONE_STATEMENT_SQL = `
 with ins as (
   insert into usage_event_keys (source, id)
-  select source, id from json_to_recordset($7::text::json) as x(source text, id text)
+  select source, id from json_to_recordset($9::text::json) as x(source text, id text)
   on conflict do nothing
   returning 1
 ),
 ${CONTENT_CTES},
 cp as (
   insert into usage_consumer_checkpoints (consumer, position, updated_at)
-  select consumer, position, now() from json_to_recordset($9::text::json) as c(consumer text, position text)
+  select consumer, position, now() from json_to_recordset($11::text::json) as c(consumer text, position text)
   on conflict (consumer) do update set position = excluded.position, updated_at = now()
 )
-select tollgate_usage_batch_new((select count(*) from ins), $8::int) as inserted`;
+select tollgate_usage_batch_new((select count(*) from ins), $10::int) as inserted`;
 
 /**
  * Inserts the keys (dedupe); answers with the keys that were already stored (usually none: then
@@ -149,37 +160,46 @@ interface ChunkBounds {
   count: number;
 }
 
-function chunked<T extends { time: string }, C>(
+/** Rows sorted by time, cut into chunks of CHUNK_SIZE; `body` renders a chunk's rows as text. */
+function chunked<T extends { time: string }>(
   rows: readonly T[],
-  body: (slice: T[]) => C,
-): (ChunkBounds & C)[] {
+  body: (slice: T[]) => string,
+): { bounds: ChunkBounds[]; bodies: string[] } {
   const sorted = byTime(rows);
-  const out: (ChunkBounds & C)[] = [];
+  const bounds: ChunkBounds[] = [];
+  const bodies: string[] = [];
   for (let i = 0; i < sorted.length; i += CHUNK_SIZE) {
     const slice = sorted.slice(i, i + CHUNK_SIZE);
-    out.push({
+    bounds.push({
       min_time: (slice[0] as T).time,
       max_time: (slice[slice.length - 1] as T).time,
       count: slice.length,
-      ...body(slice),
     });
+    bodies.push(body(slice));
   }
-  return out;
+  return { bounds, bodies };
 }
 
-/** The parameters $1 … $6 of the chunks, values and rollups of new events. */
+/** Several texts as one parameter, separated by U+001E (see CONTENT_CTES). */
+const textsParam = (texts: string[]) => {
+  const bytes = Buffer.from(texts.join('\x1e'));
+  return { toString: () => bytes, toPostgres: () => bytes };
+};
+
+/** The parameters $1 … $8 of the chunks, values and rollups of new events. */
 function contentParams(events: readonly UsageEvent[], values: readonly ValueRow[]): unknown[] {
-  const eventChunks = chunked(events, (slice) => ({ events: JSON.stringify(slice) }));
+  const eventChunks = chunked(events, (slice) => JSON.stringify(slice));
   const perMeter = new Map<number, ValueRow[]>();
   for (const v of values) {
     const list = perMeter.get(v.meter);
     if (list) list.push(v);
     else perMeter.set(v.meter, [v]);
   }
-  const valueChunks = [...perMeter].flatMap(([meter, rows]) =>
-    chunked(rows, (slice) => ({
-      meter,
-      vals: JSON.stringify(
+  const valueBounds: (ChunkBounds & { meter: number })[] = [];
+  const valueBodies: string[] = [];
+  for (const [meter, rows] of perMeter) {
+    const { bounds, bodies } = chunked(rows, (slice) =>
+      JSON.stringify(
         slice.map((v) => ({
           time: v.time,
           subject: v.subject,
@@ -188,16 +208,20 @@ function contentParams(events: readonly UsageEvent[], values: readonly ValueRow[
           dims: v.dims,
         })),
       ),
-    })),
-  );
+    );
+    for (const b of bounds) valueBounds.push({ meter, ...b });
+    valueBodies.push(...bodies);
+  }
   const { minute, hour, day, hourAll } = rollupDeltas(values);
   return [
-    jsonParam(eventChunks),
-    jsonParam(valueChunks),
+    jsonParam(eventChunks.bounds),
+    jsonParam(valueBounds),
     jsonParam(minute),
     jsonParam(hour),
     jsonParam(day),
     jsonParam(hourAll),
+    textsParam(eventChunks.bodies),
+    textsParam(valueBodies),
   ];
 }
 
