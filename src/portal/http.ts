@@ -5,6 +5,7 @@ import type { ResolvedConfig } from '../config/index.ts';
 import { ProblemError, problems } from '../http/problem.ts';
 import { newWebhookSecret } from '../notify/index.ts';
 import type { Clock } from '../util/clock.ts';
+import { Decimal, minorUnits } from '../util/money.ts';
 import type { AuthService, SessionInfo } from './auth.ts';
 import type { BudgetService } from './budget.ts';
 import { newToken, sameString } from './crypto.ts';
@@ -94,6 +95,26 @@ function clientIp(c: Context): string {
 
 function dt(value: Date | string | null | undefined): string | null {
   return value ? new Date(value).toISOString() : null;
+}
+
+/** The most one top-up buys, in minor units: 10,000.00 USD, 1,000,000 JPY, 1,000.000 KWD. */
+const MAX_TOP_UP_MINOR = 1_000_000;
+
+/** What is wrong with a top-up amount (a positive decimal string in the currency's minor unit), or null. */
+function topUpAmountError(amount: string, currency: string): string | null {
+  const digits = minorUnits(currency);
+  const max = new Decimal(MAX_TOP_UP_MINOR).div(10 ** digits).toFixed(digits);
+  const example = new Decimal(25).toFixed(digits);
+  if (!/^\d+(\.\d+)?$/.test(amount)) return `a decimal string such as "${example}"`;
+  if ((amount.split('.')[1]?.length ?? 0) > digits) {
+    return digits === 0
+      ? `${currency} has no minor unit: a whole amount such as "${example}"`
+      : `at most ${digits} decimal places for ${currency}`;
+  }
+  const value = new Decimal(amount);
+  if (value.lte(0)) return 'must be more than zero';
+  if (value.gt(max)) return `at most ${max} ${currency} per top-up`;
+  return null;
 }
 
 const cardSchema = z.strictObject({
@@ -303,6 +324,8 @@ export function mountPortal(app: Hono, deps: PortalHttpDeps): void {
     '/usage/*',
     '/invoices',
     '/invoices/*',
+    '/credits',
+    '/credits/*',
     '/alerts',
     '/alerts/*',
     '/spend-cap',
@@ -595,6 +618,45 @@ export function mountPortal(app: Hono, deps: PortalHttpDeps): void {
       });
     }
     return c.json(result);
+  });
+
+  // ---- prepaid credits ----------------------------------------------------------------------
+  api.get('/credits', async (c) => {
+    const billing = deps.ports().billing;
+    if (!billing) return c.json({ available: false, credits: null });
+    return c.json({ available: true, credits: await billing.credits(c.get('session').customerId) });
+  });
+  api.post('/credits/topups', async (c) => {
+    const customerId = ownerOf(c);
+    const input = await body(
+      c,
+      z.strictObject({
+        amount: z.string('a decimal string such as "25.00"').trim(),
+        currency: z
+          .string()
+          .regex(/^[A-Z]{3}$/, 'a currency code such as "USD"')
+          .optional(),
+      }),
+    );
+    const credits = await billingPort().credits(customerId);
+    const currency = input.currency ?? credits.defaultCurrency;
+    if (!credits.accounts.some((a) => a.currency === currency)) {
+      throw problems.validation(`currency: this account is billed in ${credits.defaultCurrency}`, [
+        { path: 'currency', message: `this account is billed in ${credits.defaultCurrency}` },
+      ]);
+    }
+    const invalid = topUpAmountError(input.amount, currency);
+    if (invalid) throw problems.validation(`amount: ${invalid}`, [{ path: 'amount', message: invalid }]);
+    const result = await billingPort().topUp(customerId, { amount: input.amount, currency });
+    if (result.status === 'declined') {
+      throw new ProblemError({
+        status: 402,
+        type: 'card-declined',
+        title: 'Card declined',
+        detail: result.message,
+      });
+    }
+    return c.json(result, result.status === 'paid' ? 201 : result.status === 'pending' ? 202 : 200);
   });
 
   // ---- budget alerts & spend cap ------------------------------------------------------------

@@ -138,6 +138,51 @@ export type CheckoutResult =
   | { status: 'declined'; message: string }
   | { status: 'redirect'; url: string };
 
+export type CreditKind = 'grant' | 'topup' | 'usage' | 'expiry' | 'refund' | 'reservation' | 'release';
+
+export interface CreditEntryView {
+  id: string;
+  kind: CreditKind;
+  /** Signed decimal string: positive adds to the balance, negative takes from it. */
+  amount: string;
+  note: string | null;
+  /** Grants and top-ups that expire: when what is left of them does. */
+  expiresAt: string | null;
+  createdAt: string;
+}
+
+/** The prepaid credits of one currency. */
+export interface CreditAccountView {
+  currency: string;
+  balance: string;
+  /** Held for API calls in flight (credits-only accounts): part of the balance already taken. */
+  held: string;
+  /** Calls are paid from the balance in real time and refused with 402 at zero. */
+  creditsOnly: boolean;
+  /** Buys `amount` when an invoice leaves the balance under `threshold` (set by the operator). */
+  autoRecharge: { threshold: string; amount: string } | null;
+  /** What is left of the soonest-expiring grant, if any expires. */
+  nextExpiry: { amount: string; expiresAt: string } | null;
+  /** Newest first, the last 100; the holds of settled calls (a reservation and its release) are left out. */
+  ledger: CreditEntryView[];
+}
+
+export interface CreditsView {
+  /** The saved payment method a top-up is charged to (its label), or null when there is none. */
+  paymentMethod: string | null;
+  /** Why top-ups cannot be bought here, or null when they can. */
+  topUpBlocked: string | null;
+  /** The currency new top-ups are bought in by default (the subscription's). */
+  defaultCurrency: string;
+  /** Every currency the account is billed or holds credits in. */
+  accounts: CreditAccountView[];
+}
+
+export type TopUpResult =
+  | { status: 'paid' | 'pending' }
+  | { status: 'redirect'; url: string }
+  | { status: 'declined'; message: string };
+
 export interface BillingPort {
   /** Which payment rail is on: the SPA shows a card form for sandbox and redirects for stripe. */
   rail: 'sandbox' | 'stripe' | 'invoice';
@@ -172,6 +217,12 @@ export interface BillingPort {
   ): Promise<
     { status: 'paid' } | { status: 'declined'; message: string } | { status: 'redirect'; url: string }
   >;
+  credits(customerId: string): Promise<CreditsView>;
+  /**
+   * Buys prepaid credits with the saved payment method (409 without one); `pending` until the
+   * rail confirms, `redirect` to the provider's payment page, `declined` when the rail says no at once.
+   */
+  topUp(customerId: string, input: { amount: string; currency: string }): Promise<TopUpResult>;
 }
 
 export interface MailMessage {

@@ -1,5 +1,6 @@
 import {
   type BillingService,
+  type CreditEntry,
   type Invoice,
   type PaymentRail,
   rate,
@@ -24,6 +25,7 @@ import { definitionAsPlan, planView } from './plans.ts';
 import type {
   BillingPort,
   CatalogPort,
+  CreditAccountView,
   CustomersPort,
   InvoiceSummary,
   KeysPort,
@@ -268,6 +270,61 @@ function paidRateCards(definition: PlanDefinition): RateCardConfig[] {
   return (paid[0] ?? definition.phases[definition.phases.length - 1])?.rateCards ?? [];
 }
 
+// ---- prepaid credits ----------------------------------------------------------------------------
+
+const RECENT_CREDIT_ENTRIES = 100;
+
+/**
+ * A hold for a call in flight: the reservation, and its release when the call settles or is
+ * abandoned (no grant, no invoice: the other releases give credit back to a grant or an invoice).
+ */
+const isHold = (e: CreditEntry) =>
+  e.kind === 'reservation' || (e.kind === 'release' && e.grantId === null && e.invoiceId === null);
+
+function creditAccount(
+  currency: string,
+  balance: string,
+  settings: Pick<CreditAccountView, 'creditsOnly' | 'autoRecharge'>,
+  entries: CreditEntry[],
+  now: Date,
+): CreditAccountView {
+  let held = new Decimal(0);
+  const remaining = new Map<string, Decimal>();
+  const grants: CreditEntry[] = [];
+  for (const e of entries) {
+    if (isHold(e)) held = held.minus(e.amount);
+    const grantId = e.kind === 'grant' || e.kind === 'topup' ? e.id : e.grantId;
+    if (grantId) remaining.set(grantId, (remaining.get(grantId) ?? new Decimal(0)).plus(e.amount));
+    if ((e.kind === 'grant' || e.kind === 'topup') && e.expiresAt && new Date(e.expiresAt) > now)
+      grants.push(e);
+  }
+  const expiring = grants
+    .filter((g) => remaining.get(g.id)?.gt(0))
+    .sort((a, b) => Date.parse(a.expiresAt!) - Date.parse(b.expiresAt!))[0];
+  // Every settled call leaves a reservation and its release; shown, they would bury the rest.
+  const shown = entries
+    .filter((e) => !isHold(e))
+    .slice(-RECENT_CREDIT_ENTRIES)
+    .reverse();
+  return {
+    currency,
+    balance,
+    held: formatMoney(Decimal.max(held, 0), currency),
+    ...settings,
+    nextExpiry: expiring
+      ? { amount: formatMoney(remaining.get(expiring.id)!, currency), expiresAt: expiring.expiresAt! }
+      : null,
+    ledger: shown.map((e) => ({
+      id: e.id,
+      kind: e.kind,
+      amount: e.amount,
+      note: e.note,
+      expiresAt: e.expiresAt,
+      createdAt: e.createdAt,
+    })),
+  };
+}
+
 export function billingPort(deps: {
   billing: BillingService;
   subscriptions: SubscriptionService;
@@ -305,9 +362,81 @@ export function billingPort(deps: {
     return outcome.code ? outcome.message : null;
   }
 
+  /** Why this customer cannot buy credits here (409), or null. */
+  async function topUpBlocked(customerId: string): Promise<string | null> {
+    if (billing.rail.collection === 'manual') {
+      return 'This account is billed by invoice, so credits are not bought online: ask us for a credit grant.';
+    }
+    const method = await billing.paymentMethod(customerId);
+    if (!method?.payment_method_id) {
+      return 'There is no saved payment method to charge. Subscribe to a paid plan (or pay an open invoice) with a card first: top-ups are charged to that card.';
+    }
+    return null;
+  }
+
+  async function creditCurrencies(customerId: string) {
+    const sub = await subscriptions.currentForCustomer(customerId);
+    const version =
+      sub && sub.customerId === customerId && sub.status !== 'canceled'
+        ? await catalog.getPlanVersionById(sub.planVersionId)
+        : null;
+    const billed = version?.definition.currency ?? null;
+    const entries = await billing.credits.ledger(customerId);
+    const currencies = new Set<string>();
+    if (billed) currencies.add(billed);
+    const creditsOnly = billing.credits.creditsOnlyCurrency(customerId);
+    if (creditsOnly) currencies.add(creditsOnly);
+    for (const e of entries) if (e.customerId === customerId) currencies.add(e.currency);
+    const fallback = deps.config().plans.find((p) => p.currency)?.currency ?? 'USD';
+    const defaultCurrency = billed ?? creditsOnly ?? [...currencies][0] ?? fallback;
+    currencies.add(defaultCurrency);
+    return { defaultCurrency, currencies: [...currencies], entries };
+  }
+
   return {
     rail,
     railName: billing.rail.name,
+    async credits(customerId) {
+      const { defaultCurrency, currencies, entries } = await creditCurrencies(customerId);
+      const accounts = await Promise.all(
+        currencies.map(async (currency) =>
+          creditAccount(
+            currency,
+            await billing.credits.balance(customerId, currency),
+            await billing.credits.settings(customerId, currency),
+            entries.filter((e) => e.customerId === customerId && e.currency === currency),
+            clock.now(),
+          ),
+        ),
+      );
+      const method = await billing.paymentMethod(customerId);
+      return {
+        paymentMethod: method?.payment_method_id
+          ? (method.payment_method_label ?? 'Saved payment method')
+          : null,
+        topUpBlocked: await topUpBlocked(customerId),
+        defaultCurrency,
+        accounts,
+      };
+    },
+    async topUp(customerId, input) {
+      const blocked = await topUpBlocked(customerId);
+      if (blocked) throw problems.conflict(blocked);
+      // Sandbox: a saved test card that declines is known before anything is created.
+      const method = await billing.paymentMethod(customerId);
+      const r = billing.rail as PaymentRail & {
+        cardOutcome?: (pm: string) => { code: string | null; message: string };
+      };
+      const outcome = method?.payment_method_id ? r.cardOutcome?.(method.payment_method_id) : undefined;
+      if (outcome?.code) return { status: 'declined', message: outcome.message };
+      const { payment, paymentUrl } = await billing.topUp(customerId, input.amount, input.currency);
+      if (paymentUrl) return { status: 'redirect', url: paymentUrl };
+      if (payment.status === 'succeeded') return { status: 'paid' };
+      if (payment.status === 'failed') {
+        return { status: 'declined', message: payment.failure_message || 'The payment did not go through.' };
+      }
+      return { status: 'pending' };
+    },
     async checkout(customerId, input) {
       if (rail === 'sandbox' && !input.card) {
         throw problems.badRequest('Enter a card: the sandbox rail takes test card numbers.');
