@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CreditAccountView as Account, CreditsView } from '../../src/portal/ports.ts';
 import { ADMIN_TOKEN, type Stack, startStack } from '../browser/stack.ts';
 import { PortalClient } from './client.ts';
 
@@ -15,23 +16,10 @@ let ownerCustomer: string;
 const CARD = { number: '4242 4242 4242 4242', expiry: '12/30', cvc: '123' };
 const DECLINING = { number: '4000 0000 0000 0002', expiry: '12/30', cvc: '123' };
 
-interface Account {
-  currency: string;
-  balance: string;
-  creditsOnly: boolean;
-  nextExpiry: { amount: string; expiresAt: string } | null;
-  ledger: { kind: string; amount: string; note: string | null; expiresAt: string | null; createdAt: string }[];
-}
-
 async function credits(client: PortalClient) {
   const r = await client.get('/api/portal/credits');
   expect(r.status).toBe(200);
-  return r.json.credits as {
-    paymentMethod: string | null;
-    topUpBlocked: string | null;
-    defaultCurrency: string;
-    accounts: Account[];
-  };
+  return r.json.credits as CreditsView;
 }
 
 async function usd(client: PortalClient): Promise<Account> {
