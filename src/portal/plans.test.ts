@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { testFeatures, testMeters, testPlans } from '../../test/support/catalog.ts';
 import { normalizePlan } from '../catalog/normalize.ts';
 import { resolveConfig } from '../config/index.ts';
 import { forecastOf } from './budget.ts';
@@ -7,47 +8,15 @@ import { definitionAsPlan, planView, publicPlans } from './plans.ts';
 const config = resolveConfig(
   {
     upstream: 'http://127.0.0.1:1',
-    meters: [
-      { slug: 'requests', eventType: 'request', aggregation: 'COUNT' },
-      {
-        slug: 'tokens',
-        eventType: 'tokens',
-        aggregation: 'SUM',
-        valueProperty: '$.tokens',
-        groupBy: { model: '$.model' },
-      },
-    ],
+    meters: [testMeters.requests, testMeters.tokens],
     features: [
-      { key: 'api_requests', name: 'API requests', meter: 'requests' },
-      { key: 'small_input_tokens', name: 'tg-small input tokens', meter: 'tokens' },
+      testFeatures.api_requests,
+      { ...testFeatures.small_input_tokens, name: 'tg-small input tokens' },
     ],
     plans: [
-      {
-        key: 'ai',
-        name: 'AI',
-        trialDays: 14,
-        rateLimit: { limit: 300, window: '1m' },
-        rateCards: [
-          { key: 'small_input', feature: 'small_input_tokens', price: { type: 'unit', amount: '0.0000005' } },
-        ],
-      },
-      {
-        key: 'growth',
-        name: 'Growth',
-        rateCards: [
-          { key: 'base', price: { type: 'flat', amount: '20.00' } },
-          {
-            key: 'requests',
-            feature: 'api_requests',
-            price: {
-              type: 'tiered',
-              mode: 'graduated',
-              tiers: [{ upTo: 10_000, unitPrice: '0' }, { unitPrice: '0.01' }],
-            },
-            entitlement: { type: 'metered', limit: 10_000, softLimit: true },
-          },
-        ],
-      },
+      // AI without chat, so its first feature is the token price.
+      { ...testPlans.ai, rateCards: testPlans.ai.rateCards.filter((card) => card.key !== 'chat') },
+      testPlans.growth,
       {
         key: 'builder',
         name: 'Builder',

@@ -1,12 +1,13 @@
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type DemoUpstream, startDemoUpstream } from '../../examples/quickstart/upstream.ts';
-import { startTollgate, type Tollgate } from '../../src/app.ts';
+import type { Tollgate } from '../../src/app.ts';
 import { sqlRows } from '../../src/billing/model.ts';
 import { resolveConfig } from '../../src/config/index.ts';
-import { createLogger } from '../../src/util/log.ts';
 import { Decimal } from '../../src/util/money.ts';
+import { accessCard, testFeatures, testMeters, tokensFeature } from '../support/catalog.ts';
 import { openTestPostgres } from '../support/postgres.ts';
+import { startTestTollgate } from '../support/tollgate.ts';
 import { openHarness } from './harness.ts';
 
 /**
@@ -31,43 +32,23 @@ beforeAll(async () => {
         { method: 'POST', path: '/v1/chat/completions', feature: 'chat', models: { 'tg-large': 'chat' } },
         { method: 'GET', path: '/v1/weather', feature: 'api_requests' },
       ],
-      meters: [
-        { slug: 'requests', eventType: 'request', aggregation: 'COUNT', groupBy: { route: '$.route' } },
-        {
-          slug: 'tokens',
-          eventType: 'tokens',
-          aggregation: 'SUM',
-          valueProperty: '$.tokens',
-          groupBy: { model: '$.model', type: '$.type' },
-        },
-      ],
+      meters: [testMeters.requests, testMeters.tokens],
       features: [
-        { key: 'chat', name: 'Chat' },
+        testFeatures.chat,
         {
-          key: 'api_requests',
+          ...testFeatures.api_requests,
           name: 'Weather requests',
-          meter: 'requests',
           meterGroupByFilters: { route: '/v1/weather' },
         },
-        {
-          key: 'input_tokens',
-          name: 'Input tokens',
-          meter: 'tokens',
-          meterGroupByFilters: { type: 'input' },
-        },
-        {
-          key: 'output_tokens',
-          name: 'Output tokens',
-          meter: 'tokens',
-          meterGroupByFilters: { type: 'output' },
-        },
+        tokensFeature('input_tokens', 'Input tokens', { type: 'input' }),
+        tokensFeature('output_tokens', 'Output tokens', { type: 'output' }),
       ],
       plans: [
         {
           key: 'prepaid',
           name: 'Prepaid',
           rateCards: [
-            { key: 'chat', feature: 'chat', entitlement: { type: 'boolean' } },
+            accessCard('chat'),
             { key: 'weather', feature: 'api_requests', price: { type: 'unit', amount: REQUEST_PRICE } },
             { key: 'input', feature: 'input_tokens', price: { type: 'unit', amount: INPUT_PRICE } },
             { key: 'output', feature: 'output_tokens', price: { type: 'unit', amount: OUTPUT_PRICE } },
@@ -78,14 +59,7 @@ beforeAll(async () => {
     'credits-gateway.config.ts',
     '/tmp',
   );
-  tollgate = await startTollgate({
-    config,
-    database: ':memory:',
-    dataDir: '/tmp/tollgate-credits-gateway',
-    gatewayPort: 0,
-    consolePort: 0,
-    log: createLogger({ level: 'silent' }),
-  });
+  tollgate = await startTestTollgate(config, 'credits-gateway');
 });
 
 afterAll(async () => {

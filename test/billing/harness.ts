@@ -5,6 +5,7 @@ import {
   type PaymentRail,
   subscriptionPort,
 } from '../../src/billing/index.ts';
+import { createIncludedCredits } from '../../src/billing/plan-credits.ts';
 import { type CatalogService, createCatalogService } from '../../src/catalog/index.ts';
 import type { ResolvedConfig } from '../../src/config/index.ts';
 import { memoryChangeFeed, migrate, openPGliteStore, type Store } from '../../src/store/index.ts';
@@ -42,6 +43,8 @@ export async function openHarness(
     start?: string;
     rail?: (store: Store) => PaymentRail;
     store?: Store;
+    /** Grant the credits plans include, wired as `startTollgate` wires them. */
+    includedCredits?: boolean;
   } = {},
 ): Promise<Harness> {
   const store = options.store ?? (await openPGliteStore());
@@ -61,6 +64,12 @@ export async function openHarness(
   };
   const usage = new Map<string, Record<string, string>>();
   const mails: Harness['mails'] = [];
+  let subscriptionsPort = subscriptionPort({ store, config, subscriptions, customers, catalog });
+  if (options.includedCredits) {
+    const included = createIncludedCredits({ subscriptions, credits: () => billing.service.credits });
+    subscriptions.onEvent((event) => included.onEvent(event));
+    subscriptionsPort = included.wrapPort(subscriptionsPort);
+  }
   const billing = createBilling({
     mail: {
       async send(message) {
@@ -72,7 +81,7 @@ export async function openHarness(
     clock,
     log: silentLogger,
     config,
-    subscriptions: subscriptionPort({ store, config, subscriptions, customers, catalog }),
+    subscriptions: subscriptionsPort,
     usage: {
       async usage(customerId, _sub, features) {
         const u = usage.get(customerId) ?? {};

@@ -1,23 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  type BillingModule,
-  createBilling,
-  type SandboxRail,
-  subscriptionPort,
-} from '../../src/billing/index.ts';
-import { createIncludedCredits } from '../../src/billing/plan-credits.ts';
-import { type CatalogService, createCatalogService } from '../../src/catalog/index.ts';
+import type { BillingModule, SandboxRail } from '../../src/billing/index.ts';
+import type { CatalogService } from '../../src/catalog/index.ts';
 import { ConfigError, resolveConfig } from '../../src/config/index.ts';
-import { memoryChangeFeed, migrate, openPGliteStore, type Store } from '../../src/store/index.ts';
-import {
-  type CustomerService,
-  createCustomerService,
-  createSubscriptionService,
-  type SubscriptionService,
-} from '../../src/subscriptions/index.ts';
-import { ManualClock } from '../../src/util/clock.ts';
-import { silentLogger } from '../../src/util/log.ts';
-import { billingConfig } from './harness.ts';
+import type { Store } from '../../src/store/index.ts';
+import type { CustomerService, SubscriptionService } from '../../src/subscriptions/index.ts';
+import type { ManualClock } from '../../src/util/clock.ts';
+import { billingConfig, openHarness } from './harness.ts';
 
 /**
  * Credits included in a plan: granted when the subscription starts and at every roll-over
@@ -67,34 +55,16 @@ let customers: CustomerService;
 let subscriptions: SubscriptionService;
 let billing: BillingModule;
 let catalog: CatalogService;
-const usage = new Map<string, Record<string, string>>();
+let usage: Map<string, Record<string, string>>;
 
 beforeAll(async () => {
   const base = billingConfig();
   const config = billingConfig({ plans: [...base.plans, builder, saver, metered, graduated] });
-  store = await openPGliteStore();
-  await migrate(store);
-  clock = new ManualClock('2030-01-01T00:00:00Z');
-  const changes = memoryChangeFeed();
-  catalog = createCatalogService({ store, changes, clock });
-  customers = createCustomerService({ store, changes, clock });
-  subscriptions = createSubscriptionService({ store, changes, clock, catalog, customers });
-  await catalog.sync(config);
-  const included = createIncludedCredits({ subscriptions, credits: () => billing.service.credits });
-  subscriptions.onEvent((event) => included.onEvent(event));
-  billing = createBilling({
-    store,
-    clock,
-    log: silentLogger,
+  ({ store, clock, catalog, customers, subscriptions, billing, usage } = await openHarness({
     config,
-    subscriptions: included.wrapPort(subscriptionPort({ store, config, subscriptions, customers, catalog })),
-    usage: {
-      async usage(customerId, _sub, features) {
-        const u = usage.get(customerId) ?? {};
-        return Object.fromEntries(features.map((f) => [f, u[f] ?? '0']));
-      },
-    },
-  });
+    start: '2030-01-01T00:00:00Z',
+    includedCredits: true,
+  }));
 });
 
 afterAll(async () => {

@@ -2,9 +2,10 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTollgate, type Tollgate } from '../../src/app.ts';
+import type { Tollgate } from '../../src/app.ts';
 import { resolveConfig } from '../../src/config/index.ts';
-import { createLogger } from '../../src/util/log.ts';
+import { requestsCard, testFeatures, testMeters, testPlans } from '../support/catalog.ts';
+import { startTestTollgate } from '../support/tollgate.ts';
 
 /**
  * End to end through the real gateway, with the quickstart's plans shrunk to small limits:
@@ -23,11 +24,7 @@ beforeAll(async () => {
   });
   await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
   const port = (upstream.address() as AddressInfo).port;
-  const requestCard = (limit: number, softLimit = false) => ({
-    key: 'requests',
-    feature: 'api_requests',
-    entitlement: { type: 'metered' as const, limit, softLimit },
-  });
+  const rateLimit = { limit: 10_000, window: '1m' };
   const config = resolveConfig(
     {
       upstream: `http://127.0.0.1:${port}`,
@@ -36,35 +33,18 @@ beforeAll(async () => {
         { method: 'POST', path: '/v1/chat/completions', feature: 'chat' },
         { method: 'GET', path: '/v1/status' },
       ],
-      meters: [{ slug: 'requests', eventType: 'request', aggregation: 'COUNT' }],
-      features: [
-        { key: 'api_requests', name: 'API requests', meter: 'requests' },
-        { key: 'chat', name: 'Chat' },
-      ],
+      meters: [testMeters.requests],
+      features: [testFeatures.api_requests, testFeatures.chat],
+      // Rate limits high enough that only the quotas under test refuse a call.
       plans: [
+        { ...testPlans.free, rateLimit, rateCards: [requestsCard(5)] },
+        { ...testPlans.pro, rateLimit },
         {
-          key: 'free',
-          name: 'Free',
-          rateLimit: { limit: 10_000, window: '1m' },
-          rateCards: [requestCard(5)],
-        },
-        {
-          key: 'pro',
-          name: 'Pro',
-          rateLimit: { limit: 10_000, window: '1m' },
-          rateCards: [
-            { key: 'base', price: { type: 'flat', amount: '49.00' } },
-            requestCard(50_000),
-            { key: 'chat', feature: 'chat', entitlement: { type: 'boolean' } },
-          ],
-        },
-        {
-          key: 'growth',
-          name: 'Growth',
-          rateLimit: { limit: 10_000, window: '1m' },
+          ...testPlans.growth,
+          rateLimit,
           rateCards: [
             {
-              ...requestCard(3, true),
+              ...requestsCard(3, true),
               price: {
                 type: 'tiered',
                 mode: 'graduated',
@@ -77,7 +57,7 @@ beforeAll(async () => {
           key: 'hundred',
           name: 'Hundred',
           rateLimit: { limit: 100_000, window: '1m' },
-          rateCards: [requestCard(100)],
+          rateCards: [requestsCard(100)],
         },
       ],
       admin: { token: TOKEN },
@@ -85,14 +65,7 @@ beforeAll(async () => {
     'e2e.config.ts',
     process.cwd(),
   );
-  tollgate = await startTollgate({
-    config,
-    database: ':memory:',
-    dataDir: '/tmp/tollgate-e2e-entitlements',
-    gatewayPort: 0,
-    consolePort: 0,
-    log: createLogger({ level: 'silent' }),
-  });
+  tollgate = await startTestTollgate(config, 'e2e-entitlements');
 });
 
 afterAll(async () => {

@@ -1,9 +1,10 @@
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type DemoUpstream, startDemoUpstream } from '../../examples/quickstart/upstream.ts';
-import { startTollgate, type Tollgate } from '../../src/app.ts';
+import type { Tollgate } from '../../src/app.ts';
 import { resolveConfig } from '../../src/config/index.ts';
-import { createLogger } from '../../src/util/log.ts';
+import { accessCard, testFeatures, testMeters, tokensFeature } from '../support/catalog.ts';
+import { startTestTollgate } from '../support/tollgate.ts';
 
 /**
  * A hard quota on AI tokens: the model is read from the request, so a call for a model whose
@@ -26,32 +27,19 @@ beforeAll(async () => {
           models: { 'tg-large': 'large_model' },
         },
       ],
-      meters: [
-        {
-          slug: 'tokens',
-          eventType: 'tokens',
-          aggregation: 'SUM',
-          valueProperty: '$.tokens',
-          groupBy: { model: '$.model', type: '$.type' },
-        },
-      ],
+      meters: [testMeters.tokens],
       features: [
-        { key: 'chat', name: 'Chat' },
-        { key: 'large_model', name: 'Large model' },
-        {
-          key: 'large_output_tokens',
-          name: 'tg-large output tokens',
-          meter: 'tokens',
-          meterGroupByFilters: { model: 'tg-large', type: 'output' },
-        },
+        testFeatures.chat,
+        testFeatures.large_model,
+        tokensFeature('large_output_tokens', 'tg-large output tokens', { model: 'tg-large', type: 'output' }),
       ],
       plans: [
         {
           key: 'capped',
           name: 'Capped',
           rateCards: [
-            { key: 'chat', feature: 'chat', entitlement: { type: 'boolean' } },
-            { key: 'large', feature: 'large_model', entitlement: { type: 'boolean' } },
+            accessCard('chat'),
+            accessCard('large_model', 'large'),
             {
               key: 'large_output',
               feature: 'large_output_tokens',
@@ -64,14 +52,7 @@ beforeAll(async () => {
     'token-quota.config.ts',
     '/tmp',
   );
-  tollgate = await startTollgate({
-    config,
-    database: ':memory:',
-    dataDir: '/tmp/tollgate-token-quota',
-    gatewayPort: 0,
-    consolePort: 0,
-    log: createLogger({ level: 'silent' }),
-  });
+  tollgate = await startTestTollgate(config, 'token-quota');
 });
 
 afterAll(async () => {

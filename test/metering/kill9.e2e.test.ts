@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type DemoUpstream, startDemoUpstream } from '../../examples/quickstart/upstream.ts';
+import { accessCard, requestsCard, testFeatures, testMeters, testPlans } from '../support/catalog.ts';
 
 /**
  * The metering contract, end to end: a real `tollgate start` process under concurrent load is
@@ -76,29 +77,14 @@ beforeAll(async () => {
       { method: 'GET', path: '/v1/weather', feature: 'api_requests' },
       { method: 'POST', path: '/v1/chat/completions', feature: 'chat' },
     ],
-    meters: [
-      { slug: 'requests', eventType: 'request', aggregation: 'COUNT', groupBy: { route: '$.route' } },
-      {
-        slug: 'tokens',
-        eventType: 'tokens',
-        aggregation: 'SUM',
-        valueProperty: '$.tokens',
-        groupBy: { model: '$.model', type: '$.type' },
-      },
-    ],
-    features: [
-      { key: 'api_requests', name: 'API requests', meter: 'requests' },
-      { key: 'chat', name: 'Chat' },
-    ],
+    meters: [testMeters.requests, testMeters.tokens],
+    features: [testFeatures.api_requests, testFeatures.chat],
+    // Pro without its fee, and limits the load never reaches.
     plans: [
       {
-        key: 'pro',
-        name: 'Pro',
+        ...testPlans.pro,
         rateLimit: { limit: 10_000_000, window: '1m' },
-        rateCards: [
-          { key: 'requests', feature: 'api_requests', entitlement: { type: 'metered', limit: 10_000_000 } },
-          { key: 'chat', feature: 'chat', entitlement: { type: 'boolean' } },
-        ],
+        rateCards: [requestsCard(10_000_000), accessCard('chat')],
       },
     ],
   };
