@@ -4,6 +4,7 @@ import { Admin } from './pages/Admin.tsx';
 import { AcceptInvite, ForgotPassword, Login, ResetPassword, Signup } from './pages/Auth.tsx';
 import { Budget } from './pages/Budget.tsx';
 import { Checkout, CheckoutComplete } from './pages/Checkout.tsx';
+import { Credits } from './pages/Credits.tsx';
 import { Docs } from './pages/Docs.tsx';
 import { Home } from './pages/Home.tsx';
 import { InvoicePage, Invoices } from './pages/Invoices.tsx';
@@ -24,6 +25,7 @@ const APP_LINKS = [
   ['/keys', 'API keys'],
   ['/subscription', 'Subscription'],
   ['/invoices', 'Invoices'],
+  ['/credits', 'Credits'],
   ['/budget', 'Budget alerts'],
   ['/members', 'Members'],
 ] as const;
@@ -43,6 +45,7 @@ const TITLES: Record<string, string> = {
   '/keys': 'API keys',
   '/subscription': 'Subscription',
   '/invoices': 'Invoices',
+  '/credits': 'Credits',
   '/budget': 'Budget alerts',
   '/members': 'Members',
 };
@@ -258,6 +261,7 @@ function route(path: string): ReactNode {
   if (path === '/invoices') return guarded(<Invoices />);
   const invoice = /^\/invoices\/([\w-]+)$/.exec(path);
   if (invoice) return guarded(<InvoicePage id={invoice[1]!} />);
+  if (path === '/credits') return guarded(<Credits />);
   if (path === '/budget') return guarded(<Budget />);
   if (path === '/members') return guarded(<Members />);
   return (

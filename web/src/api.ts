@@ -74,6 +74,9 @@ export const del = <T>(path: string) => api<T>('DELETE', path);
 export type {
   CardInput as Card,
   CostSummary,
+  CreditAccountView as CreditAccount,
+  CreditEntryView as CreditEntry,
+  CreditsView,
   EntitlementBalance as Balance,
   InvoiceDetail,
   InvoiceSummary,
@@ -83,6 +86,7 @@ export type {
   PlanView as Plan,
   PortalUser as User,
   SubscriptionView as Subscription,
+  TopUpResult,
 } from '../../src/portal/ports.ts';
 
 // Built by the portal's HTTP layer itself (no port type).
