@@ -240,6 +240,14 @@ async function journey() {
   await page.getByRole('button', { name: 'Add alert' }).click();
   await page.getByText('Spend reaches $100.00').waitFor();
   await shot('budget');
+  // Prepaid credits: buy a preset with the card saved at checkout.
+  stage = 'Prepaid credits.';
+  await page.getByRole('link', { name: 'Credits' }).click();
+  await page.getByRole('heading', { name: 'Credits', exact: true }).waitFor();
+  await page.getByRole('button', { name: '$25.00', exact: true }).click();
+  await page.getByRole('button', { name: 'Buy $25.00' }).click();
+  await page.getByTestId('credit-balance-USD').getByText('$25.00').waitFor();
+  await shot('credits');
   await page.getByRole('link', { name: 'Members' }).click();
   await page.getByLabel('Email').fill('linus@compilers.test');
   await page.getByRole('button', { name: 'Send invitation' }).click();
@@ -257,6 +265,9 @@ async function journey() {
   await page.goto(`${base}/usage`);
   await page.getByRole('heading', { name: 'Usage & cost' }).waitFor();
   await shot('usage-phone');
+  await page.goto(`${base}/credits`);
+  await page.getByTestId('credit-balance-USD').waitFor();
+  await shot('credits-phone');
   await page.goto(`${base}/pricing`);
   await page.getByRole('heading', { name: 'Pro' }).waitFor();
   await shot('pricing-phone', false);

@@ -124,6 +124,16 @@ function Shell({ children }: { children: ReactNode }) {
     }
     document.getElementById('main')?.focus({ preventScroll: true });
   }, [path, brand?.name]);
+  // On a phone the account tabs scroll sideways: keep the current one in view.
+  // biome-ignore lint/correctness/useExhaustiveDependencies: re-centre on navigation.
+  useEffect(() => {
+    const tab = document.querySelector<HTMLElement>('.subnav a[aria-current="page"]');
+    const strip = tab?.parentElement;
+    if (!tab || !strip || strip.scrollWidth <= strip.clientWidth) return;
+    const t = tab.getBoundingClientRect();
+    const s = strip.getBoundingClientRect();
+    strip.scrollLeft += t.left - s.left - (s.width - t.width) / 2;
+  }, [path, inApp]);
   return (
     <>
       <a className="skip" href="#main">

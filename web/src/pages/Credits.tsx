@@ -186,10 +186,12 @@ function Ledger({ account, many }: { account: CreditAccount; many: boolean }) {
         </Empty>
       ) : (
         <div className="table-wrap">
-          <table data-testid={`credit-ledger-${c}`}>
+          <table className="credit-ledger" data-testid={`credit-ledger-${c}`}>
             <thead>
               <tr>
-                <th scope="col">Date</th>
+                <th scope="col" className="col-date">
+                  Date
+                </th>
                 <th scope="col">Description</th>
                 <th scope="col" className="num">
                   Amount
@@ -201,10 +203,11 @@ function Ledger({ account, many }: { account: CreditAccount; many: boolean }) {
                 const kind = KINDS[e.kind] ?? { label: e.kind };
                 return (
                   <tr key={e.id}>
-                    <td className="nowrap">{dateTime(e.createdAt)}</td>
+                    <td className="col-date">{dateTime(e.createdAt)}</td>
                     <td>
                       <Badge tone={kind.tone}>{kind.label}</Badge>{' '}
                       {e.note && e.note !== kind.label ? e.note : ''}
+                      <div className="small muted date-inline">{dateTime(e.createdAt)}</div>
                       {e.expiresAt && (
                         <div className="small muted">
                           {new Date(e.expiresAt) > new Date() ? 'Expires' : 'Expired'} {date(e.expiresAt)}
