@@ -104,20 +104,19 @@ function TopUpForm({ view, onPending }: { view: CreditsView; onPending: (currenc
       {paid && <Notice tone="ok">{paid}</Notice>}
       {!owner && <Notice tone="info">Only owners of the organisation can buy credits.</Notice>}
       {owner && blocked && (
-        <Notice
-          tone="warn"
-          title="No payment method yet"
-          action={
-            <Link className="btn btn-sm" to="/pricing">
+        <>
+          <Notice tone="warn" title="Credits cannot be bought yet">
+            {blocked}
+          </Notice>
+          {!view.paymentMethod && config?.rail !== 'invoice' && (
+            <Link className="btn btn-primary btn-block" to="/pricing">
               See plans
             </Link>
-          }
-        >
-          {blocked}
-        </Notice>
+          )}
+        </>
       )}
       <FormError form={form} />
-      <form onSubmit={onSubmit} noValidate aria-label="Buy credits">
+      <form onSubmit={onSubmit} noValidate aria-label="Buy credits" hidden={owner && Boolean(blocked)}>
         <fieldset className="presets" disabled={!owner || Boolean(blocked)}>
           <legend className="sr-only">Amount</legend>
           {PRESETS.map((p) => (
