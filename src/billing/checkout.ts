@@ -1,0 +1,235 @@
+import { problems } from '../http/problem.ts';
+import { newId } from '../util/ids.ts';
+import { Decimal, formatMoney } from '../util/money.ts';
+import { type BillingDeps, DAY } from './deps.ts';
+import { type Invoices, summary, totals } from './invoices.ts';
+import { type BillingSubscription, type Invoice, sqlRows } from './model.ts';
+import type { RailCustomers } from './rail-customers.ts';
+import { rate } from './rating.ts';
+import { type InvoiceRow, invoiceRowByKey, type PaymentRow } from './repo.ts';
+
+/**
+ * Checkout: a payment method arrives, a new subscription pays its first period's in-advance fees
+ * at once, and a declined first charge undoes the checkout.
+ */
+
+export type Checkout = ReturnType<typeof createCheckout>;
+
+export function createCheckout(
+  deps: Pick<
+    BillingDeps,
+    'db' | 'clock' | 'config' | 'subscriptions' | 'rail' | 'credits' | 'events' | 'taxRate'
+  >,
+  parts: {
+    invoices: Pick<Invoices, 'createAndIssue' | 'afterCreated' | 'mustLoad'>;
+    railCustomers: Pick<RailCustomers, 'ensureRailCustomer' | 'savePaymentMethod'>;
+    /** Payments need checkout too (a declined first charge), so collection comes in as functions. */
+    collect(invoiceId: string): Promise<PaymentRow | null>;
+    resumeCollection(row: InvoiceRow): Promise<void>;
+  },
+) {
+  const { db, clock, config, subscriptions, rail, credits, events, taxRate } = deps;
+  const { createAndIssue, afterCreated, mustLoad } = parts.invoices;
+  const { ensureRailCustomer, savePaymentMethod } = parts.railCustomers;
+  const { collect, resumeCollection } = parts;
+
+  /**
+   * The first charge of a new subscription (checkout) was declined: compensate, so the checkout
+   * leaves nothing behind. The invoice is voided (credits it drew go back), the subscription is
+   * canceled now; the customer can check out again with another card. The void invoice takes the
+   * key of its period's invoice (`sub:<id>:<from>`), so the billing run never bills that period.
+   */
+  async function undoCheckout(row: InvoiceRow, code: string, message: string): Promise<void> {
+    const voided = await sqlRows<{ id: string }>(
+      db,
+      `update billing_invoices set status = 'void', voided_at = $2, next_payment_attempt_at = null, last_payment_error = $3,
+         idempotency_key = replace(idempotency_key, ':first:', ':')
+       where id = $1 and status = 'issued' returning id`,
+      [row.id, clock.now(), `${code}: ${message}`],
+    );
+    if (voided.length === 0) return;
+    const drawn = await sqlRows<{ id: string; currency: string; amount: string; grant_id: string | null }>(
+      db,
+      `select id, currency, amount::text as amount, grant_id from billing_credit_ledger
+       where invoice_id = $1 and kind in ('usage', 'release')`,
+      [row.id],
+    );
+    for (const d of drawn) {
+      await sqlRows(
+        db,
+        `insert into billing_credit_ledger (id, customer_id, currency, kind, amount, grant_id, invoice_id, idempotency_key, note, created_at)
+         values ($1, $2, $3, 'release', $4, $5, $6, $7, 'Invoice voided: checkout declined', $8)
+         on conflict (idempotency_key) do nothing`,
+        [
+          newId('crd'),
+          row.customer_id,
+          d.currency,
+          new Decimal(d.amount).neg().toString(),
+          d.grant_id,
+          row.id,
+          `void:${d.id}`,
+          clock.now(),
+        ],
+      );
+    }
+    if (drawn.length > 0) await credits.refresh(row.customer_id);
+    if (row.subscription_id && subscriptions.cancel) {
+      const sub = await subscriptions.get(row.subscription_id);
+      if (sub && sub.status !== 'canceled') await subscriptions.cancel(sub.id);
+    }
+    const invoice = await mustLoad(row.id);
+    await events.emit('invoice.void', { invoice: summary(invoice) });
+    await events.emit('invoice.payment_failed', {
+      invoice: summary(invoice),
+      failureCode: code,
+      failureMessage: message,
+      nextPaymentAttemptAt: null,
+    });
+  }
+
+  /**
+   * A payment method arrived (sandbox card or hosted checkout): subscribe if a plan was chosen,
+   * then collect what is open for the customer (first invoice, overdue invoices).
+   */
+  async function afterPaymentMethod(
+    customerId: string,
+    metadata: Record<string, string>,
+  ): Promise<Invoice | null> {
+    let first: Invoice | null = null;
+    if (metadata.planKey && subscriptions.subscribe) {
+      const live = (await subscriptions.listForCustomer(customerId)).some((s) => s.status !== 'canceled');
+      const sub = await subscriptions.subscribe(customerId, metadata.planKey);
+      // A new subscription pays its first in-advance fees now; a plan change is prorated by
+      // second on the period's invoice instead (credit for the old plan, charge for the new).
+      if (!live) first = await invoiceFirstPeriod(sub);
+    }
+    // Retry open invoices at once with the new card.
+    const open = await sqlRows<{ id: string }>(
+      db,
+      `select id from billing_invoices where customer_id = $1 and status = 'issued' and amount_due > 0 order by created_at`,
+      [customerId],
+    );
+    for (const o of open) if (o.id !== first?.id) await collect(o.id);
+    return first;
+  }
+
+  /**
+   * What checkout will charge at once for a new subscription to `planKey` (its first phase's
+   * in-advance fees, with tax), or null when nothing (a plan change, a free or usage-only plan).
+   */
+  async function firstCharge(customerId: string, planKey: string): Promise<string | null> {
+    const plan = config.plans.find((p) => p.key === planKey);
+    if (!plan) return null;
+    if ((await subscriptions.listForCustomer(customerId)).some((s) => s.status !== 'canceled')) return null;
+    const phase = plan.phases?.[0] ?? { key: 'default', trial: false, rateCards: plan.rateCards ?? [] };
+    const from = clock.now();
+    const period = { from, to: new Date(from.getTime() + 30 * DAY) };
+    const lines = rate({
+      period,
+      currency: plan.currency,
+      segments: [
+        {
+          ...period,
+          planKey,
+          planVersion: 0,
+          phaseKey: phase.key,
+          trial: phase.trial ?? false,
+          rateCards: phase.rateCards ?? [],
+          usage: {},
+        },
+      ],
+    }).filter((l) => l.timing === 'in_advance');
+    const { total } = totals(lines, plan.currency, taxRate);
+    return total.gt(0) ? formatMoney(total, plan.currency) : null;
+  }
+
+  /** The in-advance fees of a new subscription's first period, issued and charged now. */
+  async function invoiceFirstPeriod(sub: BillingSubscription): Promise<Invoice | null> {
+    const period = sub.currentPeriod;
+    const key = `sub:${sub.id}:first:${period.from.toISOString()}`;
+    const segments = await subscriptions.segments(sub, period);
+    const lines = rate({
+      period,
+      currency: sub.currency,
+      segments: segments.slice(0, 1).map((s) => ({ ...s, usage: {} })),
+    }).filter((l) => l.timing === 'in_advance');
+    if (lines.length === 0) return null;
+    const created = await createAndIssue({
+      key,
+      customerId: sub.customerId,
+      subscriptionId: sub.id,
+      currency: sub.currency,
+      period,
+      lines,
+      applyCredits: true,
+      metadata: { planKey: sub.planKey, planVersion: sub.planVersion, first: true },
+    });
+    if (created) {
+      await afterCreated(created);
+      return mustLoad(created.id);
+    }
+    const row = await invoiceRowByKey(db, key);
+    if (!row) return null;
+    await resumeCollection(row);
+    return mustLoad(row.id);
+  }
+
+  return {
+    undoCheckout,
+    afterPaymentMethod,
+    /** Saves a payment method in place (sandbox test card) and collects what is open. */
+    async attachCard(customerId: string, card: string): Promise<{ label: string | null }> {
+      const customer = await ensureRailCustomer(customerId);
+      const result = await rail.checkout({
+        customerId,
+        railCustomerId: customer.rail_customer_id,
+        mode: 'setup',
+        currency: 'USD',
+        description: 'Save a card',
+        successUrl: '',
+        cancelUrl: '',
+        metadata: { customerId },
+        card,
+      });
+      if (result.paymentMethodId)
+        await savePaymentMethod(customerId, result.paymentMethodId, result.paymentMethodLabel ?? null);
+      await afterPaymentMethod(customerId, {});
+      return { label: result.paymentMethodLabel ?? null };
+    },
+    /**
+     * Portal checkout. Sandbox (`card` given): saves the card, subscribes to `planKey` and charges
+     * the first invoice now. Hosted rails (Stripe): returns the Checkout URL; the subscription
+     * starts when the provider's `checkout.completed` webhook arrives.
+     */
+    async startCheckout(
+      customerId: string,
+      planKey: string | null,
+      checkoutOptions: { card?: string; returnUrl?: string; cancelUrl?: string },
+    ): Promise<{ url: string | null; invoice: Invoice | null; sessionId: string }> {
+      if (planKey && !config.plans.some((p) => p.key === planKey)) {
+        throw problems.badRequest(`No plan "${planKey}" in the configuration.`);
+      }
+      const customer = await ensureRailCustomer(customerId);
+      const metadata: Record<string, string> = { customerId, ...(planKey ? { planKey } : {}) };
+      const amount = planKey ? await firstCharge(customerId, planKey) : null;
+      const result = await rail.checkout({
+        customerId,
+        railCustomerId: customer.rail_customer_id,
+        // Rails that cannot save a card without a payment (Paddle) take the first charge here.
+        mode: amount ? 'payment' : 'setup',
+        ...(amount ? { amount } : {}),
+        currency: config.plans.find((p) => p.key === planKey)?.currency ?? 'USD',
+        description: planKey ? `Subscribe to ${planKey}` : 'Save a payment method',
+        successUrl: checkoutOptions.returnUrl ?? '',
+        cancelUrl: checkoutOptions.cancelUrl ?? checkoutOptions.returnUrl ?? '',
+        metadata,
+        card: checkoutOptions.card,
+      });
+      if (result.url) return { url: result.url, invoice: null, sessionId: result.sessionId };
+      if (result.paymentMethodId)
+        await savePaymentMethod(customerId, result.paymentMethodId, result.paymentMethodLabel ?? null);
+      const invoice = await afterPaymentMethod(customerId, metadata);
+      return { url: null, invoice, sessionId: result.sessionId };
+    },
+  };
+}

@@ -1,0 +1,63 @@
+import type { ResolvedConfig } from '../config/index.ts';
+import { runExclusive, type Store } from '../store/index.ts';
+import type { Clock } from '../util/clock.ts';
+import type { Logger } from '../util/log.ts';
+import type { CreditsService } from './credits.ts';
+import type { Db, EventSink, SubscriptionPort, UsagePort } from './model.ts';
+import type { PaymentRail } from './rails/types.ts';
+
+export const DAY = 86_400_000;
+
+/** Sends a customer a mail at their billing address; never fails. */
+export type MailCustomer = (customerId: string, subject: string, text: string) => Promise<void>;
+
+/** What the parts of the billing service work with; each part takes the fields it uses. */
+export interface BillingDeps {
+  store: Store;
+  db: Db;
+  clock: Clock;
+  log: Logger;
+  config: ResolvedConfig;
+  subscriptions: SubscriptionPort;
+  usage: UsagePort;
+  rail: PaymentRail;
+  credits: CreditsService;
+  events: EventSink;
+  taxRate: NonNullable<ResolvedConfig['billing']['taxRate']> | null;
+  /** Days after the first failure for each retry. */
+  retryDays: number[];
+  /** Net payment terms for the invoice rail (30 when not given). */
+  netDays: number | undefined;
+  mailCustomer: MailCustomer;
+  /** Where customers update their card, for dunning emails. */
+  portalInvoicesUrl: (() => string) | undefined;
+}
+
+/** Best effort: a mail that cannot be sent never fails billing. */
+export function customerMailer(
+  mail: { send(message: { to: string; subject: string; text: string }): Promise<void> } | undefined,
+  subscriptions: SubscriptionPort,
+  log: Logger,
+): MailCustomer {
+  return async function mailCustomer(customerId, subject, text) {
+    if (!mail) return;
+    try {
+      const customer = await subscriptions.customer(customerId);
+      if (customer?.email) await mail.send({ to: customer.email, subject, text });
+    } catch (error) {
+      log.warn({ err: error, customerId }, 'billing mail failed');
+    }
+  };
+}
+
+/** Leader-only on PostgreSQL (`pg_try_advisory_xact_lock` via runExclusive); null when another runner holds it. */
+export async function withLock<T>(store: Store, name: string, fn: () => Promise<T>): Promise<T | null> {
+  const result = await runExclusive(store, name, fn);
+  return result.ran ? result.value : null;
+}
+
+/** Rails that confirm asynchronously in process (sandbox) deliver before a run returns. */
+export async function drainRail(rail: PaymentRail): Promise<void> {
+  const drain = (rail as Partial<{ drain(): Promise<void> }>).drain;
+  if (typeof drain === 'function') await drain.call(rail);
+}

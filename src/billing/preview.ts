@@ -1,0 +1,197 @@
+import { problems } from '../http/problem.ts';
+import { Decimal, formatMoney } from '../util/money.ts';
+import type { BillingDeps } from './deps.ts';
+import { totals } from './invoices.ts';
+import { type BillingSegment, type BillingSubscription, sqlRows } from './model.ts';
+import { type RatedLine, rate } from './rating.ts';
+
+/** What a period costs without invoicing it: rating a subscription, the upcoming invoice, `simulate`. */
+
+export interface SimulationRow {
+  customerId: string;
+  customerName: string;
+  subscriptionId: string;
+  periodFrom: string;
+  periodTo: string;
+  currency: string;
+  /** Subtotal (before tax) under the plan versions in force at the time. */
+  before: string;
+  /** Subtotal under the plan as in the current config. */
+  after: string;
+}
+
+export interface UpcomingInvoice {
+  subscriptionId: string;
+  customerId: string;
+  currency: string;
+  periodFrom: string;
+  periodTo: string;
+  asOf: string;
+  costToDate: { lines: RatedLine[]; total: string };
+  forecast: { lines: RatedLine[]; total: string };
+}
+
+export type Preview = ReturnType<typeof createPreview>;
+
+export function createPreview(
+  deps: Pick<BillingDeps, 'db' | 'clock' | 'config' | 'subscriptions' | 'usage' | 'taxRate'>,
+) {
+  const { db, clock, config, subscriptions, usage, taxRate } = deps;
+
+  async function rateSubscription(
+    sub: BillingSubscription,
+    period: { from: Date; to: Date },
+    usageTo: Date = period.to,
+  ): Promise<{ segments: BillingSegment[]; lines: RatedLine[] }> {
+    const segments = await subscriptions.segments(sub, period);
+    const rated = [];
+    for (const segment of segments) {
+      const to = segment.to < usageTo ? segment.to : usageTo;
+      const features = [
+        ...new Set(
+          segment.rateCards
+            .filter((c) => c.feature && c.price && c.price.type !== 'flat')
+            .map((c) => c.feature as string),
+        ),
+      ];
+      const segmentUsage =
+        features.length > 0 && to > segment.from
+          ? await usage.usage(sub.customerId, sub.id, features, segment.from, to)
+          : {};
+      rated.push({ ...segment, usage: segmentUsage });
+    }
+    return { segments, lines: rate({ period, currency: sub.currency, segments: rated }) };
+  }
+
+  /** Keys of lines already billed for this subscription period by an earlier invoice (e.g. checkout). */
+  async function billedKeys(
+    subscriptionId: string,
+    periodFrom: Date,
+    exceptKey: string,
+  ): Promise<Set<string>> {
+    const rows = await sqlRows<{ key: string }>(
+      db,
+      `select l.key from billing_invoice_lines l join billing_invoices i on i.id = l.invoice_id
+       where i.subscription_id = $1 and i.period_from = $2 and i.status <> 'void' and i.idempotency_key <> $3`,
+      [subscriptionId, periodFrom, exceptKey],
+    );
+    return new Set(rows.map((r) => r.key));
+  }
+
+  return {
+    rateSubscription,
+    billedKeys,
+    /** Cost to date for the current period, plus a linear forecast to its end. */
+    async upcoming(subscriptionId: string, asOf: Date = clock.now()): Promise<UpcomingInvoice> {
+      const sub = await subscriptions.get(subscriptionId);
+      if (!sub) throw problems.notFound(`No subscription ${subscriptionId}.`);
+      const period = sub.currentPeriod;
+      const upTo = asOf < period.to ? asOf : period.to;
+      const { segments, lines } = await rateSubscription(sub, period, upTo);
+      const already = await billedKeys(sub.id, period.from, `sub:${sub.id}:${period.from.toISOString()}`);
+      const toDate = lines.filter((l) => !already.has(l.key));
+      const elapsed = upTo.getTime() - period.from.getTime();
+      const whole = period.to.getTime() - period.from.getTime();
+      const factor = elapsed > 0 ? new Decimal(whole).div(elapsed) : new Decimal(1);
+      // Forecast: usage in the last (current) segment grows linearly to the period end.
+      const rated = [];
+      for (const segment of segments) {
+        const to = segment.to < upTo ? segment.to : upTo;
+        const features = [
+          ...new Set(
+            segment.rateCards
+              .filter((c) => c.feature && c.price && c.price.type !== 'flat')
+              .map((c) => c.feature as string),
+          ),
+        ];
+        const u =
+          features.length > 0 && to > segment.from
+            ? await usage.usage(sub.customerId, sub.id, features, segment.from, to)
+            : {};
+        const isLast = segment === segments[segments.length - 1];
+        const scaled: Record<string, string> = {};
+        for (const [k, v] of Object.entries(u))
+          scaled[k] = isLast ? new Decimal(v).mul(factor).toDecimalPlaces(0).toString() : v;
+        rated.push({ ...segment, usage: scaled });
+      }
+      const forecast = rate({ period, currency: sub.currency, segments: rated }).filter(
+        (l) => !already.has(l.key),
+      );
+      const sum = (ls: RatedLine[]) => formatMoney(totals(ls, sub.currency, taxRate).total, sub.currency);
+      return {
+        subscriptionId: sub.id,
+        customerId: sub.customerId,
+        currency: sub.currency,
+        periodFrom: period.from.toISOString(),
+        periodTo: period.to.toISOString(),
+        asOf: upTo.toISOString(),
+        costToDate: { lines: toDate, total: sum(toDate) },
+        forecast: { lines: forecast, total: sum(forecast) },
+      };
+    },
+    /**
+     * `tollgate simulate`: re-rates the real usage of every billing period that started in
+     * [monthFrom, monthTo) for subscriptions on `planKey`, under the plan as it is in the current
+     * config (not yet published), and returns revenue before/after per customer. Changes nothing.
+     */
+    async simulate(planKey: string, monthFrom: Date, monthTo: Date): Promise<SimulationRow[]> {
+      const plan = config.plans.find((p) => p.key === planKey);
+      if (!plan)
+        throw problems.badRequest(
+          `No plan "${planKey}" in the current config (plans: ${config.plans.map((p) => p.key).join(', ')}).`,
+        );
+      const periods = await sqlRows<{ subscription_id: string; period_start: Date; period_end: Date }>(
+        db,
+        `select p.subscription_id, p.period_start, p.period_end from subscription_periods p
+         join subscriptions s on s.id = p.subscription_id
+         where s.plan_key = $1 and p.period_start >= $2 and p.period_start < $3 order by p.subscription_id, p.period_start`,
+        [planKey, monthFrom, monthTo],
+      );
+      const phases = plan.phases ?? [{ key: 'default', trial: false, rateCards: plan.rateCards ?? [] }];
+      const rows: SimulationRow[] = [];
+      for (const p of periods) {
+        const sub = await subscriptions.get(p.subscription_id);
+        if (!sub) continue;
+        const period = { from: new Date(p.period_start), to: new Date(p.period_end) };
+        const before = await rateSubscription({ ...sub, currentPeriod: period }, period);
+        const after = [];
+        for (const segment of before.segments) {
+          const phase = phases.find((ph) => ph.key === segment.phaseKey) ?? phases[phases.length - 1];
+          const rateCards = phase?.rateCards ?? [];
+          const features = [
+            ...new Set(
+              rateCards
+                .filter((c) => c.feature && c.price && c.price.type !== 'flat')
+                .map((c) => c.feature as string),
+            ),
+          ];
+          const u =
+            features.length > 0
+              ? await usage.usage(sub.customerId, sub.id, features, segment.from, segment.to)
+              : {};
+          after.push({
+            ...segment,
+            planKey,
+            planVersion: 0,
+            trial: phase?.trial ?? false,
+            rateCards,
+            usage: u,
+          });
+        }
+        const afterLines = rate({ period, currency: plan.currency, segments: after });
+        const customer = await subscriptions.customer(sub.customerId);
+        rows.push({
+          customerId: sub.customerId,
+          customerName: customer?.name ?? sub.customerId,
+          subscriptionId: sub.id,
+          periodFrom: period.from.toISOString(),
+          periodTo: period.to.toISOString(),
+          currency: plan.currency,
+          before: formatMoney(totals(before.lines, sub.currency, taxRate).subtotal, sub.currency),
+          after: formatMoney(totals(afterLines, plan.currency, taxRate).subtotal, plan.currency),
+        });
+      }
+      return rows;
+    },
+  };
+}
