@@ -36,7 +36,7 @@ export interface CreditsPort {
   rateCards(subscriptionId: string): Promise<readonly RateCardConfig[]>;
 }
 
-/** How a feature's usage is found in the gateway's events (see `compileState` in server.ts). */
+/** How a feature's usage is found in the gateway's events (see `compileState` in state.ts). */
 export interface CreditFeatureMeter {
   eventType: string;
   filters: [string, string][];

@@ -1,0 +1,457 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import type { Dispatcher } from 'undici';
+import type { OutboundPolicy } from '../config/index.ts';
+import { ProblemError, problems } from '../http/problem.ts';
+import type { VerifiedKey } from '../keys/model.ts';
+import type { UsageEvent } from '../metering/events.ts';
+import type { QuotaResult, QuotaSpec, RateLimitResult, RateLimitSpec } from '../ratelimit/types.ts';
+import type { AccessView, QuotaView } from '../subscriptions/access.ts';
+import { addOwnHeaders, problem } from './answers.ts';
+import type { AppendWaiter, BatchingUsageLog } from './batch-log.ts';
+import { GatewayContext, RequestInfo } from './context.ts';
+import type { CreditHold, GatewayCredits } from './credits.ts';
+import { pipeline } from './pipeline.ts';
+import type { CompiledRoute } from './router.ts';
+import type { Gateway } from './server.ts';
+import { type GatewayState, isPromise, MAX_JSON_BODY } from './state.ts';
+import { SseUsageScanner } from './usage.ts';
+import { addTokenQuotas, usageEvents } from './usage-events.ts';
+
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'host',
+  // Node answers `Expect: 100-continue` itself; the upstream request streams the body anyway.
+  'expect',
+]);
+
+/**
+ * One request through the gateway. It is also the undici dispatch handler of its upstream
+ * request, so a proxied request allocates one object for the whole exchange.
+ */
+export class Exchange implements Dispatcher.DispatchHandler, AppendWaiter {
+  readonly gw: Gateway;
+  readonly state: GatewayState;
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly started: number;
+  readonly requestId: string;
+  path = '';
+  search = '';
+  route: CompiledRoute | null = null;
+  params: Record<string, string> | null = null;
+  key: VerifiedKey | null = null;
+  authHeader = '';
+  view: AccessView | null = null;
+  rateSpec: RateLimitSpec | null = null;
+  rate: RateLimitResult | null = null;
+  quotaView: QuotaView | null = null;
+  quotaSpec: QuotaSpec | null = null;
+  quota: QuotaResult | null = null;
+  ctx: GatewayContext | null = null;
+  controller: Dispatcher.DispatchController | null = null;
+  status = 0;
+  proxied = false;
+  clientGone = false;
+  done = false;
+  /** Response headers waiting for outbound policies; chunks received meanwhile. */
+  holding: Buffer[] | null = null;
+  ended = false;
+  metered = false;
+  /**
+   * With a Content-Length the client knows the body is complete at its last byte, so the last
+   * chunk of a metered response is held until the usage events are in the log (chunked responses
+   * complete only with res.end(), so nothing is held back for them: SSE is never delayed).
+   */
+  holdLast = false;
+  last: Buffer | null = null;
+  json: Buffer[] | null = null;
+  jsonBytes = 0;
+  sse: SseUsageScanner | null = null;
+  /** The request body, when it was read to learn the model (model-gated routes). */
+  body: Buffer | null = null;
+  model: string | null = null;
+  /** This response's usage events, while they are being appended. */
+  events: UsageEvent[] | null = null;
+  /** Credits reserved for this call (credits-only customers), settled when it is over. */
+  creditHold: CreditHold | null = null;
+  /** The usage events are in the log: what the call is charged for. */
+  recorded = false;
+
+  constructor(gw: Gateway, state: GatewayState, req: IncomingMessage, res: ServerResponse) {
+    this.gw = gw;
+    this.state = state;
+    this.req = req;
+    this.res = res;
+    this.started = performance.now();
+    this.requestId = randomUUID();
+  }
+
+  run(): void {
+    try {
+      const result = pipeline(this);
+      if (result !== undefined) result.catch((error: unknown) => this.fail(error));
+    } catch (error) {
+      this.fail(error);
+    }
+  }
+
+  context(): GatewayContext {
+    if (this.ctx === null) {
+      const view = this.view;
+      this.ctx = new GatewayContext({
+        requestId: this.requestId,
+        request: new RequestInfo(this.req, this.path, this.search, this.params ?? {}),
+        route: (this.route as CompiledRoute).info,
+        key: this.key,
+        customer: view?.customer ?? null,
+        subscription: view?.subscription ?? null,
+        entitlements: view?.entitlements,
+        log: this.gw.log,
+      });
+    }
+    return this.ctx;
+  }
+
+  proxy(): void {
+    const req = this.req;
+    const res = this.res;
+    const route = this.route as CompiledRoute;
+    const upstream = route.upstream;
+    const source = req.headers;
+    const headers: Record<string, string | string[]> = {};
+    // Headers named in `Connection` are hop-by-hop too (RFC 9110 §7.6.1).
+    const connection = source.connection;
+    const named =
+      connection !== undefined && connection !== 'keep-alive' && connection !== 'close'
+        ? connection.toLowerCase().split(/\s*,\s*/)
+        : null;
+    for (const name in source) {
+      if (HOP_BY_HOP.has(name) || name === this.authHeader || name.startsWith('x-tollgate-')) continue;
+      if (named?.includes(name)) continue;
+      const value = source[name];
+      if (value !== undefined) headers[name] = value;
+    }
+    const ip = req.socket.remoteAddress ?? '';
+    const forwardedFor = source['x-forwarded-for'];
+    headers['x-forwarded-for'] = forwardedFor ? `${forwardedFor}, ${ip}` : ip;
+    // A TLS terminator in front of the gateway sets these; otherwise this listener is plain HTTP.
+    if (headers['x-forwarded-proto'] === undefined) headers['x-forwarded-proto'] = 'http';
+    if (headers['x-forwarded-host'] === undefined && source.host !== undefined) {
+      headers['x-forwarded-host'] = source.host;
+    }
+    headers['x-request-id'] = this.requestId;
+    const key = this.key;
+    if (key !== null) {
+      headers['x-tollgate-customer'] = key.customerId;
+      headers['x-tollgate-key'] = key.id;
+      const plan = this.view?.subscription?.plan.key;
+      if (plan !== undefined) headers['x-tollgate-plan'] = plan;
+    }
+    const length = source['content-length'];
+    const hasBody = length !== undefined ? length !== '0' : source['transfer-encoding'] !== undefined;
+    this.proxied = true;
+    res.on('close', () => this.onClientClose());
+    this.gw.pool(upstream).dispatch(
+      {
+        path: upstream.basePath === '' ? (req.url ?? '/') : upstream.basePath + (req.url ?? '/'),
+        method: (req.method ?? 'GET') as Dispatcher.HttpMethod,
+        headers,
+        body: this.body ?? (hasBody ? req : null),
+        headersTimeout: upstream.timeoutMs,
+      },
+      this,
+    );
+  }
+
+  onClientClose(): void {
+    if (this.res.writableFinished || this.done) return;
+    this.clientGone = true;
+    this.controller?.abort(new Error('client closed the connection'));
+  }
+
+  // --- undici dispatch handler ---
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    if (this.clientGone) controller.abort(new Error('client closed the connection'));
+  }
+
+  onResponseStart(
+    controller: Dispatcher.DispatchController,
+    statusCode: number,
+    upstreamHeaders: IncomingHttpHeaders,
+  ): void {
+    this.status = statusCode;
+    const headers: Record<string, string | string[]> = {};
+    for (const name in upstreamHeaders) {
+      if (HOP_BY_HOP.has(name)) continue;
+      const value = upstreamHeaders[name];
+      if (value !== undefined) headers[name] = value;
+    }
+    addOwnHeaders(this, headers);
+    const state = this.state;
+    this.metered = this.key !== null && this.gw.batchedLog !== null && state.counts(statusCode);
+    if (this.metered && (state.aiUsage || state.hook !== undefined)) {
+      const type = upstreamHeaders['content-type'];
+      // Compressed bodies are passed through untouched and not inspected for token usage.
+      const encoding = upstreamHeaders['content-encoding'];
+      if (typeof type === 'string' && (encoding === undefined || encoding === 'identity')) {
+        if (type.includes('text/event-stream')) this.sse = new SseUsageScanner();
+        else if (type.includes('json')) this.json = [];
+      }
+    }
+    this.holdLast = this.metered && upstreamHeaders['content-length'] !== undefined;
+    const outbound = this.route?.outbound ?? [];
+    if (state.outbound.length === 0 && outbound.length === 0) {
+      this.res.writeHead(statusCode, headers);
+      return;
+    }
+    this.holding = [];
+    controller.pause();
+    this.runOutbound([...state.outbound, ...outbound], statusCode, headers).then(
+      () => {
+        if (this.clientGone) return;
+        this.res.writeHead(statusCode, headers);
+        const held = this.holding ?? [];
+        this.holding = null;
+        for (const chunk of held) this.forward(chunk);
+        controller.resume();
+        if (this.ended) this.finish();
+      },
+      (error: unknown) => {
+        controller.abort(error instanceof Error ? error : new Error(String(error)));
+        this.holding = null;
+        this.fail(error);
+      },
+    );
+  }
+
+  async runOutbound(
+    policies: OutboundPolicy[],
+    status: number,
+    headers: Record<string, string | string[]>,
+  ): Promise<void> {
+    const ctx = this.context();
+    const response = {
+      status,
+      headers,
+      setHeader(name: string, value: string) {
+        headers[name.toLowerCase()] = value;
+      },
+    };
+    for (const policy of policies) await policy(ctx, response);
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.clientGone) return;
+    if (this.json !== null) {
+      this.jsonBytes += chunk.length;
+      if (this.jsonBytes > MAX_JSON_BODY) this.json = null;
+      else this.json.push(chunk);
+    }
+    if (this.holding !== null) {
+      this.holding.push(chunk);
+    } else if (!this.forward(chunk)) {
+      controller.pause();
+      this.res.once('drain', () => controller.resume());
+    }
+    // Scanned after the chunk was handed to the client: extraction never delays a stream.
+    if (this.sse !== null) this.sse.push(chunk);
+  }
+
+  forward(chunk: Buffer): boolean {
+    if (!this.holdLast) return this.res.write(chunk);
+    const previous = this.last;
+    this.last = chunk;
+    return previous === null ? true : this.res.write(previous);
+  }
+
+  onResponseEnd(): void {
+    this.ended = true;
+    if (this.holding !== null) return; // outbound policies still running; they finish
+    this.finish();
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+    this.refundQuota();
+    if (this.clientGone) {
+      this.observe(499);
+      return;
+    }
+    if (this.res.headersSent) {
+      this.gw.log.error({ err: error, requestId: this.requestId }, 'upstream failed mid-response');
+      this.done = true;
+      this.res.destroy(error);
+      this.observe(this.status);
+      return;
+    }
+    const code = (error as { code?: string }).code;
+    if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT') {
+      void problem(
+        this,
+        new ProblemError({
+          status: 504,
+          type: 'upstream-timeout',
+          title: 'Upstream timeout',
+          detail: `The upstream did not answer within ${this.route?.upstream.timeoutMs} ms.`,
+        }),
+      );
+      return;
+    }
+    this.gw.log.error(
+      { err: error, requestId: this.requestId, upstream: this.route?.upstream.origin },
+      'upstream unreachable',
+    );
+    void problem(
+      this,
+      new ProblemError({
+        status: 502,
+        type: 'upstream-unavailable',
+        title: 'Bad gateway',
+        detail: 'The upstream could not be reached or closed the connection.',
+      }),
+    );
+  }
+
+  // --- completion ---
+
+  /**
+   * Completes the response: for a metered one, the usage events are appended to the log first
+   * (awaited when the log is asynchronous), and only then is the last byte written. Synchronous
+   * end to end when the log is (embedded) and no metering hook is set.
+   */
+  finish(): void {
+    if (this.done) return;
+    if (!this.metered) {
+      this.refundQuota();
+      this.end();
+      return;
+    }
+    let events: UsageEvent[] | Promise<UsageEvent[]>;
+    try {
+      events = usageEvents(this);
+    } catch (error) {
+      this.meteringFailed(error);
+      return;
+    }
+    if (isPromise(events)) {
+      events.then(
+        (list) => this.record(list),
+        (error: unknown) => this.meteringFailed(error),
+      );
+      return;
+    }
+    this.record(events);
+  }
+
+  record(events: UsageEvent[]): void {
+    if (events.length === 0) {
+      this.end();
+      return;
+    }
+    this.events = events;
+    try {
+      (this.gw.batchedLog as BatchingUsageLog).enqueue(events, this);
+    } catch (error) {
+      this.meteringFailed(error);
+    }
+  }
+
+  /** The usage log's answer ({@link AppendWaiter}): the events are in the log, or could not be appended. */
+  appended(error: unknown): void {
+    if (error !== undefined) {
+      this.meteringFailed(error);
+      return;
+    }
+    this.recorded = true;
+    addTokenQuotas(this, this.events as UsageEvent[]);
+    this.end();
+  }
+
+  end(): void {
+    if (this.done) return;
+    this.done = true;
+    const last = this.last;
+    this.last = null;
+    if (last !== null) this.res.end(last);
+    else this.res.end();
+    this.observe(this.status);
+  }
+
+  /** Not recorded → not delivered in full: the client sees a broken response, not a free one. */
+  meteringFailed(error: unknown): void {
+    this.gw.log.error({ err: error, requestId: this.requestId }, 'could not record usage; response aborted');
+    this.done = true;
+    this.res.destroy(error instanceof Error ? error : new Error(String(error)));
+    this.observe(500);
+  }
+
+  /** A request that will not be metered does not use up quota. */
+  refundQuota(): void {
+    const view = this.quotaView;
+    const spec = this.quotaSpec;
+    if (view === null || spec === null || this.quota === null || !this.quota.allowed) return;
+    this.quota = null;
+    try {
+      const result = this.gw.counters.add(view.counterKey, -1, spec);
+      if (isPromise(result))
+        result.catch((error) => this.gw.log.error({ err: error }, 'quota refund failed'));
+    } catch (error) {
+      this.gw.log.error({ err: error }, 'quota refund failed');
+    }
+  }
+
+  fail(error: unknown): void {
+    if (error instanceof ProblemError) {
+      problem(this, error);
+      return;
+    }
+    this.gw.log.error({ err: error, requestId: this.requestId, path: this.path }, 'gateway error');
+    this.refundQuota();
+    if (this.res.headersSent) {
+      this.done = true;
+      this.res.destroy();
+      this.settleCredits();
+      return;
+    }
+    problem(this, problems.internal());
+  }
+
+  /** Books what the call cost against its reservation: its usage if it was metered, else nothing. */
+  settleCredits(): void {
+    const hold = this.creditHold;
+    if (hold === null) return;
+    this.creditHold = null;
+    (this.gw.credits as GatewayCredits).settle(hold, this.recorded ? this.events : null);
+  }
+
+  observe(status: number): void {
+    this.settleCredits();
+    const seconds = (performance.now() - this.started) / 1000;
+    this.gw.metrics.observe(status, seconds, this.proxied);
+    if (this.gw.debug) {
+      this.gw.log.debug(
+        {
+          requestId: this.requestId,
+          method: this.req.method,
+          path: this.path,
+          route: this.route?.path,
+          status,
+          ms: Math.round(seconds * 100_000) / 100,
+          key: this.key?.id,
+        },
+        'request',
+      );
+    }
+  }
+}

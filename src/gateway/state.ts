@@ -1,0 +1,90 @@
+import type {
+  InboundPolicy,
+  MeteringHook,
+  OutboundPolicy,
+  RateLimitFunction,
+  ResolvedConfig,
+} from '../config/index.ts';
+import type { RateLimitSpec } from '../ratelimit/types.ts';
+import { defaultRateLimitSpec } from './access.ts';
+import { parseUpstream, Router, routesFromConfig, routesFromOpenApi } from './router.ts';
+
+/** What the gateway compiles from a config; a reload swaps it whole (see `Gateway.reload`). */
+
+export interface FeatureMeter {
+  eventType: string;
+  filters: [string, string][];
+  /** Path into `data` for the value (SUM etc.); null = each event counts 1. */
+  valuePath: string[] | null;
+}
+
+export interface GatewayState {
+  readonly config: ResolvedConfig;
+  readonly router: Router;
+  readonly inbound: readonly InboundPolicy[];
+  readonly outbound: readonly OutboundPolicy[];
+  readonly rateLimitFn: RateLimitFunction | null;
+  readonly rateLimitByKey: boolean;
+  readonly defaultRateLimit: RateLimitSpec | null;
+  readonly counts: (status: number) => boolean;
+  readonly aiUsage: boolean;
+  readonly hook: MeteringHook | undefined;
+  readonly featureMeters: Map<string, FeatureMeter>;
+}
+
+/** The most of a JSON body the gateway reads: a model-gated request, or a response scanned for usage. */
+export const MAX_JSON_BODY = 1_048_576;
+
+/** Pipeline steps answer synchronously when their data is cached and return a promise only when they wait. */
+export function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
+  return value !== null && typeof value === 'object' && typeof (value as Promise<T>).then === 'function';
+}
+
+function countsResponses(rule: ResolvedConfig['metering']['countResponses']): (status: number) => boolean {
+  if (rule === 'all') return () => true;
+  if (rule === '2xx') return (status) => status >= 200 && status < 300;
+  const set = new Set(rule);
+  return (status) => set.has(status);
+}
+
+export function compileState(config: ResolvedConfig): GatewayState {
+  const defaultUpstream = parseUpstream(config.upstream);
+  const router = new Router(
+    [...routesFromOpenApi(config.openapiDocument), ...routesFromConfig(config.routes)],
+    defaultUpstream,
+  );
+  const meters = new Map(config.meters.map((m) => [m.slug, m]));
+  const featureMeters = new Map<string, FeatureMeter>();
+  for (const feature of config.features) {
+    const meter = feature.meter ? meters.get(feature.meter) : undefined;
+    if (!meter) continue;
+    const filters: [string, string][] = [];
+    for (const [dimension, value] of Object.entries(feature.meterGroupByFilters ?? {})) {
+      const path = meter.groupBy[dimension];
+      // Gateway events put every dimension at the top of `data` ($.model, $.type …).
+      if (path) filters.push([path.replace(/^\$\./, ''), value]);
+    }
+    featureMeters.set(feature.key, {
+      eventType: meter.eventType,
+      filters,
+      valuePath:
+        meter.aggregation === 'COUNT' || !meter.valueProperty
+          ? null
+          : meter.valueProperty.replace(/^\$\./, '').split('.'),
+    });
+  }
+  const rateLimit = config.rateLimit;
+  return {
+    config,
+    router,
+    inbound: config.policies.inbound,
+    outbound: config.policies.outbound,
+    rateLimitFn: typeof rateLimit === 'function' ? rateLimit : null,
+    rateLimitByKey: typeof rateLimit !== 'function' && rateLimit.by === 'key',
+    defaultRateLimit: defaultRateLimitSpec(config),
+    counts: countsResponses(config.metering.countResponses),
+    aiUsage: config.metering.aiUsage,
+    hook: config.metering.hook,
+    featureMeters,
+  };
+}
