@@ -1,4 +1,4 @@
-import { ProblemError } from '../http/problem.ts';
+import { ProblemError, problems } from '../http/problem.ts';
 import type { Clock } from '../util/clock.ts';
 import { newId } from '../util/ids.ts';
 import { Decimal, formatMoney } from '../util/money.ts';
@@ -54,6 +54,17 @@ interface LedgerRow {
   invoice_id: string | null;
   note: string | null;
   created_at: Date | string;
+}
+
+const LEDGER_COLUMNS =
+  'id, customer_id, currency, kind, amount::text as amount, grant_id, expires_at, invoice_id, note, created_at';
+
+/** A grant and what is left of it. */
+interface GrantRemainder {
+  id: string;
+  customer_id: string;
+  currency: string;
+  remaining: string;
 }
 
 function toEntry(r: LedgerRow): CreditEntry {
@@ -257,7 +268,7 @@ export function createCreditsService(options: {
          (id, customer_id, currency, kind, amount, grant_id, expires_at, invoice_id, idempotency_key, note, created_at)
        values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
        on conflict (idempotency_key) do nothing
-       returning id, customer_id, currency, kind, amount::text as amount, grant_id, expires_at, invoice_id, note, created_at`,
+       returning ${LEDGER_COLUMNS}`,
       [
         newId('crd'),
         entry.customerId,
@@ -401,6 +412,27 @@ export function createCreditsService(options: {
     }
   }
 
+  /** Writes an expiry row for what is left of each grant; returns how many it wrote. */
+  async function expireRemainders(grants: GrantRemainder[], note: string): Promise<number> {
+    let count = 0;
+    for (const r of grants) {
+      const remaining = new Decimal(r.remaining);
+      if (remaining.lte(0)) continue;
+      await insert(db, {
+        customerId: r.customer_id,
+        currency: r.currency,
+        kind: 'expiry',
+        amount: remaining.neg(),
+        grantId: r.id,
+        idempotencyKey: `expiry:${r.id}`,
+        note,
+      });
+      count++;
+      await changed(r.customer_id);
+    }
+    return count;
+  }
+
   const service: CreditsService = {
     async balance(customerId, currency, on) {
       return formatMoney(await balanceOf(customerId, currency, on), currency);
@@ -408,7 +440,7 @@ export function createCreditsService(options: {
     async ledger(customerId, currency) {
       const rows = await sqlRows<LedgerRow>(
         db,
-        `select id, customer_id, currency, kind, amount::text as amount, grant_id, expires_at, invoice_id, note, created_at
+        `select ${LEDGER_COLUMNS}
          from billing_credit_ledger where customer_id = $1 and ($2::text is null or currency = $2)
          order by seq asc`,
         [customerId, currency ?? null],
@@ -418,12 +450,7 @@ export function createCreditsService(options: {
     async grant(input) {
       const amount = new Decimal(input.amount);
       if (!amount.isFinite() || amount.lte(0)) {
-        throw new ProblemError({
-          status: 400,
-          type: 'bad-request',
-          title: 'Bad request',
-          detail: 'A credit grant needs a positive amount.',
-        });
+        throw problems.badRequest('A credit grant needs a positive amount.');
       }
       const on = input.db ?? db;
       const entry =
@@ -440,7 +467,7 @@ export function createCreditsService(options: {
           (
             await sqlRows<LedgerRow>(
               on,
-              `select id, customer_id, currency, kind, amount::text as amount, grant_id, expires_at, invoice_id, note, created_at
+              `select ${LEDGER_COLUMNS}
                from billing_credit_ledger where idempotency_key = $1`,
               [input.idempotencyKey],
             )
@@ -510,17 +537,11 @@ export function createCreditsService(options: {
     async refund(input) {
       const [grant] = await sqlRows<LedgerRow>(
         db,
-        `select id, customer_id, currency, kind, amount::text as amount, grant_id, expires_at, invoice_id, note, created_at
+        `select ${LEDGER_COLUMNS}
          from billing_credit_ledger where id = $1 and kind in ('grant', 'topup')`,
         [input.grantId],
       );
-      if (!grant)
-        throw new ProblemError({
-          status: 404,
-          type: 'not-found',
-          title: 'Not found',
-          detail: `No credit grant ${input.grantId}.`,
-        });
+      if (!grant) throw problems.notFound(`No credit grant ${input.grantId}.`);
       const remaining = new Decimal(
         (
           await sqlRows<{ r: string }>(
@@ -532,12 +553,9 @@ export function createCreditsService(options: {
       );
       const amount = new Decimal(input.amount);
       if (amount.lte(0) || amount.gt(remaining)) {
-        throw new ProblemError({
-          status: 409,
-          type: 'conflict',
-          title: 'Conflict',
-          detail: `Only ${remaining.toString()} ${grant.currency} of this grant is unused and refundable.`,
-        });
+        throw problems.conflict(
+          `Only ${remaining.toString()} ${grant.currency} of this grant is unused and refundable.`,
+        );
       }
       const entry = await insert(db, {
         customerId: grant.customer_id,
@@ -552,7 +570,7 @@ export function createCreditsService(options: {
     },
     async expireIncluded(subscriptionId) {
       const now = clock.now();
-      const rows = await sqlRows<{ id: string; customer_id: string; currency: string; remaining: string }>(
+      const rows = await sqlRows<GrantRemainder>(
         db,
         `select g.id, g.customer_id, g.currency,
                 (g.amount + coalesce((select sum(c.amount) from billing_credit_ledger c where c.grant_id = g.id), 0))::text as remaining
@@ -561,27 +579,11 @@ export function createCreditsService(options: {
            and not exists (select 1 from billing_credit_ledger e where e.grant_id = g.id and e.kind = 'expiry')`,
         [`${PLAN_CREDITS}%:sub:${subscriptionId}:%`, now],
       );
-      let count = 0;
-      for (const r of rows) {
-        const remaining = new Decimal(r.remaining);
-        if (remaining.lte(0)) continue;
-        await insert(db, {
-          customerId: r.customer_id,
-          currency: r.currency,
-          kind: 'expiry',
-          amount: remaining.neg(),
-          grantId: r.id,
-          idempotencyKey: `expiry:${r.id}`,
-          note: 'Subscription ended',
-        });
-        count++;
-        await changed(r.customer_id);
-      }
-      return count;
+      return expireRemainders(rows, 'Subscription ended');
     },
     async expireDue(now = clock.now()) {
       await releaseAbandoned(now);
-      const rows = await sqlRows<{ id: string; customer_id: string; currency: string; remaining: string }>(
+      const rows = await sqlRows<GrantRemainder>(
         db,
         `select g.id, g.customer_id, g.currency,
                 (g.amount + coalesce((select sum(c.amount) from billing_credit_ledger c where c.grant_id = g.id), 0))::text as remaining
@@ -595,23 +597,7 @@ export function createCreditsService(options: {
                              and i.period_to >= g.expires_at and i.idempotency_key not like '%:first:%'))`,
         [now],
       );
-      let count = 0;
-      for (const r of rows) {
-        const remaining = new Decimal(r.remaining);
-        if (remaining.lte(0)) continue;
-        await insert(db, {
-          customerId: r.customer_id,
-          currency: r.currency,
-          kind: 'expiry',
-          amount: remaining.neg(),
-          grantId: r.id,
-          idempotencyKey: `expiry:${r.id}`,
-          note: 'Expired',
-        });
-        count++;
-        await changed(r.customer_id);
-      }
-      return count;
+      return expireRemainders(rows, 'Expired');
     },
     async reserve(input) {
       const amount = new Decimal(input.amount);
@@ -640,17 +626,11 @@ export function createCreditsService(options: {
     async settle(input) {
       const [reservation] = await sqlRows<LedgerRow>(
         db,
-        `select id, customer_id, currency, kind, amount::text as amount, grant_id, expires_at, invoice_id, note, created_at
+        `select ${LEDGER_COLUMNS}
          from billing_credit_ledger where id = $1 and kind = 'reservation'`,
         [input.reservationId],
       );
-      if (!reservation)
-        throw new ProblemError({
-          status: 404,
-          type: 'not-found',
-          title: 'Not found',
-          detail: 'No such reservation.',
-        });
+      if (!reservation) throw problems.notFound('No such reservation.');
       const settled = await db.transaction().execute(async (tx) => {
         // Under the customer's lock, so concurrent settlements take each grant's remainder in turn.
         await lockCustomer(tx, reservation.customer_id, reservation.currency);
