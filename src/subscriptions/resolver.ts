@@ -27,7 +27,7 @@ import type { SubscriptionService } from './service.ts';
  * - a key without a subscription uses the customer's live subscription; a customer with none
  *   gets an empty view (`subscription: null`, no entitlements, not blocked). The gateway answers
  *   such keys on routes without a feature; on routes with a feature it currently applies only
- *   the rate limit (see gateway/server.ts afterView), so keys are best created for a subscription
+ *   the rate limit (see afterView in gateway/pipeline.ts), so keys are best created for a subscription
  *   (the admin API and portal do);
  * - unknown customer, or a subscription of another customer → blocked, 403;
  * - checks added by other modules (`addCheck`, e.g. billing's credits at zero → 402) run on
