@@ -87,7 +87,18 @@ interface Target {
   headers: Record<string, string>;
 }
 const targets: Target[] = [];
-const wanted = process.argv.slice(2).length > 0 ? process.argv.slice(2) : ['nginx', 'bare', 'full'];
+const args = process.argv.slice(2);
+const TARGET = /^(full|nolog|bare)(@.+)?$|^nginx$/;
+const unknown = args.find((a) => !TARGET.test(a));
+if (unknown !== undefined) {
+  process.stderr.write(
+    `${unknown === '--help' || unknown === '-h' ? '' : `unknown target "${unknown}"\n`}` +
+      'usage: node bench/lib/cpu.ts [full|nolog|bare|nginx|full@/other/checkout …]   (default: nginx bare full)\n' +
+      'env: BENCH_SECONDS (5), BENCH_ROUNDS (3), BENCH_PAIRED=1\n',
+  );
+  process.exit(unknown === '--help' || unknown === '-h' ? 0 : 2);
+}
+const wanted = args.length > 0 ? args : ['nginx', 'bare', 'full'];
 let port = 4811;
 for (const name of wanted) {
   port++;
