@@ -1,3 +1,4 @@
+import type { RateCardConfig } from '../config/index.ts';
 import { problems } from '../http/problem.ts';
 import { Decimal, formatMoney } from '../util/money.ts';
 import type { BillingDeps } from './deps.ts';
@@ -33,6 +34,17 @@ export interface UpcomingInvoice {
 
 export type Preview = ReturnType<typeof createPreview>;
 
+/** The features whose usage the rate cards price (flat fees need none), each once. */
+function meteredFeatures(rateCards: readonly RateCardConfig[]): string[] {
+  return [
+    ...new Set(
+      rateCards
+        .filter((c) => c.feature && c.price && c.price.type !== 'flat')
+        .map((c) => c.feature as string),
+    ),
+  ];
+}
+
 export function createPreview(
   deps: Pick<BillingDeps, 'db' | 'clock' | 'config' | 'subscriptions' | 'usage' | 'taxRate'>,
 ) {
@@ -47,13 +59,7 @@ export function createPreview(
     const rated = [];
     for (const segment of segments) {
       const to = segment.to < usageTo ? segment.to : usageTo;
-      const features = [
-        ...new Set(
-          segment.rateCards
-            .filter((c) => c.feature && c.price && c.price.type !== 'flat')
-            .map((c) => c.feature as string),
-        ),
-      ];
+      const features = meteredFeatures(segment.rateCards);
       const segmentUsage =
         features.length > 0 && to > segment.from
           ? await usage.usage(sub.customerId, sub.id, features, segment.from, to)
@@ -97,13 +103,7 @@ export function createPreview(
       const rated = [];
       for (const segment of segments) {
         const to = segment.to < upTo ? segment.to : upTo;
-        const features = [
-          ...new Set(
-            segment.rateCards
-              .filter((c) => c.feature && c.price && c.price.type !== 'flat')
-              .map((c) => c.feature as string),
-          ),
-        ];
+        const features = meteredFeatures(segment.rateCards);
         const u =
           features.length > 0 && to > segment.from
             ? await usage.usage(sub.customerId, sub.id, features, segment.from, to)
@@ -158,13 +158,7 @@ export function createPreview(
         for (const segment of before.segments) {
           const phase = phases.find((ph) => ph.key === segment.phaseKey) ?? phases[phases.length - 1];
           const rateCards = phase?.rateCards ?? [];
-          const features = [
-            ...new Set(
-              rateCards
-                .filter((c) => c.feature && c.price && c.price.type !== 'flat')
-                .map((c) => c.feature as string),
-            ),
-          ];
+          const features = meteredFeatures(rateCards);
           const u =
             features.length > 0
               ? await usage.usage(sub.customerId, sub.id, features, segment.from, segment.to)
