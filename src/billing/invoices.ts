@@ -33,6 +33,7 @@ export interface InvoiceInput {
   issue?: boolean;
 }
 
+/** An invoice as `createAndIssue(Many)` wrote it, with its first charge attempt (card rails). */
 export interface Created {
   id: string;
   number: string | null;
@@ -59,6 +60,7 @@ export interface ChargeTarget {
 
 export type Invoices = ReturnType<typeof createInvoices>;
 
+/** Subtotal, tax (rounded once, on the subtotal) and total of an invoice's lines. */
 export function totals(
   lines: readonly { amount: string }[],
   currency: string,
@@ -69,6 +71,7 @@ export function totals(
   return { subtotal, tax, total: subtotal.add(tax) };
 }
 
+/** An invoice as events carry it. */
 export function summary(invoice: Invoice) {
   return {
     id: invoice.id,
@@ -98,7 +101,7 @@ export interface PaidRow {
   first_failed_at: Date | string | null;
 }
 export const PAID_RETURNING = `id, number, customer_id, subscription_id, currency, total::text as total, amount_due::text as amount_due,
-               period_from, period_to, first_failed_at`;
+                 period_from, period_to, first_failed_at`;
 
 export function createInvoices(
   deps: Pick<
