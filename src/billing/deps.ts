@@ -1,10 +1,9 @@
 import type { ResolvedConfig } from '../config/index.ts';
 import { runExclusive, type Store } from '../store/index.ts';
-import type { Clock } from '../util/clock.ts';
 import type { Logger } from '../util/log.ts';
-import type { CreditsService } from './credits.ts';
-import type { Db, EventSink, SubscriptionPort, UsagePort } from './model.ts';
+import type { Db, EventSink, SubscriptionPort } from './model.ts';
 import type { PaymentRail } from './rails/types.ts';
+import type { BillingServiceOptions } from './service.ts';
 
 export const DAY = 86_400_000;
 
@@ -12,16 +11,12 @@ export const DAY = 86_400_000;
 export type MailCustomer = (customerId: string, subject: string, text: string) => Promise<void>;
 
 /** What the parts of the billing service work with; each part takes the fields it uses. */
-export interface BillingDeps {
-  store: Store;
+export interface BillingDeps
+  extends Pick<
+    BillingServiceOptions,
+    'store' | 'clock' | 'log' | 'config' | 'subscriptions' | 'usage' | 'rail' | 'credits'
+  > {
   db: Db;
-  clock: Clock;
-  log: Logger;
-  config: ResolvedConfig;
-  subscriptions: SubscriptionPort;
-  usage: UsagePort;
-  rail: PaymentRail;
-  credits: CreditsService;
   events: EventSink;
   taxRate: NonNullable<ResolvedConfig['billing']['taxRate']> | null;
   /** Days after the first failure for each retry. */
