@@ -6,8 +6,11 @@ import { type Db, iso, sqlRows } from './model.ts';
 
 /**
  * Prepaid credits. Every movement is a ledger row (grant, top-up, usage, expiry, refund,
- * reservation, release); a balance is a sum, never an edited number. Drawdowns consume grants
- * in order of expiry (soonest first, then oldest), so what expires is what was not used.
+ * reservation, release); a balance is a sum, never an edited number. The sums (per customer and
+ * currency, and what is left of each grant) are kept by a trigger in the same transaction as
+ * each row (migration 0505), so reading a balance costs one row however long the ledger grows.
+ * Drawdowns consume grants in order of expiry (soonest first, then oldest), so what expires is
+ * what was not used.
  *
  * Gateway check: customers marked credits-only are refused with 402 `credits-exhausted` once
  * their balance is at or below zero. The check is synchronous (a Map lookup) so it fits the
@@ -215,7 +218,7 @@ export function createCreditsService(options: {
   async function balanceOf(customerId: string, currency: string, on: Db = db): Promise<Decimal> {
     const [row] = await sqlRows<{ balance: string | null }>(
       on,
-      'select coalesce(sum(amount), 0)::text as balance from billing_credit_ledger where customer_id = $1 and currency = $2',
+      'select coalesce((select balance from billing_credit_balances where customer_id = $1 and currency = $2), 0)::text as balance',
       [customerId, currency],
     );
     return new Decimal(row?.balance ?? 0);
@@ -225,8 +228,8 @@ export function createCreditsService(options: {
     const rows = await sqlRows<{ customer_id: string; currency: string; balance: string }>(
       db,
       `select s.customer_id, s.currency,
-              coalesce((select sum(l.amount) from billing_credit_ledger l
-                        where l.customer_id = s.customer_id and l.currency = s.currency), 0)::text as balance
+              coalesce((select b.balance from billing_credit_balances b
+                        where b.customer_id = s.customer_id and b.currency = s.currency), 0)::text as balance
        from billing_credit_settings s
        where s.credits_only and ($1::text is null or s.customer_id = $1)`,
       [customerId ?? null],
@@ -295,7 +298,7 @@ export function createCreditsService(options: {
   async function openGrants(on: Db, customerId: string, currency: string) {
     return sqlRows<{ id: string; remaining: string; expires_at: Date | string | null }>(
       on,
-      `select g.id, (g.amount + coalesce((select sum(c.amount) from billing_credit_ledger c where c.grant_id = g.id), 0))::text as remaining,
+      `select g.id, coalesce((select r.remaining from billing_credit_grant_remaining r where r.grant_id = g.id), g.amount)::text as remaining,
               g.expires_at
        from billing_credit_ledger g
        where g.customer_id = $1 and g.currency = $2 and g.kind in ('grant', 'topup')
@@ -318,7 +321,7 @@ export function createCreditsService(options: {
   ) {
     return sqlRows<{ id: string; remaining: string; included: boolean }>(
       on,
-      `select g.id, (g.amount + coalesce((select sum(c.amount) from billing_credit_ledger c where c.grant_id = g.id), 0))::text as remaining,
+      `select g.id, coalesce((select r.remaining from billing_credit_grant_remaining r where r.grant_id = g.id), g.amount)::text as remaining,
               coalesce(g.idempotency_key like '${PLAN_CREDITS}%', false) as included
        from billing_credit_ledger g
        where g.customer_id = $1 and g.currency = $2 and g.kind in ('grant', 'topup')
@@ -546,7 +549,7 @@ export function createCreditsService(options: {
         (
           await sqlRows<{ r: string }>(
             db,
-            'select ($1::numeric + coalesce(sum(amount), 0))::text as r from billing_credit_ledger where grant_id = $2',
+            'select coalesce((select remaining from billing_credit_grant_remaining where grant_id = $2), $1::numeric)::text as r',
             [grant.amount, grant.id],
           )
         )[0]?.r ?? 0,
@@ -573,7 +576,7 @@ export function createCreditsService(options: {
       const rows = await sqlRows<GrantRemainder>(
         db,
         `select g.id, g.customer_id, g.currency,
-                (g.amount + coalesce((select sum(c.amount) from billing_credit_ledger c where c.grant_id = g.id), 0))::text as remaining
+                coalesce((select r.remaining from billing_credit_grant_remaining r where r.grant_id = g.id), g.amount)::text as remaining
          from billing_credit_ledger g
          where g.kind = 'grant' and g.idempotency_key like $1 and g.expires_at > $2
            and not exists (select 1 from billing_credit_ledger e where e.grant_id = g.id and e.kind = 'expiry')`,
@@ -586,7 +589,7 @@ export function createCreditsService(options: {
       const rows = await sqlRows<GrantRemainder>(
         db,
         `select g.id, g.customer_id, g.currency,
-                (g.amount + coalesce((select sum(c.amount) from billing_credit_ledger c where c.grant_id = g.id), 0))::text as remaining
+                coalesce((select r.remaining from billing_credit_grant_remaining r where r.grant_id = g.id), g.amount)::text as remaining
          from billing_credit_ledger g
          where g.kind in ('grant', 'topup') and g.expires_at is not null and g.expires_at <= $1
            and not exists (select 1 from billing_credit_ledger e where e.grant_id = g.id and e.kind = 'expiry')
