@@ -85,6 +85,27 @@ function toEntry(r: LedgerRow): CreditEntry {
   };
 }
 
+/**
+ * A hold for a call in flight: a reservation, or the release that gives it back when the call
+ * settles or is abandoned (`release:<reservation id>`, with neither grant nor invoice: the other
+ * releases give credit back to a grant or an invoice). The same test as the partial index
+ * `billing_credit_ledger_shown` (migration 0506), so the newest entries are read from it.
+ */
+const NOT_HOLD =
+  "kind <> 'reservation' and (kind <> 'release' or grant_id is not null or invoice_id is not null)";
+
+/** One customer's credits in one currency, read in a few rows however long the ledger is. */
+export interface CreditAccount {
+  currency: string;
+  balance: string;
+  /** Taken by reservations of calls in flight (no release yet). */
+  held: string;
+  /** What is left of the soonest-expiring grant that has something left, if any expires. */
+  nextExpiry: { grantId: string; amount: string; expiresAt: string } | null;
+  /** The newest entries, newest first, without holds (reservations and their releases). */
+  recent: CreditEntry[];
+}
+
 /** Ledger key of the credits a plan includes for one subscription period. */
 export function planCreditsKey(planKey: string, subscriptionId: string, periodFrom: Date): string {
   return `${PLAN_CREDITS}${planKey}:${periodInvoiceKey(subscriptionId, periodFrom)}`;
@@ -142,7 +163,16 @@ export const creditsExhausted = (
 
 export interface CreditsService {
   balance(customerId: string, currency: string, db?: Db): Promise<string>;
+  /**
+   * Every entry, oldest first: the full history (admin API, CLI). It reads the whole ledger, which
+   * for a credits-only customer is a few rows per API call ever made; pages shown on every visit
+   * read `account` instead.
+   */
   ledger(customerId: string, currency?: string): Promise<CreditEntry[]>;
+  /** Balance, holds, next expiry and the newest `recent` entries (default 100) without holds. */
+  account(customerId: string, currency: string, options?: { recent?: number }): Promise<CreditAccount>;
+  /** The currencies the customer has credits in (has had a ledger entry in), first used first. */
+  currencies(customerId: string): Promise<string[]>;
   grant(input: {
     customerId: string;
     currency: string;
@@ -449,6 +479,59 @@ export function createCreditsService(options: {
         [customerId, currency ?? null],
       );
       return rows.map(toEntry);
+    },
+    async account(customerId, currency, options = {}) {
+      const recent = options.recent ?? 100;
+      const [sums] = await sqlRows<{ balance: string; held: string }>(
+        db,
+        `select coalesce(max(balance), 0)::text as balance, coalesce(max(held), 0)::text as held
+         from billing_credit_balances where customer_id = $1 and currency = $2`,
+        [customerId, currency],
+      );
+      // Grants used up before their expiry are passed over; ties in expiry go to the older grant.
+      const [expiring] = await sqlRows<{ id: string; remaining: string; expires_at: Date | string }>(
+        db,
+        `select g.id, coalesce(r.remaining, g.amount)::text as remaining, g.expires_at
+         from billing_credit_ledger g
+         left join billing_credit_grant_remaining r on r.grant_id = g.id
+         where g.customer_id = $1 and g.currency = $2 and g.kind in ('grant', 'topup') and g.expires_at > $3
+           and coalesce(r.remaining, g.amount) > 0
+         order by g.expires_at asc, g.seq asc
+         limit 1`,
+        [customerId, currency, clock.now()],
+      );
+      const rows = await sqlRows<LedgerRow>(
+        db,
+        `select ${LEDGER_COLUMNS}
+         from billing_credit_ledger where customer_id = $1 and currency = $2 and ${NOT_HOLD}
+         order by seq desc
+         limit $3`,
+        [customerId, currency, Math.max(0, Math.floor(recent))],
+      );
+      return {
+        currency,
+        balance: formatMoney(new Decimal(sums?.balance ?? 0), currency),
+        held: formatMoney(Decimal.max(new Decimal(sums?.held ?? 0), 0), currency),
+        nextExpiry: expiring
+          ? {
+              grantId: expiring.id,
+              amount: formatMoney(new Decimal(expiring.remaining), currency),
+              expiresAt: iso(expiring.expires_at) as string,
+            }
+          : null,
+        recent: rows.map(toEntry),
+      };
+    },
+    async currencies(customerId) {
+      const rows = await sqlRows<{ currency: string }>(
+        db,
+        `select b.currency from billing_credit_balances b
+         where b.customer_id = $1
+         order by (select min(l.seq) from billing_credit_ledger l
+                   where l.customer_id = b.customer_id and l.currency = b.currency) asc nulls last, b.currency`,
+        [customerId],
+      );
+      return rows.map((r) => r.currency);
     },
     async grant(input) {
       const amount = new Decimal(input.amount);

@@ -1,6 +1,6 @@
+import type { CreditAccount } from '../billing/credits.ts';
 import {
   type BillingService,
-  type CreditEntry,
   type Invoice,
   type PaymentRail,
   rate,
@@ -274,47 +274,20 @@ function paidRateCards(definition: PlanDefinition): RateCardConfig[] {
 
 const RECENT_CREDIT_ENTRIES = 100;
 
-/**
- * A hold for a call in flight: the reservation, and its release when the call settles or is
- * abandoned (no grant, no invoice: the other releases give credit back to a grant or an invoice).
- */
-const isHold = (e: CreditEntry) =>
-  e.kind === 'reservation' || (e.kind === 'release' && e.grantId === null && e.invoiceId === null);
-
+/** Every settled call leaves a reservation and its release; shown, they would bury the rest. */
 function creditAccount(
-  currency: string,
-  balance: string,
+  account: CreditAccount,
   settings: Pick<CreditAccountView, 'creditsOnly' | 'autoRecharge'>,
-  entries: CreditEntry[],
-  now: Date,
 ): CreditAccountView {
-  let held = new Decimal(0);
-  const remaining = new Map<string, Decimal>();
-  const grants: CreditEntry[] = [];
-  for (const e of entries) {
-    if (isHold(e)) held = held.minus(e.amount);
-    const grantId = e.kind === 'grant' || e.kind === 'topup' ? e.id : e.grantId;
-    if (grantId) remaining.set(grantId, (remaining.get(grantId) ?? new Decimal(0)).plus(e.amount));
-    if ((e.kind === 'grant' || e.kind === 'topup') && e.expiresAt && new Date(e.expiresAt) > now)
-      grants.push(e);
-  }
-  const expiring = grants
-    .filter((g) => remaining.get(g.id)?.gt(0))
-    .sort((a, b) => Date.parse(a.expiresAt!) - Date.parse(b.expiresAt!))[0];
-  // Every settled call leaves a reservation and its release; shown, they would bury the rest.
-  const shown = entries
-    .filter((e) => !isHold(e))
-    .slice(-RECENT_CREDIT_ENTRIES)
-    .reverse();
   return {
-    currency,
-    balance,
-    held: formatMoney(Decimal.max(held, 0), currency),
+    currency: account.currency,
+    balance: account.balance,
+    held: account.held,
     ...settings,
-    nextExpiry: expiring
-      ? { amount: formatMoney(remaining.get(expiring.id)!, currency), expiresAt: expiring.expiresAt! }
+    nextExpiry: account.nextExpiry
+      ? { amount: account.nextExpiry.amount, expiresAt: account.nextExpiry.expiresAt }
       : null,
-    ledger: shown.map((e) => ({
+    ledger: account.recent.map((e) => ({
       id: e.id,
       kind: e.kind,
       amount: e.amount,
@@ -381,31 +354,27 @@ export function billingPort(deps: {
         ? await catalog.getPlanVersionById(sub.planVersionId)
         : null;
     const billed = version?.definition.currency ?? null;
-    const entries = await billing.credits.ledger(customerId);
     const currencies = new Set<string>();
     if (billed) currencies.add(billed);
     const creditsOnly = billing.credits.creditsOnlyCurrency(customerId);
     if (creditsOnly) currencies.add(creditsOnly);
-    for (const e of entries) if (e.customerId === customerId) currencies.add(e.currency);
+    for (const currency of await billing.credits.currencies(customerId)) currencies.add(currency);
     const fallback = deps.config().plans.find((p) => p.currency)?.currency ?? 'USD';
     const defaultCurrency = billed ?? creditsOnly ?? [...currencies][0] ?? fallback;
     currencies.add(defaultCurrency);
-    return { defaultCurrency, currencies: [...currencies], entries };
+    return { defaultCurrency, currencies: [...currencies] };
   }
 
   return {
     rail,
     railName: billing.rail.name,
     async credits(customerId) {
-      const { defaultCurrency, currencies, entries } = await creditCurrencies(customerId);
+      const { defaultCurrency, currencies } = await creditCurrencies(customerId);
       const accounts = await Promise.all(
         currencies.map(async (currency) =>
           creditAccount(
-            currency,
-            await billing.credits.balance(customerId, currency),
+            await billing.credits.account(customerId, currency, { recent: RECENT_CREDIT_ENTRIES }),
             await billing.credits.settings(customerId, currency),
-            entries.filter((e) => e.customerId === customerId && e.currency === currency),
-            clock.now(),
           ),
         ),
       );
