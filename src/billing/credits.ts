@@ -8,7 +8,9 @@ import { type Db, iso, sqlRows } from './model.ts';
  * Prepaid credits. Every movement is a ledger row (grant, top-up, usage, expiry, refund,
  * reservation, release); a balance is a sum, never an edited number. The sums (per customer and
  * currency, and what is left of each grant) are kept by a trigger in the same transaction as
- * each row (migration 0505), so reading a balance costs one row however long the ledger grows.
+ * each row (migration 0505), so reading a balance costs one row however long the ledger grows;
+ * so is what calls in flight hold (0506). `account` reads the rest of what a customer sees (next
+ * expiry, newest entries) through indexes, so it too stays a few rows.
  * Drawdowns consume grants in order of expiry (soonest first, then oldest), so what expires is
  * what was not used.
  *

@@ -274,7 +274,10 @@ function paidRateCards(definition: PlanDefinition): RateCardConfig[] {
 
 const RECENT_CREDIT_ENTRIES = 100;
 
-/** Every settled call leaves a reservation and its release; shown, they would bury the rest. */
+/**
+ * One currency on the Credits page. The entries come without holds: every settled call leaves a
+ * reservation and its release, and shown they would bury the rest.
+ */
 function creditAccount(
   account: CreditAccount,
   settings: Pick<CreditAccountView, 'creditsOnly' | 'autoRecharge'>,
