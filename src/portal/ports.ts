@@ -163,7 +163,7 @@ export interface CreditAccountView {
   autoRecharge: { threshold: string; amount: string } | null;
   /** What is left of the soonest-expiring grant, if any expires. */
   nextExpiry: { amount: string; expiresAt: string } | null;
-  /** Newest first, the last 100; the holds of settled calls (a reservation and its release) are left out. */
+  /** Newest first, the last 100; holds (reservations and their releases) are left out: `held` sums the open ones. */
   ledger: CreditEntryView[];
 }
 
