@@ -142,6 +142,8 @@ function usageShare(lines: readonly { kind: string; amount: string }[], total: D
 
 /** A reservation not settled after this long belongs to a call that will never settle. */
 const ABANDONED_AFTER = "interval '1 hour'";
+/** How far a run of the abandoned-reservation check looks back before the previous run's time. */
+const ABANDONED_MARGIN_MS = 10 * 60_000;
 
 /** Plan credits past their expiry wait this long for their last invoice, at most (a canceled subscription). */
 const PLAN_CREDITS_INVOICE_WAIT = "interval '31 days'";
@@ -246,6 +248,8 @@ export function createCreditsService(options: {
   const { db, clock } = options;
   /** credits-only customers → (currency → balance) */
   const creditsOnly = new Map<string, Map<string, Decimal>>();
+  /** When the abandoned-reservation check last ran in this process (it then saw all older ones). */
+  let abandonedCheckedUntil: Date | null = null;
 
   async function balanceOf(customerId: string, currency: string, on: Db = db): Promise<Decimal> {
     const [row] = await sqlRows<{ balance: string | null }>(
@@ -427,12 +431,20 @@ export function createCreditsService(options: {
    * key is taken); the period's invoice then draws the call's usage like any other.
    */
   async function releaseAbandoned(now: Date): Promise<void> {
+    // Each run looks only at reservations that came of age since the one before (with a margin
+    // for clocks of other nodes): older ones were released by then or settled. The first run of
+    // a process looks at all of them.
+    const since =
+      abandonedCheckedUntil && abandonedCheckedUntil <= now
+        ? new Date(abandonedCheckedUntil.getTime() - ABANDONED_MARGIN_MS)
+        : null;
     const rows = await sqlRows<{ id: string; customer_id: string; currency: string; amount: string }>(
       db,
       `select r.id, r.customer_id, r.currency, r.amount::text as amount from billing_credit_ledger r
        where r.kind = 'reservation' and r.created_at <= $1::timestamptz - ${ABANDONED_AFTER}
+         and ($2::timestamptz is null or r.created_at > $2::timestamptz - ${ABANDONED_AFTER})
          and not exists (select 1 from billing_credit_ledger x where x.idempotency_key = 'release:' || r.id)`,
-      [now],
+      [now, since],
     );
     for (const r of rows) {
       await insert(db, {
@@ -445,6 +457,7 @@ export function createCreditsService(options: {
       });
       await changed(r.customer_id);
     }
+    abandonedCheckedUntil = now;
   }
 
   /** Writes an expiry row for what is left of each grant; returns how many it wrote. */

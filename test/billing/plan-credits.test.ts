@@ -321,6 +321,14 @@ describe('usage booked in real time (credits-only customers)', () => {
     expect(credits.accessCheck(customer.id)).toBeNull();
     await credits.settle({ reservationId, actual: '0.40' }); // too late: the period's invoice draws the call's usage instead
     expect(await credits.balance(customer.id, 'USD')).toBe('1.00');
+    // Later runs look only at reservations that came of age since: a new abandoned one is found.
+    await credits.reserve({ customerId: customer.id, currency: 'USD', amount: '0.60' });
+    clock.set('2030-12-01T01:30:00Z');
+    await billing.service.runDunning();
+    expect(await credits.balance(customer.id, 'USD')).toBe('0.40');
+    clock.set('2030-12-01T02:01:00Z');
+    await billing.service.runDunning();
+    expect(await credits.balance(customer.id, 'USD')).toBe('1.00');
   });
 
   it('above what the invoice rates (included units) goes back to the balance', async () => {
