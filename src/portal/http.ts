@@ -100,8 +100,15 @@ function dt(value: Date | string | null | undefined): string | null {
 /** The most one top-up buys, in minor units: 10,000.00 USD, 1,000,000 JPY, 1,000.000 KWD. */
 const MAX_TOP_UP_MINOR = 1_000_000;
 
-/** What is wrong with a top-up amount (a positive decimal string in the currency's minor unit), or null. */
-function topUpAmountError(amount: string, currency: string): string | null {
+/**
+ * What is wrong with an amount of credits (a decimal string in the currency's minor unit, at most
+ * what one top-up buys), or null. Zero is refused unless `zero` says it means something (a threshold).
+ */
+function creditAmountError(
+  amount: string,
+  currency: string,
+  options: { zero?: boolean } = {},
+): string | null {
   const digits = minorUnits(currency);
   const max = new Decimal(MAX_TOP_UP_MINOR).div(10 ** digits).toFixed(digits);
   const example = new Decimal(25).toFixed(digits);
@@ -112,10 +119,13 @@ function topUpAmountError(amount: string, currency: string): string | null {
       : `at most ${digits} decimal places for ${currency}`;
   }
   const value = new Decimal(amount);
-  if (value.lte(0)) return 'must be more than zero';
-  if (value.gt(max)) return `at most ${max} ${currency} per top-up`;
+  if (value.lte(0) && !options.zero) return 'must be more than zero';
+  if (value.gt(max)) return `at most ${max} ${currency}${options.zero ? '' : ' per top-up'}`;
   return null;
 }
+
+const creditAmount = z.string('a decimal string such as "25.00"').trim();
+const currencyCode = z.string().regex(/^[A-Z]{3}$/, 'a currency code such as "USD"');
 
 const cardSchema = z.strictObject({
   number: z.string().trim().min(12).max(23),
@@ -626,26 +636,24 @@ export function mountPortal(app: Hono, deps: PortalHttpDeps): void {
     if (!billing) return c.json({ available: false, credits: null });
     return c.json({ available: true, credits: await billing.credits(c.get('session').customerId) });
   });
-  api.post('/credits/topups', async (c) => {
-    const customerId = ownerOf(c);
-    const input = await body(
-      c,
-      z.strictObject({
-        amount: z.string('a decimal string such as "25.00"').trim(),
-        currency: z
-          .string()
-          .regex(/^[A-Z]{3}$/, 'a currency code such as "USD"')
-          .optional(),
-      }),
-    );
+
+  /** The currency asked for (else the default), if the account is billed or holds credits in it. */
+  async function creditCurrency(customerId: string, asked: string | undefined): Promise<string> {
     const credits = await billingPort().credits(customerId);
-    const currency = input.currency ?? credits.defaultCurrency;
+    const currency = asked ?? credits.defaultCurrency;
     if (!credits.accounts.some((a) => a.currency === currency)) {
       throw problems.validation(`currency: this account is billed in ${credits.defaultCurrency}`, [
         { path: 'currency', message: `this account is billed in ${credits.defaultCurrency}` },
       ]);
     }
-    const invalid = topUpAmountError(input.amount, currency);
+    return currency;
+  }
+
+  api.post('/credits/topups', async (c) => {
+    const customerId = ownerOf(c);
+    const input = await body(c, z.strictObject({ amount: creditAmount, currency: currencyCode.optional() }));
+    const currency = await creditCurrency(customerId, input.currency);
+    const invalid = creditAmountError(input.amount, currency);
     if (invalid) throw problems.validation(`amount: ${invalid}`, [{ path: 'amount', message: invalid }]);
     const result = await billingPort().topUp(customerId, { amount: input.amount, currency });
     if (result.status === 'declined') {
@@ -657,6 +665,45 @@ export function mountPortal(app: Hono, deps: PortalHttpDeps): void {
       });
     }
     return c.json(result, result.status === 'paid' ? 201 : result.status === 'pending' ? 202 : 200);
+  });
+
+  api.put('/credits/auto-recharge', async (c) => {
+    const customerId = ownerOf(c);
+    const input = await body(
+      c,
+      z.strictObject({
+        currency: currencyCode.optional(),
+        enabled: z.boolean('true or false'),
+        threshold: creditAmount.optional(),
+        amount: creditAmount.optional(),
+      }),
+    );
+    const currency = await creditCurrency(customerId, input.currency);
+    const errors: { path: string; message: string }[] = [];
+    const check = (path: 'threshold' | 'amount', value: string | undefined) => {
+      if (value === undefined) {
+        if (input.enabled) errors.push({ path, message: 'required to turn auto-recharge on' });
+        return;
+      }
+      const invalid = creditAmountError(value, currency, { zero: path === 'threshold' });
+      if (invalid) errors.push({ path, message: invalid });
+    };
+    check('threshold', input.threshold);
+    check('amount', input.amount);
+    if (errors.length > 0) {
+      throw problems.validation(errors.map((e) => `${e.path}: ${e.message}`).join('; '), errors);
+    }
+    // Kept in the currency's minor unit, so "10" reads back as "10.00" everywhere it is shown.
+    const digits = minorUnits(currency);
+    const autoRecharge =
+      input.enabled && input.threshold !== undefined && input.amount !== undefined
+        ? {
+            threshold: new Decimal(input.threshold).toFixed(digits),
+            amount: new Decimal(input.amount).toFixed(digits),
+          }
+        : null;
+    await billingPort().setAutoRecharge(customerId, { currency, autoRecharge });
+    return c.json({ available: true, credits: await billingPort().credits(customerId) });
   });
 
   // ---- budget alerts & spend cap ------------------------------------------------------------

@@ -159,7 +159,7 @@ export interface CreditAccountView {
   held: string;
   /** Calls are paid from the balance in real time and refused with 402 at zero. */
   creditsOnly: boolean;
-  /** Buys `amount` when an invoice leaves the balance under `threshold` (set by the operator). */
+  /** Buys `amount` when an invoice leaves the balance under `threshold` (set by an owner or the operator). */
   autoRecharge: { threshold: string; amount: string } | null;
   /** What is left of the soonest-expiring grant, if any expires. */
   nextExpiry: { amount: string; expiresAt: string } | null;
@@ -223,6 +223,14 @@ export interface BillingPort {
    * rail confirms, `redirect` to the provider's payment page, `declined` when the rail says no at once.
    */
   topUp(customerId: string, input: { amount: string; currency: string }): Promise<TopUpResult>;
+  /**
+   * Turns auto-recharge of one currency on (`{ threshold, amount }`, 409 where a top-up could not
+   * be bought) or off (null).
+   */
+  setAutoRecharge(
+    customerId: string,
+    input: { currency: string; autoRecharge: { threshold: string; amount: string } | null },
+  ): Promise<void>;
 }
 
 export interface MailMessage {

@@ -20,7 +20,7 @@ import {
   type SubscriptionService,
 } from '../subscriptions/index.ts';
 import type { Clock } from '../util/clock.ts';
-import { Decimal, formatMoney } from '../util/money.ts';
+import { Decimal, formatMoney, minorUnits } from '../util/money.ts';
 import { definitionAsPlan, planView } from './plans.ts';
 import type {
   BillingPort,
@@ -301,6 +301,24 @@ function creditAccount(
   };
 }
 
+/** Auto-recharge as the page shows money ("10.00", not the store's "10.00000000"). */
+function inMinorUnits(
+  settings: Pick<CreditAccountView, 'creditsOnly' | 'autoRecharge'>,
+  currency: string,
+): Pick<CreditAccountView, 'creditsOnly' | 'autoRecharge'> {
+  const digits = minorUnits(currency);
+  const auto = settings.autoRecharge;
+  return {
+    creditsOnly: settings.creditsOnly,
+    autoRecharge: auto
+      ? {
+          threshold: new Decimal(auto.threshold).toFixed(digits),
+          amount: new Decimal(auto.amount).toFixed(digits),
+        }
+      : null,
+  };
+}
+
 export function billingPort(deps: {
   billing: BillingService;
   subscriptions: SubscriptionService;
@@ -377,7 +395,7 @@ export function billingPort(deps: {
         currencies.map(async (currency) =>
           creditAccount(
             await billing.credits.account(customerId, currency, { recent: RECENT_CREDIT_ENTRIES }),
-            await billing.credits.settings(customerId, currency),
+            inMinorUnits(await billing.credits.settings(customerId, currency), currency),
           ),
         ),
       );
@@ -408,6 +426,18 @@ export function billingPort(deps: {
         return { status: 'declined', message: payment.failure_message || 'The payment did not go through.' };
       }
       return { status: 'pending' };
+    },
+    async setAutoRecharge(customerId, input) {
+      // Turning it off needs nothing; on, it buys as a top-up does, so the same rule applies.
+      if (input.autoRecharge) {
+        const blocked = await topUpBlocked(customerId);
+        if (blocked) throw problems.conflict(blocked);
+      }
+      await billing.credits.configure({
+        customerId,
+        currency: input.currency,
+        autoRecharge: input.autoRecharge,
+      });
     },
     async checkout(customerId, input) {
       if (rail === 'sandbox' && !input.card) {

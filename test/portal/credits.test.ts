@@ -1,12 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CreditAccountView as Account, CreditsView } from '../../src/portal/ports.ts';
+import { Decimal } from '../../src/util/money.ts';
 import { ADMIN_TOKEN, type Stack, startStack } from '../browser/stack.ts';
 import { PortalClient } from './client.ts';
 
 /**
  * The portal's Credits page API over the real modules: the balance and ledger an operator's
  * grant leaves, a top-up bought with the card saved at checkout (confirmed by the sandbox's
- * webhook), and what may not buy: bad amounts, no saved card, a declining card, a member.
+ * webhook), and what may not buy: bad amounts, no saved card, a declining card, a member. Then
+ * auto-recharge set by the owner, read back by the admin API, and bought by the billing run.
  */
 let stack: Stack;
 let owner: PortalClient;
@@ -31,6 +33,21 @@ async function usd(client: PortalClient): Promise<Account> {
 /** Lets the sandbox's confirmations of charges already sent arrive. */
 async function settled(): Promise<void> {
   await (stack.tollgate.billing.rail as { drain?: () => Promise<void> }).drain?.();
+}
+
+async function adminSettings(customerId: string) {
+  const response = await stack.tollgate.consoleApp.request(`/api/admin/credits/${customerId}?currency=USD`, {
+    headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+  });
+  expect(response.status).toBe(200);
+  const { settings } = (await response.json()) as {
+    settings: { autoRecharge: { threshold: string; amount: string } | null };
+  };
+  // The store keeps 8 decimal places ("10.00000000"): the same amounts, compared as amounts.
+  const auto = settings.autoRecharge;
+  return auto
+    ? { threshold: new Decimal(auto.threshold).toFixed(2), amount: new Decimal(auto.amount).toFixed(2) }
+    : null;
 }
 
 async function adminGrant(customerId: string, body: Record<string, unknown>) {
@@ -182,5 +199,147 @@ describe('prepaid credits in the portal', () => {
     }
     await settled();
     expect((await usd(owner)).balance).toBe('35.00');
+  });
+});
+
+describe('auto-recharge in the portal', () => {
+  const AUTO = '/api/portal/credits/auto-recharge';
+
+  it('is off until the owner turns it on; changes and turns off; the admin API reads the same', async () => {
+    expect((await usd(owner)).autoRecharge).toBeNull();
+
+    const on = await owner.put(AUTO, { enabled: true, threshold: '10', amount: '25.00' });
+    expect(on.status).toBe(200);
+    // The answer is the Credits view, as GET /api/portal/credits gives it.
+    const answered = (on.json.credits as CreditsView).accounts.find((a) => a.currency === 'USD');
+    expect(answered?.autoRecharge).toEqual({ threshold: '10.00', amount: '25.00' });
+    expect((await usd(owner)).autoRecharge).toEqual({ threshold: '10.00', amount: '25.00' });
+    expect(await adminSettings(ownerCustomer)).toEqual({ threshold: '10.00', amount: '25.00' });
+    // The members of the organisation see it too.
+    expect((await usd(member)).autoRecharge).toEqual({ threshold: '10.00', amount: '25.00' });
+
+    const changed = await owner.put(AUTO, {
+      currency: 'USD',
+      enabled: true,
+      threshold: '0',
+      amount: '40.50',
+    });
+    expect(changed.status).toBe(200);
+    expect((await usd(owner)).autoRecharge).toEqual({ threshold: '0.00', amount: '40.50' });
+    expect(await adminSettings(ownerCustomer)).toEqual({ threshold: '0.00', amount: '40.50' });
+
+    const off = await owner.put(AUTO, { enabled: false });
+    expect(off.status).toBe(200);
+    expect((await usd(owner)).autoRecharge).toBeNull();
+    expect(await adminSettings(ownerCustomer)).toBeNull();
+
+    // Above the threshold, turning it on buys nothing.
+    await settled();
+    expect((await usd(owner)).balance).toBe('35.00');
+  });
+
+  it('refuses bad values with 400 naming the field, and changes nothing', async () => {
+    expect((await owner.put(AUTO, { enabled: true, threshold: '10.00', amount: '25.00' })).status).toBe(200);
+    const bad: [unknown, string][] = [
+      [{ enabled: true, threshold: '-1.00', amount: '25.00' }, 'threshold'],
+      [{ enabled: true, threshold: 'ten', amount: '25.00' }, 'threshold'],
+      [{ enabled: true, threshold: '1.001', amount: '25.00' }, 'threshold'],
+      [{ enabled: true, threshold: '10000.01', amount: '25.00' }, 'threshold'],
+      [{ enabled: true, threshold: 10, amount: '25.00' }, 'threshold'],
+      [{ enabled: true, amount: '25.00' }, 'threshold'],
+      [{ enabled: true, threshold: '10.00', amount: '0' }, 'amount'],
+      [{ enabled: true, threshold: '10.00', amount: '0.00' }, 'amount'],
+      [{ enabled: true, threshold: '10.00', amount: '-5.00' }, 'amount'],
+      [{ enabled: true, threshold: '10.00', amount: '.50' }, 'amount'],
+      [{ enabled: true, threshold: '10.00', amount: '1e3' }, 'amount'],
+      [{ enabled: true, threshold: '10.00', amount: '10000.01' }, 'amount'],
+      [{ enabled: true, threshold: '10.00' }, 'amount'],
+      [{ enabled: false, amount: 'lots' }, 'amount'],
+      [{ threshold: '10.00', amount: '25.00' }, 'enabled'],
+      [{ enabled: 'yes', threshold: '10.00', amount: '25.00' }, 'enabled'],
+      [{ enabled: true, threshold: '10.00', amount: '25.00', currency: 'usd' }, 'currency'],
+      [{ enabled: true, threshold: '10.00', amount: '25.00', currency: 'EUR' }, 'currency'],
+    ];
+    for (const [body, field] of bad) {
+      const r = await owner.put(AUTO, body);
+      expect(r.status, JSON.stringify(body)).toBe(400);
+      expect(r.headers.get('content-type')).toBe('application/problem+json');
+      expect(
+        r.json.errors.map((e: { path: string }) => e.path),
+        JSON.stringify(body),
+      ).toEqual([field]);
+    }
+    // Both fields wrong: both named at once.
+    const both = await owner.put(AUTO, { enabled: true, threshold: 'x', amount: '0' });
+    expect(both.json.errors.map((e: { path: string }) => e.path)).toEqual(['threshold', 'amount']);
+
+    expect((await usd(owner)).autoRecharge).toEqual({ threshold: '10.00', amount: '25.00' });
+    expect(await adminSettings(ownerCustomer)).toEqual({ threshold: '10.00', amount: '25.00' });
+  });
+
+  it('answers 409 without a saved card, and turning it off is always allowed', async () => {
+    const r = await other.put(AUTO, { enabled: true, threshold: '10.00', amount: '25.00' });
+    expect(r.status).toBe(409);
+    expect(r.headers.get('content-type')).toBe('application/problem+json');
+    expect(r.json.detail).toMatch(/no saved payment method/);
+    expect((await usd(other)).autoRecharge).toBeNull();
+    expect((await other.put(AUTO, { enabled: false })).status).toBe(200);
+  });
+
+  it('is for owners of the organisation, with the CSRF token, and only their own', async () => {
+    const r = await member.put(AUTO, { enabled: false });
+    expect(r.status).toBe(403);
+    expect(r.headers.get('content-type')).toBe('application/problem+json');
+
+    // Another organisation has no way to name this one: the session decides whose settings change.
+    const foreign = await other.put(AUTO, {
+      enabled: false,
+      customerId: ownerCustomer,
+    });
+    expect(foreign.status).toBe(400);
+    expect((await other.put(AUTO, { enabled: false })).status).toBe(200);
+
+    owner.csrf = false;
+    try {
+      expect((await owner.put(AUTO, { enabled: false })).status).toBe(403);
+    } finally {
+      owner.csrf = true;
+    }
+    const anonymous = new PortalClient(stack.tollgate.consoleApp, '10.4.0.6');
+    await anonymous.get('/api/portal/config');
+    expect((await anonymous.put(AUTO, { enabled: false })).status).toBe(401);
+
+    expect((await usd(owner)).autoRecharge).toEqual({ threshold: '10.00', amount: '25.00' });
+    expect(await adminSettings(ownerCustomer)).toEqual({ threshold: '10.00', amount: '25.00' });
+  });
+
+  it('buys the top-up with the saved card when an invoice leaves the balance under the threshold', async () => {
+    expect((await usd(owner)).balance).toBe('35.00');
+    // Checkout paid the first period's fee; the second period's invoice is the first that credits
+    // pay. By then the 10.00 grant has expired (the daily sweep books it), and 49.00 takes the
+    // 25.00 left, which leaves the balance under 10.00.
+    for (const period of [1, 2]) {
+      const sub = await stack.tollgate.subscriptions.currentForCustomer(ownerCustomer);
+      stack.clock.set(new Date(new Date(sub!.currentPeriod.to).getTime() + 1000));
+      await stack.tollgate.billing.runDunning();
+      const run = await stack.tollgate.billing.runBilling();
+      expect(run.invoicesCreated, `period ${period}`).toBe(1);
+    }
+    await settled();
+
+    // The sessions have expired meanwhile: log in again.
+    const login = await owner.post('/api/portal/login', {
+      email: 'olga@credits.test',
+      password: 'correct horse battery',
+    });
+    expect(login.status).toBe(200);
+    await expect.poll(async () => (await usd(owner)).balance, { timeout: 10_000 }).toBe('25.00');
+    const account = await usd(owner);
+    expect(account.autoRecharge).toEqual({ threshold: '10.00', amount: '25.00' });
+    expect(account.ledger.slice(0, 3).map((e) => [e.kind, new Decimal(e.amount).toFixed(2)])).toEqual([
+      ['topup', '25.00'],
+      ['usage', '-25.00'],
+      ['expiry', '-10.00'],
+    ]);
   });
 });
