@@ -248,6 +248,11 @@ async function journey() {
   await page.getByRole('button', { name: 'Buy $25.00' }).click();
   await page.getByTestId('credit-balance-USD').getByText('$25.00').waitFor();
   await shot('credits');
+  // Auto-recharge on, with the suggested threshold and amount.
+  await page.getByRole('switch', { name: 'Recharge automatically' }).check();
+  await page.getByRole('button', { name: 'Save auto-recharge' }).click();
+  await page.getByText('Auto-recharge is on.').waitFor();
+  await shot('credits-auto-recharge');
   await page.getByRole('link', { name: 'Members' }).click();
   await page.getByLabel('Email').fill('linus@compilers.test');
   await page.getByRole('button', { name: 'Send invitation' }).click();

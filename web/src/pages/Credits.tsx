@@ -5,6 +5,7 @@ import {
   type CreditsView,
   get,
   post,
+  put,
   type TopUpResult,
 } from '../api.ts';
 import { FormError, useForm } from '../components/form.tsx';
@@ -65,11 +66,126 @@ function BalanceCard({ account, many }: { account: CreditAccount; many: boolean 
           Invoices are paid from credits first; your card is charged for the rest.
         </p>
       )}
-      <p className="small muted credit-note">
-        {account.autoRecharge
-          ? `Auto-recharge: ${money(account.autoRecharge.amount, c)} is bought when the balance falls below ${money(account.autoRecharge.threshold, c)}.`
-          : 'Auto-recharge is off.'}
+    </section>
+  );
+}
+
+type CreditsResponse = { available: boolean; credits: CreditsView | null };
+
+const isAmount = (value: string) => /^\d+(\.\d+)?$/.test(value.trim());
+
+function AutoRechargeCard({
+  account,
+  view,
+  many,
+  onSaved,
+}: {
+  account: CreditAccount;
+  view: CreditsView;
+  many: boolean;
+  onSaved: (response: CreditsResponse) => void;
+}) {
+  const { me } = useSession();
+  const owner = me?.user.role === 'owner';
+  const c = account.currency;
+  const current = account.autoRecharge;
+  const [enabled, setEnabled] = useState(current !== null);
+  const [threshold, setThreshold] = useState(current?.threshold ?? '10.00');
+  const [amount, setAmount] = useState(current?.amount ?? '25.00');
+  const form = useForm();
+  // It buys top-ups, so it needs what they need to turn on; turning it off needs nothing.
+  const cannotEnable = Boolean(view.topUpBlocked) && !current;
+  const changed =
+    enabled !== (current !== null) ||
+    (enabled && (threshold.trim() !== current?.threshold || amount.trim() !== current?.amount));
+
+  const onSubmit = (event: FormEvent<HTMLFormElement>) => {
+    event.preventDefault();
+    form.run(
+      async () => {
+        const r = await put<CreditsResponse>(
+          '/credits/auto-recharge',
+          enabled
+            ? { currency: c, enabled, threshold: threshold.trim(), amount: amount.trim() }
+            : { currency: c, enabled },
+        );
+        // The server answers in the currency's minor unit ("10" → "10.00").
+        const saved = r.credits?.accounts.find((a) => a.currency === c)?.autoRecharge;
+        if (saved) {
+          setThreshold(saved.threshold);
+          setAmount(saved.amount);
+        }
+        onSaved(r);
+      },
+      enabled ? 'Auto-recharge is on.' : 'Auto-recharge is off.',
+    );
+  };
+
+  return (
+    <section className="card auto-recharge" aria-labelledby={`auto-recharge-${c}`}>
+      <div className="card-head">
+        <h2 id={`auto-recharge-${c}`}>Auto-recharge{many ? ` (${c})` : ''}</h2>
+        <Badge tone={current ? 'ok' : undefined}>{current ? 'On' : 'Off'}</Badge>
+      </div>
+      <p className="small muted">
+        When an invoice leaves your balance below the threshold, the top-up amount is bought for you: one
+        automatic top-up at a time.
       </p>
+      {form.saved && !form.busy && <Notice tone="ok">{form.saved}</Notice>}
+      {!owner && <Notice tone="info">Only owners of the organisation can change auto-recharge.</Notice>}
+      {owner && cannotEnable && (
+        <Notice tone="warn" title="Auto-recharge cannot be turned on yet">
+          {view.topUpBlocked}
+        </Notice>
+      )}
+      <FormError form={form} />
+      <form onSubmit={onSubmit} noValidate aria-label={`Auto-recharge${many ? ` (${c})` : ''}`}>
+        <label className="switch">
+          <input
+            type="checkbox"
+            role="switch"
+            checked={enabled}
+            aria-checked={enabled}
+            onChange={(e) => setEnabled(e.target.checked)}
+            disabled={!owner || (cannotEnable && !enabled)}
+          />
+          <span>Recharge automatically</span>
+        </label>
+        <div className="inline-fields">
+          <Field
+            label={`Threshold (${c})`}
+            name="threshold"
+            inputMode="decimal"
+            autoComplete="off"
+            value={threshold}
+            onChange={(e) => setThreshold(e.target.value)}
+            disabled={!owner || !enabled}
+            error={form.fields.threshold}
+          />
+          <Field
+            label={`Top-up amount (${c})`}
+            name="amount"
+            inputMode="decimal"
+            autoComplete="off"
+            value={amount}
+            onChange={(e) => setAmount(e.target.value)}
+            disabled={!owner || !enabled}
+            error={form.fields.amount}
+          />
+        </div>
+        <p className="small muted auto-recharge-summary" data-testid={`auto-recharge-summary-${c}`}>
+          {!enabled
+            ? 'Off: credits are bought only when you buy them.'
+            : isAmount(threshold) && isAmount(amount)
+              ? `When the balance falls below ${money(threshold.trim(), c)}, ${money(amount.trim(), c)} is charged to ${view.paymentMethod ?? 'your saved payment method'}.`
+              : 'Enter the threshold and the amount to buy.'}
+        </p>
+        {owner && (
+          <button type="submit" className="btn btn-primary" disabled={form.busy || !changed}>
+            {form.busy ? 'Saving…' : 'Save auto-recharge'}
+          </button>
+        )}
+      </form>
     </section>
   );
 }
@@ -232,8 +348,8 @@ export function Credits() {
   // Waiting for a top-up's confirmation: its currency and the newest top-up listed before it.
   const [pending, setPending] = useState<{ currency: string; before: string | null } | null>(null);
   const [added, setAdded] = useState(false);
-  const { data, error } = useData(
-    () => get<{ available: boolean; credits: CreditsView | null }>('/credits'),
+  const { data, error, setData } = useData(
+    () => get<CreditsResponse>('/credits'),
     [],
     pending ? 2000 : 15000,
   );
@@ -268,7 +384,10 @@ export function Credits() {
       <div className="grid grid-main" style={{ marginBottom: '1rem' }}>
         <div className="stack">
           {view.accounts.map((a) => (
-            <BalanceCard key={a.currency} account={a} many={many} />
+            <div className="stack" key={a.currency}>
+              <BalanceCard account={a} many={many} />
+              <AutoRechargeCard account={a} view={view} many={many} onSaved={setData} />
+            </div>
           ))}
         </div>
         <TopUpForm
