@@ -244,6 +244,11 @@ export function createCreditsService(options: {
   db: Db;
   clock: Clock;
   onChange?: (customerId: string) => void;
+  /**
+   * A call's usage was booked in real time (credits-only customers): billing checks the
+   * customer's auto-recharge threshold, as it does after an invoice draws credits.
+   */
+  onSpent?: (customerId: string, currency: string) => void;
 }): CreditsService {
   const { db, clock } = options;
   /** credits-only customers → (currency → balance) */
@@ -774,7 +779,10 @@ export function createCreditsService(options: {
         }
         return true;
       });
-      if (settled) await changed(reservation.customer_id);
+      if (settled) {
+        await changed(reservation.customer_id);
+        if (new Decimal(input.actual).gt(0)) options.onSpent?.(reservation.customer_id, reservation.currency);
+      }
     },
     async configure(input) {
       await sqlRows(

@@ -57,6 +57,8 @@ export interface BillingModule {
   rail: PaymentRail;
 }
 
+const AUTO_RECHARGE_CHECK_MS = 5_000;
+
 /** Builds credits, the configured rail and the billing service, and routes rail events to it. */
 export function createBilling(deps: {
   store: Store;
@@ -74,10 +76,22 @@ export function createBilling(deps: {
   onCreditsChange?: (customerId: string) => void;
 }): BillingModule {
   const rail = deps.rail ?? createRail(deps.config, deps.store.db);
+  // Auto-recharge after real-time usage: at most one check per customer and currency every few
+  // seconds (each is a few reads; the top-up itself is one at a time).
+  const lastCheck = new Map<string, number>();
   const credits = createCreditsService({
     db: deps.store.db,
     clock: deps.clock,
     onChange: deps.onCreditsChange,
+    onSpent: (customerId, currency) => {
+      const key = `${customerId}\u0000${currency}`;
+      const now = Date.now();
+      if (now - (lastCheck.get(key) ?? 0) < AUTO_RECHARGE_CHECK_MS) return;
+      lastCheck.set(key, now);
+      service
+        .autoRecharge(customerId, currency)
+        .catch((error) => deps.log.error({ err: error, customerId }, 'auto-recharge after usage failed'));
+    },
   });
   const railConfig = deps.config.billing.rail;
   const netDays = typeof railConfig === 'object' && railConfig.type === 'invoice' ? railConfig.netDays : 30;

@@ -200,6 +200,29 @@ describe('credits-only customers at the gateway', () => {
     expect(ledger.filter((e) => e.kind === 'usage').map((e) => e.amount)).toEqual(['-0.05', '-0.05']);
   });
 
+  it('recharge automatically when real-time usage takes the balance under the threshold', async () => {
+    const { customer, secret } = await prepaidCustomer('Prepaid recharge', '0.12');
+    await tollgate.billing.attachCard(customer.id, '4242424242424242');
+    await tollgate.billing.credits.configure({
+      customerId: customer.id,
+      currency: 'USD',
+      autoRecharge: { threshold: '0.10', amount: '1.00' },
+    });
+    expect((await weather(secret)).status).toBe(200); // 0.12 − 0.05 = 0.07 < 0.10 → buys 1.00
+    await settled(customer.id);
+    await expect
+      .poll(() => tollgate.billing.credits.balance(customer.id, 'USD'), { timeout: 5_000 })
+      .toBe('1.07');
+    // Without the top-up the second and third calls would be refused (0.07 left).
+    for (let i = 0; i < 3; i++) {
+      expect((await weather(secret)).status).toBe(200);
+      await settled(customer.id);
+    }
+    expect(await tollgate.billing.credits.balance(customer.id, 'USD')).toBe('0.92');
+    const ledger = await tollgate.billing.credits.ledger(customer.id);
+    expect(ledger.filter((e) => e.kind === 'topup').map((e) => e.amount)).toEqual(['1']);
+  });
+
   it('leave customers who are not credits-only alone: no reservation, no ledger rows', async () => {
     const { customer, secret } = await prepaidCustomer('Pay as you go', '1.00', false);
     expect((await chat(secret)).status).toBe(200);
