@@ -819,7 +819,10 @@ export function createCreditsService(options: {
         creditsOnly: row?.credits_only ?? false,
         autoRecharge:
           row?.auto_recharge_threshold && row.auto_recharge_amount
-            ? { threshold: row.auto_recharge_threshold, amount: row.auto_recharge_amount }
+            ? {
+                threshold: formatMoney(row.auto_recharge_threshold, currency),
+                amount: formatMoney(row.auto_recharge_amount, currency),
+              }
             : null,
       };
     },
