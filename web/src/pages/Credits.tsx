@@ -128,8 +128,8 @@ function AutoRechargeCard({
         <Badge tone={current ? 'ok' : undefined}>{current ? 'On' : 'Off'}</Badge>
       </div>
       <p className="small muted">
-        When an invoice leaves your balance below the threshold, the top-up amount is bought for you: one
-        automatic top-up at a time.
+        When your balance falls below the threshold (after an invoice, or after calls on a credits-only
+        account), the top-up amount is bought for you: one automatic top-up at a time.
       </p>
       {form.saved && !form.busy && <Notice tone="ok">{form.saved}</Notice>}
       {!owner && <Notice tone="info">Only owners of the organisation can change auto-recharge.</Notice>}
