@@ -31,15 +31,34 @@ export interface MeterRegistry {
 /** Event chunks (of up to 1,000 events) read per round when rebuilding a meter. */
 const REBUILD_CHUNKS = 5;
 
-export function valuesFor(registry: MeterRegistry, events: readonly UsageEvent[], log?: Logger): ValueRow[] {
+/** An event that does not fit one of its meters: where, and why. */
+export type MeterMiss = (
+  event: UsageEvent,
+  index: number,
+  meter: Meter,
+  miss: { field: string; message: string },
+) => void;
+
+/** Logs a miss as a warning (events already accepted, e.g. from a usage log, are not refused). */
+export const warnMiss =
+  (log?: Logger): MeterMiss =>
+  (event, _index, meter, miss) =>
+    log?.warn({ source: event.source, id: event.id, meter: meter.slug }, miss.message);
+
+/** The meter values of the events; an event that does not fit a meter is told to `onMiss`. */
+export function valuesFor(
+  registry: MeterRegistry,
+  events: readonly UsageEvent[],
+  onMiss: MeterMiss,
+): ValueRow[] {
   const values: ValueRow[] = [];
-  for (const event of events) {
+  events.forEach((event, index) => {
     for (const meter of registry.forType(event.type)) {
       const result = extract(meter, event);
       if (result.ok) values.push(valueRow(event, result.value));
-      else log?.warn({ source: event.source, id: event.id, meter: meter.slug }, result.message);
+      else onMiss(event, index, meter, result);
     }
-  }
+  });
   return values;
 }
 
@@ -56,7 +75,7 @@ async function rebuild(tx: Executor, meter: Meter, log: Logger): Promise<number>
     const page = await eventChunksAfter(tx, after, REBUILD_CHUNKS);
     if (page.length === 0) break;
     const events = page.flatMap((chunk) => chunk.events.filter((e) => e.type === meter.eventType));
-    await insertValuesOnly(tx, valuesFor(single, events, log));
+    await insertValuesOnly(tx, valuesFor(single, events, warnMiss(log)));
     total += events.length;
     after = (page[page.length - 1] as { id: number }).id;
   }

@@ -113,16 +113,22 @@ select case when (select count(*) from ins) = $2::int then '[]'
 export const BATCH_HAS_STORED_EVENTS = 'TG001';
 
 /**
- * A JSON parameter sent as UTF-8 bytes (binary `text`): the drivers then copy the bytes instead of
+ * A text parameter sent as UTF-8 bytes (binary `text`): the drivers then copy the bytes instead of
  * measuring and encoding the string character by character, which on PGlite cost about a tenth
  * of ingest's CPU time. PGlite turns a `text` parameter into its wire value with `toString()`,
- * node-postgres with `toPostgres()`; both send a Uint8Array as a binary parameter. The SQL reads
- * it as `$n::text::json`.
+ * node-postgres with `toPostgres()`; both send a Uint8Array as a binary parameter.
  */
-function jsonParam(value: unknown): unknown {
-  const bytes = Buffer.from(JSON.stringify(value));
+function bytesParam(text: string): unknown {
+  const bytes = Buffer.from(text);
   return { toString: () => bytes, toPostgres: () => bytes };
 }
+
+/** A JSON parameter (see bytesParam); the SQL reads it as `$n::text::json`. */
+const jsonParam = (value: unknown) => bytesParam(JSON.stringify(value));
+
+/** The (source, id) keys of events, as the JSON parameter the key inserts read. */
+const keysParam = (events: readonly UsageEvent[]) =>
+  jsonParam(events.map((e) => ({ source: e.source, id: e.id })));
 
 export interface ValueRow {
   source: string;
@@ -181,10 +187,7 @@ function chunked<T extends { time: string }>(
 }
 
 /** Several texts as one parameter, separated by U+001E (see CONTENT_CTES). */
-const textsParam = (texts: string[]) => {
-  const bytes = Buffer.from(texts.join('\x1e'));
-  return { toString: () => bytes, toPostgres: () => bytes };
-};
+const textsParam = (texts: string[]) => bytesParam(texts.join('\x1e'));
 
 /** The parameters $1 … $8 of the chunks, values and rollups of new events. */
 function contentParams(events: readonly UsageEvent[], values: readonly ValueRow[]): unknown[] {
@@ -227,8 +230,6 @@ function contentParams(events: readonly UsageEvent[], values: readonly ValueRow[
 
 /** A batch with everything the one-statement write sends, computed before it is sent. */
 export interface PreparedBatch {
-  events: readonly UsageEvent[];
-  values: ValueRow[];
   params: unknown[];
 }
 
@@ -243,11 +244,9 @@ export function prepareBatch(
 ): PreparedBatch {
   const last = new Map(checkpoints.map((c) => [c.consumer, c]));
   return {
-    events,
-    values,
     params: [
       ...contentParams(events, values),
-      jsonParam(events.map((e) => ({ source: e.source, id: e.id }))),
+      keysParam(events),
       events.length,
       jsonParam([...last.values()]),
     ],
@@ -257,15 +256,6 @@ export function prepareBatch(
 /** Writes a prepared batch in one statement; throws TG001 (and writes nothing) on a stored event. */
 export async function writePrepared(db: Executor, batch: PreparedBatch): Promise<void> {
   await run(db, ONE_STATEMENT_SQL, batch.params);
-}
-
-/** Inserts a deduplicated batch; returns how many events were new. Run inside a transaction. */
-export async function insertBatch(
-  db: Executor,
-  events: readonly UsageEvent[],
-  values: ValueRow[],
-): Promise<number> {
-  return events.length - (await insertBatchSkipped(db, events, values)).length;
 }
 
 /**
@@ -278,8 +268,7 @@ export async function insertBatchSkipped(
   values: ValueRow[],
 ): Promise<string[]> {
   if (events.length === 0) return [];
-  const keys = events.map((e) => ({ source: e.source, id: e.id }));
-  const [row] = await run<{ skipped: string }>(db, KEYS_SQL, [jsonParam(keys), events.length]);
+  const [row] = await run<{ skipped: string }>(db, KEYS_SQL, [keysParam(events), events.length]);
   const skipped = (JSON.parse(row?.skipped ?? '[]') as [string, string][]).map(
     ([source, id]) => `${source}\u0000${id}`,
   );

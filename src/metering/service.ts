@@ -4,8 +4,7 @@ import type { Clock } from '../util/clock.ts';
 import type { Logger } from '../util/log.ts';
 import type { UsageEvent } from './events.ts';
 import type { MeterRegistry } from './meters.ts';
-import { valuesFor } from './meters.ts';
-import { extract } from './model.ts';
+import { valuesFor, warnMiss } from './meters.ts';
 import {
   BATCH_HAS_STORED_EVENTS,
   insertBatchSkipped,
@@ -13,7 +12,6 @@ import {
   prepareBatch,
   saveCheckpoint,
   type ValueRow,
-  valueRow,
   writePrepared,
 } from './repo.ts';
 
@@ -222,24 +220,18 @@ export function createIngestService(deps: {
   log: Logger;
 }): IngestService {
   const { store, meters, log } = deps;
+  const warn = warnMiss(log);
 
   /** Extracts every event's meter values; refuses the whole batch when one does not fit a meter. */
   const strictValues = (events: readonly UsageEvent[]): ValueRow[] => {
     const errors: { path: string; message: string }[] = [];
-    const values: ValueRow[] = [];
-    events.forEach((event, index) => {
-      let seen: Set<string> | null = null;
-      for (const meter of meters.forType(event.type)) {
-        const r = extract(meter, event);
-        if (r.ok) {
-          values.push(valueRow(event, r.value));
-          continue;
-        }
-        seen ??= new Set<string>();
-        if (seen.has(r.field)) continue;
-        seen.add(r.field);
-        errors.push({ path: `[${index}].${r.field}`, message: r.message });
-      }
+    const seen = new Set<string>();
+    const values = valuesFor(meters, events, (_event, index, _meter, miss) => {
+      const path = `[${index}].${miss.field}`;
+      // Several meters may read the same field: one error for it.
+      if (seen.has(path)) return;
+      seen.add(path);
+      errors.push({ path, message: miss.message });
     });
     if (errors.length > 0) {
       throw problems.validation(
@@ -264,13 +256,13 @@ export function createIngestService(deps: {
   let replaying = false;
 
   const prepare = (group: readonly PendingWrite[]): PreparedGroup => {
-    let events: UsageEvent[];
+    let events: readonly UsageEvent[];
     let owner: number[];
     if (group.length === 1) {
-      events = [...(group[0] as PendingWrite).events];
+      events = (group[0] as PendingWrite).events;
       owner = new Array<number>(events.length).fill(0);
     } else {
-      events = [];
+      const merged: UsageEvent[] = [];
       owner = [];
       const seen = new Set<string>();
       group.forEach((w, index) => {
@@ -278,10 +270,11 @@ export function createIngestService(deps: {
           const k = eventKey(e);
           if (seen.has(k)) continue;
           seen.add(k);
-          events.push(e);
+          merged.push(e);
           owner.push(index);
         }
       });
+      events = merged;
     }
     const checkpoints = group.flatMap((w) => (w.checkpoint ? [w.checkpoint] : []));
     // Values extracted by the writes themselves fit the merged events when none was dropped.
@@ -291,7 +284,7 @@ export function createIngestService(deps: {
       !replaying && events.length > 0 && events.length <= CHUNK
         ? prepareBatch(
             events,
-            known ? group.flatMap((w) => w.values as ValueRow[]) : valuesFor(meters, events, log),
+            known ? group.flatMap((w) => w.values as ValueRow[]) : valuesFor(meters, events, warn),
             checkpoints,
           )
         : null;
@@ -306,10 +299,9 @@ export function createIngestService(deps: {
       const skipped = new Set<string>();
       for (let i = 0; i < events.length; i += CHUNK) {
         const chunk = events.length <= CHUNK ? events : events.slice(i, i + CHUNK);
-        for (const k of await insertBatchSkipped(tx, chunk, valuesFor(meters, chunk, log))) skipped.add(k);
+        for (const k of await insertBatchSkipped(tx, chunk, valuesFor(meters, chunk, warn))) skipped.add(k);
       }
       skippedAny = skipped.size > 0;
-      inserted.fill(0);
       events.forEach((e, i) => {
         if (skippedAny && skipped.has(eventKey(e))) return;
         const o = owner[i] as number;
