@@ -156,6 +156,17 @@ export async function startEmbeddedConsumer(options: EmbeddedConsumerOptions): P
     }
   };
 
+  const checkpointAt = (next: LogPosition) => ({ consumer: name, position: JSON.stringify(next) });
+
+  /** A batch is in the store with the checkpoint after it: move on, drop segments left behind. */
+  const committed = (batch: { events: UsageEvent[]; next: LogPosition }) => {
+    const movedSegment = batch.next.segment !== position.segment;
+    position = batch.next;
+    consumed += batch.events.length;
+    failures = 0;
+    if (movedSegment) deleteConsumedSegments();
+  };
+
   /**
    * Reads and sends batches until the log is drained. Two writes may be in flight: while the
    * store commits one, the next is read and prepared. The committed position moves only when a
@@ -171,14 +182,9 @@ export async function startEmbeddedConsumer(options: EmbeddedConsumerOptions): P
         const batch = readBatch();
         if (!batch) break;
         ahead = batch.next;
-        const checkpoint = { consumer: name, position: JSON.stringify(batch.next) };
-        const written = options.ingest.write(batch.events, { checkpoint }).then(() => {
-          const movedSegment = batch.next.segment !== position.segment;
-          position = batch.next;
-          consumed += batch.events.length;
-          failures = 0;
-          if (movedSegment) deleteConsumedSegments();
-        });
+        const written = options.ingest
+          .write(batch.events, { checkpoint: checkpointAt(batch.next) })
+          .then(() => committed(batch));
         written.catch(() => {}); // awaited below; a failure must not go unhandled meanwhile
         inFlight.push(written);
         if (inFlight.length >= 2) await inFlight.shift();
@@ -217,13 +223,9 @@ export async function startEmbeddedConsumer(options: EmbeddedConsumerOptions): P
     for (const event of refused) {
       log.error({ event }, 'usage log consumer: the store refuses this event; left out of the meters');
     }
-    await options.ingest.write([], { checkpoint: { consumer: name, position: JSON.stringify(batch.next) } });
-    const movedSegment = batch.next.segment !== position.segment;
-    position = batch.next;
+    await options.ingest.write([], { checkpoint: checkpointAt(batch.next) });
+    committed(batch);
     ahead = position;
-    consumed += batch.events.length;
-    failures = 0;
-    if (movedSegment) deleteConsumedSegments();
   };
 
   const kick = () => {
