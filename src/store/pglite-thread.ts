@@ -16,6 +16,8 @@ export interface QueryAnswer {
   affectedRows?: number;
 }
 
+const exited = (code: number) => new Error(`the embedded database thread exited (code ${code})`);
+
 export class PGliteThread {
   readonly #worker: Worker;
   readonly #pending = new Map<
@@ -40,7 +42,7 @@ export class PGliteThread {
       this.#pending.clear();
     };
     worker.on('error', fail);
-    worker.on('exit', (code) => fail(new Error(`the embedded database thread exited (code ${code})`)));
+    worker.on('exit', (code) => fail(exited(code)));
   }
 
   static async open(dataDir: string | undefined): Promise<PGliteThread> {
@@ -48,7 +50,7 @@ export class PGliteThread {
     const ready = await new Promise<ThreadReply>((resolve, reject) => {
       worker.once('message', resolve);
       worker.once('error', reject);
-      worker.once('exit', (code) => reject(new Error(`the embedded database thread exited (code ${code})`)));
+      worker.once('exit', (code) => reject(exited(code)));
     });
     if (!ready.ok) {
       await worker.terminate();
