@@ -1,9 +1,8 @@
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADMIN_TOKEN, ensurePortalBuilt, type Stack, startStack } from './stack.ts';
+import { ADMIN_TOKEN, ensurePortalBuilt, launchChromium, type Stack, startStack } from './stack.ts';
 
 /**
  * The whole self-serve journey in a real browser (Debian's chromium, driven by Playwright):
@@ -15,9 +14,8 @@ const SHOTS = join(process.cwd(), 'test-results', 'screenshots');
 const DAY = 86_400_000;
 
 let stack: Stack;
-let context: BrowserContext;
+let browser: Awaited<ReturnType<typeof launchChromium>> | undefined;
 let page: Page;
-let profile: string;
 /** The step the journey is at, for the failure message. */
 let stage = 'start';
 
@@ -37,29 +35,13 @@ beforeAll(async () => {
   rmSync(join(SHOTS, 'failure.png'), { force: true });
   ensurePortalBuilt();
   stack = await startStack();
-  profile = mkdtempSync(join(tmpdir(), 'tollgate-chromium-'));
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath: '/usr/bin/chromium',
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-    viewport: { width: 1280, height: 860 },
-  });
-  page = context.pages()[0] ?? (await context.newPage());
-  page.setDefaultTimeout(20_000);
+  browser = await launchChromium();
+  page = browser.page;
 }, 60_000);
 
 afterAll(async () => {
-  await context?.close();
+  await browser?.close();
   await stack?.stop();
-  if (profile) rmSync(profile, { recursive: true, force: true });
 });
 
 describe('self-serve journey', () => {

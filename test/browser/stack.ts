@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { chromium, type Page } from 'playwright-core';
 import { type DemoUpstream, startDemoUpstream } from '../../examples/quickstart/upstream.ts';
 import { startTollgate, type Tollgate } from '../../src/app.ts';
 import { type ResolvedConfig, resolveConfig, type TollgateConfigInput } from '../../src/config/index.ts';
@@ -216,4 +217,32 @@ export async function startStack(
 if (import.meta.url === `file://${process.argv[1]}`) {
   const stack = await startStack({ logLevel: 'info' });
   console.log(`portal  ${stack.consoleUrl}/\ngateway ${stack.gatewayUrl}\nadmin token ${ADMIN_TOKEN}`);
+}
+
+/** Debian's chromium, headless, with a throw-away profile; `close` also deletes the profile. */
+export async function launchChromium(): Promise<{ page: Page; close(): Promise<void> }> {
+  const profile = mkdtempSync(join(tmpdir(), 'tollgate-chromium-'));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: '/usr/bin/chromium',
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+    viewport: { width: 1280, height: 860 },
+  });
+  const page = context.pages()[0] ?? (await context.newPage());
+  page.setDefaultTimeout(20_000);
+  return {
+    page,
+    async close() {
+      await context.close();
+      rmSync(profile, { recursive: true, force: true });
+    },
+  };
 }

@@ -1,13 +1,12 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stripVTControlCharacters } from 'node:util';
-import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type DemoUpstream, startDemoUpstream } from '../../examples/quickstart/upstream.ts';
-import { ensurePortalBuilt } from '../browser/stack.ts';
+import { ensurePortalBuilt, launchChromium } from '../browser/stack.ts';
 
 /**
  * Follows docs/first-revenue.md: the files it shows are written as they are, the command it
@@ -28,8 +27,7 @@ function filesInDoc(): Map<string, string> {
 let upstream: DemoUpstream;
 let server: ChildProcess;
 let work: string;
-let profile: string;
-let context: BrowserContext;
+let browser: Awaited<ReturnType<typeof launchChromium>> | undefined;
 let page: Page;
 let gatewayUrl = '';
 let portalUrl = '';
@@ -93,27 +91,12 @@ beforeAll(async () => {
   await waitForUrls(server);
 
   mkdirSync(SHOTS, { recursive: true });
-  profile = mkdtempSync(join(tmpdir(), 'tollgate-chromium-'));
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath: '/usr/bin/chromium',
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-    viewport: { width: 1280, height: 860 },
-  });
-  page = context.pages()[0] ?? (await context.newPage());
-  page.setDefaultTimeout(20_000);
+  browser = await launchChromium();
+  page = browser.page;
 }, 120_000);
 
 afterAll(async () => {
-  await context?.close();
+  await browser?.close();
   if (server && server.exitCode === null) {
     const exited = new Promise((r) => server.once('exit', r));
     server.kill('SIGTERM');
@@ -121,7 +104,6 @@ afterAll(async () => {
   }
   await upstream?.close();
   if (work) rmSync(work, { recursive: true, force: true });
-  if (profile) rmSync(profile, { recursive: true, force: true });
 });
 
 describe('docs/first-revenue.md', () => {
