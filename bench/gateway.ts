@@ -1,9 +1,8 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
 import { nginxConfig } from './lib/nginx.ts';
+import { benchProcesses, cpuTicks, firstLine, LOAD_CPU, SUT_CPU, waitForHttp } from './lib/processes.ts';
 import { runWrk, type WrkResult } from './lib/wrk.ts';
 
 /**
@@ -25,62 +24,11 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const PATH = '/v1/weather?city=Oslo';
-const pinned = availableParallelism() >= 2;
-const SUT_CPU = pinned ? '0' : undefined;
-const LOAD_CPU = pinned ? '1' : undefined;
-const children: ChildProcess[] = [];
-const tmp = mkdtempSync(join(tmpdir(), 'tollgate-bench-nginx-'));
+const { tmp, start } = benchProcesses('nginx');
 
 function log(message: string): void {
   process.stdout.write(`${message}\n`);
 }
-
-function start(
-  cmd: string,
-  args: string[],
-  cpu: string | undefined,
-  env: Record<string, string> = {},
-): ChildProcess {
-  const [bin, argv] = cpu ? ['taskset', ['-c', cpu, cmd, ...args]] : [cmd, args];
-  const child = spawn(bin as string, argv as string[], {
-    cwd: ROOT,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  children.push(child);
-  return child;
-}
-
-function firstLine(child: ChildProcess, timeoutMs = 60_000): Promise<string> {
-  return new Promise((resolveLine, reject) => {
-    const timer = setTimeout(() => reject(new Error('process did not start in time')), timeoutMs);
-    const rl = createInterface({ input: child.stdout as NodeJS.ReadableStream });
-    rl.once('line', (line) => {
-      clearTimeout(timer);
-      resolveLine(line);
-    });
-    child.once('exit', (code) => reject(new Error(`process exited early (${code})`)));
-  });
-}
-
-async function waitForHttp(url: string, headers: Record<string, string> = {}): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    try {
-      const res = await fetch(url, { headers });
-      await res.arrayBuffer();
-      if (res.status === 200) return;
-    } catch {}
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${url} did not answer 200`);
-}
-
-function cleanup(): void {
-  for (const child of children) if (child.exitCode === null) child.kill('SIGTERM');
-  rmSync(tmp, { recursive: true, force: true });
-}
-process.on('exit', cleanup);
-process.on('SIGINT', () => process.exit(130));
 
 interface Target {
   name: string;
@@ -88,17 +36,6 @@ interface Target {
   headers?: Record<string, string>;
   /** The process under test (its CPU time per request is reported). */
   pid?: number;
-}
-
-/** utime + stime of a process, in clock ticks (100 per second). */
-function cpuTicks(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(fields[11]) + Number(fields[12]);
-  } catch {
-    return Number.NaN; // not Linux
-  }
 }
 
 /** Best of the rounds: the least disturbed run (other processes on the machine only slow things down). */
@@ -116,7 +53,7 @@ function best(a: WrkResult | undefined, b: WrkResult): WrkResult {
 
 execFileSync('bash', [join(ROOT, 'scripts/ensure-nginx.sh')], { stdio: 'inherit' });
 log(
-  pinned
+  SUT_CPU !== undefined
     ? 'Pinned: system under test on core 0; wrk and the upstream on core 1.'
     : 'Only one core: nothing pinned (figures are indicative).',
 );

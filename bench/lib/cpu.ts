@@ -1,9 +1,7 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
+import type { ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
 import { nginxConfig } from './nginx.ts';
+import { benchProcesses, cpuTicks, firstLine, LOAD_CPU, SUT_CPU, waitForHttp } from './processes.ts';
 import { runWrk } from './wrk.ts';
 
 /**
@@ -18,51 +16,12 @@ import { runWrk } from './wrk.ts';
  * BENCH_PAIRED=1 loads all targets at the same time (c=16 each) instead of one after another.
  * A target `full@/path/to/other/checkout` runs that tree's gateway (A/B comparisons).
  */
-const ROOT = resolve(import.meta.dirname, '../..');
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const PAIRED = process.env.BENCH_PAIRED === '1';
-const pinned = availableParallelism() >= 2;
-const SUT_CPU = pinned ? '0' : undefined;
-const LOAD_CPU = pinned ? '1' : undefined;
 const PATH = '/v1/weather?city=Oslo';
 const TICK_US = 1_000_000 / 100; // CLK_TCK is 100 on Linux
-const children: ChildProcess[] = [];
-const tmp = mkdtempSync(join(tmpdir(), 'tollgate-bench-cpu-'));
-process.on('exit', () => {
-  for (const child of children) if (child.exitCode === null) child.kill('SIGTERM');
-  rmSync(tmp, { recursive: true, force: true });
-});
-process.on('SIGINT', () => process.exit(130));
-
-function start(cmd: string, args: string[], cpu: string | undefined, env: Record<string, string> = {}) {
-  const [bin, argv] = cpu ? ['taskset', ['-c', cpu, cmd, ...args]] : [cmd, args];
-  const child = spawn(bin as string, argv as string[], {
-    cwd: ROOT,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  children.push(child);
-  return child;
-}
-
-function cpuTicks(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return Number(fields[11]) + Number(fields[12]); // utime, stime
-}
-
-async function waitForHttp(url: string, headers: Record<string, string> = {}): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    try {
-      const res = await fetch(url, { headers });
-      await res.arrayBuffer();
-      if (res.status === 200) return;
-    } catch {}
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${url} did not answer 200`);
-}
+const { tmp, start } = benchProcesses('cpu');
 
 function nginx(name: string, server: string, cpu: string | undefined): ChildProcess {
   const file = nginxConfig(tmp, name, server);
@@ -127,9 +86,7 @@ for (const name of wanted) {
     BENCH_PORT: String(port),
     TOLLGATE_LOG_LEVEL: 'warn',
   });
-  const line = await new Promise<string>((ok) =>
-    createInterface({ input: child.stdout as NodeJS.ReadableStream }).once('line', ok),
-  );
+  const line = await firstLine(child);
   const { url, key } = JSON.parse(line) as { url: string; key: string };
   const headers: Record<string, string> = mode === 'bare' ? {} : { authorization: `Bearer ${key}` };
   await waitForHttp(`${url}${PATH}`, headers);
