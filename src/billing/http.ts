@@ -1,11 +1,15 @@
-import { timingSafeEqual } from 'node:crypto';
 import type { Hono } from 'hono';
 import { z } from 'zod';
 import { requireAdmin } from '../admin/auth.ts';
 import type { ResolvedConfig } from '../config/index.ts';
 import { problems } from '../http/problem.ts';
 import { isMoneyString } from '../util/money.ts';
-import { renderInvoiceHtml } from './html.ts';
+import {
+  createInvoiceDocuments,
+  createInvoiceLinks,
+  INVOICE_LINK_TTL_SECONDS,
+  mountInvoiceDocumentRoutes,
+} from './documents/index.ts';
 import type { InvoiceStatus, SubscriptionPort } from './model.ts';
 import type { BillingService } from './service.ts';
 
@@ -14,7 +18,8 @@ import type { BillingService } from './service.ts';
  * - `/api/admin/invoices` list/detail/issue/void/mark-paid/mark-uncollectible (admin token),
  * - `/api/admin/credits/:customerId` balance, ledger, grant (admin token),
  * - `/api/admin/subscriptions/:id/upcoming-invoice` preview (admin token),
- * - `/invoices/:id.html` printable page (admin token; the portal serves its own customers'),
+ * - `/invoices/:id.html|pdf` printable page and PDF (admin token in the header, or a signed link;
+ *   `documents/routes.ts`),
  * - `/api/billing/webhooks/:rail` provider webhooks (verified by the rail's signature).
  */
 const STATUSES = ['draft', 'issued', 'paid', 'void', 'uncollectible'] as const;
@@ -34,12 +39,6 @@ async function json<T>(c: { req: { json(): Promise<unknown> } }, schema: z.ZodTy
     );
   }
   return parsed.data;
-}
-
-function sameSecret(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length > 0 && x.length === y.length && timingSafeEqual(x, y);
 }
 
 const money = z.string().refine(isMoneyString, 'must be a decimal string such as "10.00"');
@@ -183,27 +182,29 @@ export function mountBillingRoutes(
     return c.json(await billing.credits.settings(c.req.param('customerId'), body.currency));
   });
 
-  app.get('/invoices/:file', async (c) => {
-    const file = c.req.param('file');
-    if (!file.endsWith('.html')) throw problems.notFound(`No route for GET ${c.req.path}`);
-    // Printing from a browser: the admin token may also come as ?token=
-    const header = c.req.header('authorization') ?? '';
-    const presented = header.startsWith('Bearer ') ? header.slice(7).trim() : (c.req.query('token') ?? '');
-    if (!sameSecret(presented, adminToken)) {
-      throw problems.unauthorized(
-        'A valid admin token is required (Authorization: Bearer <token> or ?token=).',
-      );
-    }
-    const invoice = await billing.mustGet(file.slice(0, -'.html'.length));
-    const customer = await deps.subscriptions.customer(invoice.customerId);
-    return c.html(
-      renderInvoiceHtml(invoice, {
-        sellerName: config.portal.branding.name ?? config.name,
-        customerName: customer?.name ?? invoice.customerId,
-        customerEmail: customer?.email ?? null,
-        primaryColor: config.portal.branding.primaryColor,
-      }),
+  const links = createInvoiceLinks(adminToken);
+  // A signed link to an invoice's page and PDF, to hand to a customer (or open in a browser)
+  // without putting the admin token in a URL.
+  app.post('/api/admin/invoices/:id/document-links', async (c) => {
+    const invoice = await billing.mustGet(c.req.param('id'));
+    const now = new Date();
+    return c.json(
+      {
+        html: links.sign(invoice.id, 'html', { now }),
+        pdf: links.sign(invoice.id, 'pdf', { now }),
+        expiresAt: new Date(now.getTime() + INVOICE_LINK_TTL_SECONDS * 1000).toISOString(),
+      },
+      201,
     );
+  });
+  mountInvoiceDocumentRoutes(app, {
+    adminToken,
+    links,
+    load: (invoiceId) => billing.mustGet(invoiceId),
+    documents: createInvoiceDocuments({
+      config: () => config,
+      customer: (customerId) => deps.subscriptions.customer(customerId),
+    }),
   });
 
   app.post('/api/billing/webhooks/:rail', async (c) => {
