@@ -1,11 +1,31 @@
 #!/usr/bin/env node
-// Tollgate runs on Node 24+ (TypeScript type stripping). Under npm scripts and npx the pinned
-// Node from the `node` package is used; a global install needs Node 24 on the PATH.
-const [major] = process.versions.node.split('.').map(Number);
-if (major < 24) {
+// The `tollgate` command. In the repository it runs the TypeScript source (src/); installed from
+// npm, where there is no src/, it runs the compiled package (dist/).
+//
+// Either way the user's `tollgate.config.ts` is TypeScript, which Node strips natively from
+// 22.18 / 23.6 on. Node 22.6–22.17 can with `--experimental-strip-types`: the command re-runs
+// itself with that flag. Older Node cannot load the config at all.
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+
+const [major, minor] = process.versions.node.split('.').map(Number);
+if (major < 22 || (major === 22 && minor < 6)) {
   console.error(
-    `tollgate needs Node.js 24 or newer (this is ${process.version}). Run it through npx or npm scripts.`,
+    `tollgate needs Node.js 22.6 or newer to load tollgate.config.ts (this is ${process.version}).`,
   );
   process.exit(1);
 }
-await import('../src/cli/main.ts');
+
+const STRIP = '--experimental-strip-types';
+if (!process.features.typescript && !process.execArgv.includes(STRIP)) {
+  const flags = [STRIP, '--disable-warning=ExperimentalWarning'];
+  const child = spawn(process.execPath, [...flags, ...process.execArgv, ...process.argv.slice(1)], {
+    stdio: 'inherit',
+  });
+  // A supervisor's signal reaches this process only: pass it on, and exit as the child does.
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => child.kill(signal));
+  child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
+} else {
+  const source = new URL('../src/cli/main.ts', import.meta.url);
+  await import(existsSync(source) ? source.href : new URL('../dist/cli/main.js', import.meta.url).href);
+}

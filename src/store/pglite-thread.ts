@@ -16,6 +16,13 @@ export interface QueryAnswer {
   affectedRows?: number;
 }
 
+// The worker's file has this module's extension: `.ts` run from the repository's source, `.js`
+// in the published package (compiled into dist/); tsc rewrites imports but not URLs.
+const WORKER_FILE = new URL(
+  `./pglite-worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`,
+  import.meta.url,
+);
+
 const exited = (code: number) => new Error(`the embedded database thread exited (code ${code})`);
 
 export class PGliteThread {
@@ -46,7 +53,7 @@ export class PGliteThread {
   }
 
   static async open(dataDir: string | undefined): Promise<PGliteThread> {
-    const worker = new Worker(new URL('./pglite-worker.ts', import.meta.url), { workerData: { dataDir } });
+    const worker = new Worker(WORKER_FILE, { workerData: { dataDir } });
     const ready = await new Promise<ThreadReply>((resolve, reject) => {
       worker.once('message', resolve);
       worker.once('error', reject);
