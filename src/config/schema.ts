@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseIsoDuration, parseWindow } from '../util/duration.ts';
+import { JSON_PATH_PATTERN } from '../util/jsonpath.ts';
 import { Decimal, isMoneyString } from '../util/money.ts';
 import type { InboundPolicy, MeteringHook, OutboundPolicy, PricingHook, RateLimitFunction } from './types.ts';
 
@@ -30,7 +31,7 @@ const window = z
 
 const jsonPath = z
   .string()
-  .regex(/^\$(\.[A-Za-z_][\w-]*|\[\d+\])+$/, 'must be a JSONPath such as "$.tokens"');
+  .regex(JSON_PATH_PATTERN, 'must be a JSONPath such as "$.tokens" or "$.usage[0].tokens"');
 
 const fn = <T>(what: string) =>
   z.custom<T>((v) => typeof v === 'function', { message: `must be a function (${what})` });

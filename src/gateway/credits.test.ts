@@ -2,22 +2,21 @@ import { describe, expect, it } from 'vitest';
 import type { PriceConfig, ResolvedConfig } from '../config/index.ts';
 import type { UsageEvent } from '../metering/events.ts';
 import type { AccessView } from '../subscriptions/access.ts';
+import { compileJsonPath } from '../util/jsonpath.ts';
 import { Decimal } from '../util/money.ts';
 import { type CreditCall, costOf, estimateOf, unitPriceOf } from './credits.ts';
 
+const filter = (path: string, value: string) => ({ path, get: compileJsonPath(path), value });
 const tokens = (type: string, model = 'tg-large') => ({
   eventType: 'tokens',
-  filters: [
-    ['model', model],
-    ['type', type],
-  ] as [string, string][],
-  valuePath: ['tokens'],
+  filters: [filter('$.model', model), filter('$.type', type)],
+  value: compileJsonPath('$.tokens'),
 });
 const prices = [
   {
     eventType: 'request',
-    filters: [['route', '/v1/weather']] as [string, string][],
-    valuePath: null,
+    filters: [filter('$.route', '/v1/weather')],
+    value: null,
     unitPrice: new Decimal('0.05'),
   },
   { ...tokens('input'), unitPrice: new Decimal('0.001') },

@@ -3,6 +3,7 @@ import type { UsageEvent } from '../metering/events.ts';
 import type { AccessView } from '../subscriptions/access.ts';
 import type { Logger } from '../util/log.ts';
 import { Decimal } from '../util/money.ts';
+import { amountOf, type FeatureMeter, matchesFilters } from './feature-meters.ts';
 
 /**
  * Prepaid credits in the request path, for credits-only customers: before the upstream call a
@@ -36,14 +37,7 @@ export interface CreditsPort {
   rateCards(subscriptionId: string): Promise<readonly RateCardConfig[]>;
 }
 
-/** How a feature's usage is found in the gateway's events (see `compileState` in state.ts). */
-export interface CreditFeatureMeter {
-  eventType: string;
-  filters: [string, string][];
-  valuePath: string[] | null;
-}
-
-interface PricedMeter extends CreditFeatureMeter {
+interface PricedMeter extends FeatureMeter {
   unitPrice: Decimal;
 }
 
@@ -57,7 +51,7 @@ export interface CreditCall {
   contentLength: number;
   model: string | null;
   config: ResolvedConfig;
-  featureMeters: ReadonlyMap<string, CreditFeatureMeter>;
+  featureMeters: ReadonlyMap<string, FeatureMeter>;
 }
 
 export interface CreditHold {
@@ -85,23 +79,12 @@ export function unitPriceOf(price: PriceConfig | null | undefined): Decimal | nu
   }
 }
 
-function matches(filters: readonly [string, string][], data: Record<string, unknown>): boolean {
-  for (const [field, value] of filters) if (String(data[field]) !== value) return false;
-  return true;
-}
-
 /** What the events cost at the given prices. */
 export function costOf(prices: readonly PricedMeter[], events: readonly UsageEvent[]): Decimal {
   let cost = new Decimal(0);
   for (const event of events) {
     for (const p of prices) {
-      if (event.type !== p.eventType || !matches(p.filters, event.data)) continue;
-      let quantity = 1;
-      if (p.valuePath !== null) {
-        let v: unknown = event.data;
-        for (const part of p.valuePath) v = (v as Record<string, unknown> | undefined)?.[part];
-        quantity = typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : 0;
-      }
+      const quantity = amountOf(p, event.type, event.data);
       if (quantity > 0) cost = cost.add(p.unitPrice.mul(quantity));
     }
   }
@@ -150,16 +133,16 @@ export function estimateOf(prices: readonly PricedMeter[], call: CreditCall): De
   const perToken = { input: new Decimal(0), output: new Decimal(0), cached: new Decimal(0) };
   for (const p of prices) {
     if (p.eventType === 'request') {
-      if (p.valuePath === null && matches(p.filters, request)) estimate = estimate.add(p.unitPrice);
+      if (p.value === null && matchesFilters(p.filters, request)) estimate = estimate.add(p.unitPrice);
       continue;
     }
     if (p.eventType !== TOKEN_EVENT) continue;
     for (const type of ['input', 'output', 'cached'] as const) {
       // An unknown model may be any of them: every model's price counts.
       const applies = p.filters.every(
-        ([field, value]) =>
-          (field === 'type' && value === type) ||
-          (field === 'model' && (call.model === null || value === call.model)),
+        ({ path, value }) =>
+          (path === '$.type' && value === type) ||
+          (path === '$.model' && (call.model === null || value === call.model)),
       );
       if (applies) perToken[type] = perToken[type].add(p.unitPrice);
     }

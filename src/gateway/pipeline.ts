@@ -164,8 +164,9 @@ async function readModel(ex: Exchange): Promise<void> {
   }
   for (const [featureKey, quotaView] of Object.entries(view.quotas)) {
     const meter = ex.state.featureMeters.get(featureKey);
-    const modelFilter = meter?.filters.find(([dimension]) => dimension === 'model')?.[1];
-    if (quotaView.soft || meter?.valuePath == null || modelFilter !== model) continue;
+    // The gateway's token events carry the model at `$.model`.
+    const modelFilter = meter?.filters.find((f) => f.path === '$.model')?.value;
+    if (quotaView.soft || meter?.value == null || modelFilter !== model) continue;
     const customerId = view.customer.id;
     const used = await ex.gw.counters.consume(quotaView.counterKey, 0, {
       limit: quotaView.limit,

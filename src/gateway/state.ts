@@ -7,16 +7,10 @@ import type {
 } from '../config/index.ts';
 import type { RateLimitSpec } from '../ratelimit/types.ts';
 import { defaultRateLimitSpec } from './access.ts';
+import { compileFeatureMeters, type FeatureMeter } from './feature-meters.ts';
 import { parseUpstream, Router, routesFromConfig, routesFromOpenApi } from './router.ts';
 
 /** What the gateway compiles from a config; a reload swaps it whole (see `Gateway.reload`). */
-
-export interface FeatureMeter {
-  eventType: string;
-  filters: [string, string][];
-  /** Path into `data` for the value (SUM etc.); null = each event counts 1. */
-  valuePath: string[] | null;
-}
 
 export interface GatewayState {
   readonly config: ResolvedConfig;
@@ -53,26 +47,7 @@ export function compileState(config: ResolvedConfig): GatewayState {
     [...routesFromOpenApi(config.openapiDocument), ...routesFromConfig(config.routes)],
     defaultUpstream,
   );
-  const meters = new Map(config.meters.map((m) => [m.slug, m]));
-  const featureMeters = new Map<string, FeatureMeter>();
-  for (const feature of config.features) {
-    const meter = feature.meter ? meters.get(feature.meter) : undefined;
-    if (!meter) continue;
-    const filters: [string, string][] = [];
-    for (const [dimension, value] of Object.entries(feature.meterGroupByFilters ?? {})) {
-      const path = meter.groupBy[dimension];
-      // Gateway events put every dimension at the top of `data` ($.model, $.type …).
-      if (path) filters.push([path.replace(/^\$\./, ''), value]);
-    }
-    featureMeters.set(feature.key, {
-      eventType: meter.eventType,
-      filters,
-      valuePath:
-        meter.aggregation === 'COUNT' || !meter.valueProperty
-          ? null
-          : meter.valueProperty.replace(/^\$\./, '').split('.'),
-    });
-  }
+  const featureMeters = compileFeatureMeters(config);
   const rateLimit = config.rateLimit;
   return {
     config,

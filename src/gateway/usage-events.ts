@@ -5,6 +5,7 @@ import type { UsageEvent } from '../metering/events.ts';
 import type { QuotaSpec } from '../ratelimit/types.ts';
 import type { QuotaView } from '../subscriptions/access.ts';
 import type { Exchange } from './exchange.ts';
+import { amountOf } from './feature-meters.ts';
 import type { CompiledRoute } from './router.ts';
 import { isPromise } from './state.ts';
 import { type TokenUsage, tokensFromJson } from './usage.ts';
@@ -133,23 +134,7 @@ export function addTokenQuotas(ex: Exchange, events: readonly UsageEvent[]): voi
     const meter = ex.state.featureMeters.get(featureKey);
     if (meter === undefined) continue;
     let amount = 0;
-    for (const event of events) {
-      if (event.type !== meter.eventType) continue;
-      let matches = true;
-      for (const [field, value] of meter.filters) {
-        if (String(event.data[field]) !== value) {
-          matches = false;
-          break;
-        }
-      }
-      if (!matches) continue;
-      if (meter.valuePath === null) amount += 1;
-      else {
-        let v: unknown = event.data;
-        for (const part of meter.valuePath) v = (v as Record<string, unknown> | undefined)?.[part];
-        if (typeof v === 'number' && Number.isFinite(v)) amount += v;
-      }
-    }
+    for (const event of events) amount += amountOf(meter, event.type, event.data);
     if (amount === 0) continue;
     const customerId = ex.view?.customer.id ?? '';
     const spec: QuotaSpec = {

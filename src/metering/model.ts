@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { MeterConfig } from '../config/index.ts';
+import { compileJsonPath } from '../util/jsonpath.ts';
 import type { UsageEvent } from './events.ts';
 
 /**
@@ -36,30 +37,6 @@ export function meterFingerprint(meter: MeterConfig): string {
     .map((k) => [k, meter.groupBy[k]]);
   const basis = JSON.stringify([meter.eventType, meter.aggregation, meter.valueProperty ?? null, groupBy]);
   return createHash('sha256').update(basis).digest('hex').slice(0, 16);
-}
-
-/** `$.a.b[0]` → accessor. The config schema already checked the syntax. */
-export function compileJsonPath(path: string): (data: unknown) => unknown {
-  const steps: (string | number)[] = [];
-  const re = /\.([A-Za-z_][\w-]*)|\[(\d+)\]/g;
-  for (let m = re.exec(path.slice(1)); m; m = re.exec(path.slice(1))) {
-    steps.push(m[1] !== undefined ? m[1] : Number(m[2]));
-  }
-  if (steps.length === 1) {
-    const only = steps[0] as string | number;
-    return (data) =>
-      data !== null && typeof data === 'object'
-        ? (data as Record<string | number, unknown>)[only]
-        : undefined;
-  }
-  return (data) => {
-    let current: unknown = data;
-    for (const step of steps) {
-      if (current === null || typeof current !== 'object') return undefined;
-      current = (current as Record<string | number, unknown>)[step];
-    }
-    return current;
-  };
 }
 
 export interface MeterRow {
@@ -101,9 +78,11 @@ export interface MeterValue {
 
 export type Extraction = { ok: true; value: MeterValue } | { ok: false; field: string; message: string };
 
-const NUMERIC = /^-?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$/;
+/** A number as text, as SUM/AVG/MIN/MAX/LATEST accept it (the gateway's quota counts read the same). */
+export const NUMERIC = /^-?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$/;
 
-function dimensionText(value: unknown): string | undefined {
+/** The text a dimension is stored (and filtered) under. */
+export function dimensionText(value: unknown): string | undefined {
   if (value === undefined || value === null) return undefined;
   if (typeof value === 'string') return value;
   if (typeof value === 'number' || typeof value === 'boolean') return String(value);
