@@ -234,7 +234,16 @@ export async function startTollgate(options: StartOptions): Promise<Tollgate> {
 
   // Notify (outgoing webhooks, mail) and billing. Billing reads usage through the meter reader
   // (set `billingMeterReader` where metering is wired); subscription events become webhooks.
-  const webhooks = createWebhookService({ store, clock, log: log.child({ module: 'webhooks' }) });
+  const webhooks = createWebhookService({
+    store,
+    clock,
+    log: log.child({ module: 'webhooks' }),
+    // Outgoing calls reach public https addresses only; http is allowed under `tollgate dev`.
+    policy: () => ({
+      allowHosts: runtime.config.notifications.allowHosts,
+      requireHttps: options.watchConfig === undefined,
+    }),
+  });
   stopping.push({ stop: () => webhooks.stop() });
   const mailer = createMailer({ config, store, clock, log: log.child({ module: 'mail' }) });
   stopping.push({ stop: () => mailer.close() });

@@ -377,8 +377,14 @@ export const configSchema = z.strictObject({
           });
         })
         .default([80, 100]),
+      /**
+       * Hosts (names or IP literals, exact) that webhook and alert URLs may reach although they
+       * resolve to loopback, private, link-local or other internal addresses, and over http.
+       * Empty (the default): outgoing calls reach public addresses only (src/http/outbound.ts).
+       */
+      allowHosts: z.array(z.string().min(1, 'must not be empty')).default([]),
     })
-    .default({ usageThresholds: [80, 100] }),
+    .default({ usageThresholds: [80, 100], allowHosts: [] }),
   portal: z
     .strictObject({
       enabled: z.boolean().default(true),

@@ -1,6 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { type Kysely, sql } from 'kysely';
 import { Webhook } from 'standardwebhooks';
+import {
+  checkOutboundUrl,
+  createOutboundClient,
+  type OutboundClient,
+  type OutboundPolicy,
+  OutboundRefusedError,
+  urlRefusedProblem,
+} from '../http/outbound.ts';
 import { problems } from '../http/problem.ts';
 import type { BaseDatabase, Store } from '../store/index.ts';
 import type { Clock } from '../util/clock.ts';
@@ -149,6 +157,11 @@ export interface WebhookService {
   }): Promise<Delivery[]>;
   /** One signed POST without the queue (portal budget alerts to a customer's URL). */
   sendOnce(url: string, secret: string, type: string, data: Record<string, unknown>): Promise<number>;
+  /**
+   * Refuses (400 naming `field` and the rule) a URL that outgoing calls may not reach: internal
+   * addresses, http outside `tollgate dev`, credentials (src/http/outbound.ts).
+   */
+  checkUrl(url: string, field?: string): Promise<string>;
   /** Starts the background delivery loop (not for the CLI). */
   start(intervalMs?: number): void;
   stop(): Promise<void>;
@@ -158,23 +171,24 @@ export function createWebhookService(deps: {
   store: Store;
   clock: Clock;
   log: Logger;
-  fetch?: typeof fetch;
+  /** Which targets outgoing calls may reach; default: public https addresses only. */
+  policy?: () => OutboundPolicy;
+  outbound?: OutboundClient;
   timeoutMs?: number;
 }): WebhookService {
   const { store, clock, log } = deps;
-  const doFetch = deps.fetch ?? fetch;
+  const policy = deps.policy ?? (() => ({ allowHosts: [], requireHttps: true }));
+  const outbound = deps.outbound ?? createOutboundClient(policy);
   let timer: NodeJS.Timeout | null = null;
   let running: Promise<number> | null = null;
 
   async function post(url: string, secret: string, messageId: string, body: string) {
     const headers = signWebhook(secret, messageId, clock.now(), body);
-    const response = await doFetch(url, {
-      method: 'POST',
+    const response = await outbound.post(url, {
       headers: { 'content-type': 'application/json', 'user-agent': 'Tollgate-Webhooks/1', ...headers },
       body,
-      signal: AbortSignal.timeout(deps.timeoutMs ?? 10_000),
+      timeoutMs: deps.timeoutMs ?? 15_000,
     });
-    await response.arrayBuffer().catch(() => undefined);
     return response.status;
   }
 
@@ -248,22 +262,23 @@ export function createWebhookService(deps: {
   }
 
   const service: WebhookService = {
-    async createEndpoint(input) {
-      let url: URL;
+    async checkUrl(url, field = 'url') {
       try {
-        url = new URL(input.url);
-      } catch {
-        throw problems.badRequest(`"${input.url}" is not a URL.`);
+        return (await checkOutboundUrl(url, policy())).toString();
+      } catch (error) {
+        if (error instanceof OutboundRefusedError) throw urlRefusedProblem(error, field);
+        throw error;
       }
-      if (url.protocol !== 'https:' && url.protocol !== 'http:')
-        throw problems.badRequest('Webhook URLs must be http(s).');
+    },
+    async createEndpoint(input) {
+      const url = await service.checkUrl(input.url);
       const secret = input.secret ?? newWebhookSecret();
       if (!secret.startsWith('whsec_')) throw problems.badRequest('A webhook secret starts with "whsec_".');
       const [row] = await store.query<EndpointRow>(
         `insert into notify_endpoints (id, url, secret, event_types, description, created_at) values ($1, $2, $3, $4, $5, $6) returning *`,
         [
           newId('whe'),
-          url.toString(),
+          url,
           secret,
           JSON.stringify(input.eventTypes ?? []),
           input.description ?? null,
@@ -374,6 +389,7 @@ export function createWebhookService(deps: {
       if (timer) clearInterval(timer);
       timer = null;
       while (running) await running.catch(() => undefined);
+      if (!deps.outbound) await outbound.close();
     },
   };
   return service;

@@ -1,6 +1,5 @@
 import { Decimal } from 'decimal.js';
 import { ProblemError } from '../http/problem.ts';
-import { signWebhook } from '../notify/index.ts';
 import type { Clock } from '../util/clock.ts';
 import type { Logger } from '../util/log.ts';
 import { formatMoney } from '../util/money.ts';
@@ -146,18 +145,12 @@ export function budgetService(deps: BudgetDeps) {
         .webhooks?.()
         ?.emit('budget.alert', data)
         .catch((error) => deps.log.warn({ err: error }, 'budget alert webhook failed'));
-      if (alert.webhook_url) {
-        const now = clock.now();
-        const body = JSON.stringify({ type: 'budget.alert', timestamp: now.toISOString(), data });
-        const signature = alert.webhook_secret
-          ? signWebhook(alert.webhook_secret, `msg_${alert.id}_${periodStart.getTime()}`, now, body)
-          : {};
-        await fetch(alert.webhook_url, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', ...signature },
-          body,
-          signal: AbortSignal.timeout(5000),
-        }).catch((error) => deps.log.warn({ err: error }, 'budget alert webhook failed'));
+      if (alert.webhook_url && alert.webhook_secret) {
+        // Through the guarded client: internal addresses are refused again at connect time.
+        await deps
+          .webhooks?.()
+          ?.sendOnce(alert.webhook_url, alert.webhook_secret, 'budget.alert', data)
+          .catch((error) => deps.log.warn({ err: error, alertId: alert.id }, 'budget alert webhook failed'));
       }
     }
   }

@@ -740,6 +740,12 @@ export function mountPortal(app: Hono, deps: PortalHttpDeps): void {
         { path: 'threshold', message: 'a percentage between 1 and 1000' },
       ]);
     }
+    if (input.webhookUrl) {
+      const webhooks = deps.ports().webhooks;
+      if (!webhooks) throw problems.badRequest('webhookUrl: webhooks are not available here.');
+      // Refused before anything is stored: a customer must not aim the server at internal hosts.
+      input.webhookUrl = await webhooks.checkUrl(input.webhookUrl, 'webhookUrl');
+    }
     const id = `alr_${newToken().slice(0, 16)}`;
     // Webhook deliveries are signed (Standard Webhooks); the secret is shown once, here.
     const webhookSecret = input.webhookUrl ? newWebhookSecret() : null;

@@ -252,6 +252,10 @@ export interface MailPort {
 export interface WebhookPort {
   /** Emits an event to the operator's webhook endpoints (Standard Webhooks, with retries). */
   emit(type: string, data: Record<string, unknown>): Promise<unknown>;
+  /** Refuses (400 naming `field`) a URL outgoing calls may not reach (internal addresses, http). */
+  checkUrl(url: string, field?: string): Promise<string>;
+  /** One signed POST to a customer's URL, through the same guarded client; the HTTP status. */
+  sendOnce(url: string, secret: string, type: string, data: Record<string, unknown>): Promise<number>;
 }
 
 export interface AdminPort {

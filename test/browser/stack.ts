@@ -117,6 +117,8 @@ export function journeyConfig(upstream: string, billing?: TollgateConfigInput['b
         },
       ],
       portal: { branding: { name: 'Acme API', primaryColor: '#4f46e5' } },
+      // Test receivers (budget-alert webhooks) listen on 127.0.0.1.
+      notifications: { allowHosts: ['127.0.0.1'] },
       admin: { token: ADMIN_TOKEN },
       ...(billing && { billing }),
     },

@@ -52,6 +52,7 @@ beforeAll(async () => {
           ],
         },
       ],
+      notifications: { allowHosts: ['127.0.0.1'] }, // the test's receiver
     },
     'usage-threshold.config.ts',
     dataDir,

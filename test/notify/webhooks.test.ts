@@ -34,7 +34,13 @@ beforeAll(async () => {
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks`;
-  webhooks = createWebhookService({ store, clock, log: silentLogger });
+  // The receiver is on 127.0.0.1, which only the operator's allow-list lets webhooks reach.
+  webhooks = createWebhookService({
+    store,
+    clock,
+    log: silentLogger,
+    policy: () => ({ allowHosts: ['127.0.0.1'], requireHttps: true }),
+  });
 });
 
 afterAll(async () => {
