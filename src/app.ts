@@ -141,9 +141,28 @@ interface Stoppable {
   stop(): Promise<void> | void;
 }
 
-function listen(app: Hono, port: number, host: string): Promise<ServerType> {
+/** The console listener; slow clients are cut off by the `console.limits` timeouts. */
+function listen(
+  app: Hono,
+  port: number,
+  host: string,
+  limits: ResolvedConfig['console']['limits'],
+): Promise<ServerType> {
   return new Promise((resolveListen) => {
-    const server = serve({ fetch: app.fetch, port, hostname: host }, () => resolveListen(server));
+    const server = serve(
+      {
+        fetch: app.fetch,
+        port,
+        hostname: host,
+        serverOptions: {
+          // Node requires headersTimeout ≤ requestTimeout.
+          headersTimeout: Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs),
+          requestTimeout: limits.requestTimeoutMs,
+          keepAliveTimeout: limits.keepAliveTimeoutMs,
+        },
+      },
+      () => resolveListen(server),
+    );
   });
 }
 
@@ -193,7 +212,12 @@ export async function startTollgate(options: StartOptions): Promise<Tollgate> {
     dataDir,
     adminToken,
   };
-  const consoleApp = createConsoleApp(log);
+  const consoleApp = createConsoleApp(log, {
+    limits: () => {
+      const limits = runtime.config.console.limits;
+      return { defaultBytes: limits.bodyBytes, routes: limits.bodyBytesByRoute, jsonDepth: limits.jsonDepth };
+    },
+  });
   consoleApp.get('/healthz', (c) => c.json({ status: 'ok' }));
   consoleApp.get('/readyz', async (c) => {
     await store.query('select 1');
@@ -426,7 +450,12 @@ export async function startTollgate(options: StartOptions): Promise<Tollgate> {
   let consoleUrl: string | null = null;
   if (role === 'all' || role === 'console') {
     const host = config.console.host;
-    const server = await listen(consoleApp, options.consolePort ?? config.console.port, host);
+    const server = await listen(
+      consoleApp,
+      options.consolePort ?? config.console.port,
+      host,
+      config.console.limits,
+    );
     stopping.push({ stop: () => new Promise<void>((r) => server.close(() => r())) });
     consoleUrl = urlOf(server, host);
   }

@@ -1,9 +1,10 @@
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { MiddlewareHandler } from 'hono';
 import type { ResolvedConfig } from '../config/index.ts';
 import { problems } from '../http/problem.ts';
+import { sameSecret } from '../http/secrets.ts';
 
 /**
  * The admin token guards `/api/admin/*` and the OpenMeter-compatible `/api/v1/*` API (as an
@@ -19,12 +20,6 @@ export function resolveAdminToken(config: ResolvedConfig, dataDir: string): stri
   const token = `tga_${randomBytes(24).toString('base64url')}`;
   writeFileSync(file, `${token}\n`, { mode: 0o600 });
   return token;
-}
-
-function sameSecret(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
 }
 
 /** Hono middleware: `Authorization: Bearer <admin token>`, else 401 problem+json. */

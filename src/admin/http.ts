@@ -1,8 +1,8 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import type { Hono } from 'hono';
 import type { CatalogService } from '../catalog/index.ts';
-import { formatPath } from '../config/index.ts';
 import { PROBLEM_CONTENT_TYPE, problems } from '../http/problem.ts';
+import { validationHook } from '../http/validation.ts';
 import type { KeysService } from '../keys/index.ts';
 import {
   type ContractOverrides,
@@ -215,18 +215,7 @@ const KeyCreate = z
 export function createAdminApi(deps: AdminApiDeps): OpenAPIHono {
   const { catalog, customers, subscriptions, keys, balances } = deps;
   const app = new OpenAPIHono({
-    defaultHook: (result) => {
-      if (!result.success) {
-        const errors = result.error.issues.map((issue) => ({
-          path: formatPath(issue.path) || result.target,
-          message: issue.message,
-        }));
-        throw problems.validation(
-          `Invalid ${result.target}: ${errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`,
-          errors,
-        );
-      }
-    },
+    defaultHook: validationHook,
   });
 
   app.get('/openapi.json', (c) =>

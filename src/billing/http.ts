@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { requireAdmin } from '../admin/auth.ts';
 import type { ResolvedConfig } from '../config/index.ts';
 import { problems } from '../http/problem.ts';
+import { sameSecret } from '../http/secrets.ts';
 import { isMoneyString } from '../util/money.ts';
 import {
   createInvoiceDocuments,

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { parseIsoDuration, parseWindow } from '../util/duration.ts';
 import { JSON_PATH_PATTERN } from '../util/jsonpath.ts';
@@ -245,6 +246,51 @@ export const routeSchema = z.strictObject({
     .optional(),
 });
 
+/** A proxy address or CIDR for `console.trustProxy`, e.g. `10.0.0.0/8` or `::1`. */
+const proxyAddress = z.string().refine((value) => {
+  const [address, bits, extra] = value.split('/');
+  const family = isIP(address ?? '');
+  if (family === 0 || extra !== undefined) return false;
+  if (bits === undefined) return true;
+  return /^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128);
+}, 'an IP address or CIDR such as "10.0.0.0/8"');
+
+const bytes = z
+  .number()
+  .int()
+  .min(1024)
+  .max(1024 * 1024 * 1024);
+const timeoutMs = z.number().int().min(100).max(3_600_000);
+
+/** Defaults of `console.limits` (documented in README and SECURITY.md). */
+export const CONSOLE_LIMIT_DEFAULTS = {
+  bodyBytes: 1024 * 1024,
+  bodyBytesByRoute: { '/api/v1/events': 32 * 1024 * 1024 },
+  jsonDepth: 64,
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  keepAliveTimeoutMs: 5_000,
+};
+
+/** Limits of the console listener: body size per route, JSON depth, slow clients. */
+const consoleLimitsSchema = z.strictObject({
+  /** Largest request body on any route not listed in bodyBytesByRoute (the JSON APIs). */
+  bodyBytes: bytes.default(CONSOLE_LIMIT_DEFAULTS.bodyBytes),
+  /** Path prefix → largest body; merged over the default (metering ingest takes 32 MiB). */
+  bodyBytesByRoute: z
+    .record(z.string().regex(/^\/[\w\-./]*$/, 'a path prefix such as "/api/v1/events"'), bytes)
+    .default({})
+    .transform((routes) => ({ ...CONSOLE_LIMIT_DEFAULTS.bodyBytesByRoute, ...routes })),
+  /** Deepest nesting of objects and arrays accepted in a JSON body. */
+  jsonDepth: z.number().int().min(2).max(1000).default(CONSOLE_LIMIT_DEFAULTS.jsonDepth),
+  /** Time a client has to send its request headers. */
+  headersTimeoutMs: timeoutMs.default(CONSOLE_LIMIT_DEFAULTS.headersTimeoutMs),
+  /** Time a client has to send its whole request (headers and body). */
+  requestTimeoutMs: timeoutMs.default(CONSOLE_LIMIT_DEFAULTS.requestTimeoutMs),
+  /** How long an idle keep-alive connection stays open. */
+  keepAliveTimeoutMs: timeoutMs.default(CONSOLE_LIMIT_DEFAULTS.keepAliveTimeoutMs),
+});
+
 export const configSchema = z.strictObject({
   name: z.string().default('My API'),
   upstream: upstreamSchema,
@@ -264,8 +310,16 @@ export const configSchema = z.strictObject({
       port: z.number().int().min(0).max(65535).default(8081),
       host: z.string().default('127.0.0.1'),
       publicUrl: z.url().optional(),
+      /**
+       * Which proxies' `X-Forwarded-For`/`-Proto` to believe: `false` (default) nobody, a number
+       * of hops in front of Tollgate, or a list of proxy addresses/CIDRs (see src/http/client-address.ts).
+       */
+      trustProxy: z
+        .union([z.literal(false), z.number().int().min(0).max(16), z.array(proxyAddress).min(1)])
+        .default(false),
+      limits: consoleLimitsSchema.default(CONSOLE_LIMIT_DEFAULTS),
     })
-    .default({ port: 8081, host: '127.0.0.1' }),
+    .default({ port: 8081, host: '127.0.0.1', trustProxy: false, limits: CONSOLE_LIMIT_DEFAULTS }),
   keys: z
     .strictObject({
       /** Readable prefix of every key: `<prefix>_live_…`. */

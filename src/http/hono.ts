@@ -1,13 +1,27 @@
 import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
+import { CONSOLE_LIMIT_DEFAULTS } from '../config/schema.ts';
 import type { Logger } from '../util/log.ts';
+import { type BodyLimits, bodyGuard } from './body-limit.ts';
 import { problemResponse, problems, toProblem } from './problem.ts';
 
 /**
- * The one place that turns thrown errors into `application/problem+json` for the console
- * listener (admin, portal and metering APIs). Handlers throw `ProblemError`s.
+ * The console listener's app (admin, portal, metering and billing APIs): the one place that turns
+ * thrown errors into `application/problem+json` (handlers throw `ProblemError`s), and the body
+ * guard every route sits behind (size per route and JSON depth, from `console.limits`).
  */
-export function createConsoleApp(log: Logger): Hono {
+export interface ConsoleAppOptions {
+  /** Read per request, so a reloaded config applies at once. Default: the config's defaults. */
+  limits?: () => BodyLimits;
+}
+
+export const DEFAULT_BODY_LIMITS: BodyLimits = {
+  defaultBytes: CONSOLE_LIMIT_DEFAULTS.bodyBytes,
+  routes: CONSOLE_LIMIT_DEFAULTS.bodyBytesByRoute,
+  jsonDepth: CONSOLE_LIMIT_DEFAULTS.jsonDepth,
+};
+
+export function createConsoleApp(log: Logger, options: ConsoleAppOptions = {}): Hono {
   const app = new Hono();
   app.onError((error, c) => {
     if (error instanceof HTTPException && error.status < 500) {
@@ -20,5 +34,6 @@ export function createConsoleApp(log: Logger): Hono {
   app.notFound((c) =>
     problemResponse(problems.notFound(`No route for ${c.req.method} ${c.req.path}`), c.req.path),
   );
+  app.use('*', bodyGuard(options.limits ?? (() => DEFAULT_BODY_LIMITS)));
   return app;
 }

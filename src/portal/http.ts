@@ -1,14 +1,30 @@
-import { type Context, Hono, type MiddlewareHandler } from 'hono';
-import { getCookie, setCookie } from 'hono/cookie';
+import { type Context, Hono } from 'hono';
 import { z } from 'zod';
 import type { ResolvedConfig } from '../config/index.ts';
+import { clientAddressResolver } from '../http/client-address.ts';
+import {
+  anonymousCsrfToken,
+  type CsrfOptions,
+  type CsrfVariables,
+  csrfGuard,
+  sessionCsrfToken,
+  setCsrfCookie,
+} from '../http/csrf.ts';
 import { ProblemError, problems } from '../http/problem.ts';
+import {
+  clearSessionCookie,
+  loadSession,
+  type SessionCookieOptions,
+  type SessionVariables,
+  requireSession as sessionRequired,
+  setSessionCookie,
+} from '../http/session.ts';
 import { newWebhookSecret } from '../notify/index.ts';
 import type { Clock } from '../util/clock.ts';
 import { Decimal, minorUnits } from '../util/money.ts';
 import type { AuthService, SessionInfo } from './auth.ts';
 import type { BudgetService } from './budget.ts';
-import { newToken, sameString } from './crypto.ts';
+import { newToken } from './crypto.ts';
 import type { PortalMailer } from './mail.ts';
 import { publicPlans } from './plans.ts';
 import type { KeyView, PortalPorts } from './ports.ts';
@@ -16,15 +32,15 @@ import type { PortalRepo } from './repo.ts';
 
 /**
  * `/api/portal/*`: the portal's JSON API. Sessions live in an HttpOnly SameSite=Lax cookie;
- * every mutating request carries the CSRF token (double submit: `x-csrf-token` header equal to
- * the `tg_csrf` cookie). Every query is scoped by the session's customer, and ids of other
+ * every mutating request carries the CSRF token in the `x-csrf-token` header, a token bound to
+ * the session (or server-signed before log-in; see src/http/csrf.ts). Every query is scoped by the session's customer, and ids of other
  * organisations answer 404 exactly as unknown ids do.
  */
 export const SESSION_COOKIE = 'tg_session';
 export const CSRF_COOKIE = 'tg_csrf';
 export const CSRF_HEADER = 'x-csrf-token';
 
-type Env = { Variables: { session: SessionInfo } };
+type Env = { Variables: SessionVariables<SessionInfo> & CsrfVariables };
 
 export interface PortalHttpDeps {
   config: () => ResolvedConfig;
@@ -35,6 +51,8 @@ export interface PortalHttpDeps {
   mailer: PortalMailer;
   ports: () => PortalPorts;
   gatewayUrl: () => string | null;
+  /** Key that signs signed-out CSRF tokens (the same on every console node). */
+  csrfKey: string;
 }
 
 const email = z.email('enter a valid email address').max(254);
@@ -56,12 +74,6 @@ async function body<T extends z.ZodType>(c: Context, schema: T): Promise<z.outpu
   return parsed.data;
 }
 
-function isHttps(c: Context, config: ResolvedConfig): boolean {
-  if (c.req.header('x-forwarded-proto') === 'https') return true;
-  if (new URL(c.req.url).protocol === 'https:') return true;
-  return config.console.publicUrl?.startsWith('https:') ?? false;
-}
-
 function unavailable(what: string): ProblemError {
   return new ProblemError({
     status: 503,
@@ -78,19 +90,6 @@ function isLoopback(address: string): boolean {
     address.startsWith('::ffff:127.') ||
     address === 'localhost'
   );
-}
-
-/**
- * The client's address for login throttling. `X-Forwarded-For` is believed only from a proxy on
- * this machine (or in-process requests), so a remote client cannot pick a fresh address per try.
- */
-function clientIp(c: Context): string {
-  // @hono/node-server exposes the socket on c.env.incoming.
-  const env = c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined;
-  const peer = env?.incoming?.socket?.remoteAddress;
-  const forwarded = c.req.header('x-forwarded-for')?.split(',')[0]?.trim();
-  if (forwarded && (!peer || isLoopback(peer))) return forwarded;
-  return peer ?? 'unknown';
 }
 
 function dt(value: Date | string | null | undefined): string | null {
@@ -138,28 +137,26 @@ export function mountPortal(app: Hono, deps: PortalHttpDeps): void {
   const api = new Hono<Env>();
   const { auth, repo, clock } = deps;
 
-  function setSession(c: Context, token: string, expiresAt: Date) {
-    setCookie(c, SESSION_COOKIE, token, {
-      httpOnly: true,
-      sameSite: 'Lax',
-      secure: isHttps(c, deps.config()),
-      path: '/',
-      expires: expiresAt,
-    });
-  }
+  const address = clientAddressResolver(() => deps.config().console.trustProxy);
+  const cookieOptions: SessionCookieOptions = {
+    cookie: SESSION_COOKIE,
+    // Secure cookies when the browser is on https: directly, through a trusted proxy, or as the
+    // configured public URL says.
+    secure: (c) => address.https(c) || (deps.config().console.publicUrl?.startsWith('https:') ?? false),
+  };
+  const csrfOptions: CsrfOptions = {
+    cookie: CSRF_COOKIE,
+    header: CSRF_HEADER,
+    key: deps.csrfKey,
+    secure: cookieOptions.secure,
+    // The admin console authenticates with a bearer token, which a browser never sends on its own.
+    exempt: (c) => c.req.path.startsWith('/api/portal/admin/') && Boolean(c.req.header('authorization')),
+  };
 
-  function ensureCsrf(c: Context): string {
-    let token = getCookie(c, CSRF_COOKIE);
-    if (!token || token.length < 20) {
-      token = newToken();
-      setCookie(c, CSRF_COOKIE, token, {
-        httpOnly: false,
-        sameSite: 'Lax',
-        secure: isHttps(c, deps.config()),
-        path: '/',
-      });
-    }
-    return token;
+  /** A new session: its cookie, and the CSRF token bound to it. */
+  function setSession(c: Context, token: string, expiresAt: Date) {
+    setSessionCookie(c, cookieOptions, token, expiresAt);
+    setCsrfCookie(c, csrfOptions, sessionCsrfToken(token));
   }
 
   /**
@@ -168,51 +165,32 @@ export function mountPortal(app: Hono, deps: PortalHttpDeps): void {
    */
   const devMailboxOpen = () => deps.mailer.devMailbox && isLoopback(deps.config().console.host);
 
-  const csrf: MiddlewareHandler = async (c, next) => {
-    const method = c.req.method;
-    if (method === 'GET' || method === 'HEAD' || method === 'OPTIONS') {
-      ensureCsrf(c);
-      return next();
-    }
-    // The admin console authenticates with a bearer token, which a browser never sends on its own.
-    if (c.req.path.startsWith('/api/portal/admin/') && c.req.header('authorization')) return next();
-    const cookie = getCookie(c, CSRF_COOKIE) ?? '';
-    const header = c.req.header(CSRF_HEADER) ?? '';
-    if (!cookie || !header || !sameString(cookie, header)) {
-      throw new ProblemError({
-        status: 403,
-        type: 'csrf-token-mismatch',
-        title: 'CSRF token missing or wrong',
-        detail: `Send the value of the ${CSRF_COOKIE} cookie in the ${CSRF_HEADER} header (GET /api/portal/config sets it).`,
-      });
-    }
-    return next();
-  };
+  const requireSession = sessionRequired();
 
-  const requireSession: MiddlewareHandler<Env> = async (c, next) => {
-    const token = getCookie(c, SESSION_COOKIE);
-    const session = token ? await auth.session(token) : null;
+  /** The signed-in session (routes behind requireSession). */
+  function sessionOf(c: Context<Env>): SessionInfo {
+    const session = c.get('session');
     if (!session) throw problems.unauthorized('Log in to continue.');
-    c.set('session', session);
-    await next();
-  };
+    return session;
+  }
 
   /** Billing actions (plan, payment, spend cap) are for the organisation's owners. */
   function ownerOf(c: Context<Env>): string {
-    const session = c.get('session');
+    const session = sessionOf(c);
     if (session.user.role !== 'owner') {
       throw problems.forbidden('Only owners of the organisation can change its plan, payments or spend cap.');
     }
     return session.customerId;
   }
 
-  api.use('*', csrf);
+  api.use('*', loadSession<SessionInfo>({ ...cookieOptions, resolve: (token) => auth.session(token) }));
+  api.use('*', csrfGuard<SessionInfo>(csrfOptions));
 
   // ---- public -------------------------------------------------------------------------------
   api.get('/config', (c) => {
     const config = deps.config();
     const ports = deps.ports();
-    const csrfToken = ensureCsrf(c);
+    const csrfToken = c.get('csrfToken');
     return c.json({
       name: config.portal.branding.name ?? config.name,
       apiName: config.name,
@@ -263,18 +241,16 @@ export function mountPortal(app: Hono, deps: PortalHttpDeps): void {
 
   api.post('/login', async (c) => {
     const input = await body(c, z.strictObject({ email, password: z.string().min(1).max(200) }));
-    const result = await auth.login({ ...input, ip: clientIp(c) });
+    const result = await auth.login({ ...input, ip: address.address(c) });
     setSession(c, result.session.token, result.session.expiresAt);
     return c.json({ user: result.user });
   });
 
   api.post('/logout', async (c) => {
-    const token = getCookie(c, SESSION_COOKIE);
-    if (token) {
-      const session = await auth.session(token);
-      if (session) await auth.logout(session.tokenHash);
-    }
-    setCookie(c, SESSION_COOKIE, '', { httpOnly: true, sameSite: 'Lax', path: '/', maxAge: 0 });
+    const session = c.get('session');
+    if (session) await auth.logout(session.tokenHash);
+    clearSessionCookie(c, cookieOptions);
+    setCsrfCookie(c, csrfOptions, anonymousCsrfToken(deps.csrfKey));
     return c.body(null, 204);
   });
 
@@ -311,7 +287,7 @@ export function mountPortal(app: Hono, deps: PortalHttpDeps): void {
   // ---- signed in ----------------------------------------------------------------------------
   api.use('/me', requireSession);
   api.get('/me', async (c) => {
-    const session = c.get('session');
+    const session = sessionOf(c);
     const customers = deps.ports().customers;
     const org = customers
       ? await customers.get(session.customerId)
@@ -348,20 +324,20 @@ export function mountPortal(app: Hono, deps: PortalHttpDeps): void {
     });
   }
 
-  api.get('/members', async (c) => c.json(await auth.members(c.get('session').customerId)));
+  api.get('/members', async (c) => c.json(await auth.members(sessionOf(c).customerId)));
   api.post('/members/invite', async (c) => {
     const input = await body(
       c,
       z.strictObject({ email, role: z.enum(['owner', 'member']).default('member') }),
     );
-    return c.json(await auth.invite(c.get('session'), input), 201);
+    return c.json(await auth.invite(sessionOf(c), input), 201);
   });
   api.delete('/members/:id', async (c) => {
-    await auth.removeMember(c.get('session'), c.req.param('id'));
+    await auth.removeMember(sessionOf(c), c.req.param('id'));
     return c.body(null, 204);
   });
   api.delete('/invitations/:id', async (c) => {
-    await auth.revokeInvitation(c.get('session'), c.req.param('id'));
+    await auth.revokeInvitation(sessionOf(c), c.req.param('id'));
     return c.body(null, 204);
   });
 
@@ -380,12 +356,12 @@ export function mountPortal(app: Hono, deps: PortalHttpDeps): void {
   }
 
   api.get('/keys', async (c) => {
-    const customerId = c.get('session').customerId;
+    const customerId = sessionOf(c).customerId;
     const keys = (await keysPort().list(customerId)).filter((k) => k.customerId === customerId);
     return c.json({ keys });
   });
   api.post('/keys', async (c) => {
-    const customerId = c.get('session').customerId;
+    const customerId = sessionOf(c).customerId;
     const input = await body(
       c,
       z.strictObject({
@@ -408,12 +384,12 @@ export function mountPortal(app: Hono, deps: PortalHttpDeps): void {
     return c.json(created, 201);
   });
   api.post('/keys/:id/roll', async (c) => {
-    const customerId = c.get('session').customerId;
+    const customerId = sessionOf(c).customerId;
     await ownKey(customerId, c.req.param('id'));
     return c.json(await keysPort().roll(customerId, c.req.param('id')), 201);
   });
   api.delete('/keys/:id', async (c) => {
-    const customerId = c.get('session').customerId;
+    const customerId = sessionOf(c).customerId;
     await ownKey(customerId, c.req.param('id'));
     await keysPort().revoke(customerId, c.req.param('id'));
     return c.body(null, 204);
@@ -451,7 +427,7 @@ export function mountPortal(app: Hono, deps: PortalHttpDeps): void {
   }
 
   api.get('/subscription', async (c) => {
-    const customerId = c.get('session').customerId;
+    const customerId = sessionOf(c).customerId;
     const subs = deps.ports().subscriptions;
     if (!subs) return c.json({ available: false, subscription: null, balances: [] });
     const [subscription, balances] = await Promise.all([subs.current(customerId), subs.balances(customerId)]);
@@ -497,14 +473,14 @@ export function mountPortal(app: Hono, deps: PortalHttpDeps): void {
 
   /** After a Stripe Checkout redirect: the subscription is active once the webhook arrived. */
   api.post('/checkout/complete', async (c) => {
-    const customerId = c.get('session').customerId;
+    const customerId = sessionOf(c).customerId;
     const subscription = await subsPort().current(customerId);
     if (!subscription || subscription.status === 'canceled') return c.json({ status: 'pending' });
     return c.json({ status: 'active', subscription, firstKey: await firstKey(customerId, subscription.id) });
   });
 
   api.post('/subscription/preview', async (c) => {
-    const customerId = c.get('session').customerId;
+    const customerId = sessionOf(c).customerId;
     const input = await body(c, z.strictObject({ planKey: z.string().min(1) }));
     await planOrThrow(input.planKey);
     const current = await ownSubscription(customerId);
@@ -536,7 +512,7 @@ export function mountPortal(app: Hono, deps: PortalHttpDeps): void {
 
   // ---- usage & cost -------------------------------------------------------------------------
   api.get('/usage', async (c) => {
-    const customerId = c.get('session').customerId;
+    const customerId = sessionOf(c).customerId;
     const meter = deps.ports().meter;
     const config = deps.config();
     const meters = config.meters.map((m) => ({
@@ -579,7 +555,7 @@ export function mountPortal(app: Hono, deps: PortalHttpDeps): void {
   });
 
   api.get('/usage/summary', async (c) => {
-    const customerId = c.get('session').customerId;
+    const customerId = sessionOf(c).customerId;
     const subs = deps.ports().subscriptions;
     const [balances, cost, cap, subscription] = await Promise.all([
       subs ? subs.balances(customerId) : Promise.resolve(null),
@@ -600,15 +576,15 @@ export function mountPortal(app: Hono, deps: PortalHttpDeps): void {
   api.get('/invoices', async (c) => {
     const billing = deps.ports().billing;
     if (!billing) return c.json({ available: false, invoices: [] });
-    return c.json({ available: true, invoices: await billing.listInvoices(c.get('session').customerId) });
+    return c.json({ available: true, invoices: await billing.listInvoices(sessionOf(c).customerId) });
   });
   api.get('/invoices/:id', async (c) => {
-    const invoice = await billingPort().getInvoice(c.get('session').customerId, c.req.param('id'));
+    const invoice = await billingPort().getInvoice(sessionOf(c).customerId, c.req.param('id'));
     if (!invoice) throw problems.notFound('No such invoice.');
     return c.json({ invoice });
   });
   api.get('/invoices/:id/html', async (c) => {
-    const html = await billingPort().invoiceHtml(c.get('session').customerId, c.req.param('id'));
+    const html = await billingPort().invoiceHtml(sessionOf(c).customerId, c.req.param('id'));
     if (html === null) throw problems.notFound('No such invoice.');
     return c.html(html);
   });
@@ -634,7 +610,7 @@ export function mountPortal(app: Hono, deps: PortalHttpDeps): void {
   api.get('/credits', async (c) => {
     const billing = deps.ports().billing;
     if (!billing) return c.json({ available: false, credits: null });
-    return c.json({ available: true, credits: await billing.credits(c.get('session').customerId) });
+    return c.json({ available: true, credits: await billing.credits(sessionOf(c).customerId) });
   });
 
   /** The currency asked for (else the default), if the account is billed or holds credits in it. */
@@ -708,7 +684,7 @@ export function mountPortal(app: Hono, deps: PortalHttpDeps): void {
 
   // ---- budget alerts & spend cap ------------------------------------------------------------
   api.get('/alerts', async (c) => {
-    const customerId = c.get('session').customerId;
+    const customerId = sessionOf(c).customerId;
     const [alerts, cap] = await Promise.all([repo.alerts(customerId), repo.spendCap(customerId)]);
     return c.json({
       alerts: alerts.map((a) => ({
@@ -724,7 +700,7 @@ export function mountPortal(app: Hono, deps: PortalHttpDeps): void {
     });
   });
   api.post('/alerts', async (c) => {
-    const customerId = c.get('session').customerId;
+    const customerId = sessionOf(c).customerId;
     const input = await body(
       c,
       z.strictObject({
@@ -763,7 +739,7 @@ export function mountPortal(app: Hono, deps: PortalHttpDeps): void {
     return c.json({ id, webhookSecret }, 201);
   });
   api.delete('/alerts/:id', async (c) => {
-    const deleted = await repo.deleteAlert(c.get('session').customerId, c.req.param('id'));
+    const deleted = await repo.deleteAlert(sessionOf(c).customerId, c.req.param('id'));
     if (deleted.length === 0) throw problems.notFound('No such alert.');
     return c.body(null, 204);
   });
@@ -788,7 +764,7 @@ export function mountPortal(app: Hono, deps: PortalHttpDeps): void {
     return c.json({ spendCap: await repo.spendCap(customerId) });
   });
   api.get('/banners', async (c) => {
-    const customerId = c.get('session').customerId;
+    const customerId = sessionOf(c).customerId;
     const firings = await repo.activeFirings(customerId);
     const cap = deps.budget.checkSpendCap(customerId);
     return c.json({
@@ -804,7 +780,7 @@ export function mountPortal(app: Hono, deps: PortalHttpDeps): void {
     });
   });
   api.post('/banners/:id/dismiss', async (c) => {
-    await repo.dismissFiring(c.get('session').customerId, c.req.param('id'));
+    await repo.dismissFiring(sessionOf(c).customerId, c.req.param('id'));
     return c.body(null, 204);
   });
 

@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import type { Hono } from 'hono';
 import type { ResolvedConfig } from '../config/index.ts';
 import type { ProblemError } from '../http/problem.ts';
@@ -92,6 +93,7 @@ export function createPortal(app: Hono, options: PortalOptions): Portal {
     mailer,
     ports: () => ports,
     gatewayUrl: options.gatewayUrl,
+    csrfKey: createHmac('sha256', options.adminToken).update('tollgate portal csrf').digest('base64url'),
   });
   mountAdminConsole(app, {
     adminToken: options.adminToken,

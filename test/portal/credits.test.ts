@@ -327,7 +327,9 @@ describe('auto-recharge in the portal', () => {
     }
     await settled();
 
-    // The sessions have expired meanwhile: log in again.
+    // The sessions have expired meanwhile: log in again (the page loads first, which gives the
+    // browser a signed-out CSRF token in place of the expired session's).
+    await owner.get('/api/portal/config');
     const login = await owner.post('/api/portal/login', {
       email: 'olga@credits.test',
       password: 'correct horse battery',

@@ -42,6 +42,8 @@ const config = resolveConfig(
       },
     ],
     portal: { branding: { name: 'Acme', primaryColor: '#112233' } },
+    // The test client stands behind one proxy hop: its X-Forwarded-For is the client address.
+    console: { trustProxy: 1 },
   },
   'test.config.ts',
   '/tmp',

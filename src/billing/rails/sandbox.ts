@@ -1,5 +1,6 @@
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { problems } from '../../http/problem.ts';
+import { sameSecret } from '../../http/secrets.ts';
 import { newId } from '../../util/ids.ts';
 import { type Db, sqlRows } from '../model.ts';
 import type {
@@ -153,10 +154,7 @@ export function createSandboxRail(db: Db, options: { secret?: string } = {}): Sa
     async handleWebhook(rawBody, headers) {
       const presented = headers.get(SIGNATURE_HEADER) ?? '';
       const expected = sign(rawBody);
-      if (
-        presented.length !== expected.length ||
-        !timingSafeEqual(Buffer.from(presented), Buffer.from(expected))
-      ) {
+      if (!sameSecret(presented, expected)) {
         throw problems.badRequest('Invalid sandbox webhook signature.');
       }
       const event = JSON.parse(rawBody) as Record<string, string | null>;
