@@ -1,5 +1,6 @@
 import type { CatalogService } from '../catalog/index.ts';
 import type { PriceConfig, RateCardConfig, ResolvedConfig } from '../config/index.ts';
+import { problems } from '../http/problem.ts';
 import type { MeterReader } from '../metering/query.ts';
 import type { Store } from '../store/index.ts';
 import {
@@ -68,7 +69,14 @@ export function subscriptionPort(deps: {
     if (!hook) return rateCards;
     return rateCards.map((rc) => {
       const price = rc.price;
-      if (!price || (price.type !== 'flat' && price.type !== 'unit' && price.type !== 'package')) return rc;
+      if (!price) return rc;
+      if (price.type === 'tiered' || price.type === 'percentage') {
+        // Config load refuses plans like this; a contract override can still add one. Billing the
+        // list price would be a silent wrong invoice, so the subscription fails (and is reported).
+        throw problems.badRequest(
+          `billing.pricing cannot apply to the ${price.type} price of rate card "${rc.key}" (plan ${ctx.planKey} v${ctx.version}); use a discount instead`,
+        );
+      }
       const amount = applyPricingHook(hook, {
         customer: ctx.customer,
         plan: { key: ctx.planKey, version: ctx.version },

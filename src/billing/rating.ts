@@ -1,5 +1,15 @@
-import type { PriceConfig, RateCardConfig } from '../config/schema.ts';
+import type { RateCardConfig } from '../config/schema.ts';
 import { Decimal, formatMoney, roundMoney } from '../util/money.ts';
+import { priceUsage, type TierBreakdown } from './rating-prices.ts';
+import { NO_TRANSACTIONS, type TakeRateTotals } from './rating-take-rates.ts';
+
+export { billedQuantity, priceUsage, type TierBreakdown, type UsageCharge } from './rating-prices.ts';
+export {
+  rateTransactions,
+  type TakeRateTotals,
+  type Transaction,
+  takeRateSql,
+} from './rating-take-rates.ts';
 
 /**
  * The rating engine: pure, no I/O. `(rate cards per segment, period, usage) → invoice lines`.
@@ -23,11 +33,16 @@ import { Decimal, formatMoney, roundMoney } from '../util/money.ts';
  * - **Usage** is rated per segment with that segment's usage: a plan change starts the new
  *   plan's tiers from zero (the new plan's tiers apply to the usage after the change).
  * - **Unit**: `quantity × amount`.
- * - **Tiered graduated**: usage fills tiers in order; each tier charges its units × unit price,
- *   plus its flat price once usage enters it. Included units are a zero-price first tier.
+ * - **Included units** (`includedUnits` on unit, package and tiered prices) are taken off the
+ *   usage before the price applies; tiers count from the first billed unit (rating-prices.ts).
+ * - **Tiered graduated**: billed units fill tiers in order; each tier charges its units × unit
+ *   price, plus its flat price once usage enters it. The first tier's flat price is charged even
+ *   at zero usage (as Stripe and OpenMeter do).
  * - **Tiered volume**: the tier that the total quantity falls in prices every unit, plus that
  *   tier's flat price. Zero usage costs nothing.
  * - **Package**: `ceil(quantity / quantityPerPackage) × amount` (a started package is paid whole).
+ * - **Percentage (take rate)**: per transaction, `clamp(rate% × value + fee, min, max)` after the
+ *   free allowance, summed exactly (rating-take-rates.ts); the segment carries the sum.
  * - **Minimum / maximum spend** (per rate card, per segment, prorated by second like arrears
  *   fees): below the minimum a "minimum spend" line tops the charge up; above the maximum a
  *   negative "maximum spend" line caps it.
@@ -43,24 +58,14 @@ export interface RatingSegment {
   rateCards: readonly RateCardConfig[];
   /** Usage per feature key in this segment (decimal string or number). */
   usage: Readonly<Record<string, Decimal.Value>>;
+  /** Take-rate prices applied to the segment's transactions, per rate card key. */
+  transactions?: Readonly<Record<string, TakeRateTotals>>;
 }
 
 export interface RatingInput {
   period: { from: Date; to: Date };
   currency: string;
   segments: readonly RatingSegment[];
-}
-
-export interface TierBreakdown {
-  tier: number;
-  /** First unit of the tier (exclusive lower bound as a count: units after this many). */
-  fromUnit: string;
-  upTo: string | null;
-  quantity: string;
-  unitPrice: string;
-  flatPrice: string;
-  /** Exact, unrounded. */
-  amount: string;
 }
 
 export type LineKind =
@@ -104,86 +109,103 @@ function name(card: RateCardConfig): string {
   return card.name ?? card.feature ?? card.key;
 }
 
-export interface UsageCharge {
-  amount: Decimal;
-  unitPrice: Decimal | null;
-  tiers?: TierBreakdown[];
-}
-
-/** The exact (unrounded) charge of a usage price for a quantity. */
-export function priceUsage(price: PriceConfig, quantity: Decimal.Value): UsageCharge {
-  const q = Decimal.max(ZERO, new Decimal(quantity));
-  switch (price.type) {
-    case 'flat':
-      return { amount: new Decimal(price.amount), unitPrice: null };
-    case 'unit':
-      return { amount: q.mul(price.amount), unitPrice: new Decimal(price.amount) };
-    case 'package': {
-      const packages = q.div(price.quantityPerPackage).ceil();
-      return { amount: packages.mul(price.amount), unitPrice: null };
-    }
-    case 'tiered': {
-      const tiers: TierBreakdown[] = [];
-      let lower = ZERO;
-      if (price.mode === 'graduated') {
-        let total = ZERO;
-        price.tiers.forEach((tier, i) => {
-          const upper = tier.upTo === undefined ? null : new Decimal(tier.upTo);
-          const inTier =
-            upper === null
-              ? Decimal.max(ZERO, q.sub(lower))
-              : Decimal.max(ZERO, Decimal.min(q, upper).sub(lower));
-          const unit = new Decimal(tier.unitPrice ?? 0);
-          const flat = inTier.gt(0) ? new Decimal(tier.flatPrice ?? 0) : ZERO;
-          const amount = inTier.mul(unit).add(flat);
-          if (inTier.gt(0) || i === 0) {
-            tiers.push({
-              tier: i + 1,
-              fromUnit: lower.toString(),
-              upTo: upper?.toString() ?? null,
-              quantity: inTier.toString(),
-              unitPrice: unit.toString(),
-              flatPrice: flat.toString(),
-              amount: amount.toString(),
-            });
-          }
-          total = total.add(amount);
-          if (upper !== null) lower = upper;
-        });
-        return { amount: total, unitPrice: null, tiers };
-      }
-      // volume: the tier the whole quantity falls in prices every unit
-      if (q.isZero()) return { amount: ZERO, unitPrice: null, tiers: [] };
-      for (const [i, tier] of price.tiers.entries()) {
-        const upper = tier.upTo === undefined ? null : new Decimal(tier.upTo);
-        if (upper === null || q.lte(upper) || i === price.tiers.length - 1) {
-          const unit = new Decimal(tier.unitPrice ?? 0);
-          const flat = new Decimal(tier.flatPrice ?? 0);
-          const amount = q.mul(unit).add(flat);
-          tiers.push({
-            tier: i + 1,
-            fromUnit: lower.toString(),
-            upTo: upper?.toString() ?? null,
-            quantity: q.toString(),
-            unitPrice: unit.toString(),
-            flatPrice: flat.toString(),
-            amount: amount.toString(),
-          });
-          return { amount, unitPrice: unit, tiers };
-        }
-        lower = upper;
-      }
-      return { amount: ZERO, unitPrice: null, tiers };
-    }
-  }
-}
-
 function flatInAdvanceAmount(segment: RatingSegment | undefined, cardKey: string): Decimal {
   if (!segment || segment.trial) return ZERO;
   const card = segment.rateCards.find((c) => c.key === cardKey);
   if (card?.price?.type === 'flat' && card.price.paymentTerm === 'in_advance')
     return new Decimal(card.price.amount);
   return ZERO;
+}
+
+type LineBase = Pick<RatedLine, 'planKey' | 'planVersion' | 'periodFrom' | 'periodTo'>;
+type UsagePriceConfig = Exclude<NonNullable<RateCardConfig['price']>, { type: 'flat' }>;
+
+/** The charge of one usage (or take-rate) rate card in a segment, before commitments. */
+function usageLine(
+  card: RateCardConfig,
+  price: UsagePriceConfig,
+  segment: RatingSegment,
+  index: number,
+  base: LineBase,
+  currency: string,
+): { line: RatedLine; exact: Decimal } {
+  const line: RatedLine = {
+    ...base,
+    key: `${card.key}:usage:${index}`,
+    kind: 'usage',
+    rateCardKey: card.key,
+    featureKey: card.feature ?? null,
+    description: name(card),
+    timing: 'in_arrears',
+    quantity: '0',
+    unitPrice: null,
+    amount: '0',
+  };
+  if (price.type === 'percentage') {
+    const totals = segment.transactions?.[card.key] ?? NO_TRANSACTIONS;
+    const exact = new Decimal(totals.amount);
+    const fee = price.fixedFee ? ` + ${price.fixedFee} per transaction` : '';
+    line.description = `${name(card)} (${price.rate}% of ${totals.volume}${fee}, ${totals.transactions} transactions)`;
+    line.quantity = totals.volume;
+    line.amount = formatMoney(roundMoney(exact, currency), currency);
+    return { line, exact };
+  }
+  const quantity = new Decimal(card.feature ? (segment.usage[card.feature] ?? 0) : 0);
+  const charge = priceUsage(price, quantity);
+  line.quantity = quantity.toString();
+  line.unitPrice = charge.unitPrice?.toString() ?? (price.type === 'package' ? price.amount : null);
+  line.amount = formatMoney(roundMoney(charge.amount, currency), currency);
+  if (charge.tiers) line.tiers = charge.tiers;
+  if (price.type === 'package') {
+    line.description = `${name(card)} (${charge.billedQuantity.div(price.quantityPerPackage).ceil().toString()} × ${price.quantityPerPackage} units)`;
+  }
+  if (price.includedUnits) line.description += ` (${new Decimal(price.includedUnits).toString()} included)`;
+  return { line, exact: charge.amount };
+}
+
+/**
+ * A usage rate card's lines in a segment: its charge, then a commitment line that tops it up to
+ * the minimum or takes it down to the maximum (both prorated by the segment's share of the period).
+ */
+function usageLines(
+  card: RateCardConfig,
+  segment: RatingSegment,
+  index: number,
+  segFraction: Decimal,
+  currency: string,
+): RatedLine[] {
+  const price = card.price;
+  if (!price || price.type === 'flat') return [];
+  const base: LineBase = {
+    planKey: segment.planKey,
+    planVersion: segment.planVersion,
+    periodFrom: segment.from,
+    periodTo: segment.to,
+  };
+  const { line, exact } = usageLine(card, price, segment, index, base, currency);
+  const lines = [line];
+  const commitment = (kind: 'minimum' | 'maximum', description: string, difference: Decimal) =>
+    lines.push({
+      ...base,
+      key: `${card.key}:${kind}:${index}`,
+      kind: `${kind}_spend`,
+      rateCardKey: card.key,
+      featureKey: card.feature ?? null,
+      description,
+      timing: 'in_arrears',
+      quantity: '1',
+      unitPrice: null,
+      amount: formatMoney(roundMoney(difference, currency), currency),
+    });
+  if (price.minimumAmount !== undefined) {
+    const minimum = new Decimal(price.minimumAmount).mul(segFraction);
+    if (exact.lt(minimum)) commitment('minimum', `Minimum spend for ${name(card)}`, minimum.sub(exact));
+  }
+  if (price.maximumAmount !== undefined) {
+    const maximum = new Decimal(price.maximumAmount).mul(segFraction);
+    if (exact.gt(maximum)) commitment('maximum', `Maximum spend cap for ${name(card)}`, maximum.sub(exact));
+  }
+  return lines;
 }
 
 export function rate(input: RatingInput): RatedLine[] {
@@ -299,52 +321,7 @@ export function rate(input: RatingInput): RatedLine[] {
         continue;
       }
 
-      const quantity = new Decimal(card.feature ? (segment.usage[card.feature] ?? 0) : 0);
-      const charge = priceUsage(price, quantity);
-      const line: RatedLine = {
-        ...base,
-        key: `${card.key}:usage:${index}`,
-        kind: 'usage',
-        rateCardKey: card.key,
-        featureKey: card.feature ?? null,
-        description: name(card),
-        timing: 'in_arrears',
-        quantity: quantity.toString(),
-        unitPrice: charge.unitPrice?.toString() ?? (price.type === 'package' ? price.amount : null),
-        amount: money(charge.amount),
-      };
-      if (charge.tiers) line.tiers = charge.tiers;
-      if (price.type === 'package') {
-        line.description = `${name(card)} (${quantity.div(price.quantityPerPackage).ceil().toString()} × ${price.quantityPerPackage} units)`;
-      }
-      lines.push(line);
-
-      // Commitments: a line that tops usage up to the minimum, or takes it down to the maximum.
-      const commitment = (kind: 'minimum' | 'maximum', description: string, difference: Decimal) =>
-        lines.push({
-          ...base,
-          key: `${card.key}:${kind}:${index}`,
-          kind: `${kind}_spend`,
-          rateCardKey: card.key,
-          featureKey: card.feature ?? null,
-          description,
-          timing: 'in_arrears',
-          quantity: '1',
-          unitPrice: null,
-          amount: money(difference),
-        });
-      if (price.minimumAmount !== undefined) {
-        const minimum = new Decimal(price.minimumAmount).mul(segFraction);
-        if (charge.amount.lt(minimum)) {
-          commitment('minimum', `Minimum spend for ${name(card)}`, minimum.sub(charge.amount));
-        }
-      }
-      if (price.maximumAmount !== undefined) {
-        const maximum = new Decimal(price.maximumAmount).mul(segFraction);
-        if (charge.amount.gt(maximum)) {
-          commitment('maximum', `Maximum spend cap for ${name(card)}`, maximum.sub(charge.amount));
-        }
-      }
+      lines.push(...usageLines(card, segment, index, segFraction, currency));
     }
   });
   return lines;

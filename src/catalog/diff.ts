@@ -22,16 +22,31 @@ export function describePrice(price: PriceConfig | null | undefined): string {
     case 'flat':
       return `flat ${price.amount} ${price.paymentTerm === 'in_arrears' ? 'in arrears' : 'in advance'}`;
     case 'unit':
-      return `${price.amount} per unit${commitments(price)}`;
+      return `${price.amount} per unit${included(price)}${commitments(price)}`;
     case 'package':
-      return `${price.amount} per ${price.quantityPerPackage} units${commitments(price)}`;
+      return `${price.amount} per ${price.quantityPerPackage} units${included(price)}${commitments(price)}`;
     case 'tiered':
       return `${price.mode} tiers ${price.tiers
         .map(
           (t) => `[≤${t.upTo ?? '∞'}: ${t.unitPrice ?? '0'}/unit${t.flatPrice ? ` + ${t.flatPrice}` : ''}]`,
         )
-        .join(' ')}${commitments(price)}`;
+        .join(' ')}${included(price)}${commitments(price)}`;
+    case 'percentage':
+      return `${price.rate}% per transaction${price.fixedFee ? ` + ${price.fixedFee}` : ''}${takeRateLimits(price)}${commitments(price)}`;
   }
+}
+
+function included(price: { includedUnits?: number }): string {
+  return price.includedUnits ? ` (${price.includedUnits} included)` : '';
+}
+
+function takeRateLimits(price: Extract<PriceConfig, { type: 'percentage' }>): string {
+  const parts: string[] = [];
+  if (price.minimumPerTransaction) parts.push(`min ${price.minimumPerTransaction} each`);
+  if (price.maximumPerTransaction) parts.push(`max ${price.maximumPerTransaction} each`);
+  if (price.freeTransactions) parts.push(`first ${price.freeTransactions} free`);
+  if (price.freeAmount) parts.push(`first ${price.freeAmount} free`);
+  return parts.length ? ` [${parts.join(', ')}]` : '';
 }
 
 function commitments(price: { minimumAmount?: string; maximumAmount?: string }): string {

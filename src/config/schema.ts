@@ -70,25 +70,67 @@ const commitments = {
   maximumAmount: money.optional(),
 };
 
+/** Units free each period before the price applies ("the first 100 calls are free"). */
+const includedUnits = {
+  includedUnits: z.number().nonnegative('included units cannot be negative').optional(),
+};
+
+const nonNegativeMoney = money.refine(
+  (v) => !isMoneyString(v) || new Decimal(v).gte(0),
+  'must be zero or more',
+);
+
+/** A take rate (Lago's percentage charge model): a share of each metered transaction's value. */
+const percentagePrice = z
+  .strictObject({
+    type: z.literal('percentage'),
+    /** Percent of each transaction's value, as a decimal string: "2.9" is 2.9 %. */
+    rate: z.custom<string>((v) => isMoneyString(v) && new Decimal(v).gte(0) && new Decimal(v).lte(100), {
+      message: 'rate must be a percentage between "0" and "100" as a decimal string, e.g. "2.9"',
+    }),
+    /** Added to every transaction past the free allowance. */
+    fixedFee: nonNegativeMoney.optional(),
+    minimumPerTransaction: nonNegativeMoney.optional(),
+    maximumPerTransaction: nonNegativeMoney.optional(),
+    /** The first n transactions of each period cost nothing. */
+    freeTransactions: z.number().int().positive().optional(),
+    /** The first part of each period's transaction volume that costs nothing. */
+    freeAmount: nonNegativeMoney.optional(),
+    ...commitments,
+  })
+  .refine(
+    (p) =>
+      p.minimumPerTransaction === undefined ||
+      p.maximumPerTransaction === undefined ||
+      new Decimal(p.minimumPerTransaction).lte(p.maximumPerTransaction),
+    {
+      path: ['maximumPerTransaction'],
+      message: 'maximumPerTransaction must be at least minimumPerTransaction',
+    },
+  );
+
 export const priceSchema = z.discriminatedUnion('type', [
   z.strictObject({
     type: z.literal('flat'),
     amount: money,
     paymentTerm: z.enum(['in_advance', 'in_arrears']).default('in_advance'),
   }),
-  z.strictObject({ type: z.literal('unit'), amount: money, ...commitments }),
+  z.strictObject({ type: z.literal('unit'), amount: money, ...includedUnits, ...commitments }),
   z.strictObject({
     type: z.literal('tiered'),
     mode: z.enum(['graduated', 'volume']),
     tiers: z.array(tier).min(1),
+    ...includedUnits,
     ...commitments,
   }),
   z.strictObject({
     type: z.literal('package'),
     amount: money,
     quantityPerPackage: z.number().int().positive(),
+    ...includedUnits,
     ...commitments,
   }),
+  percentagePrice,
 ]);
 
 export const entitlementSchema = z.discriminatedUnion('type', [

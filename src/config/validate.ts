@@ -1,4 +1,4 @@
-import type { ResolvedConfig } from './schema.ts';
+import type { RateCardConfig, ResolvedConfig } from './schema.ts';
 
 /** Cross-references the schema alone cannot check: features → meters, rate cards → features, … */
 export function validateReferences(config: ResolvedConfig): { path: string; message: string }[] {
@@ -88,6 +88,7 @@ export function validateReferences(config: ResolvedConfig): { path: string; mess
             });
           }
         }
+        issues.push(...pricingIssues(config, rc, `${base}[${r}]`));
         if (rc.price?.type === 'tiered') {
           const tiers = rc.price.tiers;
           tiers.forEach((t, i) => {
@@ -129,5 +130,37 @@ export function validateReferences(config: ResolvedConfig): { path: string; mess
       }
     }
   });
+  return issues;
+}
+
+/**
+ * Price rules that depend on the rest of the config. The `billing.pricing` hook changes one
+ * amount per rate card: it cannot apply to a tiered price (many amounts) or a take rate (a
+ * percentage), so configuring both is refused here instead of billing the list price silently.
+ */
+function pricingIssues(
+  config: ResolvedConfig,
+  rc: RateCardConfig,
+  path: string,
+): { path: string; message: string }[] {
+  const issues: { path: string; message: string }[] = [];
+  const price = rc.price;
+  if (!price) return issues;
+  if (config.billing.pricing && (price.type === 'tiered' || price.type === 'percentage')) {
+    issues.push({
+      path: `${path}.price`,
+      message: `billing.pricing cannot apply to a ${price.type} price (it changes a single amount); give this customer a discount or a coupon instead, or remove the hook`,
+    });
+  }
+  if (price.type === 'percentage' && rc.feature) {
+    const feature = config.features.find((f) => f.key === rc.feature);
+    const meter = config.meters.find((m) => m.slug === feature?.meter);
+    if (meter && meter.aggregation !== 'SUM') {
+      issues.push({
+        path: `${path}.price`,
+        message: `a percentage price needs a SUM meter whose events carry the transaction amount; meter "${meter.slug}" aggregates ${meter.aggregation}`,
+      });
+    }
+  }
   return issues;
 }

@@ -54,6 +54,12 @@ function fmt(amount: Decimal.Value, currency: string): string {
 }
 
 function priceText(price: PriceConfig | null, currency: string): string | null {
+  const text = basePriceText(price, currency);
+  const included = price && 'includedUnits' in price ? price.includedUnits : undefined;
+  return text && included ? `${text}, first ${included.toLocaleString('en-US')} included` : text;
+}
+
+function basePriceText(price: PriceConfig | null, currency: string): string | null {
   if (!price) return null;
   switch (price.type) {
     case 'flat':
@@ -91,6 +97,8 @@ function priceText(price: PriceConfig | null, currency: string): string | null {
       }
       return `${price.mode === 'graduated' ? 'Graduated' : 'Volume'} — ${parts.join('; ')}`;
     }
+    case 'percentage':
+      return `${price.rate}% per transaction${price.fixedFee ? ` + ${fmt(price.fixedFee, currency)}` : ''}`;
   }
 }
 
