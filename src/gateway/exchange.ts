@@ -163,7 +163,8 @@ export class Exchange implements Dispatcher.DispatchHandler, AppendWaiter {
     res.on('close', () => this.onClientClose());
     this.gw.pool(upstream).dispatch(
       {
-        path: upstream.basePath === '' ? (req.url ?? '/') : upstream.basePath + (req.url ?? '/'),
+        // Exactly the path that was matched (normalised in the pipeline), never the raw one.
+        path: upstream.basePath + this.target(),
         method: (req.method ?? 'GET') as Dispatcher.HttpMethod,
         headers,
         body: this.body ?? (hasBody ? req : null),
@@ -171,6 +172,11 @@ export class Exchange implements Dispatcher.DispatchHandler, AppendWaiter {
       },
       this,
     );
+  }
+
+  /** The normalised path and the query as received. */
+  target(): string {
+    return this.search === '' ? this.path : `${this.path}?${this.search}`;
   }
 
   onClientClose(): void {

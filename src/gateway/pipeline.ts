@@ -8,6 +8,7 @@ import { parseWindow } from '../util/duration.ts';
 import { problem, sendWebResponse } from './answers.ts';
 import type { GatewayCredits } from './credits.ts';
 import type { Exchange } from './exchange.ts';
+import { normalizeRequestPath } from './request-path.ts';
 import type { CompiledRoute } from './router.ts';
 import { isPromise, MAX_JSON_BODY } from './state.ts';
 
@@ -43,7 +44,16 @@ export function pipeline(ex: Exchange): Promise<void> | undefined {
   const req = ex.req;
   const url = req.url ?? '/';
   const q = url.indexOf('?');
-  ex.path = q < 0 ? url : url.slice(0, q);
+  const normalized = normalizeRequestPath(q < 0 ? url : url.slice(0, q));
+  if (!normalized.ok) {
+    return problem(
+      ex,
+      problems.badRequest(`The request path has ${normalized.reason}; send a normalised path.`, {
+        reason: normalized.reason,
+      }),
+    );
+  }
+  ex.path = normalized.path;
   ex.search = q < 0 ? '' : url.slice(q + 1);
   const method = req.method ?? 'GET';
   const match = ex.state.router.match(method, ex.path);
