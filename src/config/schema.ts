@@ -47,6 +47,10 @@ export const meterSchema = z.strictObject({
   valueProperty: jsonPath.optional(),
   /** Dimension name → JSONPath into `data`. */
   groupBy: z.record(z.string().regex(/^[A-Za-z_][\w]*$/), jsonPath).default({}),
+  /** Count negative values (refunds, adjustments); otherwise they are skipped like non-numbers. */
+  allowNegative: z.boolean().optional(),
+  /** Refuse a whole ingest batch (400) when one of its events has no usable value for this meter. */
+  strict: z.boolean().optional(),
 });
 
 export const featureSchema = z.strictObject({

@@ -1,5 +1,5 @@
 import type { ResolvedConfig } from '../config/index.ts';
-import { dimensionText, NUMERIC } from '../metering/model.ts';
+import { dimensionText, meterNumber } from '../metering/model.ts';
 import { compileJsonPath, type JsonPathAccessor } from '../util/jsonpath.ts';
 
 /**
@@ -21,6 +21,8 @@ export interface FeatureMeter {
   readonly filters: readonly MeterFilter[];
   /** The meter's `valueProperty` (SUM etc.); null = each event counts 1 (COUNT). */
   readonly value: JsonPathAccessor | null;
+  /** The meter counts negative values (metering skips them otherwise). */
+  readonly allowNegative?: boolean;
 }
 
 export function compileFeatureMeters(config: ResolvedConfig): Map<string, FeatureMeter> {
@@ -37,6 +39,7 @@ export function compileFeatureMeters(config: ResolvedConfig): Map<string, Featur
     out.set(feature.key, {
       eventType: meter.eventType,
       filters,
+      allowNegative: meter.allowNegative === true,
       value:
         meter.aggregation === 'COUNT' || !meter.valueProperty ? null : compileJsonPath(meter.valueProperty),
     });
@@ -57,11 +60,5 @@ export function matchesFilters(filters: readonly MeterFilter[], data: unknown): 
 export function amountOf(meter: FeatureMeter, type: string, data: unknown): number {
   if (type !== meter.eventType || !matchesFilters(meter.filters, data)) return 0;
   if (meter.value === null) return 1;
-  const raw = meter.value(data);
-  if (typeof raw === 'number') return Number.isFinite(raw) ? raw : 0;
-  if (typeof raw === 'string' && NUMERIC.test(raw.trim())) {
-    const parsed = Number(raw.trim());
-    return Number.isFinite(parsed) ? parsed : 0;
-  }
-  return 0;
+  return meterNumber(meter.value(data), meter.allowNegative === true) ?? 0;
 }

@@ -5,7 +5,7 @@ import type { MeterRegistry } from './meters.ts';
 import type { Meter } from './model.ts';
 import type { MeterQueryParams, MeterReader, WindowSize } from './query.ts';
 import type { EventFilter, ListedEventRow } from './repo.ts';
-import type { IngestService } from './service.ts';
+import { type IngestService, inTimeRange } from './service.ts';
 
 /**
  * The OpenMeter-compatible API (same paths, parameters and fields as OpenMeter's `/api/v1`),
@@ -27,16 +27,6 @@ export function meterJson(meter: Meter) {
   };
 }
 
-/** Bigger batches should be split: one request is one transaction. */
-const MAX_BODY_BYTES = 32 * 1024 * 1024;
-const tooLarge = () =>
-  new ProblemError({
-    status: 413,
-    type: 'payload-too-large',
-    title: 'Payload too large',
-    detail: `Send at most ${MAX_BODY_BYTES / 1024 / 1024} MiB of events per request (split the batch).`,
-  });
-
 const EVENT_TYPES = [
   'application/cloudevents+json',
   'application/cloudevents-batch+json',
@@ -49,6 +39,11 @@ function parseDate(name: string, value: string | undefined): Date | undefined {
   if (Number.isNaN(d.getTime())) {
     throw problems.validation(`Invalid "${name}".`, [
       { path: name, message: 'must be an RFC 3339 date-time, e.g. 2026-01-01T00:00:00Z' },
+    ]);
+  }
+  if (!inTimeRange(d.getTime())) {
+    throw problems.validation(`"${name}" is out of range.`, [
+      { path: name, message: 'must be between 1970-01-01 and 9999-12-31' },
     ]);
   }
   return d;
@@ -74,14 +69,19 @@ export function queryParamsFrom(url: URL, meterSlug: string): MeterQueryParams {
       .flatMap((v) => v.split(','))
       .map((v) => v.trim())
       .filter(Boolean);
+  const subject = q.has('subject') ? list('subject') : undefined;
+  let groupBy = q.has('groupBy') ? list('groupBy') : undefined;
+  // OpenMeter filters by `subject` and groups by it too: one row per subject, each carrying its
+  // subject (openmeter/meter/httphandler/mapping.go, toQueryParamsFromRequest).
+  if (subject && !groupBy?.includes('subject')) groupBy = [...(groupBy ?? []), 'subject'];
   return {
     meterSlug,
     from: parseDate('from', q.get('from') ?? undefined),
     to: parseDate('to', q.get('to') ?? undefined),
     windowSize: windowSize as WindowSize | undefined,
     windowTimeZone: q.get('windowTimeZone') ?? undefined,
-    subject: q.has('subject') ? list('subject') : undefined,
-    groupBy: q.has('groupBy') ? list('groupBy') : undefined,
+    subject,
+    groupBy,
     filterGroupBy: Object.keys(filterGroupBy).length ? filterGroupBy : undefined,
   };
 }
@@ -104,17 +104,20 @@ export function mountMeteringRoutes(
   app.post('/api/v1/events', async (c) => {
     const contentType = (c.req.header('content-type') ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
     if (!EVENT_TYPES.includes(contentType)) {
+      // OpenMeter answers 400 "invalid content type: …" (openmeter/ingest/httpdriver/ingest.go and
+      // errors.go: ErrorInvalidContentType is mapped to http.StatusBadRequest).
       throw new ProblemError({
-        status: 415,
-        type: 'unsupported-media-type',
-        title: 'Unsupported media type',
-        detail: `Send events as ${EVENT_TYPES.join(', ')}.`,
+        status: 400,
+        type: 'invalid-content-type',
+        title: 'Bad request',
+        detail: `invalid content type: ${contentType || '(none)'}; send events as ${EVENT_TYPES.join(', ')}`,
+        extensions: { contentType },
       });
     }
-    const length = Number(c.req.header('content-length') ?? 0);
-    if (length > MAX_BODY_BYTES) throw tooLarge();
+    // The console's body guard (src/http/body-limit.ts) has already bounded the body
+    // (console.limits.bodyBytesByRoute, 32 MiB here by default) and its JSON nesting depth
+    // (console.limits.jsonDepth): a 10,000-deep event never reaches JSON.parse (issue 12, row 1).
     const text = await c.req.text();
-    if (text.length > MAX_BODY_BYTES) throw tooLarge();
     let body: unknown;
     try {
       body = JSON.parse(text);
@@ -132,7 +135,11 @@ export function mountMeteringRoutes(
       ]);
     }
     const events = deps.ingest.parse(body, undefined, text.includes('\\u0000'));
-    await deps.ingest.write(events, { strict: true });
+    const strict = c.req.query('strict');
+    if (strict !== undefined && strict !== 'true' && strict !== 'false') {
+      throw problems.validation('Invalid "strict".', [{ path: 'strict', message: 'must be true or false' }]);
+    }
+    await deps.ingest.write(events, { strict: strict === 'true' ? 'all' : 'meters' });
     return c.body(null, 204);
   });
 

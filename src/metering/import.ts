@@ -155,7 +155,7 @@ export async function importUsageFile(options: {
         () => options.clock.now(),
         true,
       );
-      const { inserted } = await options.ingest.write(events, { strict: true });
+      const { inserted } = await options.ingest.write(events, { strict: 'all' });
       imported += inserted;
       duplicates += events.length - inserted;
     } catch (error) {

@@ -23,6 +23,10 @@ export interface Meter {
   readonly aggregation: Aggregation;
   readonly valueProperty?: string;
   readonly groupBy: Readonly<Record<string, string>>;
+  /** Negative values count (else they are skipped like non-numbers). */
+  readonly allowNegative: boolean;
+  /** An event without a usable value for this meter makes ingest refuse its batch. */
+  readonly strict: boolean;
   readonly createdAt: Date;
   readonly updatedAt: Date;
   /** Compiled accessors. */
@@ -35,7 +39,15 @@ export function meterFingerprint(meter: MeterConfig): string {
   const groupBy = Object.keys(meter.groupBy)
     .sort()
     .map((k) => [k, meter.groupBy[k]]);
-  const basis = JSON.stringify([meter.eventType, meter.aggregation, meter.valueProperty ?? null, groupBy]);
+  // allowNegative changes which values are kept; it joins the basis only when set, so the
+  // fingerprints of meters stored before it existed stay the same.
+  const basis = JSON.stringify([
+    meter.eventType,
+    meter.aggregation,
+    meter.valueProperty ?? null,
+    groupBy,
+    ...(meter.allowNegative ? ['allowNegative'] : []),
+  ]);
   return createHash('sha256').update(basis).digest('hex').slice(0, 16);
 }
 
@@ -58,6 +70,8 @@ export function compileMeter(config: MeterConfig, row: MeterRow): Meter {
     aggregation: config.aggregation,
     valueProperty: config.valueProperty,
     groupBy: config.groupBy,
+    allowNegative: config.allowNegative === true,
+    strict: config.strict === true,
     createdAt: new Date(row.created_at),
     updatedAt: new Date(row.updated_at),
     value:
@@ -81,6 +95,13 @@ export type Extraction = { ok: true; value: MeterValue } | { ok: false; field: s
 /** A number as text, as SUM/AVG/MIN/MAX/LATEST accept it (the gateway's quota counts read the same). */
 export const NUMERIC = /^-?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$/;
 
+/**
+ * The largest magnitude of one meter value. Any bound far below Number.MAX_VALUE keeps every sum
+ * finite: 2^63 events of 1e15 stay below 1e34, where `1e308` twice overflowed to `null` (issue 12,
+ * row 9). 1e15 is a petabyte in bytes or a million years in milliseconds.
+ */
+export const MAX_METER_VALUE = 1e15;
+
 /** The text a dimension is stored (and filtered) under. */
 export function dimensionText(value: unknown): string | undefined {
   if (value === undefined || value === null) return undefined;
@@ -90,8 +111,36 @@ export function dimensionText(value: unknown): string | undefined {
 }
 
 /**
+ * A meter value as the text the store keeps, or why it is not one. Numbers and numeric strings
+ * count (`"60"` is 60), as in OpenMeter's meter query, which reads every value with
+ * `ifNotFinite(toFloat64OrNull(JSON_VALUE(data, path)), null)`
+ * (openmeterio/openmeter openmeter/streaming/clickhouse/meter_query.go). The text is the
+ * shortest form of the double (String(n)), so a value never carries more digits than a double
+ * holds and the store's numeric type cannot be made to overflow by a long string.
+ */
+function numericValue(raw: unknown, allowNegative: boolean): { text: string } | { reason: string } {
+  let n: number;
+  if (typeof raw === 'number') n = raw;
+  else if (typeof raw === 'string' && NUMERIC.test(raw.trim())) n = Number(raw.trim());
+  else return { reason: raw === undefined || raw === null ? 'missing' : 'not a number' };
+  if (!Number.isFinite(n) || Math.abs(n) > MAX_METER_VALUE) {
+    return { reason: `outside ±${MAX_METER_VALUE.toExponential()}` };
+  }
+  if (n < 0 && !allowNegative) return { reason: 'negative (the meter does not allow negative values)' };
+  return { text: String(n === 0 ? 0 : n) };
+}
+
+/** A value as a meter counts it, or null when the meter skips it (the gateway's quotas use this). */
+export function meterNumber(raw: unknown, allowNegative: boolean): number | null {
+  const value = numericValue(raw, allowNegative);
+  return 'text' in value ? Number(value.text) : null;
+}
+
+/**
  * Applies a meter to an event. As in OpenMeter: SUM/AVG/MIN/MAX/LATEST need a number (or a string
  * that parses as one), UNIQUE_COUNT a string (numbers are accepted and counted by their text).
+ * An event without a usable value is a miss: ingest skips it for this meter (OpenMeter's
+ * default) or refuses the batch (strict ingest).
  */
 export function extract(meter: Meter, event: UsageEvent): Extraction {
   const dims: Record<string, string> = {};
@@ -104,18 +153,23 @@ export function extract(meter: Meter, event: UsageEvent): Extraction {
   const raw = meter.value?.(event.data);
   const field = `data${(meter.valueProperty ?? '$').slice(1)}`;
   if (meter.aggregation === 'UNIQUE_COUNT') {
-    if (typeof raw === 'string' || typeof raw === 'number') {
+    if (typeof raw === 'string' || (typeof raw === 'number' && Number.isFinite(raw))) {
       return { ok: true, value: { meter: meter.key, value: null, valueText: String(raw), dims } };
     }
     return { ok: false, field, message: `meter "${meter.slug}" needs a string at ${meter.valueProperty}` };
   }
-  let text: string | null = null;
-  if (typeof raw === 'number' && Number.isFinite(raw)) text = String(raw);
-  else if (typeof raw === 'string' && NUMERIC.test(raw.trim())) text = raw.trim();
-  if (text === null) {
-    return { ok: false, field, message: `meter "${meter.slug}" needs a number at ${meter.valueProperty}` };
+  const value = numericValue(raw, meter.allowNegative);
+  if ('reason' in value) {
+    const range = meter.allowNegative
+      ? `-${MAX_METER_VALUE} to ${MAX_METER_VALUE}`
+      : `0 to ${MAX_METER_VALUE}`;
+    return {
+      ok: false,
+      field,
+      message: `meter "${meter.slug}" needs a number from ${range} at ${meter.valueProperty} (${value.reason})`,
+    };
   }
-  return { ok: true, value: { meter: meter.key, value: text, valueText: null, dims } };
+  return { ok: true, value: { meter: meter.key, value: value.text, valueText: null, dims } };
 }
 
 /** Tables owned by metering (typed for `store.db.withTables<MeteringTables>()`). */

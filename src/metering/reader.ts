@@ -312,10 +312,11 @@ export function createMeterReader(deps: {
         let windowStart: Date;
         let windowEnd: Date;
         if (params.windowSize) {
+          // Whole windows in the time zone, as OpenMeter returns them (tumbleStart/tumbleEnd in
+          // openmeter/streaming/clickhouse/meter_query.go): a DAY row starts at midnight even
+          // when the range starts at 22:00; only the events counted are limited to [from, to).
           windowStart = new Date(row.ws as Date);
           windowEnd = new Date(row.we as Date);
-          if (from && windowStart < from) windowStart = from;
-          if (to && windowEnd > to) windowEnd = to;
         } else {
           windowStart = wholeFrom ?? now;
           windowEnd = to ?? (now > windowStart ? now : windowStart);

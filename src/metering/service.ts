@@ -25,11 +25,14 @@ export interface IngestOptions {
   /** Record a usage-log consumer's position in the same transaction as the batch. */
   checkpoint?: { consumer: string; position: string };
   /**
-   * Refuse the whole batch when an event does not fit a meter (e.g. `tokens` is not a number).
-   * HTTP and import are strict; the usage log consumer is not (its events were already accepted
-   * by the gateway: a bad one is logged and stored, but not counted).
+   * What happens to an event that does not fit one of its meters (e.g. `tokens` is missing or not
+   * a number): `'all'` refuses the whole batch (400, nothing stored; `tollgate usage import` and
+   * `POST /api/v1/events?strict=true`); `'meters'` refuses it only for meters declared
+   * `strict: true` and otherwise stores the event without a value for that meter, as OpenMeter
+   * does (`POST /api/v1/events`); absent, nothing is refused (the usage log consumer: its events
+   * were already accepted by the gateway, so a bad one is logged and stored, but not counted).
    */
-  strict?: boolean;
+  strict?: 'all' | 'meters';
 }
 
 export interface IngestService {
@@ -222,11 +225,16 @@ export function createIngestService(deps: {
   const { store, meters, log } = deps;
   const warn = warnMiss(log);
 
-  /** Extracts every event's meter values; refuses the whole batch when one does not fit a meter. */
-  const strictValues = (events: readonly UsageEvent[]): ValueRow[] => {
+  /**
+   * Extracts every event's meter values; refuses the whole batch when one does not fit a meter
+   * (`all`) or a meter declared strict (`meters`). Other misses are skipped without a log line:
+   * the client was told nothing is wrong, as OpenMeter tells it.
+   */
+  const checkedValues = (events: readonly UsageEvent[], mode: 'all' | 'meters'): ValueRow[] => {
     const errors: { path: string; message: string }[] = [];
     const seen = new Set<string>();
-    const values = valuesFor(meters, events, (_event, index, _meter, miss) => {
+    const values = valuesFor(meters, events, (_event, index, meter, miss) => {
+      if (mode === 'meters' && !meter.strict) return;
       const path = `[${index}].${miss.field}`;
       // Several meters may read the same field: one error for it.
       if (seen.has(path)) return;
@@ -420,7 +428,7 @@ export function createIngestService(deps: {
   };
 
   const write: IngestService['write'] = async (input, options = {}) => {
-    const checked = options.strict ? strictValues(input) : undefined;
+    const checked = options.strict ? checkedValues(input, options.strict) : undefined;
     const events = uniqueEvents(options.strict ? input : wellFormed(input, log));
     // Repeats inside the batch were dropped: their values would count twice, so extract again.
     const values = events === input ? checked : undefined;

@@ -190,14 +190,14 @@ describe.each(backends)('metering on %s', (_name, open) => {
         tokenEvent('2026-01-01T10:00:05Z', 10, { subject: 'strict' }),
         tokenEvent('2026-01-01T10:00:06Z', 'lots', { subject: 'strict' }),
       ];
-      await expect(ingest.write(batch, { strict: true })).rejects.toMatchObject({
+      await expect(ingest.write(batch, { strict: 'all' })).rejects.toMatchObject({
         status: 400,
         extensions: { errors: [{ path: '[1].data.tokens', message: expect.stringContaining('number') }] },
       });
       expect((await reader.query({ meterSlug: 'tokens', subject: ['strict'] })).data).toEqual([]);
       // Numeric strings are numbers, as in OpenMeter.
       await ingest.write([tokenEvent('2026-01-01T10:00:07Z', '2.5', { subject: 'strict' })], {
-        strict: true,
+        strict: 'all',
       });
       expect((await reader.query({ meterSlug: 'tokens', subject: ['strict'] })).data[0]?.value).toBe(2.5);
     });

@@ -193,8 +193,12 @@ describe('OpenMeter-compatible API', () => {
       headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'text/plain' },
       body: JSON.stringify(event),
     });
-    expect(wrongType.status).toBe(415);
+    // OpenMeter answers 400 (openmeter/ingest/httpdriver/errors.go), not 415.
+    expect(wrongType.status).toBe(400);
     expect(wrongType.headers.get('content-type')).toBe('application/problem+json');
+    expect(((await wrongType.json()) as { detail: string }).detail).toMatch(
+      /invalid content type: text\/plain/,
+    );
     const denied = await fetch(`${tollgate.consoleUrl}/api/v1/events`, {
       method: 'POST',
       headers: { authorization: 'Bearer nope', 'content-type': 'application/cloudevents+json' },
