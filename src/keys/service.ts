@@ -46,15 +46,14 @@ export class KeysService {
   readonly repo: KeysRepo;
   readonly #changes: ChangeFeed;
   readonly #clock: Clock;
-  readonly #prefix: string;
-  readonly #graceMs: number;
+  /** Read on every use (not copied at construction), so a dev-mode config reload reaches keys. */
+  readonly #config: Pick<ResolvedConfig, 'keys'>;
 
   constructor(options: KeysServiceOptions) {
     this.repo = new KeysRepo(options.store);
     this.#changes = options.changes;
     this.#clock = options.clock;
-    this.#prefix = options.config.keys.prefix;
-    this.#graceMs = parseWindow(options.config.keys.rollGracePeriod) ?? 24 * 3600_000;
+    this.#config = options.config;
   }
 
   async create(input: CreateKeyInput): Promise<CreatedKey> {
@@ -68,7 +67,7 @@ export class KeysService {
     if (input.metadata !== undefined && (typeof input.metadata !== 'object' || input.metadata === null)) {
       throw problems.badRequest('metadata must be an object');
     }
-    const generated = generateKey(this.#prefix);
+    const generated = generateKey(this.#config.keys.prefix);
     const row = await this.repo.insert({
       id: newId('key'),
       customer_id: customerId,
@@ -109,7 +108,9 @@ export class KeysService {
       metadata: old.metadata,
       expiresAt: old.expires_at,
     });
-    const graceEnd = new Date(now.getTime() + this.#graceMs);
+    const graceEnd = new Date(
+      now.getTime() + (parseWindow(this.#config.keys.rollGracePeriod) ?? 24 * 3600_000),
+    );
     const expiresAt = old.expires_at && old.expires_at < graceEnd ? old.expires_at : graceEnd;
     const updated = await this.repo.update(id, { expires_at: expiresAt, rolled_to: created.key.id });
     await this.#changes.publish({ topic: 'keys', id });
