@@ -43,6 +43,8 @@ export interface GatewayOptions {
   /** Usage already recorded in a quota's period, read when a quota counter is first seen. */
   quotaSeed?: (customerId: string, quota: QuotaView) => Promise<number>;
   metrics?: GatewayMetrics;
+  /** Reserve/settle of prepaid credits for credits-only customers. */
+  credits?: GatewayCredits | null;
   /** CloudEvents `source` of gateway events. */
   source?: string;
 }
@@ -76,6 +78,7 @@ export class Gateway {
     this.#accessIsFallback = options.access === undefined;
     this.usageLog = options.usageLog ?? null;
     this.quotaSeed = options.quotaSeed ?? (async () => 0);
+    this.credits = options.credits ?? null;
     this.metrics = options.metrics ?? new GatewayMetrics();
     this.source = options.source ?? 'tollgate-gateway';
     this.debug = this.log.isLevelEnabled('debug');

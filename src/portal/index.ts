@@ -42,7 +42,8 @@ export interface PortalOptions {
 export interface Portal {
   /** For the AccessResolver: the problem to answer while the customer's hard spend cap is reached. */
   checkSpendCap(customerId: string): ProblemError | null;
-  evaluateBudgets(): Promise<void>;
+  /** `alerts: false` only refreshes spend caps (gateway nodes); default: alerts too. */
+  evaluateBudgets(options?: { alerts?: boolean }): Promise<void>;
   readonly ports: PortalPorts;
   stop(): void;
 }
@@ -121,7 +122,7 @@ export function createPortal(app: Hono, options: PortalOptions): Portal {
   }
   return {
     checkSpendCap: budget.checkSpendCap,
-    evaluateBudgets: () => budget.evaluateAll(),
+    evaluateBudgets: (evaluateOptions) => budget.evaluateAll(evaluateOptions),
     ports,
     stop() {
       if (timer) clearInterval(timer);

@@ -1,0 +1,223 @@
+import { Registry } from 'prom-client';
+import {
+  type BillingService,
+  createBilling,
+  meterUsagePort,
+  type SubscriptionPort,
+  subscriptionPort,
+} from '../billing/index.ts';
+import { createIncludedCredits } from '../billing/plan-credits.ts';
+import { type CatalogService, createCatalogService } from '../catalog/index.ts';
+import { GatewayCredits } from '../gateway/credits.ts';
+import { Gateway, GatewayMetrics } from '../gateway/index.ts';
+import { CachedKeyVerifier, KeysService } from '../keys/index.ts';
+import { type Metering, startMetering } from '../metering/index.ts';
+import {
+  createMailer,
+  createWebhookService,
+  liveCustomersOf,
+  type Mailer,
+  recentCustomersOf,
+  type UsageThresholds,
+  usageThresholds,
+  type WebhookService,
+} from '../notify/index.ts';
+import {
+  type CachingAccessResolver,
+  type CustomerService,
+  createAccessResolver,
+  createBalanceReader,
+  createCustomerService,
+  createSubscriptionService,
+  type EntitlementBalanceReader,
+  type SubscriptionService,
+} from '../subscriptions/index.ts';
+import type { Backends } from './backends.ts';
+import type { StopList } from './stop-list.ts';
+
+/** Phase 2: the domain modules, each built once with what it needs (no setters, no late `let`s). */
+export interface Modules {
+  readonly catalog: CatalogService;
+  readonly customers: CustomerService;
+  readonly subscriptions: SubscriptionService;
+  readonly metering: Metering;
+  readonly access: CachingAccessResolver;
+  readonly balances: EntitlementBalanceReader;
+  readonly webhooks: WebhookService;
+  readonly mailer: Mailer;
+  readonly billing: BillingService;
+  /** Billing's view of subscriptions (with the credits a plan includes). */
+  readonly billingSubscriptions: SubscriptionPort;
+  readonly keys: KeysService;
+  readonly gateway: Gateway;
+  readonly metrics: Registry;
+  readonly usageThresholds: UsageThresholds;
+}
+
+/** Where the console is reached, for links in problems and mails (known once it listens). */
+export type ConsoleBase = () => string;
+
+export async function buildModules(
+  b: Backends,
+  consoleBase: ConsoleBase,
+  stopping: StopList,
+): Promise<Modules> {
+  const { store, changes, clock, log, role } = b;
+  // Modules that take a plain config object get the live view: they read the config in force.
+  const config = b.config.view;
+
+  // Catalog, customers, subscriptions. The config's plans are published at start-up (unchanged
+  // plans publish nothing); the CLI pushes explicitly.
+  const catalog = createCatalogService({ store, changes, clock });
+  if (role !== 'cli') {
+    const pushed = await catalog.sync(config);
+    for (const plan of pushed.plans) {
+      if (plan.action !== 'unchanged')
+        log.info({ plan: plan.key, action: plan.action, version: plan.toVersion }, 'catalog');
+    }
+  }
+  const customers = createCustomerService({ store, changes, clock });
+  const subscriptions = createSubscriptionService({ store, changes, clock, catalog, customers });
+
+  // Metering first among the readers of usage: access, billing and the gateway all take it.
+  // Without NATS the gateway appends to the embedded usage log under <dataDir>/usage-log and the
+  // consumer (roles all/worker) moves it into the store; with NATS the JetStream consumer
+  // (worker role) feeds the same batch writer.
+  const embeddedLog = !b.natsUsage;
+  const metering = await startMetering({
+    store,
+    config,
+    clock,
+    log: log.child({ module: 'metering' }),
+    dataDir: b.dataDir,
+    openLog: embeddedLog && (role === 'all' || role === 'gateway'),
+    runConsumer: embeddedLog && (role === 'all' || role === 'worker'),
+  });
+  stopping.push(() => metering.stop());
+  if (b.natsUsage) await b.scaleOut.startUsageConsumer((events) => metering.ingest.writeBatch(events));
+
+  const access = createAccessResolver({
+    catalog,
+    customers,
+    subscriptions,
+    changes,
+    clock,
+    log: log.child({ module: 'access' }),
+    meterReader: () => metering.reader, // quota counters start from the period's metered usage
+    consoleUrl: consoleBase,
+  });
+  stopping.push(() => access.close());
+  const balances = createBalanceReader({ access, catalog, customers, clock, counters: b.counters });
+
+  // Notify (outgoing webhooks, mail); subscription events become webhooks.
+  const webhooks = createWebhookService({
+    store,
+    clock,
+    log: log.child({ module: 'webhooks' }),
+    // Outgoing calls reach public https addresses only; http is allowed under `tollgate dev`.
+    policy: () => ({ allowHosts: b.config.current().notifications.allowHosts, requireHttps: !b.dev }),
+  });
+  stopping.push(() => webhooks.stop());
+  const mailer = createMailer({ config, store, clock, log: log.child({ module: 'mail' }) });
+  stopping.push(() => mailer.close());
+  subscriptions.onEvent((event) =>
+    // Returned: the subscription operation waits for the webhook row (a CLI exits only after it).
+    webhooks.emit(event.type, { subscription: event.subscription }).then(
+      () => undefined,
+      (error) => log.error({ err: error }, 'webhook emit failed'),
+    ),
+  );
+
+  // Billing. Credits a plan includes are granted on activation and at every period roll-over;
+  // they wrap the port billing is built with, hence the one closure over `billing` below.
+  const includedCredits = createIncludedCredits({
+    subscriptions,
+    credits: () => billing.credits,
+    log: log.child({ module: 'billing' }),
+  });
+  subscriptions.onEvent((event) => includedCredits.onEvent(event));
+  const billingSubscriptions = includedCredits.wrapPort(
+    subscriptionPort({ store, config, subscriptions, customers, catalog }),
+  );
+  const { service: billing } = createBilling({
+    store,
+    clock,
+    log: log.child({ module: 'billing' }),
+    config,
+    subscriptions: billingSubscriptions,
+    usage: meterUsagePort(config, () => metering.reader),
+    events: webhooks,
+    mail: mailer,
+    portalInvoicesUrl: () => `${consoleBase()}/portal/invoices`,
+    onCreditsChange: (customerId) => void changes.publish({ topic: 'credits', id: customerId }),
+  });
+  await billing.credits.refresh();
+  changes.subscribe((change) => {
+    if (change.topic === 'credits') void billing.credits.refresh(change.id === '*' ? undefined : change.id);
+  });
+  access.addCheck((customerId) => billing.credits.accessCheck(customerId));
+
+  // Keys and the gateway (it listens in the last phase).
+  const keys = new KeysService({ store, changes, clock, config });
+  const keyVerifier = new CachedKeyVerifier({ repo: keys.repo, changes, clock, log });
+  stopping.push(() => keyVerifier.close());
+  const metrics = new Registry();
+  b.scaleOut.registerMetrics(metrics);
+  metering.registerMetrics(metrics);
+  const gateway = new Gateway({
+    config: b.config.current(),
+    verifier: keyVerifier,
+    counters: b.counters,
+    log: log.child({ module: 'gateway' }),
+    metrics: new GatewayMetrics(metrics),
+    access,
+    quotaSeed: (_customerId, quota) => quota.seed?.() ?? Promise.resolve(0),
+    // Scale-out: usage goes to JetStream (acknowledged before the response ends).
+    usageLog: b.scaleOut.usageLog ?? metering.usageLog,
+    // Credits-only customers: credits reserved before each call and settled from its usage.
+    credits: new GatewayCredits(
+      {
+        creditsOnlyCurrency: (customerId) => billing.credits.creditsOnlyCurrency(customerId),
+        reserve: (input) => billing.credits.reserve(input),
+        settle: (input) => billing.credits.settle(input),
+        rateCards: async (subscriptionId) =>
+          (await subscriptions.effectiveRateCards(subscriptionId)).rateCards,
+      },
+      log.child({ module: 'gateway' }),
+    ),
+  });
+  // The gateway compiles routes and policies from the config: it recompiles on every change.
+  b.config.onChange((next) => gateway.reload(next));
+
+  // usage.threshold webhooks from the entitlement balances (a job of phase 4).
+  const thresholds = usageThresholds({
+    clock,
+    log: log.child({ module: 'usage-thresholds' }),
+    webhooks,
+    thresholds: () => b.config.current().notifications.usageThresholds,
+    customers: liveCustomersOf(subscriptions),
+    recentCustomers: recentCustomersOf(
+      () => metering.reader,
+      () => b.config.current().meters.map((m) => m.slug),
+    ),
+    balances,
+    meterOf: (key) => b.config.current().features.find((f) => f.key === key)?.meter ?? null,
+  });
+
+  return {
+    catalog,
+    customers,
+    subscriptions,
+    metering,
+    access,
+    balances,
+    webhooks,
+    mailer,
+    billing,
+    billingSubscriptions,
+    keys,
+    gateway,
+    metrics,
+    usageThresholds: thresholds,
+  };
+}

@@ -1,0 +1,114 @@
+import type { Hono } from 'hono';
+import { mountAdminApi } from '../admin/index.ts';
+import { mountBillingRoutes } from '../billing/index.ts';
+import type { BackendStatus } from '../cluster/backends.ts';
+import { readiness } from '../cluster/health.ts';
+import { createConsoleApp } from '../http/hono.ts';
+import { mountMeteringRoutes } from '../metering/index.ts';
+import { mountNotifyRoutes } from '../notify/index.ts';
+import { createPortal, type Portal, type PortalPorts } from '../portal/index.ts';
+import { billingPort, catalogPort, customersPort, keysPort, subscriptionsPort } from '../portal/wire.ts';
+import type { Backends } from './backends.ts';
+import type { Modules } from './modules.ts';
+import type { StopList } from './stop-list.ts';
+
+/** Phase 3: the console listener's routes (portal, admin, metering, billing, notify, probes). */
+export interface Routes {
+  readonly consoleApp: Hono;
+  readonly portal: Portal;
+  /** Every backend this process was given, for `/readyz` on the console and the health port. */
+  readonly checks: () => Promise<Record<string, BackendStatus>>;
+}
+
+export function mountRoutes(
+  b: Backends,
+  m: Modules,
+  gatewayUrl: () => string | null,
+  stopping: StopList,
+): Routes {
+  const { store, clock, log, adminToken } = b;
+  const config = () => b.config.current();
+  const consoleApp = createConsoleApp(log, {
+    limits: () => {
+      const limits = config().console.limits;
+      return { defaultBytes: limits.bodyBytes, routes: limits.bodyBytesByRoute, jsonDepth: limits.jsonDepth };
+    },
+  });
+
+  const checks = async (): Promise<Record<string, BackendStatus>> => {
+    await store.query('select 1');
+    return { store: { ok: true, kind: store.kind }, ...(await b.scaleOut.health()) };
+  };
+  consoleApp.get('/healthz', (c) => c.json({ status: 'ok' }));
+  consoleApp.get('/readyz', async (c) => {
+    const { status, body } = await readiness(checks);
+    return c.json({ ...body, store: store.kind }, status === 200 ? 200 : 503);
+  });
+  consoleApp.get('/metrics', async (c) =>
+    c.body(await m.metrics.metrics(), 200, { 'content-type': m.metrics.contentType }),
+  );
+
+  mountBillingRoutes(consoleApp, {
+    billing: m.billing,
+    subscriptions: m.billingSubscriptions,
+    adminToken,
+    config: b.config.view,
+  });
+  mountNotifyRoutes(consoleApp, { webhooks: m.webhooks, mailer: m.mailer, adminToken });
+  mountMeteringRoutes(consoleApp, {
+    adminToken,
+    meters: m.metering.meters,
+    reader: m.metering.reader,
+    ingest: m.metering.ingest,
+    listEvents: m.metering.listEvents,
+  });
+  // /api/admin (+ /api/admin/openapi.json and the /api/admin/docs reference page).
+  mountAdminApi(consoleApp, {
+    adminToken,
+    catalog: m.catalog,
+    customers: m.customers,
+    subscriptions: m.subscriptions,
+    keys: m.keys,
+    balances: m.balances,
+  });
+
+  // Developer portal: SPA at `/`, `/api/portal/*` (adapters in src/portal/wire.ts).
+  const ports: PortalPorts = {
+    customers: customersPort(m.customers),
+    catalog: catalogPort(m.catalog, config),
+    keys: keysPort(m.keys),
+    meter: m.metering.reader,
+    subscriptions: subscriptionsPort({
+      subscriptions: m.subscriptions,
+      catalog: m.catalog,
+      balances: m.balances,
+      clock,
+    }),
+    billing: billingPort({
+      billing: m.billing,
+      subscriptions: m.subscriptions,
+      customers: m.customers,
+      catalog: m.catalog,
+      clock,
+      config,
+    }),
+    mail: m.mailer,
+    webhooks: m.webhooks,
+  };
+  const portal = createPortal(consoleApp, {
+    config,
+    store,
+    clock,
+    log,
+    adminToken,
+    ports,
+    gatewayUrl,
+    // Budget evaluation is a job of phase 4 (one scheduler for every timer loop).
+    evaluateEveryMs: 0,
+  });
+  stopping.push(() => portal.stop());
+  // The hard spend cap set in the portal: the gateway answers 402 while it is reached.
+  m.access.addCheck((customerId) => portal.checkSpendCap(customerId));
+
+  return { consoleApp, portal, checks };
+}
