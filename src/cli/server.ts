@@ -5,6 +5,7 @@ import { addScaleOutOptions, runClusterIfAsked, scaleOutStartOptions } from '../
 import { loadConfig } from '../config/index.ts';
 import { migrate, openStore } from '../store/index.ts';
 import { createLogger } from '../util/log.ts';
+import { installSafetyNet } from '../util/safety-net.ts';
 import { globalOptions } from './context.ts';
 
 export function registerServerCommands(program: Command): void {
@@ -14,6 +15,8 @@ export function registerServerCommands(program: Command): void {
     const role = scaleOut.role;
     if (await runClusterIfAsked(scaleOut)) process.exit(0);
     const config = await loadConfig(options.config);
+    const log = createLogger({ pretty: mode === 'dev' });
+    installSafetyNet(log);
     const tollgate = await startTollgate({
       config,
       database: options.database,
@@ -23,7 +26,7 @@ export function registerServerCommands(program: Command): void {
       role,
       watchConfig: mode === 'dev' ? options.config : undefined,
       healthPort: scaleOut.healthPort,
-      log: mode === 'dev' ? createLogger({ pretty: true }) : undefined,
+      log,
     });
     console.log(pc.bold(`Tollgate ${mode === 'dev' ? '(dev)' : ''} — ${config.name}`));
     if (tollgate.gatewayUrl) console.log(`  gateway   ${pc.cyan(tollgate.gatewayUrl)}`);
