@@ -77,8 +77,10 @@ export class Exchange implements Dispatcher.DispatchHandler, AppendWaiter {
   json: Buffer[] | null = null;
   jsonBytes = 0;
   sse: SseUsageScanner | null = null;
-  /** The request body, when it was read to learn the model (model-gated routes). */
+  /** The request body as received, when it was read to learn the model (model-gated routes). */
   body: Buffer | null = null;
+  /** The same body decoded (`Content-Encoding`), what the model and credit estimate read. */
+  decodedBody: Buffer | null = null;
   model: string | null = null;
   /** This response's usage events, while they are being appended. */
   events: UsageEvent[] | null = null;

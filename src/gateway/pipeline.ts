@@ -8,6 +8,7 @@ import { parseWindow } from '../util/duration.ts';
 import { problem, sendWebResponse } from './answers.ts';
 import type { GatewayCredits } from './credits.ts';
 import type { Exchange } from './exchange.ts';
+import { readGatedBody } from './request-body.ts';
 import { normalizeRequestPath } from './request-path.ts';
 import type { CompiledRoute } from './router.ts';
 import { isPromise, MAX_JSON_BODY } from './state.ts';
@@ -124,34 +125,23 @@ function afterView(ex: Exchange, view: AccessView): Promise<void> | undefined {
 }
 
 /**
- * Model-gated routes: reads the JSON body (≤ 1 MB) to learn the requested `model`, refuses a
+ * Model-gated routes: reads the JSON body (≤ 1 MB, decoded when compressed: `request-body.ts`)
+ * to learn the requested `model`, refuses a
  * model whose feature the plan lacks (403) and a model whose hard token quota is used up (429).
  * Checked before the call, so tokens overshoot a hard quota by at most the tokens of the
  * requests already in flight. The body then goes upstream exactly as it was received.
  */
 async function readModel(ex: Exchange): Promise<void> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of ex.req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_JSON_BODY) {
-      problem(
-        ex,
-        new ProblemError({
-          status: 413,
-          type: 'body-too-large',
-          title: 'Request body too large',
-          detail: `This route reads the request to choose the model; send at most ${MAX_JSON_BODY} bytes.`,
-        }),
-      );
-      return;
-    }
-    chunks.push(chunk);
+  const body = await readGatedBody(ex.req, MAX_JSON_BODY);
+  if (body instanceof ProblemError) {
+    problem(ex, body);
+    return;
   }
-  ex.body = Buffer.concat(chunks, size);
+  ex.body = body.raw;
+  ex.decodedBody = body.decoded;
   let model: unknown;
   try {
-    model = (JSON.parse(ex.body.toString('utf8')) as { model?: unknown } | null)?.model;
+    model = (JSON.parse(body.decoded.toString('utf8')) as { model?: unknown } | null)?.model;
   } catch {
     model = undefined;
   }
@@ -311,7 +301,7 @@ async function reserveCredits(ex: Exchange, credits: GatewayCredits): Promise<vo
     view: ex.view as AccessView,
     route: ex.route as CompiledRoute,
     method: ex.req.method ?? 'GET',
-    body: ex.body,
+    body: ex.decodedBody,
     contentLength: Number.isFinite(length) ? length : 0,
     model: ex.model,
     config: ex.state.config,
