@@ -15,10 +15,17 @@ import { Decimal } from '../util/money.ts';
 import {
   type BillingSegment,
   type BillingSubscription,
+  type Db,
   type SubscriptionPort,
   sqlRows,
   type UsagePort,
 } from './model.ts';
+import {
+  NO_TRANSACTIONS,
+  type PercentagePrice,
+  type TakeRateTotals,
+  takeRateSql,
+} from './rating-take-rates.ts';
 
 /**
  * Adapters from the subscriptions, catalog and metering modules to billing's ports.
@@ -247,7 +254,12 @@ export function subscriptionPort(deps: {
 }
 
 /** Usage per feature from the meters (subject = customer id), over [from, to). */
-export function meterUsagePort(config: ResolvedConfig, reader: () => MeterReader | null): UsagePort {
+export function meterUsagePort(
+  config: ResolvedConfig,
+  reader: () => MeterReader | null,
+  /** The metering store, for take rates: rated per event where the events are. */
+  db?: Db,
+): UsagePort {
   return {
     async usage(customerId, _subscriptionId, featureKeys, from, to) {
       const out: Record<string, string> = {};
@@ -269,5 +281,49 @@ export function meterUsagePort(config: ResolvedConfig, reader: () => MeterReader
       }
       return out;
     },
+    ...(db && {
+      async transactions(
+        customerId: string,
+        featureKey: string,
+        price: PercentagePrice,
+        from: Date,
+        to: Date,
+      ) {
+        const feature = config.features.find((f) => f.key === featureKey);
+        if (!feature?.meter) return NO_TRANSACTIONS;
+        return meterTransactions(db, feature.meter, feature.meterGroupByFilters ?? {}, customerId, price, {
+          from,
+          to,
+        });
+      },
+    }),
   };
+}
+
+/**
+ * Σ clamp(rate × value + fee, min, max) over one customer's meter values in [from, to), in one
+ * statement: only the chunks overlapping the period are unpacked, and no event leaves the store.
+ */
+async function meterTransactions(
+  db: Db,
+  meterSlug: string,
+  filters: Record<string, string>,
+  customerId: string,
+  price: PercentagePrice,
+  period: { from: Date; to: Date },
+): Promise<TakeRateTotals> {
+  const params: unknown[] = [meterSlug, period.from, period.to, customerId];
+  const dims = Object.entries(filters).map(([k, v]) => {
+    params.push(k, v);
+    return ` and x.dims->>$${params.length - 1} = $${params.length}`;
+  });
+  const rows = `(select x.time, x.value from usage_value_chunks c
+      cross join lateral json_to_recordset(c.vals::json)
+        as x(time timestamptz, subject text, value numeric, value_text text, dims jsonb)
+      where c.meter = (select key from metering_meters where slug = $1)
+        and c.max_time >= $2 and c.min_time < $3
+        and x.subject = $4 and x.time >= $2 and x.time < $3${dims.join('')}) tx`;
+  const { sql, params: priceParams } = takeRateSql(rows, price, params.length + 1);
+  const [row] = await sqlRows<TakeRateTotals>(db, sql, [...params, ...priceParams]);
+  return row ?? NO_TRANSACTIONS;
 }

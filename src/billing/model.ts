@@ -2,6 +2,7 @@ import { CompiledQuery, type Kysely } from 'kysely';
 import type { RateCardConfig } from '../config/schema.ts';
 import type { BaseDatabase } from '../store/index.ts';
 import type { TierBreakdown } from './rating.ts';
+import type { PercentagePrice, TakeRateTotals } from './rating-take-rates.ts';
 
 /** Billing's view of the data it stores. Money is a fixed-point decimal string everywhere. */
 export type InvoiceStatus = 'draft' | 'issued' | 'paid' | 'void' | 'uncollectible';
@@ -127,6 +128,18 @@ export interface UsagePort {
     from: Date,
     to: Date,
   ): Promise<Record<string, string>>;
+  /**
+   * A take-rate price applied to each of the customer's transactions (metered events of the
+   * feature) in [from, to), summed where the events are (rating-take-rates.ts has the rule).
+   * Absent: the port cannot rate per transaction, and a plan with a take rate fails to bill.
+   */
+  transactions?(
+    customerId: string,
+    featureKey: string,
+    price: PercentagePrice,
+    from: Date,
+    to: Date,
+  ): Promise<TakeRateTotals>;
 }
 
 /** Events billing emits (delivered as outgoing webhooks by notify). */

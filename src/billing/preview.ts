@@ -3,8 +3,9 @@ import { problems } from '../http/problem.ts';
 import { Decimal, formatMoney } from '../util/money.ts';
 import type { BillingDeps } from './deps.ts';
 import { totals } from './invoices.ts';
-import { type BillingSegment, type BillingSubscription, sqlRows } from './model.ts';
-import { type RatedLine, rate } from './rating.ts';
+import { type BillingSegment, type BillingSubscription, sqlRows, type UsagePort } from './model.ts';
+import { type RatedLine, type RatingSegment, rate } from './rating.ts';
+import type { TakeRateTotals } from './rating-take-rates.ts';
 
 /** What a period costs without invoicing it: rating a subscription, the upcoming invoice, `simulate`. */
 
@@ -34,15 +35,40 @@ export interface UpcomingInvoice {
 
 export type Preview = ReturnType<typeof createPreview>;
 
-/** The features whose usage the rate cards price (flat fees need none), each once. */
+/** The features whose summed usage the rate cards price (flat fees and take rates need none), each once. */
 function meteredFeatures(rateCards: readonly RateCardConfig[]): string[] {
   return [
     ...new Set(
       rateCards
-        .filter((c) => c.feature && c.price && c.price.type !== 'flat')
+        .filter((c) => c.feature && c.price && c.price.type !== 'flat' && c.price.type !== 'percentage')
         .map((c) => c.feature as string),
     ),
   ];
+}
+
+/** What rating needs of a stretch of time: summed usage per feature, take rates per rate card. */
+async function measure(
+  usage: UsagePort,
+  customerId: string,
+  subscriptionId: string,
+  rateCards: readonly RateCardConfig[],
+  from: Date,
+  to: Date,
+): Promise<Pick<RatingSegment, 'usage' | 'transactions'>> {
+  if (to <= from) return { usage: {} };
+  const features = meteredFeatures(rateCards);
+  const summed = features.length > 0 ? await usage.usage(customerId, subscriptionId, features, from, to) : {};
+  const transactions: Record<string, TakeRateTotals> = {};
+  for (const card of rateCards) {
+    if (card.price?.type !== 'percentage' || !card.feature) continue;
+    if (!usage.transactions) {
+      throw problems.badRequest(
+        `Rate card "${card.key}" is a take rate, and this usage source cannot rate per transaction.`,
+      );
+    }
+    transactions[card.key] = await usage.transactions(customerId, card.feature, card.price, from, to);
+  }
+  return Object.keys(transactions).length > 0 ? { usage: summed, transactions } : { usage: summed };
 }
 
 export function createPreview(
@@ -59,12 +85,10 @@ export function createPreview(
     const rated = [];
     for (const segment of segments) {
       const to = segment.to < usageTo ? segment.to : usageTo;
-      const features = meteredFeatures(segment.rateCards);
-      const segmentUsage =
-        features.length > 0 && to > segment.from
-          ? await usage.usage(sub.customerId, sub.id, features, segment.from, to)
-          : {};
-      rated.push({ ...segment, usage: segmentUsage });
+      rated.push({
+        ...segment,
+        ...(await measure(usage, sub.customerId, sub.id, segment.rateCards, segment.from, to)),
+      });
     }
     return { segments, lines: rate({ period, currency: sub.currency, segments: rated }) };
   }
@@ -103,16 +127,22 @@ export function createPreview(
       const rated = [];
       for (const segment of segments) {
         const to = segment.to < upTo ? segment.to : upTo;
-        const features = meteredFeatures(segment.rateCards);
-        const u =
-          features.length > 0 && to > segment.from
-            ? await usage.usage(sub.customerId, sub.id, features, segment.from, to)
-            : {};
+        const measured = await measure(usage, sub.customerId, sub.id, segment.rateCards, segment.from, to);
         const isLast = segment === segments[segments.length - 1];
         const scaled: Record<string, string> = {};
-        for (const [k, v] of Object.entries(u))
-          scaled[k] = isLast ? new Decimal(v).mul(factor).toDecimalPlaces(0).toString() : v;
-        rated.push({ ...segment, usage: scaled });
+        for (const [k, v] of Object.entries(measured.usage))
+          scaled[k] = isLast ? new Decimal(v).mul(factor).toDecimalPlaces(0).toString() : String(v);
+        // Take rates grow with the volume like usage does.
+        const transactions: Record<string, TakeRateTotals> = {};
+        for (const [k, t] of Object.entries(measured.transactions ?? {}))
+          transactions[k] = isLast
+            ? {
+                transactions: new Decimal(t.transactions).mul(factor).toDecimalPlaces(0).toString(),
+                volume: new Decimal(t.volume).mul(factor).toString(),
+                amount: new Decimal(t.amount).mul(factor).toString(),
+              }
+            : t;
+        rated.push({ ...segment, usage: scaled, transactions });
       }
       const forecast = rate({ period, currency: sub.currency, segments: rated }).filter(
         (l) => !already.has(l.key),
@@ -158,18 +188,13 @@ export function createPreview(
         for (const segment of before.segments) {
           const phase = phases.find((ph) => ph.key === segment.phaseKey) ?? phases[phases.length - 1];
           const rateCards = phase?.rateCards ?? [];
-          const features = meteredFeatures(rateCards);
-          const u =
-            features.length > 0
-              ? await usage.usage(sub.customerId, sub.id, features, segment.from, segment.to)
-              : {};
           after.push({
             ...segment,
             planKey,
             planVersion: 0,
             trial: phase?.trial ?? false,
             rateCards,
-            usage: u,
+            ...(await measure(usage, sub.customerId, sub.id, rateCards, segment.from, segment.to)),
           });
         }
         const afterLines = rate({ period, currency: plan.currency, segments: after });

@@ -145,8 +145,9 @@ function usageLine(
     const totals = segment.transactions?.[card.key] ?? NO_TRANSACTIONS;
     const exact = new Decimal(totals.amount);
     const fee = price.fixedFee ? ` + ${price.fixedFee} per transaction` : '';
-    line.description = `${name(card)} (${price.rate}% of ${totals.volume}${fee}, ${totals.transactions} transactions)`;
-    line.quantity = totals.volume;
+    const volume = new Decimal(totals.volume).toString();
+    line.description = `${name(card)} (${price.rate}% of ${volume}${fee}, ${totals.transactions} transactions)`;
+    line.quantity = volume;
     line.amount = formatMoney(roundMoney(exact, currency), currency);
     return { line, exact };
   }

@@ -145,7 +145,7 @@ export async function buildModules(
     log: log.child({ module: 'billing' }),
     config,
     subscriptions: billingSubscriptions,
-    usage: meterUsagePort(config, () => metering.reader),
+    usage: meterUsagePort(config, () => metering.reader, store.db),
     events: webhooks,
     mail: mailer,
     portalInvoicesUrl: () => `${consoleBase()}/portal/invoices`,

@@ -4,6 +4,7 @@ import {
   type EventSink,
   type PaymentRail,
   subscriptionPort,
+  type UsagePort,
 } from '../../src/billing/index.ts';
 import { createIncludedCredits } from '../../src/billing/plan-credits.ts';
 import { type CatalogService, createCatalogService } from '../../src/catalog/index.ts';
@@ -45,6 +46,8 @@ export async function openHarness(
     store?: Store;
     /** Grant the credits plans include, wired as `startTollgate` wires them. */
     includedCredits?: boolean;
+    /** Usage from somewhere real (e.g. `meterUsagePort` over metering) instead of `Harness.usage`. */
+    usagePort?: (store: Store, config: ResolvedConfig) => UsagePort;
   } = {},
 ): Promise<Harness> {
   const store = options.store ?? (await openPGliteStore());
@@ -82,7 +85,7 @@ export async function openHarness(
     log: silentLogger,
     config,
     subscriptions: subscriptionsPort,
-    usage: {
+    usage: options.usagePort?.(store, config) ?? {
       async usage(customerId, _sub, features) {
         const u = usage.get(customerId) ?? {};
         return Object.fromEntries(features.map((f) => [f, u[f] ?? '0']));
