@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { type Info, parse } from 'csv-parse';
+import { DEFAULT_JSON_DEPTH, jsonDepth } from '../http/json-depth.ts';
 import { isProblemError } from '../http/problem.ts';
 import type { Clock } from '../util/clock.ts';
 import type { UsageEvent } from './events.ts';
@@ -8,7 +10,7 @@ import { type IngestService, parseCloudEvents } from './service.ts';
 
 /**
  * `tollgate usage import <file>`: NDJSON (one CloudEvent per line) or CSV with the columns
- * id,source,type,subject,time,data (data is a JSON object). Batches are all-or-nothing: a bad line
+ * id,source,type,subject,time,data (data is a JSON object; RFC 4180 quoting, read by csv-parse). Batches are all-or-nothing: a bad line
  * stops the import with its line number and nothing of its batch is stored. After each committed
  * batch the byte offset reached is saved in `<dataDir>/imports/`, so running the command again
  * resumes there; and since ingest dedupes on (source, id), re-importing a file counts nothing twice.
@@ -51,43 +53,84 @@ interface ImportState {
   header?: string[];
 }
 
-/** Splits one CSV record (RFC 4180 quoting; fields do not span lines). */
-export function parseCsvLine(line: string): string[] {
-  const fields: string[] = [];
-  let i = 0;
-  while (i <= line.length) {
-    if (line[i] === '"') {
-      let value = '';
-      i += 1;
-      for (;;) {
-        const q = line.indexOf('"', i);
-        if (q === -1) throw new Error('unterminated quoted field');
-        value += line.slice(i, q);
-        if (line[q + 1] === '"') {
-          value += '"';
-          i = q + 2;
-        } else {
-          i = q + 1;
-          break;
-        }
-      }
-      fields.push(value);
-      if (i < line.length && line[i] !== ',') throw new Error('unexpected text after a quoted field');
-      i += 1;
-    } else {
-      const comma = line.indexOf(',', i);
-      const end = comma === -1 ? line.length : comma;
-      fields.push(line.slice(i, end));
-      i = end + 1;
-    }
-  }
-  return fields;
-}
-
 const CSV_COLUMNS = ['id', 'source', 'type', 'subject', 'time', 'data'];
 
-function csvRecord(header: string[], line: string): Record<string, unknown> {
-  const fields = parseCsvLine(line);
+/** One record of the file: where it ends (line, byte offset after it) and its content. */
+interface FileRecord<T> {
+  line: number;
+  bytesAfter: number;
+  content: T;
+}
+
+/** NDJSON lines from byte `start` on (`firstLine` lines were read before it). */
+async function* ndjsonLines(
+  path: string,
+  start: number,
+  firstLine: number,
+): AsyncGenerator<FileRecord<string>> {
+  let rest = Buffer.alloc(0);
+  let position = start;
+  let line = firstLine;
+  for await (const chunk of createReadStream(path, { start }) as AsyncIterable<Buffer>) {
+    const data = rest.length ? Buffer.concat([rest, chunk]) : chunk;
+    let from = 0;
+    for (let nl = data.indexOf(10, from); nl !== -1; nl = data.indexOf(10, from)) {
+      const text = data.toString('utf8', from, nl).replace(/\r$/, '');
+      line += 1;
+      from = nl + 1;
+      if (text.trim() !== '') yield { line, bytesAfter: position + from, content: text };
+    }
+    position += from;
+    rest = Buffer.from(data.subarray(from));
+  }
+  // A last line without a newline.
+  if (rest.length && rest.toString('utf8').trim() !== '') {
+    yield { line: line + 1, bytesAfter: position + rest.length, content: rest.toString('utf8') };
+  }
+}
+
+/**
+ * CSV records from byte `start` on, parsed by csv-parse (RFC 4180: quoted fields may hold commas,
+ * quotes and newlines). `info.bytes` is the offset just after each record's delimiter, so a
+ * resumed import starts exactly at a record boundary.
+ */
+async function* csvRecords(
+  path: string,
+  start: number,
+  firstLine: number,
+): AsyncGenerator<FileRecord<string[]>> {
+  const parser = createReadStream(path, { start }).pipe(
+    parse({
+      info: true,
+      bom: start === 0,
+      skip_empty_lines: true,
+      relax_column_count: true,
+      record_delimiter: ['\r\n', '\n'],
+    }),
+  );
+  try {
+    for await (const { record, info } of parser as AsyncIterable<{ record: string[]; info: Info }>) {
+      yield { line: firstLine + info.lines, bytesAfter: start + info.bytes, content: record };
+    }
+  } catch (error) {
+    const lines = (error as { lines?: number }).lines ?? 0;
+    throw new ImportError(path, [{ line: firstLine + lines, message: (error as Error).message }]);
+  }
+}
+
+/** A JSON text as an event, refusing nesting deeper than ingest accepts over HTTP. */
+function jsonRecord(text: string, what: string): unknown {
+  if (jsonDepth(text, DEFAULT_JSON_DEPTH) > DEFAULT_JSON_DEPTH) {
+    throw new Error(`${what} nests deeper than ${DEFAULT_JSON_DEPTH} levels`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new Error(`${what} is not valid JSON`);
+  }
+}
+
+function csvRecord(header: string[], fields: string[]): Record<string, unknown> {
   if (fields.length !== header.length) {
     throw new Error(`expected ${header.length} columns (${header.join(',')}), found ${fields.length}`);
   }
@@ -95,17 +138,19 @@ function csvRecord(header: string[], line: string): Record<string, unknown> {
   header.forEach((column, i) => {
     const value = fields[i] as string;
     if (column === 'data') {
-      if (value.trim() === '') return;
-      try {
-        record.data = JSON.parse(value);
-      } catch {
-        throw new Error('the data column is not valid JSON');
-      }
+      if (value.trim() !== '') record.data = jsonRecord(value, 'the data column');
     } else if (value !== '' || column !== 'time') {
       record[column] = value;
     }
   });
   return record;
+}
+
+function checkHeader(header: string[]): void {
+  const missing = CSV_COLUMNS.filter((c) => c !== 'time' && c !== 'data' && !header.includes(c));
+  if (missing.length) {
+    throw new Error(`the header needs the columns ${CSV_COLUMNS.join(',')}; missing ${missing.join(', ')}`);
+  }
 }
 
 export async function importUsageFile(options: {
@@ -137,7 +182,7 @@ export async function importUsageFile(options: {
   const save = () => writeFileSync(stateFile, `${JSON.stringify(state)}\n`);
 
   let header = state.header;
-  let lineNo = state.line;
+  const lineNo = state.line;
   let bytesDone = state.offset;
   let imported = 0;
   let duplicates = 0;
@@ -187,62 +232,30 @@ export async function importUsageFile(options: {
     });
   };
 
-  const stream = createReadStream(path, { start: state.offset });
-  let rest = Buffer.alloc(0);
-  let position = state.offset;
-  for await (const chunk of stream as AsyncIterable<Buffer>) {
-    let data = rest.length ? Buffer.concat([rest, chunk]) : chunk;
-    let start = 0;
-    for (let nl = data.indexOf(10, start); nl !== -1; nl = data.indexOf(10, start)) {
-      const raw = data.toString('utf8', start, nl).replace(/\r$/, '');
-      const bytesAfter = position + nl + 1;
-      start = nl + 1;
-      lineNo += 1;
-      if (raw.trim() === '') continue;
-      let record: unknown;
-      try {
-        if (format === 'csv') {
-          if (!header) {
-            header = parseCsvLine(raw).map((h) => h.trim());
-            const missing = CSV_COLUMNS.filter((c) => c !== 'time' && c !== 'data' && !header?.includes(c));
-            if (missing.length)
-              throw new Error(
-                `the header needs the columns ${CSV_COLUMNS.join(',')}; missing ${missing.join(', ')}`,
-              );
-            state = { ...state, header, offset: bytesAfter, line: lineNo };
-            save();
-            continue;
-          }
-          record = csvRecord(header, raw);
-        } else {
-          record = JSON.parse(raw);
-        }
-      } catch (error) {
-        problems.push({ line: lineNo, message: (error as Error).message });
-        continue;
-      }
-      batch.push({ line: lineNo, record, bytesAfter });
-      if (batch.length >= batchSize) {
-        if (problems.length) throw new ImportError(path, problems);
-        await flush();
-      }
-    }
-    position += start;
-    data = data.subarray(start);
-    rest = Buffer.from(data);
-  }
-  if (rest.length && rest.toString('utf8').trim() !== '') {
-    // A last line without a newline.
-    lineNo += 1;
+  const records: AsyncGenerator<FileRecord<string | string[]>> =
+    format === 'csv' ? csvRecords(path, state.offset, lineNo) : ndjsonLines(path, state.offset, lineNo);
+  for await (const { line, bytesAfter, content } of records) {
+    let record: unknown;
     try {
-      const raw = rest.toString('utf8').replace(/\r$/, '');
-      batch.push({
-        line: lineNo,
-        record: format === 'csv' && header ? csvRecord(header, raw) : JSON.parse(raw),
-        bytesAfter: position + rest.length,
-      });
+      if (typeof content === 'string') {
+        record = jsonRecord(content, 'the line');
+      } else if (!header) {
+        header = content.map((h) => h.trim());
+        checkHeader(header);
+        state = { ...state, header, offset: bytesAfter, line };
+        save();
+        continue;
+      } else {
+        record = csvRecord(header, content);
+      }
     } catch (error) {
-      problems.push({ line: lineNo, message: (error as Error).message });
+      problems.push({ line, message: (error as Error).message });
+      continue;
+    }
+    batch.push({ line, record, bytesAfter });
+    if (batch.length >= batchSize) {
+      if (problems.length) throw new ImportError(path, problems);
+      await flush();
     }
   }
   if (problems.length) throw new ImportError(path, problems);

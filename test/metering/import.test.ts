@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ImportError, importUsageFile, parseCsvLine } from '../../src/metering/import.ts';
+import { ImportError, importUsageFile } from '../../src/metering/import.ts';
 import { openMeterRegistry } from '../../src/metering/meters.ts';
 import { createMeterReader } from '../../src/metering/reader.ts';
 import { createIngestService } from '../../src/metering/service.ts';
@@ -97,7 +97,39 @@ describe('usage import', () => {
     expect(result.imported).toBe(2);
     const r = await reader.query({ meterSlug: 'tokens', subject: ['imp_csv'], groupBy: ['model'] });
     expect(r.data.map((row) => [row.groupBy.model, row.value])).toEqual([['large', 12]]);
-    expect(parseCsvLine('a,"b,c",,"d""e"')).toEqual(['a', 'b,c', '', 'd"e']);
+  });
+
+  it('reads CSV fields with quoted newlines, commas and quotes, resumes after them and names bad lines', async () => {
+    const { ingest, reader } = await setup();
+    const file = join(dir, 'quoted.csv');
+    const data = (tokens: number, model: string) =>
+      `"${JSON.stringify({ tokens, model, type: 'input' }, null, 2).replaceAll('"', '""')}"`;
+    writeFileSync(
+      file,
+      [
+        'id,source,type,subject,time,data',
+        `q1,csv,tokens,imp_quoted,2026-01-12T00:00:00Z,${data(5, 'a,b')}`,
+        `q2,csv,tokens,imp_quoted,2026-01-12T00:01:00Z,${data(7, 'say "hi"\nthere')}`,
+        '',
+      ].join('\n'),
+    );
+    const result = await importUsageFile({ file, dataDir: dir, ingest, clock, batchSize: 1 });
+    expect(result.imported).toBe(2);
+    // The pretty-printed data spans 5 lines per record: the second record ends on line 11.
+    expect(result.lines).toBe(11);
+    const r = await reader.query({ meterSlug: 'tokens', subject: ['imp_quoted'], groupBy: ['model'] });
+    expect(r.data.map((row) => [row.groupBy.model, row.value])).toEqual([
+      ['a,b', 5],
+      ['say "hi"\nthere', 7],
+    ]);
+    // Appended records are read from the saved offset, past the quoted newlines.
+    writeFileSync(file, `q3,csv,tokens,imp_quoted,2026-01-12T00:02:00Z,${data(11, 'a,b')}\n`, { flag: 'a' });
+    const resumed = await importUsageFile({ file, dataDir: dir, ingest, clock });
+    expect(resumed.imported).toBe(3);
+    expect(resumed.duplicates).toBe(0);
+    const bad = join(dir, 'bad.csv');
+    writeFileSync(bad, `id,source,type,subject,time,data\nb1,csv,tokens,x,,"{}"\nb2,csv,tokens,x,,"{"oops\n`);
+    await expect(importUsageFile({ file: bad, dataDir: dir, ingest, clock })).rejects.toThrow(/line 3: /);
   });
 });
 
