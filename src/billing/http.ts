@@ -1,3 +1,4 @@
+import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { Hono } from 'hono';
 import { z } from 'zod';
 import { requireAdmin } from '../admin/auth.ts';
@@ -5,6 +6,7 @@ import type { ResolvedConfig } from '../config/index.ts';
 import { problems } from '../http/problem.ts';
 import { sameSecret } from '../http/secrets.ts';
 import { isMoneyString } from '../util/money.ts';
+import { creditNoteRoutes } from './credit-notes/routes.ts';
 import {
   createInvoiceDocuments,
   createInvoiceLinks,
@@ -15,7 +17,8 @@ import type { InvoiceStatus, SubscriptionPort } from './model.ts';
 import type { BillingService } from './service.ts';
 
 /**
- * Billing routes on the console listener:
+ * Billing routes on the console listener (returns the credit-note routes, whose OpenAPI
+ * definitions join the admin API's document):
  * - `/api/admin/invoices` list/detail/issue/void/mark-paid/mark-uncollectible (admin token),
  * - `/api/admin/credits/:customerId` balance, ledger, grant (admin token),
  * - `/api/admin/subscriptions/:id/upcoming-invoice` preview (admin token),
@@ -52,7 +55,7 @@ export function mountBillingRoutes(
     adminToken: string;
     config: ResolvedConfig;
   },
-): void {
+): OpenAPIHono {
   const { billing, adminToken, config } = deps;
   const admin = requireAdmin(adminToken);
 
@@ -107,23 +110,6 @@ export function mountBillingRoutes(
   app.post('/api/admin/invoices/:id/mark-paid', async (c) =>
     c.json(await billing.markPaid(c.req.param('id'))),
   );
-  app.post('/api/admin/invoices/:id/refund', async (c) => {
-    const text = await c.req.text();
-    let amount: string | undefined;
-    if (text.trim()) {
-      let parsedJson: unknown;
-      try {
-        parsedJson = JSON.parse(text);
-      } catch {
-        throw problems.badRequest('The body must be JSON.');
-      }
-      const body = z.strictObject({ amount: money.optional() }).safeParse(parsedJson);
-      if (!body.success)
-        throw problems.badRequest('Body: { "amount": "10.00" } (optional; default the whole payment).');
-      amount = body.data.amount;
-    }
-    return c.json(await billing.refundInvoice(c.req.param('id'), amount), 201);
-  });
   app.post('/api/admin/invoices/:id/mark-uncollectible', async (c) =>
     c.json(await billing.markUncollectible(c.req.param('id'))),
   );
@@ -205,8 +191,19 @@ export function mountBillingRoutes(
     documents: createInvoiceDocuments({
       config: () => config,
       customer: (customerId) => deps.subscriptions.customer(customerId),
+      adjustments: (invoiceId) => billing.creditNotes.adjustments(invoiceId),
     }),
   });
+
+  const creditNotes = creditNoteRoutes({
+    adminToken,
+    creditNotes: billing.creditNotes,
+    refund: async (invoiceId, amount) => {
+      const refund = await billing.refundInvoice(invoiceId, amount);
+      return { ...refund, purpose: 'refund' as const };
+    },
+  });
+  app.route('/api/admin', creditNotes);
 
   app.post('/api/billing/webhooks/:rail', async (c) => {
     if (c.req.param('rail') !== billing.rail.name) {
@@ -218,4 +215,5 @@ export function mountBillingRoutes(
     const handled = await billing.handleWebhook(raw, c.req.raw.headers);
     return c.json({ received: true, events: handled });
   });
+  return creditNotes;
 }

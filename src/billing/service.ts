@@ -3,6 +3,7 @@ import type { Store } from '../store/index.ts';
 import type { Clock } from '../util/clock.ts';
 import type { Logger } from '../util/log.ts';
 import { createCheckout } from './checkout.ts';
+import { createCreditNotes } from './credit-notes/service.ts';
 import type { CreditsService } from './credits.ts';
 import { type BillingDeps, customerMailer } from './deps.ts';
 import { createDunning } from './dunning.ts';
@@ -92,6 +93,7 @@ export function createBillingService(options: BillingServiceOptions) {
   const payments = createPayments(deps, { invoices, railCustomers, dunning, checkout });
   const topUps = createTopUps(deps, { railCustomers, payments });
   const run = createBillingRun(deps, { invoices, preview, payments, railCustomers });
+  const creditNotes = createCreditNotes(deps);
 
   return {
     rail,
@@ -115,7 +117,12 @@ export function createBillingService(options: BillingServiceOptions) {
     startCheckout: checkout.startCheckout,
     topUp: topUps.topUp,
     autoRecharge: topUps.autoRecharge,
-    refundInvoice: payments.refundInvoice,
+    creditNotes,
+    /** Refunds (part of) a paid invoice through the rail that took the payment, as a credit note. */
+    async refundInvoice(invoiceId: string, amount?: string) {
+      const { creditNote, payment } = await creditNotes.refund(invoiceId, amount);
+      return { ...payment, creditNote };
+    },
     payments: payments.payments,
     handleWebhook: payments.handleWebhook,
     simulate: preview.simulate,

@@ -7,9 +7,11 @@ import { renderInvoiceHtml } from '../billing/index.ts';
 import { problems } from '../http/problem.ts';
 import { Decimal, formatMoney } from '../util/money.ts';
 import { withTollgate } from './context.ts';
+import { registerCreditNoteCommands } from './credit-notes.ts';
 
 /**
- * `tollgate bill run|dunning`, `tollgate invoices list|show|issue|pay|void`,
+ * `tollgate bill run|dunning`, `tollgate invoices list|show|issue|pay|void` (and refunds and credit
+ * notes, `credit-notes.ts`),
  * `tollgate credits show|grant` and `tollgate simulate --plan <key> --period <YYYY-MM>`.
  */
 function statusColour(status: Invoice['status']): string {
@@ -215,6 +217,8 @@ export function registerBillingCommands(program: Command): void {
         });
       });
   }
+
+  registerCreditNoteCommands(invoices);
 
   const credits = program.command('credits').description('prepaid credit balances (a ledger)');
   credits

@@ -48,7 +48,7 @@ export function mountRoutes(
     c.body(await m.metrics.metrics(), 200, { 'content-type': m.metrics.contentType }),
   );
 
-  mountBillingRoutes(consoleApp, {
+  const billingAdminApi = mountBillingRoutes(consoleApp, {
     billing: m.billing,
     subscriptions: m.billingSubscriptions,
     adminToken,
@@ -63,7 +63,7 @@ export function mountRoutes(
     listEvents: m.metering.listEvents,
   });
   // /api/admin (+ /api/admin/openapi.json and the /api/admin/docs reference page).
-  mountAdminApi(consoleApp, {
+  const adminApi = mountAdminApi(consoleApp, {
     adminToken,
     catalog: m.catalog,
     customers: m.customers,
@@ -71,6 +71,8 @@ export function mountRoutes(
     keys: m.keys,
     balances: m.balances,
   });
+  // Billing's admin routes (credit notes, refunds) are listed in the admin API's document too.
+  adminApi.openAPIRegistry.definitions.push(...billingAdminApi.openAPIRegistry.definitions);
 
   // Developer portal: SPA at `/`, `/api/portal/*` (adapters in src/portal/wire.ts).
   const ports: PortalPorts = {

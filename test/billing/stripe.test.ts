@@ -221,6 +221,38 @@ describe('stripe rail against a fake Stripe', () => {
     ).toBe(200);
   });
 
+  it('a credit note refunds part of the paid invoice with refunds.create against its PaymentIntent', async () => {
+    const [invoice] = await h.billing.service.list({ status: 'paid' });
+    const piId = (await h.billing.service.payments(invoice!.id))[0]?.rail_ref;
+    const response = await app.request(`/api/admin/invoices/${invoice!.id}/credit-notes`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer admin-token-admin-token', 'content-type': 'application/json' },
+      body: JSON.stringify({ reason: 'usage_correction', lines: [{ invoiceLine: 1, amount: '12.34' }] }),
+    });
+    expect(response.status).toBe(201);
+    const note = (await response.json()) as {
+      id: string;
+      number: string;
+      refundAmount: string;
+      refund: { status: string };
+    };
+    expect(note).toMatchObject({ refundAmount: '12.34', refund: { status: 'succeeded' } });
+    const refund = requests.find((r) => r.path === '/v1/refunds');
+    expect(refund?.body.get('payment_intent')).toBe(piId);
+    expect(refund?.body.get('amount')).toBe('1234');
+    expect(refund?.idempotencyKey).toBe(`refund:${note.id}`);
+    // More than is left on the invoice line: refused before Stripe is called.
+    const before = requests.filter((r) => r.path === '/v1/refunds').length;
+    const over = await app.request(`/api/admin/invoices/${invoice!.id}/credit-notes`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer admin-token-admin-token', 'content-type': 'application/json' },
+      body: JSON.stringify({ reason: 'other', lines: [{ invoiceLine: 1, amount: '36.67' }] }),
+    });
+    expect(over.status).toBe(400);
+    expect(over.headers.get('content-type')).toBe('application/problem+json');
+    expect(requests.filter((r) => r.path === '/v1/refunds').length).toBe(before);
+  });
+
   it('refuses a webhook with a bad signature with problem+json, changing nothing', async () => {
     const response = await sendWebhook(
       { id: 'evt_forged', type: 'payment_intent.succeeded', data: { object: { id: 'pi_x' } } },

@@ -1,0 +1,199 @@
+import { Decimal, minorUnits, roundMoney } from '../../util/money.ts';
+import { CreditNoteError, type CreditNoteRequest } from './model.ts';
+
+/**
+ * The arithmetic of a credit note, pure and Decimal-exact: its lines, tax and total, how the total
+ * is settled, and the caps that keep every credit note of an invoice within what was invoiced and
+ * every refund within what was paid. Throws `CreditNoteError` naming the field; changes nothing.
+ *
+ * - Line amounts are before tax, rounded to the currency's minor unit; tax is the invoice's rate
+ *   on their sum, rounded once (as the invoice's own tax). A credit note given by `amount` (tax
+ *   included) splits it: tax = round(amount × rate / (1 + rate)), the rest is the line.
+ * - total ≤ invoice total − earlier credit notes (Stripe; Lago `valid_global_amount?`); a line
+ *   tied to an invoice line ≤ that line − what earlier credit notes took from it.
+ * - refund + credit + out of band = total (Stripe), each ≥ 0; refund ≤ paid through the rail −
+ *   refunded before (Lago `valid_refund_amount?`). Without a split: refund what can be refunded,
+ *   the rest becomes customer credit.
+ */
+export interface CreditableInvoice {
+  status: string;
+  currency: string;
+  total: string;
+  taxRate: string | null;
+  lines: readonly { position: number; description: string; amount: string }[];
+}
+
+export interface PriorCredit {
+  /** Totals of the invoice's credit notes that are not void. */
+  creditedTotal: string;
+  /** Per invoice line position: what earlier credit notes took from it. */
+  creditedByLine: ReadonlyMap<number, string>;
+  /** Succeeded payments of the invoice through a rail (or marked paid). */
+  paid: string;
+  /** Refunds of the invoice that have not failed. */
+  refunded: string;
+}
+
+export interface PlannedCreditNote {
+  lines: {
+    invoiceLinePosition: number | null;
+    description: string;
+    quantity: string | null;
+    amount: string;
+  }[];
+  subtotal: string;
+  tax: string;
+  total: string;
+  refundAmount: string;
+  creditAmount: string;
+  outOfBandAmount: string;
+}
+
+function money(value: string | undefined, field: string, currency: string): Decimal | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+(\.\d+)?$/.test(value)) {
+    throw new CreditNoteError(
+      field,
+      `${field} must be a decimal string such as "10.00", not ${JSON.stringify(value)}.`,
+    );
+  }
+  const d = new Decimal(value);
+  if (d.decimalPlaces() > minorUnits(currency)) {
+    throw new CreditNoteError(
+      field,
+      `${field} has more decimals than ${currency} has (${minorUnits(currency)}).`,
+    );
+  }
+  return d;
+}
+
+export function planCreditNote(
+  invoice: CreditableInvoice,
+  prior: PriorCredit,
+  request: CreditNoteRequest,
+): PlannedCreditNote {
+  const { currency } = invoice;
+  const digits = minorUnits(currency);
+  const fixed = (d: Decimal) => d.toFixed(digits);
+  if (invoice.status !== 'paid') {
+    throw new CreditNoteError(
+      'invoice',
+      `Only paid invoices take credit notes; this one is ${invoice.status}. Void an unpaid invoice and issue a corrected one.`,
+      'conflict',
+    );
+  }
+  const rate = invoice.taxRate ? new Decimal(invoice.taxRate) : new Decimal(0);
+  if ((request.lines === undefined) === (request.amount === undefined)) {
+    throw new CreditNoteError('lines', 'Give either lines or amount (not both, not neither).');
+  }
+
+  let lines: PlannedCreditNote['lines'];
+  let subtotal: Decimal;
+  let tax: Decimal;
+  if (request.amount !== undefined) {
+    const amount = money(request.amount, 'amount', currency) as Decimal;
+    if (amount.lte(0)) throw new CreditNoteError('amount', 'amount must be more than 0.');
+    tax = rate.isZero() ? new Decimal(0) : roundMoney(amount.mul(rate).div(rate.add(1)), currency);
+    subtotal = amount.sub(tax);
+    lines = [
+      {
+        invoiceLinePosition: null,
+        description: request.memo ?? 'Credit',
+        quantity: null,
+        amount: fixed(subtotal),
+      },
+    ];
+  } else {
+    const given = request.lines ?? [];
+    if (given.length === 0) throw new CreditNoteError('lines', 'lines must have at least one line.');
+    const taken = new Map<number, Decimal>();
+    lines = given.map((line, i) => {
+      const field = `lines[${i}].amount`;
+      const amount = money(line.amount, field, currency) as Decimal;
+      if (amount.lte(0)) throw new CreditNoteError(field, `${field} must be more than 0.`);
+      if (line.invoiceLine === undefined) {
+        if (!line.description?.trim()) {
+          throw new CreditNoteError(
+            `lines[${i}].description`,
+            'A line not tied to an invoice line needs a description.',
+          );
+        }
+        return {
+          invoiceLinePosition: null,
+          description: line.description,
+          quantity: line.quantity ?? null,
+          amount: fixed(amount),
+        };
+      }
+      const target = invoice.lines.find((l) => l.position === line.invoiceLine);
+      if (!target || new Decimal(target.amount).lte(0)) {
+        throw new CreditNoteError(
+          `lines[${i}].invoiceLine`,
+          `The invoice has no chargeable line ${line.invoiceLine}.`,
+        );
+      }
+      const already = new Decimal(prior.creditedByLine.get(target.position) ?? 0).add(
+        taken.get(target.position) ?? 0,
+      );
+      const left = new Decimal(target.amount).sub(already);
+      if (amount.gt(left)) {
+        throw new CreditNoteError(
+          field,
+          `${field} is more than is left to credit on line ${target.position} (${fixed(left)} ${currency}).`,
+        );
+      }
+      taken.set(target.position, (taken.get(target.position) ?? new Decimal(0)).add(amount));
+      return {
+        invoiceLinePosition: target.position,
+        description: line.description?.trim() || target.description,
+        quantity: line.quantity ?? null,
+        amount: fixed(amount),
+      };
+    });
+    subtotal = lines.reduce((sum, l) => sum.add(l.amount), new Decimal(0));
+    tax = roundMoney(subtotal.mul(rate), currency);
+  }
+  const total = subtotal.add(tax);
+
+  const creditable = new Decimal(invoice.total).sub(prior.creditedTotal);
+  if (total.gt(creditable)) {
+    throw new CreditNoteError(
+      request.amount !== undefined ? 'amount' : 'lines',
+      `The credit note's total ${fixed(total)} ${currency} is more than is left to credit on the invoice (${fixed(creditable)} ${currency}).`,
+    );
+  }
+  const refundable = Decimal.max(0, new Decimal(prior.paid).sub(prior.refunded));
+  let refund = money(request.refundAmount, 'refundAmount', currency);
+  let credit = money(request.creditAmount, 'creditAmount', currency);
+  let outOfBand = money(request.outOfBandAmount, 'outOfBandAmount', currency);
+  if (refund === undefined && credit === undefined && outOfBand === undefined) {
+    refund = Decimal.min(total, refundable);
+    credit = total.sub(refund);
+    outOfBand = new Decimal(0);
+  } else {
+    refund ??= new Decimal(0);
+    credit ??= new Decimal(0);
+    outOfBand ??= total.sub(refund).sub(credit);
+  }
+  if (outOfBand.lt(0) || !refund.add(credit).add(outOfBand).eq(total)) {
+    throw new CreditNoteError(
+      'refundAmount',
+      `refundAmount + creditAmount + outOfBandAmount must equal the credit note's total, ${fixed(total)} ${currency}.`,
+    );
+  }
+  if (refund.gt(refundable)) {
+    throw new CreditNoteError(
+      'refundAmount',
+      `refundAmount ${fixed(refund)} ${currency} is more than can be refunded (${fixed(refundable)} ${currency} paid and not refunded yet).`,
+    );
+  }
+  return {
+    lines,
+    subtotal: fixed(subtotal),
+    tax: fixed(tax),
+    total: fixed(total),
+    refundAmount: fixed(refund),
+    creditAmount: fixed(credit),
+    outOfBandAmount: fixed(outOfBand),
+  };
+}
