@@ -337,6 +337,27 @@ const consoleLimitsSchema = z.strictObject({
   keepAliveTimeoutMs: timeoutMs.default(CONSOLE_LIMIT_DEFAULTS.keepAliveTimeoutMs),
 });
 
+/** Defaults of `gateway.limits` (documented in README and SECURITY.md). */
+export const GATEWAY_LIMIT_DEFAULTS = {
+  bodyBytes: 32 * 1024 * 1024,
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 60_000,
+  // Above the 60 s idle timeout of common load balancers, so they close idle connections first.
+  keepAliveTimeoutMs: 65_000,
+};
+
+/** Limits of the gateway listener: proxied body size and slow clients (see src/gateway/listener.ts). */
+const gatewayLimitsSchema = z.strictObject({
+  /** Largest request body proxied upstream (model-gated routes read at most 1 MiB). */
+  bodyBytes: bytes.default(GATEWAY_LIMIT_DEFAULTS.bodyBytes),
+  /** Time a client has to send its request headers. */
+  headersTimeoutMs: timeoutMs.default(GATEWAY_LIMIT_DEFAULTS.headersTimeoutMs),
+  /** Time a client has to send its whole request (headers and body); the response may take longer. */
+  requestTimeoutMs: timeoutMs.default(GATEWAY_LIMIT_DEFAULTS.requestTimeoutMs),
+  /** How long an idle keep-alive connection stays open. */
+  keepAliveTimeoutMs: timeoutMs.default(GATEWAY_LIMIT_DEFAULTS.keepAliveTimeoutMs),
+});
+
 export const configSchema = z.strictObject({
   name: z.string().default('My API'),
   upstream: upstreamSchema,
@@ -349,8 +370,9 @@ export const configSchema = z.strictObject({
       host: z.string().default('127.0.0.1'),
       /** Hosts that reach the console (for upgrade links in 429 problems). */
       publicUrl: z.url().optional(),
+      limits: gatewayLimitsSchema.default(GATEWAY_LIMIT_DEFAULTS),
     })
-    .default({ port: 8080, host: '127.0.0.1' }),
+    .default({ port: 8080, host: '127.0.0.1', limits: GATEWAY_LIMIT_DEFAULTS }),
   console: z
     .strictObject({
       port: z.number().int().min(0).max(65535).default(8081),

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
+import { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { OutboundPolicy } from '../config/index.ts';
 import { ProblemError, problems } from '../http/problem.ts';
@@ -13,6 +14,7 @@ import type { AppendWaiter, BatchingUsageLog } from './batch-log.ts';
 import { GatewayContext, RequestInfo } from './context.ts';
 import type { CreditHold, GatewayCredits } from './credits.ts';
 import { pipeline } from './pipeline.ts';
+import { bodyTooLarge, cappedBody } from './request-body.ts';
 import type { CompiledRoute } from './router.ts';
 import type { Gateway } from './server.ts';
 import { type GatewayState, isPromise, MAX_JSON_BODY } from './state.ts';
@@ -88,6 +90,8 @@ export class Exchange implements Dispatcher.DispatchHandler, AppendWaiter {
   creditHold: CreditHold | null = null;
   /** The usage events are in the log: what the call is charged for. */
   recorded = false;
+  /** A chunked request body passed `gateway.limits.bodyBytes` on its way upstream. */
+  bodyTooLarge = false;
 
   constructor(gw: Gateway, state: GatewayState, req: IncomingMessage, res: ServerResponse) {
     this.gw = gw;
@@ -169,10 +173,20 @@ export class Exchange implements Dispatcher.DispatchHandler, AppendWaiter {
         path: upstream.basePath + this.target(),
         method: (req.method ?? 'GET') as Dispatcher.HttpMethod,
         headers,
-        body: this.body ?? (hasBody ? req : null),
+        body: this.body ?? (!hasBody ? null : length !== undefined ? req : this.cappedBody()),
         headersTimeout: upstream.timeoutMs,
       },
       this,
+    );
+  }
+
+  /** A chunked request body, stopped at `gateway.limits.bodyBytes` (a Content-Length was checked up front). */
+  cappedBody(): Readable {
+    return Readable.from(
+      cappedBody(this.req as AsyncIterable<Buffer>, this.state.bodyBytes, () => {
+        this.bodyTooLarge = true;
+      }),
+      { objectMode: false },
     );
   }
 
@@ -301,6 +315,10 @@ export class Exchange implements Dispatcher.DispatchHandler, AppendWaiter {
       this.done = true;
       this.res.destroy(error);
       this.observe(this.status);
+      return;
+    }
+    if (this.bodyTooLarge) {
+      void problem(this, bodyTooLarge(this.state.bodyBytes));
       return;
     }
     const code = (error as { code?: string }).code;

@@ -8,7 +8,7 @@ import { parseWindow } from '../util/duration.ts';
 import { problem, sendWebResponse } from './answers.ts';
 import type { GatewayCredits } from './credits.ts';
 import type { Exchange } from './exchange.ts';
-import { readGatedBody } from './request-body.ts';
+import { bodyTooLarge, readGatedBody } from './request-body.ts';
 import { normalizeRequestPath } from './request-path.ts';
 import type { CompiledRoute } from './router.ts';
 import { isPromise, MAX_JSON_BODY } from './state.ts';
@@ -56,6 +56,10 @@ export function pipeline(ex: Exchange): Promise<void> | undefined {
   }
   ex.path = normalized.path;
   ex.search = q < 0 ? '' : url.slice(q + 1);
+  const length = req.headers['content-length'];
+  if (length !== undefined && Number(length) > ex.state.bodyBytes) {
+    return problem(ex, bodyTooLarge(ex.state.bodyBytes));
+  }
   const method = req.method ?? 'GET';
   const match = ex.state.router.match(method, ex.path);
   if (match === null) {

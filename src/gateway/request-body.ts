@@ -55,16 +55,57 @@ function decoderOf(header: string | undefined): Decoder | null | ProblemError {
   });
 }
 
+/** The 413 of a proxied body over `gateway.limits.bodyBytes`. */
+export function bodyTooLarge(limit: number): ProblemError {
+  return new ProblemError({
+    status: 413,
+    type: 'body-too-large',
+    title: 'Request body too large',
+    detail: `Send at most ${limit} bytes (gateway.limits.bodyBytes).`,
+    extensions: { limit },
+  });
+}
+
+/**
+ * A chunked body (no Content-Length) counted while it streams upstream: past the limit it stops
+ * with an error, the upstream request is aborted, and `onExceeded` lets the exchange answer 413.
+ */
+export async function* cappedBody(
+  req: AsyncIterable<Buffer>,
+  limit: number,
+  onExceeded: () => void,
+): AsyncGenerator<Buffer> {
+  let size = 0;
+  for await (const chunk of req) {
+    size += chunk.length;
+    if (size > limit) {
+      onExceeded();
+      throw bodyTooLarge(limit);
+    }
+    yield chunk;
+  }
+}
+
 /** Reads (and decodes) the body within `limit` bytes each way, or returns the problem to answer. */
 export async function readGatedBody(req: IncomingMessage, limit: number): Promise<GatedBody | ProblemError> {
   const decoder = decoderOf(req.headers['content-encoding']);
   if (decoder instanceof ProblemError) return decoder;
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) return tooLarge(limit, decoder === null ? '' : 'as sent');
-    chunks.push(chunk);
+  try {
+    for await (const chunk of req as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > limit) return tooLarge(limit, decoder === null ? '' : 'as sent');
+      chunks.push(chunk);
+    }
+  } catch {
+    // The client went away or was cut off by gateway.limits.requestTimeoutMs.
+    return new ProblemError({
+      status: 408,
+      type: 'request-timeout',
+      title: 'Request not received',
+      detail: 'The request body did not arrive in full.',
+    });
   }
   const raw = Buffer.concat(chunks, size);
   if (decoder === null) return { raw, decoded: raw };

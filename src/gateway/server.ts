@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Pool } from 'undici';
 import type { ResolvedConfig } from '../config/index.ts';
@@ -11,6 +11,7 @@ import { allowAllAccessResolver } from './access.ts';
 import { BatchingUsageLog } from './batch-log.ts';
 import type { GatewayCredits } from './credits.ts';
 import { Exchange } from './exchange.ts';
+import { applyLimits, createGatewayServer } from './listener.ts';
 import { GatewayMetrics } from './metrics.ts';
 import { type CompiledRoute, parseUpstream, type Upstream } from './router.ts';
 import { compileState, type GatewayState } from './state.ts';
@@ -82,7 +83,7 @@ export class Gateway {
     this.metrics = options.metrics ?? new GatewayMetrics();
     this.source = options.source ?? 'tollgate-gateway';
     this.debug = this.log.isLevelEnabled('debug');
-    this.server = createServer({ requestTimeout: 0, keepAliveTimeout: 65_000 }, (req, res) => {
+    this.server = createGatewayServer(options.config.gateway.limits, (req, res) => {
       new Exchange(this, this.#state, req, res).run();
     });
   }
@@ -120,6 +121,7 @@ export class Gateway {
   reload(config: ResolvedConfig): void {
     const next = compileState(config);
     this.#state = next;
+    applyLimits(this.server, config.gateway.limits);
     if (this.#accessIsFallback) this.access = allowAllAccessResolver(config);
     const origins = new Set(next.router.routes.map((r) => r.upstream.origin));
     origins.add(parseUpstream(config.upstream).origin);

@@ -24,6 +24,8 @@ export interface GatewayState {
   readonly aiUsage: boolean;
   readonly hook: MeteringHook | undefined;
   readonly featureMeters: Map<string, FeatureMeter>;
+  /** `gateway.limits.bodyBytes`: the largest request body proxied. */
+  readonly bodyBytes: number;
 }
 
 /** The most of a JSON body the gateway reads: a model-gated request, or a response scanned for usage. */
@@ -61,5 +63,6 @@ export function compileState(config: ResolvedConfig): GatewayState {
     aiUsage: config.metering.aiUsage,
     hook: config.metering.hook,
     featureMeters,
+    bodyBytes: config.gateway.limits.bodyBytes,
   };
 }
