@@ -7,6 +7,7 @@ import {
   applyOverrides,
   applyPricingHook,
   type CustomerService,
+  calendarFullPeriod,
   type Subscription,
   type SubscriptionSegment,
   type SubscriptionService,
@@ -206,6 +207,7 @@ export function subscriptionPort(deps: {
           last.to = to; // same terms: one segment
           continue;
         }
+        const fullPeriod = calendarFullPeriod(version.definition, sub.phases, period);
         out.push({
           from,
           to,
@@ -214,6 +216,7 @@ export function subscriptionPort(deps: {
           phaseKey: effective.phaseKey,
           trial: effective.trial,
           rateCards,
+          ...(fullPeriod && { fullPeriod }),
         });
       }
       return out;

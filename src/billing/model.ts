@@ -83,6 +83,8 @@ export interface BillingSegment {
   phaseKey?: string;
   trial?: boolean;
   rateCards: readonly RateCardConfig[];
+  /** Calendar billing: the whole period a short first period is prorated against. */
+  fullPeriod?: { from: Date; to: Date };
 }
 
 export interface BillingCustomer {

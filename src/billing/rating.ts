@@ -60,6 +60,11 @@ export interface RatingSegment {
   usage: Readonly<Record<string, Decimal.Value>>;
   /** Take-rate prices applied to the segment's transactions, per rate card key. */
   transactions?: Readonly<Record<string, TakeRateTotals>>;
+  /**
+   * Calendar billing: the whole calendar period a short billing period belongs to; flat fees and
+   * commitments are prorated by `period / fullPeriod` (by second). Absent: the period is whole.
+   */
+  fullPeriod?: { from: Date; to: Date };
 }
 
 export interface RatingInput {
@@ -109,11 +114,23 @@ function name(card: RateCardConfig): string {
   return card.name ?? card.feature ?? card.key;
 }
 
-function flatInAdvanceAmount(segment: RatingSegment | undefined, cardKey: string): Decimal {
+/**
+ * The share of its whole calendar period a (short, first) billing period is: fees and
+ * commitments are multiplied by it. 1 for whole periods and anniversary billing.
+ */
+function periodScale(segment: RatingSegment, period: { from: Date; to: Date }): Decimal {
+  return segment.fullPeriod ? fraction(period.from, period.to, segment.fullPeriod) : new Decimal(1);
+}
+
+function flatInAdvanceAmount(
+  segment: RatingSegment | undefined,
+  cardKey: string,
+  period: { from: Date; to: Date },
+): Decimal {
   if (!segment || segment.trial) return ZERO;
   const card = segment.rateCards.find((c) => c.key === cardKey);
   if (card?.price?.type === 'flat' && card.price.paymentTerm === 'in_advance')
-    return new Decimal(card.price.amount);
+    return new Decimal(card.price.amount).mul(periodScale(segment, period));
   return ZERO;
 }
 
@@ -222,14 +239,15 @@ export function rate(input: RatingInput): RatedLine[] {
       periodFrom: segment.from,
       periodTo: segment.to,
     };
-    const segFraction = fraction(segment.from, segment.to, period);
+    const scale = periodScale(segment, period);
+    const segFraction = fraction(segment.from, segment.to, period).mul(scale);
     const remaining = fraction(segment.from, period.to, period);
     const previous = index > 0 ? segments[index - 1] : undefined;
 
     // Proration credits for in-advance fees of the previous segment that this segment replaces.
     if (previous) {
       for (const card of previous.rateCards) {
-        const oldFee = flatInAdvanceAmount(previous, card.key);
+        const oldFee = flatInAdvanceAmount(previous, card.key, period);
         if (oldFee.isZero()) continue;
         lines.push({
           ...base,
@@ -271,20 +289,21 @@ export function rate(input: RatingInput): RatedLine[] {
       if (!price) continue;
       if (price.type === 'flat') {
         if (price.paymentTerm === 'in_advance') {
-          const amount = new Decimal(price.amount);
+          const amount = new Decimal(price.amount).mul(scale);
           if (index === 0) {
+            const whole = scale.eq(1);
             lines.push({
               ...base,
               key: `${card.key}:flat:${index}`,
               kind: 'flat',
               rateCardKey: card.key,
               featureKey: card.feature ?? null,
-              description: name(card),
+              description: whole ? name(card) : `${name(card)} (prorated)`,
               periodFrom: period.from,
               periodTo: period.to,
               timing: 'in_advance',
-              quantity: '1',
-              unitPrice: amount.toString(),
+              quantity: whole ? '1' : scale.toDecimalPlaces(6).toString(),
+              unitPrice: price.amount,
               amount: money(amount),
             });
           } else {
@@ -305,7 +324,7 @@ export function rate(input: RatingInput): RatedLine[] {
           }
         } else {
           const amount = new Decimal(price.amount);
-          const whole = segFraction.eq(1);
+          const whole = segFraction.eq(1); // scale included
           lines.push({
             ...base,
             key: `${card.key}:flat:${index}`,

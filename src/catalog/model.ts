@@ -44,6 +44,8 @@ export interface PlanDefinition {
   description?: string;
   currency: string;
   billingCadence: string;
+  /** Calendar billing: periods start on this day of the month (00:00 UTC). Absent: anniversary. */
+  billingAnchor?: { dayOfMonth: number };
   public: boolean;
   rateLimit?: RateLimitConfig;
   phases: PhaseDefinition[];

@@ -44,6 +44,7 @@ export function normalizePlan(plan: PlanConfig): PlanDefinition {
     description: plan.description,
     currency: plan.currency,
     billingCadence: plan.billingCadence,
+    billingAnchor: typeof plan.billingAnchor === 'object' ? plan.billingAnchor : undefined,
     public: plan.public,
     rateLimit: plan.rateLimit,
     phases,

@@ -206,6 +206,23 @@ export const planSchema = z
       .regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code such as "USD"')
       .default('USD'),
     billingCadence: isoDuration.default('P1M'),
+    /**
+     * When billing periods start: 'anniversary' (default) on the day the subscription started;
+     * `{ dayOfMonth: 1 }` on that day of the month (calendar billing), the first partial period
+     * prorated by second. Days 29–31 are refused: not every month has them.
+     */
+    billingAnchor: z
+      .union([
+        z.literal('anniversary'),
+        z.strictObject({
+          dayOfMonth: z
+            .number()
+            .int('must be a whole day of the month')
+            .min(1, 'must be a day from 1 to 28')
+            .max(28, 'must be a day from 1 to 28 (not every month has a 29th, 30th or 31st)'),
+        }),
+      ])
+      .optional(),
     /** Shown on the pricing page; private plans are only assigned by an admin (e.g. Enterprise). */
     public: z.boolean().default(true),
     /** Steady request rate for keys on this plan. Phases may override. */
@@ -239,6 +256,19 @@ export const planSchema = z
         path: ['credits'],
         message: 'a plan with "phases" includes credits per phase: move "credits" into the phases',
       });
+    }
+    if (typeof plan.billingAnchor === 'object') {
+      const cadence = parseIsoDuration(plan.billingCadence);
+      const whole = cadence && (cadence.years > 0 || cadence.months > 0);
+      const extra =
+        cadence && cadence.weeks + cadence.days + cadence.hours + cadence.minutes + cadence.seconds > 0;
+      if (!whole || extra) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['billingAnchor'],
+          message: `calendar billing needs a cadence of whole months or years (e.g. "P1M"); got "${plan.billingCadence}"`,
+        });
+      }
     }
     plan.phases?.forEach((phase, i) => {
       const last = i === (plan.phases?.length ?? 0) - 1;

@@ -28,6 +28,8 @@ export type {
 export { contractOverridesSchema, customerInputSchema, customerPatchSchema } from './model.ts';
 export {
   billingPeriodAt,
+  calendarAnchor,
+  calendarFullPeriod,
   layoutPhases,
   type Period,
   type PhaseEntry,

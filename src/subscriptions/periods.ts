@@ -9,6 +9,10 @@ import { addIsoDuration, parseIsoDuration } from '../util/duration.ts';
  *   billing cadence, clipped to the phase's end: a 14-day trial is one period, and the first
  *   paid period starts when it ends (as Stripe's trial_end becomes the billing anchor).
  * - Usage periods of metered entitlements step the same way by their `usagePeriod`.
+ * - Calendar billing (`billingAnchor: { dayOfMonth }`): each phase's periods are anchored at the
+ *   first such day (00:00 UTC) at or after the phase starts; the time before it is a short first
+ *   period, [phase start, anchor). Its fees are prorated against the whole calendar period it
+ *   belongs to (`calendarFullPeriod`), by second as every other proration in rating.ts.
  * All periods are half-open [from, to) in UTC.
  */
 export interface PhaseEntry {
@@ -39,10 +43,51 @@ export function layoutPhases(definition: PlanDefinition, start: Date, options: {
   list.forEach((phase, i) => {
     const last = i === list.length - 1;
     const to = !last && phase.duration ? addIsoDuration(from, phase.duration) : null;
-    entries.push({ key: phase.key, from, to, trial: phase.trial });
+    const anchor = definition.billingAnchor
+      ? calendarAnchor(from, definition.billingAnchor.dayOfMonth)
+      : from;
+    entries.push({ key: phase.key, from, to, trial: phase.trial, ...(anchor > from && { anchor }) });
     if (to) from = to;
   });
   return entries;
+}
+
+/** The first instant at or after `from` that is `dayOfMonth` at 00:00 UTC. */
+export function calendarAnchor(from: Date, dayOfMonth: number): Date {
+  const y = from.getUTCFullYear();
+  const m = from.getUTCMonth();
+  const sameMonth = new Date(Date.UTC(y, m, dayOfMonth));
+  return sameMonth.getTime() >= from.getTime() ? sameMonth : new Date(Date.UTC(y, m + 1, dayOfMonth));
+}
+
+/** The grid period `[anchor + k·step, anchor + (k+1)·step)` containing `at`, for any k (before the anchor too). */
+function gridPeriod(anchor: Date, step: string, at: Date): Period {
+  if (at >= anchor) return periodContaining(anchor, step, at);
+  let k = -1;
+  while (addIsoDuration(anchor, step, k).getTime() > at.getTime()) k--;
+  return { from: addIsoDuration(anchor, step, k), to: addIsoDuration(anchor, step, k + 1) };
+}
+
+/**
+ * For calendar billing: the whole calendar period a (short) billing period belongs to, which its
+ * flat fees are prorated against; undefined when the period is whole or the plan bills on
+ * anniversaries (a period clipped by a phase end keeps today's rule there: charged in full).
+ */
+export function calendarFullPeriod(
+  definition: Pick<PlanDefinition, 'billingAnchor' | 'billingCadence'>,
+  phases: readonly PhaseEntry[],
+  period: Period,
+): Period | undefined {
+  if (!definition.billingAnchor) return undefined;
+  const phase = phases[phaseIndexAt(phases, period.from)];
+  if (!phase) return undefined;
+  const grid = calendarAnchor(phase.anchor ?? phase.from, definition.billingAnchor.dayOfMonth);
+  const whole = gridPeriod(grid, definition.billingCadence, period.from);
+  const isWhole =
+    whole.from.getTime() === period.from.getTime() && whole.to.getTime() === period.to.getTime();
+  // A period off the calendar grid (a plan change that kept an anniversary period) is not prorated.
+  const inside = period.from >= whole.from && period.to <= whole.to;
+  return isWhole || !inside ? undefined : whole;
 }
 
 /** Index of the phase in force at `at` (the first one before the timeline starts). */
@@ -83,7 +128,16 @@ export function periodContaining(anchor: Date, step: string, at: Date, end: Date
 /** The billing period containing `at`. */
 export function billingPeriodAt(phases: readonly PhaseEntry[], cadence: string, at: Date): Period {
   const phase = phases[phaseIndexAt(phases, at)]!;
-  return periodContaining(phase.anchor ?? phase.from, cadence, at < phase.from ? phase.from : at, phase.to);
+  const t = at < phase.from ? phase.from : at;
+  if (phase.anchor && phase.anchor > phase.from && t < phase.anchor) {
+    // Calendar billing before the first anchor: the grid stepped back, clipped to the phase.
+    const { from, to } = gridPeriod(phase.anchor, cadence, t);
+    return {
+      from: from < phase.from ? phase.from : from,
+      to: phase.to && phase.to < to ? phase.to : to,
+    };
+  }
+  return periodContaining(phase.anchor ?? phase.from, cadence, t, phase.to);
 }
 
 /** The usage period of a metered entitlement containing `at`. */

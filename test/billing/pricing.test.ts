@@ -44,6 +44,19 @@ beforeAll(async () => {
             },
           ],
         },
+        {
+          key: 'premium',
+          name: 'Premium',
+          billingAnchor: { dayOfMonth: 1 },
+          rateCards: [{ key: 'base', name: 'Premium', price: { type: 'flat', amount: '50.00' } }],
+        },
+        {
+          key: 'premium_trial',
+          name: 'Premium with trial',
+          billingAnchor: { dayOfMonth: 1 },
+          trialDays: 5,
+          rateCards: [{ key: 'base', name: 'Premium', price: { type: 'flat', amount: '50.00' } }],
+        },
       ],
     }),
   });
@@ -52,18 +65,25 @@ afterAll(async () => {
   await h.store.close();
 });
 
-async function billedPeriod(planKey: string, used: string) {
-  h.clock.set('2026-01-01T00:00:00Z');
+async function billedPeriod(
+  planKey: string,
+  used: string,
+  start = '2026-01-01T00:00:00Z',
+  runs = ['2026-02-01T00:00:05Z'],
+) {
+  h.clock.set(start);
   const customer = await h.customers.create({ name: `Org ${++n}`, email: `org${n}@example.com` });
   const sub = await h.subscriptions.subscribe({ customerId: customer.id, planKey });
   await h.billing.service.attachCard(customer.id, '4242 4242 4242 4242');
   h.usage.set(customer.id, { api_requests: used });
-  h.clock.set('2026-02-01T00:00:05Z');
-  await h.billing.service.runBilling();
-  await (h.billing.rail as SandboxRail).drain();
+  for (const at of runs) {
+    h.clock.set(at);
+    await h.billing.service.runBilling();
+    await (h.billing.rail as SandboxRail).drain();
+  }
   await h.subscriptions.cancel(sub.id, { timing: 'now' });
-  const [invoice] = await h.billing.service.list({ subscriptionId: sub.id });
-  return invoice;
+  const invoices = await h.billing.service.list({ subscriptionId: sub.id });
+  return invoices.sort((a, b) => a.periodFrom.localeCompare(b.periodFrom))[0];
 }
 
 describe('prices billed end to end', () => {
@@ -86,5 +106,60 @@ describe('prices billed end to end', () => {
     expect(invoice?.lines.map((l) => [l.description, l.quantity, l.amount])).toEqual([
       ['Calls (2 × 100 units) (100 included)', '201', '10.00'],
     ]);
+  });
+});
+
+describe('calendar billing end to end', () => {
+  it('Lago calendar billing: $50 monthly from Aug 10 → 22 days × $50 / 31 days = $35.48, then whole months', async () => {
+    // getlago.com/docs/guide/subscriptions/assign-plan ("Calendar billing period"). Proration is by
+    // second; a subscription starting at midnight makes it the same as Lago's by day.
+    const first = await billedPeriod('premium', '0', '2026-08-10T00:00:00Z', ['2026-09-01T00:00:05Z']);
+    expect(first).toMatchObject({
+      status: 'paid',
+      total: '35.48',
+      periodFrom: '2026-08-10T00:00:00.000Z',
+      periodTo: '2026-09-01T00:00:00.000Z',
+    });
+    expect(first?.lines.map((l) => [l.description, l.quantity, l.amount])).toEqual([
+      ['Premium (prorated)', '0.709677', '35.48'],
+    ]);
+    h.clock.set('2026-08-10T00:00:00Z');
+    const customer = await h.customers.create({ name: 'Whole months', email: 'months@example.com' });
+    const sub = await h.subscriptions.subscribe({ customerId: customer.id, planKey: 'premium' });
+    await h.billing.service.attachCard(customer.id, '4242 4242 4242 4242');
+    for (const at of ['2026-09-01T00:00:05Z', '2026-10-01T00:00:05Z']) {
+      h.clock.set(at);
+      await h.billing.service.runBilling();
+      await (h.billing.rail as SandboxRail).drain();
+    }
+    const invoices = await h.billing.service.list({ subscriptionId: sub.id });
+    expect(
+      invoices.map((i) => [i.periodFrom.slice(0, 10), i.periodTo.slice(0, 10), i.total, i.status]).sort(),
+    ).toEqual([
+      ['2026-08-10', '2026-09-01', '35.48', 'paid'],
+      ['2026-09-01', '2026-10-01', '50.00', 'paid'],
+    ]);
+    await h.subscriptions.cancel(sub.id, { timing: 'now' });
+  });
+
+  it('Lago trial example: 5-day trial from Apr 1, then Apr 6–30 billed $50 × 25 / 30 = $41.67', async () => {
+    // getlago.com/docs/guide/plans/plan-model ("Trial period"): the trial sits inside April.
+    h.clock.set('2026-04-01T00:00:00Z');
+    const customer = await h.customers.create({ name: 'Trial', email: 'trial@example.com' });
+    const sub = await h.subscriptions.subscribe({ customerId: customer.id, planKey: 'premium_trial' });
+    await h.billing.service.attachCard(customer.id, '4242 4242 4242 4242');
+    for (const at of ['2026-04-06T00:00:05Z', '2026-05-01T00:00:05Z']) {
+      h.clock.set(at);
+      await h.billing.service.runBilling();
+      await (h.billing.rail as SandboxRail).drain();
+    }
+    const invoices = await h.billing.service.list({ subscriptionId: sub.id });
+    expect(invoices.map((i) => [i.periodFrom.slice(0, 10), i.periodTo.slice(0, 10), i.total]).sort()).toEqual(
+      [
+        ['2026-04-01', '2026-04-06', '0.00'],
+        ['2026-04-06', '2026-05-01', '41.67'],
+      ],
+    );
+    await h.subscriptions.cancel(sub.id, { timing: 'now' });
   });
 });
