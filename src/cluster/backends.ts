@@ -123,12 +123,22 @@ export async function openScaleOutBackends(options: ScaleOutOptions): Promise<Sc
       });
       const opened = changes;
       closing.push(() => opened.close());
-      await Promise.race([
-        changes.ready(),
-        new Promise((_, reject) =>
-          setTimeout(() => reject(new Error('the change feed could not LISTEN within 5 s')), 5_000),
-        ),
-      ]);
+      // The deadline is cleared once LISTEN works: a pending timer kept every CLI command on
+      // PostgreSQL alive for 5 s after its output.
+      let deadline: NodeJS.Timeout | undefined;
+      try {
+        await Promise.race([
+          changes.ready(),
+          new Promise((_, reject) => {
+            deadline = setTimeout(
+              () => reject(new Error('the change feed could not LISTEN within 5 s')),
+              5_000,
+            );
+          }),
+        ]);
+      } finally {
+        clearTimeout(deadline);
+      }
     }
 
     let usageConsumer: JetStreamConsumer | null = null;
