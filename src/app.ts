@@ -42,6 +42,8 @@ export interface StartOptions extends BackendOptions {
   watchConfig?: string;
   /** Scale-out: serve /healthz, /readyz and /metrics on this port (gateway and worker roles have no console). */
   healthPort?: number;
+  /** Extra console routes, mounted before it listens (the CLI's `POST /api/admin/cli`). */
+  routes?: (consoleApp: Hono) => void;
 }
 
 /** Everything the modules share. */
@@ -158,6 +160,7 @@ export async function startTollgate(options: StartOptions): Promise<Tollgate> {
       stopping.push(() => m.gateway.close());
     }
     if (role === 'all' || role === 'console') {
+      options.routes?.(r.consoleApp);
       const host = config.console.host;
       const server = await listen(
         r.consoleApp,

@@ -1,61 +1,131 @@
 import type { Command } from 'commander';
 import pc from 'picocolors';
-import { startTollgate } from '../app.ts';
+import { resolveAdminToken } from '../admin/auth.ts';
+import { startTollgate, type Tollgate } from '../app.ts';
 import { addScaleOutOptions, runClusterIfAsked, scaleOutStartOptions } from '../cluster/cli.ts';
-import { loadConfig } from '../config/index.ts';
+import { loadConfig, type ResolvedConfig } from '../config/index.ts';
 import { migrate, openStore } from '../store/index.ts';
 import { createLogger } from '../util/log.ts';
 import { installSafetyNet } from '../util/safety-net.ts';
 import { globalOptions } from './context.ts';
+import { removeServerFile, writeServerFile } from './data-dir.ts';
+import { portOption } from './ports.ts';
+import type { ProgramOutput } from './program.ts';
+import { mountCliRoute } from './remote.ts';
 
-export function registerServerCommands(program: Command): void {
-  const run = (mode: 'dev' | 'start') => async (_opts: unknown, command: Command) => {
-    const options = globalOptions(command);
-    const scaleOut = scaleOutStartOptions(command);
-    const role = scaleOut.role;
-    if (await runClusterIfAsked(scaleOut)) process.exit(0);
-    const config = await loadConfig(options.config);
-    const log = createLogger({ pretty: mode === 'dev' });
-    installSafetyNet(log);
-    const tollgate = await startTollgate({
-      config,
-      database: options.database,
-      dataDir: options.dataDir,
-      redis: options.redis,
-      nats: options.nats,
-      role,
-      watchConfig: mode === 'dev' ? options.config : undefined,
-      healthPort: scaleOut.healthPort,
-      log,
-    });
-    console.log(pc.bold(`Tollgate ${mode === 'dev' ? '(dev)' : ''} — ${config.name}`));
-    if (tollgate.gatewayUrl) console.log(`  gateway   ${pc.cyan(tollgate.gatewayUrl)}`);
-    if (tollgate.consoleUrl) console.log(`  portal    ${pc.cyan(`${tollgate.consoleUrl}/`)}`);
-    if (tollgate.healthUrl) console.log(`  health    ${pc.cyan(tollgate.healthUrl)}`);
-    const shutdown = async () => {
-      await tollgate.stop();
-      process.exit(0);
+type CreateProgram = (output: ProgramOutput) => Command;
+
+/** Where the admin token comes from, for the banner: the token itself is never printed. */
+function adminTokenSource(config: ResolvedConfig, dataDir: string): { where: string; shell: string } {
+  if (config.admin.token) return { where: 'admin.token in the config', shell: '<admin token>' };
+  if (process.env.TOLLGATE_ADMIN_TOKEN)
+    return { where: 'TOLLGATE_ADMIN_TOKEN', shell: '$TOLLGATE_ADMIN_TOKEN' };
+  const file = `${dataDir}/admin-token`;
+  return { where: file, shell: `$(cat ${JSON.stringify(file)})` };
+}
+
+function printBanner(mode: 'dev' | 'start', config: ResolvedConfig, tollgate: Tollgate): void {
+  const token = adminTokenSource(config, tollgate.runtime.dataDir);
+  console.log(pc.bold(`Tollgate${mode === 'dev' ? ' (dev)' : ''} — ${config.name}`));
+  if (tollgate.gatewayUrl) console.log(`  gateway     ${pc.cyan(tollgate.gatewayUrl)}`);
+  if (tollgate.consoleUrl) {
+    console.log(`  portal      ${pc.cyan(`${tollgate.consoleUrl}/`)}`);
+    console.log(`  admin API   ${pc.cyan(`${tollgate.consoleUrl}/api/admin/docs`)}`);
+    console.log(`  admin token ${token.where}`);
+  }
+  if (tollgate.healthUrl) console.log(`  health      ${pc.cyan(tollgate.healthUrl)}`);
+  console.log(`  data dir    ${tollgate.runtime.dataDir}`);
+  if (!tollgate.consoleUrl) return;
+  console.log(`\n${pc.bold('Try it')}`);
+  console.log(`  curl -H "Authorization: Bearer ${token.shell}" ${tollgate.consoleUrl}/api/admin/customers`);
+  console.log(
+    pc.dim(
+      '  # a key to call your API through the gateway:\n  npx tollgate customers create --name "Me" --email me@example.com\n  npx tollgate keys create --customer <customer id>',
+    ),
+  );
+}
+
+export function registerServerCommands(program: Command, createProgram: CreateProgram): void {
+  const run =
+    (mode: 'dev' | 'start') => async (opts: { port?: string; consolePort?: string }, command: Command) => {
+      const options = globalOptions(command);
+      const scaleOut = scaleOutStartOptions(command);
+      const role = scaleOut.role;
+      const gatewayPort = portOption(command, '--port', opts.port, 'TOLLGATE_PORT');
+      const consolePort = portOption(command, '--console-port', opts.consolePort, 'TOLLGATE_CONSOLE_PORT');
+      if (await runClusterIfAsked(scaleOut)) process.exit(0);
+      const config = await loadConfig(options.config);
+      const log = createLogger({ pretty: mode === 'dev' });
+      installSafetyNet(log);
+      let live: Tollgate | null = null;
+      const tollgate = await startTollgate({
+        config,
+        database: options.database,
+        dataDir: options.dataDir,
+        redis: options.redis,
+        nats: options.nats,
+        role,
+        gatewayPort,
+        consolePort,
+        watchConfig: mode === 'dev' ? options.config : undefined,
+        healthPort: scaleOut.healthPort,
+        log,
+        routes: (app) =>
+          mountCliRoute(app, {
+            adminToken: resolveAdminToken(config, options.dataDir),
+            tollgate: () => live,
+            createProgram,
+          }),
+      });
+      live = tollgate;
+      // Other `tollgate` commands on this data directory find this process here (./remote.ts).
+      const ownsEmbeddedStore = !options.database && tollgate.consoleUrl;
+      if (ownsEmbeddedStore && tollgate.consoleUrl) {
+        writeServerFile(tollgate.runtime.dataDir, {
+          pid: process.pid,
+          consoleUrl: tollgate.consoleUrl,
+          gatewayUrl: tollgate.gatewayUrl,
+          startedAt: new Date().toISOString(),
+        });
+        process.once('exit', () => removeServerFile(tollgate.runtime.dataDir));
+      }
+      printBanner(mode, config, tollgate);
+      const shutdown = async () => {
+        if (ownsEmbeddedStore) removeServerFile(tollgate.runtime.dataDir);
+        await tollgate.stop();
+        process.exit(0);
+      };
+      process.once('SIGINT', shutdown);
+      process.once('SIGTERM', shutdown);
     };
-    process.once('SIGINT', shutdown);
-    process.once('SIGTERM', shutdown);
-  };
 
-  program
-    .command('dev')
-    .description('run everything in one process on the embedded store; reloads on config edits')
-    .action(run('dev'));
-  addScaleOutOptions(
+  const portOptions = (command: Command) =>
+    command
+      .option('--port <port>', 'gateway port (env TOLLGATE_PORT; default: gateway.port of the config, 8080)')
+      .option(
+        '--console-port <port>',
+        'portal, admin and metering API port (env TOLLGATE_CONSOLE_PORT; default: console.port, 8081)',
+      );
+
+  portOptions(
     program
-      .command('start')
-      .description('run Tollgate (all roles, or one with --role for scale-out)')
-      .option('--role <role>', 'all | gateway | worker | console', 'all'),
+      .command('dev')
+      .description('run everything in one process on the embedded store; reloads on config edits'),
+  ).action(run('dev'));
+  addScaleOutOptions(
+    portOptions(
+      program
+        .command('start')
+        .description('run Tollgate (all roles, or one with --role for scale-out)')
+        .option('--role <role>', 'all | gateway | worker | console', 'all'),
+    ),
   ).action(run('start'));
   program
     .command('migrate')
     .description('apply database migrations and exit')
     .action(async (_opts: unknown, command: Command) => {
       const options = globalOptions(command);
-      const store = await openStore(options.database, options.dataDir ?? '.tollgate');
+      const store = await openStore(options.database, options.dataDir);
       try {
         const result = await migrate(store);
         if (result.applied.length === 0) console.log(pc.green('Database is up to date.'));
