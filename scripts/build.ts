@@ -3,7 +3,8 @@
  *   - the compiled JavaScript and declarations of `src/` (tsconfig.build.json: `.ts` imports are
  *     rewritten to `.js`, tests left out);
  *   - the SQL migrations next to the compiled migration runner;
- *   - the developer portal, prebuilt by Vite into `dist/web`.
+ *   - the developer portal, prebuilt by Vite into `dist/web`;
+ *   - Scalar's standalone script for the admin API reference (`dist/admin/scalar-standalone.js`).
  * The repository itself keeps running from `src/`; nothing here is needed for `npm start`.
  */
 import { spawnSync } from 'node:child_process';
@@ -25,6 +26,12 @@ function run(what: string, cmd: string, args: string[]): void {
 rmSync(join(root, 'dist'), { recursive: true, force: true });
 run('compile src/ → dist/', bin('tsc'), ['-p', 'tsconfig.build.json']);
 cpSync(join(root, 'src/store/migrations'), join(root, 'dist/store/migrations'), { recursive: true });
+// The admin API reference's browser script, served by the console so the page works offline
+// (src/admin/reference.ts).
+cpSync(
+  join(root, 'node_modules/@scalar/api-reference/dist/browser/standalone.js'),
+  join(root, 'dist/admin/scalar-standalone.js'),
+);
 run('build the developer portal → dist/web', process.execPath, [
   bin('vite'),
   'build',
@@ -33,7 +40,13 @@ run('build the developer portal → dist/web', process.execPath, [
   '--logLevel',
   'warn',
 ]);
-for (const needed of ['dist/index.js', 'dist/index.d.ts', 'dist/cli/main.js', 'dist/web/index.html']) {
+for (const needed of [
+  'dist/index.js',
+  'dist/index.d.ts',
+  'dist/cli/main.js',
+  'dist/web/index.html',
+  'dist/admin/scalar-standalone.js',
+]) {
   if (!existsSync(join(root, needed))) {
     console.error(`✖ the build did not produce ${needed}`);
     process.exit(1);

@@ -1,7 +1,8 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import type { Hono } from 'hono';
 import type { CatalogService } from '../catalog/index.ts';
-import { PROBLEM_CONTENT_TYPE, problems } from '../http/problem.ts';
+import { jsonBody, ok, problemResponses } from '../http/openapi.ts';
+import { problems } from '../http/problem.ts';
 import { validationHook } from '../http/validation.ts';
 import type { KeysService } from '../keys/index.ts';
 import {
@@ -13,7 +14,7 @@ import {
   type SubscriptionService,
 } from '../subscriptions/index.ts';
 import { requireAdmin } from './auth.ts';
-import { referencePage } from './docs.ts';
+import { mountApiReference } from './reference.ts';
 import {
   ApiKeySchema,
   BalanceSchema,
@@ -23,7 +24,6 @@ import {
   keyOut,
   PlanSchema,
   PlanVersionSchema,
-  ProblemSchema,
   planVersionOut,
   SegmentSchema,
   SubscriptionSchema,
@@ -44,35 +44,15 @@ export interface AdminApiDeps {
   subscriptions: SubscriptionService;
   keys: KeysService;
   balances: EntitlementBalanceReader;
+  /**
+   * Other modules' admin routes (billing's invoices, credits and runs; notify's webhooks), each an
+   * `OpenAPIHono` with paths relative to `/api/admin`: mounted behind the admin token and listed
+   * in the same OpenAPI document.
+   */
+  routes?: readonly OpenAPIHono[];
 }
 
 export const ADMIN_BASE_PATH = '/api/admin';
-
-const problemResponses = (...codes: (400 | 401 | 404 | 409)[]) =>
-  Object.fromEntries(
-    codes.map((code) => [
-      code,
-      {
-        description: {
-          400: 'Invalid input (the `errors` member names each bad field)',
-          401: 'Missing or wrong admin token',
-          404: 'Not found',
-          409: 'Conflict with the current state',
-        }[code],
-        content: { [PROBLEM_CONTENT_TYPE]: { schema: ProblemSchema } },
-      },
-    ]),
-  );
-
-const ok = <T extends z.ZodType>(schema: T, description: string) => ({
-  description,
-  content: { 'application/json': { schema } },
-});
-
-const jsonBody = <T extends z.ZodType>(schema: T, required = true) => ({
-  required,
-  content: { 'application/json': { schema } },
-});
 
 const IdParam = z.object({
   id: z
@@ -226,7 +206,7 @@ export function createAdminApi(deps: AdminApiDeps): OpenAPIHono {
           title: 'Tollgate admin API',
           version: '1',
           description:
-            'Customers, subscriptions, plans, API keys and entitlement balances. Authenticate with `Authorization: Bearer <admin token>`. Errors are application/problem+json.',
+            'Customers, subscriptions, plans, API keys, entitlement balances, invoices, prepaid credits, billing runs and outgoing webhooks. Authenticate with `Authorization: Bearer <admin token>`. Errors are application/problem+json.',
         },
         servers: [{ url: ADMIN_BASE_PATH }],
         security: [{ adminToken: [] }],
@@ -234,9 +214,15 @@ export function createAdminApi(deps: AdminApiDeps): OpenAPIHono {
     ),
   );
   app.openAPIRegistry.registerComponent('securitySchemes', 'adminToken', { type: 'http', scheme: 'bearer' });
-  app.get('/docs', (c) => c.html(referencePage('Tollgate admin API', `${ADMIN_BASE_PATH}/openapi.json`)));
+  mountApiReference(app, {
+    path: '/docs',
+    title: 'Tollgate admin API',
+    documentUrl: `${ADMIN_BASE_PATH}/openapi.json`,
+    scriptUrl: `${ADMIN_BASE_PATH}/docs/scalar.js`,
+  });
 
   app.use('*', requireAdmin(deps.adminToken));
+  for (const routes of deps.routes ?? []) app.route('/', routes);
 
   // ---- customers ----
   app.openapi(

@@ -4,16 +4,7 @@ import type { ApiKey } from '../keys/index.ts';
 import type { Customer, Subscription, SubscriptionSegment } from '../subscriptions/index.ts';
 
 /** Response shapes of the admin API (dates as ISO 8601 strings) and their serializers. */
-export const ProblemSchema = z
-  .object({
-    type: z.string().openapi({ example: 'https://tollgate.dev/problems/validation-failed' }),
-    title: z.string(),
-    status: z.number().int(),
-    detail: z.string().optional(),
-    instance: z.string().optional(),
-    errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
-  })
-  .openapi('Problem', { description: 'RFC 9457 problem details (application/problem+json).' });
+export { ProblemSchema } from '../http/openapi.ts';
 
 const json = z.record(z.string(), z.unknown());
 const date = z.string().openapi({ format: 'date-time', example: '2026-01-15T10:00:00.000Z' });

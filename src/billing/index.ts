@@ -14,7 +14,12 @@ import { type BillingService, type BillingServiceOptions, createBillingService }
 export { meterUsagePort, subscriptionPort } from './adapters.ts';
 export { type CreditEntry, type CreditsService, createCreditsService, creditsExhausted } from './credits.ts';
 export { type InvoicePageContext, renderInvoiceHtml } from './html.ts';
-export { mountBillingRoutes } from './http.ts';
+export {
+  type BillingRouteDeps,
+  billingAdminApi,
+  mountBillingPublicRoutes,
+  mountBillingRoutes,
+} from './http.ts';
 export type {
   BillingCustomer,
   BillingSegment,

@@ -1,6 +1,6 @@
 import type { Hono } from 'hono';
 import { mountAdminApi } from '../admin/index.ts';
-import { mountBillingRoutes } from '../billing/index.ts';
+import { billingAdminApi, mountBillingPublicRoutes } from '../billing/index.ts';
 import type { BackendStatus } from '../cluster/backends.ts';
 import { readiness } from '../cluster/health.ts';
 import { createConsoleApp } from '../http/hono.ts';
@@ -48,12 +48,13 @@ export function mountRoutes(
     c.body(await m.metrics.metrics(), 200, { 'content-type': m.metrics.contentType }),
   );
 
-  const billingAdminApi = mountBillingRoutes(consoleApp, {
+  const billingRoutes = {
     billing: m.billing,
     subscriptions: m.billingSubscriptions,
     adminToken,
     config: b.config.view,
-  });
+  };
+  mountBillingPublicRoutes(consoleApp, billingRoutes);
   mountNotifyRoutes(consoleApp, { webhooks: m.webhooks, mailer: m.mailer, adminToken });
   mountMeteringRoutes(consoleApp, {
     adminToken,
@@ -63,16 +64,15 @@ export function mountRoutes(
     listEvents: m.metering.listEvents,
   });
   // /api/admin (+ /api/admin/openapi.json and the /api/admin/docs reference page).
-  const adminApi = mountAdminApi(consoleApp, {
+  mountAdminApi(consoleApp, {
     adminToken,
     catalog: m.catalog,
     customers: m.customers,
     subscriptions: m.subscriptions,
     keys: m.keys,
     balances: m.balances,
+    routes: [billingAdminApi(billingRoutes)],
   });
-  // Billing's admin routes (credit notes, refunds) are listed in the admin API's document too.
-  adminApi.openAPIRegistry.definitions.push(...billingAdminApi.openAPIRegistry.definitions);
 
   // Developer portal: SPA at `/`, `/api/portal/*` (adapters in src/portal/wire.ts).
   const ports: PortalPorts = {
