@@ -199,12 +199,37 @@ describe.skipIf(!available)('RedisCounterStore', () => {
       expect(store.healthy).toBe(false);
       await redis.start();
       await store.ready();
-      await new Promise((r) => setTimeout(r, 50));
+      await expect.poll(() => store.healthy, { timeout: 30_000, interval: 20 }).toBe(true);
       // Back on Redis: 7 used (from the meter), 3 left.
       const after = [];
       for (let i = 0; i < 4; i++) after.push(await store.consume('q', 1, spec));
       expect(after.map((r) => r.allowed)).toEqual([true, true, true, false]);
       expect(after[3]).toMatchObject({ used: 10 });
+    } finally {
+      await redis.close();
+    }
+  });
+
+  it('after a Redis restart while metering lags, a hard quota resumes from what the nodes last knew', async () => {
+    // The issue-12 sequence: the metering worker is down (the meter stays at 0), a customer is at
+    // 90/100 on two nodes, Redis restarts empty. Seeded from the meter alone, 100 more were allowed.
+    const redis = await dedicatedServer('redis');
+    try {
+      const spec = quota({ limit: 100, seed: async () => 0 });
+      const nodes = [await open({ url: redis.url }), await open({ url: redis.url })];
+      for (const node of nodes) await node.ready();
+      for (let i = 0; i < 90; i++)
+        expect((await (nodes[i % 2] as RedisCounterStore).consume('q-lag', 1, spec)).allowed).toBe(true);
+      await redis.kill();
+      await redis.start();
+      for (const node of nodes) {
+        await node.ready();
+        await expect.poll(() => node.healthy, { timeout: 30_000, interval: 20 }).toBe(true);
+      }
+      const after = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => (nodes[i % 2] as RedisCounterStore).consume('q-lag', 1, spec)),
+      );
+      expect(after.filter((r) => r.allowed)).toHaveLength(10);
     } finally {
       await redis.close();
     }

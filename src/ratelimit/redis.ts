@@ -16,12 +16,18 @@ import type { CounterStore, QuotaResult, QuotaSpec, RateLimitResult, RateLimitSp
  *   and runs the script again with that value, which creates the counter only if it is still
  *   missing (SET NX semantics inside the script), so concurrent first requests agree.
  *   The counter expires at the end of its usage period (PEXPIREAT resetAt).
+ * - Seeds never go below what this node last knew: the meter lags the usage log by what the
+ *   metering worker has not written yet (all of it while the worker is down), so after a Redis
+ *   restart a counter seeded from the meter alone let a customer at 90/100 make 100 more calls.
+ *   Each node remembers the last count Redis answered for every quota counter it touched
+ *   (`#lastKnown`, bounded); a seed is max(meter, last known), and when Redis is back (`ready`)
+ *   every node raises the counters it knows to at least its last known count before it reports
+ *   healthy. Across nodes the highest last known count is the count Redis held.
  *
  * When Redis is unreachable (`onRedisError`):
  * - 'open' (default): each node falls back to its own in-memory counters (limits then hold per
- *   node, not across nodes; quotas are seeded from the meter). Quota counters touched during
- *   the outage are deleted from Redis when it is back, so they are seeded again from the meter
- *   (the source of truth) instead of missing the usage counted locally.
+ *   node, not across nodes; quotas are seeded as above). Quota counters counted locally during
+ *   the outage are raised in Redis to at least the local count when it is back.
  * - 'closed': rate-limit and quota checks fail with 503 `counters-unavailable` (Retry-After: 1).
  *   `add` (usage known after the response) never fails a response: metering has the event.
  */
@@ -94,12 +100,31 @@ if amount ~= 0 then used = redis.call('INCRBYFLOAT', KEYS[1], ARGV[2]) end
 return {1, used}
 `;
 
+// KEYS[1] counter key; ARGV: floor, resetAt. Raises the counter to at least floor (creates it if missing).
+export const RAISE_LUA = `
+local used = redis.call('GET', KEYS[1])
+if (not used) or tonumber(used) < tonumber(ARGV[1]) then
+  redis.call('SET', KEYS[1], ARGV[1])
+  redis.call('PEXPIREAT', KEYS[1], ARGV[2])
+end
+return 1
+`;
+
+/** How many quota counters a node remembers the last count of (oldest forgotten first). */
+const LAST_KNOWN_MAX = 100_000;
+
+interface LastKnown {
+  used: number;
+  resetAt: number;
+}
+
 type GcraReply = [number, number, number, number, number];
 type QuotaReply = [number, string?];
 
 interface ScriptedRedis extends Redis {
   tollgateGcra(key: string, ...args: (string | number)[]): Promise<GcraReply>;
   tollgateQuota(key: string, ...args: (string | number)[]): Promise<QuotaReply>;
+  tollgateRaise(key: string, floor: number, resetAt: number): Promise<number>;
 }
 
 export class RedisCounterStore implements CounterStore {
@@ -112,8 +137,15 @@ export class RedisCounterStore implements CounterStore {
   readonly #seeding = new Map<string, Promise<number>>();
   /** Quota counters changed locally while Redis was unreachable; dropped from Redis on recovery. */
   readonly #dirty = new Set<string>();
+  /** The last count Redis (or the fallback) answered per quota counter: the floor of a seed. */
+  readonly #lastKnown = new Map<string, LastKnown>();
   #degraded = false;
   #recovering = false;
+  /** Raising counters to their last known counts after a reconnect: not healthy yet. */
+  #restoring = false;
+  /** A reconnect came while a recovery ran: restore every known counter on the next one. */
+  #restoreAll = false;
+  #connectedOnce = false;
 
   constructor(options: RedisCounterStoreOptions) {
     this.mode = options.onRedisError ?? 'open';
@@ -134,15 +166,22 @@ export class RedisCounterStore implements CounterStore {
     }) as ScriptedRedis;
     this.redis.defineCommand('tollgateGcra', { numberOfKeys: 1, lua: GCRA_LUA });
     this.redis.defineCommand('tollgateQuota', { numberOfKeys: 1, lua: QUOTA_LUA });
+    this.redis.defineCommand('tollgateRaise', { numberOfKeys: 1, lua: RAISE_LUA });
     this.redis.on('error', () => {
       // Reported through #failed when a check is affected; ioredis reconnects on its own.
     });
-    this.redis.on('ready', () => void this.#recovered());
+    this.redis.on('ready', () => {
+      // Every reconnect may be to a Redis that restarted empty: restore what this node knew.
+      const reconnect = this.#connectedOnce;
+      this.#connectedOnce = true;
+      if (reconnect) this.#restoring = true;
+      void this.#recovered(reconnect);
+    });
   }
 
   /** True while Redis answers (for /readyz). */
   get healthy(): boolean {
-    return this.redis.status === 'ready' && !this.#degraded;
+    return this.redis.status === 'ready' && !this.#degraded && !this.#restoring;
   }
 
   /** Resolves when connected (start-up waits for it, so a bad URL fails loudly). */
@@ -175,7 +214,7 @@ export class RedisCounterStore implements CounterStore {
         spec.burst ?? '',
         1,
       );
-      if (this.#degraded) void this.#recovered();
+      if (this.#degraded) void this.#recovered(false);
       return { allowed: allowed === 1, limit, remaining, resetMs, retryAfterMs };
     } catch (error) {
       if (!isRedisError(error)) throw error;
@@ -194,6 +233,7 @@ export class RedisCounterStore implements CounterStore {
   }
 
   async reset(key: string): Promise<void> {
+    this.#lastKnown.delete(key);
     await this.#fallback.reset(key);
     try {
       await this.redis.del(`${this.#prefix}rl:${key}`, `${this.#prefix}q:${key}`);
@@ -218,8 +258,9 @@ export class RedisCounterStore implements CounterStore {
         const seed = await this.#seed(key, spec);
         reply = await this.redis.tollgateQuota(redisKey, ...args(seed));
       }
-      if (this.#degraded) void this.#recovered();
+      if (this.#degraded) void this.#recovered(false);
       const used = Number(reply[1]);
+      this.#remember(key, used, spec.resetAt);
       return {
         allowed: reply[0] === 1,
         limit: spec.limit,
@@ -232,19 +273,45 @@ export class RedisCounterStore implements CounterStore {
       this.#failed(error);
       if (this.mode === 'closed' && mode === 'consume') throw countersUnavailable();
       this.#dirty.add(key);
-      return mode === 'consume'
-        ? this.#fallback.consume(key, amount, spec)
-        : this.#fallback.add(key, amount, spec);
+      const local = { ...spec, seed: () => this.#seed(key, spec) };
+      const result = await (mode === 'consume'
+        ? this.#fallback.consume(key, amount, local)
+        : this.#fallback.add(key, amount, local));
+      this.#remember(key, result.used, spec.resetAt);
+      return result;
     }
   }
 
-  /** One meter read per counter and node, however many requests see the counter first. */
+  #remember(key: string, used: number, resetAt: number): void {
+    const known = this.#lastKnown.get(key);
+    if (known !== undefined) {
+      known.used = used;
+      known.resetAt = resetAt;
+      return;
+    }
+    if (this.#lastKnown.size >= LAST_KNOWN_MAX) {
+      const oldest = this.#lastKnown.keys().next().value;
+      if (oldest !== undefined) this.#lastKnown.delete(oldest);
+    }
+    this.#lastKnown.set(key, { used, resetAt });
+  }
+
+  /** What this node last knew of a counter in the period ending at `resetAt` (0 if nothing). */
+  #floor(key: string, resetAt: number): number {
+    const known = this.#lastKnown.get(key);
+    return known !== undefined && known.resetAt === resetAt && resetAt > Date.now() ? known.used : 0;
+  }
+
+  /**
+   * One meter read per counter and node, however many requests see the counter first; never
+   * below what this node last knew (the meter lacks what the worker has not written yet).
+   */
   #seed(key: string, spec: QuotaSpec): Promise<number> {
     let seeding = this.#seeding.get(key);
     if (seeding === undefined) {
       seeding = spec
         .seed()
-        .then((used) => (Number.isFinite(used) ? used : 0))
+        .then((used) => Math.max(Number.isFinite(used) ? used : 0, this.#floor(key, spec.resetAt)))
         .finally(() => this.#seeding.delete(key));
       this.#seeding.set(key, seeding);
     }
@@ -263,21 +330,46 @@ export class RedisCounterStore implements CounterStore {
     }
   }
 
-  async #recovered(): Promise<void> {
-    if (this.#recovering) return;
+  /**
+   * Redis answers again: counters counted locally during the outage, and after a reconnect every
+   * counter this node knows, are raised to at least this node's last known count.
+   */
+  async #recovered(reconnect: boolean): Promise<void> {
+    if (this.#recovering) {
+      if (reconnect) this.#restoreAll = true;
+      return;
+    }
     this.#recovering = true;
+    const all = reconnect || this.#restoreAll;
+    this.#restoreAll = false;
     const dirty = [...this.#dirty];
     this.#dirty.clear();
+    const keys = all ? [...new Set([...this.#lastKnown.keys(), ...dirty])] : dirty;
     try {
-      for (let i = 0; i < dirty.length; i += 500) {
-        const keys = dirty.slice(i, i + 500);
-        await this.redis.del(...keys.map((k) => `${this.#prefix}q:${k}`));
-        for (const k of keys) await this.#fallback.reset(k);
+      const now = Date.now();
+      for (let i = 0; i < keys.length; i += 500) {
+        await Promise.all(
+          keys.slice(i, i + 500).map(async (key) => {
+            const known = this.#lastKnown.get(key);
+            if (known !== undefined && known.resetAt > now) {
+              await this.redis.tollgateRaise(
+                `${this.#prefix}q:${key}`,
+                known.used,
+                Math.floor(known.resetAt),
+              );
+            } else if (known !== undefined) {
+              this.#lastKnown.delete(key);
+            }
+            await this.#fallback.reset(key);
+          }),
+        );
       }
-      if (this.#degraded) this.#log?.info({ reseeded: dirty.length }, 'redis reachable again');
+      if (this.#degraded) this.#log?.info({ restored: keys.length }, 'redis reachable again');
       this.#degraded = false;
+      this.#restoring = false;
     } catch (error) {
       for (const k of dirty) this.#dirty.add(k);
+      if (all) this.#restoreAll = true;
       this.#failed(error);
     } finally {
       this.#recovering = false;

@@ -408,8 +408,8 @@ export function clusterPerTest() {
       install = await createInstallation(options);
       return install;
     },
-    async start(role: 'gateway' | 'worker'): Promise<TollgateProcess> {
-      const p = await startProcess(install as Installation, role);
+    async start(role: 'gateway' | 'worker', extraArgs: string[] = []): Promise<TollgateProcess> {
+      const p = await startProcess(install as Installation, role, extraArgs);
       processes.push(p);
       return p;
     },
