@@ -109,13 +109,16 @@ export function subscriptionPort(deps: {
         period_end: Date;
         has_credits: boolean;
         has_prior: boolean;
+        has_discounts: boolean;
       }>(
         store.db,
         `select p.subscription_id as id, p.period_start, p.period_end,
                 exists (select 1 from subscriptions s join billing_credit_ledger l on l.customer_id = s.customer_id
                         where s.id = p.subscription_id) as has_credits,
                 exists (select 1 from billing_invoices f where f.subscription_id = p.subscription_id
-                        and f.period_from = p.period_start) as has_prior
+                        and f.period_from = p.period_start) as has_prior,
+                exists (select 1 from subscriptions s join billing_discounts d on d.customer_id = s.customer_id
+                        where s.id = p.subscription_id and d.removed_at is null) as has_discounts
          from subscription_periods p
          where p.period_end <= $1 and ($2::text is null or p.subscription_id > $2)
            and not exists (select 1 from billing_invoices i where i.subscription_id = p.subscription_id
@@ -142,7 +145,7 @@ export function subscriptionPort(deps: {
             from: new Date(r.period_start),
             to: new Date(r.period_end),
           }),
-          hints: { hasCredits: r.has_credits, hasPriorInvoice: r.has_prior },
+          hints: { hasCredits: r.has_credits, hasPriorInvoice: r.has_prior, hasDiscounts: r.has_discounts },
         });
       }
       return out;

@@ -2,8 +2,11 @@ import { problems } from '../http/problem.ts';
 import { newId } from '../util/ids.ts';
 import { Decimal, formatMoney } from '../util/money.ts';
 import { type BillingDeps, DAY } from './deps.ts';
+import { applyDiscounts, couponTerms } from './discounts/apply.ts';
+import type { Discounts } from './discounts/service.ts';
 import { type Invoices, summary, totals } from './invoices.ts';
 import { type BillingSubscription, type Invoice, sqlRows } from './model.ts';
+import type { Preview } from './preview.ts';
 import type { RailCustomers } from './rail-customers.ts';
 import { rate } from './rating.ts';
 import { type InvoiceRow, invoiceRowByKey, type PaymentRow } from './repo.ts';
@@ -26,6 +29,9 @@ export function createCheckout(
     /** Payments need checkout too (a declined first charge), so collection comes in as functions. */
     collect(invoiceId: string): Promise<PaymentRow | null>;
     resumeCollection(row: InvoiceRow): Promise<void>;
+    /** Coupons entered at checkout: checked before paying, redeemed with the new subscription. */
+    discounts?: Pick<Discounts, 'check' | 'redeem'>;
+    withDiscounts?: Preview['withDiscounts'];
   },
 ) {
   const { db, clock, config, subscriptions, rail, credits, events, taxRate } = deps;
@@ -99,6 +105,14 @@ export function createCheckout(
     if (metadata.planKey && subscriptions.subscribe) {
       const live = (await subscriptions.listForCustomer(customerId)).some((s) => s.status !== 'canceled');
       const sub = await subscriptions.subscribe(customerId, metadata.planKey);
+      if (metadata.coupon && parts.discounts) {
+        await parts.discounts.redeem({
+          code: metadata.coupon,
+          customerId,
+          subscriptionId: sub.id,
+          currency: sub.currency,
+        });
+      }
       // A new subscription pays its first in-advance fees now; a plan change is prorated by
       // second on the period's invoice instead (credit for the old plan, charge for the new).
       if (!live) first = await invoiceFirstPeriod(sub);
@@ -117,7 +131,7 @@ export function createCheckout(
    * What checkout will charge at once for a new subscription to `planKey` (its first phase's
    * in-advance fees, with tax), or null when nothing (a plan change, a free or usage-only plan).
    */
-  async function firstCharge(customerId: string, planKey: string): Promise<string | null> {
+  async function firstCharge(customerId: string, planKey: string, coupon?: string): Promise<string | null> {
     const plan = config.plans.find((p) => p.key === planKey);
     if (!plan) return null;
     if ((await subscriptions.listForCustomer(customerId)).some((s) => s.status !== 'canceled')) return null;
@@ -139,6 +153,10 @@ export function createCheckout(
         },
       ],
     }).filter((l) => l.timing === 'in_advance');
+    if (coupon && parts.discounts) {
+      const c = await parts.discounts.check(coupon, plan.currency);
+      lines.push(...applyDiscounts(lines, [couponTerms(c)], plan.currency, period));
+    }
     const { total } = totals(lines, plan.currency, taxRate);
     return total.gt(0) ? formatMoney(total, plan.currency) : null;
   }
@@ -148,12 +166,13 @@ export function createCheckout(
     const period = sub.currentPeriod;
     const key = `sub:${sub.id}:first:${period.from.toISOString()}`;
     const segments = await subscriptions.segments(sub, period);
-    const lines = rate({
+    const rated = rate({
       period,
       currency: sub.currency,
       segments: segments.slice(0, 1).map((s) => ({ ...s, usage: {} })),
     }).filter((l) => l.timing === 'in_advance');
-    if (lines.length === 0) return null;
+    if (rated.length === 0) return null;
+    const lines = parts.withDiscounts ? await parts.withDiscounts(sub, period, rated) : rated;
     const created = await createAndIssue({
       key,
       customerId: sub.customerId,
@@ -204,14 +223,21 @@ export function createCheckout(
     async startCheckout(
       customerId: string,
       planKey: string | null,
-      checkoutOptions: { card?: string; returnUrl?: string; cancelUrl?: string },
+      checkoutOptions: { card?: string; returnUrl?: string; cancelUrl?: string; coupon?: string },
     ): Promise<{ url: string | null; invoice: Invoice | null; sessionId: string }> {
       if (planKey && !config.plans.some((p) => p.key === planKey)) {
         throw problems.badRequest(`No plan "${planKey}" in the configuration.`);
       }
+      const coupon = checkoutOptions.coupon?.trim() || undefined;
+      if (coupon && !planKey) throw problems.badRequest('A coupon is entered with a plan to subscribe to.');
+      // A code that cannot be redeemed is refused before anything is saved or charged.
+      const amount = planKey ? await firstCharge(customerId, planKey, coupon) : null;
       const customer = await ensureRailCustomer(customerId);
-      const metadata: Record<string, string> = { customerId, ...(planKey ? { planKey } : {}) };
-      const amount = planKey ? await firstCharge(customerId, planKey) : null;
+      const metadata: Record<string, string> = {
+        customerId,
+        ...(planKey ? { planKey } : {}),
+        ...(coupon ? { coupon } : {}),
+      };
       const result = await rail.checkout({
         customerId,
         railCustomerId: customer.rail_customer_id,

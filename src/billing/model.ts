@@ -71,7 +71,7 @@ export interface BillingSubscription {
    * credit ledger rows and whether the period already has an earlier (checkout) invoice.
    * Absent = unknown (then billing looks).
    */
-  hints?: { hasCredits: boolean; hasPriorInvoice: boolean };
+  hints?: { hasCredits: boolean; hasPriorInvoice: boolean; hasDiscounts?: boolean };
 }
 
 /** A stretch of the period with one plan version and phase (rating input without usage). */

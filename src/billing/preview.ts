@@ -2,6 +2,8 @@ import type { RateCardConfig } from '../config/index.ts';
 import { problems } from '../http/problem.ts';
 import { Decimal, formatMoney } from '../util/money.ts';
 import type { BillingDeps } from './deps.ts';
+import { applyDiscounts } from './discounts/apply.ts';
+import type { Discounts } from './discounts/service.ts';
 import { totals } from './invoices.ts';
 import { type BillingSegment, type BillingSubscription, sqlRows, type UsagePort } from './model.ts';
 import { type RatedLine, type RatingSegment, rate } from './rating.ts';
@@ -73,8 +75,24 @@ async function measure(
 
 export function createPreview(
   deps: Pick<BillingDeps, 'db' | 'clock' | 'config' | 'subscriptions' | 'usage' | 'taxRate'>,
+  parts: { discounts?: Pick<Discounts, 'termsFor'> } = {},
 ) {
   const { db, clock, config, subscriptions, usage, taxRate } = deps;
+
+  /**
+   * `lines` (what an invoice of the period bills) with the subscription's discounts added as
+   * their own lines. Applied to the lines an invoice actually carries, after lines billed by an
+   * earlier invoice of the period are taken out, so nothing is discounted twice.
+   */
+  async function withDiscounts(
+    sub: Pick<BillingSubscription, 'id' | 'customerId' | 'currency' | 'hints'>,
+    period: { from: Date; to: Date },
+    lines: RatedLine[],
+  ): Promise<RatedLine[]> {
+    if (!parts.discounts || lines.length === 0 || sub.hints?.hasDiscounts === false) return lines;
+    const terms = await parts.discounts.termsFor(sub, period);
+    return terms.length > 0 ? [...lines, ...applyDiscounts(lines, terms, sub.currency, period)] : lines;
+  }
 
   async function rateSubscription(
     sub: BillingSubscription,
@@ -111,6 +129,7 @@ export function createPreview(
   return {
     rateSubscription,
     billedKeys,
+    withDiscounts,
     /** Cost to date for the current period, plus a linear forecast to its end. */
     async upcoming(subscriptionId: string, asOf: Date = clock.now()): Promise<UpcomingInvoice> {
       const sub = await subscriptions.get(subscriptionId);
@@ -119,7 +138,11 @@ export function createPreview(
       const upTo = asOf < period.to ? asOf : period.to;
       const { segments, lines } = await rateSubscription(sub, period, upTo);
       const already = await billedKeys(sub.id, period.from, `sub:${sub.id}:${period.from.toISOString()}`);
-      const toDate = lines.filter((l) => !already.has(l.key));
+      const toDate = await withDiscounts(
+        sub,
+        period,
+        lines.filter((l) => !already.has(l.key)),
+      );
       const elapsed = upTo.getTime() - period.from.getTime();
       const whole = period.to.getTime() - period.from.getTime();
       const factor = elapsed > 0 ? new Decimal(whole).div(elapsed) : new Decimal(1);
@@ -144,8 +167,10 @@ export function createPreview(
             : t;
         rated.push({ ...segment, usage: scaled, transactions });
       }
-      const forecast = rate({ period, currency: sub.currency, segments: rated }).filter(
-        (l) => !already.has(l.key),
+      const forecast = await withDiscounts(
+        sub,
+        period,
+        rate({ period, currency: sub.currency, segments: rated }).filter((l) => !already.has(l.key)),
       );
       const sum = (ls: RatedLine[]) => formatMoney(totals(ls, sub.currency, taxRate).total, sub.currency);
       return {

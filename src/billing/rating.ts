@@ -80,6 +80,7 @@ export type LineKind =
   | 'proration_charge'
   | 'minimum_spend'
   | 'maximum_spend'
+  | 'discount'
   | 'trial';
 
 export interface RatedLine {

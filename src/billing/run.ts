@@ -38,14 +38,14 @@ export function createBillingRun(
   deps: Pick<BillingDeps, 'store' | 'db' | 'clock' | 'log' | 'rail' | 'subscriptions'>,
   parts: {
     invoices: Pick<Invoices, 'createAndIssue' | 'createAndIssueMany' | 'afterCreated'>;
-    preview: Pick<Preview, 'rateSubscription' | 'billedKeys'>;
+    preview: Pick<Preview, 'rateSubscription' | 'billedKeys' | 'withDiscounts'>;
     payments: Pick<Payments, 'resumeCollection' | 'sendCharge'>;
     railCustomers: Pick<RailCustomers, 'prefetchRailCustomers' | 'clearPrefetched'>;
   },
 ) {
   const { store, db, clock, log, rail, subscriptions } = deps;
   const { createAndIssue, createAndIssueMany, afterCreated } = parts.invoices;
-  const { rateSubscription, billedKeys } = parts.preview;
+  const { rateSubscription, billedKeys, withDiscounts } = parts.preview;
   const { resumeCollection, sendCharge } = parts.payments;
   const { prefetchRailCustomers, clearPrefetched } = parts.railCustomers;
 
@@ -58,13 +58,14 @@ export function createBillingRun(
       sub.hints && !sub.hints.hasPriorInvoice
         ? new Set<string>()
         : await billedKeys(sub.id, period.from, key);
+    const billed = already.size > 0 ? lines.filter((l) => !already.has(l.key)) : lines;
     return {
       key,
       customerId: sub.customerId,
       subscriptionId: sub.id,
       currency: sub.currency,
       period,
-      lines: already.size > 0 ? lines.filter((l) => !already.has(l.key)) : lines,
+      lines: await withDiscounts(sub, period, billed),
       applyCredits: !sub.hints || sub.hints.hasCredits,
       metadata: { planKey: sub.planKey, planVersion: sub.planVersion },
     };

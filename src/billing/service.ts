@@ -6,6 +6,7 @@ import { createCheckout } from './checkout.ts';
 import { createCreditNotes } from './credit-notes/service.ts';
 import type { CreditsService } from './credits.ts';
 import { type BillingDeps, customerMailer } from './deps.ts';
+import { createDiscounts } from './discounts/service.ts';
 import { createDunning } from './dunning.ts';
 import { createInvoices } from './invoices.ts';
 import { type EventSink, noEvents, type SubscriptionPort, type UsagePort } from './model.ts';
@@ -77,7 +78,8 @@ export function createBillingService(options: BillingServiceOptions) {
   const collect = (invoiceId: string) => payments.collect(invoiceId);
 
   const railCustomers = createRailCustomers(deps);
-  const preview = createPreview(deps);
+  const discounts = createDiscounts(deps);
+  const preview = createPreview(deps, { discounts });
   const invoices = createInvoices(deps, {
     sendCharge: (invoice, payment) => payments.sendCharge(invoice, payment),
     collect,
@@ -89,6 +91,8 @@ export function createBillingService(options: BillingServiceOptions) {
     railCustomers,
     collect,
     resumeCollection: (row) => payments.resumeCollection(row),
+    discounts,
+    withDiscounts: preview.withDiscounts,
   });
   const payments = createPayments(deps, { invoices, railCustomers, dunning, checkout });
   const topUps = createTopUps(deps, { railCustomers, payments });
@@ -118,6 +122,7 @@ export function createBillingService(options: BillingServiceOptions) {
     topUp: topUps.topUp,
     autoRecharge: topUps.autoRecharge,
     creditNotes,
+    discounts,
     /** Refunds (part of) a paid invoice through the rail that took the payment, as a credit note. */
     async refundInvoice(invoiceId: string, amount?: string) {
       const { creditNote, payment } = await creditNotes.refund(invoiceId, amount);
