@@ -4,7 +4,7 @@ import { billingAdminApi, mountBillingPublicRoutes } from '../billing/index.ts';
 import type { BackendStatus } from '../cluster/backends.ts';
 import { readiness } from '../cluster/health.ts';
 import { createConsoleApp } from '../http/hono.ts';
-import { mountMeteringRoutes } from '../metering/index.ts';
+import { customerSubjectStore, mountMeteringRoutes } from '../metering/index.ts';
 import { mountNotifyRoutes } from '../notify/index.ts';
 import { createPortal, type Portal, type PortalPorts } from '../portal/index.ts';
 import { billingPort, catalogPort, customersPort, keysPort, subscriptionsPort } from '../portal/wire.ts';
@@ -58,10 +58,9 @@ export function mountRoutes(
   mountNotifyRoutes(consoleApp, { webhooks: m.webhooks, mailer: m.mailer, adminToken });
   mountMeteringRoutes(consoleApp, {
     adminToken,
-    meters: m.metering.meters,
-    reader: m.metering.reader,
-    ingest: m.metering.ingest,
-    listEvents: m.metering.listEvents,
+    metering: m.metering,
+    customers: customerSubjectStore(store, m.customers),
+    now: () => clock.now(),
   });
   // /api/admin (+ /api/admin/openapi.json and the /api/admin/docs reference page).
   mountAdminApi(consoleApp, {

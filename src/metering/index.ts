@@ -7,18 +7,26 @@ import type { Logger } from '../util/log.ts';
 import { startEmbeddedConsumer, type UsageLogConsumer } from './consumer.ts';
 import { type EmbeddedUsageLog, openEmbeddedUsageLog } from './log.ts';
 import { type LiveMeterRegistry, openMeterRegistry } from './meters.ts';
-import type { MeterReader } from './query.ts';
+import type { GroupByValuesParams, MeterReader } from './query.ts';
 import { createMeterReader } from './reader.ts';
 import { type EventFilter, type ListedEventRow, listEvents } from './repo.ts';
 import { createIngestService, type IngestService } from './service.ts';
 
 export type { UsageLogConsumer } from './consumer.ts';
+export { type CustomerSubjectStore, customerSubjectStore } from './customer-subjects.ts';
 export type { UsageEvent, UsageLog } from './events.ts';
-export { mountMeteringRoutes } from './http.ts';
+export { type CustomerSubjects, mountMeteringRoutes } from './http/index.ts';
 export { type EmbeddedUsageLog, openEmbeddedUsageLog } from './log.ts';
 export type { LiveMeterRegistry, MeterRegistry } from './meters.ts';
 export type { Meter } from './model.ts';
-export type { MeterQueryParams, MeterQueryResult, MeterQueryRow, MeterReader, WindowSize } from './query.ts';
+export type {
+  GroupByValuesParams,
+  MeterQueryParams,
+  MeterQueryResult,
+  MeterQueryRow,
+  MeterReader,
+  WindowSize,
+} from './query.ts';
 export type { IngestOptions, IngestService } from './service.ts';
 
 /**
@@ -36,6 +44,8 @@ export interface Metering {
   readonly ingest: IngestService;
   readonly usageLog: EmbeddedUsageLog | null;
   readonly consumer: UsageLogConsumer | null;
+  /** The distinct values of one group-by dimension (`GET /api/v1/meters/{m}/group-by/{k}/values`). */
+  groupByValues(params: GroupByValuesParams): Promise<string[]>;
   /** Stored events, newest first (`GET /api/v1/events`). */
   listEvents(filter: EventFilter): Promise<ListedEventRow[]>;
   /** Events appended to the embedded log but not yet in the store (0 without one). */
@@ -83,6 +93,7 @@ export async function startMetering(options: StartMeteringOptions): Promise<Mete
     ingest,
     usageLog,
     consumer,
+    groupByValues: (params) => reader.groupByValues(params),
     listEvents: (filter) => listEvents(store, filter),
     lag: () => consumer?.lag() ?? 0,
     registerMetrics(registry) {

@@ -2,6 +2,8 @@
  * Meter queries, shaped like OpenMeter's `GET /api/v1/meters/{meter}/query` response so the
  * HTTP API can return them as they are. Periods are half-open: [from, to).
  */
+import type { StringFilter } from './filters.ts';
+
 export type WindowSize = 'MINUTE' | 'HOUR' | 'DAY' | 'MONTH';
 
 export interface MeterQueryParams {
@@ -15,6 +17,10 @@ export interface MeterQueryParams {
   subject?: string[];
   /** Only events whose group-by dimension equals the value. */
   filterGroupBy?: Record<string, string>;
+  /** OpenMeter's `advancedMeterGroupByFilters`: a filter per group-by dimension (filters.ts). */
+  groupByFilters?: Record<string, StringFilter>;
+  /** Subject key → customer id: allows `customer_id` in groupBy (OpenMeter's usage attribution). */
+  customerOf?: Record<string, string>;
   /** Split rows by these dimensions (`subject` is allowed too). */
   groupBy?: string[];
 }
@@ -24,6 +30,8 @@ export interface MeterQueryRow {
   windowStart: string;
   windowEnd: string;
   subject: string | null;
+  /** The customer whose subject keys the row aggregates (grouped by `customer_id`). */
+  customerId?: string;
   groupBy: Record<string, string | null>;
 }
 
@@ -37,4 +45,14 @@ export interface MeterQueryResult {
 /** What billing, entitlements and the portal use to read usage; implemented by metering. */
 export interface MeterReader {
   query(params: MeterQueryParams): Promise<MeterQueryResult>;
+}
+
+/** `GET /api/v1/meters/{meter}/group-by/{key}/values`: the distinct values of one dimension. */
+export interface GroupByValuesParams {
+  meterSlug: string;
+  groupByKey: string;
+  from?: Date;
+  to?: Date;
+  /** Case-insensitive substring of the value. */
+  search?: string;
 }

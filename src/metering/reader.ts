@@ -1,9 +1,17 @@
 import { problems } from '../http/problem.ts';
 import type { Store } from '../store/index.ts';
 import type { Clock } from '../util/clock.ts';
+import { filterSql } from './filters.ts';
 import type { MeterRegistry } from './meters.ts';
 import type { Meter } from './model.ts';
-import type { MeterQueryParams, MeterQueryResult, MeterQueryRow, MeterReader, WindowSize } from './query.ts';
+import type {
+  GroupByValuesParams,
+  MeterQueryParams,
+  MeterQueryResult,
+  MeterQueryRow,
+  MeterReader,
+  WindowSize,
+} from './query.ts';
 
 /**
  * Meter queries over rollups. The range [from, to) is cut into the coarsest pieces that fit:
@@ -138,6 +146,7 @@ export function createMeterReader(deps: {
   clock: Clock;
 }): MeterReader & {
   explain(params: MeterQueryParams): Segment[];
+  groupByValues(params: GroupByValuesParams): Promise<string[]>;
 } {
   const { store, meters, clock } = deps;
 
@@ -175,13 +184,17 @@ export function createMeterReader(deps: {
     const dims = Object.keys(meter.groupBy);
     const groupBy = [...new Set(params.groupBy ?? [])];
     for (const g of groupBy) {
+      if (g === 'customer_id' && params.customerOf) continue;
       if (g !== 'subject' && !dims.includes(g)) {
         throw problems.validation(`Meter "${meter.slug}" cannot be grouped by "${g}".`, [
           { path: 'groupBy', message: `must be "subject" or one of: ${dims.join(', ') || '(none)'}` },
         ]);
       }
     }
-    for (const k of Object.keys(params.filterGroupBy ?? {})) {
+    for (const k of [
+      ...Object.keys(params.filterGroupBy ?? {}),
+      ...Object.keys(params.groupByFilters ?? {}),
+    ]) {
       if (!dims.includes(k)) {
         throw problems.validation(`Meter "${meter.slug}" has no group-by "${k}".`, [
           { path: `filterGroupBy[${k}]`, message: `must be one of: ${dims.join(', ') || '(none)'}` },
@@ -201,6 +214,36 @@ export function createMeterReader(deps: {
   };
 
   return {
+    async groupByValues(params) {
+      const meter = meters.get(params.meterSlug);
+      if (!meter) throw problems.notFound(`No meter "${params.meterSlug}".`);
+      if (!(params.groupByKey in meter.groupBy)) {
+        throw problems.notFound(`Meter "${meter.slug}" has no group-by "${params.groupByKey}".`);
+      }
+      const sqlParams: unknown[] = [meter.key, params.groupByKey];
+      const p = (v: unknown) => {
+        sqlParams.push(v);
+        return `$${sqlParams.length}`;
+      };
+      const where: string[] = [];
+      if (params.from) {
+        where.push(`c.max_time >= ${p(params.from.toISOString())}::timestamptz`);
+        where.push(`x.time >= ${p(params.from.toISOString())}::timestamptz`);
+      }
+      if (params.to) {
+        where.push(`c.min_time < ${p(params.to.toISOString())}::timestamptz`);
+        where.push(`x.time < ${p(params.to.toISOString())}::timestamptz`);
+      }
+      if (params.search) where.push(filterSql('x.dims->>$2', { $contains: params.search }, p));
+      const rows = await store.query<{ v: string }>(
+        `select distinct x.dims->>$2 as v from usage_value_chunks c
+         cross join lateral json_to_recordset(c.vals::json) as x(time timestamptz, dims jsonb)
+         where c.meter = $1 and x.dims ? $2${where.map((w) => ` and ${w}`).join('')}
+         order by 1 limit 10000`,
+        sqlParams,
+      );
+      return rows.map((r) => r.v);
+    },
     explain(params) {
       const r = resolve(params);
       return planSegments(r.from, r.to, r.levels);
@@ -217,6 +260,10 @@ export function createMeterReader(deps: {
         filters.push(`subject = any(${p(params.subject)}::text[])`);
       for (const [k, v] of Object.entries(params.filterGroupBy ?? {})) {
         filters.push(`dims->>'${k}' = ${p(String(v))}`);
+      }
+      // Dimension names were checked against the meter's group-by (identifiers), values are parameters.
+      for (const [k, f] of Object.entries(params.groupByFilters ?? {})) {
+        filters.push(filterSql(`dims->>'${k}'`, f, p));
       }
       const tz = params.windowSize ? `${p(timeZone)}::text` : '';
       const windowOf = (col: string) =>
@@ -238,14 +285,25 @@ export function createMeterReader(deps: {
                    as x(time timestamptz, subject text, value numeric, value_text text, dims jsonb)
                  where c.meter = $1${overlap.map((o) => ` and ${o}`).join('')}) raw`;
       };
-      const dimCols = groupBy.filter((g) => g !== 'subject');
+      const dimCols = groupBy.filter((g) => g !== 'subject' && g !== 'customer_id');
       const bySubject = groupBy.includes('subject');
+      // customer_id: the customer that owns the subject key (OpenMeter's usageAttribution).
+      const byCustomer = groupBy.includes('customer_id');
+      const customerExpr = byCustomer
+        ? `(${p(JSON.stringify(params.customerOf ?? {}))}::jsonb->>subject) as cid`
+        : '';
       const keyCols = [
         'ws',
         ...(bySubject ? ['subject'] : []),
+        ...(byCustomer ? [customerExpr] : []),
         ...dimCols.map((d, i) => `dims->>'${d}' as g${i}`),
       ];
-      const groupCols = ['ws', ...(bySubject ? ['subject'] : []), ...dimCols.map((_, i) => `g${i}`)];
+      const groupCols = [
+        'ws',
+        ...(bySubject ? ['subject'] : []),
+        ...(byCustomer ? ['cid'] : []),
+        ...dimCols.map((_, i) => `g${i}`),
+      ];
 
       let inner: string;
       if (meter.aggregation === 'UNIQUE_COUNT') {
@@ -259,6 +317,7 @@ export function createMeterReader(deps: {
         // the time-zone arithmetic runs on a few hundred bucket rows, not on every rollup row.
         const keyExprs = [
           ...(bySubject ? ['subject'] : []),
+          ...(byCustomer ? [customerExpr] : []),
           ...dimCols.map((d, i) => `dims->>'${d}' as g${i}`),
         ];
         const keyNames = groupCols.slice(1);
@@ -273,7 +332,7 @@ export function createMeterReader(deps: {
           }
           // Without a subject filter or split, the all-subjects hour rollup holds the same sums in
           // far fewer rows (what day windows in a time zone such as Europe/Berlin read).
-          const perSubject = bySubject || (params.subject?.length ?? 0) > 0;
+          const perSubject = bySubject || byCustomer || (params.subject?.length ?? 0) > 0;
           const table = `usage_rollups_${seg.source}${seg.source === 'hour' && !perSubject ? '_all' : ''}`;
           return `select bucket as t${keyExprs.map((k) => `, ${k}`).join('')},
                     ${partial('sum(sum)', needs.sum, 'numeric')} as sum,
@@ -330,6 +389,7 @@ export function createMeterReader(deps: {
           windowStart: windowStart.toISOString(),
           windowEnd: windowEnd.toISOString(),
           subject: bySubject ? (row.subject as string) : null,
+          ...(byCustomer && row.cid ? { customerId: row.cid as string } : {}),
           groupBy: groupValues,
         });
       }

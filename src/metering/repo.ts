@@ -465,10 +465,15 @@ export async function eventChunksAfter(
 
 export interface EventFilter {
   subject?: string;
+  /** Only events of these subjects (a customer's subject keys, for `customerId`). */
+  subjects?: readonly string[];
   /** Substring of the event id. */
   id?: string;
   from?: Date;
   to?: Date;
+  /** Ingestion time range [ingestedFrom, ingestedTo). */
+  ingestedFrom?: Date;
+  ingestedTo?: Date;
   limit: number;
 }
 
@@ -500,6 +505,14 @@ export async function listEvents(store: Store, filter: EventFilter): Promise<Lis
       params.push(filter.to.toISOString());
       where.push(`min_time < $${params.length}::timestamptz`);
     }
+    if (filter.ingestedFrom) {
+      params.push(filter.ingestedFrom.toISOString());
+      where.push(`ingested_at >= $${params.length}::timestamptz`);
+    }
+    if (filter.ingestedTo) {
+      params.push(filter.ingestedTo.toISOString());
+      where.push(`ingested_at < $${params.length}::timestamptz`);
+    }
     if (cursor) {
       params.push(cursor.maxTime.toISOString(), cursor.id);
       where.push(`(max_time, id) < ($${params.length - 1}::timestamptz, $${params.length})`);
@@ -519,6 +532,7 @@ export async function listEvents(store: Store, filter: EventFilter): Promise<Lis
         const ms = Date.parse(e.time);
         if (ms < fromMs || ms >= toMs) continue;
         if (filter.subject && e.subject !== filter.subject) continue;
+        if (filter.subjects && !filter.subjects.includes(e.subject)) continue;
         if (filter.id && !e.id.includes(filter.id)) continue;
         found.push({
           source: e.source,

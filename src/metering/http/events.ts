@@ -1,0 +1,113 @@
+import type { Hono } from 'hono';
+import { ProblemError, problems } from '../../http/problem.ts';
+import type { EventFilter, ListedEventRow } from '../repo.ts';
+import type { IngestService } from '../service.ts';
+import type { CustomerSubjects } from './customers.ts';
+import { parseDate } from './params.ts';
+
+/** `POST /api/v1/events` (ingest) and `GET /api/v1/events` (list), as OpenMeter serves them. */
+const EVENT_TYPES = [
+  'application/cloudevents+json',
+  'application/cloudevents-batch+json',
+  'application/json',
+];
+
+export function mountEventRoutes(
+  app: Hono,
+  deps: {
+    ingest: IngestService;
+    listEvents: (filter: EventFilter) => Promise<ListedEventRow[]>;
+    customers?: CustomerSubjects;
+  },
+): void {
+  app.post('/api/v1/events', async (c) => {
+    const contentType = (c.req.header('content-type') ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+    if (!EVENT_TYPES.includes(contentType)) {
+      // OpenMeter answers 400 "invalid content type: …" (openmeter/ingest/httpdriver/ingest.go and
+      // errors.go: ErrorInvalidContentType is mapped to http.StatusBadRequest).
+      throw new ProblemError({
+        status: 400,
+        type: 'invalid-content-type',
+        title: 'Bad request',
+        detail: `invalid content type: ${contentType || '(none)'}; send events as ${EVENT_TYPES.join(', ')}`,
+        extensions: { contentType },
+      });
+    }
+    // The console's body guard (src/http/body-limit.ts) has already bounded the body
+    // (console.limits.bodyBytesByRoute, 32 MiB here by default) and its JSON nesting depth
+    // (console.limits.jsonDepth): a 10,000-deep event never reaches JSON.parse (issue 12, row 1).
+    const text = await c.req.text();
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      throw problems.badRequest('The body is not valid JSON.');
+    }
+    if (contentType === 'application/cloudevents-batch+json' && !Array.isArray(body)) {
+      throw problems.validation('A CloudEvents batch must be a JSON array.', [
+        { path: '(body)', message: 'must be an array of events' },
+      ]);
+    }
+    if (contentType === 'application/cloudevents+json' && Array.isArray(body)) {
+      throw problems.validation('Send a batch as application/cloudevents-batch+json.', [
+        { path: '(body)', message: 'must be a single event object' },
+      ]);
+    }
+    const events = deps.ingest.parse(body, undefined, text.includes('\\u0000'));
+    const strict = c.req.query('strict');
+    if (strict !== undefined && strict !== 'true' && strict !== 'false') {
+      throw problems.validation('Invalid "strict".', [{ path: 'strict', message: 'must be true or false' }]);
+    }
+    await deps.ingest.write(events, { strict: strict === 'true' ? 'all' : 'meters' });
+    return c.body(null, 204);
+  });
+
+  // OpenMeter's "list ingested events" (debugging): newest first, filtered by subject, customer,
+  // id, event time and ingestion time.
+  app.get('/api/v1/events', async (c) => {
+    const q = new URL(c.req.url).searchParams;
+    const limit = Number(q.get('limit') ?? 100);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) {
+      throw problems.validation('Invalid limit.', [
+        { path: 'limit', message: 'must be an integer from 1 to 10000' },
+      ]);
+    }
+    const customerIds = q
+      .getAll('customerId')
+      .flatMap((v) => v.split(','))
+      .filter(Boolean);
+    let subjects: string[] | undefined;
+    let customerOf = new Map<string, string>();
+    if (customerIds.length > 0) {
+      if (!deps.customers) throw problems.badRequest('Customers are not available in this process.');
+      customerOf = await deps.customers.subjectOwners(customerIds);
+      subjects = [...customerOf.keys()];
+    }
+    const rows = await deps.listEvents({
+      subject: q.get('subject') ?? undefined,
+      subjects,
+      id: q.get('id') ?? undefined,
+      from: parseDate('from', q.get('from') ?? undefined),
+      to: parseDate('to', q.get('to') ?? undefined),
+      ingestedFrom: parseDate('ingestedAtFrom', q.get('ingestedAtFrom') ?? undefined),
+      ingestedTo: parseDate('ingestedAtTo', q.get('ingestedAtTo') ?? undefined),
+      limit,
+    });
+    return c.json(
+      rows.map((r) => ({
+        event: {
+          specversion: '1.0',
+          id: r.id,
+          source: r.source,
+          type: r.type,
+          subject: r.subject,
+          time: new Date(r.time).toISOString(),
+          data: r.data,
+        },
+        ...(customerOf.has(r.subject) ? { customerId: customerOf.get(r.subject) } : {}),
+        ingestedAt: new Date(r.ingested_at).toISOString(),
+        storedAt: new Date(r.ingested_at).toISOString(),
+      })),
+    );
+  });
+}

@@ -1,0 +1,87 @@
+import type { Context, Hono } from 'hono';
+import { problems } from '../../http/problem.ts';
+import type { MeterRegistry } from '../meters.ts';
+import type { GroupByValuesParams, MeterReader } from '../query.ts';
+import type { CustomerSubjects } from './customers.ts';
+import { type HttpMeterQuery, parseDate, queryParamsFrom, queryParamsFromBody, resultCsv } from './params.ts';
+
+/**
+ * Meter queries: `GET` and `POST /api/v1/meters/{meter}/query` (JSON, or `text/csv` when the
+ * client accepts it) and `GET /api/v1/meters/{meter}/group-by/{key}/values`.
+ */
+export function mountQueryRoutes(
+  app: Hono,
+  deps: {
+    meters: MeterRegistry;
+    reader: MeterReader;
+    groupByValues: (params: GroupByValuesParams) => Promise<string[]>;
+    customers?: CustomerSubjects;
+    now: () => Date;
+  },
+): void {
+  const meterOf = (c: Context) => {
+    const meter = deps.meters.get(c.req.param('idOrSlug') ?? '');
+    if (!meter) throw problems.notFound(`No meter "${c.req.param('idOrSlug')}".`);
+    return meter;
+  };
+
+  const answer = async (c: Context, query: HttpMeterQuery, slug: string) => {
+    const params = { ...query.params };
+    if (query.filterCustomerId?.length) {
+      // As OpenMeter: filter by the customers' subject keys and group by customer_id.
+      if (!deps.customers) throw problems.badRequest('Customers are not available in this process.');
+      const owners = await deps.customers.subjectOwners(query.filterCustomerId);
+      params.subject = [...new Set([...(params.subject ?? []), ...owners.keys()])];
+      params.customerOf = Object.fromEntries(owners);
+      if (!params.groupBy?.includes('customer_id'))
+        params.groupBy = [...(params.groupBy ?? []), 'customer_id'];
+      // The subject filter came from the customers: rows are not split by subject unless asked.
+      if (!query.params.subject && !query.params.groupBy?.includes('subject')) {
+        params.groupBy = params.groupBy.filter((g) => g !== 'subject');
+      }
+    }
+    const result = await deps.reader.query(params);
+    if ((c.req.header('accept') ?? '').includes('text/csv')) {
+      return c.body(resultCsv(result, params.groupBy ?? []), 200, {
+        'content-type': 'text/csv',
+        'content-disposition': `attachment; filename=${slug}.csv`,
+      });
+    }
+    return c.json(result);
+  };
+
+  app.get('/api/v1/meters/:idOrSlug/query', async (c) => {
+    const meter = meterOf(c);
+    return answer(c, queryParamsFrom(new URL(c.req.url), meter.slug), meter.slug);
+  });
+
+  app.post('/api/v1/meters/:idOrSlug/query', async (c) => {
+    const meter = meterOf(c);
+    let body: unknown;
+    try {
+      body = await c.req.json();
+    } catch {
+      throw problems.badRequest('The body is not valid JSON.');
+    }
+    return answer(c, queryParamsFromBody(body, meter.slug), meter.slug);
+  });
+
+  app.get('/api/v1/meters/:idOrSlug/group-by/:groupByKey/values', async (c) => {
+    const meter = meterOf(c);
+    const q = new URL(c.req.url).searchParams;
+    let from = parseDate('from', q.get('from') ?? undefined);
+    const to = parseDate('to', q.get('to') ?? undefined);
+    // OpenMeter looks back 24 hours when neither end is given (httphandler/query.go).
+    if (!from && !to) from = new Date(deps.now().getTime() - 86_400_000);
+    const search = q.get('search') ?? undefined;
+    return c.json(
+      await deps.groupByValues({
+        meterSlug: meter.slug,
+        groupByKey: c.req.param('groupByKey'),
+        from,
+        to,
+        search,
+      }),
+    );
+  });
+}
