@@ -583,7 +583,11 @@ export const configSchema = z.strictObject({
         .string()
         .regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, 'must be dot-separated tokens such as "tollgate.usage"')
         .default('tollgate.usage'),
-      /** How long a gateway waits for JetStream to acknowledge usage (e.g. during a NATS restart) before answering 503. */
+      /**
+       * How long a gateway waits for JetStream to acknowledge usage (e.g. during a NATS restart)
+       * before answering 503 problem+json with Retry-After (a response already streaming is cut
+       * off instead); either way the call is not billed and its quota is given back.
+       */
       usageAckTimeoutMs: z.number().int().positive().default(15_000),
       /** PostgreSQL NOTIFY channel of the change feed. */
       changeChannel: z

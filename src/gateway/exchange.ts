@@ -21,6 +21,18 @@ import { type GatewayState, isPromise, MAX_JSON_BODY } from './state.ts';
 import { SseUsageScanner } from './usage.ts';
 import { addTokenQuotas, usageEvents } from './usage-events.ts';
 
+/** Seconds a client waits before retrying a call whose usage could not be recorded. */
+const USAGE_RETRY_AFTER_S = 5;
+
+const usageNotRecorded = () =>
+  new ProblemError({
+    status: 503,
+    type: 'usage-not-recorded',
+    title: 'Service unavailable',
+    detail: `The usage of this call could not be recorded, so it was not delivered or charged. Retry in ${USAGE_RETRY_AFTER_S} s.`,
+    headers: { 'retry-after': String(USAGE_RETRY_AFTER_S) },
+  });
+
 const HOP_BY_HOP = new Set([
   'connection',
   'keep-alive',
@@ -76,6 +88,11 @@ export class Exchange implements Dispatcher.DispatchHandler, AppendWaiter {
    */
   holdLast = false;
   last: Buffer | null = null;
+  /**
+   * With `holdLast`, the response head waits for the first byte actually written: while nothing
+   * went out, a response whose usage cannot be recorded is answered 503 instead of cut off.
+   */
+  head: Record<string, string | string[]> | null = null;
   json: Buffer[] | null = null;
   jsonBytes = 0;
   sse: SseUsageScanner | null = null;
@@ -235,7 +252,7 @@ export class Exchange implements Dispatcher.DispatchHandler, AppendWaiter {
     this.holdLast = this.metered && upstreamHeaders['content-length'] !== undefined;
     const outbound = this.route?.outbound ?? [];
     if (state.outbound.length === 0 && outbound.length === 0) {
-      this.res.writeHead(statusCode, headers);
+      this.sendHead(headers);
       return;
     }
     this.holding = [];
@@ -243,7 +260,7 @@ export class Exchange implements Dispatcher.DispatchHandler, AppendWaiter {
     this.runOutbound([...state.outbound, ...outbound], statusCode, headers).then(
       () => {
         if (this.clientGone) return;
-        this.res.writeHead(statusCode, headers);
+        this.sendHead(headers);
         const held = this.holding ?? [];
         this.holding = null;
         for (const chunk of held) this.forward(chunk);
@@ -291,11 +308,25 @@ export class Exchange implements Dispatcher.DispatchHandler, AppendWaiter {
     if (this.sse !== null) this.sse.push(chunk);
   }
 
+  sendHead(headers: Record<string, string | string[]>): void {
+    if (this.holdLast) this.head = headers;
+    else this.res.writeHead(this.status, headers);
+  }
+
+  flushHead(): void {
+    const head = this.head;
+    if (head === null) return;
+    this.head = null;
+    this.res.writeHead(this.status, head);
+  }
+
   forward(chunk: Buffer): boolean {
     if (!this.holdLast) return this.res.write(chunk);
     const previous = this.last;
     this.last = chunk;
-    return previous === null ? true : this.res.write(previous);
+    if (previous === null) return true;
+    this.flushHead();
+    return this.res.write(previous);
   }
 
   onResponseEnd(): void {
@@ -409,13 +440,26 @@ export class Exchange implements Dispatcher.DispatchHandler, AppendWaiter {
     this.done = true;
     const last = this.last;
     this.last = null;
+    this.flushHead();
     if (last !== null) this.res.end(last);
     else this.res.end();
     this.observe(this.status);
   }
 
-  /** Not recorded → not delivered in full: the client sees a broken response, not a free one. */
+  /**
+   * Not recorded (e.g. JetStream did not acknowledge within `scaleOut.usageAckTimeoutMs`) → not
+   * delivered and not counted: the quota is given back, and the client gets 503 with Retry-After
+   * while nothing of the response went out, else a broken response, never a free one.
+   */
   meteringFailed(error: unknown): void {
+    this.refundQuota();
+    if (this.head !== null && !this.res.headersSent) {
+      this.gw.log.error({ err: error, requestId: this.requestId }, 'could not record usage; answered 503');
+      this.head = null;
+      this.last = null;
+      problem(this, usageNotRecorded());
+      return;
+    }
     this.gw.log.error({ err: error, requestId: this.requestId }, 'could not record usage; response aborted');
     this.done = true;
     this.res.destroy(error instanceof Error ? error : new Error(String(error)));

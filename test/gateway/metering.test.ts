@@ -111,10 +111,30 @@ describe('usage events', () => {
     }
   });
 
-  it('when the usage log fails, the client never gets a complete response', async () => {
+  it('when the usage log fails before the response started, the client gets 503 with Retry-After, not the answer', async () => {
     gw.usage.fail = true;
     try {
-      await expect(get(`${gw.url}/v1/items/unlogged`, secret)).rejects.toThrow();
+      const res = await get(`${gw.url}/v1/items/unlogged`, secret);
+      expect(res.status).toBe(503);
+      expect(res.headers['content-type']).toBe('application/problem+json');
+      expect(res.headers['retry-after']).toBe('5');
+      expect(res.json()).toMatchObject({ type: 'https://tollgate.dev/problems/usage-not-recorded' });
+      expect(res.text).not.toContain('"id"');
+    } finally {
+      gw.usage.fail = false;
+    }
+  });
+
+  it('when the usage log fails after a streamed response started, the client never gets it complete', async () => {
+    gw.usage.fail = true;
+    try {
+      const res = await request(`${gw.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' },
+        body: chatBody(true),
+      });
+      expect(res.statusCode).toBe(200);
+      await expect(res.body.text()).rejects.toThrow();
     } finally {
       gw.usage.fail = false;
     }
