@@ -1,6 +1,7 @@
 import type { ResolvedConfig } from '../config/index.ts';
 import { runExclusive, type Store } from '../store/index.ts';
 import type { Logger } from '../util/log.ts';
+import type { DocumentMails } from './documents/mails.ts';
 import type { Db, EventSink, SubscriptionPort } from './model.ts';
 import type { PaymentRail } from './rails/types.ts';
 import type { BillingServiceOptions } from './service.ts';
@@ -24,6 +25,8 @@ export interface BillingDeps
   /** Net payment terms for the invoice rail (30 when not given). */
   netDays: number | undefined;
   mailCustomer: MailCustomer;
+  /** The invoice mail at issue and the receipt at payment. */
+  documentMails: DocumentMails;
   /** Where customers update their card, for dunning emails. */
   portalInvoicesUrl: (() => string) | undefined;
 }

@@ -5,7 +5,7 @@ import type { ResolvedConfig } from '../config/index.ts';
 import { problems } from '../http/problem.ts';
 import { validationHook } from '../http/validation.ts';
 import { creditNoteRoutes } from './credit-notes/routes.ts';
-import { createInvoiceDocuments, createInvoiceLinks, mountInvoiceDocumentRoutes } from './documents/index.ts';
+import { createInvoiceLinks, mountInvoiceDocumentRoutes } from './documents/index.ts';
 import type { SubscriptionPort } from './model.ts';
 import { mountCreditRoutes } from './routes/credits.ts';
 import { mountInvoiceRoutes } from './routes/invoices.ts';
@@ -50,16 +50,12 @@ export function billingAdminApi(deps: BillingRouteDeps): OpenAPIHono {
 }
 
 export function mountBillingPublicRoutes(app: Hono, deps: BillingRouteDeps): void {
-  const { billing, adminToken, config } = deps;
+  const { billing, adminToken } = deps;
   mountInvoiceDocumentRoutes(app, {
     adminToken,
     links: createInvoiceLinks(adminToken),
     load: (invoiceId) => billing.mustGet(invoiceId),
-    documents: createInvoiceDocuments({
-      config: () => config,
-      customer: (customerId) => deps.subscriptions.customer(customerId),
-      adjustments: (invoiceId) => billing.creditNotes.adjustments(invoiceId),
-    }),
+    documents: billing.documents,
   });
 
   app.post('/api/billing/webhooks/:rail', async (c) => {

@@ -75,6 +75,7 @@ export function createBilling(deps: {
   events?: EventSink;
   mail?: BillingServiceOptions['mail'];
   portalInvoicesUrl?: () => string;
+  documentLink?: BillingServiceOptions['documentLink'];
   rail?: PaymentRail;
   /** Overrides `billing.retryDays` of the config. */
   retryDays?: number[];
@@ -112,6 +113,7 @@ export function createBilling(deps: {
     events: deps.events,
     mail: deps.mail,
     portalInvoicesUrl: deps.portalInvoicesUrl,
+    documentLink: deps.documentLink,
     retryDays: deps.retryDays ?? deps.config.billing.retryDays,
     netDays,
   });

@@ -106,7 +106,16 @@ export const PAID_RETURNING = `id, number, customer_id, subscription_id, currenc
 export function createInvoices(
   deps: Pick<
     BillingDeps,
-    'store' | 'db' | 'clock' | 'rail' | 'credits' | 'events' | 'subscriptions' | 'taxRate' | 'netDays'
+    | 'store'
+    | 'db'
+    | 'clock'
+    | 'rail'
+    | 'credits'
+    | 'events'
+    | 'subscriptions'
+    | 'taxRate'
+    | 'netDays'
+    | 'documentMails'
   >,
   /** Collection (payments, top-ups) needs invoices too, so it comes in as functions. */
   collection: {
@@ -115,7 +124,7 @@ export function createInvoices(
     autoRecharge(customerId: string, currency: string): Promise<boolean>;
   },
 ) {
-  const { store, db, clock, rail, credits, events, subscriptions, taxRate } = deps;
+  const { store, db, clock, rail, credits, events, subscriptions, taxRate, documentMails } = deps;
   const { sendCharge, collect, autoRecharge } = collection;
 
   /** Days until an issued invoice is due: net-N on the invoice rail, at once where the rail charges. */
@@ -375,6 +384,7 @@ export function createInvoices(
     if (created.status === 'draft') return;
     const { payment, creditsApplied, ...summaryOfInvoice } = created;
     await events.emit('invoice.issued', { invoice: summaryOfInvoice });
+    await documentMails.invoiceIssued({ ...summaryOfInvoice, creditsApplied, dueAt: null }, payment !== null);
     if (created.status === 'paid') await events.emit('invoice.paid', { invoice: summaryOfInvoice });
     else if (payment) await sendCharge(created, payment);
     if (new Decimal(creditsApplied).gt(0)) await autoRecharge(created.customerId, created.currency);
@@ -460,6 +470,10 @@ export function createInvoices(
   async function afterIssue(id: string): Promise<Invoice> {
     const invoice = await mustLoad(id);
     await events.emit('invoice.issued', { invoice: summary(invoice) });
+    await documentMails.invoiceIssued(
+      invoice,
+      invoice.status === 'issued' && rail.collection === 'automatic',
+    );
     if (invoice.status === 'paid') await events.emit('invoice.paid', { invoice: summary(invoice) });
     else if (rail.collection === 'automatic') await collect(id);
     return (await load(id)) as Invoice;
@@ -649,20 +663,20 @@ export function createInvoices(
 
   async function afterPaid(row: PaidRow): Promise<void> {
     const digits = minorUnits(row.currency);
-    await events.emit('invoice.paid', {
-      invoice: {
-        id: row.id,
-        number: row.number,
-        customerId: row.customer_id,
-        subscriptionId: row.subscription_id,
-        status: 'paid',
-        currency: row.currency,
-        total: new Decimal(row.total).toFixed(digits),
-        amountDue: new Decimal(row.amount_due).toFixed(digits),
-        periodFrom: new Date(row.period_from).toISOString(),
-        periodTo: new Date(row.period_to).toISOString(),
-      },
-    });
+    const paid = {
+      id: row.id,
+      number: row.number,
+      customerId: row.customer_id,
+      subscriptionId: row.subscription_id,
+      status: 'paid',
+      currency: row.currency,
+      total: new Decimal(row.total).toFixed(digits),
+      amountDue: new Decimal(row.amount_due).toFixed(digits),
+      periodFrom: new Date(row.period_from).toISOString(),
+      periodTo: new Date(row.period_to).toISOString(),
+    };
+    await events.emit('invoice.paid', { invoice: paid });
+    await documentMails.paymentReceipt(paid, clock.now());
     // Only an invoice that had failed (or gone overdue) can be what holds a subscription back.
     if (row.first_failed_at && row.subscription_id)
       await reactivateIfSettled({ subscriptionId: row.subscription_id });

@@ -7,6 +7,9 @@ import { createCreditNotes } from './credit-notes/service.ts';
 import type { CreditsService } from './credits.ts';
 import { type BillingDeps, customerMailer } from './deps.ts';
 import { createDiscounts } from './discounts/service.ts';
+import { createInvoiceDocuments } from './documents/index.ts';
+import type { InvoiceDocumentFormat } from './documents/links.ts';
+import { createDocumentMails } from './documents/mails.ts';
 import { createDunning } from './dunning.ts';
 import { createInvoices } from './invoices.ts';
 import { type EventSink, noEvents, type SubscriptionPort, type UsagePort } from './model.ts';
@@ -34,6 +37,8 @@ export interface BillingServiceOptions {
   events?: EventSink;
   /** Dunning emails to the customer's billing address (payment failed, suspended). */
   mail?: { send(message: { to: string; subject: string; text: string }): Promise<void> };
+  /** Absolute signed URL of an invoice's PDF or page, for the mails that carry it. */
+  documentLink?: (invoiceId: string, format: InvoiceDocumentFormat) => string;
   /** Where customers update their card, for dunning emails (e.g. `https://api.example.com/portal/invoices`). */
   portalInvoicesUrl?: () => string;
   /** Days after the first failure for each retry (`billing.retryDays`; default 1, 3, 5). */
@@ -71,6 +76,14 @@ export function createBillingService(options: BillingServiceOptions) {
     retryDays: options.retryDays ?? DEFAULT_RETRY_DAYS,
     netDays: options.netDays,
     mailCustomer: customerMailer(options.mail, subscriptions, log),
+    documentMails: createDocumentMails({
+      mail: options.mail,
+      subscriptions,
+      log,
+      sellerName: () => config.portal.branding.name ?? config.name,
+      documentLink: options.documentLink,
+      portalInvoicesUrl: options.portalInvoicesUrl,
+    }),
     portalInvoicesUrl: options.portalInvoicesUrl,
   };
   // Invoices, dunning and checkout call into payments and top-ups, which need them in turn and
@@ -98,6 +111,11 @@ export function createBillingService(options: BillingServiceOptions) {
   const topUps = createTopUps(deps, { railCustomers, payments });
   const run = createBillingRun(deps, { invoices, preview, payments, railCustomers });
   const creditNotes = createCreditNotes(deps);
+  const documents = createInvoiceDocuments({
+    config: () => config,
+    customer: (customerId) => subscriptions.customer(customerId),
+    adjustments: (invoiceId) => creditNotes.adjustments(invoiceId),
+  });
 
   return {
     rail,
@@ -123,6 +141,8 @@ export function createBillingService(options: BillingServiceOptions) {
     autoRecharge: topUps.autoRecharge,
     creditNotes,
     discounts,
+    /** An invoice's printable page and PDF (with its credit notes and refunds). */
+    documents,
     /** Refunds (part of) a paid invoice through the rail that took the payment, as a credit note. */
     async refundInvoice(invoiceId: string, amount?: string) {
       const { creditNote, payment } = await creditNotes.refund(invoiceId, amount);

@@ -1,4 +1,5 @@
 import { Registry } from 'prom-client';
+import { createInvoiceLinks } from '../billing/documents/index.ts';
 import {
   type BillingService,
   createBilling,
@@ -139,6 +140,7 @@ export async function buildModules(
   const billingSubscriptions = includedCredits.wrapPort(
     subscriptionPort({ store, config, subscriptions, customers, catalog }),
   );
+  const invoiceLinks = createInvoiceLinks(b.adminToken);
   const { service: billing } = createBilling({
     store,
     clock,
@@ -149,6 +151,8 @@ export async function buildModules(
     events: webhooks,
     mail: mailer,
     portalInvoicesUrl: () => `${consoleBase()}/portal/invoices`,
+    // Mailed invoices link to their PDF and page with a signed URL (never the admin token).
+    documentLink: (invoiceId, format) => `${consoleBase()}${invoiceLinks.sign(invoiceId, format)}`,
     onCreditsChange: (customerId) => void changes.publish({ topic: 'credits', id: customerId }),
   });
   await billing.credits.refresh();

@@ -10,6 +10,7 @@ import {
   sessionCsrfToken,
   setCsrfCookie,
 } from '../http/csrf.ts';
+import { PRIVATE_DOCUMENT_HEADERS } from '../http/document-headers.ts';
 import { ProblemError, problems } from '../http/problem.ts';
 import {
   clearSessionCookie,
@@ -586,7 +587,16 @@ export function mountPortal(app: Hono, deps: PortalHttpDeps): void {
   api.get('/invoices/:id/html', async (c) => {
     const html = await billingPort().invoiceHtml(sessionOf(c).customerId, c.req.param('id'));
     if (html === null) throw problems.notFound('No such invoice.');
-    return c.html(html);
+    return c.html(html, 200, PRIVATE_DOCUMENT_HEADERS);
+  });
+  api.get('/invoices/:id/pdf', async (c) => {
+    const file = await billingPort().invoicePdf(sessionOf(c).customerId, c.req.param('id'));
+    if (file === null) throw problems.notFound('No such invoice.');
+    return c.body(file.pdf as Uint8Array<ArrayBuffer>, 200, {
+      ...PRIVATE_DOCUMENT_HEADERS,
+      'content-type': 'application/pdf',
+      'content-disposition': `attachment; filename="${file.filename}"`,
+    });
   });
   api.post('/invoices/:id/pay', async (c) => {
     const customerId = ownerOf(c);

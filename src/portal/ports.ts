@@ -124,6 +124,34 @@ export interface InvoiceDetail extends InvoiceSummary {
   lines: MoneyLine[];
   /** Where to pay an open invoice on the provider's page (Paddle renewals); null otherwise. */
   paymentUrl: string | null;
+  /** Payments that settled it and refunds of it, oldest first (the receipts). */
+  payments: PaymentView[];
+  /** What reduced it after issue; the invoice itself never changes. */
+  creditNotes: CreditNoteView[];
+}
+
+export interface PaymentView {
+  id: string;
+  kind: 'payment' | 'refund';
+  status: 'pending' | 'succeeded' | 'failed';
+  amount: string;
+  currency: string;
+  createdAt: string;
+}
+
+export interface CreditNoteView {
+  id: string;
+  number: string;
+  reason: string;
+  memo: string | null;
+  total: string;
+  tax: string;
+  refundAmount: string;
+  creditAmount: string;
+  outOfBandAmount: string;
+  currency: string;
+  issuedAt: string;
+  lines: { description: string; amount: string }[];
 }
 
 export interface CardInput {
@@ -210,6 +238,7 @@ export interface BillingPort {
   /** null when the invoice does not exist or belongs to someone else. */
   getInvoice(customerId: string, invoiceId: string): Promise<InvoiceDetail | null>;
   invoiceHtml(customerId: string, invoiceId: string): Promise<string | null>;
+  invoicePdf(customerId: string, invoiceId: string): Promise<{ filename: string; pdf: Uint8Array } | null>;
   payInvoice(
     customerId: string,
     invoiceId: string,

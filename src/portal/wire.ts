@@ -4,7 +4,6 @@ import {
   type Invoice,
   type PaymentRail,
   rate,
-  renderInvoiceHtml,
   SANDBOX_CARDS,
   sumLines,
 } from '../billing/index.ts';
@@ -572,19 +571,41 @@ export function billingPort(deps: {
         tax: invoice.tax,
         lines: invoice.lines.map((l) => lineOf(l, names)),
         paymentUrl: invoice.paymentUrl,
+        payments: (await billing.payments(invoice.id))
+          .filter((p) => p.purpose === 'invoice' || p.purpose === 'refund')
+          .map((p) => ({
+            id: p.id,
+            kind: p.purpose === 'refund' ? ('refund' as const) : ('payment' as const),
+            status: p.status === 'succeeded' || p.status === 'failed' ? p.status : ('pending' as const),
+            amount: formatMoney(p.amount, p.currency),
+            currency: p.currency,
+            createdAt: new Date(p.created_at).toISOString(),
+          })),
+        creditNotes: (await billing.creditNotes.list({ invoiceId: invoice.id })).map((n) => ({
+          id: n.id,
+          number: n.number,
+          reason: n.reason,
+          memo: n.memo,
+          total: n.total,
+          tax: n.tax,
+          refundAmount: n.refundAmount,
+          creditAmount: n.creditAmount,
+          outOfBandAmount: n.outOfBandAmount,
+          currency: n.currency,
+          issuedAt: n.issuedAt,
+          lines: n.lines.map((l) => ({ description: l.description, amount: l.amount })),
+        })),
       };
     },
     async invoiceHtml(customerId, invoiceId) {
       const invoice = await own(customerId, invoiceId);
       if (!invoice || invoice.status === 'draft') return null;
-      const config = deps.config();
-      const customer = await deps.customers.get(customerId);
-      return renderInvoiceHtml(invoice, {
-        sellerName: config.portal.branding.name ?? config.name,
-        customerName: customer?.name ?? customerId,
-        customerEmail: customer?.email ?? null,
-        primaryColor: config.portal.branding.primaryColor,
-      });
+      return billing.documents.html(invoice);
+    },
+    async invoicePdf(customerId, invoiceId) {
+      const invoice = await own(customerId, invoiceId);
+      if (!invoice || invoice.status === 'draft') return null;
+      return { filename: `${invoice.number ?? invoice.id}.pdf`, pdf: await billing.documents.pdf(invoice) };
     },
     async payInvoice(customerId, invoiceId, card) {
       const invoice = await own(customerId, invoiceId);

@@ -12,7 +12,7 @@ export {
   type InvoiceLinks,
 } from './links.ts';
 export { type InvoiceAdjustments, type InvoiceDocumentContext, renderInvoicePdf } from './pdf.ts';
-export { type InvoiceDocuments, mountInvoiceDocumentRoutes, PRIVATE_DOCUMENT_HEADERS } from './routes.ts';
+export { type InvoiceDocuments, mountInvoiceDocumentRoutes } from './routes.ts';
 
 /** The seller (branding) and the customer an invoice document names. */
 export function documentContext(

@@ -1,5 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { Context, Hono } from 'hono';
+import { PRIVATE_DOCUMENT_HEADERS } from '../../http/document-headers.ts';
 import { problems } from '../../http/problem.ts';
 import type { Invoice } from '../model.ts';
 import type { InvoiceDocumentFormat, InvoiceLinks } from './links.ts';
@@ -25,13 +26,6 @@ function sameSecret(a: string, b: string): boolean {
   const y = Buffer.from(b);
   return x.length > 0 && x.length === y.length && timingSafeEqual(x, y);
 }
-
-/** Answers that hold a customer's invoice: never cached by proxies, never sent on as a Referer. */
-export const PRIVATE_DOCUMENT_HEADERS = {
-  'cache-control': 'private, no-store',
-  'referrer-policy': 'no-referrer',
-  'x-content-type-options': 'nosniff',
-} as const;
 
 export function mountInvoiceDocumentRoutes(
   app: Hono,

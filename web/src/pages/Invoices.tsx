@@ -128,9 +128,14 @@ export function InvoicePage({ id }: { id: string }) {
             Invoice {inv.number} <Badge tone={statusTone(inv.status)}>{inv.status}</Badge>
           </h1>
         </div>
-        <a className="btn" href={`/api/portal/invoices/${inv.id}/html`} target="_blank" rel="noreferrer">
-          Printable invoice
-        </a>
+        <div className="doc-actions">
+          <a className="btn" href={`/api/portal/invoices/${inv.id}/html`} target="_blank" rel="noreferrer">
+            Printable invoice
+          </a>
+          <a className="btn btn-primary" href={`/api/portal/invoices/${inv.id}/pdf`} download>
+            Download PDF
+          </a>
+        </div>
       </div>
       {paid && <Notice tone="ok">Thank you — the invoice is paid.</Notice>}
       <div className="grid grid-main">
@@ -186,6 +191,69 @@ export function InvoicePage({ id }: { id: string }) {
             </table>
           </div>
         </section>
+        {(inv.payments.length > 0 || inv.creditNotes.length > 0) && (
+          <section className="card" aria-labelledby="receipts-title">
+            <h2 id="receipts-title">Payments and credit notes</h2>
+            {inv.payments.length > 0 && (
+              <ul className="plain-list" data-testid="invoice-payments">
+                {inv.payments.map((p) => (
+                  <li key={p.id}>
+                    <span>
+                      {p.kind === 'refund' ? 'Refund' : 'Payment'} · {date(p.createdAt)}{' '}
+                      <Badge tone={p.status === 'succeeded' ? 'ok' : p.status === 'failed' ? 'bad' : 'warn'}>
+                        {p.status}
+                      </Badge>
+                    </span>
+                    <span className="num">
+                      {p.kind === 'refund' ? '−' : ''}
+                      {money(p.amount, p.currency)}
+                    </span>
+                  </li>
+                ))}
+              </ul>
+            )}
+            {inv.creditNotes.map((n) => (
+              <div key={n.id} className="invoice-credit-note" data-testid="credit-note">
+                <p>
+                  <strong>Credit note {n.number}</strong> · {date(n.issuedAt)} · {n.reason.replace(/_/g, ' ')}
+                  {n.memo ? ` — ${n.memo}` : ''}
+                </p>
+                <ul className="plain-list">
+                  {n.lines.map((l, i) => (
+                    // biome-ignore lint/suspicious/noArrayIndexKey: credit note lines are immutable and ordered.
+                    <li key={i}>
+                      <span>{l.description}</span>
+                      <span className="num">−{money(l.amount, n.currency)}</span>
+                    </li>
+                  ))}
+                  <li>
+                    <span className="muted">Tax</span>
+                    <span className="num">−{money(n.tax, n.currency)}</span>
+                  </li>
+                  <li>
+                    <strong>Total credited</strong>
+                    <strong className="num">−{money(n.total, n.currency)}</strong>
+                  </li>
+                </ul>
+                <p className="small muted">
+                  {[
+                    Number(n.refundAmount) > 0
+                      ? `${money(n.refundAmount, n.currency)} refunded to your payment method`
+                      : '',
+                    Number(n.creditAmount) > 0
+                      ? `${money(n.creditAmount, n.currency)} added to your credits`
+                      : '',
+                    Number(n.outOfBandAmount) > 0
+                      ? `${money(n.outOfBandAmount, n.currency)} settled separately`
+                      : '',
+                  ]
+                    .filter(Boolean)
+                    .join(' · ')}
+                </p>
+              </div>
+            ))}
+          </section>
+        )}
         {inv.status === 'open' && (
           <section className="card" aria-labelledby="pay-title">
             <h2 id="pay-title">Pay {money(inv.total, inv.currency)}</h2>
