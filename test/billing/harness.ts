@@ -98,3 +98,7 @@ export async function openHarness(
 }
 
 export const DAY = 86_400_000;
+
+/** The invoice mail at issue and the receipt (documents/mails.ts), for tests about other mails. */
+export const isDocumentMail = (m: { subject: string }) =>
+  /^Invoice \S+ from /.test(m.subject) || m.subject.startsWith('Receipt for invoice ');

@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { renderInvoiceHtml, type SandboxRail } from '../../src/billing/index.ts';
 import { sqlRows } from '../../src/billing/model.ts';
-import { billingConfig, DAY, type Harness, openHarness } from './harness.ts';
+import { billingConfig, DAY, type Harness, isDocumentMail, openHarness } from './harness.ts';
 
 let h: Harness;
 let n = 0;
@@ -200,7 +200,7 @@ describe('dunning: decline → retries → past_due → suspended → pay → ac
     expect(h.events.map((e) => e.type)).toEqual(
       expect.arrayContaining(['invoice.payment_failed', 'subscription.past_due', 'subscription.suspended']),
     );
-    const mails = h.mails.filter((m) => m.to === customer.email);
+    const mails = h.mails.filter((m) => m.to === customer.email && !isDocumentMail(m));
     // first attempt, the +1 day retry, the +3 days retry (run on day 7), then the suspension
     expect(mails.map((m) => m.subject).sort()).toEqual([
       `Payment failed for invoice ${invoice?.number}`,
