@@ -59,7 +59,7 @@ export function mountRoutes(
   mountMeteringRoutes(consoleApp, {
     adminToken,
     metering: m.metering,
-    customers: customerSubjectStore(store, m.customers),
+    customers: { store, service: m.customers, subjects: customerSubjectStore(store, m.customers) },
     now: () => clock.now(),
   });
   // /api/admin (+ /api/admin/openapi.json and the /api/admin/docs reference page).

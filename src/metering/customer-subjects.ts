@@ -11,6 +11,8 @@ import { run } from './repo.ts';
 export interface CustomerSubjectStore extends CustomerSubjects {
   /** The customer's subject keys, its id first. */
   keysOf(customerId: string): Promise<string[]>;
+  /** 409 when another customer than `customerId` owns one of the keys (check before creating). */
+  assertAvailable(keys: readonly string[], customerId?: string): Promise<void>;
   /** Replaces the customer's extra keys (its id always stays); 409 when another customer owns one. */
   setKeys(customerId: string, keys: readonly string[]): Promise<string[]>;
 }
@@ -39,6 +41,18 @@ export function customerSubjectStore(
       }
       for (const row of await extraKeys(customerIds)) owners.set(row.subject_key, row.customer_id);
       return owners;
+    },
+    async assertAvailable(keys, customerId) {
+      const [other] = await store.query<{ subject_key: string }>(
+        `select subject_key from customer_subject_keys where subject_key = any($1::text[]) and customer_id <> $2
+         union all select id from customers where id = any($1::text[]) and id <> $2 and deleted_at is null limit 1`,
+        [keys, customerId ?? ''],
+      );
+      if (other) {
+        throw problems.conflict(`The subject key "${other.subject_key}" belongs to another customer.`, {
+          subjectKey: other.subject_key,
+        });
+      }
     },
     async keysOf(customerId) {
       return [

@@ -1,10 +1,14 @@
 import type { Hono } from 'hono';
 import { requireAdmin } from '../../admin/auth.ts';
+import type { Store } from '../../store/index.ts';
+import type { CustomerService } from '../../subscriptions/customers.ts';
+import type { CustomerSubjectStore } from '../customer-subjects.ts';
 import type { Metering } from '../index.ts';
-import type { CustomerSubjects } from './customers.ts';
+import { mountCustomerRoutes } from './customers-api.ts';
 import { mountEventRoutes } from './events.ts';
 import { mountMeterRoutes } from './meters.ts';
 import { mountQueryRoutes } from './query.ts';
+import { mountSubjectRoutes } from './subjects.ts';
 
 export type { CustomerSubjects } from './customers.ts';
 export { meterJson } from './meters.ts';
@@ -20,13 +24,18 @@ export function mountMeteringRoutes(
   deps: {
     adminToken: string;
     metering: Pick<Metering, 'meters' | 'reader' | 'ingest' | 'listEvents' | 'groupByValues'>;
-    customers?: CustomerSubjects;
+    /** Tollgate's customers as OpenMeter's (`/api/v1/customers`, `filterCustomerId`). */
+    customers?: { store: Store; service: CustomerService; subjects: CustomerSubjectStore };
     now: () => Date;
   },
 ): void {
   const auth = requireAdmin(deps.adminToken);
-  for (const path of ['/api/v1/events', '/api/v1/meters', '/api/v1/meters/*']) app.use(path, auth);
-  const { metering, customers } = deps;
+  for (const resource of ['events', 'meters', 'subjects', 'customers']) {
+    app.use(`/api/v1/${resource}`, auth);
+    app.use(`/api/v1/${resource}/*`, auth);
+  }
+  const { metering } = deps;
+  const customers = deps.customers?.subjects;
   mountEventRoutes(app, { ingest: metering.ingest, listEvents: metering.listEvents, customers });
   mountMeterRoutes(app, { meters: metering.meters });
   mountQueryRoutes(app, {
@@ -36,4 +45,12 @@ export function mountMeteringRoutes(
     customers,
     now: deps.now,
   });
+  if (deps.customers) {
+    mountSubjectRoutes(app, { store: deps.customers.store });
+    mountCustomerRoutes(app, {
+      store: deps.customers.store,
+      customers: deps.customers.service,
+      subjects: deps.customers.subjects,
+    });
+  }
 }

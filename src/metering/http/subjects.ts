@@ -1,0 +1,98 @@
+import type { Hono } from 'hono';
+import { z } from 'zod';
+import { problems } from '../../http/problem.ts';
+import type { Store } from '../../store/index.ts';
+import { newId } from '../../util/ids.ts';
+
+/**
+ * OpenMeter's subjects API (`/api/v1/subjects`): upsert (a batch), list, get by id or key, delete.
+ * A subject is a key usage is metered under, with a display name and metadata; deleting one
+ * removes the record, not the usage (as in OpenMeter).
+ */
+interface SubjectRow {
+  key: string;
+  id: string;
+  display_name: string | null;
+  metadata: Record<string, unknown> | string | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+const subjectJson = (row: SubjectRow) => ({
+  id: row.id,
+  key: row.key,
+  displayName: row.display_name,
+  metadata: typeof row.metadata === 'string' ? JSON.parse(row.metadata) : (row.metadata ?? {}),
+});
+
+const upsertSchema = z
+  .array(
+    z.strictObject({
+      key: z.string().min(1).max(256),
+      displayName: z.string().max(256).nullable().optional(),
+      metadata: z.record(z.string(), z.unknown()).nullable().optional(),
+      currentPeriodStart: z.string().optional(),
+      currentPeriodEnd: z.string().optional(),
+      stripeCustomerId: z.string().nullable().optional(),
+    }),
+  )
+  .min(1)
+  .max(1000);
+
+const COLUMNS = 'key, id, display_name, metadata, created_at, updated_at';
+
+export function mountSubjectRoutes(app: Hono, deps: { store: Store }): void {
+  const { store } = deps;
+  const find = async (idOrKey: string) => {
+    const [row] = await store.query<SubjectRow>(
+      `select ${COLUMNS} from metering_subjects where key = $1 or id = $1 order by (key = $1) desc limit 1`,
+      [idOrKey],
+    );
+    if (!row) throw problems.notFound(`No subject "${idOrKey}".`);
+    return row;
+  };
+
+  app.post('/api/v1/subjects', async (c) => {
+    let body: unknown;
+    try {
+      body = await c.req.json();
+    } catch {
+      throw problems.badRequest('The body is not valid JSON.');
+    }
+    const parsed = upsertSchema.safeParse(body);
+    if (!parsed.success) {
+      const errors = parsed.error.issues.map((i) => ({
+        path: i.path.join('.') || '(body)',
+        message: i.message,
+      }));
+      throw problems.validation(`Invalid subjects: ${errors[0]?.path}: ${errors[0]?.message}`, errors);
+    }
+    const rows: SubjectRow[] = [];
+    for (const s of parsed.data) {
+      const [row] = await store.query<SubjectRow>(
+        `insert into metering_subjects (key, id, display_name, metadata) values ($1, $2, $3, $4::jsonb)
+         on conflict (key) do update set display_name = excluded.display_name, metadata = excluded.metadata, updated_at = now()
+         returning ${COLUMNS}`,
+        [s.key, newId('sub'), s.displayName ?? null, JSON.stringify(s.metadata ?? {})],
+      );
+      rows.push(row as SubjectRow);
+    }
+    return c.json(rows.map(subjectJson));
+  });
+
+  app.get('/api/v1/subjects', async (c) =>
+    c.json(
+      (
+        await store.query<SubjectRow>(`select ${COLUMNS} from metering_subjects order by key limit 10000`)
+      ).map(subjectJson),
+    ),
+  );
+
+  app.get('/api/v1/subjects/:idOrKey', async (c) => c.json(subjectJson(await find(c.req.param('idOrKey')))));
+
+  app.delete('/api/v1/subjects/:idOrKey', async (c) => {
+    const row = await find(c.req.param('idOrKey'));
+    await store.query('delete from metering_subjects where key = $1', [row.key]);
+    return c.body(null, 204);
+  });
+}

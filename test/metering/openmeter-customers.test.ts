@@ -1,0 +1,167 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type OmStack, startOmStack } from './om-stack.ts';
+
+/**
+ * OpenMeter's subjects and customers through the official `@openmeter/sdk`. Tollgate's customers
+ * are OpenMeter's customers (one store): a customer created here is the customer the admin API
+ * and billing see, its id is its key and first subject key, and `usageAttribution.subjectKeys`
+ * attribute more subjects to it (mapping.go: filterCustomerId filters and groups by customer_id).
+ */
+let stack: OmStack;
+const at = (iso: string) => new Date(iso);
+
+beforeAll(async () => {
+  stack = await startOmStack();
+}, 60_000);
+
+afterAll(async () => {
+  await stack?.stop();
+});
+
+describe('OpenMeter subjects and customers through the official client', () => {
+  it('upserts, lists, gets and deletes subjects', async () => {
+    const { om } = stack;
+    type Subject = { id: string; key: string; displayName?: string | null };
+    const [created] = (await om.subjects.upsert([
+      { key: 'sub-a', displayName: 'Team A', metadata: { tier: 'gold' } },
+    ])) as unknown as Subject[];
+    expect(created).toMatchObject({ key: 'sub-a', displayName: 'Team A', metadata: { tier: 'gold' } });
+    expect(created?.id).toMatch(/^sub_/);
+    await om.subjects.upsert([{ key: 'sub-a', displayName: 'Team A2' }, { key: 'sub-b' }]);
+    const list = async () => (await om.subjects.list()) as unknown as Subject[];
+    expect((await list()).map((s) => [s.key, s.displayName])).toEqual([
+      ['sub-a', 'Team A2'],
+      ['sub-b', null],
+    ]);
+    expect((await om.subjects.get(created?.id as string))?.key).toBe('sub-a');
+    expect((await om.subjects.get('sub-a'))?.id).toBe(created?.id);
+    await om.subjects.delete('sub-a');
+    await expect(om.subjects.get('sub-a')).rejects.toMatchObject({ status: 404 });
+    expect((await list()).map((s) => s.key)).toEqual(['sub-b']);
+  });
+
+  it("creates customers that are Tollgate's customers, with usage attribution", async () => {
+    const { om, tollgate } = stack;
+    const created = await om.customers.create({
+      key: 'acme',
+      name: 'Acme Inc.',
+      primaryEmail: 'billing@acme.test',
+      currency: 'EUR',
+      usageAttribution: { subjectKeys: ['acme-user-1'] },
+    } as never);
+    expect(created).toMatchObject({
+      id: 'acme',
+      key: 'acme',
+      name: 'Acme Inc.',
+      primaryEmail: 'billing@acme.test',
+      currency: 'EUR',
+      usageAttribution: { subjectKeys: ['acme', 'acme-user-1'] },
+    });
+    // The same customer, in Tollgate's own customer service.
+    expect((await tollgate.customers.get('acme'))?.name).toBe('Acme Inc.');
+    await om.customers.create({
+      key: 'globex',
+      name: 'Globex',
+      usageAttribution: { subjectKeys: [] },
+    } as never);
+    await expect(
+      om.customers.create({ name: 'Thief', usageAttribution: { subjectKeys: ['acme-user-1'] } } as never),
+    ).rejects.toMatchObject({ status: 409 });
+
+    type Page = { page: number; pageSize: number; totalCount: number; items: { id: string }[] };
+    const list = async (query: Record<string, unknown> = {}) =>
+      (await om.customers.list(query as never)) as Page;
+    const listed = await list({ subject: 'acme-user-1' });
+    expect(listed).toMatchObject({ page: 1, pageSize: 100, totalCount: 1 });
+    expect(listed.items.map((c) => c.id)).toEqual(['acme']);
+    expect((await list({ name: 'glob' })).items.map((c) => c.id)).toEqual(['globex']);
+
+    const updated = await om.customers.update('acme', {
+      name: 'Acme Corp.',
+      usageAttribution: { subjectKeys: ['acme-user-1', 'acme-user-2'] },
+    } as never);
+    expect(updated).toMatchObject({
+      name: 'Acme Corp.',
+      usageAttribution: { subjectKeys: ['acme', 'acme-user-1', 'acme-user-2'] },
+    });
+    expect((await om.customers.get('acme'))?.name).toBe('Acme Corp.');
+  });
+
+  it('filters meter queries and events by customer and groups by customer_id', async () => {
+    const { om } = stack;
+    await om.events.ingest([
+      {
+        id: 'c1',
+        source: 'c',
+        type: 'tokens',
+        subject: 'acme',
+        time: at('2026-06-01T10:00:00Z'),
+        data: { tokens: 5, model: 'a' },
+      },
+      {
+        id: 'c2',
+        source: 'c',
+        type: 'tokens',
+        subject: 'acme-user-1',
+        time: at('2026-06-01T10:05:00Z'),
+        data: { tokens: 7, model: 'a' },
+      },
+      {
+        id: 'c3',
+        source: 'c',
+        type: 'tokens',
+        subject: 'acme-user-2',
+        time: at('2026-06-01T11:00:00Z'),
+        data: { tokens: 11, model: 'b' },
+      },
+      {
+        id: 'c4',
+        source: 'c',
+        type: 'tokens',
+        subject: 'globex',
+        time: at('2026-06-01T10:00:00Z'),
+        data: { tokens: 100, model: 'a' },
+      },
+      {
+        id: 'c5',
+        source: 'c',
+        type: 'tokens',
+        subject: 'nobody',
+        time: at('2026-06-01T10:00:00Z'),
+        data: { tokens: 1000, model: 'a' },
+      },
+    ]);
+    const total = await om.meters.query('tokens', { filterCustomerId: ['acme'] });
+    expect(total.data.map((r) => [r.customerId, r.subject, r.value])).toEqual([['acme', null, 23]]);
+    const both = await om.meters.query('tokens', {
+      filterCustomerId: ['acme', 'globex'],
+      groupBy: ['model'],
+      windowSize: 'DAY',
+    });
+    expect(both.data.map((r) => [r.customerId, r.groupBy.model, r.value])).toEqual([
+      ['acme', 'a', 12],
+      ['acme', 'b', 11],
+      ['globex', 'a', 100],
+    ]);
+    const models = await om.meters.query('models', { filterCustomerId: ['acme'] });
+    expect(models.data.map((r) => [r.customerId, r.value])).toEqual([['acme', 2]]);
+    await expect(om.meters.query('tokens', { filterCustomerId: ['nope'] })).rejects.toMatchObject({
+      status: 400,
+    });
+
+    const events = (await om.events.list({ customerId: ['acme'] } as never)) ?? [];
+    expect(events.map((e) => [e.event.id, e.customerId])).toEqual([
+      ['c3', 'acme'],
+      ['c2', 'acme'],
+      ['c1', 'acme'],
+    ]);
+  });
+
+  it('deletes a customer (soft, as the admin API does)', async () => {
+    const { om } = stack;
+    await om.customers.delete('globex');
+    await expect(om.customers.get('globex')).rejects.toMatchObject({ status: 404 });
+    const page = (await om.customers.list()) as { items: { id: string }[] };
+    expect(page.items.map((c) => c.id)).toEqual(['acme']);
+  });
+});
