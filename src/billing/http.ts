@@ -5,6 +5,7 @@ import type { ResolvedConfig } from '../config/index.ts';
 import { problems } from '../http/problem.ts';
 import { validationHook } from '../http/validation.ts';
 import { creditNoteRoutes } from './credit-notes/routes.ts';
+import { discountRoutes } from './discounts/routes.ts';
 import { createInvoiceLinks, mountInvoiceDocumentRoutes } from './documents/index.ts';
 import type { SubscriptionPort } from './model.ts';
 import { mountCreditRoutes } from './routes/credits.ts';
@@ -16,7 +17,8 @@ import type { BillingService } from './service.ts';
  * Billing's HTTP surface:
  * - admin routes (`billingAdminApi`), one file per resource under `routes/`, written with
  *   `createRoute` so the admin API's OpenAPI document lists them: invoices, credits, billing
- *   runs, and the credit notes and refunds of `credit-notes/routes.ts`. The admin API they are
+ *   runs, the credit notes and refunds of `credit-notes/routes.ts` and the coupons and discounts
+ *   of `discounts/routes.ts`. The admin API they are
  *   mounted into checks the token;
  * - public routes (`mountBillingPublicRoutes`): `/invoices/:id.html|pdf` (admin token in the
  *   header, or a signed link; `documents/routes.ts`) and `/api/billing/webhooks/:rail` (verified
@@ -43,6 +45,18 @@ export function billingAdminApi(deps: BillingRouteDeps): OpenAPIHono {
       refund: async (invoiceId, amount) => {
         const refund = await deps.billing.refundInvoice(invoiceId, amount);
         return { ...refund, purpose: 'refund' as const };
+      },
+    }),
+  );
+  app.route(
+    '/',
+    discountRoutes({
+      adminToken: deps.adminToken,
+      discounts: deps.billing.discounts,
+      async currencyOf(customerId, subscriptionId) {
+        const subs = await deps.subscriptions.listForCustomer(customerId);
+        const sub = subs.find((s) => (subscriptionId ? s.id === subscriptionId : s.status !== 'canceled'));
+        return sub?.currency ?? null;
       },
     }),
   );

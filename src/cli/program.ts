@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { registerBillingCommands } from './bill.ts';
+import { registerCouponCommands } from './coupons.ts';
 import { registerCustomersCommands } from './customers.ts';
 import { DATA_DIR_HELP } from './data-dir.ts';
 import { CliError } from './errors.ts';
@@ -23,6 +24,7 @@ const COMMANDS: ((program: Command) => void)[] = [
   registerPlansCommands,
   registerCustomersCommands,
   registerBillingCommands,
+  registerCouponCommands,
 ];
 
 export interface ProgramOutput {
