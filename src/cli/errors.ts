@@ -1,3 +1,4 @@
+import { BackendUnavailableError } from '../cluster/backends.ts';
 import { ConfigError } from '../config/index.ts';
 import { isProblemError } from '../http/problem.ts';
 import { StoreLockedError } from '../store/index.ts';
@@ -9,7 +10,12 @@ export class CliError extends Error {
 
 /** The one line the CLI prints for a failed command. */
 export function describeError(error: unknown): string {
-  if (error instanceof CliError || error instanceof ConfigError || error instanceof StoreLockedError) {
+  if (
+    error instanceof CliError ||
+    error instanceof ConfigError ||
+    error instanceof StoreLockedError ||
+    error instanceof BackendUnavailableError
+  ) {
     return error.message;
   }
   if (isProblemError(error)) return `${error.title}: ${error.detail ?? ''}`;

@@ -8,13 +8,17 @@ import {
   type JetStreamUsageLog,
   openJetStreamUsageLog,
   startJetStreamConsumer,
+  streamPressure,
   usageStreamLag,
+  usageStreamStatus,
 } from '../metering/jetstream.ts';
 import { RedisCounterStore } from '../ratelimit/redis.ts';
 import type { CounterStore } from '../ratelimit/types.ts';
 import type { ChangeFeed } from '../store/changes.ts';
 import { type PgChangeFeed, pgChangeFeed } from '../store/pg-changes.ts';
 import type { Store } from '../store/store.ts';
+import { parseByteSize } from '../util/bytes.ts';
+import { isoDurationMs } from '../util/duration.ts';
 import type { Logger } from '../util/log.ts';
 import type { Role } from './roles.ts';
 import { runsGateway, runsWorker } from './roles.ts';
@@ -40,6 +44,24 @@ export interface BackendStatus {
   ok: boolean;
   kind: string;
   detail?: string;
+  /** Works now, but needs an operator's attention soon (e.g. the usage stream nears its size limit). */
+  warning?: string;
+}
+
+/**
+ * A backend given at start-up cannot be reached. Start-up stops at once with this one-line
+ * message (the CLI prints it without a stack trace) and closes whatever it had opened, so no
+ * listener is left half up.
+ */
+export class BackendUnavailableError extends Error {
+  readonly backend: 'nats' | 'postgres-listen';
+  constructor(backend: 'nats' | 'postgres-listen', url: string, reason: string) {
+    super(
+      `cannot reach ${backend === 'nats' ? 'NATS' : 'PostgreSQL (LISTEN)'} at ${redactUrl(url)}: ${reason}`,
+    );
+    this.name = 'BackendUnavailableError';
+    this.backend = backend;
+  }
 }
 
 export interface ScaleOutBackends {
@@ -70,6 +92,11 @@ const isPostgres = (url: string | undefined) => !!url && /^postgres(ql)?:\/\//.t
 export async function openScaleOutBackends(options: ScaleOutOptions): Promise<ScaleOutBackends> {
   const { config, role, log } = options;
   const settings = config.scaleOut;
+  const streamLimits = {
+    maxBytes: parseByteSize(settings.usageStreamLimits.maxBytes) ?? undefined,
+    maxAgeMs: isoDurationMs(settings.usageStreamLimits.maxAge) ?? undefined,
+    discard: settings.usageStreamLimits.discard,
+  };
   const closing: (() => Promise<void>)[] = [];
   const cleanup = async () => {
     for (const close of closing.reverse()) await close().catch(() => {});
@@ -101,13 +128,17 @@ export async function openScaleOutBackends(options: ScaleOutOptions): Promise<Sc
 
     let usageLog: JetStreamUsageLog | null = null;
     if (options.nats && runsGateway(role)) {
+      const url = options.nats;
       usageLog = await openJetStreamUsageLog({
-        url: options.nats,
+        url,
         stream: settings.usageStream,
         subject: settings.usageSubject,
         appendTimeoutMs: settings.usageAckTimeoutMs,
+        ...streamLimits,
         name: `tollgate-${role}-${process.pid}`,
         log: log.child({ backend: 'nats' }),
+      }).catch((error: Error) => {
+        throw new BackendUnavailableError('nats', url, rootMessage(error));
       });
       const opened = usageLog;
       closing.push(() => opened.close());
@@ -144,19 +175,47 @@ export async function openScaleOutBackends(options: ScaleOutOptions): Promise<Sc
     let usageConsumer: JetStreamConsumer | null = null;
     // Processes without the consumer (console) read its lag through their own connection.
     let monitor: ReturnType<typeof connectNats> | null = null;
-    const lag = async (): Promise<number | null> => {
-      if (usageConsumer) return usageConsumer.lag();
-      if (!options.nats) return null;
-      if (!monitor) {
+    const monitorConnection = () => {
+      if (!monitor && options.nats) {
         monitor = connectNats(options.nats, `tollgate-monitor-${process.pid}`);
         const opened = monitor;
+        // A failed first connect is retried on the next probe, not kept as a rejected promise.
+        opened.catch(() => {
+          if (monitor === opened) monitor = null;
+        });
         closing.push(async () => {
           const nc = await opened.catch(() => null);
           await nc?.close();
         });
       }
-      const nc = await monitor;
+      return monitor;
+    };
+    const lag = async (): Promise<number | null> => {
+      if (usageConsumer) return usageConsumer.lag();
+      const nc = await monitorConnection();
+      if (!nc) return null;
       return usageStreamLag(nc, settings.usageStream, DEFAULT_USAGE_CONSUMER);
+    };
+    /** How full the usage stream is, with a warning past `warnAt` of the share at risk. */
+    const streamStatus = async (): Promise<BackendStatus> => {
+      const nc = await monitorConnection();
+      if (!nc) return { ok: false, kind: 'jetstream-stream', detail: 'no NATS connection' };
+      const status = await usageStreamStatus(nc, settings.usageStream, DEFAULT_USAGE_CONSUMER);
+      const pressure = streamPressure(status);
+      const percent = (pressure * 100).toFixed(1);
+      const detail = `${status.messages} events, ${status.bytes} of ${status.maxBytes} bytes (discard ${status.discard}); ${percent}% of the limit at risk`;
+      const warnAt = settings.usageStreamLimits.warnAt;
+      return {
+        ok: true,
+        kind: 'jetstream-stream',
+        detail,
+        ...(pressure >= warnAt && {
+          warning:
+            status.discard === 'new'
+              ? `the usage stream is ${percent}% full: at 100% NATS refuses usage events and gateways answer 503 (raise scaleOut.usageStreamLimits.maxBytes)`
+              : `unmetered events fill ${percent}% of the usage stream: at 100% NATS drops them before they are metered (check the worker; raise scaleOut.usageStreamLimits.maxBytes)`,
+        }),
+      };
     };
     const backends: ScaleOutBackends = {
       counters,
@@ -167,13 +226,17 @@ export async function openScaleOutBackends(options: ScaleOutOptions): Promise<Sc
       },
       async startUsageConsumer(write) {
         if (!options.nats || !runsWorker(role)) return null;
+        const url = options.nats;
         usageConsumer = await startJetStreamConsumer({
-          url: options.nats,
+          url,
           stream: settings.usageStream,
           subject: settings.usageSubject,
+          ...streamLimits,
           name: `tollgate-worker-${process.pid}`,
           write,
           log: log.child({ backend: 'nats-consumer' }),
+        }).catch((error: Error) => {
+          throw new BackendUnavailableError('nats', url, rootMessage(error));
         });
         const started = usageConsumer;
         closing.push(() => started.stop());
@@ -189,6 +252,20 @@ export async function openScaleOutBackends(options: ScaleOutOptions): Promise<Sc
           };
         }
         if (usageLog) result.nats = { ok: usageLog.connected, kind: 'jetstream' };
+        else if (options.nats && !usageConsumer) {
+          // Console and CLI roles publish nothing, but read the stream (lag, size): report it too.
+          const nc = await withTimeout(Promise.resolve(monitorConnection()), 1_000).catch(() => null);
+          result.nats = nc
+            ? { ok: !nc.isClosed(), kind: 'jetstream' }
+            : { ok: false, kind: 'jetstream', detail: `unreachable at ${redactUrl(options.nats)}` };
+        }
+        if (options.nats) {
+          result.usageStream = await withTimeout(streamStatus(), 1_000).catch((error: Error) => ({
+            ok: false,
+            kind: 'jetstream-stream',
+            detail: `stream unreachable (${error.message})`,
+          }));
+        }
         if (usageConsumer) {
           const current = await withTimeout(usageConsumer.lag(), 1_000).catch(() => null);
           result.usageConsumer = {
@@ -210,6 +287,22 @@ export async function openScaleOutBackends(options: ScaleOutOptions): Promise<Sc
             async collect() {
               const current = await withTimeout(lag(), 1_000).catch(() => null);
               if (current !== null) this.set(current);
+            },
+          });
+        }
+        if (options.nats) {
+          new Gauge({
+            name: 'tollgate_usage_stream_pressure',
+            help: 'Share (0-1) of the usage stream size limit at risk: unmetered events with discard old, the whole stream with discard new',
+            registers: [registry],
+            async collect() {
+              const nc = await withTimeout(Promise.resolve(monitorConnection()), 1_000).catch(() => null);
+              if (!nc) return;
+              const status = await withTimeout(
+                usageStreamStatus(nc, settings.usageStream, DEFAULT_USAGE_CONSUMER),
+                1_000,
+              ).catch(() => null);
+              if (status) this.set(streamPressure(status));
             },
           });
         }
@@ -263,6 +356,13 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
       },
     );
   });
+}
+
+/** The innermost message of an error chain (connect errors wrap the socket's reason). */
+function rootMessage(error: Error): string {
+  let current: unknown = error;
+  while (current instanceof Error && current.cause instanceof Error) current = current.cause;
+  return current instanceof Error ? current.message : String(current);
 }
 
 function redactUrl(url: string): string {

@@ -25,7 +25,14 @@ export async function readiness(
     return { status: 503, body: { status: 'unavailable', detail: (error as Error).message } };
   }
   const ready = Object.values(backends).every((b) => b.ok);
-  return { status: ready ? 200 : 503, body: { status: ready ? 'ready' : 'degraded', backends } };
+  // Warnings do not fail readiness (the node works); they are listed for the operator.
+  const warnings = Object.entries(backends).flatMap(([name, b]) =>
+    b.warning ? [`${name}: ${b.warning}`] : [],
+  );
+  return {
+    status: ready ? 200 : 503,
+    body: { status: ready ? 'ready' : 'degraded', backends, ...(warnings.length > 0 && { warnings }) },
+  };
 }
 
 export function startHealthServer(options: HealthServerOptions): Promise<{ server: Server; url: string }> {

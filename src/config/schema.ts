@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { parseIsoDuration, parseWindow } from '../util/duration.ts';
+import { parseByteSize } from '../util/bytes.ts';
+import { isoDurationMs, parseIsoDuration, parseWindow } from '../util/duration.ts';
 import { JSON_PATH_PATTERN } from '../util/jsonpath.ts';
 import { Decimal, isMoneyString } from '../util/money.ts';
 import type { InboundPolicy, MeteringHook, OutboundPolicy, PricingHook, RateLimitFunction } from './types.ts';
@@ -589,6 +590,35 @@ export const configSchema = z.strictObject({
        * off instead); either way the call is not billed and its quota is given back.
        */
       usageAckTimeoutMs: z.number().int().positive().default(15_000),
+      /**
+       * Size and retention of the usage stream on each NATS server (applied to an existing stream
+       * at start-up). The stream is a buffer in front of metering: see deploy/README.md for the
+       * disk budget. `/readyz` warns, and `tollgate_usage_stream_pressure` rises, before the limit.
+       */
+      usageStreamLimits: z
+        .strictObject({
+          /** Largest size on disk per replica: bytes, or a size such as "10GiB". */
+          maxBytes: z
+            .union([z.number(), z.string()])
+            .refine(
+              (v) => parseByteSize(v) !== null,
+              'must be a size such as "10GiB", "500MB" or a number of bytes',
+            )
+            .default('10GiB'),
+          /** How long events stay (their replay window): a fixed ISO 8601 duration such as "P7D". */
+          maxAge: z
+            .string()
+            .refine(
+              (v) => isoDurationMs(v) !== null,
+              'must be a fixed ISO 8601 duration such as "P7D" or "PT12H" (no months or years)',
+            )
+            .default('P7D'),
+          /** At the size limit: 'old' drops the oldest events, 'new' refuses new ones (gateways answer 503). */
+          discard: z.enum(['old', 'new']).default('old'),
+          /** Share of `maxBytes` at risk (see deploy/README.md) at which /readyz warns. */
+          warnAt: z.number().gt(0).lt(1).default(0.8),
+        })
+        .prefault({}),
       /** PostgreSQL NOTIFY channel of the change feed. */
       changeChannel: z
         .string()

@@ -2,6 +2,7 @@ import {
   AckPolicy,
   type ConsumerMessages,
   DeliverPolicy,
+  DiscardPolicy,
   type JetStreamManager,
   type JsMsg,
   jetstream,
@@ -41,6 +42,16 @@ export interface JetStreamOptions {
   duplicateWindowMs?: number;
   /** How long events stay in the stream (replay window). Default 7 days. */
   maxAgeMs?: number;
+  /**
+   * Largest size of the stream on the server's disk (per replica). Default 10 GiB. The stream is
+   * a buffer in front of metering, not the record: see deploy/README.md for the disk budget.
+   */
+  maxBytes?: number;
+  /**
+   * What the server does at `maxBytes`: 'old' drops the oldest events (already metered unless the
+   * worker is that far behind); 'new' refuses new ones (gateways answer 503). Default 'old'.
+   */
+  discard?: 'old' | 'new';
   /** Connection name shown by the server (`nats server report connections`). */
   name?: string;
   log?: Logger;
@@ -65,7 +76,11 @@ interface Resolved {
   subject: string;
   duplicateWindowMs: number;
   maxAgeMs: number;
+  maxBytes: number;
+  discard: 'old' | 'new';
 }
+
+export const DEFAULT_USAGE_STREAM_MAX_BYTES = 10 * 1024 ** 3;
 
 function resolveOptions(options: JetStreamOptions): Resolved {
   const stream = options.stream ?? DEFAULT_USAGE_STREAM;
@@ -79,6 +94,8 @@ function resolveOptions(options: JetStreamOptions): Resolved {
     subject,
     duplicateWindowMs: options.duplicateWindowMs ?? 10 * 60_000,
     maxAgeMs: options.maxAgeMs ?? 7 * 24 * 3_600_000,
+    maxBytes: options.maxBytes ?? DEFAULT_USAGE_STREAM_MAX_BYTES,
+    discard: options.discard ?? 'old',
   };
 }
 
@@ -110,10 +127,43 @@ export async function connectNats(url: string, name: string, log?: Logger): Prom
   }
 }
 
-/** Creates the stream if it does not exist (several processes may race: "already in use" is fine). */
+/**
+ * Creates the stream if it does not exist (several processes may race: "already in use" is fine),
+ * and brings the limits of an existing one (size, age, discard policy) to the configured values:
+ * before these were settings, streams were created without a size limit, and a full disk hung
+ * every response.
+ */
 export async function ensureUsageStream(jsm: JetStreamManager, resolved: Resolved): Promise<void> {
   try {
-    await jsm.streams.info(resolved.stream);
+    await applyStreamLimits(jsm, resolved);
+  } catch (error) {
+    // NATS reserves max_bytes up front: a limit larger than its file store is refused.
+    if (/insufficient (storage )?resources/i.test((error as Error).message)) {
+      throw new Error(
+        `NATS cannot reserve ${resolved.maxBytes} bytes for the usage stream "${resolved.stream}": lower scaleOut.usageStreamLimits.maxBytes or give JetStream more storage (${(error as Error).message})`,
+        { cause: error },
+      );
+    }
+    throw error;
+  }
+}
+
+async function applyStreamLimits(jsm: JetStreamManager, resolved: Resolved): Promise<void> {
+  const limits = {
+    max_age: nanos(resolved.maxAgeMs),
+    max_bytes: resolved.maxBytes,
+    discard: resolved.discard === 'new' ? DiscardPolicy.New : DiscardPolicy.Old,
+  };
+  try {
+    const info = await jsm.streams.info(resolved.stream);
+    const current = info.config;
+    if (
+      current.max_age !== limits.max_age ||
+      current.max_bytes !== limits.max_bytes ||
+      current.discard !== limits.discard
+    ) {
+      await jsm.streams.update(resolved.stream, { ...current, ...limits });
+    }
     return;
   } catch (error) {
     if (!/not found/i.test((error as Error).message)) throw error;
@@ -125,11 +175,51 @@ export async function ensureUsageStream(jsm: JetStreamManager, resolved: Resolve
       storage: StorageType.File,
       retention: RetentionPolicy.Limits,
       duplicate_window: nanos(resolved.duplicateWindowMs),
-      max_age: nanos(resolved.maxAgeMs),
+      ...limits,
     });
   } catch (error) {
     if (!/already in use|exists/i.test((error as Error).message)) throw error;
   }
+}
+
+/** How full the usage stream is, for /readyz and /metrics (see `streamPressure`). */
+export interface UsageStreamStatus {
+  bytes: number;
+  messages: number;
+  maxBytes: number;
+  discard: 'old' | 'new';
+  /** Events not yet written to the meters (consumer pending + unacknowledged); null without a consumer. */
+  unconsumed: number | null;
+}
+
+export async function usageStreamStatus(
+  nc: NatsConnection,
+  stream = DEFAULT_USAGE_STREAM,
+  durable = DEFAULT_USAGE_CONSUMER,
+): Promise<UsageStreamStatus> {
+  const jsm = await jetstreamManager(nc);
+  const info = await jsm.streams.info(stream);
+  const consumer = await jsm.consumers.info(stream, durable).catch(() => null);
+  return {
+    bytes: info.state.bytes,
+    messages: info.state.messages,
+    maxBytes: info.config.max_bytes,
+    discard: info.config.discard === DiscardPolicy.New ? 'new' : 'old',
+    unconsumed: consumer ? consumer.num_pending + consumer.num_ack_pending : null,
+  };
+}
+
+/**
+ * The share of the size limit that is at risk, 0–1: with discard 'new' the whole stream counts
+ * (at 1 the server refuses events and gateways answer 503); with 'old' only what the worker has
+ * not metered yet counts (at 1 the server drops events before they are metered). Unconsumed
+ * bytes are estimated from the average event size. An unlimited stream (max_bytes -1) is 0.
+ */
+export function streamPressure(status: UsageStreamStatus): number {
+  if (status.maxBytes <= 0) return 0;
+  if (status.discard === 'new') return status.bytes / status.maxBytes;
+  const perEvent = status.messages > 0 ? status.bytes / status.messages : 0;
+  return ((status.unconsumed ?? 0) * perEvent) / status.maxBytes;
 }
 
 /**

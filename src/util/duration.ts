@@ -64,3 +64,21 @@ export function parseWindow(text: string): number | null {
   const value = Number(m[1]) * (UNIT_MS[m[2]!] ?? 0);
   return value > 0 ? value : null;
 }
+
+/**
+ * Milliseconds of a fixed-length ISO 8601 duration (`PT6H`, `P7D`, `P2W`). Years and months have
+ * no fixed length, so `P1M` is null here: use it only where a calendar is involved (periods).
+ */
+export function isoDurationMs(text: string): number | null {
+  const d = parseIsoDuration(text);
+  if (!d || d.years + d.months > 0) return null;
+  const ms = (((d.weeks * 7 + d.days) * 24 + d.hours) * 60 + d.minutes) * 60_000 + d.seconds * 1000;
+  return ms > 0 ? ms : null;
+}
+
+/** Whole days of a duration written in days or weeks only (`P14D`, `P2W`); null otherwise. */
+export function isoDurationDays(text: string): number | null {
+  const d = parseIsoDuration(text);
+  if (!d || d.years || d.months || d.hours || d.minutes || d.seconds) return null;
+  return d.weeks * 7 + d.days;
+}
