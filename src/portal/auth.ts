@@ -1,8 +1,10 @@
 import { ProblemError, problems } from '../http/problem.ts';
 import type { Clock } from '../util/clock.ts';
 import { newId } from '../util/ids.ts';
-import { DUMMY_HASH, hashPassword, newToken, sha256, verifyPassword } from './crypto.ts';
+import type { Logger } from '../util/log.ts';
+import { DUMMY_HASH, hashPassword, needsRehash, newToken, sha256, verifyPassword } from './crypto.ts';
 import type { PortalMailer } from './mail.ts';
+import { assertPasswordAllowed } from './password-policy.ts';
 import type { CustomersPort } from './ports.ts';
 import { LoginThrottle } from './ratelimit.ts';
 import type { PortalRepo, UserRow } from './repo.ts';
@@ -51,11 +53,23 @@ export interface AuthDeps {
   link(path: string): string;
   brandName: string;
   throttle?: LoginThrottle;
+  /** For mail sent after the answer (reset, invitation); never given the tokens. */
+  log?: Logger;
 }
 
 export function authService(deps: AuthDeps) {
   const { repo, clock, mailer } = deps;
   const throttle = deps.throttle ?? new LoginThrottle();
+
+  /**
+   * Work whose duration would tell whether an address has an account (mail to send, a reset to
+   * store) runs after the answer, so known and unknown addresses are answered alike and as fast.
+   */
+  function afterAnswer(what: string, work: () => Promise<void>): void {
+    setImmediate(() => {
+      work().catch((error) => deps.log?.error({ err: error }, `${what} failed`));
+    });
+  }
 
   async function startSession(user: UserRow): Promise<{ token: string; expiresAt: Date }> {
     const token = newToken();
@@ -76,10 +90,24 @@ export function authService(deps: AuthDeps) {
     return id;
   }
 
+  /** To the owner of an address someone tried to sign up with. */
+  function signupAttemptMail(email: string) {
+    return {
+      to: email,
+      subject: `Someone tried to sign up to ${deps.brandName} with your address`,
+      text: `Hello,\n\nSomeone tried to create a ${deps.brandName} account with this address, which already has one.\nIf it was you, log in instead, or reset your password:\n\n${deps.link('/forgot-password')}\n\nIf it was not you, you can ignore this message; nothing was changed.\n`,
+    };
+  }
+
   return {
     async signup(input: { email: string; name: string; password: string; organisation: string }) {
+      assertPasswordAllowed(input.password, input.email);
       if (await repo.userByEmail(input.email)) {
-        throw problems.conflict('An account with this email already exists. Log in or reset your password.');
+        // The owner of the address hears of it; the answer does not say the address has an account.
+        afterAnswer('sign-up notice', () => mailer.send(signupAttemptMail(input.email)));
+        throw problems.conflict(
+          'We could not create this account. If you already have one, log in or reset your password; we sent a note to this address.',
+        );
       }
       const customerId = await createOrganisation(input.organisation, input.email);
       const row: Omit<UserRow, 'created_at'> = {
@@ -96,26 +124,25 @@ export function authService(deps: AuthDeps) {
     },
 
     async login(input: { email: string; password: string; ip: string }) {
-      const key = `${input.email.toLowerCase()}|${input.ip}`;
-      const now = clock.now().getTime();
-      const wait = throttle.retryAfter(key, now);
+      // Counted before anything awaits: parallel guesses cannot all pass the check.
+      const wait = throttle.attempt(input.email, input.ip, clock.now().getTime());
       if (wait > 0) {
         throw new ProblemError({
           status: 429,
           type: 'too-many-login-attempts',
           title: 'Too many login attempts',
-          detail: `Too many failed attempts for this email from your address. Try again in ${wait} s or reset your password.`,
+          detail: `Too many login attempts for this account or from your address. Try again in ${wait} s or reset your password.`,
           headers: { 'retry-after': String(wait) },
           extensions: { retryAfter: wait },
         });
       }
       const user = await repo.userByEmail(input.email);
       const ok = await verifyPassword(input.password, user?.password_hash ?? DUMMY_HASH);
-      if (!user || !ok) {
-        throttle.fail(key, now);
-        throw problems.unauthorized('Email or password is wrong.');
-      }
-      throttle.succeed(key);
+      if (!user || !ok) throw problems.unauthorized('Email or password is wrong.');
+      throttle.succeeded(input.email, input.ip);
+      // Hashes made at an older, cheaper cost are upgraded now that the password is known.
+      if (needsRehash(user.password_hash))
+        await repo.setPassword(user.id, await hashPassword(input.password));
       return { user: toUser(user), session: await startSession(user) };
     },
 
@@ -137,22 +164,28 @@ export function authService(deps: AuthDeps) {
       return { user: toUser(user), customerId: user.customer_id, tokenHash };
     },
 
-    /** Always answers the same way, whether the email is known or not. */
-    async forgotPassword(email: string) {
-      const user = await repo.userByEmail(email);
-      if (!user) return;
-      const token = newToken();
-      await repo.insertReset(sha256(token), user.id, new Date(clock.now().getTime() + RESET_TTL_MS));
-      await mailer.send({
-        to: user.email,
-        subject: `Reset your ${deps.brandName} password`,
-        text: `Hello ${user.name},\n\nSomeone asked to reset the password of your ${deps.brandName} account.\nOpen this link within an hour to choose a new one:\n\n${deps.link(`/reset-password?token=${token}`)}\n\nIf it was not you, ignore this message; your password stays as it is.\n`,
+    /** Answers at once and alike for every address; the lookup and the mail follow the answer. */
+    forgotPassword(email: string): void {
+      afterAnswer('password reset mail', async () => {
+        const user = await repo.userByEmail(email);
+        if (!user) return;
+        const token = newToken();
+        await repo.insertReset(sha256(token), user.id, new Date(clock.now().getTime() + RESET_TTL_MS));
+        await mailer.send({
+          to: user.email,
+          subject: `Reset your ${deps.brandName} password`,
+          text: `Hello ${user.name},\n\nSomeone asked to reset the password of your ${deps.brandName} account.\nOpen this link within an hour to choose a new one:\n\n${deps.link(`/reset-password?token=${token}`)}\n\nIf it was not you, ignore this message; your password stays as it is.\n`,
+        });
       });
     },
 
     async resetPassword(token: string, password: string) {
-      const reset = await repo.consumeReset(sha256(token), clock.now());
+      const reset = await repo.peekReset(sha256(token), clock.now());
       if (!reset)
+        throw problems.badRequest('This reset link is invalid, used or expired. Ask for a new one.');
+      const owner = await repo.userById(reset.user_id);
+      if (owner) assertPasswordAllowed(password, owner.email);
+      if (!(await repo.consumeReset(sha256(token), clock.now())))
         throw problems.badRequest('This reset link is invalid, used or expired. Ask for a new one.');
       await repo.setPassword(reset.user_id, await hashPassword(password));
       await repo.deleteSessionsOf(reset.user_id);
@@ -179,11 +212,8 @@ export function authService(deps: AuthDeps) {
 
     async invite(session: SessionInfo, input: { email: string; role: 'owner' | 'member' }) {
       if (session.user.role !== 'owner') throw problems.forbidden('Only owners can invite members.');
-      if (await repo.userByEmail(input.email)) {
-        throw problems.conflict(
-          'This email already has an account; each account belongs to one organisation.',
-        );
-      }
+      // Invited alike whether or not the address has an account (the answer must not tell); an
+      // address that has one is told so by mail instead of getting a link it could not use.
       const token = newToken();
       const id = newId('inv');
       await repo.insertInvitation({
@@ -195,15 +225,28 @@ export function authService(deps: AuthDeps) {
         invited_by: session.user.id,
         expires_at: new Date(clock.now().getTime() + INVITE_TTL_MS),
       });
-      await mailer.send({
-        to: input.email,
-        subject: `${session.user.name} invited you to ${deps.brandName}`,
-        text: `Hello,\n\n${session.user.name} (${session.user.email}) invited you to join their organisation on ${deps.brandName}.\nAccept within 7 days:\n\n${deps.link(`/accept-invite?token=${token}`)}\n`,
+      afterAnswer('invitation mail', async () => {
+        const hasAccount = Boolean(await repo.userByEmail(input.email));
+        await mailer.send(
+          hasAccount
+            ? {
+                to: input.email,
+                subject: `${session.user.name} tried to invite you to ${deps.brandName}`,
+                text: `Hello,\n\n${session.user.name} (${session.user.email}) tried to invite this address to their organisation on ${deps.brandName}.\nThis address already has an account, and each account belongs to one organisation, so there is nothing to accept. Reply to them with another address if you want to join.\n`,
+              }
+            : {
+                to: input.email,
+                subject: `${session.user.name} invited you to ${deps.brandName}`,
+                text: `Hello,\n\n${session.user.name} (${session.user.email}) invited you to join their organisation on ${deps.brandName}.\nAccept within 7 days:\n\n${deps.link(`/accept-invite?token=${token}`)}\n`,
+              },
+        );
       });
       return { id };
     },
 
     async acceptInvitation(input: { token: string; name: string; password: string }) {
+      const pending = await repo.peekInvitation(sha256(input.token), clock.now());
+      if (pending) assertPasswordAllowed(input.password, pending.email);
       const invitation = await repo.consumeInvitation(sha256(input.token), clock.now());
       if (!invitation) throw problems.badRequest('This invitation is invalid, used or expired.');
       if (await repo.userByEmail(invitation.email))

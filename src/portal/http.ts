@@ -27,6 +27,7 @@ import type { AuthService, SessionInfo } from './auth.ts';
 import type { BudgetService } from './budget.ts';
 import { newToken } from './crypto.ts';
 import type { PortalMailer } from './mail.ts';
+import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from './password-policy.ts';
 import { publicPlans } from './plans.ts';
 import type { KeyView, PortalPorts } from './ports.ts';
 import type { PortalRepo } from './repo.ts';
@@ -57,7 +58,11 @@ export interface PortalHttpDeps {
 }
 
 const email = z.email('enter a valid email address').max(254);
-const password = z.string().min(10, 'use at least 10 characters').max(200);
+/** The rules beyond length (not the e-mail, not common) are checked by the service (password-policy.ts). */
+const password = z
+  .string()
+  .min(PASSWORD_MIN_LENGTH, `use at least ${PASSWORD_MIN_LENGTH} characters`)
+  .max(PASSWORD_MAX_LENGTH, `use at most ${PASSWORD_MAX_LENGTH} characters`);
 const name = z.string().trim().min(1, 'enter a name').max(120);
 
 async function body<T extends z.ZodType>(c: Context, schema: T): Promise<z.output<T>> {
@@ -257,7 +262,7 @@ export function mountPortal(app: Hono, deps: PortalHttpDeps): void {
 
   api.post('/password/forgot', async (c) => {
     const input = await body(c, z.strictObject({ email }));
-    await auth.forgotPassword(input.email);
+    auth.forgotPassword(input.email);
     return c.json({ sent: true }, 202);
   });
 

@@ -68,6 +68,7 @@ export function createPortal(app: Hono, options: PortalOptions): Portal {
     link,
     brandName,
     throttle: options.throttle ?? new LoginThrottle(),
+    log: log.child({ module: 'portal' }),
   });
   const budget = budgetService({
     repo,

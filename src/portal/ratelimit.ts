@@ -1,40 +1,84 @@
 /**
- * Login throttling per (email, IP): at most `limit` failed attempts in a sliding window, then
- * 429 until the oldest attempt leaves the window. In process: a portal runs on the console
- * listener, and an attacker spreading over nodes still meets the per-node bound.
+ * Login throttling, counted *before* the password hash so that parallel guesses cannot race
+ * past it: `attempt` checks and records in one synchronous step (no await between), and only
+ * attempts under every limit go on to the slow hash. Three windows, each sliding over
+ * `windowMs` (15 minutes):
+ * - per account and address (5): one client guessing one account;
+ * - per account (10), over all addresses: a botnet guessing one account;
+ * - per address (30), over all accounts: one client spraying a password over many accounts.
+ * A correct password clears the account's counters. In process: each console node keeps its
+ * own counts, so an attacker spreading over N nodes meets at most N times each limit.
  */
-export class LoginThrottle {
-  readonly #failures = new Map<string, number[]>();
-  readonly #limit: number;
-  readonly #windowMs: number;
+export interface LoginLimits {
+  perAccountAndAddress: number;
+  perAccount: number;
+  perAddress: number;
+  windowMs: number;
+}
 
-  constructor(limit = 5, windowMs = 15 * 60_000) {
-    this.#limit = limit;
-    this.#windowMs = windowMs;
+export const DEFAULT_LOGIN_LIMITS: LoginLimits = {
+  perAccountAndAddress: 5,
+  perAccount: 10,
+  perAddress: 30,
+  windowMs: 15 * 60_000,
+};
+
+const MAX_KEYS = 100_000;
+
+export class LoginThrottle {
+  readonly #attempts = new Map<string, number[]>();
+  readonly #limits: LoginLimits;
+
+  constructor(limits: Partial<LoginLimits> = {}) {
+    this.#limits = { ...DEFAULT_LOGIN_LIMITS, ...limits };
   }
 
   #recent(key: string, now: number): number[] {
-    const list = (this.#failures.get(key) ?? []).filter((t) => now - t < this.#windowMs);
-    if (list.length === 0) this.#failures.delete(key);
-    else this.#failures.set(key, list);
+    const list = (this.#attempts.get(key) ?? []).filter((t) => now - t < this.#limits.windowMs);
+    if (list.length === 0) this.#attempts.delete(key);
+    else this.#attempts.set(key, list);
     return list;
   }
 
-  /** Seconds until another attempt is allowed, or 0 if allowed now. */
-  retryAfter(key: string, now: number): number {
-    const list = this.#recent(key, now);
-    if (list.length < this.#limit) return 0;
-    return Math.max(1, Math.ceil((list[0]! + this.#windowMs - now) / 1000));
+  #keys(account: string, address: string): [string, number][] {
+    const { perAccountAndAddress, perAccount, perAddress } = this.#limits;
+    return [
+      [`pair:${account}|${address}`, perAccountAndAddress],
+      [`account:${account}`, perAccount],
+      [`address:${address}`, perAddress],
+    ];
   }
 
-  fail(key: string, now: number): void {
-    const list = this.#recent(key, now);
-    list.push(now);
-    this.#failures.set(key, list);
-    if (this.#failures.size > 100_000) this.#failures.delete(this.#failures.keys().next().value!);
+  /**
+   * Counts one attempt and answers 0, or answers the seconds to wait (and counts nothing) when
+   * any window is full.
+   */
+  attempt(account: string, address: string, now: number): number {
+    const keys = this.#keys(account.toLowerCase(), address);
+    let wait = 0;
+    for (const [key, limit] of keys) {
+      const list = this.#recent(key, now);
+      if (list.length >= limit)
+        wait = Math.max(wait, Math.ceil((list[0]! + this.#limits.windowMs - now) / 1000), 1);
+    }
+    if (wait > 0) return wait;
+    for (const [key] of keys) {
+      const list = this.#attempts.get(key) ?? [];
+      list.push(now);
+      this.#attempts.set(key, list);
+    }
+    while (this.#attempts.size > MAX_KEYS) this.#attempts.delete(this.#attempts.keys().next().value!);
+    return 0;
   }
 
-  succeed(key: string): void {
-    this.#failures.delete(key);
+  /**
+   * The password was right: the account's counters start again, and this attempt no longer
+   * counts against the address (many users behind one NAT log in all day).
+   */
+  succeeded(account: string, address: string): void {
+    const [pair, whole, byAddress] = this.#keys(account.toLowerCase(), address);
+    this.#attempts.delete(pair![0]);
+    this.#attempts.delete(whole![0]);
+    this.#attempts.get(byAddress![0])?.pop();
   }
 }

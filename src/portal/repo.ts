@@ -111,6 +111,12 @@ export function portalRepo(store: Store) {
         'insert into portal_password_resets (token_hash, user_id, expires_at) values ($1, $2, $3)',
         [tokenHash, userId, expiresAt],
       ),
+    /** The reset, if unused and not expired, without using it (to check the new password first). */
+    peekReset: (tokenHash: string, now: Date) =>
+      one<{ user_id: string }>(
+        'select user_id from portal_password_resets where token_hash = $1 and used_at is null and expires_at > $2',
+        [tokenHash, now],
+      ),
     /** Marks the reset used and returns it, only if it was unused and not expired. */
     consumeReset: (tokenHash: string, now: Date) =>
       one<{ user_id: string }>(
@@ -143,6 +149,11 @@ export function portalRepo(store: Store) {
       store.query<{ id: string }>(
         'delete from portal_invitations where customer_id = $1 and id = $2 and accepted_at is null returning id',
         [customerId, id],
+      ),
+    peekInvitation: (tokenHash: string, now: Date) =>
+      one<{ email: string }>(
+        'select email from portal_invitations where token_hash = $1 and accepted_at is null and expires_at > $2',
+        [tokenHash, now],
       ),
     consumeInvitation: (tokenHash: string, now: Date) =>
       one<{ id: string; customer_id: string; email: string; role: 'owner' | 'member' }>(

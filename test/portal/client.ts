@@ -55,6 +55,21 @@ export class PortalClient {
     return this.request('DELETE', path);
   }
 
+  /**
+   * The newest dev-mailbox message to `to` whose subject matches: reset and invitation mail is
+   * sent after the answer (so that its timing tells nothing), so it is waited for.
+   */
+  async waitForMail(to: string, subject: RegExp = /./, timeoutMs = 30_000) {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const r = await this.get(`/api/portal/dev/mailbox?to=${encodeURIComponent(to)}`);
+      const found = (r.json?.messages ?? []).find((m: { subject: string }) => subject.test(m.subject));
+      if (found) return found as { id: string; to: string; subject: string; text: string };
+      if (Date.now() > deadline) throw new Error(`no mail to ${to} matching ${subject} within ${timeoutMs} ms`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
   async signup(email: string, org: string, password = 'correct horse battery') {
     await this.get('/api/portal/config');
     const r = await this.post('/api/portal/signup', {

@@ -69,8 +69,8 @@ beforeAll(async () => {
 
   // A member of the owner's organisation, by invitation.
   await owner.post('/api/portal/members/invite', { email: 'mia@credits.test' });
-  const mail = await owner.get('/api/portal/dev/mailbox?to=mia@credits.test');
-  const token = /token=([\w-]+)/.exec(mail.json.messages[0].text)![1]!;
+  const mail = await owner.waitForMail('mia@credits.test', /invited you/);
+  const token = /token=([\w-]+)/.exec(mail.text)![1]!;
   member = new PortalClient(stack.tollgate.consoleApp, '10.4.0.3');
   await member.get('/api/portal/config');
   const accepted = await member.post('/api/portal/invitations/accept', {

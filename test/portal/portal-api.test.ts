@@ -234,8 +234,7 @@ describe('portal auth', () => {
     expect((await anon.post('/api/portal/password/forgot', { email: 'nobody@example.com' })).status).toBe(
       202,
     );
-    const mail = await anon.get('/api/portal/dev/mailbox?to=dan@example.com');
-    const text: string = mail.json.messages[0].text;
+    const text = (await anon.waitForMail('dan@example.com', /Reset/)).text;
     const token = /token=([\w-]+)/.exec(text)![1]!;
     const reset = await anon.post('/api/portal/password/reset', {
       token,
@@ -263,8 +262,8 @@ describe('portal auth', () => {
     await owner.signup('erin@example.com', 'Erin Org');
     const invite = await owner.post('/api/portal/members/invite', { email: 'frank@example.com' });
     expect(invite.status).toBe(201);
-    const mail = await owner.get('/api/portal/dev/mailbox?to=frank@example.com');
-    const token = /token=([\w-]+)/.exec(mail.json.messages[0].text)![1]!;
+    const mail = await owner.waitForMail('frank@example.com', /invited you/);
+    const token = /token=([\w-]+)/.exec(mail.text)![1]!;
     const frank = new PortalClient(app);
     await frank.get('/api/portal/config');
     const accepted = await frank.post('/api/portal/invitations/accept', {

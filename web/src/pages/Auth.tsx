@@ -12,7 +12,7 @@ function EmailField({ form, label = 'Email' }: { form: FormState; label?: string
   );
 }
 
-/** A password being chosen: the portal's rule (at least 10 characters) is checked before sending. */
+/** A password being chosen: the portal's rule (at least 15 characters) is checked before sending. */
 function NewPasswordField({
   form,
   label = 'Password',
@@ -28,7 +28,7 @@ function NewPasswordField({
       name="password"
       type="password"
       autoComplete="new-password"
-      minLength={10}
+      minLength={15}
       required
       help={help}
       error={form.fields.password}
@@ -74,7 +74,7 @@ export function Signup() {
             error={form.fields.organisation}
           />
           <EmailField form={form} label="Work email" />
-          <NewPasswordField form={form} help="At least 10 characters." />
+          <NewPasswordField form={form} help="At least 15 characters." />
           <button className="btn btn-primary btn-block" type="submit" disabled={form.busy}>
             {form.busy ? 'Creating account…' : 'Create account'}
           </button>
@@ -202,7 +202,7 @@ export function ResetPassword() {
           <NewPasswordField
             form={form}
             label="New password"
-            help="At least 10 characters. Other sessions are logged out."
+            help="At least 15 characters. Other sessions are logged out."
           />
           <button className="btn btn-primary btn-block" type="submit" disabled={form.busy || !token}>
             Set password and log in
