@@ -21,7 +21,11 @@ export interface BackendOptions {
   role?: StartRole;
   clock?: Clock;
   log?: Logger;
-  /** `tollgate dev`: development conveniences (http webhooks, subscribers follow plan edits). */
+  /**
+   * `tollgate dev`: development conveniences (http webhooks, subscribers follow plan edits, the
+   * portal's dev mailbox). Default: on when a config file is watched (`tollgate dev`, `npm start`);
+   * `tollgate start` never has them.
+   */
   dev?: boolean;
 }
 

@@ -106,6 +106,7 @@ export function mountRoutes(
     gatewayUrl,
     // Budget evaluation is a job of phase 4 (one scheduler for every timer loop).
     evaluateEveryMs: 0,
+    mode: b.dev ? 'dev' : 'start',
   });
   stopping.push(() => portal.stop());
   // The hard spend cap set in the portal: the gateway answers 402 while it is reached.

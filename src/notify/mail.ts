@@ -9,7 +9,7 @@ import type { Logger } from '../util/log.ts';
  * Email for every module (password resets, invitations, budget alerts, invoices). With
  * `portal.smtp` (an SMTP URL such as `smtps://user:pass@smtp.example.com`) mail goes out through
  * nodemailer; without it (development) each message is kept in the dev mailbox in the store
- * (`notify_mailbox`, listed by `mailbox()`) and printed to the log.
+ * (`notify_mailbox`, listed by `mailbox()`); the log says only that a message was kept (its text holds secrets).
  */
 export interface MailMessage {
   to: string;
@@ -60,7 +60,8 @@ export function createMailer(deps: {
         'insert into notify_mailbox (id, to_address, subject, text_body, html_body, created_at) values ($1, $2, $3, $4, $5, $6)',
         [newId('mail'), message.to, message.subject, message.text, message.html ?? null, clock.now()],
       );
-      log.info({ to: message.to, subject: message.subject }, `mail (dev mailbox)\n${message.text}`);
+      // Never the text: it holds reset and invitation links (secrets); the dev mailbox shows it.
+      log.info({ to: message.to, subject: message.subject }, 'mail kept in the dev mailbox');
     },
     async mailbox(options = {}) {
       const rows = await store.query<{

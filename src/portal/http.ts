@@ -53,6 +53,8 @@ export interface PortalHttpDeps {
   mailer: PortalMailer;
   ports: () => PortalPorts;
   gatewayUrl: () => string | null;
+  /** `tollgate dev`: development conveniences (the dev mailbox) are on. */
+  devMode: boolean;
   /** Key that signs signed-out CSRF tokens (the same on every console node). */
   csrfKey: string;
 }
@@ -166,10 +168,12 @@ export function mountPortal(app: Hono, deps: PortalHttpDeps): void {
   }
 
   /**
-   * The dev mailbox shows every message (reset links included), so it is open only while no SMTP
-   * server is configured and the console listens on loopback, as `tollgate dev` does.
+   * The dev mailbox shows every message (reset links included) to anyone who asks, so it exists
+   * only under `tollgate dev`, while no SMTP server is configured and the console listens on
+   * loopback. `tollgate start` never has it, SMTP or not.
    */
-  const devMailboxOpen = () => deps.mailer.devMailbox && isLoopback(deps.config().console.host);
+  const devMailboxOpen = () =>
+    deps.devMode && deps.mailer.devMailbox && isLoopback(deps.config().console.host);
 
   const requireSession = sessionRequired();
 
@@ -284,7 +288,7 @@ export function mountPortal(app: Hono, deps: PortalHttpDeps): void {
   api.get('/dev/mailbox', async (c) => {
     if (!devMailboxOpen())
       throw problems.notFound(
-        'The dev mailbox is off: mail goes out by SMTP, or the console is not on a loopback address.',
+        'The dev mailbox exists only under `tollgate dev`, without SMTP, on a loopback address.',
       );
     const to = c.req.query('to') ?? null;
     return c.json({ messages: await deps.mailer.list(to) });

@@ -37,6 +37,8 @@ export interface PortalOptions {
   /** Fire budget alerts from this process (workers); false = only refresh spend caps (gateways). */
   evaluateAlerts?: boolean;
   throttle?: LoginThrottle;
+  /** `dev` turns on the dev mailbox (when no SMTP server is configured); default `start`. */
+  mode?: 'dev' | 'start';
 }
 
 export interface Portal {
@@ -95,6 +97,7 @@ export function createPortal(app: Hono, options: PortalOptions): Portal {
     mailer,
     ports: () => ports,
     gatewayUrl: options.gatewayUrl,
+    devMode: options.mode === 'dev',
     csrfKey: createHmac('sha256', options.adminToken).update('tollgate portal csrf').digest('base64url'),
   });
   mountAdminConsole(app, {

@@ -200,6 +200,7 @@ export async function startStack(
     clock,
     gatewayPort: 0,
     consolePort: 0,
+    dev: true,
     log: createLogger({ level: options.logLevel ?? 'silent' }),
   });
   return {

@@ -69,6 +69,7 @@ beforeAll(async () => {
     gatewayUrl: () => 'http://127.0.0.1:9',
     evaluateEveryMs: 0,
     webDir: '/nonexistent',
+    mode: 'dev',
   });
 });
 afterAll(async () => {
@@ -430,6 +431,7 @@ describe('pricing and public data', () => {
       gatewayUrl: () => null,
       evaluateEveryMs: 0,
       webDir: '/nonexistent',
+      mode: 'dev',
     });
     const client = new PortalClient(other);
     expect((await client.get('/api/portal/config')).json.devMailbox).toBe(false);

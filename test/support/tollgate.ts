@@ -10,6 +10,7 @@ export function startTestTollgate(config: ResolvedConfig, name: string): Promise
     dataDir: `/tmp/tollgate-${name}`,
     gatewayPort: 0,
     consolePort: 0,
+    dev: true,
     log: createLogger({ level: 'silent' }),
   });
 }
