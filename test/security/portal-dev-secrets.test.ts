@@ -88,8 +88,8 @@ describe('no secret is ever logged', () => {
     const adminKey = await request(`${base}/api/admin/keys`, {
       method: 'POST',
       headers: { authorization: `Bearer ${dev.runtime.adminToken}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ customerId: (await owner.get('/api/portal/me')).json.organisation.id, name: 'admin' }),
-        customerId: owner.cookies.size > 0 ? (await owner.get('/api/portal/me')).json.organisation.id : '',
+      body: JSON.stringify({
+        customerId: (await owner.get('/api/portal/me')).json.organisation.id,
         name: 'admin',
       }),
     });
