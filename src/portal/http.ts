@@ -31,6 +31,7 @@ import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from './password-policy.ts';
 import { publicPlans } from './plans.ts';
 import type { KeyView, PortalPorts } from './ports.ts';
 import type { PortalRepo } from './repo.ts';
+import { usageRange, usageWindow } from './usage-range.ts';
 
 /**
  * `/api/portal/*`: the portal's JSON API. Sessions live in an HttpOnly SameSite=Lax cookie;
@@ -534,17 +535,13 @@ export function mountPortal(app: Hono, deps: PortalHttpDeps): void {
     const slug = c.req.query('meter') ?? meters[0]?.slug;
     const def = config.meters.find((m) => m.slug === slug);
     if (!def) throw problems.notFound(`No meter "${slug}".`);
-    const windowSize =
-      c.req.query('window') === 'DAY' ? 'DAY' : c.req.query('window') === 'MINUTE' ? 'MINUTE' : 'HOUR';
+    const windowSize = usageWindow(c.req.query('window'));
     const groupBy = (c.req.query('groupBy') ?? '').split(',').filter((g) => g && g in def.groupBy);
-    const now = clock.now();
-    const span =
-      windowSize === 'DAY' ? 30 * 86_400_000 : windowSize === 'MINUTE' ? 3_600_000 : 48 * 3_600_000;
-    const from = c.req.query('from') ? new Date(c.req.query('from')!) : new Date(now.getTime() - span);
-    const to = c.req.query('to') ? new Date(c.req.query('to')!) : undefined;
-    if (Number.isNaN(from.getTime()) || (to && Number.isNaN(to.getTime()))) {
-      throw problems.badRequest('from and to must be ISO 8601 date-times.');
-    }
+    const { from, to } = usageRange(
+      { from: c.req.query('from'), to: c.req.query('to') },
+      windowSize,
+      clock.now(),
+    );
     // The subject is always the session's customer: nobody reads another organisation's usage.
     const result = await meter.query({
       meterSlug: def.slug,
