@@ -120,6 +120,9 @@ function listen(
           headersTimeout: Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs),
           requestTimeout: limits.requestTimeoutMs,
           keepAliveTimeout: limits.keepAliveTimeoutMs,
+          // How often Node looks for requests past those timeouts (its default, 30 s, would let a
+          // slow client hold a connection that long whatever the limits say).
+          connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(limits.headersTimeoutMs / 2))),
         },
       },
       () => resolveListen(server),
