@@ -143,7 +143,10 @@ export async function startTollgate(options: StartOptions): Promise<Tollgate> {
   // Where the listeners ended up: known in phase 5, read by links built in earlier phases.
   const listening: { gateway: string | null; console: string | null } = { gateway: null, console: null };
   try {
-    const b = await openBackends({ ...options, dev: options.dev ?? options.watchConfig !== undefined }, stopping);
+    const b = await openBackends(
+      { ...options, dev: options.dev ?? options.watchConfig !== undefined },
+      stopping,
+    );
     const consoleBase = () => {
       const { console } = b.config.current();
       return console.publicUrl ?? listening.console ?? `http://${console.host}:${console.port}`;

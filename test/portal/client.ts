@@ -65,7 +65,8 @@ export class PortalClient {
       const r = await this.get(`/api/portal/dev/mailbox?to=${encodeURIComponent(to)}`);
       const found = (r.json?.messages ?? []).find((m: { subject: string }) => subject.test(m.subject));
       if (found) return found as { id: string; to: string; subject: string; text: string };
-      if (Date.now() > deadline) throw new Error(`no mail to ${to} matching ${subject} within ${timeoutMs} ms`);
+      if (Date.now() > deadline)
+        throw new Error(`no mail to ${to} matching ${subject} within ${timeoutMs} ms`);
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   }
