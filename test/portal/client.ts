@@ -12,7 +12,14 @@ export class PortalClient {
     this.ip = ip;
   }
 
-  async request(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
+  /** `raw`: a body sent exactly as given (with the content type in `headers`), for hostile input. */
+  async request(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+    raw?: string,
+  ) {
     const h: Record<string, string> = { 'x-forwarded-for': this.ip, ...headers };
     if (this.cookies.size > 0) h.cookie = [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
     if (this.csrf && method !== 'GET' && this.cookies.has('tg_csrf'))
@@ -21,7 +28,7 @@ export class PortalClient {
     const response = await this.#app.request(`http://portal.test${path}`, {
       method,
       headers: h,
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: raw ?? (body === undefined ? undefined : JSON.stringify(body)),
     });
     for (const line of response.headers.getSetCookie()) {
       const [pair] = line.split(';');

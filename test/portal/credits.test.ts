@@ -79,7 +79,7 @@ beforeAll(async () => {
     password: 'mias long passphrase',
   });
   expect(accepted.json.user.role).toBe('member');
-}, 60_000);
+}, 180_000);
 afterAll(async () => stack?.stop());
 
 describe('prepaid credits in the portal', () => {

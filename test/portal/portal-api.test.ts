@@ -224,7 +224,7 @@ describe('portal auth', () => {
       password: 'correct horse battery',
     });
     expect(later.status).toBe(200);
-  });
+  }, 120_000); // eight password hashes at OWASP's cost: seconds each on a busy machine
 
   it('resets a password through the emailed link (dev mailbox)', async () => {
     const user = new PortalClient(app);

@@ -21,7 +21,7 @@ beforeAll(async () => {
     },
   });
   port = Number(new URL(tollgate.consoleUrl!).port);
-}, 60_000);
+}, 180_000);
 afterAll(async () => {
   await tollgate?.stop();
 });

@@ -16,7 +16,7 @@ let base: string;
 beforeAll(async () => {
   tollgate = await startPortalStack('portal-accounts');
   base = tollgate.consoleUrl!;
-}, 60_000);
+}, 180_000);
 afterAll(async () => {
   await tollgate?.stop();
 });
@@ -127,7 +127,7 @@ describe('row 11: known and unknown addresses are answered alike', () => {
     expect(known.status).toBe(202);
     // The mail still goes out, after the answer.
     expect((await anon.waitForMail('known@example.com', /Reset/)).text).toMatch(/reset-password\?token=/);
-  }, 60_000);
+  }, 180_000);
 
   it('invite: an address that has an account is invited alike, and told by mail instead', async () => {
     const owner = new HttpPortalClient(base);
@@ -144,7 +144,7 @@ describe('row 11: known and unknown addresses are answered alike', () => {
     expect((await owner.waitForMail('fresh@example.com', /invited you/)).text).toMatch(
       /accept-invite\?token=/,
     );
-  }, 60_000);
+  }, 180_000);
 
   it('sign-up with a taken address mails its owner and does not say "exists"', async () => {
     const owner = new HttpPortalClient(base);
@@ -159,7 +159,7 @@ describe('row 11: known and unknown addresses are answered alike', () => {
     expect(r.status).toBeGreaterThanOrEqual(400);
     expect(r.text).not.toMatch(/exists|already has an account/i);
     expect((await owner.waitForMail('signup-taken@example.com', /tried to sign up/)).text).toMatch(/log in/);
-  }, 60_000);
+  }, 180_000);
 });
 
 describe('row 12: CSRF tokens are bound to the session', () => {
@@ -184,7 +184,7 @@ describe('row 12: CSRF tokens are bound to the session', () => {
       { 'x-csrf-token': 'a' },
     );
     expect(login.status).toBe(403);
-  }, 60_000);
+  }, 180_000);
 
   it('GET /config sets tg_csrf once', async () => {
     const r = await new HttpPortalClient(base).get('/api/portal/config');
@@ -218,7 +218,7 @@ describe('row 14: password policy and hashing', () => {
       `select id from portal_users where email = 'weak-password@example.com'`,
     );
     expect(users).toHaveLength(0);
-  }, 60_000);
+  }, 180_000);
 
   it('hashes with scrypt N=2^17, r=8, p=1, and re-hashes an older hash on the next login', async () => {
     const client = new HttpPortalClient(base);
@@ -254,5 +254,5 @@ describe('row 14: password policy and hashing', () => {
       ).status,
     ).toBe(200);
     expect(await stored()).toMatch(/^scrypt\$131072\$8\$1\$/);
-  }, 60_000);
+  }, 180_000);
 });

@@ -42,7 +42,7 @@ describe('row 6: the dev mailbox is a development convenience', () => {
   let production: Tollgate;
   beforeAll(async () => {
     production = await start('start');
-  }, 60_000);
+  }, 180_000);
   afterAll(async () => {
     await production?.stop();
   });
@@ -60,7 +60,7 @@ describe('row 6: the dev mailbox is a development convenience', () => {
     expect(mailbox.headers['content-type']).toBe('application/problem+json');
     expect(mailbox.text).not.toMatch(/token=/);
     expect((await attacker.get('/api/portal/config')).json.devMailbox).toBe(false);
-  }, 60_000);
+  }, 180_000);
 });
 
 describe('no secret is ever logged', () => {
@@ -68,7 +68,7 @@ describe('no secret is ever logged', () => {
   let dev: Tollgate;
   beforeAll(async () => {
     dev = await start('dev', captured.log);
-  }, 60_000);
+  }, 180_000);
   afterAll(async () => {
     await dev?.stop();
   });

@@ -14,7 +14,7 @@ beforeAll(async () => {
   tollgate = await startPortalStack('portal-usage-dates');
   client = new HttpPortalClient(tollgate.consoleUrl!);
   await client.signup('dates@example.com');
-}, 60_000);
+}, 180_000);
 afterAll(async () => {
   await tollgate?.stop();
 });
