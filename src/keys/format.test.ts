@@ -12,6 +12,14 @@ describe('key format', () => {
     expect(key.hash).toBe(hashKey(key.raw));
   });
 
+  it('names sandbox keys tg_test_…, with the same checksum rules', () => {
+    const key = generateKey('tg', 'test');
+    expect(key.raw).toMatch(/^tg_test_[0-9A-Za-z]{34}$/);
+    expect(hasValidChecksum(key.raw)).toBe(true);
+    expect(key.prefix).toBe(key.raw.slice(0, 12));
+    expect(hasValidChecksum(key.raw.replace('_test_', '_live_'))).toBe(false);
+  });
+
   it('never repeats', () => {
     const seen = new Set<string>();
     for (let i = 0; i < 2000; i++) seen.add(generateKey('tg').raw);

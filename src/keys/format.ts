@@ -2,7 +2,8 @@ import { hash, randomBytes } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 
 /**
- * API key format: `<prefix>_live_<random><checksum>`.
+ * API key format: `<prefix>_<mode>_<random><checksum>`, mode `live`, or `test` for keys of an
+ * installation on the sandbox payment rail (test cards, no real money), as Stripe names its keys.
  *
  * - random: 28 base62 characters (≈ 166 bits) from the OS CSPRNG, drawn without modulo bias;
  * - checksum: CRC32 of everything before it, as 6 base62 characters, so a mistyped or truncated
@@ -14,7 +15,7 @@ import { crc32 } from 'node:zlib';
 const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 export const RANDOM_LENGTH = 28;
 export const CHECKSUM_LENGTH = 6;
-/** Characters of the key shown in lists and logs (`tg_live_AbC1`). */
+/** Characters of the key shown in lists and logs (`tg_live_AbC1`, `tg_test_AbC1`). */
 const SHOWN_RANDOM_CHARS = 4;
 
 function randomBase62(length: number): string {
@@ -52,18 +53,26 @@ export interface GeneratedKey {
   hash: string;
 }
 
-export function generateKey(prefix: string): GeneratedKey {
-  const body = `${prefix}_live_${randomBase62(RANDOM_LENGTH)}`;
+export type KeyMode = 'live' | 'test';
+
+export function generateKey(prefix: string, mode: KeyMode = 'live'): GeneratedKey {
+  const body = `${prefix}_${mode}_${randomBase62(RANDOM_LENGTH)}`;
   const raw = body + checksumOf(body);
   return { raw, prefix: displayPrefix(raw), hash: hashKey(raw) };
 }
 
-export function displayPrefix(raw: string): string {
-  const live = raw.indexOf('_live_');
-  return live < 0 ? raw.slice(0, 12) : raw.slice(0, live + 6 + SHOWN_RANDOM_CHARS);
+/** Where the random part starts (after `_live_` or `_test_`), or -1. */
+function randomStart(raw: string): number {
+  const mode = /_(live|test)_/.exec(raw);
+  return mode ? mode.index + 6 : -1;
 }
 
-const SHAPE = /^[a-z]{2,8}_live_[0-9A-Za-z]+$/;
+export function displayPrefix(raw: string): string {
+  const start = randomStart(raw);
+  return start < 0 ? raw.slice(0, 12) : raw.slice(0, start + SHOWN_RANDOM_CHARS);
+}
+
+const SHAPE = /^[a-z]{2,8}_(live|test)_[0-9A-Za-z]+$/;
 
 /**
  * True when the key has the right shape and its checksum matches. Cheap (no allocation beyond
@@ -71,8 +80,7 @@ const SHAPE = /^[a-z]{2,8}_live_[0-9A-Za-z]+$/;
  */
 export function hasValidChecksum(raw: string): boolean {
   if (raw.length < 16 || raw.length > 64 || !SHAPE.test(raw)) return false;
-  const live = raw.indexOf('_live_');
-  if (raw.length - (live + 6) !== RANDOM_LENGTH + CHECKSUM_LENGTH) return false;
+  if (raw.length - randomStart(raw) !== RANDOM_LENGTH + CHECKSUM_LENGTH) return false;
   const split = raw.length - CHECKSUM_LENGTH;
   return checksumOf(raw.slice(0, split)) === raw.slice(split);
 }

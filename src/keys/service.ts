@@ -4,7 +4,7 @@ import type { ChangeFeed, Store } from '../store/index.ts';
 import type { Clock } from '../util/clock.ts';
 import { parseWindow } from '../util/duration.ts';
 import { newId } from '../util/ids.ts';
-import { generateKey } from './format.ts';
+import { generateKey, type KeyMode } from './format.ts';
 import type { ApiKey, CreatedKey, CreateKeyInput } from './model.ts';
 import { type ApiKeyRow, KeysRepo } from './repo.ts';
 
@@ -34,7 +34,8 @@ export interface KeysServiceOptions {
   store: Store;
   changes: ChangeFeed;
   clock: Clock;
-  config: Pick<ResolvedConfig, 'keys'>;
+  /** `billing.rail` 'sandbox' makes `…_test_…` keys. */
+  config: Pick<ResolvedConfig, 'keys'> & Partial<Pick<ResolvedConfig, 'billing'>>;
 }
 
 /**
@@ -47,13 +48,18 @@ export class KeysService {
   readonly #changes: ChangeFeed;
   readonly #clock: Clock;
   /** Read on every use (not copied at construction), so a dev-mode config reload reaches keys. */
-  readonly #config: Pick<ResolvedConfig, 'keys'>;
+  readonly #config: Pick<ResolvedConfig, 'keys'> & Partial<Pick<ResolvedConfig, 'billing'>>;
 
   constructor(options: KeysServiceOptions) {
     this.repo = new KeysRepo(options.store);
     this.#changes = options.changes;
     this.#clock = options.clock;
     this.#config = options.config;
+  }
+
+  /** Keys of an installation taking sandbox payments are test keys (`tg_test_…`). */
+  #mode(): KeyMode {
+    return this.#config.billing?.rail === 'sandbox' ? 'test' : 'live';
   }
 
   async create(input: CreateKeyInput): Promise<CreatedKey> {
@@ -67,7 +73,7 @@ export class KeysService {
     if (input.metadata !== undefined && (typeof input.metadata !== 'object' || input.metadata === null)) {
       throw problems.badRequest('metadata must be an object');
     }
-    const generated = generateKey(this.#config.keys.prefix);
+    const generated = generateKey(this.#config.keys.prefix, this.#mode());
     const row = await this.repo.insert({
       id: newId('key'),
       customer_id: customerId,
