@@ -59,6 +59,14 @@ function keyView(key: ApiKey): KeyView {
   };
 }
 
+/**
+ * An invoice's `lastPaymentError` is `code: message` (e.g. `card_declined: Your card was
+ * declined.`) for operators; the customer reads the message alone.
+ */
+export function customerMessage(lastPaymentError: string): string {
+  return lastPaymentError.replace(/^[a-z][a-z0-9_]*:\s*/, '') || lastPaymentError;
+}
+
 export function keysPort(keys: KeysService): KeysPort {
   async function own(customerId: string, keyId: string): Promise<ApiKey> {
     const found = (await keys.list(customerId)).find((k) => k.id === keyId);
@@ -453,7 +461,7 @@ export function billingPort(deps: {
         // A declined first charge undoes the checkout (invoice void, subscription canceled).
         const fresh = await billing.get(result.invoice.id);
         if ((fresh?.status === 'void' || fresh?.status === 'issued') && fresh.lastPaymentError) {
-          return { status: 'declined', message: fresh.lastPaymentError };
+          return { status: 'declined', message: customerMessage(fresh.lastPaymentError) };
         }
       }
       const sub = await subscriptions.currentForCustomer(customerId);
@@ -631,7 +639,12 @@ export function billingPort(deps: {
       after = await billing.get(invoiceId);
       if (after?.status === 'paid') return { status: 'paid' };
       if (after?.paymentUrl) return { status: 'redirect', url: after.paymentUrl };
-      return { status: 'declined', message: after?.lastPaymentError ?? 'The payment did not go through.' };
+      return {
+        status: 'declined',
+        message: after?.lastPaymentError
+          ? customerMessage(after.lastPaymentError)
+          : 'The payment did not go through.',
+      };
     },
   };
 }

@@ -25,6 +25,7 @@ describe('portal checkout with a declined card', () => {
     expect(declined.status).toBe(402);
     expect(declined.json.type).toBe('https://tollgate.dev/problems/card-declined');
     expect(declined.json.detail).toContain('Your card was declined');
+    expect(declined.json.detail).not.toContain('card_declined'); // the code is for operators
 
     expect((await client.get('/api/portal/subscription')).json.subscription).toBeNull();
     expect(await stack.tollgate.subscriptions.currentForCustomer(user.customerId)).toBeNull();
