@@ -37,8 +37,8 @@ export interface AccessView {
    * or credits at zero (402). The gateway answers with this problem.
    */
   blocked: ProblemError | null;
-  /** Where the portal lets this customer upgrade (for 429 and 403 problems). */
-  upgradeUrl: string;
+  /** Where the portal lets this customer upgrade (for 429 and 403 problems); absent on the top plan. */
+  upgradeUrl?: string;
 }
 
 export interface AccessResolver {

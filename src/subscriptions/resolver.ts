@@ -1,3 +1,4 @@
+import type { Decimal } from 'decimal.js';
 import type { CatalogService, Feature } from '../catalog/index.ts';
 import type { EntitlementInfo } from '../config/index.ts';
 import { ProblemError } from '../http/problem.ts';
@@ -13,6 +14,7 @@ import type { CustomerService } from './customers.ts';
 import type { Subscription } from './model.ts';
 import { phaseIndexAt, usagePeriodAt } from './periods.ts';
 import type { SubscriptionService } from './service.ts';
+import { hasUpgrade, highestPublicPrices } from './top-plans.ts';
 
 /**
  * Builds the gateway's AccessView of a (customer, subscription) and keeps it in memory until the
@@ -137,6 +139,7 @@ export function createAccessResolver(deps: AccessResolverDeps): CachingAccessRes
   const inflight = new Map<string, Promise<AccessView>>();
   const checks: AccessCheck[] = [];
   let features: Map<string, Feature> | null = null;
+  let highestPrices: Promise<Map<string, Decimal>> | null = null;
   const shapes = new Map<string, Shape>();
   // A view built while its customer (or everything) was invalidated is not cached.
   let generation = 0;
@@ -168,7 +171,10 @@ export function createAccessResolver(deps: AccessResolverDeps): CachingAccessRes
   };
   const unsubscribe = changes.subscribe((change) => {
     if (change.id === '*' || change.topic === 'catalog') {
-      if (change.topic === 'catalog') features = null;
+      if (change.topic === 'catalog') {
+        features = null;
+        highestPrices = null;
+      }
       clearAll();
       return;
     }
@@ -370,6 +376,15 @@ export function createAccessResolver(deps: AccessResolverDeps): CachingAccessRes
       };
     }
     const version = await subscriptions.planVersionOf(sub);
+    highestPrices ??= catalog
+      .listPublicPlans()
+      .then(highestPublicPrices)
+      .catch((error: unknown) => {
+        highestPrices = null;
+        throw error;
+      });
+    // Nothing to upgrade to from the top plan: its 429s and 403s carry no upgrade link.
+    const upgradeTo = hasUpgrade(version.definition, await highestPrices) ? upgradeUrl : undefined;
     const phaseIndex = phaseIndexAt(sub.phases, now);
     const phase = sub.phases[phaseIndex];
     const shapeKey = `${sub.planVersionId}|${phase?.key ?? ''}|${JSON.stringify(sub.overrides)}`;
@@ -438,7 +453,7 @@ export function createAccessResolver(deps: AccessResolverDeps): CachingAccessRes
         rateLimit,
         quotas,
         blocked,
-        upgradeUrl,
+        upgradeUrl: upgradeTo,
       },
       validUntil,
     };
