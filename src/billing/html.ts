@@ -1,4 +1,5 @@
-import { formatMoney } from '../util/money.ts';
+import { Decimal } from 'decimal.js';
+import { formatMoney, minorUnits } from '../util/money.ts';
 import type { Invoice } from './model.ts';
 
 /**
@@ -12,7 +13,24 @@ const esc = (s: unknown) =>
     (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string,
   );
 
-const day = (isoText: string | null) => (isoText ? isoText.slice(0, 10) : '—');
+/** "5 Dec 2026" (UTC): an invoice is read by people; ISO dates stay in the API and the CSV. */
+const DAY = new Intl.DateTimeFormat('en-GB', {
+  day: 'numeric',
+  month: 'short',
+  year: 'numeric',
+  timeZone: 'UTC',
+});
+const day = (isoText: string | null) => (isoText ? DAY.format(new Date(isoText)) : '—');
+
+/**
+ * A unit price beside amounts: at least the currency's minor digits ("29.00", not "29"), more
+ * when the price has them ("0.0005").
+ */
+function unitPriceText(value: string, currency: string): string {
+  const price = new Decimal(value);
+  const digits = Math.max(minorUnits(currency), price.decimalPlaces());
+  return `${price.toFixed(digits)} ${currency}`;
+}
 
 export interface InvoicePageContext {
   sellerName: string;
@@ -33,7 +51,7 @@ export function renderInvoiceHtml(invoice: Invoice, ctx: InvoicePageContext): st
             `<tr class="tier"><td>↳ Tier ${t.tier}: units ${esc(t.fromUnit === '0' ? '1' : String(Number(t.fromUnit) + 1))}–${esc(t.upTo ?? '∞')}</td><td class="num">${esc(t.quantity)}</td><td class="num">${esc(t.unitPrice)}${t.flatPrice !== '0' ? ` + ${esc(t.flatPrice)}` : ''}</td><td class="num">${esc(t.amount)}</td></tr>`,
         )
         .join('');
-      return `<tr><td>${esc(l.description)}<div class="period">${day(l.periodFrom)} – ${day(l.periodTo)}</div></td><td class="num">${esc(l.quantity)}</td><td class="num">${esc(l.unitPrice ?? '')}</td><td class="num">${m(l.amount)}</td></tr>${tiers}`;
+      return `<tr><td>${esc(l.description)}<div class="period">${day(l.periodFrom)} – ${day(l.periodTo)}</div></td><td class="num">${esc(l.quantity)}</td><td class="num">${l.unitPrice == null ? '' : esc(unitPriceText(l.unitPrice, invoice.currency))}</td><td class="num">${m(l.amount)}</td></tr>${tiers}`;
     })
     .join('\n');
   const title = invoice.number ?? `Draft ${invoice.id}`;
