@@ -172,11 +172,6 @@ function Shell({ children }: { children: ReactNode }) {
                 Dashboard
               </Link>
             )}
-            {config?.devMailbox && (
-              <Link to="/dev/mailbox" aria-current={current(path, '/dev/mailbox')}>
-                Dev mailbox
-              </Link>
-            )}
           </nav>
           <div className="account">
             {me ? (
@@ -226,7 +221,15 @@ function Shell({ children }: { children: ReactNode }) {
       </main>
       <footer className="footer">
         {brand?.name} developer portal · <Link to="/docs">API reference</Link> ·{' '}
-        <Link to="/pricing">Pricing</Link> · <Link to="/admin">Admin</Link>
+        <Link to="/pricing">Pricing</Link>
+        {/* Operator tools are not for customers: the admin console is at /admin (admin token), and
+            the dev mailbox (tollgate dev only) is offered where mail is awaited: signed out. */}
+        {config?.devMailbox && !me && (
+          <>
+            {' '}
+            · <Link to="/dev/mailbox">Dev mailbox</Link>
+          </>
+        )}
       </footer>
     </>
   );

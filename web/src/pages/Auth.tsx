@@ -1,9 +1,9 @@
 import { type FormEvent, useState } from 'react';
-import { type Me, post, type User } from '../api.ts';
+import { get, type Me, type Plan, post, type User } from '../api.ts';
 import { FormError, type FormState, formValue, useForm } from '../components/form.tsx';
 import { Link, navigate, useLocation } from '../router.tsx';
 import { useSession } from '../session.tsx';
-import { Field, Notice } from '../ui.tsx';
+import { Field, Notice, useData } from '../ui.tsx';
 
 /** The account's own email, filled in by the browser. */
 function EmailField({ form, label = 'Email' }: { form: FormState; label?: string }) {
@@ -40,6 +40,9 @@ export function Signup() {
   const { refresh, config } = useSession();
   const { query } = useLocation();
   const plan = query.get('plan');
+  // The plan's name ("Pro"), not its key ("pro"); nothing until the catalog has answered.
+  const plans = useData(() => (plan ? get<{ plans: Plan[] }>('/plans') : Promise.resolve(null)), [plan]);
+  const planName = plans.data?.plans.find((p) => p.key === plan)?.name;
   const form = useForm();
   const onSubmit = (event: FormEvent<HTMLFormElement>) => {
     event.preventDefault();
@@ -61,7 +64,7 @@ export function Signup() {
         <h1>Create your account</h1>
         <p className="muted">
           Start with {config?.branding.name ?? 'the API'} in minutes
-          {plan ? ` — then check out the ${plan} plan` : ''}.
+          {planName ? `, then subscribe to ${planName}` : ''}.
         </p>
         <FormError form={form} />
         <form onSubmit={onSubmit} noValidate>

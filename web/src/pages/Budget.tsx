@@ -132,7 +132,7 @@ export function Budget() {
               }
               name="threshold"
               inputMode="decimal"
-              placeholder={kind === 'amount' ? '100.00' : '80'}
+              placeholder={kind === 'amount' ? 'e.g. 100.00' : 'e.g. 80'}
               required
               error={fields.threshold}
             />
@@ -140,7 +140,7 @@ export function Budget() {
               label="Webhook URL (optional)"
               name="webhook"
               type="url"
-              placeholder="https://example.com/hooks/budget"
+              placeholder="e.g. https://example.com/hooks/budget"
               error={fields.webhookUrl}
             />
             <label className="row small" style={{ marginBottom: '.9rem' }}>

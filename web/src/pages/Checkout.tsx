@@ -231,7 +231,7 @@ export function Checkout() {
               name="number"
               inputMode="numeric"
               autoComplete="cc-number"
-              placeholder="4242 4242 4242 4242"
+              placeholder="1234 1234 1234 1234"
               required
               error={fields.number}
             />
@@ -240,7 +240,7 @@ export function Checkout() {
                 label="Expiry (MM/YY)"
                 name="expiry"
                 autoComplete="cc-exp"
-                placeholder="12/30"
+                placeholder="MM/YY"
                 required
                 error={fields.expiry}
               />
@@ -249,7 +249,7 @@ export function Checkout() {
                 name="cvc"
                 inputMode="numeric"
                 autoComplete="cc-csc"
-                placeholder="123"
+                placeholder="CVC"
                 required
                 error={fields.cvc}
               />

@@ -124,6 +124,12 @@ function example(doc: Json, schema: Json, depth = 0): unknown {
   return 'string';
 }
 
+/**
+ * What the examples send when this tab does not know the full key (keys are shown once): a shell
+ * variable, so a pasted example works once it is set, and never a truncated key (a sure 401).
+ */
+const KEY_VARIABLE = '$API_KEY';
+
 function curlFor(doc: Json, op: Operation, base: string, key: string): string {
   let path = op.path;
   const query: string[] = [];
@@ -137,7 +143,10 @@ function curlFor(doc: Json, op: Operation, base: string, key: string): string {
   const lines = [
     `curl${op.method === 'get' ? '' : ` -X ${op.method.toUpperCase()}`} '${base}${path}${query.length ? `?${query.join('&')}` : ''}'`,
   ];
-  lines.push(`  -H 'Authorization: Bearer ${key}'`);
+  // A shell variable needs double quotes to expand; a full key is quoted as it is.
+  lines.push(
+    key === KEY_VARIABLE ? `  -H "Authorization: Bearer ${key}"` : `  -H 'Authorization: Bearer ${key}'`,
+  );
   const content = (op.requestBody?.content ?? {}) as Record<string, Json>;
   if (content['application/json']) {
     lines.push(`  -H 'Content-Type: application/json'`);
@@ -266,7 +275,7 @@ export function Docs() {
   const newest = [...activeKeys].sort((x, y) => y.createdAt.localeCompare(x.createdAt));
   const keyId = chosen || (newest.find((k) => secretOf(k.id)) ?? newest[0])?.id || '';
   const key = activeKeys.find((k) => k.id === keyId);
-  const apiKey = key ? (secretOf(key.id) ?? `${key.prefix}…`) : 'YOUR_API_KEY';
+  const apiKey = (key && secretOf(key.id)) ?? KEY_VARIABLE;
   const base = (
     config?.gatewayUrl ??
     ((doc?.servers as Json[] | undefined)?.[0]?.url as string | undefined) ??
@@ -318,7 +327,8 @@ export function Docs() {
                 </select>
                 {key && !secretOf(key.id) && (
                   <span className="help">
-                    Keys are shown once: paste the full key where the examples show its prefix, or{' '}
+                    Keys are shown once, so the examples read it from a variable: run{' '}
+                    <code>export API_KEY=…</code> with your full {key.prefix}… key, or{' '}
                     <Link to="/keys">create a new one</Link> to have it filled in here.
                   </span>
                 )}

@@ -1,5 +1,5 @@
 import { get, type Plan } from '../api.ts';
-import { money } from '../format.ts';
+import { money, period } from '../format.ts';
 import { Link } from '../router.tsx';
 import { useSession } from '../session.tsx';
 import { CopyButton, useData } from '../ui.tsx';
@@ -22,10 +22,35 @@ function firstCall(doc: OpenApi | null, gateway: string): string | null {
   return null;
 }
 
+/** Orders non-negative decimal strings ("9.5" < "19.00") without turning money into floats. */
+function compareAmounts(a: string, b: string): number {
+  const [ai = '0', af = ''] = a.split('.');
+  const [bi = '0', bf = ''] = b.split('.');
+  const width = Math.max(ai.length, bi.length);
+  const frac = Math.max(af.length, bf.length);
+  const x = ai.padStart(width, '0') + af.padEnd(frac, '0');
+  const y = bi.padStart(width, '0') + bf.padEnd(frac, '0');
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/** "Start free; paid plans from $29.00 a month." or "Pay as you grow, from $29.00 a month." */
+function priceLine(plans: Plan[]): string {
+  const firstPaid = plans.find((p) => !p.free);
+  const hasFree = plans.some((p) => p.free);
+  if (!firstPaid) return hasFree ? ' Free to use.' : '';
+  // Only plans in one currency are compared: amounts in different currencies do not order.
+  const cheapest = plans
+    .filter(
+      (p) => !p.free && p.currency === firstPaid.currency && p.billingCadence === firstPaid.billingCadence,
+    )
+    .sort((a, b) => compareAmounts(a.basePrice, b.basePrice))[0]!;
+  const from = `${money(cheapest.basePrice, cheapest.currency)} a ${period(cheapest.billingCadence)}`;
+  return hasFree ? ' Start free; paid plans from ' + from + '.' : ` Pay as you grow, from ${from}.`;
+}
+
 export function Home() {
   const { config, me } = useSession();
   const plans = useData(() => get<{ plans: Plan[] }>('/plans'), []);
-  const cheapest = plans.data?.plans.find((p) => !p.free);
   const doc = useData(
     () => (config?.hasOpenapi ? get<OpenApi>('/openapi') : Promise.resolve(null)),
     [config?.hasOpenapi],
@@ -36,8 +61,8 @@ export function Home() {
       <section className="hero">
         <h1>{config?.apiName}</h1>
         <p>
-          Sign up, get a key and make your first call in under a minute. Pay as you grow
-          {cheapest ? `, from ${money(cheapest.basePrice, cheapest.currency)} a month` : ''}.
+          Sign up, get a key and make your first call in under a minute.
+          {plans.data ? priceLine(plans.data.plans) : ''}
         </p>
         <div className="row" style={{ justifyContent: 'center' }}>
           {me ? (

@@ -113,9 +113,12 @@ export function Keys() {
             only once.
           </p>
         </div>
-        <button type="button" className="btn btn-primary" onClick={() => setCreating(true)}>
-          Create key
-        </button>
+        {/* One "Create key" at a time: the form below has its own while it is open. */}
+        {!creating && (
+          <button type="button" className="btn btn-primary" onClick={() => setCreating(true)}>
+            Create key
+          </button>
+        )}
       </div>
       <ErrorNotice error={error && Object.keys(fieldErrors).length === 0 ? error : null} />
       {shown && (
@@ -143,7 +146,7 @@ export function Keys() {
             <Field
               label="Name"
               name="name"
-              placeholder="Production server"
+              placeholder="e.g. Production server"
               required
               error={fieldErrors.name}
               autoFocus

@@ -58,6 +58,7 @@ export function Pricing() {
   if (!data) return <Loading />;
   const plans = data.plans;
   const featured = plans.find((p) => p.key === 'pro') ?? plans.find((p) => !p.free);
+  const hasTokenPrices = plans.some((p) => p.features.some((f) => f.perMillion));
   const rows = new Map<string, string>();
   for (const plan of plans) for (const f of plan.features) rows.set(f.featureKey ?? f.rateCardKey, f.name);
   // Subscribers change plans on the subscription page (upgrades prorated); others check out.
@@ -116,8 +117,10 @@ export function Pricing() {
 
       <section className="card" style={{ marginTop: '1.5rem' }} aria-labelledby="compare">
         <h2 id="compare">Compare plans</h2>
+        {/* Sized to the plans: on a phone two or three plans fit; more scroll sideways with the
+            feature column kept in view. */}
         <div className="table-wrap">
-          <table className="compare">
+          <table className="compare" style={{ minWidth: `${7 + plans.length * 6}rem` }}>
             <thead>
               <tr>
                 <th scope="col">Feature</th>
@@ -174,8 +177,9 @@ export function Pricing() {
           </table>
         </div>
         <p className="small muted" style={{ marginTop: '.75rem' }}>
-          Token prices are shown per 1M tokens. Prices exclude tax. Hard quotas stop at the limit (HTTP 429
-          until the period resets); plans with overage keep working and bill the extra usage.
+          {hasTokenPrices && 'Token prices are shown per 1M tokens. '}Prices exclude tax. Hard quotas stop at
+          the limit (HTTP 429 until the period resets); plans with overage keep working and bill the extra
+          usage.
         </p>
       </section>
     </>
