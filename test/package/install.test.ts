@@ -273,7 +273,7 @@ describe('npm install tollgate in your own project (docs/first-revenue.md)', () 
     const key = JSON.parse(
       (await tollgate('keys', 'create', '--customer', me.id, '--subscription', sub.id, '--json')).stdout,
     ) as { id: string; secret: string };
-    expect(key.secret).toMatch(/^tg_/);
+    expect(key.secret).toMatch(/^tg_test_/); // sandbox payments: test keys
     const listed = JSON.parse((await tollgate('keys', 'list', '--customer', me.id, '--json')).stdout) as {
       id: string;
     }[];
@@ -306,7 +306,8 @@ describe('npm install tollgate in your own project (docs/first-revenue.md)', () 
       card: DECLINING_CARD,
     });
     expect(declined.status).toBe(402);
-    expect(declined.json.detail).toContain('Your card was declined');
+    // The customer reads the rail's message, not its code (card_declined).
+    expect(declined.json.detail).toBe('Your card was declined.');
     expect((await browser.request('GET', '/api/portal/subscription')).json.subscription).toBeNull();
 
     // …and 4242 pays: Pro is active with a first key that works through the gateway.
@@ -339,6 +340,14 @@ describe('npm install tollgate in your own project (docs/first-revenue.md)', () 
     );
     expect(byNumber).toEqual({ 'INV-000001': 'void 29.00 USD', 'INV-000002': 'paid 29.00 USD' });
     expect(DOC).toContain('INV-000002');
+    // The printable invoice: a unit price as money beside the amount, dates for people.
+    const printable = await fetch(`${portalUrl}/api/portal/invoices/${paid.json.invoiceId}/html`, {
+      headers: { cookie: [...browser.cookies].map(([k, v]) => `${k}=${v}`).join('; ') },
+    });
+    expect(printable.status).toBe(200);
+    const html = await printable.text();
+    expect(html).toMatch(/<td class="num">1<\/td><td class="num">29\.00 USD<\/td>/);
+    expect(html).not.toMatch(/\d{4}-\d{2}-\d{2}/);
 
     // Stopping dev removes server.json: the CLI opens the store itself again.
     const exited = new Promise((r) => dev!.once('exit', r));
