@@ -1,0 +1,59 @@
+import { Command } from 'commander';
+import { describe, expect, it } from 'vitest';
+import type { Tollgate } from '../app.ts';
+import { createConsoleApp } from '../http/hono.ts';
+import { silentLogger } from '../util/log.ts';
+import type { ProgramOutput } from './program.ts';
+import { mountCliRoute } from './remote.ts';
+
+const TOKEN = 'tga_remote_test_token_0123456789';
+
+/** A stand-in program: `echo <words…>` prints them; `fail` exits 3 through commander. */
+function program(output: ProgramOutput): Command {
+  const p = new Command('tollgate').exitOverride().configureOutput(output);
+  p.command('echo <words...>').action((words: string[]) => console.log(words.join(' ')));
+  p.command('fail').action((_o, c: Command) => c.error('error: no', { exitCode: 3 }));
+  return p;
+}
+
+function app(tollgate: Tollgate | null) {
+  const console = createConsoleApp(silentLogger);
+  mountCliRoute(console, { adminToken: TOKEN, tollgate: () => tollgate, createProgram: program });
+  return console;
+}
+
+const call = (a: ReturnType<typeof app>, body: unknown, token = TOKEN) =>
+  a.request('/api/admin/cli', {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+
+const live = {} as Tollgate;
+
+describe('POST /api/admin/cli: a command run by the server for another tollgate process', () => {
+  it('runs the command and returns what it printed and its exit code', async () => {
+    const ok = await call(app(live), { argv: ['echo', 'hello', 'there'], cwd: '/tmp' });
+    expect(ok.status).toBe(200);
+    expect(await ok.json()).toEqual({ stdout: 'hello there\n', stderr: '', exitCode: 0 });
+    const failed = await call(app(live), { argv: ['fail'], cwd: '/tmp' });
+    expect(await failed.json()).toMatchObject({ stderr: 'error: no\n', exitCode: 3 });
+  });
+
+  it('refuses without the admin token, with a bad body, or before the server has started', async () => {
+    for (const token of ['', 'wrong']) {
+      const refused = await call(app(live), { argv: ['echo', 'x'], cwd: '/' }, token);
+      expect(refused.status).toBe(401);
+      expect(refused.headers.get('content-type')).toContain('application/problem+json');
+    }
+    for (const body of ['{', { argv: [], cwd: '/' }, { argv: ['echo'] }, { argv: 'echo', cwd: '/' }]) {
+      const bad = await call(app(live), body);
+      expect(bad.status).toBe(400);
+      expect(bad.headers.get('content-type')).toContain('application/problem+json');
+    }
+    const huge = await call(app(live), { argv: ['echo', 'x'.repeat(300_000)], cwd: '/' });
+    expect(huge.status).toBeGreaterThanOrEqual(400);
+    expect(huge.status).toBeLessThan(500);
+    expect((await call(app(null), { argv: ['echo', 'x'], cwd: '/' })).status).toBe(409);
+  });
+});
