@@ -7,30 +7,34 @@ import type { UsageLog } from '../metering/events.ts';
 import type { CounterStore } from '../ratelimit/types.ts';
 import type { AccessResolver, QuotaView } from '../subscriptions/access.ts';
 import type { Logger } from '../util/log.ts';
-import { allowAllAccessResolver } from './access.ts';
 import { BatchingUsageLog } from './batch-log.ts';
+import { compileState, type GatewayState } from './compiled-config.ts';
 import type { GatewayCredits } from './credits.ts';
-import { Exchange } from './exchange.ts';
+import { allowAllAccessResolver } from './fallback-access.ts';
 import { applyLimits, createGatewayServer } from './listener.ts';
 import { GatewayMetrics } from './metrics.ts';
 import { type CompiledRoute, parseUpstream, type Upstream } from './router.ts';
-import { compileState, type GatewayState } from './state.ts';
+import { Exchange } from './upstream-exchange.ts';
 
 /**
  * The gateway data plane: a node:http listener that answers from memory whenever it can and
  * proxies to the upstream through undici pools (streamed both ways, no fetch()).
  *
- * Pipeline, in order (DESIGN.md): route → auth → access (blocked / feature) → rate limit (GCRA)
- * → quota → inbound policies → proxy → outbound policies → usage events. Every step answers
- * synchronously when its data is cached, so the common request awaits nothing but the upstream.
+ * In order: route → key → access (blocked / feature) → model (model-gated routes) → rate limit
+ * (GCRA) → quota → inbound policies → credits (`steps/`) → proxy → outbound policies → usage
+ * events. Every step answers synchronously when its data is cached, so the common request awaits
+ * nothing but the upstream.
  *
  * Durability: usage events are appended to the UsageLog before the last byte of the response is
  * written, so a response the client received in full is always in the log.
  *
- * Files: this one holds the listener, the upstream pools and reloads; `exchange.ts` one request
- * (the upstream call, streaming, completion), `pipeline.ts` the steps before the upstream,
- * `usage-events.ts` what a response is metered as, `answers.ts` what the gateway answers itself
- * (problems, policy responses, rate-limit and quota headers), `state.ts` what it compiles from a config.
+ * Files: this one holds the gateway (upstream pools, reloads); `listener.ts` the node:http
+ * listener and its limits; `steps/` the request steps before the upstream, one file each, in
+ * the order of `steps/index.ts`; `upstream-exchange.ts` one request (the upstream call,
+ * streaming, completion); `usage-events.ts` what a response is metered as; `own-responses.ts`
+ * what the gateway answers itself (problems, policy responses, rate-limit and quota headers);
+ * `compiled-config.ts` what it compiles from a config; `request-path.ts` and `request-body.ts`
+ * how a request's path and gated body are read; `quota-spec.ts` the one quota counter spec.
  */
 export interface GatewayOptions {
   config: ResolvedConfig;

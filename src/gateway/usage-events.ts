@@ -2,13 +2,13 @@ import { performance } from 'node:perf_hooks';
 import type { UsageEventInput } from '../config/index.ts';
 import type { VerifiedKey } from '../keys/model.ts';
 import type { UsageEvent } from '../metering/events.ts';
-import type { QuotaSpec } from '../ratelimit/types.ts';
 import type { QuotaView } from '../subscriptions/access.ts';
-import type { Exchange } from './exchange.ts';
+import { isPromise } from './compiled-config.ts';
 import { amountOf } from './feature-meters.ts';
+import { quotaSpecOf } from './quota-spec.ts';
 import type { CompiledRoute } from './router.ts';
-import { isPromise } from './state.ts';
-import { type TokenUsage, tokensFromJson } from './usage.ts';
+import { type TokenUsage, tokensFromJson } from './token-usage.ts';
+import type { Exchange } from './upstream-exchange.ts';
 
 /** The usage events of a metered response, and the quotas they add to once they are in the log. */
 
@@ -136,13 +136,7 @@ export function addTokenQuotas(ex: Exchange, events: readonly UsageEvent[]): voi
     let amount = 0;
     for (const event of events) amount += amountOf(meter, event.type, event.data);
     if (amount === 0) continue;
-    const customerId = ex.view?.customer.id ?? '';
-    const spec: QuotaSpec = {
-      limit: quota.limit,
-      hard: !quota.soft,
-      resetAt: quota.resetAt.getTime(),
-      seed: () => ex.gw.quotaSeed(customerId, quota),
-    };
+    const spec = quotaSpecOf(ex.gw, ex.view?.customer.id ?? '', quota);
     try {
       const r = ex.gw.counters.add(quota.counterKey, amount, spec);
       if (isPromise(r)) r.catch((error) => ex.gw.log.error({ err: error }, 'token quota update failed'));

@@ -1,6 +1,6 @@
 import { PROBLEM_CONTENT_TYPE, type ProblemError } from '../http/problem.ts';
 import type { RateLimitResult, RateLimitSpec } from '../ratelimit/types.ts';
-import type { Exchange } from './exchange.ts';
+import type { Exchange } from './upstream-exchange.ts';
 
 /** What the gateway answers itself: problems, responses of inbound policies, and its own headers. */
 
@@ -55,7 +55,7 @@ export async function sendWebResponse(ex: Exchange, response: Response): Promise
   ex.observe(response.status);
 }
 
-/** Answers with a problem (always returns undefined so pipeline steps can `return` it). */
+/** Answers with a problem (always returns undefined so callers can `return` it). */
 export function problem(ex: Exchange, problem: ProblemError): undefined {
   if (ex.res.headersSent || ex.done) return undefined;
   const body = JSON.stringify(problem.toBody(ex.path || undefined));

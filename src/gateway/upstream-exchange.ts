@@ -9,16 +9,16 @@ import type { VerifiedKey } from '../keys/model.ts';
 import type { UsageEvent } from '../metering/events.ts';
 import type { QuotaResult, QuotaSpec, RateLimitResult, RateLimitSpec } from '../ratelimit/types.ts';
 import type { AccessView, QuotaView } from '../subscriptions/access.ts';
-import { addOwnHeaders, problem } from './answers.ts';
 import type { AppendWaiter, BatchingUsageLog } from './batch-log.ts';
-import { GatewayContext, RequestInfo } from './context.ts';
+import { type GatewayState, isPromise, MAX_JSON_BODY } from './compiled-config.ts';
 import type { CreditHold, GatewayCredits } from './credits.ts';
-import { pipeline } from './pipeline.ts';
+import { addOwnHeaders, problem, sendWebResponse } from './own-responses.ts';
+import { GatewayContext, RequestInfo } from './policy-context.ts';
 import { bodyTooLarge, cappedBody } from './request-body.ts';
 import type { CompiledRoute } from './router.ts';
 import type { Gateway } from './server.ts';
-import { type GatewayState, isPromise, MAX_JSON_BODY } from './state.ts';
-import { SseUsageScanner } from './usage.ts';
+import { GATEWAY_STEPS, type RequestState, runSteps, type StepEnds } from './steps/index.ts';
+import { SseUsageScanner } from './token-usage.ts';
 import { addTokenQuotas, usageEvents } from './usage-events.ts';
 
 /** Seconds a client waits before retrying a call whose usage could not be recorded. */
@@ -48,11 +48,19 @@ const HOP_BY_HOP = new Set([
   'expect',
 ]);
 
+/** How the request steps end: every step went on → the upstream call; a problem → its answer. */
+const STEP_ENDS: StepEnds = {
+  done: (request) => (request as Exchange).proxy(),
+  problem: (request, answer) => problem(request as Exchange, answer),
+};
+
 /**
- * One request through the gateway. It is also the undici dispatch handler of its upstream
- * request, so a proxied request allocates one object for the whole exchange.
+ * One request through the gateway: the state the request steps fill (`steps/`), then the
+ * upstream call, outbound policies, streaming and completion. It is also the undici dispatch
+ * handler of its upstream request, so a proxied request allocates one object for the whole
+ * exchange.
  */
-export class Exchange implements Dispatcher.DispatchHandler, AppendWaiter {
+export class Exchange implements Dispatcher.DispatchHandler, AppendWaiter, RequestState {
   readonly gw: Gateway;
   readonly state: GatewayState;
   readonly req: IncomingMessage;
@@ -121,11 +129,15 @@ export class Exchange implements Dispatcher.DispatchHandler, AppendWaiter {
 
   run(): void {
     try {
-      const result = pipeline(this);
+      const result = runSteps(GATEWAY_STEPS, this, STEP_ENDS);
       if (result !== undefined) result.catch((error: unknown) => this.fail(error));
     } catch (error) {
       this.fail(error);
     }
+  }
+
+  respond(response: Response): Promise<void> {
+    return sendWebResponse(this, response);
   }
 
   context(): GatewayContext {
@@ -186,7 +198,7 @@ export class Exchange implements Dispatcher.DispatchHandler, AppendWaiter {
     res.on('close', () => this.onClientClose());
     this.gw.pool(upstream).dispatch(
       {
-        // Exactly the path that was matched (normalised in the pipeline), never the raw one.
+        // Exactly the path that was matched (normalised by the route step), never the raw one.
         path: upstream.basePath + this.target(),
         method: (req.method ?? 'GET') as Dispatcher.HttpMethod,
         headers,

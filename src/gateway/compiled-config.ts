@@ -6,7 +6,7 @@ import type {
   ResolvedConfig,
 } from '../config/index.ts';
 import type { RateLimitSpec } from '../ratelimit/types.ts';
-import { defaultRateLimitSpec } from './access.ts';
+import { defaultRateLimitSpec } from './fallback-access.ts';
 import { compileFeatureMeters, type FeatureMeter } from './feature-meters.ts';
 import { parseUpstream, Router, routesFromConfig, routesFromOpenApi } from './router.ts';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SseUsageScanner, tokensFromJson } from './usage.ts';
+import { SseUsageScanner, tokensFromJson } from './token-usage.ts';
 
 const enc = new TextEncoder();
 
