@@ -6,6 +6,14 @@ import { Decimal } from 'decimal.js';
  */
 export { Decimal };
 
+/**
+ * decimal.js keeps 20 significant digits by default and rounds anything longer without a word:
+ * 100000000 + 0.000000000001 came out as 100000000. Amounts here can be large (a year of
+ * usage) and prices small (a token at 0.0000025), so arithmetic keeps 50 digits; rounding to
+ * the currency still happens once, at the line. Found by test/security/money-fuzz.test.ts.
+ */
+Decimal.set({ precision: 50 });
+
 const MONEY_RE = /^-?\d+(\.\d+)?$/;
 
 export function isMoneyString(value: unknown): value is string {
