@@ -33,7 +33,16 @@ export function formatPath(path: readonly PropertyKey[]): string {
 }
 
 function issuesOf(error: z.ZodError): { path: string; message: string }[] {
-  return error.issues.map((issue) => ({ path: formatPath(issue.path), message: issue.message }));
+  // zod reports unknown keys at their parent object; name each key's own path instead, so a
+  // typo such as `plans[0].ratecards` points at itself.
+  return error.issues.flatMap((issue) =>
+    issue.code === 'unrecognized_keys'
+      ? issue.keys.map((key) => ({
+          path: formatPath([...issue.path, key]) || JSON.stringify(key),
+          message: `unknown setting "${key}" (check its spelling and where it is nested)`,
+        }))
+      : [{ path: formatPath(issue.path), message: issue.message }],
+  );
 }
 
 /** Validates an already-imported config object. `file` only labels errors; `baseDir` resolves paths. */
