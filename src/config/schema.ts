@@ -480,6 +480,18 @@ export const configSchema = z.strictObject({
             /** For tests and proxies: where the Paddle API is (default: by the key, sandbox or live). */
             apiBase: z.url().optional(),
           }),
+          z.strictObject({
+            type: z.literal('recurly'),
+            /** A private API key of the Recurly site. */
+            apiKey: z.string().min(1),
+            /** The webhook endpoint's secret key (verifies `recurly-signature`). */
+            webhookSecret: z.string().min(1),
+            /** The site's subdomain (`acme` for acme.recurly.com): where its hosted pages are. */
+            subdomain: z.string().regex(/^[a-z0-9-]+$/, 'the site subdomain, e.g. "acme"'),
+            region: z.enum(['us', 'eu']).optional(),
+            /** For tests and proxies: where the Recurly API is (default: by region). */
+            apiBase: z.url().optional(),
+          }),
           z.strictObject({ type: z.literal('sandbox') }),
           z.strictObject({ type: z.literal('invoice'), netDays: z.number().int().positive().default(30) }),
         ])

@@ -340,7 +340,7 @@ export function billingPort(deps: {
     typeof railConfig === 'string'
       ? railConfig
       : // Paddle checks out on a hosted page too: the portal redirects, as for Stripe.
-        railConfig.type === 'stripe' || railConfig.type === 'paddle'
+        railConfig.type === 'stripe' || railConfig.type === 'paddle' || railConfig.type === 'recurly'
         ? 'stripe'
         : railConfig.type;
 

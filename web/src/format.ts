@@ -73,7 +73,7 @@ export function windowText(window: string): string {
   return n === '1' ? name : `${n} ${name}s`;
 }
 
-const PROVIDERS: Record<string, string> = { stripe: 'Stripe', paddle: 'Paddle' };
+const PROVIDERS: Record<string, string> = { stripe: 'Stripe', paddle: 'Paddle', recurly: 'Recurly' };
 
 /** The payment provider of a hosted rail by name, for labels ("Pay with Paddle"); null if none. */
 export function provider(railName: string | null | undefined): string | null {

@@ -2,6 +2,7 @@ import type { ResolvedConfig } from '../../config/index.ts';
 import type { Db } from '../model.ts';
 import { createInvoiceRail } from './invoice.ts';
 import { createPaddleRail } from './paddle.ts';
+import { createRecurlyRail } from './recurly.ts';
 import { createSandboxRail } from './sandbox.ts';
 import { createStripeRail } from './stripe.ts';
 import type { PaymentRail } from './types.ts';
@@ -20,6 +21,15 @@ export function createRail(config: ResolvedConfig, db: Db): PaymentRail {
     return createPaddleRail({
       apiKey: rail.apiKey,
       webhookSecret: rail.webhookSecret,
+      apiBase: rail.apiBase,
+    });
+  }
+  if (rail.type === 'recurly') {
+    return createRecurlyRail({
+      apiKey: rail.apiKey,
+      webhookSecret: rail.webhookSecret,
+      subdomain: rail.subdomain,
+      region: rail.region,
       apiBase: rail.apiBase,
     });
   }
