@@ -93,6 +93,7 @@ export async function buildModules(
     dataDir: b.dataDir,
     openLog: embeddedLog && (role === 'all' || role === 'gateway'),
     runConsumer: embeddedLog && (role === 'all' || role === 'worker'),
+    changes,
   });
   stopping.push(() => metering.stop());
   if (b.natsUsage) await b.scaleOut.startUsageConsumer((events) => metering.ingest.writeBatch(events));

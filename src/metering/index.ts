@@ -1,11 +1,12 @@
 import { join } from 'node:path';
 import { Gauge, type Registry } from 'prom-client';
 import type { ResolvedConfig } from '../config/index.ts';
-import type { Store } from '../store/index.ts';
+import type { ChangeFeed, Store } from '../store/index.ts';
 import type { Clock } from '../util/clock.ts';
 import type { Logger } from '../util/log.ts';
 import { startEmbeddedConsumer, type UsageLogConsumer } from './consumer.ts';
 import { type EmbeddedUsageLog, openEmbeddedUsageLog } from './log.ts';
+import { createMeterAdmin, type MeterAdmin } from './meter-admin.ts';
 import { type LiveMeterRegistry, openMeterRegistry } from './meters.ts';
 import type { GroupByValuesParams, MeterReader } from './query.ts';
 import { createMeterReader } from './reader.ts';
@@ -42,6 +43,8 @@ export interface Metering {
   readonly meters: LiveMeterRegistry;
   readonly reader: MeterReader;
   readonly ingest: IngestService;
+  /** Meters created, changed and deleted through `POST/PUT/DELETE /api/v1/meters`. */
+  readonly admin: MeterAdmin;
   readonly usageLog: EmbeddedUsageLog | null;
   readonly consumer: UsageLogConsumer | null;
   /** The distinct values of one group-by dimension (`GET /api/v1/meters/{m}/group-by/{k}/values`). */
@@ -67,12 +70,19 @@ export interface StartMeteringOptions {
   runConsumer: boolean;
   /** 'always' fsyncs every append (see log.ts); default: group commit every few ms. */
   fsync?: 'batch' | 'always';
+  /** Tells other processes about meters created or changed through the API (topic `meters`). */
+  changes?: ChangeFeed;
 }
 
 export async function startMetering(options: StartMeteringOptions): Promise<Metering> {
   const { store, config, clock, log } = options;
   const meters = await openMeterRegistry(store, config.meters, log, { readOnly: false });
   const ingest = createIngestService({ store, meters, clock, log });
+  const admin = createMeterAdmin({ store, meters, log, changes: options.changes });
+  const unsubscribe = options.changes?.subscribe((change) => {
+    if (change.topic !== 'meters') return;
+    meters.refresh().catch((error) => log.error({ err: error }, 'meters: could not re-read API meters'));
+  });
   const reader = createMeterReader({ store, meters, clock });
   const dir = join(options.dataDir, 'usage-log');
   const usageLog = options.openLog ? openEmbeddedUsageLog({ dir, log, fsync: options.fsync }) : null;
@@ -91,6 +101,7 @@ export async function startMetering(options: StartMeteringOptions): Promise<Mete
     meters,
     reader,
     ingest,
+    admin,
     usageLog,
     consumer,
     groupByValues: (params) => reader.groupByValues(params),
@@ -115,6 +126,7 @@ export async function startMetering(options: StartMeteringOptions): Promise<Mete
       });
     },
     async stop() {
+      unsubscribe?.();
       // Clean shutdown: the gateway has stopped appending; write what is left, then close.
       if (consumer) {
         await consumer

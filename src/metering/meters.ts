@@ -2,6 +2,7 @@ import type { MeterConfig } from '../config/index.ts';
 import type { Store } from '../store/index.ts';
 import { newId } from '../util/ids.ts';
 import type { Logger } from '../util/log.ts';
+import { loadApiMeters } from './api-meters.ts';
 import type { UsageEvent } from './events.ts';
 import { compileMeter, extract, type Meter, type MeterRow, meterFingerprint } from './model.ts';
 import {
@@ -62,7 +63,7 @@ export function valuesFor(
   return values;
 }
 
-async function rebuild(tx: Executor, meter: Meter, log: Logger): Promise<number> {
+export async function rebuild(tx: Executor, meter: Meter, log: Logger): Promise<number> {
   await deleteMeterData(tx, meter.key);
   const single: MeterRegistry = {
     list: () => [meter],
@@ -109,18 +110,22 @@ async function syncMeters(
       }
       const [existing] = await run<MeterRow & { fingerprint: string }>(
         tx,
-        `select key, id, slug, fingerprint, created_at, updated_at from metering_meters where slug = $1 for update`,
+        `select key, id, slug, fingerprint, created_at, updated_at, origin, deleted_at from metering_meters where slug = $1 for update`,
         [config.slug],
       );
       if (!existing) throw new Error(`meter ${config.slug} vanished during start-up`);
-      if (existing.fingerprint === fingerprint || options.readOnly) return existing;
+      // A meter the config declares is the config's, even if the API created (or deleted) it before.
+      const adopted = existing.origin !== 'config' || existing.deleted_at;
+      if ((existing.fingerprint === fingerprint && !adopted) || options.readOnly) return existing;
       const [updated] = await run<MeterRow>(
         tx,
-        `update metering_meters set fingerprint = $2, definition = $3::jsonb, updated_at = now()
-         where slug = $1 returning key, id, slug, created_at, updated_at`,
+        `update metering_meters set fingerprint = $2, definition = $3::jsonb, updated_at = now(),
+           origin = 'config', deleted_at = null
+         where slug = $1 returning key, id, slug, created_at, updated_at, origin, deleted_at`,
         [config.slug, fingerprint, JSON.stringify(config)],
       );
       const meter = compileMeter(config, updated as MeterRow);
+      if (existing.fingerprint === fingerprint && !existing.deleted_at) return updated as MeterRow;
       const n = await rebuild(tx, meter, log);
       log.info({ meter: config.slug, events: n }, 'meter definition changed: rebuilt its values and rollups');
       return updated as MeterRow;
@@ -137,6 +142,10 @@ export interface LiveMeterRegistry extends MeterRegistry {
    * definition (milliseconds, in development); `tollgate start` rebuilds at start-up only.
    */
   reload(meters: readonly MeterConfig[]): Promise<void>;
+  /** Re-reads the API-created meters (after a change in this or another process). */
+  refresh(): Promise<void>;
+  /** Every meter, API meters deleted softly too when `includeDeleted`. */
+  listAll(includeDeleted: boolean): readonly Meter[];
 }
 
 export async function openMeterRegistry(
@@ -145,24 +154,37 @@ export async function openMeterRegistry(
   log: Logger,
   options: { readOnly?: boolean } = {},
 ): Promise<LiveMeterRegistry> {
+  let fromConfig: Meter[] = [];
+  let fromApi: Meter[] = [];
   let compiled: Meter[] = [];
   let bySlug = new Map<string, Meter>();
   let byId = new Map<string, Meter>();
   let byType = new Map<string, Meter[]>();
-  const use = (list: Meter[]) => {
-    compiled = list;
-    bySlug = new Map(list.map((m) => [m.slug, m]));
-    byId = new Map(list.map((m) => [m.id, m]));
+  const use = () => {
+    const slugs = new Set(fromConfig.map((m) => m.slug));
+    compiled = [...fromConfig, ...fromApi.filter((m) => !m.deletedAt && !slugs.has(m.slug))];
+    bySlug = new Map(compiled.map((m) => [m.slug, m]));
+    byId = new Map(compiled.map((m) => [m.id, m]));
     byType = new Map();
-    for (const m of list) byType.set(m.eventType, [...(byType.get(m.eventType) ?? []), m]);
+    for (const m of compiled) byType.set(m.eventType, [...(byType.get(m.eventType) ?? []), m]);
   };
-  use(await syncMeters(store, meters, log, options));
+  fromConfig = await syncMeters(store, meters, log, options);
+  fromApi = await loadApiMeters(store);
+  use();
   return {
     list: () => compiled,
+    listAll: (includeDeleted) =>
+      includeDeleted ? [...compiled, ...fromApi.filter((m) => m.deletedAt)] : compiled,
     get: (idOrSlug) => bySlug.get(idOrSlug) ?? byId.get(idOrSlug),
     forType: (type) => byType.get(type) ?? [],
     async reload(next) {
-      use(await syncMeters(store, next, log, options));
+      fromConfig = await syncMeters(store, next, log, options);
+      fromApi = await loadApiMeters(store);
+      use();
+    },
+    async refresh() {
+      fromApi = await loadApiMeters(store);
+      use();
     },
   };
 }

@@ -29,6 +29,10 @@ export interface Meter {
   readonly strict: boolean;
   readonly createdAt: Date;
   readonly updatedAt: Date;
+  /** Declared in tollgate.config.ts, or created through `POST /api/v1/meters`. */
+  readonly origin: 'config' | 'api';
+  /** API meters are deleted softly (`DELETE /api/v1/meters/{meter}`). */
+  readonly deletedAt: Date | null;
   /** Compiled accessors. */
   readonly value: ((data: unknown) => unknown) | null;
   readonly dimensions: readonly { name: string; get: (data: unknown) => unknown }[];
@@ -57,6 +61,8 @@ export interface MeterRow {
   slug: string;
   created_at: Date;
   updated_at: Date;
+  origin?: string;
+  deleted_at?: Date | null;
 }
 
 export function compileMeter(config: MeterConfig, row: MeterRow): Meter {
@@ -74,6 +80,8 @@ export function compileMeter(config: MeterConfig, row: MeterRow): Meter {
     strict: config.strict === true,
     createdAt: new Date(row.created_at),
     updatedAt: new Date(row.updated_at),
+    origin: row.origin === 'api' ? 'api' : 'config',
+    deletedAt: row.deleted_at ? new Date(row.deleted_at) : null,
     value:
       config.aggregation === 'COUNT' || !config.valueProperty ? null : compileJsonPath(config.valueProperty),
     dimensions: Object.entries(config.groupBy).map(([name, path]) => ({ name, get: compileJsonPath(path) })),
@@ -182,6 +190,8 @@ export interface MeteringTables {
     definition: unknown;
     created_at: Date;
     updated_at: Date;
+    origin: string;
+    deleted_at: Date | null;
   };
   usage_events: {
     source: string;

@@ -5,7 +5,7 @@ import { EventEmitter } from 'node:events';
  * subscription changed, a customer suspended), so caches are invalidated instead of polled.
  * Embedded: in process. Scale-out: PostgreSQL LISTEN/NOTIFY (see `pgChangeFeed`).
  */
-export type ChangeTopic = 'keys' | 'subscriptions' | 'catalog' | 'customers' | 'credits';
+export type ChangeTopic = 'keys' | 'subscriptions' | 'catalog' | 'customers' | 'credits' | 'meters';
 
 export interface Change {
   topic: ChangeTopic;

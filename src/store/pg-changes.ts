@@ -23,7 +23,14 @@ export interface PgChangeFeedOptions {
 }
 
 export const DEFAULT_CHANGE_CHANNEL = 'tollgate_changes';
-const ALL_TOPICS: readonly ChangeTopic[] = ['keys', 'subscriptions', 'catalog', 'customers', 'credits'];
+const ALL_TOPICS: readonly ChangeTopic[] = [
+  'keys',
+  'subscriptions',
+  'catalog',
+  'customers',
+  'credits',
+  'meters',
+];
 
 export interface PgChangeFeed extends ChangeFeed {
   /** True while the listening connection is up (for /readyz). */

@@ -23,7 +23,7 @@ export function mountMeteringRoutes(
   app: Hono,
   deps: {
     adminToken: string;
-    metering: Pick<Metering, 'meters' | 'reader' | 'ingest' | 'listEvents' | 'groupByValues'>;
+    metering: Pick<Metering, 'meters' | 'reader' | 'ingest' | 'admin' | 'listEvents' | 'groupByValues'>;
     /** Tollgate's customers as OpenMeter's (`/api/v1/customers`, `filterCustomerId`). */
     customers?: { store: Store; service: CustomerService; subjects: CustomerSubjectStore };
     now: () => Date;
@@ -37,7 +37,7 @@ export function mountMeteringRoutes(
   const { metering } = deps;
   const customers = deps.customers?.subjects;
   mountEventRoutes(app, { ingest: metering.ingest, listEvents: metering.listEvents, customers });
-  mountMeterRoutes(app, { meters: metering.meters });
+  mountMeterRoutes(app, { meters: metering.meters, admin: metering.admin });
   mountQueryRoutes(app, {
     meters: metering.meters,
     reader: metering.reader,
