@@ -6,8 +6,9 @@ export default defineConfig({
   resolve: { alias: { tollgate: fileURLToPath(new URL('./src/index.ts', import.meta.url)) } },
   test: {
     include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
-    testTimeout: 30_000,
-    hookTimeout: 60_000,
+    // Ceilings, not expectations: a test that waits this long has a defect or a very busy machine.
+    testTimeout: 120_000,
+    hookTimeout: 180_000,
     pool: 'forks',
     fileParallelism: true,
     maxWorkers: 2,

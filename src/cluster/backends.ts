@@ -111,6 +111,7 @@ export async function openScaleOutBackends(options: ScaleOutOptions): Promise<Sc
         url: options.redis,
         prefix: settings.redisKeyPrefix,
         onRedisError: settings.onRedisError,
+        commandTimeoutMs: settings.redisCommandTimeoutMs,
         log: log.child({ backend: 'redis' }),
       });
       const opened = counters;

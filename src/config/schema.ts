@@ -585,6 +585,11 @@ export const configSchema = z.strictObject({
        * (limits hold per node, not across nodes); 'closed' = rate-limited/quota'd requests get 503.
        */
       onRedisError: z.enum(['open', 'closed']).default('open'),
+      /**
+       * How long one Redis command may take before it counts as Redis being unreachable (and
+       * `onRedisError` applies). Raise it on a machine whose Redis answers slowly under load.
+       */
+      redisCommandTimeoutMs: z.number().int().positive().default(500),
       /** Prefix of every Redis key (several installations can share one Redis). */
       redisKeyPrefix: z.string().min(1).default('tollgate:'),
       /** JetStream stream of usage events, and its subject prefix. */

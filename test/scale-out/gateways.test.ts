@@ -25,13 +25,15 @@ describe.skipIf(!available)('two gateway nodes', () => {
   let consoleNode: TollgateProcess;
 
   beforeAll(async () => {
-    install = await createInstallation();
+    // Counters must stay in Redis for 'exactly 100' to hold: on a busy machine a slow Redis
+    // answer would otherwise count as Redis down and each node would fall back to its own.
+    install = await createInstallation({ scaleOut: 'redisCommandTimeoutMs: 10_000,' });
     // One after the other: the first applies migrations and publishes the plans.
     nodeA = await startProcess(install, 'gateway', ['--health-port', '0']);
     nodeB = await startProcess(install, 'gateway');
     worker = await startProcess(install, 'worker', ['--health-port', '0']);
     consoleNode = await startProcess(install, 'console');
-  }, 60_000);
+  }, 180_000);
   afterAll(async () => {
     for (const p of [nodeA, nodeB, worker, consoleNode]) await p?.stop();
     await install?.cleanup();
