@@ -2,17 +2,15 @@
 // The `tollgate` command. In the repository it runs the TypeScript source (src/); installed from
 // npm, where there is no src/, it runs the compiled package (dist/).
 //
-// Either way the user's `tollgate.config.ts` is TypeScript, which Node strips natively from
-// 22.18 / 23.6 on. Node 22.6–22.17 can with `--experimental-strip-types`: the command re-runs
-// itself with that flag. Older Node cannot load the config at all.
+// The floor is Node 22.19: undici (the HTTP client) needs it (zlib zstd). From 22.18 Node strips
+// the types of the user's `tollgate.config.ts` by default; if that is turned off (for example
+// NODE_OPTIONS=--no-experimental-strip-types), the command re-runs itself with it on.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 
 const [major, minor] = process.versions.node.split('.').map(Number);
-if (major < 22 || (major === 22 && minor < 6)) {
-  console.error(
-    `tollgate needs Node.js 22.6 or newer to load tollgate.config.ts (this is ${process.version}).`,
-  );
+if (major < 22 || (major === 22 && minor < 19)) {
+  console.error(`tollgate needs Node.js 22.19 or newer (this is ${process.version}).`);
   process.exit(1);
 }
 

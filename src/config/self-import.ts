@@ -5,7 +5,8 @@ import * as nodeModule from 'node:module';
  * that is loading the file: the compiled package when installed, `src/` in the repository (whose
  * package `exports` point at `dist/`, which a source checkout need not have built), and the same
  * module instances either way (one `ProblemError` class). `module.registerHooks` exists from
- * Node 22.15; before that, the ordinary resolution of an installed package applies.
+ * Node 22.15 (the package needs 22.19); without it, the ordinary resolution of an installed
+ * package applies.
  */
 const SELF = new URL(`../index${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url).href;
 

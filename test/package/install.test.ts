@@ -27,6 +27,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
  */
 const ROOT = resolve(import.meta.dirname, '../..');
 const DOC = readFileSync(join(ROOT, 'docs/first-revenue.md'), 'utf8');
+/**
+ * The Node that runs the installed package: this one (the pinned Node 24) unless
+ * TOLLGATE_TEST_NODE names another, e.g. the `engines` floor from `npm install node@22.19.0` in
+ * a scratch folder (undici needs 22.19; 22.12 fails at its first import).
+ */
+const NODE = process.env.TOLLGATE_TEST_NODE || process.execPath;
 const PACKED_FROM = [
   'package.json',
   'tsconfig.json',
@@ -82,12 +88,7 @@ function run(cmd: string, args: string[], cwd: string, timeoutMs = 300_000): Pro
 
 /** `npx tollgate …` in the project: the installed package's bin, on this (pinned) Node. */
 async function tollgate(...args: string[]): Promise<Run> {
-  const result = await run(
-    process.execPath,
-    [join(project, 'node_modules/.bin/tollgate'), ...args],
-    project,
-    120_000,
-  );
+  const result = await run(NODE, [join(project, 'node_modules/.bin/tollgate'), ...args], project, 120_000);
   if (result.code !== 0)
     throw new Error(`tollgate ${args.join(' ')} exited ${result.code}\n${result.stdout}\n${result.stderr}`);
   return result;
@@ -231,11 +232,7 @@ describe('npm install tollgate in your own project (docs/first-revenue.md)', () 
     expect(config).toContain("{ method: 'GET', path: '/hello' }");
     expect(readFileSync(join(project, '.gitignore'), 'utf8')).toContain('.tollgate/');
     // A second init refuses to overwrite.
-    const again = await run(
-      process.execPath,
-      [join(project, 'node_modules/.bin/tollgate'), 'init', '--yes'],
-      project,
-    );
+    const again = await run(NODE, [join(project, 'node_modules/.bin/tollgate'), 'init', '--yes'], project);
     expect(again.code).toBe(1);
     expect(again.stderr).toContain('exists already');
   });
@@ -243,7 +240,7 @@ describe('npm install tollgate in your own project (docs/first-revenue.md)', () 
   it('dev runs the gateway and portal; the CLI works while it runs; a customer pays', async () => {
     expect(DOC).toContain('npx tollgate dev');
     dev = spawn(
-      process.execPath,
+      NODE,
       [join(project, 'node_modules/.bin/tollgate'), 'dev', '--port', '0', '--console-port', '0'],
       {
         cwd: project,
