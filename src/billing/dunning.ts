@@ -74,8 +74,7 @@ export function createDunning(
     if (row.subscription_id) {
       const sub = await subscriptions.get(row.subscription_id);
       if (sub && (sub.status === 'active' || sub.status === 'trialing')) {
-        await subscriptions.markPastDue(sub.id);
-        await events.emit('subscription.past_due', { subscriptionId: sub.id, customerId: sub.customerId });
+        await subscriptions.markPastDue(sub.id); // emits subscription.past_due with the change
       }
     }
     const invoice = await mustLoad(row.id);
@@ -144,11 +143,7 @@ export function createDunning(
           if (!o.subscription_id) continue;
           const sub = await subscriptions.get(o.subscription_id);
           if (sub && (sub.status === 'active' || sub.status === 'trialing')) {
-            await subscriptions.markPastDue(sub.id);
-            await events.emit('subscription.past_due', {
-              subscriptionId: sub.id,
-              customerId: sub.customerId,
-            });
+            await subscriptions.markPastDue(sub.id); // emits subscription.past_due with the change
           }
         }
       }
@@ -162,8 +157,7 @@ export function createDunning(
       for (const l of lapsed) {
         const sub = await subscriptions.get(l.subscription_id);
         if (sub && sub.status === 'past_due') {
-          await subscriptions.suspend(sub.id);
-          await events.emit('subscription.suspended', { subscriptionId: sub.id, customerId: sub.customerId });
+          await subscriptions.suspend(sub.id); // emits subscription.suspended with the change
           await mailCustomer(
             sub.customerId,
             'Your API access is suspended',

@@ -704,8 +704,7 @@ export function createInvoices(
       [sub.id],
     );
     if ((open?.n ?? 0) > 0) return;
-    await subscriptions.reactivate(sub.id);
-    await events.emit('subscription.reactivated', { subscriptionId: sub.id, customerId: sub.customerId });
+    await subscriptions.reactivate(sub.id); // emits subscription.reactivated with the change
   }
 
   async function transition(id: string, to: InvoiceStatus, allowed: InvoiceStatus[]): Promise<Invoice> {

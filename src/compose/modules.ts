@@ -78,7 +78,30 @@ export async function buildModules(
     }
   }
   const customers = createCustomerService({ store, changes, clock });
-  const subscriptions = createSubscriptionService({ store, changes, clock, catalog, customers });
+  // Outgoing webhooks: an outbox written in the transaction of each change (subscriptions below).
+  const webhooks = createWebhookService({
+    store,
+    clock,
+    log: log.child({ module: 'webhooks' }),
+    // Outgoing calls reach public https addresses only; http is allowed under `tollgate dev`.
+    policy: () => ({ allowHosts: b.config.current().notifications.allowHosts, requireHttps: !b.dev }),
+  });
+  stopping.push(() => webhooks.stop());
+  const subscriptions = createSubscriptionService({
+    store,
+    changes,
+    clock,
+    catalog,
+    customers,
+    outbox: async (tx, events) => {
+      for (const event of events) {
+        const data = event.previous
+          ? { subscription: event.subscription, previous: event.previous }
+          : { subscription: event.subscription };
+        await webhooks.enqueue(tx, event.type, data, { customerId: event.subscription.customerId });
+      }
+    },
+  });
 
   // Metering first among the readers of usage: access, billing and the gateway all take it.
   // Without NATS the gateway appends to the embedded usage log under <dataDir>/usage-log and the
@@ -111,24 +134,9 @@ export async function buildModules(
   stopping.push(() => access.close());
   const balances = createBalanceReader({ access, catalog, customers, clock, counters: b.counters });
 
-  // Notify (outgoing webhooks, mail); subscription events become webhooks.
-  const webhooks = createWebhookService({
-    store,
-    clock,
-    log: log.child({ module: 'webhooks' }),
-    // Outgoing calls reach public https addresses only; http is allowed under `tollgate dev`.
-    policy: () => ({ allowHosts: b.config.current().notifications.allowHosts, requireHttps: !b.dev }),
-  });
-  stopping.push(() => webhooks.stop());
+  // Mail (SMTP or the dev mailbox).
   const mailer = createMailer({ config, store, clock, log: log.child({ module: 'mail' }) });
   stopping.push(() => mailer.close());
-  subscriptions.onEvent((event) =>
-    // Returned: the subscription operation waits for the webhook row (a CLI exits only after it).
-    webhooks.emit(event.type, { subscription: event.subscription }).then(
-      () => undefined,
-      (error) => log.error({ err: error }, 'webhook emit failed'),
-    ),
-  );
 
   // Billing. Credits a plan includes are granted on activation and at every period roll-over;
   // they wrap the port billing is built with, hence the one closure over `billing` below.
@@ -169,6 +177,7 @@ export async function buildModules(
   const metrics = new Registry();
   b.scaleOut.registerMetrics(metrics);
   metering.registerMetrics(metrics);
+  webhooks.registerMetrics(metrics);
   const gateway = new Gateway({
     config: b.config.current(),
     verifier: keyVerifier,

@@ -5,7 +5,7 @@ import type { BackendStatus } from '../cluster/backends.ts';
 import { readiness } from '../cluster/health.ts';
 import { createConsoleApp } from '../http/hono.ts';
 import { customerSubjectStore, mountMeteringRoutes } from '../metering/index.ts';
-import { mountNotifyRoutes } from '../notify/index.ts';
+import { mountNotifyRoutes, registerWebhookContract, webhookAdminApi } from '../notify/index.ts';
 import { createPortal, type Portal, type PortalPorts } from '../portal/index.ts';
 import { billingPort, catalogPort, customersPort, keysPort, subscriptionsPort } from '../portal/wire.ts';
 import type { Backends } from './backends.ts';
@@ -55,7 +55,7 @@ export function mountRoutes(
     config: b.config.view,
   };
   mountBillingPublicRoutes(consoleApp, billingRoutes);
-  mountNotifyRoutes(consoleApp, { webhooks: m.webhooks, mailer: m.mailer, adminToken });
+  mountNotifyRoutes(consoleApp, { mailer: m.mailer, adminToken });
   mountMeteringRoutes(consoleApp, {
     adminToken,
     metering: m.metering,
@@ -63,15 +63,17 @@ export function mountRoutes(
     now: () => clock.now(),
   });
   // /api/admin (+ /api/admin/openapi.json and the /api/admin/docs reference page).
-  mountAdminApi(consoleApp, {
+  const adminApi = mountAdminApi(consoleApp, {
     adminToken,
     catalog: m.catalog,
     customers: m.customers,
     subscriptions: m.subscriptions,
     keys: m.keys,
     balances: m.balances,
-    routes: [billingAdminApi(billingRoutes)],
+    routes: [billingAdminApi(billingRoutes), webhookAdminApi(m.webhooks)],
   });
+  // Every event's payload schema, under the document's OpenAPI 3.1 `webhooks`.
+  registerWebhookContract(adminApi.openAPIRegistry);
 
   // Developer portal: SPA at `/`, `/api/portal/*` (adapters in src/portal/wire.ts).
   const ports: PortalPorts = {

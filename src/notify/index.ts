@@ -1,6 +1,21 @@
 /** What other modules may import from notify: outgoing webhooks and mail. */
-export { mountNotifyRoutes } from './http.ts';
+export {
+  DEFAULT_DISABLE_AFTER,
+  DEFAULT_PER_ENDPOINT,
+  DEFAULT_TIMEOUT_MS,
+  RETRY_SCHEDULE_MS,
+} from './delivery.ts';
+export {
+  eventFilterProblem,
+  matchesType,
+  WEBHOOK_EVENT_DESCRIPTIONS,
+  WEBHOOK_EVENT_SCHEMAS,
+  WEBHOOK_EVENT_TYPES,
+  type WebhookEventType,
+} from './event-types.ts';
+export { mountNotifyRoutes, registerWebhookContract, webhookAdminApi } from './http.ts';
 export { createMailer, type Mailer, type MailMessage, type StoredMail } from './mail.ts';
+export { newWebhookSecret, signWebhook, webhookSecretProblem } from './secrets.ts';
 export {
   FULL_CHECK_MS,
   liveCustomersOf,
@@ -11,14 +26,12 @@ export {
   type UsageThresholds,
   usageThresholds,
 } from './usage-thresholds.ts';
+export { USER_AGENT } from './version.ts';
 export {
+  type CreatedEndpoint,
   createWebhookService,
   type Delivery,
-  matchesType,
-  newWebhookSecret,
-  RETRY_SCHEDULE_MS,
-  signWebhook,
-  WEBHOOK_EVENT_TYPES,
+  type DeliveryAttempt,
   type WebhookEndpoint,
   type WebhookService,
 } from './webhooks.ts';

@@ -1,6 +1,5 @@
-import { randomBytes } from 'node:crypto';
 import { type Kysely, sql } from 'kysely';
-import { Webhook } from 'standardwebhooks';
+import { Gauge, Histogram, type Registry } from 'prom-client';
 import {
   checkOutboundUrl,
   createOutboundClient,
@@ -14,251 +13,214 @@ import type { BaseDatabase, Store } from '../store/index.ts';
 import type { Clock } from '../util/clock.ts';
 import { newId } from '../util/ids.ts';
 import type { Logger } from '../util/log.ts';
+import {
+  createDeliverer,
+  DEFAULT_DISABLE_AFTER,
+  DEFAULT_PER_ENDPOINT,
+  DEFAULT_TIMEOUT_MS,
+} from './delivery.ts';
+import {
+  eventFilterProblem,
+  matchesType,
+  WEBHOOK_EVENT_TYPES,
+  type WebhookEventType,
+} from './event-types.ts';
+import {
+  type Delivery,
+  type DeliveryAttempt,
+  type DeliveryFilter,
+  readAttempts,
+  readDeliveries,
+  readEndpoint,
+  readEndpoints,
+  type WebhookEndpoint,
+} from './repo.ts';
+import { newWebhookSecret, webhookSecretProblem } from './secrets.ts';
+import { USER_AGENT } from './version.ts';
 
 /**
- * Outgoing webhooks, signed per Standard Webhooks (`webhook-id`, `webhook-timestamp`,
- * `webhook-signature: v1,<base64 HMAC-SHA256>` with a `whsec_…` secret), so receivers verify
- * them with any Standard Webhooks library. Every event is stored once (`notify_messages`) and
- * fanned out to the endpoints that subscribe to its type (`notify_deliveries`: the delivery log).
- * A failed delivery is retried with backoff (5 s, 5 min, 30 min, 2 h, 5 h, 10 h), then marked
- * failed. The same message id is sent on every attempt, so receivers can dedupe.
+ * Outgoing webhooks, signed per Standard Webhooks, delivered from an outbox. An event is written
+ * (`notify_messages`, one `notify_deliveries` row per subscribed endpoint) in the same
+ * transaction as the change it reports: `enqueue(tx, …)` inside the caller's transaction, so a
+ * crash can lose neither the change nor its event, and an event never reports a change that
+ * rolled back. Delivery (src/notify/delivery.ts) claims rows with row locks, so any number of
+ * workers run; the same message id and body go out on every attempt, so receivers dedupe.
  *
- * Event types: `WEBHOOK_EVENT_TYPES`. An endpoint subscribes to exact types, `prefix.*`
- * wildcards, or everything (empty list).
+ * Endpoints are the operator's (every event of their types) or a customer's (`customerId`: that
+ * customer's events of their types, e.g. budget alerts; delivered only once the customer was
+ * shown the secret). A secret is shown when it is created and when it is rotated, never again.
  */
-export const WEBHOOK_EVENT_TYPES = [
-  'invoice.issued',
-  'invoice.paid',
-  'invoice.payment_failed',
-  'invoice.void',
-  'invoice.uncollectible',
-  'invoice.refunded',
-  'subscription.created',
-  'subscription.updated',
-  'subscription.plan_changed',
-  'subscription.change_scheduled',
-  'subscription.renewed',
-  'subscription.canceled',
-  'subscription.status_changed',
-  'subscription.past_due',
-  'subscription.suspended',
-  'subscription.reactivated',
-  'credits.topped_up',
-  'credits.auto_recharged',
-  'budget.alert',
-  'usage.threshold',
-] as const;
+export type { Delivery, DeliveryAttempt, WebhookEndpoint } from './repo.ts';
 
-export const RETRY_SCHEDULE_MS = [5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000];
-
-export interface WebhookEndpoint {
-  id: string;
-  url: string;
-  /** Shown on creation and to admins; used to sign. */
+export interface CreatedEndpoint extends WebhookEndpoint {
+  /** Shown once, here. */
   secret: string;
-  eventTypes: string[];
-  description: string | null;
-  enabled: boolean;
-  createdAt: string;
 }
 
-export interface Delivery {
-  id: string;
-  endpointId: string;
-  messageId: string;
-  type: string;
-  status: 'pending' | 'succeeded' | 'failed';
-  attempts: number;
-  nextAttemptAt: string | null;
-  lastStatusCode: number | null;
-  lastError: string | null;
-  createdAt: string;
-  updatedAt: string;
-}
-
-interface EndpointRow {
-  id: string;
+export interface EndpointInput {
   url: string;
-  secret: string;
-  event_types: string[] | string;
-  description: string | null;
-  enabled: boolean;
-  created_at: Date | string;
-}
-
-const iso = (v: Date | string | null) => (v === null ? null : new Date(v).toISOString());
-
-function toEndpoint(r: EndpointRow): WebhookEndpoint {
-  return {
-    id: r.id,
-    url: r.url,
-    secret: r.secret,
-    eventTypes: typeof r.event_types === 'string' ? JSON.parse(r.event_types) : r.event_types,
-    description: r.description,
-    enabled: r.enabled,
-    createdAt: iso(r.created_at) as string,
-  };
-}
-
-export function newWebhookSecret(): string {
-  return `whsec_${randomBytes(24).toString('base64')}`;
-}
-
-export function matchesType(subscribed: readonly string[], type: string): boolean {
-  if (subscribed.length === 0) return true;
-  return subscribed.some(
-    (s) => s === type || s === '*' || (s.endsWith('.*') && type.startsWith(s.slice(0, -1))),
-  );
-}
-
-/** Signs a payload the Standard Webhooks way; returns the three headers. */
-export function signWebhook(
-  secret: string,
-  messageId: string,
-  timestamp: Date,
-  body: string,
-): Record<string, string> {
-  const signature = new Webhook(secret).sign(messageId, timestamp, body);
-  return {
-    'webhook-id': messageId,
-    'webhook-timestamp': String(Math.floor(timestamp.getTime() / 1000)),
-    'webhook-signature': signature,
-  };
+  eventTypes?: string[];
+  description?: string | null;
+  secret?: string;
+  /** A customer's own endpoint: receives only that customer's events. */
+  customerId?: string;
+  /** False for a customer endpoint until the response that shows its secret is on its way. */
+  secretShown?: boolean;
+  /** What created it (`budget-alert:<id>`), for `deleteCustomerEndpoints`. */
+  source?: string;
 }
 
 export interface WebhookService {
-  createEndpoint(input: {
-    url: string;
-    eventTypes?: string[];
-    description?: string;
-    secret?: string;
-  }): Promise<WebhookEndpoint>;
-  listEndpoints(): Promise<WebhookEndpoint[]>;
+  createEndpoint(input: EndpointInput): Promise<CreatedEndpoint>;
+  listEndpoints(filter?: { customerId?: string | null }): Promise<WebhookEndpoint[]>;
+  getEndpoint(id: string): Promise<WebhookEndpoint>;
+  updateEndpoint(
+    id: string,
+    input: { url?: string; eventTypes?: string[]; description?: string | null },
+  ): Promise<WebhookEndpoint>;
   deleteEndpoint(id: string): Promise<void>;
+  /** Deletes a customer's endpoints that `source` created (an alert deleted with its webhook). */
+  deleteCustomerEndpoints(customerId: string, source: string): Promise<void>;
   setEnabled(id: string, enabled: boolean): Promise<WebhookEndpoint>;
-  /** Stores the event and queues a delivery per subscribed endpoint; delivery runs in the background. */
-  emit(type: string, data: Record<string, unknown>): Promise<string>;
+  /** A new secret (or the given one); the old one keeps signing too until `overlapMs` has passed. */
+  rotateSecret(
+    id: string,
+    input?: { secret?: string; overlapMs?: number },
+  ): Promise<{ secret: string; previousSecretExpiresAt: string }>;
+  /** The customer has been shown the endpoint's secret: deliveries to it may start. */
+  markSecretShown(id: string): Promise<void>;
+  /** Refuses (400 naming `field` and the rule) a URL outgoing calls may not reach. */
+  checkUrl(url: string, field?: string): Promise<string>;
   /**
-   * As `emit`, but only if `claim` (run first, in the same transaction) returns true, e.g. after
-   * recording that this event was sent: the record and the event commit together or not at all.
-   * Returns the message id, or null when the claim was refused.
+   * Writes the event and a delivery per subscribed endpoint with `tx`, the transaction of the
+   * change it reports. Returns the message id.
    */
+  enqueue(
+    tx: Kysely<BaseDatabase>,
+    type: WebhookEventType,
+    data: Record<string, unknown>,
+    options?: { customerId?: string | null },
+  ): Promise<string>;
+  /** `enqueue` in a transaction of its own (for events that report no stored change). */
+  emit(
+    type: string,
+    data: Record<string, unknown>,
+    options?: { customerId?: string | null },
+  ): Promise<string>;
+  /** As `emit`, only if `claim` (run first, in the same transaction) returns true; else null. */
   emitOnce(
     type: string,
     data: Record<string, unknown>,
     claim: (tx: Kysely<BaseDatabase>) => Promise<boolean>,
+    options?: { customerId?: string | null },
   ): Promise<string | null>;
-  /** Attempts every delivery that is due now; returns how many were attempted. */
-  deliverDue(): Promise<number>;
-  deliveries(filter?: {
-    endpointId?: string;
+  /** Queues a `webhook.test` event to one endpoint, whatever its filter; the message id. */
+  sendTest(endpointId: string): Promise<string>;
+  /** Another attempt of a delivery, now (any status). */
+  replay(deliveryId: string, customerId?: string): Promise<Delivery>;
+  /** Replays an endpoint's deliveries created in [from, to) (of one status, or all); the count. */
+  replayRange(input: {
+    endpointId: string;
+    from: Date;
+    to: Date;
     status?: Delivery['status'];
-    limit?: number;
-  }): Promise<Delivery[]>;
-  /** One signed POST without the queue (portal budget alerts to a customer's URL). */
-  sendOnce(url: string, secret: string, type: string, data: Record<string, unknown>): Promise<number>;
-  /**
-   * Refuses (400 naming `field` and the rule) a URL that outgoing calls may not reach: internal
-   * addresses, http outside `tollgate dev`, credentials (src/http/outbound.ts).
-   */
-  checkUrl(url: string, field?: string): Promise<string>;
+  }): Promise<number>;
+  /** Attempts every delivery that is due now and waits for them; returns how many. */
+  deliverDue(): Promise<number>;
+  deliveries(filter?: DeliveryFilter): Promise<Delivery[]>;
+  attempts(deliveryId: string): Promise<DeliveryAttempt[]>;
+  registerMetrics(registry: Registry): void;
   /** Starts the background delivery loop (not for the CLI). */
   start(intervalMs?: number): void;
   stop(): Promise<void>;
 }
 
-export function createWebhookService(deps: {
+export interface WebhookDeps {
   store: Store;
   clock: Clock;
   log: Logger;
   /** Which targets outgoing calls may reach; default: public https addresses only. */
   policy?: () => OutboundPolicy;
   outbound?: OutboundClient;
+  /** One call's timeout (default 15 s). */
   timeoutMs?: number;
-}): WebhookService {
+  /** Calls in flight per endpoint and worker (default 4). */
+  perEndpoint?: number;
+  disableAfter?: { ms: number; attempts: number };
+}
+
+const DEFAULT_OVERLAP_MS = 24 * 3_600_000;
+
+function validateEndpointInput(input: { eventTypes?: string[]; secret?: string }): void {
+  const errors: { path: string; message: string }[] = [];
+  input.eventTypes?.forEach((entry, i) => {
+    const problem = eventFilterProblem(entry);
+    if (problem) errors.push({ path: `eventTypes.${i}`, message: problem });
+  });
+  if (input.secret !== undefined) {
+    const problem = webhookSecretProblem(input.secret);
+    if (problem) errors.push({ path: 'secret', message: `a webhook secret ${problem}` });
+  }
+  if (errors.length > 0)
+    throw problems.validation(errors.map((e) => `${e.path}: ${e.message}`).join('; '), errors);
+}
+
+export function createWebhookService(deps: WebhookDeps): WebhookService {
   const { store, clock, log } = deps;
   const policy = deps.policy ?? (() => ({ allowHosts: [], requireHttps: true }));
   const outbound = deps.outbound ?? createOutboundClient(policy);
+  const timeoutMs = deps.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   let timer: NodeJS.Timeout | null = null;
-  let running: Promise<number> | null = null;
+  let pumping: Promise<unknown> | null = null;
+  let latency: Histogram<'endpoint' | 'outcome'> | null = null;
 
-  async function post(url: string, secret: string, messageId: string, body: string) {
-    const headers = signWebhook(secret, messageId, clock.now(), body);
-    const response = await outbound.post(url, {
-      headers: { 'content-type': 'application/json', 'user-agent': 'Tollgate-Webhooks/1', ...headers },
-      body,
-      timeoutMs: deps.timeoutMs ?? 15_000,
-    });
-    return response.status;
+  const deliverer = createDeliverer({
+    store,
+    clock,
+    log,
+    timeoutMs,
+    perEndpoint: deps.perEndpoint ?? DEFAULT_PER_ENDPOINT,
+    disableAfter: deps.disableAfter ?? DEFAULT_DISABLE_AFTER,
+    async post(url, headers, body) {
+      const response = await outbound.post(url, {
+        headers: { 'content-type': 'application/json', 'user-agent': USER_AGENT, ...headers },
+        body,
+        timeoutMs,
+      });
+      const retryAfter = response.headers['retry-after'];
+      return { status: response.status, retryAfter: Array.isArray(retryAfter) ? retryAfter[0] : retryAfter };
+    },
+    async onDisabled(endpoint) {
+      const full = await readEndpoint(store, endpoint.id);
+      await service.emit('endpoint.disabled', {
+        endpoint: {
+          id: endpoint.id,
+          url: endpoint.url,
+          disabledReason: endpoint.reason,
+          disabledAt: full?.disabledAt,
+        },
+      });
+    },
+    observe(endpointId, seconds, ok) {
+      latency?.observe({ endpoint: endpointId, outcome: ok ? 'succeeded' : 'failed' }, seconds);
+    },
+  });
+
+  /** One claim-and-start at a time per process; the loop does not wait for the calls. */
+  function kick(): void {
+    if (pumping || !timer) return;
+    pumping = deliverer
+      .pump()
+      .catch((error) => log.error({ err: error }, 'webhook delivery loop failed'))
+      .finally(() => {
+        pumping = null;
+      });
   }
 
-  async function attempt(row: {
-    id: string;
-    url: string;
-    secret: string;
-    message_id: string;
-    type: string;
-    payload: unknown;
-    created_at: Date | string;
-    attempts: number;
-  }) {
-    const body = JSON.stringify({
-      type: row.type,
-      timestamp: new Date(row.created_at).toISOString(),
-      data: typeof row.payload === 'string' ? JSON.parse(row.payload) : row.payload,
-    });
-    let status: number | null = null;
-    let error: string | null = null;
-    try {
-      status = await post(row.url, row.secret, row.message_id, body);
-      if (status < 200 || status >= 300) error = `HTTP ${status}`;
-    } catch (e) {
-      error = (e as Error).message;
-    }
-    const attempts = row.attempts + 1;
-    const now = clock.now();
-    if (!error) {
-      await store.query(
-        `update notify_deliveries set status = 'succeeded', attempts = $2, last_status_code = $3, last_error = null, next_attempt_at = null, updated_at = $4 where id = $1`,
-        [row.id, attempts, status, now],
-      );
-      return;
-    }
-    const delay = RETRY_SCHEDULE_MS[attempts - 1];
-    await store.query(
-      `update notify_deliveries set status = $2, attempts = $3, last_status_code = $4, last_error = $5, next_attempt_at = $6, updated_at = $7 where id = $1`,
-      [
-        row.id,
-        delay === undefined ? 'failed' : 'pending',
-        attempts,
-        status,
-        error,
-        delay === undefined ? null : new Date(now.getTime() + delay),
-        now,
-      ],
-    );
-    log.warn({ delivery: row.id, url: row.url, error, attempts }, 'webhook delivery failed');
-  }
-
-  async function deliverDueOnce(): Promise<number> {
-    const due = await store.query<{
-      id: string;
-      url: string;
-      secret: string;
-      message_id: string;
-      type: string;
-      payload: unknown;
-      created_at: Date | string;
-      attempts: number;
-    }>(
-      `select d.id, e.url, e.secret, d.message_id, m.type, m.payload, m.created_at, d.attempts
-       from notify_deliveries d join notify_endpoints e on e.id = d.endpoint_id join notify_messages m on m.id = d.message_id
-       where d.status = 'pending' and d.next_attempt_at <= $1 and e.enabled
-       order by d.next_attempt_at limit 100`,
-      [clock.now()],
-    );
-    await Promise.all(due.map((d) => attempt(d)));
-    return due.length;
+  async function mustEndpoint(id: string): Promise<WebhookEndpoint> {
+    const endpoint = await readEndpoint(store, id);
+    if (!endpoint) throw problems.notFound(`No webhook endpoint ${id}.`);
+    return endpoint;
   }
 
   const service: WebhookService = {
@@ -270,125 +232,246 @@ export function createWebhookService(deps: {
         throw error;
       }
     },
+
     async createEndpoint(input) {
+      validateEndpointInput(input);
       const url = await service.checkUrl(input.url);
       const secret = input.secret ?? newWebhookSecret();
-      if (!secret.startsWith('whsec_')) throw problems.badRequest('A webhook secret starts with "whsec_".');
-      const [row] = await store.query<EndpointRow>(
-        `insert into notify_endpoints (id, url, secret, event_types, description, created_at) values ($1, $2, $3, $4, $5, $6) returning *`,
+      const id = newId('whe');
+      const now = clock.now();
+      await store.query(
+        `insert into notify_endpoints (id, url, secret, event_types, description, customer_id, secret_shown_at, source, created_at, updated_at)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)`,
         [
-          newId('whe'),
+          id,
           url,
           secret,
           JSON.stringify(input.eventTypes ?? []),
           input.description ?? null,
+          input.customerId ?? null,
+          input.secretShown === false ? null : now,
+          input.source ?? null,
+          now,
+        ],
+      );
+      return { ...(await mustEndpoint(id)), secret };
+    },
+
+    listEndpoints: (filter = {}) => readEndpoints(store, filter),
+    getEndpoint: mustEndpoint,
+
+    async updateEndpoint(id, input) {
+      validateEndpointInput(input);
+      const current = await mustEndpoint(id);
+      const url = input.url === undefined ? current.url : await service.checkUrl(input.url);
+      await store.query(
+        `update notify_endpoints set url = $2, event_types = $3, description = $4, updated_at = $5 where id = $1`,
+        [
+          id,
+          url,
+          JSON.stringify(input.eventTypes ?? current.eventTypes),
+          input.description === undefined ? current.description : input.description,
           clock.now(),
         ],
       );
-      return toEndpoint(row as EndpointRow);
+      return mustEndpoint(id);
     },
-    async listEndpoints() {
-      return (await store.query<EndpointRow>('select * from notify_endpoints order by created_at, id')).map(
-        toEndpoint,
-      );
-    },
+
     async deleteEndpoint(id) {
       const rows = await store.query('delete from notify_endpoints where id = $1 returning id', [id]);
       if (rows.length === 0) throw problems.notFound(`No webhook endpoint ${id}.`);
     },
+
+    async deleteCustomerEndpoints(customerId, source) {
+      await store.query('delete from notify_endpoints where customer_id = $1 and source = $2', [
+        customerId,
+        source,
+      ]);
+    },
+
     async setEnabled(id, enabled) {
-      const [row] = await store.query<EndpointRow>(
-        'update notify_endpoints set enabled = $2 where id = $1 returning *',
-        [id, enabled],
+      // Enabling clears the reason and the failure run; pending deliveries resume.
+      const rows = await store.query(
+        `update notify_endpoints set enabled = $2, updated_at = $3,
+           disabled_reason = case when $2 then null else coalesce(disabled_reason, 'Disabled by the operator.') end,
+           disabled_at = case when $2 then null else coalesce(disabled_at, $3) end,
+           failure_streak = case when $2 then 0 else failure_streak end,
+           failing_since = case when $2 then null else failing_since end
+         where id = $1 returning id`,
+        [id, enabled, clock.now()],
       );
-      if (!row) throw problems.notFound(`No webhook endpoint ${id}.`);
-      return toEndpoint(row);
+      if (rows.length === 0) throw problems.notFound(`No webhook endpoint ${id}.`);
+      if (enabled) kick();
+      return mustEndpoint(id);
     },
-    async emit(type, data) {
-      return (await service.emitOnce(type, data, async () => true)) as string;
+
+    async rotateSecret(id, input = {}) {
+      validateEndpointInput({ secret: input.secret });
+      const overlapMs = input.overlapMs ?? DEFAULT_OVERLAP_MS;
+      if (!Number.isInteger(overlapMs) || overlapMs < 0 || overlapMs > 7 * 86_400_000)
+        throw problems.validation('overlapSeconds: between 0 and 7 days', [
+          { path: 'overlapSeconds', message: 'between 0 and 604800' },
+        ]);
+      const secret = input.secret ?? newWebhookSecret();
+      const expires = new Date(clock.now().getTime() + overlapMs);
+      const rows = await store.query(
+        `update notify_endpoints set previous_secret = secret, previous_secret_expires_at = $3, secret = $2, updated_at = $4
+         where id = $1 returning id`,
+        [id, secret, expires, clock.now()],
+      );
+      if (rows.length === 0) throw problems.notFound(`No webhook endpoint ${id}.`);
+      return { secret, previousSecretExpiresAt: expires.toISOString() };
     },
-    async emitOnce(type, data, claim) {
+
+    async markSecretShown(id) {
+      await store.query(
+        'update notify_endpoints set secret_shown_at = coalesce(secret_shown_at, $2) where id = $1',
+        [id, clock.now()],
+      );
+      kick();
+    },
+
+    async enqueue(tx, type, data, options = {}) {
+      if (!(WEBHOOK_EVENT_TYPES as string[]).includes(type))
+        throw new Error(`Unknown webhook event type ${type}`);
       const messageId = newId('msg');
       const now = clock.now();
-      // Read before the transaction: the embedded store has one connection.
-      const endpoints = (await service.listEndpoints()).filter(
-        (e) => e.enabled && matchesType(e.eventTypes, type),
-      );
-      const claimed = await store.transaction(async (tx) => {
-        if (!(await claim(tx))) return false;
-        await sql`insert into notify_messages (id, type, payload, created_at) values (${messageId}, ${type}, ${JSON.stringify(data)}, ${now})`.execute(
+      const customerId = options.customerId ?? null;
+      await sql`insert into notify_messages (id, type, payload, customer_id, created_at)
+                values (${messageId}, ${type}, ${JSON.stringify(data)}, ${customerId}, ${now})`.execute(tx);
+      // Read in the transaction: an endpoint created or disabled concurrently is seen consistently.
+      const { rows } = await sql<{ id: string; event_types: string[] | string; customer_id: string | null }>`
+        select id, event_types, customer_id from notify_endpoints
+        where enabled and (customer_id is null or customer_id = ${customerId})`.execute(tx);
+      for (const e of rows) {
+        const types = typeof e.event_types === 'string' ? JSON.parse(e.event_types) : e.event_types;
+        if (!matchesType(types, type)) continue;
+        await sql`insert into notify_deliveries (id, endpoint_id, message_id, status, next_attempt_at, created_at, updated_at)
+                  values (${newId('dlv')}, ${e.id}, ${messageId}, 'pending', ${now}, ${now}, ${now})`.execute(
           tx,
         );
-        for (const e of endpoints) {
-          await sql`insert into notify_deliveries (id, endpoint_id, message_id, status, next_attempt_at, created_at, updated_at)
-                    values (${newId('dlv')}, ${e.id}, ${messageId}, 'pending', ${now}, ${now}, ${now})`.execute(
-            tx,
-          );
-        }
-        return true;
-      });
-      if (!claimed) return null;
-      if (endpoints.length > 0 && timer) void service.deliverDue().catch(() => undefined);
+      }
+      // After the caller's commit the loop picks it up; a kick shortens the wait.
+      if (rows.length > 0 && timer) setTimeout(kick, 20).unref();
       return messageId;
     },
+
+    async emit(type, data, options) {
+      return (await service.emitOnce(type, data, async () => true, options)) as string;
+    },
+
+    async emitOnce(type, data, claim, options) {
+      return store.transaction(async (tx) => {
+        if (!(await claim(tx))) return null;
+        return service.enqueue(tx, type as WebhookEventType, data, options);
+      });
+    },
+
+    async sendTest(endpointId) {
+      const endpoint = await mustEndpoint(endpointId);
+      const messageId = newId('msg');
+      const now = clock.now();
+      const data = { endpointId, message: 'A test event sent from Tollgate.' };
+      await store.transaction(async (tx) => {
+        await sql`insert into notify_messages (id, type, payload, customer_id, created_at)
+                  values (${messageId}, 'webhook.test', ${JSON.stringify(data)}, ${endpoint.customerId}, ${now})`.execute(
+          tx,
+        );
+        await sql`insert into notify_deliveries (id, endpoint_id, message_id, status, next_attempt_at, created_at, updated_at)
+                  values (${newId('dlv')}, ${endpointId}, ${messageId}, 'pending', ${now}, ${now}, ${now})`.execute(
+          tx,
+        );
+      });
+      kick();
+      return messageId;
+    },
+
+    async replay(deliveryId, customerId) {
+      const rows = await store.query<{ id: string }>(
+        `update notify_deliveries d set status = 'pending', next_attempt_at = $2, updated_at = $2
+         from notify_endpoints e where d.id = $1 and e.id = d.endpoint_id and ($3::text is null or e.customer_id = $3)
+         returning d.id`,
+        [deliveryId, clock.now(), customerId ?? null],
+      );
+      if (rows.length === 0) throw problems.notFound(`No delivery ${deliveryId}.`);
+      kick();
+      const [delivery] = await readDeliveries(store, { id: deliveryId });
+      return delivery as Delivery;
+    },
+
+    async replayRange(input) {
+      await mustEndpoint(input.endpointId);
+      if (!(input.from.getTime() < input.to.getTime()))
+        throw problems.validation('from must be before to', [{ path: 'from', message: 'must be before to' }]);
+      const rows = await store.query(
+        `update notify_deliveries set status = 'pending', next_attempt_at = $4, updated_at = $4
+         where endpoint_id = $1 and created_at >= $2 and created_at < $3 and ($5::text is null or status = $5) returning id`,
+        [input.endpointId, input.from, input.to, clock.now(), input.status ?? null],
+      );
+      kick();
+      return rows.length;
+    },
+
     async deliverDue() {
-      // one pass at a time per process
-      while (running) await running;
-      running = deliverDueOnce();
-      try {
-        return await running;
-      } finally {
-        running = null;
+      while (pumping) await pumping;
+      let total = 0;
+      for (;;) {
+        const { started, done } = await deliverer.pump();
+        await done;
+        total += started;
+        if (started === 0) return total;
+        // A claim takes a few per endpoint; take the rest of what is due now.
+        if (
+          !(
+            await store.query(
+              `select 1 from notify_deliveries where status = 'pending' and next_attempt_at <= $1 limit 1`,
+              [clock.now()],
+            )
+          ).length
+        )
+          return total;
       }
     },
-    async deliveries(filter = {}) {
-      const rows = await store.query<{
-        id: string;
-        endpoint_id: string;
-        message_id: string;
-        type: string;
-        status: Delivery['status'];
-        attempts: number;
-        next_attempt_at: Date | null;
-        last_status_code: number | null;
-        last_error: string | null;
-        created_at: Date;
-        updated_at: Date;
-      }>(
-        `select d.*, m.type from notify_deliveries d join notify_messages m on m.id = d.message_id
-         where ($1::text is null or d.endpoint_id = $1) and ($2::text is null or d.status = $2)
-         order by d.created_at desc, d.id desc limit $3`,
-        [filter.endpointId ?? null, filter.status ?? null, Math.min(filter.limit ?? 100, 1000)],
-      );
-      return rows.map((r) => ({
-        id: r.id,
-        endpointId: r.endpoint_id,
-        messageId: r.message_id,
-        type: r.type,
-        status: r.status,
-        attempts: r.attempts,
-        nextAttemptAt: iso(r.next_attempt_at),
-        lastStatusCode: r.last_status_code,
-        lastError: r.last_error,
-        createdAt: iso(r.created_at) as string,
-        updatedAt: iso(r.updated_at) as string,
-      }));
+
+    deliveries: (filter = {}) => readDeliveries(store, filter),
+    attempts: (deliveryId) => readAttempts(store, deliveryId),
+
+    registerMetrics(registry) {
+      latency = new Histogram({
+        name: 'tollgate_webhook_delivery_seconds',
+        help: 'Webhook delivery attempts: time to the receiver answer, per endpoint and outcome.',
+        labelNames: ['endpoint', 'outcome'],
+        buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15, 30],
+        registers: [registry],
+      });
+      new Gauge({
+        name: 'tollgate_webhook_deliveries',
+        help: 'Webhook deliveries per endpoint and status (pending = still to be delivered or retried; failed = gave up).',
+        labelNames: ['endpoint', 'status'],
+        registers: [registry],
+        async collect() {
+          const rows = await store.query<{ endpoint_id: string; status: string; n: number }>(
+            `select endpoint_id, status, count(*)::int as n from notify_deliveries
+             where status in ('pending', 'failed') group by endpoint_id, status`,
+          );
+          this.reset();
+          for (const r of rows) this.set({ endpoint: r.endpoint_id, status: r.status }, r.n);
+        },
+      });
     },
-    async sendOnce(url, secret, type, data) {
-      const body = JSON.stringify({ type, timestamp: clock.now().toISOString(), data });
-      return post(url, secret, newId('msg'), body);
-    },
-    start(intervalMs = 1000) {
+
+    start(intervalMs = 500) {
       if (timer) return;
-      timer = setInterval(() => {
-        service.deliverDue().catch((error) => log.error({ err: error }, 'webhook delivery loop failed'));
-      }, intervalMs);
+      timer = setInterval(kick, intervalMs);
       timer.unref();
+      kick();
     },
+
     async stop() {
       if (timer) clearInterval(timer);
       timer = null;
-      while (running) await running.catch(() => undefined);
+      while (pumping) await pumping;
+      await deliverer.drain();
       if (!deps.outbound) await outbound.close();
     },
   };

@@ -141,17 +141,12 @@ export function budgetService(deps: BudgetDeps) {
         threshold: String(alert.threshold),
         message,
       };
+      // To the operator's endpoints and the customer's own (the alert's webhook URL): queued,
+      // signed, retried and logged like every webhook.
       await deps
         .webhooks?.()
-        ?.emit('budget.alert', data)
+        ?.emit('budget.alert', data, { customerId })
         .catch((error) => deps.log.warn({ err: error }, 'budget alert webhook failed'));
-      if (alert.webhook_url && alert.webhook_secret) {
-        // Through the guarded client: internal addresses are refused again at connect time.
-        await deps
-          .webhooks?.()
-          ?.sendOnce(alert.webhook_url, alert.webhook_secret, 'budget.alert', data)
-          .catch((error) => deps.log.warn({ err: error, alertId: alert.id }, 'budget alert webhook failed'));
-      }
     }
   }
 

@@ -20,7 +20,6 @@ import {
   requireSession as sessionRequired,
   setSessionCookie,
 } from '../http/session.ts';
-import { newWebhookSecret } from '../notify/index.ts';
 import type { Clock } from '../util/clock.ts';
 import { Decimal, minorUnits } from '../util/money.ts';
 import type { AuthService, SessionInfo } from './auth.ts';
@@ -732,15 +731,27 @@ export function mountPortal(app: Hono, deps: PortalHttpDeps): void {
         { path: 'threshold', message: 'a percentage between 1 and 1000' },
       ]);
     }
+    const webhooks = deps.ports().webhooks;
     if (input.webhookUrl) {
-      const webhooks = deps.ports().webhooks;
       if (!webhooks) throw problems.badRequest('webhookUrl: webhooks are not available here.');
       // Refused before anything is stored: a customer must not aim the server at internal hosts.
       input.webhookUrl = await webhooks.checkUrl(input.webhookUrl, 'webhookUrl');
     }
     const id = `alr_${newToken().slice(0, 16)}`;
-    // Webhook deliveries are signed (Standard Webhooks); the secret is shown once, here.
-    const webhookSecret = input.webhookUrl ? newWebhookSecret() : null;
+    // The alert's webhook is a customer endpoint in the notify module (signed, retried, logged);
+    // its secret is shown once, in this response, and nothing is sent to it before that.
+    const endpoint =
+      input.webhookUrl && webhooks
+        ? await webhooks.createEndpoint({
+            url: input.webhookUrl,
+            eventTypes: ['budget.alert'],
+            customerId,
+            source: `budget-alert:${id}`,
+            description: `Budget alert ${id}`,
+            secretShown: false,
+          })
+        : null;
+    const webhookSecret = endpoint?.secret ?? null;
     await repo.insertAlert({
       id,
       customer_id: customerId,
@@ -749,15 +760,32 @@ export function mountPortal(app: Hono, deps: PortalHttpDeps): void {
       feature_key: input.featureKey ?? null,
       email: input.email,
       webhook_url: input.webhookUrl ?? null,
-      webhook_secret: webhookSecret,
+      webhook_secret: null,
     });
     await deps.budget.evaluate(customerId).catch(() => undefined);
+    if (endpoint && webhooks) await webhooks.markSecretShown(endpoint.id);
     return c.json({ id, webhookSecret }, 201);
   });
   api.delete('/alerts/:id', async (c) => {
-    const deleted = await repo.deleteAlert(sessionOf(c).customerId, c.req.param('id'));
+    const customerId = sessionOf(c).customerId;
+    const deleted = await repo.deleteAlert(customerId, c.req.param('id'));
     if (deleted.length === 0) throw problems.notFound('No such alert.');
+    await deps.ports().webhooks?.deleteCustomerEndpoints(customerId, `budget-alert:${c.req.param('id')}`);
     return c.body(null, 204);
+  });
+  // Deliveries to the organisation's own webhook URLs (budget alerts), newest first, with attempts.
+  api.get('/webhook-deliveries', async (c) => {
+    const webhooks = deps.ports().webhooks;
+    if (!webhooks) return c.json({ deliveries: [], nextBefore: null });
+    const before = c.req.query('before');
+    const deliveries = await webhooks.deliveries({ customerId: sessionOf(c).customerId, before, limit: 50 });
+    const withAttempts = await Promise.all(
+      deliveries.map(async (d) => ({ ...d, attemptLog: await webhooks.attempts(d.id) })),
+    );
+    return c.json({
+      deliveries: withAttempts,
+      nextBefore: deliveries.length === 50 ? (deliveries.at(-1)?.id ?? null) : null,
+    });
   });
   api.put('/spend-cap', async (c) => {
     const customerId = ownerOf(c);

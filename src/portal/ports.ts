@@ -278,13 +278,48 @@ export interface MailPort {
   }): Promise<(MailMessage & { id: string; createdAt: string })[]>;
 }
 
+/** A delivery of a customer's webhook, with its attempts (for the portal). */
+export interface WebhookDeliveryView {
+  id: string;
+  endpointId: string;
+  messageId: string;
+  type: string;
+  status: 'pending' | 'succeeded' | 'failed';
+  attempts: number;
+  nextAttemptAt: string | null;
+  lastStatusCode: number | null;
+  lastError: string | null;
+  createdAt: string;
+}
+
+/**
+ * The notify module's webhooks: the operator's endpoints, and customers' own endpoints (budget
+ * alerts) delivered through the same queue (signed, retried, logged).
+ */
 export interface WebhookPort {
-  /** Emits an event to the operator's webhook endpoints (Standard Webhooks, with retries). */
-  emit(type: string, data: Record<string, unknown>): Promise<unknown>;
+  /** Emits an event (to the operator's endpoints and, with `customerId`, that customer's). */
+  emit(
+    type: string,
+    data: Record<string, unknown>,
+    options?: { customerId?: string | null },
+  ): Promise<unknown>;
   /** Refuses (400 naming `field`) a URL outgoing calls may not reach (internal addresses, http). */
   checkUrl(url: string, field?: string): Promise<string>;
-  /** One signed POST to a customer's URL, through the same guarded client; the HTTP status. */
-  sendOnce(url: string, secret: string, type: string, data: Record<string, unknown>): Promise<number>;
+  /** A customer's endpoint; held (not delivered to) until `markSecretShown`. */
+  createEndpoint(input: {
+    url: string;
+    eventTypes: string[];
+    customerId: string;
+    source: string;
+    description: string;
+    secretShown: false;
+  }): Promise<{ id: string; secret: string }>;
+  markSecretShown(id: string): Promise<void>;
+  deleteCustomerEndpoints(customerId: string, source: string): Promise<void>;
+  deliveries(filter: { customerId: string; before?: string; limit?: number }): Promise<WebhookDeliveryView[]>;
+  attempts(
+    deliveryId: string,
+  ): Promise<{ attemptedAt: string; statusCode: number | null; error: string | null; durationMs: number }[]>;
 }
 
 export interface AdminPort {

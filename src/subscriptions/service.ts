@@ -1,8 +1,8 @@
-import { sql } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import type { CatalogService, PlanVersion } from '../catalog/index.ts';
 import { type CatalogTables, toPlanVersion } from '../catalog/index.ts';
 import { problems } from '../http/problem.ts';
-import type { ChangeFeed, Store } from '../store/index.ts';
+import type { BaseDatabase, ChangeFeed, Store } from '../store/index.ts';
 import type { Clock } from '../util/clock.ts';
 import { newId } from '../util/ids.ts';
 import { applyOverrides, type EffectivePlan, validateOverrides } from './contracts.ts';
@@ -70,7 +70,10 @@ export interface SubscriptionEvent {
     | 'subscription.updated'
     | 'subscription.canceled'
     | 'subscription.renewed'
-    | 'subscription.status_changed';
+    | 'subscription.status_changed'
+    | 'subscription.past_due'
+    | 'subscription.suspended'
+    | 'subscription.reactivated';
   subscription: Subscription;
   previous?: Subscription;
 }
@@ -144,7 +147,19 @@ export interface SubscriptionDeps {
   clock: Clock;
   catalog: CatalogService;
   customers: CustomerService;
+  /**
+   * Writes events (webhooks) with the transaction of the change they report, so a crash cannot
+   * separate them (the notify module's outbox). In-process listeners still run after commit.
+   */
+  outbox?: (tx: Kysely<BaseDatabase>, events: SubscriptionEvent[]) => Promise<void>;
 }
+
+/** A status change also carries the status-specific event. */
+const STATUS_EVENTS = new Set<SubscriptionEvent['type']>([
+  'subscription.past_due',
+  'subscription.suspended',
+  'subscription.reactivated',
+]);
 
 type Tx = SubscriptionDb;
 
@@ -401,9 +416,16 @@ export function createSubscriptionService(deps: SubscriptionDeps): SubscriptionS
       const written = out.sub === rolled.sub ? rolled.sub : await writeSubscription(tx, out.sub);
       const all = [...rolled.events];
       if (out.event) all.push({ type: out.event, subscription: written, previous: locked });
-      return { result: written, events: all.map((e) => ({ ...e, subscription: written })) };
+      if (out.event && STATUS_EVENTS.has(out.event))
+        all.push({ type: 'subscription.status_changed', subscription: written, previous: locked });
+      // A change without a named event is an update; an operation that changed nothing emits nothing.
+      if (all.length === 0 && written !== rolled.sub)
+        all.push({ type: 'subscription.updated', subscription: written, previous: locked });
+      const events = all.map((e) => ({ ...e, subscription: written }));
+      await deps.outbox?.(trx, events);
+      return { result: written, events };
     });
-    await emit(events.length > 0 ? events : [{ type: 'subscription.updated', subscription: result }]);
+    await emit(events);
     return result;
   }
 
@@ -481,6 +503,7 @@ export function createSubscriptionService(deps: SubscriptionDeps): SubscriptionS
         const created = toSubscription(row);
         await openSegment(tx, created, now, 'subscribe');
         await openPeriod(tx, created);
+        await deps.outbox?.(trx, [{ type: 'subscription.created', subscription: created }]);
         return created;
       });
       await emit([{ type: 'subscription.created', subscription: sub }]);
@@ -716,6 +739,7 @@ export function createSubscriptionService(deps: SubscriptionDeps): SubscriptionS
             all.push({ type: 'subscription.renewed', subscription: sub });
           }
         }
+        await deps.outbox?.(trx, all);
         return { rolled: out, events: all };
       });
       await emit(events);
@@ -751,14 +775,14 @@ export function createSubscriptionService(deps: SubscriptionDeps): SubscriptionS
       mutate(id, async (_tx, sub) => {
         notCanceled(sub);
         if (sub.status === 'past_due' || sub.status === 'suspended') return { sub };
-        return { sub: { ...sub, status: 'past_due' }, event: 'subscription.status_changed' };
+        return { sub: { ...sub, status: 'past_due' }, event: 'subscription.past_due' };
       }),
 
     suspend: (id) =>
       mutate(id, async (_tx, sub) => {
         notCanceled(sub);
         if (sub.status === 'suspended') return { sub };
-        return { sub: { ...sub, status: 'suspended' }, event: 'subscription.status_changed' };
+        return { sub: { ...sub, status: 'suspended' }, event: 'subscription.suspended' };
       }),
 
     reactivate: (id) =>
@@ -768,7 +792,7 @@ export function createSubscriptionService(deps: SubscriptionDeps): SubscriptionS
         const trial = sub.phases[phaseIndexAt(sub.phases, now)]?.trial ?? false;
         return {
           sub: { ...sub, status: trial ? 'trialing' : 'active' },
-          event: 'subscription.status_changed',
+          event: 'subscription.reactivated',
         };
       }),
 

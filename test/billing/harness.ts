@@ -65,6 +65,10 @@ export async function openHarness(
       events.push({ type, data });
     },
   };
+  // subscription.* events come from the subscription service (written with each change).
+  subscriptions.onEvent((event) => {
+    events.push({ type: event.type, data: { subscription: event.subscription } });
+  });
   const usage = new Map<string, Record<string, string>>();
   const mails: Harness['mails'] = [];
   let subscriptionsPort = subscriptionPort({ store, config, subscriptions, customers, catalog });

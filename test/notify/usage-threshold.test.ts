@@ -158,7 +158,9 @@ describe('usage.threshold webhooks', () => {
     const types = await tollgate.consoleApp.request('/api/admin/webhooks/event-types', {
       headers: { authorization: `Bearer ${tollgate.runtime.adminToken}` },
     });
-    expect(((await types.json()) as { data: string[] }).data).toContain('usage.threshold');
+    expect(((await types.json()) as { data: { type: string }[] }).data.map((t) => t.type)).toContain(
+      'usage.threshold',
+    );
     const log = await tollgate.webhooks.deliveries({ endpointId: endpoint.id });
     expect(log.map((d) => [d.type, d.status])).toEqual([
       ['usage.threshold', 'succeeded'],
