@@ -11,6 +11,7 @@ import { registerPlansCommands } from './plans.ts';
 import { forwardToRunningServer, runsLocallyOnly } from './remote.ts';
 import { registerServerCommands } from './server.ts';
 import { registerUsageCommands } from './usage.ts';
+import { registerWebhooksCommands } from './webhooks.ts';
 
 /**
  * Every `tollgate` sub-command, in help order. A module adds its commands with one
@@ -25,6 +26,7 @@ const COMMANDS: ((program: Command) => void)[] = [
   registerCustomersCommands,
   registerBillingCommands,
   registerCouponCommands,
+  registerWebhooksCommands,
 ];
 
 export interface ProgramOutput {

@@ -162,7 +162,9 @@ describe('the webhook contract', () => {
     await settle(received.length + 1);
     await expect
       .poll(() => received.map((e) => e.type), { timeout: 30_000 })
-      .toEqual(expect.arrayContaining(['invoice.issued', 'invoice.paid', 'invoice.refunded']));
+      .toEqual(
+        expect.arrayContaining(['invoice.issued', 'invoice.paid', 'credit_note.issued', 'invoice.refunded']),
+      );
 
     await admin('POST', `/webhooks/endpoints/${endpoint.json.id}/test`);
     await expect.poll(() => received.some((e) => e.type === 'webhook.test'), { timeout: 30_000 }).toBe(true);
