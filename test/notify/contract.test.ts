@@ -70,10 +70,10 @@ async function admin(method: string, path: string, body?: unknown) {
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await response.text();
-  // biome-ignore lint/suspicious/noExplicitAny: test convenience; assertions check the shape.
   return {
     status: response.status,
     type: response.headers.get('content-type'),
+    // biome-ignore lint/suspicious/noExplicitAny: test convenience; assertions check the shape.
     json: (text ? JSON.parse(text) : null) as any,
   };
 }
