@@ -3,6 +3,7 @@ import { del, get, post, put } from '../api.ts';
 import { FormError, formValue, useForm } from '../components/form.tsx';
 import { money } from '../format.ts';
 import { Empty, ErrorNotice, Field, Loading, Notice, Secret, useData } from '../ui.tsx';
+import { WebhookDeliveries } from './WebhookDeliveries.tsx';
 
 interface Alert {
   id: string;
@@ -179,6 +180,7 @@ export function Budget() {
           </form>
         </section>
       </div>
+      {data.alerts.some((a) => a.webhookUrl) && <WebhookDeliveries />}
     </>
   );
 }
