@@ -218,16 +218,16 @@ describe('delivery', () => {
     live.start(100);
     try {
       for (let i = 0; i < 6; i++) await live.emit('invoice.paid', { invoice: { id: `inv_slow_${i}` } });
-      await expect.poll(() => received.filter((r) => r.path === '/slow').length, { timeout: 30_000 }).toBe(4);
+      await expect.poll(() => received.filter((r) => r.path === '/slow').length, { timeout: 60_000 }).toBe(4);
       await live.emit('subscription.created', { subscription: { id: 'sub_fast' } });
       // Arrives while the slow endpoint holds every one of its slots.
-      await expect.poll(() => received.some((r) => r.path === '/fast'), { timeout: 30_000 }).toBe(true);
+      await expect.poll(() => received.some((r) => r.path === '/fast'), { timeout: 60_000 }).toBe(true);
       expect(received.filter((r) => r.path === '/slow').length).toBe(4);
     } finally {
       release();
       await live.stop();
     }
-  });
+  }, 180_000);
 });
 
 describe('secrets and event types', () => {
