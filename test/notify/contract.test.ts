@@ -55,7 +55,7 @@ beforeAll(async () => {
     dataDir,
   );
   tollgate = await startTollgate({ config, database: ':memory:', dataDir, gatewayPort: 0, consolePort: 0 });
-}, 60_000);
+}, 180_000);
 
 afterAll(async () => {
   await tollgate?.stop();
@@ -159,12 +159,12 @@ describe('the webhook contract', () => {
     const invoice = created.json;
     expect((await admin('POST', `/invoices/${invoice.id}/mark-paid`)).status).toBe(200);
     expect((await admin('POST', `/invoices/${invoice.id}/refund`, { amount: '10.00' })).status).toBe(201);
-    await settle(received.length + 1);
     await expect
       .poll(() => received.map((e) => e.type), { timeout: 90_000 })
       .toEqual(
         expect.arrayContaining(['invoice.issued', 'invoice.paid', 'credit_note.issued', 'invoice.refunded']),
       );
+    await settle(0); // and nothing still pending
 
     await admin('POST', `/webhooks/endpoints/${endpoint.json.id}/test`);
     await expect.poll(() => received.some((e) => e.type === 'webhook.test'), { timeout: 90_000 }).toBe(true);

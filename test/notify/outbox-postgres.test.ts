@@ -47,7 +47,7 @@ beforeAll(async () => {
       policy: () => ({ allowHosts: ['127.0.0.1'], requireHttps: true }),
     }),
   );
-}, 60_000);
+}, 180_000);
 
 afterAll(async () => {
   for (const w of workers) await w.stop();

@@ -59,7 +59,7 @@ beforeAll(async () => {
   );
   expect(config.notifications.usageThresholds).toEqual([80, 100]); // the default
   tollgate = await startTollgate({ config, database: ':memory:', dataDir, gatewayPort: 0, consolePort: 0 });
-}, 60_000);
+}, 180_000);
 
 afterAll(async () => {
   await tollgate?.stop();

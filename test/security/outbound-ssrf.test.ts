@@ -45,7 +45,7 @@ beforeAll(async () => {
     consolePort: 0,
     log: createLogger({ level: 'silent' }),
   });
-}, 60_000);
+}, 180_000);
 
 afterAll(async () => {
   await tollgate?.stop();
