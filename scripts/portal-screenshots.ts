@@ -153,6 +153,25 @@ try {
   await shot('invoice-printable', async (p) => {
     await p.goto(`${portal}/api/portal/invoices/${invoiceId}/html`);
   });
+  // The invoice page with its payment, a refund and the credit note that records it.
+  if (!only.size || only.has('invoice')) {
+    await tollgate.billing.creditNotes.issue(invoiceId, {
+      reason: 'usage_correction',
+      memo: 'Requests counted twice on 3 March',
+      amount: '5.00',
+    });
+  }
+  await shot(
+    'invoice',
+    async (p) => {
+      await p.goto(`${portal}/invoices/${invoiceId}`);
+      await p
+        .getByRole('heading', { name: 'Payments and credit notes' })
+        .waitFor({ timeout: 15_000 })
+        .catch(() => undefined);
+    },
+    true,
+  );
 
   // Pro is the top plan: its 429 has nothing to upgrade to.
   for (let i = 0; i < 5; i++)

@@ -127,6 +127,10 @@ describe('invoice documents and receipts', () => {
     expect(mine.headers.get('content-disposition')).toBe(`attachment; filename="${invoiceNumber}.pdf"`);
     expect(mine.headers.get('cache-control')).toBe('private, no-store');
     expect((await stranger.get(`/api/portal/invoices/${invoiceId}/pdf`)).status).toBe(404);
+    // The portal's own invoice page (a client-side route) is the SPA's, not a document route's.
+    const page = await fetchBytes(`${tollgate.consoleUrl}/invoices/${invoiceId}`);
+    expect(page.status).toBe(200);
+    expect(page.headers['content-type']).toContain('text/html');
     expect(
       (await new PortalClient(tollgate.consoleApp, '10.1.0.3').get(`/api/portal/invoices/${invoiceId}/pdf`))
         .status,

@@ -50,9 +50,10 @@ export function mountInvoiceDocumentRoutes(
     );
   };
 
-  app.get('/invoices/:file', async (c) => {
+  app.get('/invoices/:file', async (c, next) => {
     const match = /^(.+)\.(html|pdf)$/.exec(c.req.param('file'));
-    if (!match) throw problems.notFound(`No route for GET ${c.req.path}`);
+    // `/invoices/<id>` is the portal's own page (client-side route): the SPA serves it.
+    if (!match) return next();
     const [, invoiceId, format] = match as unknown as [string, string, InvoiceDocumentFormat];
     authorize(c, invoiceId, format);
     const invoice = await deps.load(invoiceId);
