@@ -71,13 +71,24 @@ const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}
 const MAX_TIME = Date.UTC(10_000, 0, 1);
 export const inTimeRange = (ms: number) => ms >= 0 && ms < MAX_TIME;
 
-/** Where a string holding U+0000 is (PostgreSQL text and jsonb cannot store it), or null. */
-function nulAt(value: unknown, path: string): string | null {
-  if (typeof value === 'string') return value.includes('\u0000') ? path : null;
-  if (value === null || typeof value !== 'object') return null;
-  for (const [k, v] of Object.entries(value)) {
-    const found = nulAt(v, Array.isArray(value) ? `${path}[${k}]` : path ? `${path}.${k}` : k);
-    if (found !== null) return found;
+/**
+ * Where a string holding U+0000 is (PostgreSQL text and jsonb cannot store it), or null. Walks
+ * the value with an explicit stack: no recursion, whatever the nesting.
+ */
+function nulAt(root: unknown, rootPath: string): string | null {
+  const stack: [unknown, string][] = [[root, rootPath]];
+  while (stack.length > 0) {
+    const [value, path] = stack.pop() as [unknown, string];
+    if (typeof value === 'string') {
+      if (value.includes('\u0000')) return path;
+      continue;
+    }
+    if (value === null || typeof value !== 'object') continue;
+    const entries = Object.entries(value);
+    for (let i = entries.length - 1; i >= 0; i--) {
+      const [k, v] = entries[i] as [string, unknown];
+      stack.push([v, Array.isArray(value) ? `${path}[${k}]` : path ? `${path}.${k}` : k]);
+    }
   }
   return null;
 }
@@ -408,19 +419,53 @@ export function createIngestService(deps: {
     return failedConsumers;
   };
 
+  /**
+   * Prepares a group; a write whose events cannot be prepared (e.g. data too deep to serialise,
+   * from a custom metering hook) fails alone with its error instead of ending the process, and
+   * the writes grouped with it go on.
+   */
+  const prepareSafely = (group: PendingWrite[]): PreparedGroup | null => {
+    try {
+      return prepare(group);
+    } catch (error) {
+      const fine: PendingWrite[] = [];
+      for (const w of group) {
+        try {
+          prepare([w]);
+          fine.push(w);
+        } catch (alone) {
+          w.reject(alone);
+        }
+      }
+      if (group.length === 1 || fine.length === 0) {
+        log.error({ err: error }, 'usage events could not be prepared for the store; their write failed');
+        return null;
+      }
+      return prepare(fine);
+    }
+  };
+
+  const nextGroup = (): PreparedGroup | null => {
+    while (queue.length > 0) {
+      const prepared = prepareSafely(takeGroup());
+      if (prepared) return prepared;
+    }
+    return null;
+  };
+
   const flush = async () => {
     flushing = true;
     try {
       // One turn of the event loop, so requests already read off the sockets can join the group.
       await new Promise((resolve) => setImmediate(resolve));
-      let next: PreparedGroup | null = queue.length > 0 ? prepare(takeGroup()) : null;
+      let next = nextGroup();
       while (next) {
         const committing = settle(next);
         await new Promise((resolve) => setImmediate(resolve));
-        next = queue.length > 0 ? prepare(takeGroup()) : null;
+        next = nextGroup();
         const failed = await committing;
         if (failed.size > 0) next = failConsumers(failed, next);
-        if (!next && queue.length > 0) next = prepare(takeGroup());
+        if (!next) next = nextGroup();
       }
     } finally {
       flushing = false;

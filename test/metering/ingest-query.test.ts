@@ -210,6 +210,24 @@ describe.each(backends)('metering on %s', (_name, open) => {
       expect((await reader.query({ meterSlug: 'tokens', subject: ['lenient'] })).data[0]?.value).toBe(3);
     });
 
+    it('fails only the write whose events cannot be serialised (a million levels deep), and goes on', async () => {
+      const { ingest, reader } = await setup();
+      let deep: Record<string, unknown> = {};
+      const data = { tokens: 1, model: 'm', nested: deep };
+      for (let i = 0; i < 1_000_000; i++) {
+        const next = {};
+        deep.a = next;
+        deep = next;
+      }
+      const bad = { ...tokenEvent('2026-01-01T10:00:06Z', 1, { subject: 'deep' }), data };
+      const good = tokenEvent('2026-01-01T10:00:07Z', 5, { subject: 'deep' });
+      // Written together, as the usage log consumer's writes are grouped.
+      const [first, second] = await Promise.allSettled([ingest.write([bad]), ingest.write([good])]);
+      expect(first?.status).toBe('rejected');
+      expect(second).toEqual({ status: 'fulfilled', value: { inserted: 1 } });
+      expect((await reader.query({ meterSlug: 'tokens', subject: ['deep'] })).data[0]?.value).toBe(5);
+    });
+
     it('validates CloudEvents and names the index and field of each problem', async () => {
       const { ingest } = await setup();
       try {

@@ -199,13 +199,14 @@ describe('embedded usage log consumer and an event the store refuses', () => {
       onAppend: (listener) => log.onAppend(listener),
       appended: () => log.nextSeq,
     });
-    await consumer.drain(15_000);
+    // Generous ceilings: drain returns as soon as the consumer has caught up.
+    await consumer.drain(60_000);
     log.append([event(5)]); // and the events after it still flow
-    await consumer.drain(15_000);
+    await consumer.drain(60_000);
     const result = await metering.reader.query({ meterSlug: 'requests' });
     expect(result.data.map((r) => r.value)).toEqual([4]);
     await consumer.stop();
     await metering.stop();
     await store.close();
-  }, 30_000);
+  }, 150_000);
 });
