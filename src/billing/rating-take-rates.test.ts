@@ -77,7 +77,7 @@ describe('take rates in the store: one SQL aggregate, the same result as the rul
   let store: Store;
   beforeAll(async () => {
     store = await openPGliteStore();
-  }, 60_000);
+  }, 180_000);
   afterAll(async () => {
     await store.close();
   });

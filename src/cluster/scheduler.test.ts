@@ -6,7 +6,7 @@ import { createScheduler } from './scheduler.ts';
 let store: Store;
 beforeAll(async () => {
   store = await openStore(':memory:');
-}, 60_000);
+}, 180_000);
 afterAll(() => store?.close());
 
 it('a failing job is retried with backoff and does not stop the other jobs', async () => {

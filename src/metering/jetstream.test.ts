@@ -17,7 +17,7 @@ const event = (id: string, source = 'gateway'): UsageEvent => ({
   data: { route: '/v1/x' },
 });
 
-const waitFor = async (check: () => boolean | Promise<boolean>, timeoutMs = 10_000) => {
+const waitFor = async (check: () => boolean | Promise<boolean>, timeoutMs = 60_000) => {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error('timed out');

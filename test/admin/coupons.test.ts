@@ -18,7 +18,7 @@ beforeAll(async () => {
     consolePort: 0,
     log: createLogger({ level: 'silent' }),
   });
-}, 60_000);
+}, 180_000);
 afterAll(async () => tollgate?.stop());
 
 const call = (method: string, path: string, body?: unknown, token: string | null = TOKEN) =>

@@ -211,7 +211,7 @@ describe('credits-only customers at the gateway', () => {
     expect((await weather(secret)).status).toBe(200); // 0.12 − 0.05 = 0.07 < 0.10 → buys 1.00
     await settled(customer.id);
     await expect
-      .poll(() => tollgate.billing.credits.balance(customer.id, 'USD'), { timeout: 5_000 })
+      .poll(() => tollgate.billing.credits.balance(customer.id, 'USD'), { timeout: 30_000 })
       .toBe('1.07');
     // Without the top-up the second and third calls would be refused (0.07 left).
     for (let i = 0; i < 3; i++) {

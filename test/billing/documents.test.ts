@@ -70,7 +70,7 @@ beforeAll(async () => {
   const invoice = (await res.body.json()) as { id: string; number: string };
   invoiceId = invoice.id;
   invoiceNumber = invoice.number;
-}, 60_000);
+}, 180_000);
 
 afterAll(async () => {
   await tollgate?.stop();

@@ -27,7 +27,7 @@ beforeAll(async () => {
     { fresh: true },
   );
   tollgate = await startTollgate({ config, database: ':memory:', dataDir, gatewayPort: 0, consolePort: 0 });
-}, 60_000);
+}, 180_000);
 
 afterAll(async () => {
   await tollgate?.stop();
@@ -175,7 +175,7 @@ describe('a subscription on each quickstart plan produces the right invoice from
       },
     );
     expect(((await list.body.json()) as { data: { number: string }[] }).data[0]?.number).toBe(pro.number);
-  }, 60_000);
+  }, 180_000);
 
   it('a credits-only customer at zero gets 402 credits-exhausted from the gateway', async () => {
     const { customer, key } = await customerOn('ai');

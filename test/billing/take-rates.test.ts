@@ -74,7 +74,7 @@ beforeAll(async () => {
     openLog: false,
     runConsumer: false,
   });
-}, 60_000);
+}, 180_000);
 
 afterAll(async () => {
   await metering?.stop();

@@ -240,7 +240,10 @@ export async function launchChromium(): Promise<{ page: Page; close(): Promise<v
     viewport: { width: 1280, height: 860 },
   });
   const page = context.pages()[0] ?? (await context.newPage());
-  page.setDefaultTimeout(20_000);
+  // Generous ceilings: a busy machine (load 8 on 2 cores) renders slowly; waits end as soon as
+  // the element is there.
+  page.setDefaultTimeout(60_000);
+  page.setDefaultNavigationTimeout(60_000);
   return {
     page,
     async close() {

@@ -101,5 +101,5 @@ describe('tollgate plans and customers commands', () => {
       code: 1,
       stderr: expect.stringContaining('email'),
     });
-  }, 60_000);
+  }, 180_000);
 });

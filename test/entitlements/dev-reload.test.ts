@@ -60,7 +60,7 @@ beforeAll(async () => {
       }
     });
   });
-}, 60_000);
+}, 180_000);
 
 afterAll(async () => {
   if (child?.pid && child.exitCode === null) {
@@ -93,14 +93,14 @@ it('a limit edited in the config applies to existing keys in dev mode', async ()
   expect([await call(), await call(), await call()]).toEqual([200, 200, 429]);
 
   writeConfig(5);
-  const deadline = Date.now() + 15_000;
+  const deadline = Date.now() + 60_000;
   let status = 429;
   while (status !== 200 && Date.now() < deadline) {
     await new Promise((r) => setTimeout(r, 100));
     status = await call();
   }
   expect(status).toBe(200);
-}, 60_000);
+}, 180_000);
 
 it('a meter edited in the config is rebuilt from the stored events in dev mode', async () => {
   const query = async (params: string) => {
@@ -114,10 +114,10 @@ it('a meter edited in the config is rebuilt from the stored events in dev mode',
   };
   expect((await query('groupBy=route')).status).toBe(400); // no such group-by yet
   // The test above made three calls that succeeded (429s are not metered).
-  await expect.poll(async () => (await query('')).body.data[0]?.value, { timeout: 5_000 }).toBe(3);
+  await expect.poll(async () => (await query('')).body.data[0]?.value, { timeout: 30_000 }).toBe(3);
 
   writeConfig(5, ", groupBy: { route: '$.route' }");
-  const deadline = Date.now() + 15_000;
+  const deadline = Date.now() + 60_000;
   let answer = await query('groupBy=route');
   while (answer.status !== 200 && Date.now() < deadline) {
     await new Promise((r) => setTimeout(r, 100));
@@ -125,4 +125,4 @@ it('a meter edited in the config is rebuilt from the stored events in dev mode',
   }
   expect(answer.status).toBe(200);
   expect(answer.body.data.map((r) => [r.groupBy, r.value])).toEqual([[{ route: '/v1/data' }, 3]]);
-}, 60_000);
+}, 180_000);

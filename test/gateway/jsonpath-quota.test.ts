@@ -72,7 +72,7 @@ beforeAll(async () => {
     '/tmp',
   );
   tollgate = await startTestTollgate(config, 'jsonpath-quota');
-}, 60_000);
+}, 180_000);
 
 afterAll(async () => {
   await tollgate?.stop();

@@ -204,5 +204,5 @@ describe('metering contract', () => {
     // Responses cut by the kill may have been metered (appended before their last byte): at most one per connection.
     expect(metered.length - 1 - delivered.size).toBeLessThanOrEqual(CONCURRENCY);
     second.child.kill('SIGTERM');
-  }, 90_000);
+  }, 180_000);
 });

@@ -56,7 +56,7 @@ beforeAll(async () => {
       data: { tokens: 7, model: 'gpt-4', type: 'input' },
     },
   ]);
-}, 60_000);
+}, 180_000);
 
 afterAll(async () => {
   await stack?.stop();

@@ -13,7 +13,7 @@ const GOOD = { number: '4242 4242 4242 4242', expiry: '12/30', cvc: '123' };
 
 beforeAll(async () => {
   stack = await startStack();
-}, 60_000);
+}, 180_000);
 afterAll(async () => stack?.stop());
 
 describe('portal checkout with a declined card', () => {
@@ -51,7 +51,7 @@ describe('portal checkout with a declined card', () => {
       .poll(
         async () => (await client.get(`/api/portal/invoices/${paid.json.invoiceId}`)).json.invoice.status,
         {
-          timeout: 10_000,
+          timeout: 30_000,
         },
       )
       .toBe('paid');

@@ -107,7 +107,7 @@ describe('prepaid credits in the portal', () => {
     const r = await owner.post('/api/portal/credits/topups', { amount: '25.00' });
     expect([201, 202]).toContain(r.status);
     expect(['paid', 'pending']).toContain(r.json.status);
-    await expect.poll(async () => (await usd(owner)).balance, { timeout: 10_000 }).toBe('35.00');
+    await expect.poll(async () => (await usd(owner)).balance, { timeout: 30_000 }).toBe('35.00');
     const ledger = (await usd(owner)).ledger;
     expect(ledger.map((e) => [e.kind, e.amount])).toEqual([
       ['topup', '25'],
@@ -335,7 +335,7 @@ describe('auto-recharge in the portal', () => {
       password: 'correct horse battery',
     });
     expect(login.status).toBe(200);
-    await expect.poll(async () => (await usd(owner)).balance, { timeout: 10_000 }).toBe('25.00');
+    await expect.poll(async () => (await usd(owner)).balance, { timeout: 30_000 }).toBe('25.00');
     const account = await usd(owner);
     expect(account.autoRecharge).toEqual({ threshold: '10.00', amount: '25.00' });
     expect(account.ledger.slice(0, 3).map((e) => [e.kind, new Decimal(e.amount).toFixed(2)])).toEqual([

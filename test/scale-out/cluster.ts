@@ -322,7 +322,7 @@ export async function call(url: string, key: string, path = '/v1/things'): Promi
 
 export async function waitFor(
   check: () => boolean | Promise<boolean>,
-  timeoutMs = 15_000,
+  timeoutMs = 60_000,
   what = 'condition',
 ) {
   const deadline = Date.now() + timeoutMs;

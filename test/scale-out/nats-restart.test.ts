@@ -69,5 +69,5 @@ describe.skipIf(!available)('NATS restart under load', () => {
     served += rest.filter((o) => o.status === 200).length;
     expect(served).toBe(100);
     expect(rest.filter((o) => o.status !== 200).every((o) => o.status === 429)).toBe(true);
-  }, 90_000);
+  }, 180_000);
 });

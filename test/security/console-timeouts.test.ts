@@ -52,7 +52,7 @@ describe('console listener timeouts', () => {
     const result = await heldUntilClosed('GET /healthz HTTP/1.1\r\nhost: console\r\nx-slow: ', 45_000);
     expect(result.closed).toBe(true);
     expect(result.answer === '' || result.answer.startsWith('HTTP/1.1 408')).toBe(true);
-  }, 60_000);
+  }, 180_000);
 
   it('cuts off a client that announces 1,000 body bytes and sends 10', async () => {
     const result = await heldUntilClosed(
@@ -60,11 +60,11 @@ describe('console listener timeouts', () => {
       45_000,
     );
     expect(result.closed).toBe(true);
-  }, 60_000);
+  }, 180_000);
 
   it('closes an idle keep-alive connection', async () => {
     const result = await heldUntilClosed('GET /healthz HTTP/1.1\r\nhost: console\r\n\r\n', 45_000);
     expect(result.answer).toMatch(/^HTTP\/1\.1 200/);
     expect(result.closed).toBe(true);
-  }, 60_000);
+  }, 180_000);
 });

@@ -56,7 +56,7 @@ beforeAll(async () => {
   };
   basic = await keyOn('basic');
   large = await keyOn('large');
-}, 60_000);
+}, 180_000);
 
 afterAll(async () => {
   await tollgate?.stop();

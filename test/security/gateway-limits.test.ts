@@ -54,7 +54,7 @@ beforeAll(async () => {
     },
   });
   ({ secret } = await shared.keys.create({ customerId: 'cus_limits' }));
-}, 60_000);
+}, 180_000);
 
 afterAll(async () => {
   await gw?.close();

@@ -36,7 +36,7 @@ beforeAll(async () => {
   const customer = await tollgate.customers.create({ name: 'Free user' });
   const subscription = await tollgate.subscriptions.subscribe({ customerId: customer.id, planKey: 'free' });
   ({ secret } = await tollgate.keys.create({ customerId: customer.id, subscriptionId: subscription.id }));
-}, 60_000);
+}, 180_000);
 
 afterAll(async () => {
   await tollgate?.stop();

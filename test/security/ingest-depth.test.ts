@@ -10,7 +10,7 @@ let stack: OmStack;
 
 beforeAll(async () => {
   stack = await startOmStack();
-}, 60_000);
+}, 180_000);
 
 afterAll(async () => {
   await stack?.stop();

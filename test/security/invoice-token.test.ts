@@ -47,7 +47,7 @@ beforeAll(async () => {
   const b = await tollgate.customers.create({ name: 'Beta', email: 'beta@example.com' });
   invoiceId = await manualInvoice(a.id);
   otherInvoiceId = await manualInvoice(b.id);
-}, 60_000);
+}, 180_000);
 
 afterAll(async () => {
   await tollgate?.stop();
