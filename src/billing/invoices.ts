@@ -642,28 +642,42 @@ export function createInvoices(
 
   /** Marks an issued (or uncollectible) invoice paid; false when it was not payable. */
   async function settlePaid(id: string, paidOptions: { paymentId?: string } = {}): Promise<boolean> {
-    const [row] = await sqlRows<PaidRow>(
-      db,
-      `update billing_invoices set status = 'paid', paid_at = $2, next_payment_attempt_at = null
-       where id = $1 and status in ('issued', 'uncollectible') returning ${PAID_RETURNING}`,
-      [id, clock.now()],
-    );
-    if (!row) return false;
-    if (!paidOptions.paymentId && rail.collection === 'manual') {
-      await sqlRows(
-        db,
-        `insert into billing_payments (id, invoice_id, customer_id, idempotency_key, purpose, rail, status, amount, currency, created_at, updated_at)
-         values ($1, $2, $3, $4, 'invoice', 'manual', 'succeeded', $5, $6, $7, $7) on conflict (idempotency_key) do nothing`,
-        [newId('pay'), id, row.customer_id, `inv:${id}:manual`, row.amount_due, row.currency, clock.now()],
+    // One transaction: the invoice paid, its manual payment and the invoice.paid event (outbox).
+    const row = await store.transaction(async (tx) => {
+      const [paidRow] = await sqlRows<PaidRow>(
+        tx,
+        `update billing_invoices set status = 'paid', paid_at = $2, next_payment_attempt_at = null
+         where id = $1 and status in ('issued', 'uncollectible') returning ${PAID_RETURNING}`,
+        [id, clock.now()],
       );
-    }
-    await afterPaid(row);
+      if (!paidRow) return null;
+      if (!paidOptions.paymentId && rail.collection === 'manual') {
+        await sqlRows(
+          tx,
+          `insert into billing_payments (id, invoice_id, customer_id, idempotency_key, purpose, rail, status, amount, currency, created_at, updated_at)
+           values ($1, $2, $3, $4, 'invoice', 'manual', 'succeeded', $5, $6, $7, $7) on conflict (idempotency_key) do nothing`,
+          [
+            newId('pay'),
+            id,
+            paidRow.customer_id,
+            `inv:${id}:manual`,
+            paidRow.amount_due,
+            paidRow.currency,
+            clock.now(),
+          ],
+        );
+      }
+      await events.enqueue?.(tx, 'invoice.paid', { invoice: paidSummary(paidRow) });
+      return paidRow;
+    });
+    if (!row) return false;
+    await afterPaid(row, events.enqueue !== undefined);
     return true;
   }
 
-  async function afterPaid(row: PaidRow): Promise<void> {
+  function paidSummary(row: PaidRow) {
     const digits = minorUnits(row.currency);
-    const paid = {
+    return {
       id: row.id,
       number: row.number,
       customerId: row.customer_id,
@@ -675,7 +689,12 @@ export function createInvoices(
       periodFrom: new Date(row.period_from).toISOString(),
       periodTo: new Date(row.period_to).toISOString(),
     };
-    await events.emit('invoice.paid', { invoice: paid });
+  }
+
+  /** `enqueued`: invoice.paid was already written with the change (settlePaid's transaction). */
+  async function afterPaid(row: PaidRow, enqueued = false): Promise<void> {
+    const paid = paidSummary(row);
+    if (!enqueued) await events.emit('invoice.paid', { invoice: paid });
     await documentMails.paymentReceipt(paid, clock.now());
     // Only an invoice that had failed (or gone overdue) can be what holds a subscription back.
     if (row.first_failed_at && row.subscription_id)

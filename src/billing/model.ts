@@ -147,6 +147,8 @@ export interface UsagePort {
 /** Events billing emits (delivered as outgoing webhooks by notify). */
 export interface EventSink {
   emit(type: string, data: Record<string, unknown>): Promise<unknown>;
+  /** Writes the event with `tx`, the transaction of the change it reports (notify's outbox). */
+  enqueue?(tx: Db, type: string, data: Record<string, unknown>): Promise<unknown>;
 }
 
 export const noEvents: EventSink = { emit: async () => {} };
