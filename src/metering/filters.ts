@@ -34,6 +34,10 @@ const MAX_LIST = 100;
 
 const text = z.string().min(1, 'must not be empty').max(1000);
 const list = z.array(text).min(1).max(MAX_LIST);
+/** A LIKE pattern: `\\` escapes the next character, so a lone `\\` at the end is an error. */
+const pattern = text.refine((p) => (/\\*$/.exec(p)?.[0].length ?? 0) % 2 === 0, {
+  message: 'must not end with a lone escape character "\\"',
+});
 
 function filterSchema(depth: number): z.ZodType<StringFilter> {
   const nested =
@@ -50,10 +54,10 @@ function filterSchema(depth: number): z.ZodType<StringFilter> {
       $exists: z.boolean().optional(),
       $in: list.optional(),
       $nin: list.optional(),
-      $like: text.optional(),
-      $nlike: text.optional(),
-      $ilike: text.optional(),
-      $nilike: text.optional(),
+      $like: pattern.optional(),
+      $nlike: pattern.optional(),
+      $ilike: pattern.optional(),
+      $nilike: pattern.optional(),
       $contains: text.optional(),
       $ncontains: text.optional(),
       $gt: text.optional(),
