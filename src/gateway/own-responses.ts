@@ -1,8 +1,12 @@
-import { PROBLEM_CONTENT_TYPE, type ProblemError } from '../http/problem.ts';
+import type { OutboundPolicy, PolicyContext } from '../config/index.ts';
+import { PROBLEM_CONTENT_TYPE, ProblemError } from '../http/problem.ts';
 import type { RateLimitResult, RateLimitSpec } from '../ratelimit/types.ts';
 import type { Exchange } from './upstream-exchange.ts';
 
-/** What the gateway answers itself: problems, responses of inbound policies, and its own headers. */
+/**
+ * What the gateway answers itself: problems (its own, and the upstream failing), responses of
+ * inbound policies, outbound policies' changes to the upstream's headers, and its own headers.
+ */
 
 let policySpec: RateLimitSpec | null = null;
 let policyText = '';
@@ -54,6 +58,52 @@ export async function sendWebResponse(ex: Exchange, response: Response): Promise
   ex.refundQuota();
   ex.observe(response.status);
 }
+
+/** Outbound policies see the upstream's status and headers and may change the headers. */
+export async function runOutboundPolicies(
+  ctx: PolicyContext,
+  policies: readonly OutboundPolicy[],
+  status: number,
+  headers: Record<string, string | string[]>,
+): Promise<void> {
+  const response = {
+    status,
+    headers,
+    setHeader(name: string, value: string) {
+      headers[name.toLowerCase()] = value;
+    },
+  };
+  for (const policy of policies) await policy(ctx, response);
+}
+
+export const upstreamTimeout = (timeoutMs: number) =>
+  new ProblemError({
+    status: 504,
+    type: 'upstream-timeout',
+    title: 'Upstream timeout',
+    detail: `The upstream did not answer within ${timeoutMs} ms.`,
+  });
+
+export const upstreamUnavailable = () =>
+  new ProblemError({
+    status: 502,
+    type: 'upstream-unavailable',
+    title: 'Bad gateway',
+    detail: 'The upstream could not be reached or closed the connection.',
+  });
+
+/** Seconds a client waits before retrying a call whose usage could not be recorded. */
+const USAGE_RETRY_AFTER_S = 5;
+
+/** The usage log did not take the call's events (e.g. no JetStream ack within `scaleOut.usageAckTimeoutMs`). */
+export const usageNotRecorded = () =>
+  new ProblemError({
+    status: 503,
+    type: 'usage-not-recorded',
+    title: 'Service unavailable',
+    detail: `The usage of this call could not be recorded, so it was not delivered or charged. Retry in ${USAGE_RETRY_AFTER_S} s.`,
+    headers: { 'retry-after': String(USAGE_RETRY_AFTER_S) },
+  });
 
 /** Answers with a problem (always returns undefined so callers can `return` it). */
 export function problem(ex: Exchange, problem: ProblemError): undefined {

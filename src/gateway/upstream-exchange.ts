@@ -3,7 +3,6 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:
 import { performance } from 'node:perf_hooks';
 import { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
-import type { OutboundPolicy } from '../config/index.ts';
 import { ProblemError, problems } from '../http/problem.ts';
 import type { VerifiedKey } from '../keys/model.ts';
 import type { UsageEvent } from '../metering/events.ts';
@@ -12,41 +11,23 @@ import type { AccessView, QuotaView } from '../subscriptions/access.ts';
 import type { AppendWaiter, BatchingUsageLog } from './batch-log.ts';
 import { type GatewayState, isPromise, MAX_JSON_BODY } from './compiled-config.ts';
 import type { CreditHold, GatewayCredits } from './credits.ts';
-import { addOwnHeaders, problem, sendWebResponse } from './own-responses.ts';
+import {
+  addOwnHeaders,
+  problem,
+  runOutboundPolicies,
+  sendWebResponse,
+  upstreamTimeout,
+  upstreamUnavailable,
+  usageNotRecorded,
+} from './own-responses.ts';
 import { GatewayContext, RequestInfo } from './policy-context.ts';
 import { bodyTooLarge, cappedBody } from './request-body.ts';
 import type { CompiledRoute } from './router.ts';
 import type { Gateway } from './server.ts';
 import { GATEWAY_STEPS, type RequestState, runSteps, type StepEnds } from './steps/index.ts';
 import { SseUsageScanner } from './token-usage.ts';
+import { clientResponseHeaders, upstreamRequestHeaders } from './upstream-headers.ts';
 import { addTokenQuotas, usageEvents } from './usage-events.ts';
-
-/** Seconds a client waits before retrying a call whose usage could not be recorded. */
-const USAGE_RETRY_AFTER_S = 5;
-
-const usageNotRecorded = () =>
-  new ProblemError({
-    status: 503,
-    type: 'usage-not-recorded',
-    title: 'Service unavailable',
-    detail: `The usage of this call could not be recorded, so it was not delivered or charged. Retry in ${USAGE_RETRY_AFTER_S} s.`,
-    headers: { 'retry-after': String(USAGE_RETRY_AFTER_S) },
-  });
-
-const HOP_BY_HOP = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'proxy-authenticate',
-  'proxy-authorization',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-  'host',
-  // Node answers `Expect: 100-continue` itself; the upstream request streams the body anyway.
-  'expect',
-]);
 
 /** How the request steps end: every step went on → the upstream call; a problem → its answer. */
 const STEP_ENDS: StepEnds = {
@@ -58,7 +39,8 @@ const STEP_ENDS: StepEnds = {
  * One request through the gateway: the state the request steps fill (`steps/`), then the
  * upstream call, outbound policies, streaming and completion. It is also the undici dispatch
  * handler of its upstream request, so a proxied request allocates one object for the whole
- * exchange.
+ * exchange; that is why the upstream call and completion stay in this one (longer) file, while
+ * headers, answers and steps live in their own.
  */
 export class Exchange implements Dispatcher.DispatchHandler, AppendWaiter, RequestState {
   readonly gw: Gateway;
@@ -163,35 +145,13 @@ export class Exchange implements Dispatcher.DispatchHandler, AppendWaiter, Reque
     const route = this.route as CompiledRoute;
     const upstream = route.upstream;
     const source = req.headers;
-    const headers: Record<string, string | string[]> = {};
-    // Headers named in `Connection` are hop-by-hop too (RFC 9110 §7.6.1).
-    const connection = source.connection;
-    const named =
-      connection !== undefined && connection !== 'keep-alive' && connection !== 'close'
-        ? connection.toLowerCase().split(/\s*,\s*/)
-        : null;
-    for (const name in source) {
-      if (HOP_BY_HOP.has(name) || name === this.authHeader || name.startsWith('x-tollgate-')) continue;
-      if (named?.includes(name)) continue;
-      const value = source[name];
-      if (value !== undefined) headers[name] = value;
-    }
-    const ip = req.socket.remoteAddress ?? '';
-    const forwardedFor = source['x-forwarded-for'];
-    headers['x-forwarded-for'] = forwardedFor ? `${forwardedFor}, ${ip}` : ip;
-    // A TLS terminator in front of the gateway sets these; otherwise this listener is plain HTTP.
-    if (headers['x-forwarded-proto'] === undefined) headers['x-forwarded-proto'] = 'http';
-    if (headers['x-forwarded-host'] === undefined && source.host !== undefined) {
-      headers['x-forwarded-host'] = source.host;
-    }
-    headers['x-request-id'] = this.requestId;
-    const key = this.key;
-    if (key !== null) {
-      headers['x-tollgate-customer'] = key.customerId;
-      headers['x-tollgate-key'] = key.id;
-      const plan = this.view?.subscription?.plan.key;
-      if (plan !== undefined) headers['x-tollgate-plan'] = plan;
-    }
+    const headers = upstreamRequestHeaders(source, {
+      authHeader: this.authHeader,
+      clientIp: req.socket.remoteAddress ?? '',
+      requestId: this.requestId,
+      key: this.key,
+      plan: this.view?.subscription?.plan.key,
+    });
     const length = source['content-length'];
     const hasBody = length !== undefined ? length !== '0' : source['transfer-encoding'] !== undefined;
     this.proxied = true;
@@ -243,12 +203,7 @@ export class Exchange implements Dispatcher.DispatchHandler, AppendWaiter, Reque
     upstreamHeaders: IncomingHttpHeaders,
   ): void {
     this.status = statusCode;
-    const headers: Record<string, string | string[]> = {};
-    for (const name in upstreamHeaders) {
-      if (HOP_BY_HOP.has(name)) continue;
-      const value = upstreamHeaders[name];
-      if (value !== undefined) headers[name] = value;
-    }
+    const headers = clientResponseHeaders(upstreamHeaders);
     addOwnHeaders(this, headers);
     const state = this.state;
     this.metered = this.key !== null && this.gw.batchedLog !== null && state.counts(statusCode);
@@ -269,7 +224,7 @@ export class Exchange implements Dispatcher.DispatchHandler, AppendWaiter, Reque
     }
     this.holding = [];
     controller.pause();
-    this.runOutbound([...state.outbound, ...outbound], statusCode, headers).then(
+    runOutboundPolicies(this.context(), [...state.outbound, ...outbound], statusCode, headers).then(
       () => {
         if (this.clientGone) return;
         this.sendHead(headers);
@@ -285,22 +240,6 @@ export class Exchange implements Dispatcher.DispatchHandler, AppendWaiter, Reque
         this.fail(error);
       },
     );
-  }
-
-  async runOutbound(
-    policies: OutboundPolicy[],
-    status: number,
-    headers: Record<string, string | string[]>,
-  ): Promise<void> {
-    const ctx = this.context();
-    const response = {
-      status,
-      headers,
-      setHeader(name: string, value: string) {
-        headers[name.toLowerCase()] = value;
-      },
-    };
-    for (const policy of policies) await policy(ctx, response);
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
@@ -366,30 +305,14 @@ export class Exchange implements Dispatcher.DispatchHandler, AppendWaiter, Reque
     }
     const code = (error as { code?: string }).code;
     if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT') {
-      void problem(
-        this,
-        new ProblemError({
-          status: 504,
-          type: 'upstream-timeout',
-          title: 'Upstream timeout',
-          detail: `The upstream did not answer within ${this.route?.upstream.timeoutMs} ms.`,
-        }),
-      );
+      void problem(this, upstreamTimeout(this.route?.upstream.timeoutMs ?? 0));
       return;
     }
     this.gw.log.error(
       { err: error, requestId: this.requestId, upstream: this.route?.upstream.origin },
       'upstream unreachable',
     );
-    void problem(
-      this,
-      new ProblemError({
-        status: 502,
-        type: 'upstream-unavailable',
-        title: 'Bad gateway',
-        detail: 'The upstream could not be reached or closed the connection.',
-      }),
-    );
+    void problem(this, upstreamUnavailable());
   }
 
   // --- completion ---
