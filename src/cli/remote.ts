@@ -49,11 +49,20 @@ const RESULT = z.object({ stdout: z.string(), stderr: z.string(), exitCode: z.nu
 
 /** `program.hook('preAction', …)`: forwards the command if a server owns the embedded store. */
 export async function forwardToRunningServer(actionCommand: Command): Promise<void> {
-  if (inProcessRun() || runsLocallyOnly(actionCommand)) return;
+  // init touches no store; dev and start meet the store's own lock (which also knows a dead
+  // process's leftover lock from a live one).
+  if (inProcessRun() || ['init', 'dev', 'start'].includes(commandPath(actionCommand))) return;
   const options = globalOptions(actionCommand);
   if (options.database) return;
   const server = readServerFile(options.dataDir);
   if (!server) return;
+  if (runsLocallyOnly(actionCommand)) {
+    // Say so plainly instead of the store's lock error.
+    throw new CliError(
+      `Tollgate is running on ${options.dataDir} (pid ${server.pid}, ${server.consoleUrl}); ` +
+        `\`tollgate ${commandPath(actionCommand)}\` needs the store to itself: stop that process first.`,
+    );
+  }
   const token = resolveAdminToken(await loadConfig(options.config), options.dataDir);
   let response: Response;
   try {

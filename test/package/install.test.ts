@@ -276,6 +276,11 @@ describe('npm install tollgate in your own project (docs/first-revenue.md)', () 
     }[];
     expect(listed.map((k) => k.id)).toEqual([key.id]);
 
+    // Commands that need the store to themselves say why instead of failing on its lock.
+    const migrate = await run(NODE, [join(project, 'node_modules/.bin/tollgate'), 'migrate'], project);
+    expect(migrate.code).toBe(1);
+    expect(migrate.stderr).toContain('`tollgate migrate` needs the store to itself');
+
     const hello = await fetch(`${gatewayUrl}/hello?name=Ada`, {
       headers: { authorization: `Bearer ${key.secret}` },
     });
