@@ -1,0 +1,85 @@
+import { resolve } from 'node:path';
+import { request } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTollgate, type Tollgate } from '../../src/app.ts';
+import type { SandboxRail } from '../../src/billing/index.ts';
+import { createProgram } from '../../src/cli/program.ts';
+import { mountCliRoute } from '../../src/cli/remote.ts';
+import { createLogger } from '../../src/util/log.ts';
+import { testCatalog } from '../support/catalog.ts';
+
+/**
+ * `tollgate invoices credit-note|refund|credit-notes` against a running server (the CLI's
+ * `POST /api/admin/cli` path, over real HTTP): a usage correction by invoice line, a partial
+ * refund, a refund beyond what is left (refused, naming the amount), and the list.
+ */
+const ADMIN_TOKEN = 'tga_credit_notes_cli_test_token_01';
+let tollgate: Tollgate;
+let number: string;
+
+async function cli(...argv: string[]) {
+  const res = await request(`${tollgate.consoleUrl}/api/admin/cli`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${tollgate.runtime.adminToken}`, 'content-type': 'application/json' },
+    // Any valid config file: the command runs against this server's live modules.
+    body: JSON.stringify({ argv, cwd: resolve(import.meta.dirname, '../../examples/quickstart') }),
+  });
+  expect(res.statusCode).toBe(200);
+  return (await res.body.json()) as { stdout: string; stderr: string; exitCode: number };
+}
+
+beforeAll(async () => {
+  let live: Tollgate | null = null;
+  tollgate = await startTollgate({
+    config: testCatalog({ billing: { rail: 'sandbox' }, admin: { token: ADMIN_TOKEN } }),
+    database: ':memory:',
+    dataDir: '/tmp/tollgate-credit-notes-cli',
+    gatewayPort: 0,
+    consolePort: 0,
+    log: createLogger({ level: 'silent' }),
+    routes: (app) => mountCliRoute(app, { adminToken: ADMIN_TOKEN, tollgate: () => live, createProgram }),
+  });
+  live = tollgate;
+  const customer = await tollgate.customers.create({ name: 'CLI Org', email: 'cli@cn.test' });
+  await tollgate.billing.attachCard(customer.id, '4242 4242 4242 4242');
+  const invoice = await tollgate.billing.createManualInvoice({
+    customerId: customer.id,
+    currency: 'USD',
+    lines: [{ description: 'Work', unitPrice: '40.00' }],
+    issue: true,
+  });
+  await (tollgate.billing.rail as SandboxRail).drain();
+  number = (await tollgate.billing.mustGet(invoice.id)).number as string;
+}, 60_000);
+
+afterAll(async () => {
+  await tollgate?.stop();
+});
+
+describe('tollgate invoices credit-note | refund | credit-notes', () => {
+  it('issues, refunds, refuses too much and lists', async () => {
+    const note = await cli(
+      'invoices',
+      'credit-note',
+      number,
+      '--reason',
+      'usage_correction',
+      '--line',
+      '1:10.00',
+    );
+    expect(note.exitCode, JSON.stringify(note)).toBe(0);
+    expect(note.stdout).toMatch(new RegExp(`CN-\\d{6} on ${number}: 10\\.00 USD \\(usage correction\\)`));
+    const refund = await cli('invoices', 'refund', number, '--amount', '5.00');
+    expect(refund.exitCode).toBe(0);
+    expect(refund.stdout).toContain('refunded 5.00');
+    const tooMuch = await cli('invoices', 'refund', number, '--amount', '500.00');
+    expect(tooMuch.exitCode).not.toBe(0);
+    expect(`${tooMuch.stdout}${tooMuch.stderr}`).toContain('25.00 USD');
+    const list = await cli('invoices', 'credit-notes', '--json');
+    const notes = JSON.parse(list.stdout) as { total: string; refundAmount: string }[];
+    expect(notes.map((n) => [n.total, n.refundAmount])).toEqual([
+      ['5.00', '5.00'],
+      ['10.00', '10.00'],
+    ]);
+  });
+});
