@@ -166,6 +166,15 @@ describe('the webhook contract', () => {
       );
     await settle(0); // and nothing still pending
 
+    // Prometheus: pending and failed deliveries and attempt latency, per endpoint.
+    const metrics = await (await fetch(`${tollgate.consoleUrl}/metrics`)).text();
+    expect(metrics).toContain('# TYPE tollgate_webhook_deliveries gauge');
+    expect(metrics).toMatch(
+      new RegExp(
+        `tollgate_webhook_delivery_seconds_count\\{endpoint="${endpoint.json.id}",outcome="succeeded"\\} \\d+`,
+      ),
+    );
+
     await admin('POST', `/webhooks/endpoints/${endpoint.json.id}/test`);
     await expect.poll(() => received.some((e) => e.type === 'webhook.test'), { timeout: 90_000 }).toBe(true);
 
