@@ -265,7 +265,12 @@ export function meterUsagePort(
   reader: () => MeterReader | null,
   /** The metering store, for take rates: rated per event where the events are. */
   db?: Db,
+  now: () => Date = () => new Date(),
 ): UsagePort {
+  // Take rates of ended periods, for every customer at once: the billing run asks for thousands
+  // of customers' same period, and one pass over the period's events answers them all. Kept a
+  // minute (one run); a period still running is always read afresh.
+  const ended = new Map<string, { at: number; totals: Promise<Map<string, TakeRateTotals>> }>();
   return {
     async usage(customerId, _subscriptionId, featureKeys, from, to) {
       const out: Record<string, string> = {};
@@ -297,39 +302,55 @@ export function meterUsagePort(
       ) {
         const feature = config.features.find((f) => f.key === featureKey);
         if (!feature?.meter) return NO_TRANSACTIONS;
-        return meterTransactions(db, feature.meter, feature.meterGroupByFilters ?? {}, customerId, price, {
-          from,
-          to,
-        });
+        const filters = feature.meterGroupByFilters ?? {};
+        const t = now().getTime();
+        if (to.getTime() > t) {
+          const [one] = (
+            await meterTransactions(db, feature.meter, filters, customerId, price, { from, to })
+          ).values();
+          return one ?? NO_TRANSACTIONS;
+        }
+        const key = JSON.stringify([feature.meter, filters, price, from, to]);
+        let hit = ended.get(key);
+        if (!hit || t - hit.at > 60_000 || t < hit.at) {
+          for (const [k, v] of ended) if (t - v.at > 60_000 || t < v.at) ended.delete(k);
+          hit = { at: t, totals: meterTransactions(db, feature.meter, filters, null, price, { from, to }) };
+          ended.set(key, hit);
+          hit.totals.catch(() => ended.delete(key));
+        }
+        return (await hit.totals).get(customerId) ?? NO_TRANSACTIONS;
       },
     }),
   };
 }
 
 /**
- * Σ clamp(rate × value + fee, min, max) over one customer's meter values in [from, to), in one
- * statement: only the chunks overlapping the period are unpacked, and no event leaves the store.
+ * Σ clamp(rate × value + fee, min, max) over a customer's meter values in [from, to) (or every
+ * customer's, `customerId` null), in one statement: only the chunks overlapping the period are
+ * unpacked, and no event leaves the store. Totals per customer id.
  */
 async function meterTransactions(
   db: Db,
   meterSlug: string,
   filters: Record<string, string>,
-  customerId: string,
+  customerId: string | null,
   price: PercentagePrice,
   period: { from: Date; to: Date },
-): Promise<TakeRateTotals> {
+): Promise<Map<string, TakeRateTotals>> {
   const params: unknown[] = [meterSlug, period.from, period.to, customerId];
   const dims = Object.entries(filters).map(([k, v]) => {
     params.push(k, v);
     return ` and x.dims->>$${params.length - 1} = $${params.length}`;
   });
-  const rows = `(select x.time, x.value from usage_value_chunks c
+  const rows = `(select x.subject, x.time, x.value from usage_value_chunks c
       cross join lateral json_to_recordset(c.vals::json)
         as x(time timestamptz, subject text, value numeric, value_text text, dims jsonb)
       where c.meter = (select key from metering_meters where slug = $1)
         and c.max_time >= $2 and c.min_time < $3
-        and x.subject = $4 and x.time >= $2 and x.time < $3${dims.join('')}) tx`;
-  const { sql, params: priceParams } = takeRateSql(rows, price, params.length + 1);
-  const [row] = await sqlRows<TakeRateTotals>(db, sql, [...params, ...priceParams]);
-  return row ?? NO_TRANSACTIONS;
+        and ($4::text is null or x.subject = $4) and x.time >= $2 and x.time < $3${dims.join('')}) tx`;
+  const { sql, params: priceParams } = takeRateSql(rows, price, params.length + 1, true);
+  const found = await sqlRows<TakeRateTotals & { subject: string }>(db, sql, [...params, ...priceParams]);
+  return new Map(
+    found.map(({ subject, transactions, volume, amount }) => [subject, { transactions, volume, amount }]),
+  );
 }

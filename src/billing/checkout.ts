@@ -8,7 +8,7 @@ import { type Invoices, summary, totals } from './invoices.ts';
 import { type BillingSubscription, type Invoice, sqlRows } from './model.ts';
 import type { Preview } from './preview.ts';
 import type { RailCustomers } from './rail-customers.ts';
-import { rate } from './rating.ts';
+import { type RatedLine, rate } from './rating.ts';
 import { type InvoiceRow, invoiceRowByKey, type PaymentRow } from './repo.ts';
 
 /**
@@ -111,6 +111,7 @@ export function createCheckout(
           customerId,
           subscriptionId: sub.id,
           currency: sub.currency,
+          again: true,
         });
       }
       // A new subscription pays its first in-advance fees now; a plan change is prorated by
@@ -132,9 +133,23 @@ export function createCheckout(
    * in-advance fees, with tax), or null when nothing (a plan change, a free or usage-only plan).
    */
   async function firstCharge(customerId: string, planKey: string, coupon?: string): Promise<string | null> {
+    if ((await subscriptions.listForCustomer(customerId)).some((s) => s.status !== 'canceled')) return null;
+    const quote = await quoteCheckout(planKey, coupon, customerId);
+    return quote && new Decimal(quote.total).gt(0) ? quote.total : null;
+  }
+
+  /**
+   * What checkout charges at once for `planKey` (its first phase's in-advance fees), with the
+   * coupon's discount line when a code is given (refused with a 4xx when it cannot be redeemed),
+   * and tax. Null for an unknown plan.
+   */
+  async function quoteCheckout(
+    planKey: string,
+    coupon?: string,
+    customerId?: string,
+  ): Promise<{ currency: string; lines: RatedLine[]; tax: string; total: string } | null> {
     const plan = config.plans.find((p) => p.key === planKey);
     if (!plan) return null;
-    if ((await subscriptions.listForCustomer(customerId)).some((s) => s.status !== 'canceled')) return null;
     const phase = plan.phases?.[0] ?? { key: 'default', trial: false, rateCards: plan.rateCards ?? [] };
     const from = clock.now();
     const period = { from, to: new Date(from.getTime() + 30 * DAY) };
@@ -154,11 +169,16 @@ export function createCheckout(
       ],
     }).filter((l) => l.timing === 'in_advance');
     if (coupon && parts.discounts) {
-      const c = await parts.discounts.check(coupon, plan.currency);
+      const c = await parts.discounts.check(coupon, plan.currency, customerId);
       lines.push(...applyDiscounts(lines, [couponTerms(c)], plan.currency, period));
     }
-    const { total } = totals(lines, plan.currency, taxRate);
-    return total.gt(0) ? formatMoney(total, plan.currency) : null;
+    const { tax, total } = totals(lines, plan.currency, taxRate);
+    return {
+      currency: plan.currency,
+      lines,
+      tax: formatMoney(tax, plan.currency),
+      total: formatMoney(total, plan.currency),
+    };
   }
 
   /** The in-advance fees of a new subscription's first period, issued and charged now. */
@@ -196,6 +216,7 @@ export function createCheckout(
   return {
     undoCheckout,
     afterPaymentMethod,
+    quoteCheckout,
     /** Saves a payment method in place (sandbox test card) and collects what is open. */
     async attachCard(customerId: string, card: string): Promise<{ label: string | null }> {
       const customer = await ensureRailCustomer(customerId);

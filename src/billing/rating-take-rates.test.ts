@@ -90,6 +90,19 @@ describe('take rates in the store: one SQL aggregate, the same result as the rul
     return row as TakeRateTotals;
   }
 
+  async function inSqlBySubject(
+    price: PercentagePrice,
+    txs: { value: string; time: string; subject: string }[],
+  ) {
+    const rows = `(select * from json_to_recordset($1::json) as t(subject text, time timestamptz, value numeric)) tx`;
+    const { sql, params } = takeRateSql(rows, price, 2, true);
+    const found = await sqlRows<TakeRateTotals & { subject: string }>(store.db, sql, [
+      JSON.stringify(txs),
+      ...params,
+    ]);
+    return new Map(found.map((r) => [r.subject, r]));
+  }
+
   it('property: SQL and JS agree to the last digit, for any price and transactions', async () => {
     const money = (max: number) =>
       fc.integer({ min: 0, max }).map((cents) => new Decimal(cents).div(100).toString());
@@ -126,6 +139,18 @@ describe('take rates in the store: one SQL aggregate, the same result as the rul
         expect(new Decimal(sql.amount).eq(js.amount)).toBe(true);
         expect(new Decimal(sql.volume).eq(js.volume)).toBe(true);
         expect(sql.transactions).toBe(js.transactions);
+        // Every customer at once (the billing run's pass): each subject's own allowance and order.
+        const subjects = txs.map((t, i) => ({ ...t, subject: i % 3 === 0 ? 'a' : 'b' }));
+        const grouped = await inSqlBySubject(price, subjects);
+        for (const who of ['a', 'b']) {
+          const own = rateTransactions(
+            price,
+            subjects.filter((t) => t.subject === who),
+          );
+          const row = grouped.get(who) ?? { amount: '0', volume: '0', transactions: '0' };
+          expect(new Decimal(row.amount).eq(own.amount)).toBe(true);
+          expect(row.transactions).toBe(own.transactions);
+        }
         // Never negative, and each paying transaction costs at most the maximum.
         expect(new Decimal(js.amount).gte(0)).toBe(true);
       }),

@@ -91,20 +91,23 @@ export function takeRateSql(
   rows: string,
   price: PercentagePrice,
   firstParam: number,
+  /** Per subject (rows then need a `subject` column): one pass over the period for every customer. */
+  bySubject = false,
 ): { sql: string; params: (string | number | null)[] } {
+  const subject = bySubject ? 'subject, ' : '';
   const [rate, fee, min, max, count, amount] = Array.from({ length: 6 }, (_, i) => `$${firstParam + i}`);
   const sql = `
     with v as (
-      select value, row_number() over w as n, sum(value) over w as run
+      select ${subject}value, row_number() over w as n, sum(value) over w as run
       from ${rows}
-      window w as (order by time, value rows between unbounded preceding and current row)
+      window w as (${bySubject ? 'partition by subject ' : ''}order by time, value rows between unbounded preceding and current row)
     ), f as (
-      select value, run,
+      select ${subject}value, run,
         (${count}::int is not null or ${amount}::numeric is not null)
           and (${count}::int is null or n <= ${count}::int) as within_allowance
       from v
     ), c as (
-      select value,
+      select ${subject}value,
         case
           when within_allowance and (${amount}::numeric is null or run <= ${amount}::numeric) then null
           else (case when within_allowance and ${amount}::numeric is not null and run - value < ${amount}::numeric
@@ -113,7 +116,7 @@ export function takeRateSql(
         end as raw
       from f
     ), d as (
-      select value,
+      select ${subject}value,
         case
           when raw is null then 0
           when ${min}::numeric is not null and raw < ${min}::numeric then ${min}::numeric
@@ -122,9 +125,9 @@ export function takeRateSql(
         end as charge
       from c
     )
-    select count(*)::text as transactions, coalesce(sum(value), 0)::text as volume,
+    select ${subject}count(*)::text as transactions, coalesce(sum(value), 0)::text as volume,
            coalesce(sum(charge), 0)::text as amount
-    from d`;
+    from d${bySubject ? ' group by subject' : ''}`;
   return {
     sql,
     params: [

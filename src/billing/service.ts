@@ -137,6 +137,7 @@ export function createBillingService(options: BillingServiceOptions) {
     upcoming: preview.upcoming,
     attachCard: checkout.attachCard,
     startCheckout: checkout.startCheckout,
+    quoteCheckout: checkout.quoteCheckout,
     topUp: topUps.topUp,
     autoRecharge: topUps.autoRecharge,
     creditNotes,

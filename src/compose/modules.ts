@@ -156,7 +156,12 @@ export async function buildModules(
     log: log.child({ module: 'billing' }),
     config,
     subscriptions: billingSubscriptions,
-    usage: meterUsagePort(config, () => metering.reader, store.db),
+    usage: meterUsagePort(
+      config,
+      () => metering.reader,
+      store.db,
+      () => clock.now(),
+    ),
     events: webhooks,
     mail: mailer,
     portalInvoicesUrl: () => `${consoleBase()}/portal/invoices`,

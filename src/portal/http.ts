@@ -446,7 +446,14 @@ export function mountPortal(app: Hono, deps: PortalHttpDeps): void {
 
   api.post('/checkout', async (c) => {
     const customerId = ownerOf(c);
-    const input = await body(c, z.strictObject({ planKey: z.string().min(1), card: cardSchema.optional() }));
+    const input = await body(
+      c,
+      z.strictObject({
+        planKey: z.string().min(1),
+        card: cardSchema.optional(),
+        coupon: z.string().trim().max(40).optional(),
+      }),
+    );
     const plan = await planOrThrow(input.planKey);
     const existing = await deps.ports().subscriptions?.current(customerId);
     if (existing && existing.status !== 'canceled') {
@@ -464,6 +471,7 @@ export function mountPortal(app: Hono, deps: PortalHttpDeps): void {
     const result = await billingPort().checkout(customerId, {
       planKey: plan.key,
       card: input.card,
+      ...(input.coupon ? { coupon: input.coupon } : {}),
       successUrl: `${origin}/checkout/complete?plan=${encodeURIComponent(plan.key)}`,
       cancelUrl: `${origin}/pricing`,
     });
@@ -479,6 +487,22 @@ export function mountPortal(app: Hono, deps: PortalHttpDeps): void {
     await deps.budget.evaluate(customerId).catch(() => undefined);
     const key = await firstKey(customerId, result.subscription.id);
     return c.json({ ...result, firstKey: key }, 201);
+  });
+
+  /** The coupon field: what checkout will charge today with this code, before paying. */
+  api.post('/checkout/coupon', async (c) => {
+    const customerId = ownerOf(c);
+    const input = await body(
+      c,
+      z.strictObject({ planKey: z.string().min(1).max(100), code: z.string().trim().min(1).max(40) }),
+    );
+    const plan = await planOrThrow(input.planKey);
+    const billing = billingPort();
+    if (!billing.quoteCheckout) throw unavailable('Coupons');
+    return c.json({
+      code: input.code.toUpperCase(),
+      ...(await billing.quoteCheckout(customerId, plan.key, input.code)),
+    });
   });
 
   /** After a Stripe Checkout redirect: the subscription is active once the webhook arrived. */

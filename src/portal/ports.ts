@@ -218,8 +218,14 @@ export interface BillingPort {
   railName?: string;
   checkout(
     customerId: string,
-    input: { planKey: string; card?: CardInput; successUrl: string; cancelUrl: string },
+    input: { planKey: string; card?: CardInput; successUrl: string; cancelUrl: string; coupon?: string },
   ): Promise<CheckoutResult>;
+  /** What checkout charges today for `planKey` with `coupon` (4xx when the code cannot be redeemed). */
+  quoteCheckout?(
+    customerId: string,
+    planKey: string,
+    coupon: string,
+  ): Promise<{ currency: string; lines: MoneyLine[]; discount: string; tax: string; total: string }>;
   previewChange(
     customerId: string,
     subscriptionId: string,

@@ -454,6 +454,7 @@ export function billingPort(deps: {
         card: input.card?.number,
         returnUrl: input.successUrl,
         cancelUrl: input.cancelUrl,
+        ...(input.coupon ? { coupon: input.coupon } : {}),
       });
       if (result.url) return { status: 'redirect', url: result.url };
       if (result.invoice && result.invoice.status !== 'paid') {
@@ -480,6 +481,20 @@ export function billingPort(deps: {
         clock,
       }).current(customerId);
       return { status: 'active', subscription: view!, invoiceId: result.invoice?.id ?? null };
+    },
+    async quoteCheckout(customerId, planKey, coupon) {
+      const quote = await billing.quoteCheckout(planKey, coupon, customerId);
+      if (!quote) throw problems.notFound(`No plan "${planKey}".`);
+      const discount = quote.lines
+        .filter((l) => l.kind === 'discount')
+        .reduce((acc, l) => acc.add(l.amount), new Decimal(0));
+      return {
+        currency: quote.currency,
+        lines: quote.lines.map((l) => ({ description: l.description, amount: l.amount })),
+        discount: formatMoney(discount, quote.currency),
+        tax: quote.tax,
+        total: quote.total,
+      };
     },
     async previewChange(customerId, subscriptionId, planKey) {
       const sub = await subscriptions.get(subscriptionId);

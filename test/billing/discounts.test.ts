@@ -169,4 +169,27 @@ describe('coupons and discounts billed end to end', () => {
       .map((i) => i.total);
     expect(totals).toEqual(['24.50', '0.00', '49.00']);
   });
+
+  it('a declined first charge with a coupon can be tried again with another card, the coupon kept', async () => {
+    const discounts = h.billing.service.discounts;
+    h.clock.set('2026-09-01T00:00:00Z');
+    await discounts.createCoupon({ code: 'RETRY', amountOff: '10', currency: 'USD', maxRedemptions: 1 });
+    const customer = await h.customers.create({ name: 'Retry', email: 'retry@example.com' });
+    const declined = await h.billing.service.startCheckout(customer.id, 'pro', {
+      card: '4000 0000 0000 0002',
+      coupon: 'RETRY',
+    });
+    await (h.billing.rail as SandboxRail).drain();
+    expect((await h.billing.service.mustGet(declined.invoice?.id as string)).status).toBe('void');
+    const { invoice } = await h.billing.service.startCheckout(customer.id, 'pro', {
+      card: '4242 4242 4242 4242',
+      coupon: 'RETRY',
+    });
+    await (h.billing.rail as SandboxRail).drain();
+    expect(await h.billing.service.mustGet(invoice?.id as string)).toMatchObject({
+      status: 'paid',
+      total: '39.00',
+    });
+    expect((await discounts.getCoupon('RETRY')).timesRedeemed).toBe(1);
+  });
 });

@@ -63,7 +63,13 @@ beforeAll(async () => {
         },
       ],
     }),
-    usagePort: (store, config) => meterUsagePort(config, () => metering.reader, store.db),
+    usagePort: (store, config) =>
+      meterUsagePort(
+        config,
+        () => metering.reader,
+        store.db,
+        () => h.clock.now(),
+      ),
   });
   metering = await startMetering({
     store: h.store,

@@ -6,7 +6,7 @@ import { ADMIN_TOKEN, ensurePortalBuilt, launchChromium, type Stack, startStack 
 
 /**
  * The whole self-serve journey in a real browser (Debian's chromium, driven by Playwright):
- * sign up → pick Pro → a declined card, then the sandbox card → first key → create a key → call
+ * sign up → pick Pro → a declined card, a coupon, then the sandbox card → first key → create a key → call
  * the API through the gateway → usage appears → exhaust Pro's quota (429) → upgrade with the
  * prorated amount shown → calls work again → the period's invoice shows the proration.
  */
@@ -90,10 +90,30 @@ async function journey() {
     .customerId as string;
   expect(await stack.tollgate.subscriptions.currentForCustomer(customerId)).toBeNull();
 
+  // A coupon at checkout: a wrong code is refused, a good one shows the discount before paying.
+  stage = 'A coupon at checkout.';
+  await stack.tollgate.billing.discounts.createCoupon({
+    code: 'WELCOME10',
+    amountOff: '10.00',
+    currency: 'USD',
+    duration: 'once',
+  });
+  await page.getByLabel('Coupon').fill('NOPE');
+  await page.getByRole('button', { name: 'Apply' }).click();
+  await page.getByText('No coupon "NOPE"').waitFor();
+  await page.getByLabel('Coupon').fill('welcome10');
+  await page.getByRole('button', { name: 'Apply' }).click();
+  await page
+    .getByTestId('coupon-discount')
+    .getByText(/\$10\.00/)
+    .waitFor();
+  expect(await page.getByTestId('due-today').textContent()).toBe('$39.00');
+  await shot('checkout-coupon');
+
   // The sandbox card succeeds: subscription active, first key shown once.
   stage = 'The sandbox card succeeds: subscription active, first key shown once.';
   await page.getByLabel('Card number').fill('4242 4242 4242 4242');
-  await page.getByRole('button', { name: /Pay \$49\.00/ }).click();
+  await page.getByRole('button', { name: /Pay \$39\.00/ }).click();
   await page.getByTestId('checkout-success').waitFor();
   const firstKey = (await page.getByTestId('secret').textContent())?.trim() ?? '';
   expect(firstKey).toMatch(/^tg_/);
@@ -215,6 +235,11 @@ async function journey() {
   expect(text).toMatch(/Unused time on Pro subscription/);
   expect(text).toMatch(/Remaining time on Growth subscription/);
   await shot('invoice');
+  // The checkout invoice shows the coupon as its own line.
+  await page.goto(`${base}/invoices`);
+  await rows.filter({ hasText: '$39.00' }).first().getByRole('link').click();
+  await lines.waitFor();
+  expect((await lines.textContent()) ?? '').toMatch(/Coupon WELCOME10 \(10\.00 USD off\)/);
 
   // Budget alerts, members and the admin console.
   await page.getByRole('link', { name: 'Budget alerts' }).click();

@@ -184,3 +184,28 @@ export async function discountsForPeriod(
     givenThisPeriod: r.given_this_period,
   }));
 }
+
+/** The customer's discount from `code` moved to `subscriptionId` (a checkout tried again); its id, or null. */
+export async function moveDiscount(
+  db: Db,
+  code: string,
+  customerId: string,
+  subscriptionId: string | null,
+): Promise<string | null> {
+  const [row] = await sqlRows<{ id: string }>(
+    db,
+    `update billing_discounts set subscription_id = $3, removed_at = null
+     where coupon_code = $1 and customer_id = $2 returning id`,
+    [code, customerId, subscriptionId],
+  );
+  return row?.id ?? null;
+}
+
+export async function holdsCoupon(db: Db, code: string, customerId: string): Promise<boolean> {
+  const rows = await sqlRows(
+    db,
+    'select 1 from billing_discounts where coupon_code = $1 and customer_id = $2',
+    [code, customerId],
+  );
+  return rows.length > 0;
+}

@@ -11,9 +11,11 @@ import {
   discountById,
   discountsForPeriod,
   discountsOfCustomer,
+  holdsCoupon,
   insertCoupon,
   insertDiscount,
   listCoupons,
+  moveDiscount,
   removeDiscount,
 } from './repo.ts';
 
@@ -28,12 +30,17 @@ export interface Discounts {
   getCoupon(code: string): Promise<Coupon>;
   archiveCoupon(code: string): Promise<Coupon>;
   /** Whether a code can be redeemed now for an invoice in `currency` (portal checkout shows it before paying). */
-  check(code: string, currency: string): Promise<Coupon>;
+  check(code: string, currency: string, customerId?: string): Promise<Coupon>;
   redeem(input: {
     code: string;
     customerId: string;
     subscriptionId?: string | null;
     currency: string;
+    /**
+     * Checkout: a customer whose earlier checkout with this code was undone (card declined)
+     * gets the same discount moved to the new subscription, not a refusal.
+     */
+    again?: boolean;
   }): Promise<Discount>;
   listForCustomer(customerId: string): Promise<Discount[]>;
   remove(discountId: string): Promise<Discount>;
@@ -55,11 +62,18 @@ export function discountProblem(error: unknown): unknown {
 const normal = (code: string) => code.trim().toUpperCase();
 
 /** Why `coupon` cannot be redeemed at `now` in `currency`, or null. */
-function refusal(coupon: Coupon | null, code: string, now: Date, currency: string): DiscountError | null {
+function refusal(
+  coupon: Coupon | null,
+  code: string,
+  now: Date,
+  currency: string,
+  /** The customer already holds it (a checkout tried again): its redemption is counted. */
+  held = false,
+): DiscountError | null {
   if (!coupon || coupon.archivedAt) return new DiscountError('not_found', `No coupon "${code}".`);
   if (coupon.redeemBy && new Date(coupon.redeemBy) <= now)
     return new DiscountError('invalid', `Coupon "${code}" expired on ${coupon.redeemBy}.`);
-  if (coupon.maxRedemptions !== null && coupon.timesRedeemed >= coupon.maxRedemptions)
+  if (!held && coupon.maxRedemptions !== null && coupon.timesRedeemed >= coupon.maxRedemptions)
     return new DiscountError('invalid', `Coupon "${code}" has been redeemed the most times it can be.`);
   if (coupon.currency && coupon.currency !== currency)
     return new DiscountError(
@@ -127,10 +141,11 @@ export function createDiscounts(deps: Pick<BillingDeps, 'store' | 'db' | 'clock'
         await archiveCoupon(db, normal(code), clock.now());
         return mustCoupon(code);
       }),
-    check: (code, currency) =>
+    check: (code, currency, customerId) =>
       guard(async () => {
         const coupon = await couponByCode(db, normal(code));
-        const refused = refusal(coupon, normal(code), clock.now(), currency);
+        const held = customerId ? await holdsCoupon(db, normal(code), customerId) : false;
+        const refused = refusal(coupon, normal(code), clock.now(), currency, held);
         if (refused) throw refused;
         return coupon as Coupon;
       }),
@@ -139,7 +154,8 @@ export function createDiscounts(deps: Pick<BillingDeps, 'store' | 'db' | 'clock'
         const code = normal(input.code);
         const id = await store.transaction(async (tx) => {
           const coupon = await couponByCode(tx, code, true);
-          const refused = refusal(coupon, code, clock.now(), input.currency);
+          const held = input.again ? await holdsCoupon(tx, code, input.customerId) : false;
+          const refused = refusal(coupon, code, clock.now(), input.currency, held);
           if (refused) throw refused;
           const discountId = newId('dsc');
           const inserted = await insertDiscount(tx, {
@@ -149,10 +165,16 @@ export function createDiscounts(deps: Pick<BillingDeps, 'store' | 'db' | 'clock'
             subscriptionId: input.subscriptionId ?? null,
             redeemedAt: clock.now(),
           });
-          if (!inserted)
+          if (inserted) {
+            await countRedemption(tx, code);
+            return discountId;
+          }
+          const earlier = input.again
+            ? await moveDiscount(tx, code, input.customerId, input.subscriptionId ?? null)
+            : null;
+          if (!earlier)
             throw new DiscountError('conflict', `This customer has already redeemed coupon "${code}".`);
-          await countRedemption(tx, code);
-          return discountId;
+          return earlier;
         });
         return (await discountById(db, id)) as Discount;
       }),

@@ -6,6 +6,15 @@ import { rememberSecret } from '../secrets.ts';
 import { useSession } from '../session.tsx';
 import { ErrorNotice, Field, Loading, Notice, Secret, Unavailable, useData } from '../ui.tsx';
 
+/** POST /api/portal/checkout/coupon: what checkout charges today with the code. */
+interface CouponQuote {
+  code: string;
+  currency: string;
+  lines: { description: string; amount: string }[];
+  discount: string;
+  total: string;
+}
+
 interface CheckoutResponse {
   status: 'active' | 'redirect' | 'pending';
   url?: string;
@@ -68,14 +77,32 @@ export function Checkout() {
   const [error, setError] = useState<unknown>(null);
   const [result, setResult] = useState<CheckoutResponse | null>(null);
   const [fields, setFields] = useState<Record<string, string>>({});
+  const [code, setCode] = useState('');
+  const [coupon, setCoupon] = useState<CouponQuote | null>(null);
+  const [couponError, setCouponError] = useState<string | null>(null);
   const plan = plans.data?.plans.find((p) => p.key === planKey);
+
+  async function applyCoupon() {
+    setCouponError(null);
+    setCoupon(null);
+    if (!code.trim()) return;
+    try {
+      setCoupon(await post<CouponQuote>('/checkout/coupon', { planKey, code: code.trim() }));
+    } catch (e) {
+      setCouponError(e instanceof ApiError ? e.message : 'The coupon could not be checked.');
+    }
+  }
 
   async function submit(card?: { number: string; expiry: string; cvc: string; name?: string }) {
     setBusy(true);
     setError(null);
     setFields({});
     try {
-      const response = await post<CheckoutResponse>('/checkout', { planKey, card });
+      const response = await post<CheckoutResponse>('/checkout', {
+        planKey,
+        card,
+        ...(coupon ? { coupon: coupon.code } : {}),
+      });
       if (response.status === 'redirect' && response.url) {
         window.location.assign(response.url);
         return;
@@ -119,6 +146,8 @@ export function Checkout() {
   }
   if (result) return <Activated result={result} />;
 
+  // Trials and free plans pay nothing today; otherwise the base price, or the coupon's quote.
+  const dueToday = plan.free || plan.trialDays ? '0' : (coupon?.total ?? plan.basePrice);
   const declined = error instanceof ApiError && error.problem.type.endsWith('/card-declined');
   const conflict = error instanceof ApiError && error.status === 409;
   const noBilling = !config?.services.billing && !plan.free;
@@ -147,20 +176,56 @@ export function Checkout() {
                   </td>
                 </tr>
               ))}
+            {coupon &&
+              Number(coupon.discount) !== 0 &&
+              coupon.lines
+                .filter((l) => Number(l.amount) < 0)
+                .map((l) => (
+                  <tr key={l.description} data-testid="coupon-discount">
+                    <td>{l.description}</td>
+                    <td className="num">{money(l.amount, coupon.currency)}</td>
+                  </tr>
+                ))}
             <tr>
               <td>
                 <strong>Due today</strong>
               </td>
               <td className="num">
-                <strong>
-                  {plan.free || plan.trialDays
-                    ? money('0', plan.currency)
-                    : money(plan.basePrice, plan.currency)}
-                </strong>
+                <strong data-testid="due-today">{money(dueToday, plan.currency)}</strong>
               </td>
             </tr>
           </tbody>
         </table>
+        {!plan.free && (
+          <div className="coupon" style={{ marginTop: '1rem' }}>
+            <label htmlFor="coupon-code">Coupon</label>
+            <div className="row">
+              <input
+                id="coupon-code"
+                name="coupon"
+                value={code}
+                autoComplete="off"
+                placeholder="e.g. WELCOME20"
+                onChange={(e) => setCode(e.currentTarget.value)}
+                aria-invalid={couponError ? true : undefined}
+                aria-describedby={couponError ? 'coupon-error' : undefined}
+              />
+              <button type="button" className="btn" onClick={applyCoupon} disabled={busy}>
+                Apply
+              </button>
+            </div>
+            {couponError && (
+              <p id="coupon-error" className="small error" role="alert">
+                {couponError}
+              </p>
+            )}
+            {coupon && (
+              <p className="small muted" data-testid="coupon-applied">
+                Coupon {coupon.code} applied.
+              </p>
+            )}
+          </div>
+        )}
         {plan.trialDays && <p className="small muted">Includes a {plan.trialDays}-day free trial.</p>}
       </section>
       <section className="card" aria-labelledby="pay">
@@ -255,9 +320,7 @@ export function Checkout() {
               />
             </div>
             <button type="submit" className="btn btn-primary btn-block" disabled={busy}>
-              {busy
-                ? 'Paying…'
-                : `Pay ${plan.trialDays ? money('0', plan.currency) : money(plan.basePrice, plan.currency)} and subscribe`}
+              {busy ? 'Paying…' : `Pay ${money(dueToday, plan.currency)} and subscribe`}
             </button>
           </form>
         )}
