@@ -3,8 +3,8 @@ import { runExclusive, type Store } from '../store/index.ts';
 import type { Logger } from '../util/log.ts';
 import type { DocumentMails } from './documents/mails.ts';
 import type { Db, EventSink, SubscriptionPort } from './model.ts';
+import type { BillingServiceOptions } from './options.ts';
 import type { PaymentRail } from './rails/types.ts';
-import type { BillingServiceOptions } from './service.ts';
 
 export const DAY = 86_400_000;
 

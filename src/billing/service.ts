@@ -13,6 +13,7 @@ import { createDocumentMails } from './documents/mails.ts';
 import { createDunning } from './dunning.ts';
 import { createInvoices } from './invoices.ts';
 import { type EventSink, noEvents, type SubscriptionPort, type UsagePort } from './model.ts';
+import type { BillingServiceOptions } from './options.ts';
 import { createPayments } from './payments.ts';
 import { createPreview } from './preview.ts';
 import { createRailCustomers } from './rail-customers.ts';
@@ -20,32 +21,11 @@ import type { PaymentRail } from './rails/types.ts';
 import { createBillingRun } from './run.ts';
 import { createTopUps } from './topups.ts';
 
+export type { BillingServiceOptions } from './options.ts';
 export type { SimulationRow, UpcomingInvoice } from './preview.ts';
 export type { RunProgress, RunSummary } from './run.ts';
 
 export const DEFAULT_RETRY_DAYS = [1, 3, 5];
-
-export interface BillingServiceOptions {
-  store: Store;
-  clock: Clock;
-  log: Logger;
-  config: ResolvedConfig;
-  subscriptions: SubscriptionPort;
-  usage: UsagePort;
-  rail: PaymentRail;
-  credits: CreditsService;
-  events?: EventSink;
-  /** Dunning emails to the customer's billing address (payment failed, suspended). */
-  mail?: { send(message: { to: string; subject: string; text: string }): Promise<void> };
-  /** Absolute signed URL of an invoice's PDF or page, for the mails that carry it. */
-  documentLink?: (invoiceId: string, format: InvoiceDocumentFormat) => string;
-  /** Where customers update their card, for dunning emails (e.g. `https://api.example.com/portal/invoices`). */
-  portalInvoicesUrl?: () => string;
-  /** Days after the first failure for each retry (`billing.retryDays`; default 1, 3, 5). */
-  retryDays?: number[];
-  /** Net payment terms for the invoice rail. */
-  netDays?: number;
-}
 
 export type BillingService = ReturnType<typeof createBillingService>;
 
