@@ -1,16 +1,64 @@
+import { Decimal } from 'decimal.js';
+
 /** Display helpers. Money arrives as decimal strings and is only formatted here, never computed. */
 
-const SYMBOLS: Record<string, string> = { USD: '$', EUR: '€', GBP: '£', JPY: '¥' };
+const formatters = new Map<string, Intl.NumberFormat>();
+function formatter(currency: string, places: number): Intl.NumberFormat {
+  const key = `${currency}:${places}`;
+  let found = formatters.get(key);
+  if (!found) {
+    found = new Intl.NumberFormat('en-US', {
+      style: 'currency',
+      currency,
+      minimumFractionDigits: places,
+      maximumFractionDigits: places,
+    });
+    formatters.set(key, found);
+  }
+  return found;
+}
 
+/** The currency's minor unit as Intl knows it (ISO 4217): 2 for USD, 0 for JPY, 3 for KWD. */
+function minorDigits(currency: string): number {
+  return (
+    new Intl.NumberFormat('en-US', { style: 'currency', currency }).resolvedOptions().maximumFractionDigits ??
+    2
+  );
+}
+
+/**
+ * A decimal string as money in its own currency, by Intl.NumberFormat: the currency's symbol and
+ * minor unit ($49.00, ¥1,000, KWD 1.250), and more digits only where the amount has them (a
+ * token price of $0.0000025). The string is handed to Intl as it is (Intl formats decimal
+ * strings exactly), never turned into a float.
+ */
 export function money(amount: string | null | undefined, currency = 'USD'): string {
   if (amount === null || amount === undefined) return '—';
-  const negative = amount.startsWith('-');
-  const digits = negative ? amount.slice(1) : amount;
-  const [whole = '0', fraction = ''] = digits.split('.');
-  const grouped = whole.replace(/\B(?=(\d{3})+(?!\d))/g, ',');
-  const minor = fraction.length > 2 ? fraction.replace(/0+$/, '').padEnd(2, '0') : fraction.padEnd(2, '0');
-  const symbol = SYMBOLS[currency] ?? `${currency} `;
-  return `${negative ? '−' : ''}${symbol}${grouped}.${minor}`;
+  try {
+    const digits = minorDigits(currency);
+    const significant = (amount.split('.')[1] ?? '').replace(/0+$/, '').length;
+    const places = Math.min(20, Math.max(digits, significant));
+    return formatter(currency, places).format(amount as Intl.StringNumericLiteral);
+  } catch {
+    // Not an ISO 4217 code Intl knows: show the amount as given.
+    return `${currency} ${amount}`;
+  }
+}
+
+/**
+ * Totals per currency, summed exactly (decimal.js) and never across currencies: a dashboard
+ * shows one line per currency rather than adding yen to dollars.
+ */
+export function moneyTotals(
+  items: readonly { amount: string; currency: string }[],
+): { currency: string; total: string }[] {
+  const totals = new Map<string, Decimal>();
+  for (const item of items) {
+    totals.set(item.currency, (totals.get(item.currency) ?? new Decimal(0)).add(item.amount));
+  }
+  return [...totals.entries()]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([currency, total]) => ({ currency, total: total.toFixed() }));
 }
 
 export function number(value: number | null | undefined): string {

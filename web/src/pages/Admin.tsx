@@ -1,6 +1,6 @@
 import { type FormEvent, useEffect, useState } from 'react';
 import type { Balance, InvoiceSummary, Subscription } from '../api.ts';
-import { date, money, number } from '../format.ts';
+import { date, money, moneyTotals, number } from '../format.ts';
 import { Badge, Empty, ErrorNotice, Field, Loading, statusTone } from '../ui.tsx';
 
 interface Overview {
@@ -69,7 +69,7 @@ export function Admin() {
   }
   if (!data) return <Loading />;
   const paid = data.customers.flatMap((c) => c.invoices).filter((i) => i.status === 'paid');
-  const revenue = paid.reduce((sum, i) => sum + Math.round(Number(i.total) * 100), 0);
+  const collected = moneyTotals(paid.map((i) => ({ amount: i.total, currency: i.currency })));
   const active = data.customers.filter((c) => c.subscription && c.subscription.status !== 'canceled').length;
   return (
     <>
@@ -101,8 +101,18 @@ export function Admin() {
         </div>
         <div className="card stat">
           <div className="label">Collected (paid invoices)</div>
-          {/* Display only: summing cents of already-rounded totals for a headline figure. */}
-          <div className="value">{data.services.billing ? money((revenue / 100).toFixed(2)) : '—'}</div>
+          {/* One figure per currency: amounts in different currencies are never added up. */}
+          <div className="value">
+            {!data.services.billing || collected.length === 0
+              ? data.services.billing
+                ? money('0')
+                : '—'
+              : collected.map((c) => (
+                  <div key={c.currency} data-testid={`collected-${c.currency}`}>
+                    {money(c.total, c.currency)}
+                  </div>
+                ))}
+          </div>
         </div>
       </div>
       <section className="card" aria-label="Customers">

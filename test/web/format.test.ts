@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import { money, moneyTotals } from '../../web/src/format.ts';
+
+/**
+ * Issue 13: the portal showed every currency with two decimals (¥1,000.00, "KWD 1.25") and the
+ * admin console added paid totals across currencies as float cents, shown as dollars.
+ */
+describe('SPA money display', () => {
+  it('shows each currency with its own symbol and minor unit', () => {
+    expect(money('49', 'USD')).toBe('$49.00');
+    expect(money('1000', 'JPY')).toBe('¥1,000');
+    expect(money('1.25', 'KWD')).toMatch(/^KWD\s1\.250$/);
+    expect(money('1234567.5', 'EUR')).toBe('€1,234,567.50');
+  });
+
+  it('keeps the digits a small price has, and never goes through a float', () => {
+    expect(money('0.0000025', 'USD')).toBe('$0.0000025');
+    // 0.1 + 0.2 as a float would print 0.30000000000000004; the string is formatted as given.
+    expect(money('12345678901234567.89', 'USD')).toBe('$12,345,678,901,234,567.89');
+    expect(money('-5', 'USD')).toBe('-$5.00');
+    expect(money(null)).toBe('—');
+  });
+
+  it('totals per currency exactly, never across currencies', () => {
+    const totals = moneyTotals([
+      { amount: '0.10', currency: 'USD' },
+      { amount: '0.20', currency: 'USD' },
+      { amount: '1000', currency: 'JPY' },
+      { amount: '1.125', currency: 'KWD' },
+      { amount: '2.250', currency: 'KWD' },
+    ]);
+    expect(totals).toEqual([
+      { currency: 'JPY', total: '1000' },
+      { currency: 'KWD', total: '3.375' },
+      { currency: 'USD', total: '0.3' },
+    ]);
+    expect(totals.map((t) => money(t.total, t.currency))).toEqual([
+      '¥1,000',
+      expect.stringMatching(/^KWD\s3\.375$/),
+      '$0.30',
+    ]);
+  });
+});
