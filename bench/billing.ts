@@ -11,7 +11,7 @@
  * per transaction (one SQL aggregate per period for every customer).
  *
  * Summed usage comes from a synthetic in-memory port (the meter query cost belongs to bench:ingest).
- * Budget (DESIGN.md): ≤ 60 s for 10k subscriptions.
+ * Budget (README, "Performance"): ≤ 60 s for 10k subscriptions.
  */
 import { SingleBar } from 'cli-progress';
 import { createBilling, meterUsagePort, type SandboxRail, subscriptionPort } from '../src/billing/index.ts';

@@ -14,7 +14,7 @@ export {
 /**
  * The rating engine: pure, no I/O. `(rate cards per segment, period, usage) → invoice lines`.
  *
- * Rules (also in the report and the billing docs):
+ * Rules (also in src/billing/README.md):
  *
  * - **Periods** are half-open `[from, to)`. A subscription's period is cut into *segments*
  *   wherever its plan version or phase changes (upgrade, downgrade, trial end). Each segment

@@ -5,7 +5,7 @@ import type { RateLimitSpec } from '../ratelimit/types.ts';
 /**
  * What the gateway needs to know about a caller, resolved from its key and cached in memory
  * until the change feed says the customer, subscription or catalog changed. This is the
- * "entitlement view" of DESIGN.md: the gateway never reads plans or subscriptions directly.
+ * gateway's only view of entitlements: it never reads plans or subscriptions directly.
  */
 export interface QuotaView {
   featureKey: string;

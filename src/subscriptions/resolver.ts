@@ -28,9 +28,9 @@ import { hasUpgrade, highestPublicPrices } from './top-plans.ts';
  * - past_due → still allowed (grace period; dunning suspends later);
  * - a key without a subscription uses the customer's live subscription; a customer with none
  *   gets an empty view (`subscription: null`, no entitlements, not blocked). The gateway answers
- *   such keys on routes without a feature; on routes with a feature it currently applies only
- *   the rate limit (see afterView in gateway/pipeline.ts), so keys are best created for a subscription
- *   (the admin API and portal do);
+ *   such keys on routes without a feature and refuses them with 403 on routes with one
+ *   (gateway/steps/entitlements.ts), so keys are best created for a subscription (the admin API
+ *   and portal do);
  * - unknown customer, or a subscription of another customer → blocked, 403;
  * - checks added by other modules (`addCheck`, e.g. billing's credits at zero → 402) run on
  *   every resolve, after the cache, so they can answer from their own in-memory state.
