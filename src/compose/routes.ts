@@ -7,7 +7,13 @@ import { createConsoleApp } from '../http/hono.ts';
 import { customerSubjectStore, mountMeteringRoutes } from '../metering/index.ts';
 import { mountNotifyRoutes, registerWebhookContract, webhookAdminApi } from '../notify/index.ts';
 import { createPortal, type Portal, type PortalPorts } from '../portal/index.ts';
-import { billingPort, catalogPort, customersPort, keysPort, subscriptionsPort } from '../portal/wire.ts';
+import {
+  billingPort,
+  catalogPort,
+  customersPort,
+  keysPort,
+  subscriptionsPort,
+} from '../portal/module-adapters.ts';
 import type { Backends } from './backends.ts';
 import type { Modules } from './modules.ts';
 import type { StopList } from './stop-list.ts';
@@ -75,7 +81,7 @@ export function mountRoutes(
   // Every event's payload schema, under the document's OpenAPI 3.1 `webhooks`.
   registerWebhookContract(adminApi.openAPIRegistry);
 
-  // Developer portal: SPA at `/`, `/api/portal/*` (adapters in src/portal/wire.ts).
+  // Developer portal: SPA at `/`, `/api/portal/*` (adapters in src/portal/module-adapters.ts).
   const ports: PortalPorts = {
     customers: customersPort(m.customers),
     catalog: catalogPort(m.catalog, config),

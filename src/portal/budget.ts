@@ -3,8 +3,14 @@ import { ProblemError } from '../http/problem.ts';
 import type { Clock } from '../util/clock.ts';
 import type { Logger } from '../util/log.ts';
 import { formatMoney } from '../util/money.ts';
-import type { PortalMailer } from './mail.ts';
-import type { BillingPort, EntitlementBalance, MoneyLine, SubscriptionsPort, WebhookPort } from './ports.ts';
+import type {
+  BillingPort,
+  EntitlementBalance,
+  MoneyLine,
+  SubscriptionsPort,
+  WebhookPort,
+} from './dependencies.ts';
+import type { PortalMailer } from './portal-mailer.ts';
 import type { PortalRepo } from './repo.ts';
 
 /**

@@ -5,21 +5,21 @@ import type { ProblemError } from '../http/problem.ts';
 import type { Store } from '../store/index.ts';
 import type { Clock } from '../util/clock.ts';
 import type { Logger } from '../util/log.ts';
-import { mountAdminConsole } from './admin.ts';
-import { authService } from './auth.ts';
+import { createAccountService } from './accounts.ts';
+import { mountAdminConsole } from './admin-console.ts';
 import { budgetService } from './budget.ts';
-import { mountPortal } from './http.ts';
-import { portalMailer } from './mail.ts';
-import type { PortalPorts } from './ports.ts';
-import { LoginThrottle } from './ratelimit.ts';
+import type { PortalPorts } from './dependencies.ts';
+import { LoginThrottle } from './login-throttle.ts';
+import { portalMailer } from './portal-mailer.ts';
 import { portalRepo } from './repo.ts';
-import { mountSpa } from './static.ts';
+import { mountPortal } from './routes/index.ts';
+import { mountSpa } from './spa.ts';
 
-export { mountAdminConsole } from './admin.ts';
+export { mountAdminConsole } from './admin-console.ts';
 export { forecastOf } from './budget.ts';
-export { CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE } from './http.ts';
-export type * from './ports.ts';
-export { DEFAULT_WEB_DIR } from './static.ts';
+export type * from './dependencies.ts';
+export { CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE } from './routes/index.ts';
+export { DEFAULT_WEB_DIR } from './spa.ts';
 
 export interface PortalOptions {
   config: () => ResolvedConfig;
@@ -62,7 +62,7 @@ export function createPortal(app: Hono, options: PortalOptions): Portal {
   const consoleOrigin: { value: string | null } = { value: null };
   const mailer = portalMailer(options.config(), repo, log, ports.mail);
   const brandName = options.config().portal.branding.name ?? options.config().name;
-  const auth = authService({
+  const auth = createAccountService({
     repo,
     clock,
     mailer,
@@ -91,6 +91,7 @@ export function createPortal(app: Hono, options: PortalOptions): Portal {
   mountPortal(app, {
     config: options.config,
     clock,
+    log,
     repo,
     auth,
     budget,

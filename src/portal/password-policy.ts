@@ -1,6 +1,6 @@
 import { ZxcvbnFactory } from '@zxcvbn-ts/core';
 import { adjacencyGraphs, dictionary } from '@zxcvbn-ts/language-common';
-import { problems } from '../http/problem.ts';
+import { AccountError } from './errors.ts';
 
 /**
  * What a new password must be, after NIST SP 800-63B-4 §3.1.1.2: at least 15 characters (it is
@@ -56,8 +56,11 @@ export function passwordProblem(password: string, email: string): string | null 
   return null;
 }
 
-/** Throws the 400 naming the field and the rule broken. */
+/** Throws an `invalid` AccountError naming the field and the rule broken. */
 export function assertPasswordAllowed(password: string, email: string, field = 'password'): void {
   const problem = passwordProblem(password, email);
-  if (problem) throw problems.validation(`${field}: ${problem}`, [{ path: field, message: problem }]);
+  if (problem)
+    throw new AccountError('invalid', `${field}: ${problem}`, {
+      fields: [{ path: field, message: problem }],
+    });
 }

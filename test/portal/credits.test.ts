@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CreditAccountView as Account, CreditsView } from '../../src/portal/ports.ts';
+import type { CreditAccountView as Account, CreditsView } from '../../src/portal/dependencies.ts';
 import { Decimal } from '../../src/util/money.ts';
 import { ADMIN_TOKEN, type Stack, startStack } from '../browser/stack.ts';
 import { PortalClient } from './client.ts';

@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
 import { requireAdmin } from '../admin/auth.ts';
 import type { ResolvedConfig } from '../config/index.ts';
-import type { PortalPorts } from './ports.ts';
+import type { PortalPorts } from './dependencies.ts';
 import type { PortalRepo } from './repo.ts';
 
 /**

@@ -1,13 +1,14 @@
-import { ProblemError, problems } from '../http/problem.ts';
 import type { Clock } from '../util/clock.ts';
 import { newId } from '../util/ids.ts';
 import type { Logger } from '../util/log.ts';
-import { DUMMY_HASH, hashPassword, needsRehash, newToken, sha256, verifyPassword } from './crypto.ts';
-import type { PortalMailer } from './mail.ts';
+import type { CustomersPort } from './dependencies.ts';
+import { AccountError } from './errors.ts';
+import { LoginThrottle } from './login-throttle.ts';
+import { DUMMY_HASH, hashPassword, needsRehash, verifyPassword } from './password-hash.ts';
 import { assertPasswordAllowed } from './password-policy.ts';
-import type { CustomersPort } from './ports.ts';
-import { LoginThrottle } from './ratelimit.ts';
+import type { PortalMailer } from './portal-mailer.ts';
 import type { PortalRepo, UserRow } from './repo.ts';
+import { newToken, sha256 } from './tokens.ts';
 
 /**
  * Portal accounts: sign up (creates the organisation), log in/out, sessions, password reset by
@@ -44,7 +45,38 @@ export function toUser(row: UserRow): PortalUser {
   };
 }
 
-export interface AuthDeps {
+/** Portal accounts: who may sign in, their sessions and their organisation's members. */
+export interface AccountService {
+  signup(input: { email: string; name: string; password: string; organisation: string }): Promise<SignedIn>;
+  /** Throttled per account and address before the password is checked (login-throttle.ts). */
+  login(input: { email: string; password: string; ip: string }): Promise<SignedIn>;
+  logout(tokenHash: string): Promise<void>;
+  /** The session for a raw cookie token, or null if unknown or expired. */
+  session(token: string): Promise<SessionInfo | null>;
+  /** Answers at once and alike for every address; the mail (if any) follows. */
+  forgotPassword(email: string): void;
+  resetPassword(token: string, password: string): Promise<SignedIn>;
+  members(customerId: string): Promise<{ members: PortalUser[]; invitations: InvitationView[] }>;
+  invite(session: SessionInfo, input: { email: string; role: 'owner' | 'member' }): Promise<{ id: string }>;
+  acceptInvitation(input: { token: string; name: string; password: string }): Promise<SignedIn>;
+  removeMember(session: SessionInfo, userId: string): Promise<void>;
+  revokeInvitation(session: SessionInfo, id: string): Promise<void>;
+}
+
+export interface SignedIn {
+  user: PortalUser;
+  session: { token: string; expiresAt: Date };
+}
+
+export interface InvitationView {
+  id: string;
+  email: string;
+  role: string;
+  createdAt: string;
+  expiresAt: string;
+}
+
+export interface AccountDeps {
   repo: PortalRepo;
   clock: Clock;
   mailer: PortalMailer;
@@ -57,7 +89,7 @@ export interface AuthDeps {
   log?: Logger;
 }
 
-export function authService(deps: AuthDeps) {
+export function createAccountService(deps: AccountDeps): AccountService {
   const { repo, clock, mailer } = deps;
   const throttle = deps.throttle ?? new LoginThrottle();
 
@@ -105,7 +137,8 @@ export function authService(deps: AuthDeps) {
       if (await repo.userByEmail(input.email)) {
         // The owner of the address hears of it; the answer does not say the address has an account.
         afterAnswer('sign-up notice', () => mailer.send(signupAttemptMail(input.email)));
-        throw problems.conflict(
+        throw new AccountError(
+          'conflict',
           'We could not create this account. If you already have one, log in or reset your password; we sent a note to this address.',
         );
       }
@@ -127,18 +160,15 @@ export function authService(deps: AuthDeps) {
       // Counted before anything awaits: parallel guesses cannot all pass the check.
       const wait = throttle.attempt(input.email, input.ip, clock.now().getTime());
       if (wait > 0) {
-        throw new ProblemError({
-          status: 429,
-          type: 'too-many-login-attempts',
-          title: 'Too many login attempts',
-          detail: `Too many login attempts for this account or from your address. Try again in ${wait} s or reset your password.`,
-          headers: { 'retry-after': String(wait) },
-          extensions: { retryAfter: wait },
-        });
+        throw new AccountError(
+          'throttled',
+          `Too many login attempts for this account or from your address. Try again in ${wait} s or reset your password.`,
+          { retryAfterSeconds: wait },
+        );
       }
       const user = await repo.userByEmail(input.email);
       const ok = await verifyPassword(input.password, user?.password_hash ?? DUMMY_HASH);
-      if (!user || !ok) throw problems.unauthorized('Email or password is wrong.');
+      if (!user || !ok) throw new AccountError('wrong-credentials', 'Email or password is wrong.');
       throttle.succeeded(input.email, input.ip);
       // Hashes made at an older, cheaper cost are upgraded now that the password is known.
       if (needsRehash(user.password_hash))
@@ -182,11 +212,17 @@ export function authService(deps: AuthDeps) {
     async resetPassword(token: string, password: string) {
       const reset = await repo.peekReset(sha256(token), clock.now());
       if (!reset)
-        throw problems.badRequest('This reset link is invalid, used or expired. Ask for a new one.');
+        throw new AccountError(
+          'bad-token',
+          'This reset link is invalid, used or expired. Ask for a new one.',
+        );
       const owner = await repo.userById(reset.user_id);
       if (owner) assertPasswordAllowed(password, owner.email);
       if (!(await repo.consumeReset(sha256(token), clock.now())))
-        throw problems.badRequest('This reset link is invalid, used or expired. Ask for a new one.');
+        throw new AccountError(
+          'bad-token',
+          'This reset link is invalid, used or expired. Ask for a new one.',
+        );
       await repo.setPassword(reset.user_id, await hashPassword(password));
       await repo.deleteSessionsOf(reset.user_id);
       const user = (await repo.userById(reset.user_id))!;
@@ -211,7 +247,8 @@ export function authService(deps: AuthDeps) {
     },
 
     async invite(session: SessionInfo, input: { email: string; role: 'owner' | 'member' }) {
-      if (session.user.role !== 'owner') throw problems.forbidden('Only owners can invite members.');
+      if (session.user.role !== 'owner')
+        throw new AccountError('not-owner', 'Only owners can invite members.');
       // Invited alike whether or not the address has an account (the answer must not tell); an
       // address that has one is told so by mail instead of getting a link it could not use.
       const token = newToken();
@@ -248,9 +285,9 @@ export function authService(deps: AuthDeps) {
       const pending = await repo.peekInvitation(sha256(input.token), clock.now());
       if (pending) assertPasswordAllowed(input.password, pending.email);
       const invitation = await repo.consumeInvitation(sha256(input.token), clock.now());
-      if (!invitation) throw problems.badRequest('This invitation is invalid, used or expired.');
+      if (!invitation) throw new AccountError('bad-token', 'This invitation is invalid, used or expired.');
       if (await repo.userByEmail(invitation.email))
-        throw problems.conflict('This email already has an account.');
+        throw new AccountError('conflict', 'This email already has an account.');
       const row: Omit<UserRow, 'created_at'> = {
         id: newId('usr'),
         customer_id: invitation.customer_id,
@@ -266,23 +303,26 @@ export function authService(deps: AuthDeps) {
 
     async removeMember(session: SessionInfo, userId: string) {
       if (session.user.role !== 'owner' && session.user.id !== userId) {
-        throw problems.forbidden('Only owners can remove other members.');
+        throw new AccountError('not-owner', 'Only owners can remove other members.');
       }
       const target = await repo.userById(userId);
-      if (!target || target.customer_id !== session.customerId) throw problems.notFound('No such member.');
+      if (!target || target.customer_id !== session.customerId)
+        throw new AccountError('not-found', 'No such member.');
       if (target.role === 'owner' && (await repo.countOwners(session.customerId)) <= 1) {
-        throw problems.conflict('An organisation keeps at least one owner. Make someone else owner first.');
+        throw new AccountError(
+          'conflict',
+          'An organisation keeps at least one owner. Make someone else owner first.',
+        );
       }
       await repo.deleteSessionsOf(userId);
       await repo.deleteMember(session.customerId, userId);
     },
 
     async revokeInvitation(session: SessionInfo, id: string) {
-      if (session.user.role !== 'owner') throw problems.forbidden('Only owners can revoke invitations.');
+      if (session.user.role !== 'owner')
+        throw new AccountError('not-owner', 'Only owners can revoke invitations.');
       const deleted = await repo.deleteInvitation(session.customerId, id);
-      if (deleted.length === 0) throw problems.notFound('No such invitation.');
+      if (deleted.length === 0) throw new AccountError('not-found', 'No such invitation.');
     },
   };
 }
-
-export type AuthService = ReturnType<typeof authService>;

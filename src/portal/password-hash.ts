@@ -1,12 +1,11 @@
-import { createHash, randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
+import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
 
 /**
  * Password hashing with scrypt (node:crypto) at OWASP's current parameters (Password Storage
  * Cheat Sheet: N=2^17, r=8, p=1), stored as `scrypt$N$r$p$salt$hash` so that older hashes still
  * verify and are re-hashed at the current cost on the next successful log-in (`needsRehash`).
  * One hash needs 128·N·r bytes = 128 MiB of memory, so at most two run at once; the rest wait
- * (login throttling counts attempts before they get here). Tokens (sessions, resets,
- * invitations) are random 32 bytes shown once; only their SHA-256 is stored.
+ * (login throttling counts attempts before they get here).
  */
 const N = 2 ** 17;
 const R = 8;
@@ -72,11 +71,3 @@ export function needsRehash(stored: string): boolean {
 
 /** A hash to compare against when the email is unknown, so timing does not reveal accounts. */
 export const DUMMY_HASH = `scrypt$${N}$${R}$${P}$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA`;
-
-export function newToken(): string {
-  return randomBytes(32).toString('base64url');
-}
-
-export function sha256(value: string): string {
-  return createHash('sha256').update(value).digest('hex');
-}

@@ -20,7 +20,6 @@ import {
 } from '../subscriptions/index.ts';
 import type { Clock } from '../util/clock.ts';
 import { Decimal, formatMoney, minorUnits } from '../util/money.ts';
-import { definitionAsPlan, planView } from './plans.ts';
 import type {
   BillingPort,
   CatalogPort,
@@ -32,7 +31,8 @@ import type {
   MoneyLine,
   SubscriptionsPort,
   SubscriptionView,
-} from './ports.ts';
+} from './dependencies.ts';
+import { definitionAsPlan, planView } from './plans.ts';
 
 /**
  * Adapters from the modules' services to the portal's ports. Each adapter is scoped by the

@@ -2,12 +2,12 @@ import type { MeterReader } from '../metering/query.ts';
 import type { PlanView } from './plans.ts';
 
 // The SPA (web/src/api.ts) reads the portal API's responses with these types and those below.
-export type { PortalUser } from './auth.ts';
+export type { PortalUser } from './accounts.ts';
 export type { CostSummary } from './budget.ts';
 export type { PlanFeatureView, PlanView } from './plans.ts';
 
 /**
- * What the portal needs from the other modules, in the portal's own words. `wire.ts` adapts each
+ * What the portal needs from the other modules, in the portal's own words. `module-adapters.ts` adapts each
  * module's service to these shapes; a module that is not wired leaves its port undefined and the
  * portal answers with an explicit "not available" state (never invented data).
  *

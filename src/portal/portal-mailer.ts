@@ -2,7 +2,7 @@ import { createTransport } from 'nodemailer';
 import type { ResolvedConfig } from '../config/index.ts';
 import { newId } from '../util/ids.ts';
 import type { Logger } from '../util/log.ts';
-import type { MailMessage, MailPort } from './ports.ts';
+import type { MailMessage, MailPort } from './dependencies.ts';
 import type { PortalRepo } from './repo.ts';
 
 /**
