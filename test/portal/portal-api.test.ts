@@ -77,6 +77,27 @@ afterAll(async () => {
   await store.close();
 });
 
+describe('portal API document', () => {
+  it('lists every portal route in /api/portal/openapi.json', async () => {
+    const r = await new PortalClient(app).get('/api/portal/openapi.json');
+    expect(r.status).toBe(200);
+    const paths = r.json.paths as Record<string, Record<string, unknown>>;
+    const operations = Object.entries(paths).flatMap(([path, ops]) =>
+      Object.keys(ops).map((m) => `${m} ${path}`),
+    );
+    expect(operations).toHaveLength(42);
+    expect(operations).toEqual(
+      expect.arrayContaining([
+        'post /signup',
+        'post /login',
+        'post /keys/{id}/roll',
+        'put /spend-cap',
+        'get /usage',
+      ]),
+    );
+  });
+});
+
 describe('portal auth', () => {
   it('serves branding and sets a CSRF cookie', async () => {
     const client = new PortalClient(app);
