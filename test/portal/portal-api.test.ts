@@ -85,7 +85,7 @@ describe('portal API document', () => {
     const operations = Object.entries(paths).flatMap(([path, ops]) =>
       Object.keys(ops).map((m) => `${m} ${path}`),
     );
-    expect(operations).toHaveLength(43);
+    expect(operations).toHaveLength(44);
     expect(operations).toEqual(
       expect.arrayContaining([
         'post /signup',
