@@ -6,6 +6,7 @@ import type {
   RateCardConfig,
   ResolvedConfig,
 } from '../config/index.ts';
+import { isoDurationDays } from '../util/duration.ts';
 
 /**
  * The pricing page's view of the public catalog: one entry per public plan with its base price,
@@ -179,7 +180,7 @@ export function definitionAsPlan(definition: {
   }[];
 }): PlanConfig {
   const trial = definition.phases.find((p) => p.trial);
-  const days = trial?.duration ? /^P(\d+)D$/.exec(trial.duration) : null;
+  const days = trial?.duration ? isoDurationDays(trial.duration) : null;
   return {
     key: definition.key,
     name: definition.name,
@@ -189,7 +190,7 @@ export function definitionAsPlan(definition: {
     public: definition.public,
     rateLimit: definition.rateLimit,
     phases: definition.phases.map((p) => ({ ...p, rateCards: p.rateCards })),
-    trialDays: days ? Number(days[1]) : undefined,
+    trialDays: days ?? undefined,
   } as PlanConfig;
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { money, moneyTotals } from '../../web/src/format.ts';
+import { money, moneyTotals, period } from '../../web/src/format.ts';
 
 /**
  * Issue 13: the portal showed every currency with two decimals (¥1,000.00, "KWD 1.25") and the
@@ -39,5 +39,17 @@ describe('SPA money display', () => {
       expect.stringMatching(/^KWD\s3\.375$/),
       '$0.30',
     ]);
+  });
+});
+
+describe('SPA billing cadence', () => {
+  it('reads ISO 8601 durations with the one parser of src/util/duration.ts', () => {
+    expect(period('P1M')).toBe('month');
+    expect(period('P1Y')).toBe('year');
+    expect(period('P1W')).toBe('week');
+    expect(period('P1D')).toBe('day');
+    expect(period('P3M')).toBe('P3M');
+    expect(period('PT1H')).toBe('PT1H');
+    expect(period('not a duration')).toBe('not a duration');
   });
 });

@@ -1,4 +1,5 @@
 import { Decimal } from 'decimal.js';
+import { parseIsoDuration } from '../../src/util/duration.ts';
 
 /** Display helpers. Money arrives as decimal strings and is only formatted here, never computed. */
 
@@ -103,14 +104,17 @@ export function relative(value: string | null | undefined): string {
   return `${Math.floor(seconds / 86_400)} d ago`;
 }
 
+/** A billing cadence in words ("month", "year"), read by the one ISO 8601 parser (src/util/duration.ts). */
 export function period(iso: string | null): string {
   if (!iso) return '';
-  const m = /^P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?/.exec(iso);
-  if (!m) return iso;
-  if (m[2] === '1' && !m[1] && !m[3] && !m[4]) return 'month';
-  if (m[1] === '1' && !m[2]) return 'year';
-  if (m[4] === '1') return 'day';
-  if (m[3] === '1') return 'week';
+  const d = parseIsoDuration(iso);
+  if (!d) return iso;
+  const { years, months, weeks, days, hours, minutes, seconds } = d;
+  if (hours || minutes || seconds) return iso;
+  if (months === 1 && !years && !weeks && !days) return 'month';
+  if (years === 1 && !months && !weeks && !days) return 'year';
+  if (days === 1 && !years && !months && !weeks) return 'day';
+  if (weeks === 1 && !years && !months && !days) return 'week';
   return iso;
 }
 
