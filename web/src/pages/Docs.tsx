@@ -28,7 +28,12 @@ function resolveRef(doc: Json, value: unknown, depth = 0): Json {
   const ref = (value as Json).$ref;
   if (typeof ref === 'string' && ref.startsWith('#/') && depth < 10) {
     let node: unknown = doc;
-    for (const part of ref.slice(2).split('/')) node = (node as Json | undefined)?.[part];
+    // JSON Pointer (RFC 6901): percent-decoding of the URI fragment, then ~1 → "/" and ~0 → "~"
+    // (a path such as /v1/items is the key "~1v1~1items").
+    for (const raw of ref.slice(2).split('/')) {
+      const part = decodeURIComponent(raw).replaceAll('~1', '/').replaceAll('~0', '~');
+      node = (node as Json | undefined)?.[part];
+    }
     return resolveRef(doc, node, depth + 1);
   }
   return value as Json;
