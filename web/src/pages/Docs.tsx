@@ -23,6 +23,15 @@ interface Operation {
 
 const METHODS = ['get', 'post', 'put', 'patch', 'delete'];
 
+/** A malformed %-escape in someone's document must not break the page: keep it as written. */
+function safeDecode(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}
+
 function resolveRef(doc: Json, value: unknown, depth = 0): Json {
   if (!value || typeof value !== 'object') return {};
   const ref = (value as Json).$ref;
@@ -31,7 +40,7 @@ function resolveRef(doc: Json, value: unknown, depth = 0): Json {
     // JSON Pointer (RFC 6901): percent-decoding of the URI fragment, then ~1 → "/" and ~0 → "~"
     // (a path such as /v1/items is the key "~1v1~1items").
     for (const raw of ref.slice(2).split('/')) {
-      const part = decodeURIComponent(raw).replaceAll('~1', '/').replaceAll('~0', '~');
+      const part = safeDecode(raw).replaceAll('~1', '/').replaceAll('~0', '~');
       node = (node as Json | undefined)?.[part];
     }
     return resolveRef(doc, node, depth + 1);
