@@ -57,7 +57,10 @@ function definitionFrom(input: unknown): MeterConfig {
       { path: 'groupBy', message: '"subject" and "customer_id" are reserved group-by keys' },
     ]);
   }
-  return def;
+  // A meter made through OpenMeter's API behaves as OpenMeter's do: negative values count
+  // (its query sums whatever `toFloat64OrNull` reads, openmeter/streaming/clickhouse/meter_query.go).
+  // Config meters bill customers and skip them unless they declare `allowNegative`.
+  return { ...def, allowNegative: def.allowNegative ?? true };
 }
 
 export function createMeterAdmin(deps: {

@@ -99,6 +99,44 @@ describe('OpenMeter meters API through the official client', () => {
     ).rejects.toMatchObject({ status: 409 });
   });
 
+  it('counts negative values on a meter created through the API, as OpenMeter does', async () => {
+    const { om } = stack;
+    await om.meters.create({
+      slug: 'wallet_delta',
+      eventType: 'wallet',
+      aggregation: 'SUM',
+      valueProperty: '$.amount',
+    });
+    await om.events.ingest([
+      {
+        id: 'w1',
+        source: 'm',
+        type: 'wallet',
+        subject: 'wa',
+        time: at('2026-07-02T10:00:00Z'),
+        data: { amount: 10 },
+      },
+      {
+        id: 'w2',
+        source: 'm',
+        type: 'wallet',
+        subject: 'wa',
+        time: at('2026-07-02T11:00:00Z'),
+        data: { amount: -4 },
+      },
+      {
+        id: 'w3',
+        source: 'm',
+        type: 'wallet',
+        subject: 'wa',
+        time: at('2026-07-02T12:00:00Z'),
+        data: { amount: '-1.5' },
+      },
+    ]);
+    const result = await om.meters.query('wallet_delta', {});
+    expect(result?.data.map((row) => row.value)).toEqual([4.5]);
+  });
+
   it("refuses to change or delete the config's meters, duplicate slugs and invalid definitions", async () => {
     const { om } = stack;
     await expect(om.meters.update('tokens', { name: 'Hijacked' })).rejects.toMatchObject({ status: 409 });
