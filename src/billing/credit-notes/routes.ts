@@ -1,8 +1,8 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { requireAdmin } from '../../admin/auth.ts';
 import { ProblemSchema } from '../../admin/schemas.ts';
-import { formatPath } from '../../config/index.ts';
 import { PROBLEM_CONTENT_TYPE, problems } from '../../http/problem.ts';
+import { validationHook } from '../../http/validation.ts';
 import { isMoneyString } from '../../util/money.ts';
 import { CREDIT_NOTE_REASONS, type CreditNote } from './model.ts';
 import type { CreditNotes } from './service.ts';
@@ -124,20 +124,7 @@ export function creditNoteRoutes(deps: {
   refund(invoiceId: string, amount?: string): Promise<z.infer<typeof RefundSchema>>;
 }): OpenAPIHono {
   const { creditNotes } = deps;
-  const app = new OpenAPIHono({
-    defaultHook: (result) => {
-      if (!result.success) {
-        const errors = result.error.issues.map((issue) => ({
-          path: formatPath(issue.path) || result.target,
-          message: issue.message,
-        }));
-        throw problems.validation(
-          `Invalid ${result.target}: ${errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`,
-          errors,
-        );
-      }
-    },
-  });
+  const app = new OpenAPIHono({ defaultHook: validationHook });
   const admin = requireAdmin(deps.adminToken);
   app.use('/invoices/*', admin);
   app.use('/credit-notes', admin);

@@ -194,35 +194,22 @@ export function mountSubscriptionRoutes(api: PortalApp, ctx: PortalRouteContext)
     },
   );
 
-  api.openapi(
-    createRoute({
-      method: 'post',
-      path: '/subscription/cancel',
-      tags,
-      request: { body: jsonBody(z.strictObject({ subscriptionId: z.string().optional() })) },
-      responses: { 200: json('OK'), ...portalProblems },
-    }),
-    async (c) => {
-      const customerId = ownerOf(c);
-      const input = c.req.valid('json');
-      const current = await ownSubscription(customerId, input.subscriptionId);
-      return c.json({ subscription: await subsPort().cancel(customerId, current.id) }, 200);
-    },
-  );
-
-  api.openapi(
-    createRoute({
-      method: 'post',
-      path: '/subscription/resume',
-      tags,
-      request: { body: jsonBody(z.strictObject({ subscriptionId: z.string().optional() })) },
-      responses: { 200: json('OK'), ...portalProblems },
-    }),
-    async (c) => {
-      const customerId = ownerOf(c);
-      const input = c.req.valid('json');
-      const current = await ownSubscription(customerId, input.subscriptionId);
-      return c.json({ subscription: await subsPort().resume(customerId, current.id) }, 200);
-    },
-  );
+  // Cancel at period end, and take that back: the same body, the same owner check.
+  for (const action of ['cancel', 'resume'] as const) {
+    api.openapi(
+      createRoute({
+        method: 'post',
+        path: `/subscription/${action}`,
+        tags,
+        request: { body: jsonBody(z.strictObject({ subscriptionId: z.string().optional() })) },
+        responses: { 200: json('OK'), ...portalProblems },
+      }),
+      async (c) => {
+        const customerId = ownerOf(c);
+        const input = c.req.valid('json');
+        const current = await ownSubscription(customerId, input.subscriptionId);
+        return c.json({ subscription: await subsPort()[action](customerId, current.id) }, 200);
+      },
+    );
+  }
 }
