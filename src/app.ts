@@ -1,3 +1,4 @@
+import type { Server } from 'node:http';
 import { type ServerType, serve } from '@hono/node-server';
 import type { Hono } from 'hono';
 import type { Registry } from 'prom-client';
@@ -15,6 +16,7 @@ import type { ResolvedConfig } from './config/index.ts';
 import type { LiveConfig } from './config/live.ts';
 import { watchConfig } from './config/watch.ts';
 import type { Gateway } from './gateway/index.ts';
+import { answerClientErrors } from './http/client-errors.ts';
 import type { KeysService } from './keys/index.ts';
 import type { Metering } from './metering/index.ts';
 import type { Mailer, UsageThresholds, WebhookService } from './notify/index.ts';
@@ -127,6 +129,7 @@ function listen(
       },
       () => resolveListen(server),
     );
+    answerClientErrors(server as Server);
     server.once('error', reject);
   });
 }

@@ -1,10 +1,11 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { ResolvedConfig } from '../config/index.ts';
+import { answerClientErrors } from '../http/client-errors.ts';
 
 /**
  * The gateway's node:http listener and its limits on slow clients (`gateway.limits`): a client
  * that does not finish its headers within `headersTimeoutMs`, or its whole request within
- * `requestTimeoutMs`, gets 408 (or the connection closed once a response started); idle
+ * `requestTimeoutMs`, gets 408 problem+json (or the connection closed once a response started); idle
  * keep-alive connections close after `keepAliveTimeoutMs`. A client announcing 1,000 body bytes
  * and sending 10 once held its connection (and an upstream request) open for minutes.
  */
@@ -28,6 +29,7 @@ export function createGatewayServer(
 ): Server {
   const server = createServer({ connectionsCheckingInterval: checkingIntervalMs(limits) }, handler);
   applyLimits(server, limits);
+  answerClientErrors(server);
   return server;
 }
 
