@@ -1,8 +1,10 @@
+import { stripVTControlCharacters } from 'node:util';
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import type { Command } from 'commander';
 import { CommanderError } from 'commander';
 import type { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
+import pc from 'picocolors';
 import { requireAdmin, resolveAdminToken } from '../admin/auth.ts';
 import type { Tollgate } from '../app.ts';
 import { formatPath, loadConfig } from '../config/index.ts';
@@ -69,7 +71,7 @@ export async function forwardToRunningServer(actionCommand: Command): Promise<vo
     response = await fetch(`${server.consoleUrl}/api/admin/cli`, {
       method: 'POST',
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ argv: process.argv.slice(2), cwd: process.cwd() }),
+      body: JSON.stringify({ argv: process.argv.slice(2), cwd: process.cwd(), color: pc.isColorSupported }),
       signal: AbortSignal.timeout(15 * 60_000),
     });
   } catch (error) {
@@ -111,6 +113,8 @@ const cliRoute = createRoute({
           schema: z.object({
             argv: z.array(z.string().max(4096)).min(1).max(64),
             cwd: z.string().min(1).max(4096),
+            /** Whether the caller's terminal shows colour; without it the output is plain text. */
+            color: z.boolean().optional(),
           }),
         },
       },
@@ -149,7 +153,9 @@ export function mountCliRoute(app: Hono, deps: CliRouteDeps): void {
     }),
   );
   api.openapi(cliRoute, async (c) => {
-    const { argv, cwd } = c.req.valid('json');
+    const { argv, cwd, color } = c.req.valid('json');
+    // The server's own terminal decided picocolors' colours; the caller's decides what it sees.
+    const shown = (text: string) => (color ? text : stripVTControlCharacters(text));
     const tollgate = deps.tollgate();
     if (!tollgate) throw problems.conflict('Tollgate is still starting; try again in a moment.');
     const run = { tollgate, cwd, stdout: [] as string[], stderr: [] as string[] };
@@ -169,7 +175,7 @@ export function mountCliRoute(app: Hono, deps: CliRouteDeps): void {
         }
       }
     });
-    return c.json({ stdout: run.stdout.join(''), stderr: run.stderr.join(''), exitCode }, 200);
+    return c.json({ stdout: shown(run.stdout.join('')), stderr: shown(run.stderr.join('')), exitCode }, 200);
   });
   app.route('/api/admin', api);
 }

@@ -1,4 +1,6 @@
-import { resolve } from 'node:path';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTollgate, type Tollgate } from '../../src/app.ts';
@@ -15,6 +17,8 @@ import { testCatalog } from '../support/catalog.ts';
  */
 const ADMIN_TOKEN = 'tga_credit_notes_cli_test_token_01';
 let tollgate: Tollgate;
+// A folder of its own: runs of this file side by side (or one left over) never share a data dir.
+const dataDir = mkdtempSync(join(tmpdir(), 'tollgate-credit-notes-cli-'));
 let number: string;
 
 async function cli(...argv: string[]) {
@@ -33,7 +37,7 @@ beforeAll(async () => {
   tollgate = await startTollgate({
     config: testCatalog({ billing: { rail: 'sandbox' }, admin: { token: ADMIN_TOKEN } }),
     database: ':memory:',
-    dataDir: '/tmp/tollgate-credit-notes-cli',
+    dataDir,
     gatewayPort: 0,
     consolePort: 0,
     log: createLogger({ level: 'silent' }),
@@ -54,6 +58,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await tollgate?.stop();
+  rmSync(dataDir, { recursive: true, force: true });
 });
 
 describe('tollgate invoices credit-note | refund | credit-notes', () => {
