@@ -87,7 +87,7 @@ function sendAndWaitForClose(text: string): Promise<{ response: string; closedAf
 }
 
 /** A 408 answered as every other refusal: problem+json naming the status. */
-const PROBLEM_408 = /^HTTP\/1\.1 408 [^]*content-type: application\/problem\+json[^]*"status":408/i;
+const PROBLEM_408 = /^HTTP\/1\.1 408 [\s\S]*content-type: application\/problem\+json[\s\S]*"status":408/i;
 
 describe('gateway listener limits', () => {
   it('a client announcing 1,000 body bytes and sending 10 is cut off (408)', async () => {
