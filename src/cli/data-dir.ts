@@ -1,5 +1,6 @@
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import { processAlive } from '../util/process-alive.ts';
 
 /**
  * The one rule for the data directory, for every command: `--data-dir` (or `TOLLGATE_DATA_DIR`),
@@ -33,15 +34,6 @@ export function removeServerFile(dataDir: string, pid = process.pid): void {
     rmSync(serverFilePath(dataDir), { force: true });
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** The running server of this data directory, or null (none, or a dead process's leftover file). */
 export function readServerFile(dataDir: string, options: { alive?: boolean } = {}): ServerFile | null {
   const file = serverFilePath(dataDir);
@@ -53,7 +45,7 @@ export function readServerFile(dataDir: string, options: { alive?: boolean } = {
     return null;
   }
   if (typeof parsed.pid !== 'number' || typeof parsed.consoleUrl !== 'string') return null;
-  if (options.alive !== false && !alive(parsed.pid)) return null;
+  if (options.alive !== false && !processAlive(parsed.pid)) return null;
   return {
     pid: parsed.pid,
     consoleUrl: parsed.consoleUrl,

@@ -11,6 +11,7 @@ import {
   type QueryResult,
   type TransactionSettings,
 } from 'kysely';
+import { processAlive } from '../util/process-alive.ts';
 import { PGliteThread } from './pglite-thread.ts';
 import type { BaseDatabase, Store } from './store.ts';
 
@@ -100,15 +101,6 @@ export class StoreLockedError extends Error {
   }
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /**
  * Two processes writing one PGlite directory lose writes, so the directory carries a pid lock.
  * A lock left by a process that died (kill -9) is taken over.
@@ -124,7 +116,7 @@ function lockDataDir(dataDir: string): () => void {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       const owner = Number(readFileSync(file, 'utf8').trim());
-      if (owner && alive(owner)) throw new StoreLockedError(dataDir, owner);
+      if (owner && processAlive(owner)) throw new StoreLockedError(dataDir, owner);
       rmSync(file, { force: true });
     }
   }
