@@ -1,7 +1,8 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { ProblemError, problems } from '../../http/problem.ts';
+import { problems } from '../../http/problem.ts';
 import { Decimal, minorUnits } from '../../util/money.ts';
 import { json, type PortalApp, type PortalRouteContext, portalProblems } from './context.ts';
+import { cardDeclined } from './errors.ts';
 import { creditAmount, currencyCode, jsonBody } from './schemas.ts';
 
 /** The most one top-up buys, in minor units: 10,000.00 USD, 1,000,000 JPY, 1,000.000 KWD. */
@@ -80,12 +81,7 @@ export function mountCreditRoutes(api: PortalApp, ctx: PortalRouteContext): void
       if (invalid) throw problems.validation(`amount: ${invalid}`, [{ path: 'amount', message: invalid }]);
       const result = await billingPort().topUp(customerId, { amount: input.amount, currency });
       if (result.status === 'declined') {
-        throw new ProblemError({
-          status: 402,
-          type: 'card-declined',
-          title: 'Card declined',
-          detail: result.message,
-        });
+        throw cardDeclined(result.message);
       }
       return c.json(result, result.status === 'paid' ? 201 : result.status === 'pending' ? 202 : 200);
     },

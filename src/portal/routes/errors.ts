@@ -31,3 +31,8 @@ export function portalProblem(error: unknown): ProblemError {
       return problems.conflict(error.message);
   }
 }
+
+/** A card payment the rail declined (checkout, top-up, paying an invoice): the rail's own message. */
+export function cardDeclined(message: string): ProblemError {
+  return new ProblemError({ status: 402, type: 'card-declined', title: 'Card declined', detail: message });
+}

@@ -1,7 +1,8 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { PRIVATE_DOCUMENT_HEADERS } from '../../http/document-headers.ts';
-import { ProblemError, problems } from '../../http/problem.ts';
+import { problems } from '../../http/problem.ts';
 import { json, type PortalApp, type PortalRouteContext, portalProblems } from './context.ts';
+import { cardDeclined } from './errors.ts';
 import { cardSchema, jsonBody, pathParam } from './schemas.ts';
 
 /** The organisation's invoices: list, read, page and PDF, and paying an open one. */
@@ -95,12 +96,7 @@ export function mountInvoiceRoutes(api: PortalApp, ctx: PortalRouteContext): voi
       if (invoice.status !== 'open') throw problems.conflict(`This invoice is ${invoice.status}, not open.`);
       const result = await billingPort().payInvoice(customerId, invoice.id, input.card);
       if (result.status === 'declined') {
-        throw new ProblemError({
-          status: 402,
-          type: 'card-declined',
-          title: 'Card declined',
-          detail: result.message,
-        });
+        throw cardDeclined(result.message);
       }
       return c.json(result, 200);
     },

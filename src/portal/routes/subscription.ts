@@ -1,6 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { ProblemError, problems } from '../../http/problem.ts';
+import { problems } from '../../http/problem.ts';
 import { json, type PortalApp, type PortalRouteContext, portalProblems, unavailable } from './context.ts';
+import { cardDeclined } from './errors.ts';
 import { cardSchema, jsonBody } from './schemas.ts';
 
 /** The subscription and checkout: subscribe (free plans directly, paid ones through the payment rail), preview and change the plan, cancel and resume. */
@@ -91,12 +92,7 @@ export function mountSubscriptionRoutes(api: PortalApp, ctx: PortalRouteContext)
         cancelUrl: `${origin}/pricing`,
       });
       if (result.status === 'declined') {
-        throw new ProblemError({
-          status: 402,
-          type: 'card-declined',
-          title: 'Card declined',
-          detail: result.message,
-        });
+        throw cardDeclined(result.message);
       }
       if (result.status === 'redirect') return c.json(result, 200);
       await deps.budget.evaluate(customerId).catch(() => undefined);
