@@ -303,9 +303,14 @@ export interface Outcome {
 }
 
 /** One request; network errors and truncated bodies are reported, not thrown. */
-export async function call(url: string, key: string, path = '/v1/things'): Promise<Outcome> {
+export async function call(
+  url: string,
+  key: string,
+  path = '/v1/things',
+  headers: Record<string, string> = {},
+): Promise<Outcome> {
   try {
-    const res = await fetch(`${url}${path}`, { headers: { authorization: `Bearer ${key}` } });
+    const res = await fetch(`${url}${path}`, { headers: { ...headers, authorization: `Bearer ${key}` } });
     const requestId = res.headers.get('x-request-id');
     try {
       const body = await res.text();
@@ -315,8 +320,9 @@ export async function call(url: string, key: string, path = '/v1/things'): Promi
     } catch {
       return { status: res.status, complete: false, requestId, body: '' };
     }
-  } catch {
-    return { status: 0, complete: false, requestId: null, body: '' };
+  } catch (error) {
+    // No answer at all; the body says why, for a test's failure message.
+    return { status: 0, complete: false, requestId: null, body: String((error as Error).cause ?? error) };
   }
 }
 
