@@ -1,4 +1,6 @@
+import { ProblemError } from '../../http/problem.ts';
 import type { GatewayCredits } from '../credits.ts';
+import { readGatedBody } from '../request-body.ts';
 import type { RequestState, StepResult } from './types.ts';
 
 /**
@@ -12,15 +14,42 @@ export function reserveCredits(request: RequestState): StepResult | Promise<Step
   return reserve(request, credits, key.customerId);
 }
 
+/** An AI route: one whose calls reserve tokens (`models` or `reserveOutputTokens` in the config). */
+function reservesTokens(request: RequestState): boolean {
+  const route = request.route;
+  if (route === null) return false;
+  if (route.models !== null) return true;
+  return request.state.config.routes.some(
+    (r) => r.reserveOutputTokens !== undefined && r.method === route.method && r.path === route.path,
+  );
+}
+
+/** The request has a body: a non-zero Content-Length, or a chunked one. */
+function hasBody(request: RequestState): boolean {
+  const headers = request.req.headers;
+  const length = headers['content-length'];
+  return length !== undefined ? length !== '0' : headers['transfer-encoding'] !== undefined;
+}
+
 async function reserve(
   request: RequestState,
   credits: GatewayCredits,
   customerId: string,
 ): Promise<StepResult> {
-  const length = Number(request.req.headers['content-length'] ?? 0);
   const view = request.view;
   const route = request.route;
   if (view === null || route === null) return undefined;
+  // Input tokens are sized by the body's decoded bytes. The Content-Length of a gzip body (or a
+  // chunked body, which has none) once sized them, so a body decoding to far more than the balance
+  // covers was let through. Model-gated routes read the body already; other AI routes read it here,
+  // within gateway.limits.bodyBytes each way (a decompression bomb stops at the limit: 413).
+  if (request.decodedBody === null && hasBody(request) && reservesTokens(request)) {
+    const body = await readGatedBody(request.req, request.state.bodyBytes);
+    if (body instanceof ProblemError) return body;
+    request.body = body.raw;
+    request.decodedBody = body.decoded;
+  }
+  const length = Number(request.req.headers['content-length'] ?? 0);
   request.creditHold = await credits.reserve({
     customerId,
     view,
