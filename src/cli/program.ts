@@ -8,6 +8,7 @@ import { inProcessRun } from './in-process.ts';
 import { registerInitCommand } from './init.ts';
 import { registerKeysCommands } from './keys.ts';
 import { registerPlansCommands } from './plans.ts';
+import type { ProgramOutput } from './program-output.ts';
 import { forwardToRunningServer, runsLocallyOnly } from './remote.ts';
 import { registerServerCommands } from './server.ts';
 import { registerUsageCommands } from './usage.ts';
@@ -28,11 +29,6 @@ const COMMANDS: ((program: Command) => void)[] = [
   registerCouponCommands,
   registerWebhooksCommands,
 ];
-
-export interface ProgramOutput {
-  writeOut: (text: string) => void;
-  writeErr: (text: string) => void;
-}
 
 /**
  * The `tollgate` program. With `output` (a command run inside a server for another process), it

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { Tollgate } from '../app.ts';
 import { createConsoleApp } from '../http/hono.ts';
 import { silentLogger } from '../util/log.ts';
-import type { ProgramOutput } from './program.ts';
+import type { ProgramOutput } from './program-output.ts';
 import { mountCliRoute } from './remote.ts';
 
 const TOKEN = 'tga_remote_test_token_0123456789';

@@ -13,6 +13,7 @@ import { globalOptions } from './context.ts';
 import { readServerFile } from './data-dir.ts';
 import { CliError, describeError } from './errors.ts';
 import { inProcessRun, runInProcess } from './in-process.ts';
+import type { CreateProgram } from './program-output.ts';
 
 /**
  * One CLI whether or not Tollgate is running. The embedded store is one process's: while
@@ -96,7 +97,7 @@ export interface CliRouteDeps {
   /** The running instance (null until it has started: the route answers 503 meanwhile). */
   tollgate: () => Tollgate | null;
   /** Builds a fresh `tollgate` program (./program.ts) writing to the given sinks, throwing instead of exiting. */
-  createProgram: (output: { writeOut: (text: string) => void; writeErr: (text: string) => void }) => Command;
+  createProgram: CreateProgram;
 }
 
 const cliRoute = createRoute({

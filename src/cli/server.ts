@@ -10,10 +10,8 @@ import { installSafetyNet } from '../util/safety-net.ts';
 import { globalOptions } from './context.ts';
 import { removeServerFile, writeServerFile } from './data-dir.ts';
 import { portOption } from './ports.ts';
-import type { ProgramOutput } from './program.ts';
+import type { CreateProgram } from './program-output.ts';
 import { mountCliRoute } from './remote.ts';
-
-type CreateProgram = (output: ProgramOutput) => Command;
 
 /** Where the admin token comes from, for the banner: the token itself is never printed. */
 function adminTokenSource(config: ResolvedConfig, dataDir: string): { where: string; shell: string } {

@@ -1,7 +1,7 @@
 import type { OutboundPolicy, PolicyContext } from '../config/index.ts';
 import { PROBLEM_CONTENT_TYPE, ProblemError } from '../http/problem.ts';
 import type { RateLimitResult, RateLimitSpec } from '../ratelimit/types.ts';
-import type { Exchange } from './upstream-exchange.ts';
+import type { ExchangeState } from './exchange-state.ts';
 
 /**
  * What the gateway answers itself: problems (its own, and the upstream failing), responses of
@@ -25,7 +25,7 @@ function rateLimitHeader(result: RateLimitResult): string {
 
 /** Headers every answer carries: request id, rate limit, quota. */
 export function addOwnHeaders(
-  ex: Exchange,
+  ex: ExchangeState,
   headers: Record<string, string | string[] | number | undefined>,
 ): void {
   headers['x-request-id'] = ex.requestId;
@@ -43,7 +43,7 @@ export function addOwnHeaders(
   }
 }
 
-export async function sendWebResponse(ex: Exchange, response: Response): Promise<void> {
+export async function sendWebResponse(ex: ExchangeState, response: Response): Promise<void> {
   const headers: Record<string, string | string[] | number | undefined> = {};
   response.headers.forEach((value, name) => {
     headers[name] = value;
@@ -106,7 +106,7 @@ export const usageNotRecorded = () =>
   });
 
 /** Answers with a problem (always returns undefined so callers can `return` it). */
-export function problem(ex: Exchange, problem: ProblemError): undefined {
+export function problem(ex: ExchangeState, problem: ProblemError): undefined {
   if (ex.res.headersSent || ex.done) return undefined;
   const body = JSON.stringify(problem.toBody(ex.path || undefined));
   const headers: Record<string, string | string[] | number | undefined> = {

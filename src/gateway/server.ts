@@ -31,7 +31,7 @@ import { Exchange } from './upstream-exchange.ts';
  * Files: this one holds the gateway (upstream pools, reloads); `listener.ts` the node:http
  * listener and its limits; `steps/` the request steps before the upstream, one file each, in
  * the order of `steps/index.ts`; `upstream-exchange.ts` one request (the upstream call,
- * streaming, completion); `usage-events.ts` what a response is metered as; `own-responses.ts`
+ * streaming, completion) and `exchange-state.ts` its state; `usage-events.ts` what a response is metered as; `own-responses.ts`
  * what the gateway answers itself (problems, policy responses, rate-limit and quota headers);
  * `compiled-config.ts` what it compiles from a config; `request-path.ts` and `request-body.ts`
  * how a request's path and gated body are read; `quota-spec.ts` the one quota counter spec.

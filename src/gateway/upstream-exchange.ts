@@ -1,16 +1,13 @@
-import { randomUUID } from 'node:crypto';
-import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { ProblemError, problems } from '../http/problem.ts';
-import type { VerifiedKey } from '../keys/model.ts';
 import type { UsageEvent } from '../metering/events.ts';
-import type { QuotaResult, QuotaSpec, RateLimitResult, RateLimitSpec } from '../ratelimit/types.ts';
-import type { AccessView, QuotaView } from '../subscriptions/access.ts';
 import type { AppendWaiter, BatchingUsageLog } from './batch-log.ts';
-import { type GatewayState, isPromise, MAX_JSON_BODY } from './compiled-config.ts';
-import type { CreditHold, GatewayCredits } from './credits.ts';
+import { isPromise, MAX_JSON_BODY } from './compiled-config.ts';
+import type { GatewayCredits } from './credits.ts';
+import { ExchangeState } from './exchange-state.ts';
 import {
   addOwnHeaders,
   problem,
@@ -23,8 +20,7 @@ import {
 import { GatewayContext, RequestInfo } from './policy-context.ts';
 import { bodyTooLarge, cappedBody } from './request-body.ts';
 import type { CompiledRoute } from './router.ts';
-import type { Gateway } from './server.ts';
-import { GATEWAY_STEPS, type RequestState, runSteps, type StepEnds } from './steps/index.ts';
+import { GATEWAY_STEPS, runSteps, type StepEnds } from './steps/index.ts';
 import { SseUsageScanner } from './token-usage.ts';
 import { clientResponseHeaders, upstreamRequestHeaders } from './upstream-headers.ts';
 import { addTokenQuotas, usageEvents } from './usage-events.ts';
@@ -36,79 +32,13 @@ const STEP_ENDS: StepEnds = {
 };
 
 /**
- * One request through the gateway: the state the request steps fill (`steps/`), then the
- * upstream call, outbound policies, streaming and completion. It is also the undici dispatch
- * handler of its upstream request, so a proxied request allocates one object for the whole
- * exchange; that is why the upstream call and completion stay in this one (longer) file, while
- * headers, answers and steps live in their own.
+ * One request through the gateway: the request steps (`steps/`) fill its state
+ * (`exchange-state.ts`), then the upstream call, outbound policies, streaming and completion. It
+ * is also the undici dispatch handler of its upstream request, so a proxied request allocates one
+ * object for the whole exchange; that is why the upstream call and completion stay in this one
+ * class, while its state, headers, answers and steps live in their own files.
  */
-export class Exchange implements Dispatcher.DispatchHandler, AppendWaiter, RequestState {
-  readonly gw: Gateway;
-  readonly state: GatewayState;
-  readonly req: IncomingMessage;
-  readonly res: ServerResponse;
-  readonly started: number;
-  readonly requestId: string;
-  path = '';
-  search = '';
-  route: CompiledRoute | null = null;
-  params: Record<string, string> | null = null;
-  key: VerifiedKey | null = null;
-  authHeader = '';
-  view: AccessView | null = null;
-  rateSpec: RateLimitSpec | null = null;
-  rate: RateLimitResult | null = null;
-  quotaView: QuotaView | null = null;
-  quotaSpec: QuotaSpec | null = null;
-  quota: QuotaResult | null = null;
-  ctx: GatewayContext | null = null;
-  controller: Dispatcher.DispatchController | null = null;
-  status = 0;
-  proxied = false;
-  clientGone = false;
-  done = false;
-  /** Response headers waiting for outbound policies; chunks received meanwhile. */
-  holding: Buffer[] | null = null;
-  ended = false;
-  metered = false;
-  /**
-   * With a Content-Length the client knows the body is complete at its last byte, so the last
-   * chunk of a metered response is held until the usage events are in the log (chunked responses
-   * complete only with res.end(), so nothing is held back for them: SSE is never delayed).
-   */
-  holdLast = false;
-  last: Buffer | null = null;
-  /**
-   * With `holdLast`, the response head waits for the first byte actually written: while nothing
-   * went out, a response whose usage cannot be recorded is answered 503 instead of cut off.
-   */
-  head: Record<string, string | string[]> | null = null;
-  json: Buffer[] | null = null;
-  jsonBytes = 0;
-  sse: SseUsageScanner | null = null;
-  /** The request body as received, when it was read to learn the model (model-gated routes). */
-  body: Buffer | null = null;
-  /** The same body decoded (`Content-Encoding`), what the model and credit estimate read. */
-  decodedBody: Buffer | null = null;
-  model: string | null = null;
-  /** This response's usage events, while they are being appended. */
-  events: UsageEvent[] | null = null;
-  /** Credits reserved for this call (credits-only customers), settled when it is over. */
-  creditHold: CreditHold | null = null;
-  /** The usage events are in the log: what the call is charged for. */
-  recorded = false;
-  /** A chunked request body passed `gateway.limits.bodyBytes` on its way upstream. */
-  bodyTooLarge = false;
-
-  constructor(gw: Gateway, state: GatewayState, req: IncomingMessage, res: ServerResponse) {
-    this.gw = gw;
-    this.state = state;
-    this.req = req;
-    this.res = res;
-    this.started = performance.now();
-    this.requestId = randomUUID();
-  }
-
+export class Exchange extends ExchangeState implements Dispatcher.DispatchHandler, AppendWaiter {
   run(): void {
     try {
       const result = runSteps(GATEWAY_STEPS, this, STEP_ENDS);

@@ -4,11 +4,11 @@ import type { VerifiedKey } from '../keys/model.ts';
 import type { UsageEvent } from '../metering/events.ts';
 import type { QuotaView } from '../subscriptions/access.ts';
 import { isPromise } from './compiled-config.ts';
+import type { ExchangeState } from './exchange-state.ts';
 import { amountOf } from './feature-meters.ts';
 import { quotaSpecOf } from './quota-spec.ts';
 import type { CompiledRoute } from './router.ts';
 import { type TokenUsage, tokensFromJson } from './token-usage.ts';
-import type { Exchange } from './upstream-exchange.ts';
 
 /** The usage events of a metered response, and the quotas they add to once they are in the log. */
 
@@ -26,7 +26,7 @@ function nowIso(): string {
   return isoText;
 }
 
-export function usageEvents(ex: Exchange): UsageEvent[] | Promise<UsageEvent[]> {
+export function usageEvents(ex: ExchangeState): UsageEvent[] | Promise<UsageEvent[]> {
   const key = ex.key as VerifiedKey;
   const route = ex.route as CompiledRoute;
   const latencyMs = Math.round((performance.now() - ex.started) * 100) / 100;
@@ -104,7 +104,7 @@ export function usageEvents(ex: Exchange): UsageEvent[] | Promise<UsageEvent[]> 
 }
 
 /** CloudEvents with deterministic ids: `<requestId>/request`, `<requestId>/tokens/<type>`, or `<requestId>/<type>/<i>` for hook events. */
-function toEvents(ex: Exchange, inputs: readonly UsageEventInput[], fromHook: boolean): UsageEvent[] {
+function toEvents(ex: ExchangeState, inputs: readonly UsageEventInput[], fromHook: boolean): UsageEvent[] {
   const time = nowIso();
   const subject = (ex.key as VerifiedKey).customerId;
   const source = ex.gw.source;
@@ -126,7 +126,7 @@ function toEvents(ex: Exchange, inputs: readonly UsageEventInput[], fromHook: bo
 }
 
 /** Token (and other post-response) quotas: added after the fact, so overshoot ≤ requests in flight. */
-export function addTokenQuotas(ex: Exchange, events: readonly UsageEvent[]): void {
+export function addTokenQuotas(ex: ExchangeState, events: readonly UsageEvent[]): void {
   const quotas = ex.view?.quotas ?? EMPTY_QUOTAS;
   for (const featureKey in quotas) {
     if (featureKey === ex.route?.feature) continue;

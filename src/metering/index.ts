@@ -1,23 +1,24 @@
 import { join } from 'node:path';
-import { Gauge, type Registry } from 'prom-client';
+import { Gauge } from 'prom-client';
 import type { ResolvedConfig } from '../config/index.ts';
 import type { ChangeFeed, Store } from '../store/index.ts';
 import type { Clock } from '../util/clock.ts';
 import type { Logger } from '../util/log.ts';
 import { startEmbeddedConsumer, type UsageLogConsumer } from './consumer.ts';
-import { type EmbeddedUsageLog, openEmbeddedUsageLog } from './log.ts';
-import { createMeterAdmin, type MeterAdmin } from './meter-admin.ts';
-import { type LiveMeterRegistry, openMeterRegistry } from './meters.ts';
-import type { GroupByValuesParams, MeterReader } from './query.ts';
+import { openEmbeddedUsageLog } from './log.ts';
+import { createMeterAdmin } from './meter-admin.ts';
+import type { Metering } from './metering.ts';
+import { openMeterRegistry } from './meters.ts';
 import { createMeterReader } from './reader.ts';
-import { type EventFilter, type ListedEventRow, listEvents } from './repo.ts';
-import { createIngestService, type IngestService } from './service.ts';
+import { listEvents } from './repo.ts';
+import { createIngestService } from './service.ts';
 
 export type { UsageLogConsumer } from './consumer.ts';
 export { type CustomerSubjectStore, customerSubjectStore } from './customer-subjects.ts';
 export type { UsageEvent, UsageLog } from './events.ts';
 export { type CustomerSubjects, mountMeteringRoutes } from './http/index.ts';
 export { type EmbeddedUsageLog, openEmbeddedUsageLog } from './log.ts';
+export type { Metering } from './metering.ts';
 export type { LiveMeterRegistry, MeterRegistry } from './meters.ts';
 export type { Meter } from './model.ts';
 export type {
@@ -29,34 +30,6 @@ export type {
   WindowSize,
 } from './query.ts';
 export type { IngestOptions, IngestService } from './service.ts';
-
-/**
- * Usage metering, as the rest of Tollgate sees it:
- * - `reader`: meter queries (billing, entitlements, portal);
- * - `ingest`: the one batch writer (HTTP API, import, log consumers; `ingest.writeBatch` has the
- *   JetStream consumer's `UsageBatchWriter` shape);
- * - `usageLog`: where the gateway appends events (the embedded log; null when the process does
- *   not run the gateway or when an external log such as JetStream is used instead).
- */
-export interface Metering {
-  /** The config's meters; `meters.reload(config.meters)` applies an edited config (dev mode). */
-  readonly meters: LiveMeterRegistry;
-  readonly reader: MeterReader;
-  readonly ingest: IngestService;
-  /** Meters created, changed and deleted through `POST/PUT/DELETE /api/v1/meters`. */
-  readonly admin: MeterAdmin;
-  readonly usageLog: EmbeddedUsageLog | null;
-  readonly consumer: UsageLogConsumer | null;
-  /** The distinct values of one group-by dimension (`GET /api/v1/meters/{m}/group-by/{k}/values`). */
-  groupByValues(params: GroupByValuesParams): Promise<string[]>;
-  /** Stored events, newest first (`GET /api/v1/events`). */
-  listEvents(filter: EventFilter): Promise<ListedEventRow[]>;
-  /** Events appended to the embedded log but not yet in the store (0 without one). */
-  lag(): number;
-  /** Adds `tollgate_usage_log_lag` and `tollgate_usage_events_consumed_total` to a registry. */
-  registerMetrics(registry: Registry): void;
-  stop(): Promise<void>;
-}
 
 export interface StartMeteringOptions {
   store: Store;

@@ -1,10 +1,7 @@
 import type { MeterReader } from '../metering/query.ts';
 import type { PlanView } from './plans.ts';
 
-// The SPA (web/src/api.ts) reads the portal API's responses with these types and those below.
-export type { PortalUser } from './accounts.ts';
-export type { CostSummary } from './budget.ts';
-export type { PlanFeatureView, PlanView } from './plans.ts';
+// The SPA reads the portal API's responses with the types below, gathered in `api-types.ts`.
 
 /**
  * What the portal needs from the other modules, in the portal's own words. `module-adapters.ts` adapts each

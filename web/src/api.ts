@@ -1,6 +1,6 @@
 /** Portal API client: JSON in and out, the CSRF header on every mutating request, problem+json errors. */
 
-import type { PortalUser } from '../../src/portal/dependencies.ts';
+import type { PortalUser } from '../../src/portal/api-types.ts';
 
 export interface Problem {
   type: string;
@@ -68,7 +68,7 @@ export const put = <T>(path: string, body: unknown = {}) => api<T>('PUT', path, 
 export const del = <T>(path: string) => api<T>('DELETE', path);
 
 // ---- shapes ----------------------------------------------------------------------------------
-// The portal API's own types (src/portal/dependencies.ts): type-only, so nothing of the server reaches
+// The portal API's own types (src/portal/api-types.ts): type-only, so nothing of the server reaches
 // the bundle, and a change to a response shape fails the typecheck of the pages that read it.
 
 export type {
@@ -87,7 +87,7 @@ export type {
   PortalUser as User,
   SubscriptionView as Subscription,
   TopUpResult,
-} from '../../src/portal/dependencies.ts';
+} from '../../src/portal/api-types.ts';
 
 // Built by the portal's HTTP layer itself (no port type).
 

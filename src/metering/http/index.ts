@@ -3,7 +3,7 @@ import { requireAdmin } from '../../admin/auth.ts';
 import type { Store } from '../../store/index.ts';
 import type { CustomerService } from '../../subscriptions/customers.ts';
 import type { CustomerSubjectStore } from '../customer-subjects.ts';
-import type { Metering } from '../index.ts';
+import type { Metering } from '../metering.ts';
 import { mountCustomerRoutes } from './customers-api.ts';
 import { mountEventRoutes } from './events.ts';
 import { mountMeterRoutes } from './meters.ts';
