@@ -281,6 +281,19 @@ export interface MailPort {
   }): Promise<(MailMessage & { id: string; createdAt: string })[]>;
 }
 
+/** A customer's webhook endpoint (a budget alert's URL), as the portal shows it. */
+export interface WebhookEndpointView {
+  id: string;
+  url: string;
+  description: string | null;
+  eventTypes: string[];
+  enabled: boolean;
+  /** Why the notify module or the operator disabled it (410 Gone, days of failures), or null. */
+  disabledReason: string | null;
+  disabledAt: string | null;
+  createdAt: string;
+}
+
 /** A delivery of a customer's webhook, with its attempts (for the portal). */
 export interface WebhookDeliveryView {
   id: string;
@@ -319,6 +332,10 @@ export interface WebhookPort {
   }): Promise<{ id: string; secret: string }>;
   markSecretShown(id: string): Promise<void>;
   deleteCustomerEndpoints(customerId: string, source: string): Promise<void>;
+  /** That customer's endpoints, each with whether it is enabled and, if not, why and since when. */
+  listEndpoints(filter: { customerId: string }): Promise<WebhookEndpointView[]>;
+  /** Turns an endpoint back on (clears the reason and the failure run); pending deliveries resume. */
+  setEnabled(id: string, enabled: true): Promise<WebhookEndpointView>;
   deliveries(filter: { customerId: string; before?: string; limit?: number }): Promise<WebhookDeliveryView[]>;
   attempts(
     deliveryId: string,

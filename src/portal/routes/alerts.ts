@@ -122,37 +122,6 @@ export function mountAlertRoutes(api: PortalApp, ctx: PortalRouteContext): void 
     },
   );
 
-  // Deliveries to the organisation's own webhook URLs (budget alerts), newest first, with attempts.
-  api.openapi(
-    createRoute({
-      method: 'get',
-      path: '/webhook-deliveries',
-      tags,
-      request: { query: z.object({ before: z.string().optional() }) },
-      responses: { 200: json('OK'), ...portalProblems },
-    }),
-    async (c) => {
-      const webhooks = deps.ports().webhooks;
-      if (!webhooks) return c.json({ deliveries: [], nextBefore: null }, 200);
-      const before = c.req.query('before');
-      const deliveries = await webhooks.deliveries({
-        customerId: sessionOf(c).customerId,
-        before,
-        limit: 50,
-      });
-      const withAttempts = await Promise.all(
-        deliveries.map(async (d) => ({ ...d, attemptLog: await webhooks.attempts(d.id) })),
-      );
-      return c.json(
-        {
-          deliveries: withAttempts,
-          nextBefore: deliveries.length === 50 ? (deliveries.at(-1)?.id ?? null) : null,
-        },
-        200,
-      );
-    },
-  );
-
   api.openapi(
     createRoute({
       method: 'put',

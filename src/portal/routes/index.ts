@@ -17,6 +17,7 @@ import { mountPublicRoutes } from './public.ts';
 import { mountSessionRoutes } from './sessions.ts';
 import { mountSubscriptionRoutes } from './subscription.ts';
 import { mountUsageRoutes } from './usage.ts';
+import { mountWebhookRoutes } from './webhooks.ts';
 
 export { CSRF_COOKIE, CSRF_HEADER, type PortalHttpDeps, SESSION_COOKIE } from './context.ts';
 
@@ -53,6 +54,8 @@ const SIGNED_IN = [
   '/banners',
   '/banners/*',
   '/webhook-deliveries',
+  '/webhook-endpoints',
+  '/webhook-endpoints/*',
 ];
 
 export function mountPortal(app: Hono, deps: PortalHttpDeps): void {
@@ -109,6 +112,7 @@ export function mountPortal(app: Hono, deps: PortalHttpDeps): void {
   mountInvoiceRoutes(api, ctx);
   mountCreditRoutes(api, ctx);
   mountAlertRoutes(api, ctx);
+  mountWebhookRoutes(api, ctx);
 
   api.doc31('/openapi.json', () => ({
     openapi: '3.1.0',

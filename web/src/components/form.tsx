@@ -1,5 +1,5 @@
-import { useState } from 'react';
 import { ApiError } from '../api.ts';
+import { usePortalMutation } from '../query.ts';
 import { ErrorNotice } from '../ui.tsx';
 
 export interface FormState {
@@ -12,32 +12,31 @@ export interface FormState {
   run(action: () => Promise<unknown>, saved?: string): Promise<void>;
 }
 
+interface Run {
+  action: () => Promise<unknown>;
+  message?: string;
+}
+
 /**
- * A form's submission: busy while it runs, then its error or its success message. `onDone` runs
- * after every action that succeeded (e.g. to reload the page's data).
+ * A form's submission as a mutation: busy while it runs, then its error or its success message.
+ * After every action that succeeded, the reads under `invalidates` (portal paths) are fetched again.
  */
-export function useForm(onDone?: () => void): FormState {
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
-  const [fields, setFields] = useState<Record<string, string>>({});
-  const [saved, setSaved] = useState<string | null>(null);
-  async function run(action: () => Promise<unknown>, message?: string) {
-    setBusy(true);
-    setError(null);
-    setFields({});
-    setSaved(null);
-    try {
-      await action();
-      if (message) setSaved(message);
-      onDone?.();
-    } catch (e) {
-      setError(e);
-      if (e instanceof ApiError) setFields(e.fieldErrors());
-    } finally {
-      setBusy(false);
-    }
-  }
-  return { busy, error, fields, saved, run };
+export function useForm(invalidates: string[] = []): FormState {
+  const mutation = usePortalMutation(async ({ action, message }: Run) => {
+    await action();
+    return message ?? null;
+  }, invalidates);
+  const error = mutation.error;
+  return {
+    busy: mutation.isPending,
+    error,
+    fields: error instanceof ApiError ? error.fieldErrors() : {},
+    saved: mutation.isSuccess ? mutation.data : null,
+    async run(action, message) {
+      // The error is the mutation's state, shown by the form; the promise only says it is over.
+      await mutation.mutateAsync({ action, message }).catch(() => undefined);
+    },
+  };
 }
 
 /** The form's error, unless its fields show it. */

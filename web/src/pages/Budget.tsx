@@ -1,8 +1,9 @@
 import { type FormEvent, useState } from 'react';
-import { del, get, post, put } from '../api.ts';
+import { del, post, put } from '../api.ts';
 import { FormError, formValue, useForm } from '../components/form.tsx';
 import { money } from '../format.ts';
-import { Empty, ErrorNotice, Field, Loading, Notice, Secret, useData } from '../ui.tsx';
+import { usePortalQuery } from '../query.ts';
+import { Empty, ErrorNotice, Field, Loading, Notice, Secret } from '../ui.tsx';
 import { WebhookDeliveries } from './WebhookDeliveries.tsx';
 
 interface Alert {
@@ -15,13 +16,13 @@ interface Alert {
 }
 
 export function Budget() {
-  const { data, error, reload } = useData(
-    () => get<{ alerts: Alert[]; spendCap: { amount: string; currency: string } | null }>('/alerts'),
-    [],
-  );
+  const { data, error } = usePortalQuery<{
+    alerts: Alert[];
+    spendCap: { amount: string; currency: string } | null;
+  }>('/alerts');
   const [kind, setKind] = useState<'amount' | 'quota_percent'>('amount');
   const [signingSecret, setSigningSecret] = useState<string | null>(null);
-  const action = useForm(reload);
+  const action = useForm(['/alerts', '/banners', '/webhook-endpoints', '/webhook-deliveries']);
   const { fields, saved, run } = action;
 
   const onAlert = (event: FormEvent<HTMLFormElement>) => {

@@ -1,9 +1,10 @@
 import type { FormEvent } from 'react';
-import { del, get, post, type User } from '../api.ts';
+import { del, post, type User } from '../api.ts';
 import { FormError, formValue, useForm } from '../components/form.tsx';
 import { date } from '../format.ts';
+import { usePortalQuery } from '../query.ts';
 import { useSession } from '../session.tsx';
-import { Badge, ErrorNotice, Field, Loading, Notice, useData } from '../ui.tsx';
+import { Badge, ErrorNotice, Field, Loading, Notice } from '../ui.tsx';
 
 interface Invitation {
   id: string;
@@ -15,12 +16,9 @@ interface Invitation {
 
 export function Members() {
   const { me, config } = useSession();
-  const { data, error, reload } = useData(
-    () => get<{ members: User[]; invitations: Invitation[] }>('/members'),
-    [],
-  );
+  const { data, error } = usePortalQuery<{ members: User[]; invitations: Invitation[] }>('/members');
   const owner = me?.user.role === 'owner';
-  const action = useForm(reload);
+  const action = useForm(['/members']);
   const { fields, saved, run } = action;
 
   const onInvite = (event: FormEvent<HTMLFormElement>) => {
