@@ -2,6 +2,8 @@ import { Redis } from 'ioredis';
 import { ProblemError } from '../http/problem.ts';
 import type { Logger } from '../util/log.ts';
 import { MemoryCounterStore } from './memory.ts';
+import { MERGE_LUA, OutageCounts } from './outage-counts.ts';
+import { GCRA_LUA, QUOTA_LUA, RAISE_LUA } from './redis-scripts.ts';
 import type { CounterStore, QuotaResult, QuotaSpec, RateLimitResult, RateLimitSpec } from './types.ts';
 
 /**
@@ -26,11 +28,14 @@ import type { CounterStore, QuotaResult, QuotaSpec, RateLimitResult, RateLimitSp
  *
  * When Redis is unreachable (`onRedisError`):
  * - 'open' (default): each node falls back to its own in-memory counters (limits then hold per
- *   node, not across nodes; quotas are seeded as above). Quota counters counted locally during
- *   the outage are raised in Redis to at least the local count when it is back.
+ *   node, not across nodes; quotas are seeded as above). When Redis is back, each node adds what
+ *   it counted locally during the outage to the Redis counter, once (`outage-counts.ts`), so the
+ *   count after an outage is the sum over the nodes, not the largest of them.
  * - 'closed': rate-limit and quota checks fail with 503 `counters-unavailable` (Retry-After: 1).
  *   `add` (usage known after the response) never fails a response: metering has the event.
  */
+export { GCRA_LUA, QUOTA_LUA, RAISE_LUA };
+
 export type RedisErrorMode = 'open' | 'closed';
 
 export interface RedisCounterStoreOptions {
@@ -56,60 +61,6 @@ export const countersUnavailable = () =>
     headers: { 'retry-after': '1' },
   });
 
-// KEYS[1] tat key; ARGV: nowMs, windowMs, limit, burst ('' = limit), cost.
-// Mirrors gcra.ts operation by operation (Lua numbers are IEEE doubles, like JS numbers).
-export const GCRA_LUA = `
-local now = tonumber(ARGV[1])
-local limit = tonumber(ARGV[3])
-local interval = tonumber(ARGV[2]) / limit
-local capacity = limit
-if ARGV[4] ~= '' then capacity = tonumber(ARGV[4]) end
-if capacity < 1 then capacity = 1 end
-local cost = tonumber(ARGV[5])
-local tolerance = capacity * interval
-local stored = redis.call('GET', KEYS[1])
-local tat = now
-if stored then
-  local s = tonumber(stored)
-  if s > now then tat = s end
-end
-local newTat = tat + cost * interval
-local allowAt = newTat - tolerance
-if allowAt > now then
-  return {0, capacity, 0, math.ceil(tat - now), math.ceil(allowAt - now)}
-end
-redis.call('SET', KEYS[1], string.format('%.17g', newTat), 'PX', math.ceil(newTat - now) + 1000)
-return {1, capacity, math.floor((now - allowAt) / interval + 1e-9), math.ceil(newTat - now), 0}
-`;
-
-// KEYS[1] counter key; ARGV: mode ('consume'|'add'), amount, limit, hard ('1'|'0'), resetAt, seed ('' = none).
-// Returns {allowed, used} or {-1} when the counter does not exist and no seed was given.
-export const QUOTA_LUA = `
-local used = redis.call('GET', KEYS[1])
-if not used then
-  if ARGV[6] == '' then return {-1} end
-  redis.call('SET', KEYS[1], ARGV[6])
-  redis.call('PEXPIREAT', KEYS[1], ARGV[5])
-  used = ARGV[6]
-end
-local amount = tonumber(ARGV[2])
-if ARGV[1] == 'consume' and ARGV[4] == '1' and tonumber(used) + amount > tonumber(ARGV[3]) then
-  return {0, used}
-end
-if amount ~= 0 then used = redis.call('INCRBYFLOAT', KEYS[1], ARGV[2]) end
-return {1, used}
-`;
-
-// KEYS[1] counter key; ARGV: floor, resetAt. Raises the counter to at least floor (creates it if missing).
-export const RAISE_LUA = `
-local used = redis.call('GET', KEYS[1])
-if (not used) or tonumber(used) < tonumber(ARGV[1]) then
-  redis.call('SET', KEYS[1], ARGV[1])
-  redis.call('PEXPIREAT', KEYS[1], ARGV[2])
-end
-return 1
-`;
-
 /** How many quota counters a node remembers the last count of (oldest forgotten first). */
 const LAST_KNOWN_MAX = 100_000;
 
@@ -125,6 +76,7 @@ interface ScriptedRedis extends Redis {
   tollgateGcra(key: string, ...args: (string | number)[]): Promise<GcraReply>;
   tollgateQuota(key: string, ...args: (string | number)[]): Promise<QuotaReply>;
   tollgateRaise(key: string, floor: number, resetAt: number): Promise<number>;
+  tollgateMerge(key: string, marker: string, delta: number, base: number, resetAt: number): Promise<string>;
 }
 
 export class RedisCounterStore implements CounterStore {
@@ -139,6 +91,8 @@ export class RedisCounterStore implements CounterStore {
   readonly #dirty = new Set<string>();
   /** The last count Redis (or the fallback) answered per quota counter: the floor of a seed. */
   readonly #lastKnown = new Map<string, LastKnown>();
+  /** What this node counted locally while Redis was unreachable, until it is added to Redis. */
+  readonly #outages = new OutageCounts();
   #degraded = false;
   #recovering = false;
   /** Raising counters to their last known counts after a reconnect: not healthy yet. */
@@ -167,6 +121,7 @@ export class RedisCounterStore implements CounterStore {
     this.redis.defineCommand('tollgateGcra', { numberOfKeys: 1, lua: GCRA_LUA });
     this.redis.defineCommand('tollgateQuota', { numberOfKeys: 1, lua: QUOTA_LUA });
     this.redis.defineCommand('tollgateRaise', { numberOfKeys: 1, lua: RAISE_LUA });
+    this.redis.defineCommand('tollgateMerge', { numberOfKeys: 2, lua: MERGE_LUA });
     this.redis.on('error', () => {
       // Reported through #failed when a check is affected; ioredis reconnects on its own.
     });
@@ -277,6 +232,7 @@ export class RedisCounterStore implements CounterStore {
       const result = await (mode === 'consume'
         ? this.#fallback.consume(key, amount, local)
         : this.#fallback.add(key, amount, local));
+      this.#outages.counted(key, mode === 'add' || result.allowed ? amount : 0, result.used, spec.resetAt);
       this.#remember(key, result.used, spec.resetAt);
       return result;
     }
@@ -331,8 +287,8 @@ export class RedisCounterStore implements CounterStore {
   }
 
   /**
-   * Redis answers again: counters counted locally during the outage, and after a reconnect every
-   * counter this node knows, are raised to at least this node's last known count.
+   * Redis answers again: what this node counted locally during the outage is added to Redis; after
+   * a reconnect every other counter this node knows is raised to at least its last known count.
    */
   async #recovered(reconnect: boolean): Promise<void> {
     if (this.#recovering) {
@@ -346,18 +302,21 @@ export class RedisCounterStore implements CounterStore {
     this.#dirty.clear();
     const keys = all ? [...new Set([...this.#lastKnown.keys(), ...dirty])] : dirty;
     try {
+      const merged = await this.#mergeOutages();
       const now = Date.now();
       for (let i = 0; i < keys.length; i += 500) {
         await Promise.all(
           keys.slice(i, i + 500).map(async (key) => {
             const known = this.#lastKnown.get(key);
-            if (known !== undefined && known.resetAt > now) {
+            // A merged counter was added to Redis above: raising it to the local count would
+            // count the outage twice.
+            if (known !== undefined && known.resetAt > now && !merged.has(key)) {
               await this.redis.tollgateRaise(
                 `${this.#prefix}q:${key}`,
                 known.used,
                 Math.floor(known.resetAt),
               );
-            } else if (known !== undefined) {
+            } else if (known !== undefined && known.resetAt <= now) {
               this.#lastKnown.delete(key);
             }
             await this.#fallback.reset(key);
@@ -374,6 +333,35 @@ export class RedisCounterStore implements CounterStore {
     } finally {
       this.#recovering = false;
     }
+    // Calls that fell back while this recovery ran counted a new outage: merge it too.
+    if (!this.#degraded && this.#outages.size > 0) void this.#recovered(false);
+  }
+
+  /** Adds each outage's local counts to Redis, once per counter; returns the counters merged. */
+  async #mergeOutages(): Promise<Set<string>> {
+    const merged = new Set<string>();
+    for (const merge of this.#outages.take()) {
+      const now = Date.now();
+      const counts = [...merge.counts];
+      for (let i = 0; i < counts.length; i += 500) {
+        await Promise.all(
+          counts.slice(i, i + 500).map(async ([key, count]) => {
+            merged.add(key);
+            if (count.resetAt <= now) return;
+            const used = await this.redis.tollgateMerge(
+              `${this.#prefix}q:${key}`,
+              `${this.#prefix}qm:${merge.id}:${key}`,
+              count.delta,
+              count.base,
+              Math.floor(count.resetAt),
+            );
+            this.#remember(key, Number(used), count.resetAt);
+          }),
+        );
+      }
+      this.#outages.merged(merge);
+    }
+    return merged;
   }
 }
 
