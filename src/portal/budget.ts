@@ -1,5 +1,7 @@
 import { Decimal } from 'decimal.js';
+import type { Kysely } from 'kysely';
 import { ProblemError } from '../http/problem.ts';
+import type { BaseDatabase } from '../store/index.ts';
 import type { Clock } from '../util/clock.ts';
 import type { Logger } from '../util/log.ts';
 import { formatMoney } from '../util/money.ts';
@@ -11,7 +13,7 @@ import type {
   WebhookPort,
 } from './dependencies.ts';
 import type { PortalMailer } from './portal-mailer.ts';
-import type { PortalRepo } from './repo.ts';
+import type { AlertRow, PortalRepo } from './repo.ts';
 
 /**
  * Cost to date, end-of-period forecast, budget alerts and the hard spend cap.
@@ -41,6 +43,39 @@ export function forecastOf(lines: MoneyLine[], from: Date, to: Date, now: Date):
   }
   if (elapsed <= 0 || total <= 0) return flat.plus(usage);
   return flat.plus(usage.times(total).dividedBy(elapsed));
+}
+
+/** An alert's threshold reached: what it says and the period it fired in. */
+interface Firing {
+  message: string;
+  periodStart: Date;
+}
+
+/** Whether `alert` is reached by the period's cost or included usage, and what it then says. */
+function firingOf(
+  alert: AlertRow,
+  summary: CostSummary | null,
+  balances: EntitlementBalance[],
+): Firing | null {
+  if (alert.kind === 'amount') {
+    if (!summary || new Decimal(summary.costToDate).lt(alert.threshold)) return null;
+    return {
+      message: `Spend this period reached ${summary.costToDate} ${summary.currency} (alert at ${new Decimal(alert.threshold).toFixed(2)} ${summary.currency}).`,
+      periodStart: new Date(summary.periodFrom),
+    };
+  }
+  for (const b of balances) {
+    if (b.limit === null || b.limit === 0) continue;
+    if (alert.feature_key && alert.feature_key !== b.featureKey) continue;
+    const percent = (b.usage / b.limit) * 100;
+    if (percent >= Number(alert.threshold)) {
+      return {
+        message: `${b.featureName} usage reached ${Math.floor(percent)}% of the ${b.limit.toLocaleString('en-US')} included this period (alert at ${Number(alert.threshold)}%).`,
+        periodStart: new Date(b.periodStart),
+      };
+    }
+  }
+  return null;
 }
 
 export interface BudgetDeps {
@@ -107,52 +142,42 @@ export function budgetService(deps: BudgetDeps) {
       balances = await subs.balances(customerId).catch(() => []);
     }
     for (const alert of alerts) {
-      let message: string | null = null;
-      let periodStart: Date | null = null;
-      if (alert.kind === 'amount' && summary) {
-        if (new Decimal(summary.costToDate).gte(alert.threshold)) {
-          message = `Spend this period reached ${summary.costToDate} ${summary.currency} (alert at ${new Decimal(alert.threshold).toFixed(2)} ${summary.currency}).`;
-          periodStart = new Date(summary.periodFrom);
-        }
-      } else if (alert.kind === 'quota_percent') {
-        for (const b of balances) {
-          if (b.limit === null || b.limit === 0) continue;
-          if (alert.feature_key && alert.feature_key !== b.featureKey) continue;
-          const percent = (b.usage / b.limit) * 100;
-          if (percent >= Number(alert.threshold)) {
-            message = `${b.featureName} usage reached ${Math.floor(percent)}% of the ${b.limit.toLocaleString('en-US')} included this period (alert at ${Number(alert.threshold)}%).`;
-            periodStart = new Date(b.periodStart);
-            break;
-          }
-        }
-      }
-      if (!message || !periodStart) continue;
-      if (!(await repo.recordFiring(alert.id, customerId, periodStart, message))) continue;
-      deps.log.info({ customerId, alertId: alert.id }, 'budget alert fired');
-      if (alert.email) {
-        for (const to of await deps.emailsOf(customerId)) {
-          await deps.mailer
-            .send({
-              to,
-              subject: 'Budget alert',
-              text: `${message}\n\nSee your usage: ${deps.link('/usage')}\n`,
-            })
-            .catch((error) => deps.log.warn({ err: error }, 'budget alert mail failed'));
-        }
-      }
-      const data = {
-        customerId,
-        alertId: alert.id,
-        kind: alert.kind,
-        threshold: String(alert.threshold),
-        message,
-      };
-      // To the operator's endpoints and the customer's own (the alert's webhook URL): queued,
-      // signed, retried and logged like every webhook.
-      await deps
-        .webhooks?.()
-        ?.emit('budget.alert', data, { customerId })
-        .catch((error) => deps.log.warn({ err: error }, 'budget alert webhook failed'));
+      const firing = firingOf(alert, summary, balances);
+      if (!firing) continue;
+      await fire(alert, customerId, firing).catch((error) =>
+        deps.log.warn({ err: error, alertId: alert.id }, 'budget alert not fired; retried at the next check'),
+      );
+    }
+  }
+
+  /**
+   * Records the firing and writes its `budget.alert` event in one transaction (the webhooks'
+   * outbox, to the operator's endpoints and the customer's own), so an alert is never marked fired
+   * without its event, nor sent twice; if either write fails, neither is kept and the next check
+   * fires it again. The mail goes out once that transaction has committed.
+   */
+  async function fire(alert: AlertRow, customerId: string, firing: Firing): Promise<void> {
+    const { message, periodStart } = firing;
+    const data = {
+      customerId,
+      alertId: alert.id,
+      kind: alert.kind,
+      threshold: String(alert.threshold),
+      message,
+    };
+    const record = (tx?: Kysely<BaseDatabase>) =>
+      repo.recordFiring(alert.id, customerId, periodStart, message, tx);
+    const webhooks = deps.webhooks?.();
+    const fired = webhooks
+      ? (await webhooks.emitOnce('budget.alert', data, record, { customerId })) !== null
+      : await record();
+    if (!fired) return;
+    deps.log.info({ customerId, alertId: alert.id }, 'budget alert fired');
+    if (!alert.email) return;
+    for (const to of await deps.emailsOf(customerId)) {
+      await deps.mailer
+        .send({ to, subject: 'Budget alert', text: `${message}\n\nSee your usage: ${deps.link('/usage')}\n` })
+        .catch((error) => deps.log.warn({ err: error }, 'budget alert mail failed'));
     }
   }
 

@@ -1,4 +1,6 @@
+import type { Kysely } from 'kysely';
 import type { MeterReader } from '../metering/query.ts';
+import type { BaseDatabase } from '../store/index.ts';
 import type { PlanView } from './plans.ts';
 
 // The SPA reads the portal API's responses with the types below, gathered in `api-types.ts`.
@@ -319,6 +321,16 @@ export interface WebhookPort {
     data: Record<string, unknown>,
     options?: { customerId?: string | null },
   ): Promise<unknown>;
+  /**
+   * As `emit`, in one transaction with `claim` (run first): the event is written only if `claim`
+   * returns true, and neither is kept if either fails. Null when `claim` returned false.
+   */
+  emitOnce(
+    type: string,
+    data: Record<string, unknown>,
+    claim: (tx: Kysely<BaseDatabase>) => Promise<boolean>,
+    options?: { customerId?: string | null },
+  ): Promise<string | null>;
   /** Refuses (400 naming `field`) a URL outgoing calls may not reach (internal addresses, http). */
   checkUrl(url: string, field?: string): Promise<string>;
   /** A customer's endpoint; held (not delivered to) until `markSecretShown`. */

@@ -1,4 +1,5 @@
-import type { Store } from '../store/index.ts';
+import type { Kysely } from 'kysely';
+import type { BaseDatabase, Store } from '../store/index.ts';
 
 /** SQL of the portal's own tables (0601_portal.sql). Every organisation-owned row is read by customer_id. */
 
@@ -39,6 +40,16 @@ export interface FiringRow {
   fired_at: Date;
   dismissed_at: Date | null;
 }
+
+/** The firing guard's table, typed for Kysely (written inside the transaction of its event). */
+type AlertFiringTables = {
+  portal_alert_firings: {
+    alert_id: string;
+    customer_id: string;
+    period_start: Date;
+    message: string;
+  };
+};
 
 export function portalRepo(store: Store) {
   const one = async <T>(sql: string, params: unknown[]): Promise<T | null> =>
@@ -193,13 +204,25 @@ export function portalRepo(store: Store) {
         [customerId, id],
       ),
     /** True when this alert had not fired yet in this period (and records that it has). */
-    recordFiring: async (alertId: string, customerId: string, periodStart: Date, message: string) =>
+    /**
+     * Records that an alert fired in a period; false when it already had. With `db` (a
+     * transaction), the record commits or rolls back with the rest of it, e.g. its webhook event.
+     */
+    recordFiring: async (
+      alertId: string,
+      customerId: string,
+      periodStart: Date,
+      message: string,
+      db: Kysely<BaseDatabase> = store.db,
+    ) =>
       (
-        await store.query(
-          `insert into portal_alert_firings (alert_id, customer_id, period_start, message)
-           values ($1, $2, $3, $4) on conflict do nothing returning alert_id`,
-          [alertId, customerId, periodStart, message],
-        )
+        await db
+          .withTables<AlertFiringTables>()
+          .insertInto('portal_alert_firings')
+          .values({ alert_id: alertId, customer_id: customerId, period_start: periodStart, message })
+          .onConflict((conflict) => conflict.doNothing())
+          .returning('alert_id')
+          .execute()
       ).length > 0,
     activeFirings: (customerId: string) =>
       store.query<FiringRow>(
