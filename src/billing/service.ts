@@ -90,7 +90,7 @@ export function createBillingService(options: BillingServiceOptions) {
   const payments = createPayments(deps, { invoices, railCustomers, dunning, checkout });
   const topUps = createTopUps(deps, { railCustomers, payments });
   const run = createBillingRun(deps, { invoices, preview, payments, railCustomers });
-  const creditNotes = createCreditNotes(deps);
+  const creditNotes = createCreditNotes(deps, { invoices });
   const documents = createInvoiceDocuments({
     config: () => config,
     customer: (customerId) => subscriptions.customer(customerId),

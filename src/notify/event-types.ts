@@ -45,6 +45,27 @@ const subscription = z.looseObject({
 });
 
 const invoiceEvent = z.looseObject({ invoice });
+/** The credit note as it stands after the change, and its invoice (with the amount due it left). */
+const creditNoteEvent = z.looseObject({
+  creditNote: z.looseObject({
+    id: z.string(),
+    number: z.string(),
+    invoiceId: z.string(),
+    customerId: z.string(),
+    currency: z.string().length(3),
+    status: z.enum(['issued', 'void']),
+    type: z.enum(['pre_payment', 'post_payment', 'mixed']),
+    total: money,
+    prePaymentAmount: money,
+    postPaymentAmount: money,
+    refundAmount: money,
+    creditAmount: money,
+    outOfBandAmount: money,
+    issuedAt: isoTime,
+    voidedAt: isoTime.nullable(),
+  }),
+  invoice,
+});
 const subscriptionEvent = z.looseObject({ subscription, previous: subscription.optional() });
 
 export const WEBHOOK_EVENT_SCHEMAS = {
@@ -60,21 +81,8 @@ export const WEBHOOK_EVENT_SCHEMAS = {
   'invoice.void': invoiceEvent,
   'invoice.uncollectible': invoiceEvent,
   'invoice.refunded': z.looseObject({ invoice, amount: money, creditNote: z.string().optional() }),
-  'credit_note.issued': z.looseObject({
-    creditNote: z.looseObject({
-      id: z.string(),
-      number: z.string(),
-      invoiceId: z.string(),
-      customerId: z.string(),
-      currency: z.string().length(3),
-      status: z.enum(['issued', 'void']),
-      total: money,
-      refundAmount: money,
-      creditAmount: money,
-      issuedAt: isoTime,
-    }),
-    invoice,
-  }),
+  'credit_note.issued': creditNoteEvent,
+  'credit_note.voided': creditNoteEvent,
   'subscription.created': subscriptionEvent,
   'subscription.updated': subscriptionEvent,
   'subscription.plan_changed': subscriptionEvent,
@@ -130,7 +138,9 @@ export const WEBHOOK_EVENT_DESCRIPTIONS: Record<WebhookEventType, string> = {
   'invoice.void': 'An invoice was voided.',
   'invoice.uncollectible': 'An invoice was marked uncollectible.',
   'invoice.refunded': 'A paid invoice was refunded, in part or in full (with the credit note number).',
-  'credit_note.issued': 'A credit note was issued against an invoice (refund, credits, or settled outside).',
+  'credit_note.issued':
+    "A credit note was issued against an invoice (off an open invoice's amount due, refund, credits, or settled outside).",
+  'credit_note.voided': "A credit note of an open invoice was voided; the invoice's amount due is back up.",
   'subscription.created': 'A customer subscribed to a plan.',
   'subscription.updated': 'A subscription changed in a way no more specific event names.',
   'subscription.plan_changed': 'A subscription moved to another plan or version.',

@@ -127,6 +127,8 @@ export interface InvoiceDetail extends InvoiceSummary {
   payments: PaymentView[];
   /** What reduced it after issue; the invoice itself never changes. */
   creditNotes: CreditNoteView[];
+  /** What is left to pay: the total less credits applied and credit notes on the open invoice. */
+  amountDue: string;
 }
 
 export interface PaymentView {
@@ -141,6 +143,10 @@ export interface PaymentView {
 export interface CreditNoteView {
   id: string;
   number: string;
+  status: 'issued' | 'void';
+  /** Taken off the amount due of the invoice while it was open. */
+  prePaymentAmount: string;
+  voidedAt: string | null;
   reason: string;
   memo: string | null;
   total: string;

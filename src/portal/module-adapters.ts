@@ -604,9 +604,13 @@ export function billingPort(deps: {
             currency: p.currency,
             createdAt: new Date(p.created_at).toISOString(),
           })),
+        amountDue: invoice.status === 'paid' ? formatMoney(0, invoice.currency) : invoice.amountDue,
         creditNotes: (await billing.creditNotes.list({ invoiceId: invoice.id })).map((n) => ({
           id: n.id,
           number: n.number,
+          status: n.status,
+          prePaymentAmount: n.prePaymentAmount,
+          voidedAt: n.voidedAt,
           reason: n.reason,
           memo: n.memo,
           total: n.total,

@@ -141,14 +141,24 @@ describe('credit notes', () => {
     expect(Number(next.number.slice(3))).toBe(Number(last.slice(3)) + 1);
   });
 
-  it('refuses a credit note on an invoice that is not paid (409)', async () => {
+  it('takes a credit note on an unpaid invoice off its amount due; a draft takes none (409)', async () => {
     const { invoice } = await paidInvoice('49.00', '4000 0000 0000 0002');
-    expect(invoice.status).toBe('issued');
-    await expect(
-      service().creditNotes.issue(invoice.id, { reason: 'other', amount: '1.00' }),
-    ).rejects.toMatchObject({
-      status: 409,
+    expect(invoice).toMatchObject({ status: 'issued', total: '58.80', amountDue: '58.80' });
+    const note = await service().creditNotes.issue(invoice.id, { reason: 'other', amount: '1.00' });
+    expect(note).toMatchObject({ type: 'pre_payment', prePaymentAmount: '1.00', postPaymentAmount: '0.00' });
+    const after = await service().mustGet(invoice.id);
+    expect({ ...after, amountDue: invoice.amountDue }).toEqual(invoice);
+    expect(after.amountDue).toBe('57.80');
+
+    const customer = await h.customers.create({ name: `CN Org ${++n}`, email: `cn${n}@example.com` });
+    const draft = await service().createManualInvoice({
+      customerId: customer.id,
+      currency: 'USD',
+      lines: [{ description: 'Work', unitPrice: '10.00' }],
     });
+    await expect(
+      service().creditNotes.issue(draft.id, { reason: 'other', amount: '1.00' }),
+    ).rejects.toMatchObject({ status: 409 });
   });
 
   it('property: partial refunds in any order never exceed what was paid (fast-check, fixed seed)', async () => {

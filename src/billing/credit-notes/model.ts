@@ -37,11 +37,20 @@ export interface CreditNote {
   customerId: string;
   currency: string;
   status: 'issued' | 'void';
+  /**
+   * Stripe's `type`: `pre_payment` took its whole total off an open invoice's amount due,
+   * `post_payment` none of it (the invoice was paid), `mixed` part of it.
+   */
+  type: 'pre_payment' | 'post_payment' | 'mixed';
   reason: CreditNoteReason;
   memo: string | null;
   subtotal: string;
   tax: string;
   total: string;
+  /** Taken off the invoice's amount due (Stripe's `pre_payment_amount`). */
+  prePaymentAmount: string;
+  /** Refund + credit + out of band (Stripe's `post_payment_amount`). */
+  postPaymentAmount: string;
   /** Paid back through the rail that collected the invoice. */
   refundAmount: string;
   /** Added to the customer's prepaid credits (used by their next invoices). */
@@ -50,6 +59,7 @@ export interface CreditNote {
   outOfBandAmount: string;
   refund: { id: string; status: 'pending' | 'succeeded' | 'failed'; railRef: string | null } | null;
   issuedAt: string;
+  voidedAt: string | null;
   lines: CreditNoteLine[];
 }
 
@@ -60,7 +70,10 @@ export interface CreditNoteRequest {
   lines?: { invoiceLine?: number; description?: string; quantity?: string; amount: string }[];
   /** The credit note's total, tax included (Stripe's `amount`), instead of lines. */
   amount?: string;
-  /** How the total is settled; defaults: refund what was paid, the rest as customer credit. */
+  /**
+   * How the part not taken off the amount due is settled; defaults: refund what was paid, the
+   * rest as customer credit.
+   */
   refundAmount?: string;
   creditAmount?: string;
   outOfBandAmount?: string;

@@ -1,51 +1,68 @@
+import { sql } from 'kysely';
 import { Decimal, minorUnits } from '../../util/money.ts';
-import { type Db, iso, sqlRows } from '../model.ts';
+import { type Db, iso } from '../model.ts';
 import type { CreditNote, CreditNoteReason } from './model.ts';
-import type { PlannedCreditNote, PriorCredit } from './rules.ts';
+import { creditNoteType, type PlannedCreditNote, type PriorCredit } from './rules.ts';
+import { type CreditNoteDb, creditNoteDb } from './tables.ts';
 
-/** SQL for credit notes. Money is read as text, so nothing passes through a float. */
-interface CreditNoteRow {
-  id: string;
-  number: string;
-  invoice_id: string;
-  invoice_number: string | null;
-  customer_id: string;
-  currency: string;
-  status: 'issued' | 'void';
-  reason: CreditNoteReason;
-  memo: string | null;
-  subtotal: string;
-  tax: string;
-  total: string;
-  refund_amount: string;
-  credit_amount: string;
-  out_of_band_amount: string;
-  refund_payment_id: string | null;
-  refund_status: 'pending' | 'succeeded' | 'failed' | null;
-  refund_rail_ref: string | null;
-  issued_at: Date | string;
+/** Reading and writing credit notes. Money is read as text, so nothing passes through a float. */
+const text = (column: string) => sql<string>`cast(${sql.ref(column)} as text)`;
+
+function selectNotes(db: CreditNoteDb) {
+  return db
+    .selectFrom('billing_credit_notes as n')
+    .innerJoin('billing_invoices as i', 'i.id', 'n.invoice_id')
+    .leftJoin('billing_payments as p', 'p.id', 'n.refund_payment_id')
+    .select([
+      'n.id',
+      'n.number',
+      'n.invoice_id',
+      'i.number as invoice_number',
+      'n.customer_id',
+      'n.currency',
+      'n.status',
+      'n.reason',
+      'n.memo',
+      text('n.subtotal').as('subtotal'),
+      text('n.tax').as('tax'),
+      text('n.total').as('total'),
+      text('n.pre_payment_amount').as('pre_payment_amount'),
+      text('n.refund_amount').as('refund_amount'),
+      text('n.credit_amount').as('credit_amount'),
+      text('n.out_of_band_amount').as('out_of_band_amount'),
+      'n.refund_payment_id',
+      'p.status as refund_status',
+      'p.rail_ref as refund_rail_ref',
+      'n.issued_at',
+      'n.voided_at',
+    ]);
 }
 
-interface CreditNoteLineRow {
-  credit_note_id: string;
-  position: number;
-  invoice_line_position: number | null;
-  description: string;
-  quantity: string | null;
-  amount: string;
+type CreditNoteRow = Awaited<ReturnType<ReturnType<typeof selectNotes>['execute']>>[number];
+
+async function linesOf(db: CreditNoteDb, ids: string[]) {
+  return db
+    .selectFrom('billing_credit_note_lines')
+    .select([
+      'credit_note_id',
+      'position',
+      'invoice_line_position',
+      'description',
+      sql<string | null>`cast(quantity as text)`.as('quantity'),
+      text('amount').as('amount'),
+    ])
+    .where('credit_note_id', 'in', ids)
+    .orderBy('credit_note_id')
+    .orderBy('position')
+    .execute();
 }
 
-const SELECT = `select n.id, n.number, n.invoice_id, i.number as invoice_number, n.customer_id, n.currency, n.status, n.reason,
-    n.memo, n.subtotal::text as subtotal, n.tax::text as tax, n.total::text as total, n.refund_amount::text as refund_amount,
-    n.credit_amount::text as credit_amount, n.out_of_band_amount::text as out_of_band_amount, n.refund_payment_id,
-    p.status as refund_status, p.rail_ref as refund_rail_ref, n.issued_at
-  from billing_credit_notes n
-  join billing_invoices i on i.id = n.invoice_id
-  left join billing_payments p on p.id = n.refund_payment_id`;
+type CreditNoteLineRow = Awaited<ReturnType<typeof linesOf>>[number];
 
 function toCreditNote(row: CreditNoteRow, lines: CreditNoteLineRow[]): CreditNote {
   const digits = minorUnits(row.currency);
-  const m = (v: string) => new Decimal(v).toFixed(digits);
+  const m = (v: string | Decimal) => new Decimal(v).toFixed(digits);
+  const post = new Decimal(row.refund_amount).add(row.credit_amount).add(row.out_of_band_amount);
   return {
     id: row.id,
     number: row.number,
@@ -54,11 +71,14 @@ function toCreditNote(row: CreditNoteRow, lines: CreditNoteLineRow[]): CreditNot
     customerId: row.customer_id,
     currency: row.currency,
     status: row.status,
+    type: creditNoteType(row.pre_payment_amount, row.total),
     reason: row.reason,
     memo: row.memo,
     subtotal: m(row.subtotal),
     tax: m(row.tax),
     total: m(row.total),
+    prePaymentAmount: m(row.pre_payment_amount),
+    postPaymentAmount: m(post),
     refundAmount: m(row.refund_amount),
     creditAmount: m(row.credit_amount),
     outOfBandAmount: m(row.out_of_band_amount),
@@ -74,6 +94,7 @@ function toCreditNote(row: CreditNoteRow, lines: CreditNoteLineRow[]): CreditNot
           }
         : null,
     issuedAt: iso(row.issued_at) as string,
+    voidedAt: iso(row.voided_at),
     lines: lines
       .filter((l) => l.credit_note_id === row.id)
       .map((l) => ({
@@ -86,72 +107,113 @@ function toCreditNote(row: CreditNoteRow, lines: CreditNoteLineRow[]): CreditNot
   };
 }
 
-async function withLines(db: Db, rows: CreditNoteRow[]): Promise<CreditNote[]> {
+async function withLines(db: CreditNoteDb, rows: CreditNoteRow[]): Promise<CreditNote[]> {
   if (rows.length === 0) return [];
-  const lines = await sqlRows<CreditNoteLineRow>(
+  const lines = await linesOf(
     db,
-    `select credit_note_id, position, invoice_line_position, description, quantity::text as quantity, amount::text as amount
-     from billing_credit_note_lines where credit_note_id = any($1::text[]) order by credit_note_id, position`,
-    [rows.map((r) => r.id)],
+    rows.map((r) => r.id),
   );
   return rows.map((r) => toCreditNote(r, lines));
 }
 
-export async function creditNoteById(db: Db, id: string): Promise<CreditNote | null> {
-  const rows = await sqlRows<CreditNoteRow>(db, `${SELECT} where n.id = $1 or n.number = $1`, [id]);
+export async function creditNoteById(on: Db, id: string): Promise<CreditNote | null> {
+  const db = creditNoteDb(on);
+  const rows = await selectNotes(db)
+    .where((eb) => eb.or([eb('n.id', '=', id), eb('n.number', '=', id)]))
+    .execute();
   return (await withLines(db, rows))[0] ?? null;
 }
 
+/** The credit note under a row lock (voiding it), or null. */
+export async function lockCreditNote(on: Db, id: string): Promise<{ id: string; invoiceId: string } | null> {
+  const row = await creditNoteDb(on)
+    .selectFrom('billing_credit_notes')
+    .select(['id', 'invoice_id'])
+    .where((eb) => eb.or([eb('id', '=', id), eb('number', '=', id)]))
+    .forUpdate()
+    .executeTakeFirst();
+  return row ? { id: row.id, invoiceId: row.invoice_id } : null;
+}
+
 export async function listCreditNotes(
-  db: Db,
+  on: Db,
   filter: { invoiceId?: string; customerId?: string; limit?: number; offset?: number },
 ): Promise<CreditNote[]> {
-  const rows = await sqlRows<CreditNoteRow>(
-    db,
-    `${SELECT} where ($1::text is null or n.invoice_id = $1) and ($2::text is null or n.customer_id = $2)
-     order by n.issued_at desc, n.number desc limit $3 offset $4`,
-    [filter.invoiceId ?? null, filter.customerId ?? null, filter.limit ?? 100, filter.offset ?? 0],
-  );
+  const db = creditNoteDb(on);
+  let query = selectNotes(db);
+  if (filter.invoiceId !== undefined) query = query.where('n.invoice_id', '=', filter.invoiceId);
+  if (filter.customerId !== undefined) query = query.where('n.customer_id', '=', filter.customerId);
+  const rows = await query
+    .orderBy('n.issued_at', 'desc')
+    .orderBy('n.number', 'desc')
+    .limit(filter.limit ?? 100)
+    .offset(filter.offset ?? 0)
+    .execute();
   return withLines(db, rows);
 }
 
 /** What earlier credit notes and payments did to an invoice (read under the invoice's row lock). */
-export async function priorCredit(db: Db, invoiceId: string): Promise<PriorCredit> {
-  const [sums] = await sqlRows<{ credited: string; paid: string; refunded: string }>(
-    db,
-    `select
-       (select coalesce(sum(total), 0)::text from billing_credit_notes where invoice_id = $1 and status = 'issued') as credited,
-       (select coalesce(sum(amount), 0)::text from billing_payments where invoice_id = $1 and purpose = 'invoice' and status = 'succeeded') as paid,
-       (select coalesce(sum(amount), 0)::text from billing_payments where invoice_id = $1 and purpose = 'refund' and status <> 'failed') as refunded`,
-    [invoiceId],
-  );
-  const byLine = await sqlRows<{ position: number; amount: string }>(
-    db,
-    `select l.invoice_line_position as position, sum(l.amount)::text as amount
-     from billing_credit_note_lines l join billing_credit_notes n on n.id = l.credit_note_id
-     where n.invoice_id = $1 and n.status = 'issued' and l.invoice_line_position is not null
-     group by l.invoice_line_position`,
-    [invoiceId],
-  );
+export async function priorCredit(on: Db, invoiceId: string): Promise<PriorCredit> {
+  const db = creditNoteDb(on);
+  const credited = await db
+    .selectFrom('billing_credit_notes')
+    .select(sql<string>`cast(coalesce(sum(total), 0) as text)`.as('sum'))
+    .where('invoice_id', '=', invoiceId)
+    .where('status', '=', 'issued')
+    .executeTakeFirst();
+  const payments = (purpose: 'invoice' | 'refund') => {
+    const query = db
+      .selectFrom('billing_payments')
+      .select(sql<string>`cast(coalesce(sum(amount), 0) as text)`.as('sum'))
+      .where('invoice_id', '=', invoiceId)
+      .where('purpose', '=', purpose);
+    return (
+      purpose === 'invoice' ? query.where('status', '=', 'succeeded') : query.where('status', '<>', 'failed')
+    ).executeTakeFirst();
+  };
+  const byLine = await db
+    .selectFrom('billing_credit_note_lines as l')
+    .innerJoin('billing_credit_notes as n', 'n.id', 'l.credit_note_id')
+    .select(['l.invoice_line_position as position', sql<string>`cast(sum(l.amount) as text)`.as('amount')])
+    .where('n.invoice_id', '=', invoiceId)
+    .where('n.status', '=', 'issued')
+    .where('l.invoice_line_position', 'is not', null)
+    .groupBy('l.invoice_line_position')
+    .execute();
+  const creditedByLine = new Map<number, string>();
+  for (const r of byLine) if (r.position !== null) creditedByLine.set(r.position, r.amount);
   return {
-    creditedTotal: sums?.credited ?? '0',
-    paid: sums?.paid ?? '0',
-    refunded: sums?.refunded ?? '0',
-    creditedByLine: new Map(byLine.map((r) => [r.position, r.amount])),
+    creditedTotal: credited?.sum ?? '0',
+    paid: (await payments('invoice'))?.sum ?? '0',
+    refunded: (await payments('refund'))?.sum ?? '0',
+    creditedByLine,
   };
 }
 
-export async function nextCreditNoteNumber(db: Db): Promise<string> {
-  const [row] = await sqlRows<{ value: string | number }>(
-    db,
-    `insert into billing_counters (name, value) values ('credit_note', 1)
-     on conflict (name) do update set value = billing_counters.value + 1 returning value`,
-  );
+/** A charge of the invoice sent to the rail and not answered yet (its amount is fixed). */
+export async function pendingCharge(on: Db, invoiceId: string): Promise<string | null> {
+  const row = await creditNoteDb(on)
+    .selectFrom('billing_payments')
+    .select(text('amount').as('amount'))
+    .where('invoice_id', '=', invoiceId)
+    .where('purpose', '=', 'invoice')
+    .where('status', '=', 'pending')
+    .executeTakeFirst();
+  return row?.amount ?? null;
+}
+
+export async function nextCreditNoteNumber(on: Db): Promise<string> {
+  const row = await creditNoteDb(on)
+    .insertInto('billing_counters')
+    .values({ name: 'credit_note', value: 1 })
+    .onConflict((oc) => oc.column('name').doUpdateSet({ value: sql`billing_counters.value + 1` }))
+    .returning('value')
+    .executeTakeFirst();
   return `CN-${String(row?.value ?? 1).padStart(6, '0')}`;
 }
 
 export async function insertCreditNote(
-  db: Db,
+  on: Db,
   note: {
     id: string;
     number: string;
@@ -165,39 +227,71 @@ export async function insertCreditNote(
   },
   plan: PlannedCreditNote,
 ): Promise<void> {
-  await sqlRows(
-    db,
-    `insert into billing_credit_notes (id, number, invoice_id, customer_id, currency, status, reason, memo, subtotal, tax, total,
-       refund_amount, credit_amount, out_of_band_amount, refund_payment_id, issued_at, created_at)
-     values ($1, $2, $3, $4, $5, 'issued', $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15)`,
-    [
-      note.id,
-      note.number,
-      note.invoiceId,
-      note.customerId,
-      note.currency,
-      note.reason,
-      note.memo,
-      plan.subtotal,
-      plan.tax,
-      plan.total,
-      plan.refundAmount,
-      plan.creditAmount,
-      plan.outOfBandAmount,
-      note.refundPaymentId,
-      note.issuedAt,
-    ],
-  );
-  const params: unknown[] = [];
-  const values = plan.lines.map((l, i) => {
-    params.push(note.id, i + 1, l.invoiceLinePosition, l.description, l.quantity, l.amount);
-    const b = i * 6;
-    return `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}, $${b + 6})`;
-  });
-  await sqlRows(
-    db,
-    `insert into billing_credit_note_lines (credit_note_id, position, invoice_line_position, description, quantity, amount)
-     values ${values.join(', ')}`,
-    params,
-  );
+  const db = creditNoteDb(on);
+  await db
+    .insertInto('billing_credit_notes')
+    .values({
+      id: note.id,
+      number: note.number,
+      invoice_id: note.invoiceId,
+      customer_id: note.customerId,
+      currency: note.currency,
+      status: 'issued',
+      reason: note.reason,
+      memo: note.memo,
+      subtotal: plan.subtotal,
+      tax: plan.tax,
+      total: plan.total,
+      pre_payment_amount: plan.prePaymentAmount,
+      refund_amount: plan.refundAmount,
+      credit_amount: plan.creditAmount,
+      out_of_band_amount: plan.outOfBandAmount,
+      refund_payment_id: note.refundPaymentId,
+      issued_at: note.issuedAt,
+      voided_at: null,
+      created_at: note.issuedAt,
+    })
+    .execute();
+  await db
+    .insertInto('billing_credit_note_lines')
+    .values(
+      plan.lines.map((l, i) => ({
+        credit_note_id: note.id,
+        position: i + 1,
+        invoice_line_position: l.invoiceLinePosition,
+        description: l.description,
+        quantity: l.quantity,
+        amount: l.amount,
+      })),
+    )
+    .execute();
+}
+
+export async function markCreditNoteVoid(on: Db, id: string, at: Date): Promise<void> {
+  await creditNoteDb(on)
+    .updateTable('billing_credit_notes')
+    .set({ status: 'void', voided_at: at })
+    .where('id', '=', id)
+    .execute();
+}
+
+/**
+ * Sets an issued invoice's amount due (a credit note took from it or gave back to it); at zero
+ * the invoice is paid. Only billing's invoice columns the amount due decides are touched.
+ */
+export async function setAmountDue(
+  on: Db,
+  invoiceId: string,
+  change: { amountDue: string; paid: boolean },
+  at: Date,
+): Promise<void> {
+  const query = creditNoteDb(on)
+    .updateTable('billing_invoices')
+    .set({ amount_due: change.amountDue })
+    .where('id', '=', invoiceId)
+    .where('status', '=', 'issued');
+  await (change.paid
+    ? query.set({ status: 'paid', paid_at: at, next_payment_attempt_at: null })
+    : query
+  ).execute();
 }

@@ -9,8 +9,8 @@ import type { CreditNotes } from './service.ts';
 
 /**
  * Credit notes and refunds in the admin API (`/api/admin`, admin token), written with
- * `createRoute` so each is in the admin OpenAPI document: issue a credit note on a paid invoice,
- * refund (part of) one, list and read them.
+ * `createRoute` so each is in the admin OpenAPI document: issue a credit note on an open or paid
+ * invoice, refund (part of) a paid one, void a credit note of an open invoice, list and read them.
  */
 const Money = z
   .string()
@@ -26,11 +26,17 @@ const CreditNoteSchema = z
     customerId: z.string(),
     currency: z.string(),
     status: z.enum(['issued', 'void']),
+    type: z.enum(['pre_payment', 'post_payment', 'mixed']).openapi({
+      description:
+        "Stripe's type: pre_payment took its whole total off an open invoice's amount due, post_payment none (the invoice was paid), mixed part",
+    }),
     reason: z.enum(CREDIT_NOTE_REASONS),
     memo: z.string().nullable(),
     subtotal: z.string(),
     tax: z.string(),
     total: z.string(),
+    prePaymentAmount: z.string().openapi({ description: "Taken off the invoice's amount due" }),
+    postPaymentAmount: z.string().openapi({ description: 'refundAmount + creditAmount + outOfBandAmount' }),
     refundAmount: z.string(),
     creditAmount: z.string(),
     outOfBandAmount: z.string(),
@@ -42,6 +48,7 @@ const CreditNoteSchema = z
       })
       .nullable(),
     issuedAt: z.string(),
+    voidedAt: z.string().nullable(),
     lines: z.array(
       z.object({
         position: z.number().int(),
@@ -81,7 +88,7 @@ const CreditNoteCreate = z
   })
   .openapi('CreditNoteCreate', {
     description:
-      'refundAmount + creditAmount + outOfBandAmount = total. Without them: refund what was paid and not refunded, the rest as customer credit.',
+      'On an open invoice the total first lowers its amount due (not below zero); refundAmount + creditAmount + outOfBandAmount = the rest (all of the total on a paid invoice). Without them: refund what was paid and not refunded, the rest as customer credit.',
   });
 
 const RefundSchema = z
@@ -137,7 +144,7 @@ export function creditNoteRoutes(deps: {
       tags: ['Credit notes'],
       summary: 'Issue a credit note',
       description:
-        'On a paid invoice (the invoice is never edited). Total at most the invoice total minus earlier credit notes; refund at most what was paid and not refunded.',
+        "On an open (issued) or paid invoice; the invoice's lines are never edited. On an open invoice the total lowers its amount due first (at zero the invoice is paid). Total at most the invoice total minus earlier credit notes; refund at most what was paid and not refunded. 409 while a charge of the invoice is with the rail.",
       request: {
         params: IdParam,
         body: { required: true, content: { 'application/json': { schema: CreditNoteCreate } } },
@@ -236,6 +243,19 @@ export function creditNoteRoutes(deps: {
       responses: { 200: ok(CreditNoteSchema, 'The credit note'), ...problemResponses(401, 404) },
     }),
     async (c) => c.json(out(await creditNotes.get(c.req.valid('param').id)), 200),
+  );
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/credit-notes/{id}/void',
+      tags: ['Credit notes'],
+      summary: 'Void a credit note (by id or number)',
+      description:
+        "Only a credit note of an open invoice, as Stripe's `POST /v1/credit_notes/{id}/void`: the invoice's amount due goes back up by what the note took off it. 409 for a note already void, one that sent a refund or added customer credit, or one whose invoice is paid.",
+      request: { params: IdParam },
+      responses: { 200: ok(CreditNoteSchema, 'The voided credit note'), ...problemResponses(401, 404, 409) },
+    }),
+    async (c) => c.json(out(await creditNotes.void(c.req.valid('param').id)), 200),
   );
   return app;
 }

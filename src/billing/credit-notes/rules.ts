@@ -6,12 +6,19 @@ import { CreditNoteError, type CreditNoteRequest } from './model.ts';
  * is settled, and the caps that keep every credit note of an invoice within what was invoiced and
  * every refund within what was paid. Throws `CreditNoteError` naming the field; changes nothing.
  *
+ * - On an issued (open) invoice the total first lowers the invoice's amount due, never below zero
+ *   (`prePaymentAmount`); only the rest (`post`) is settled below. On a paid invoice all of it is
+ *   post-payment. Stripe: "A credit note will first reduce the invoice's `amount_remaining` (and
+ *   `amount_due`), but not below zero … The excess amount is indicated by `post_payment_amount`"
+ *   (stripe-node `types/CreditNotesResource.d.ts`, `create`; the note's `type` is `pre_payment`
+ *   or `post_payment` in `types/CreditNotes.d.ts`).
+ *
  * - Line amounts are before tax, rounded to the currency's minor unit; tax is the invoice's rate
  *   on their sum, rounded once (as the invoice's own tax). A credit note given by `amount` (tax
  *   included) splits it: tax = round(amount × rate / (1 + rate)), the rest is the line.
  * - total ≤ invoice total − earlier credit notes (Stripe; Lago `valid_global_amount?`); a line
  *   tied to an invoice line ≤ that line − what earlier credit notes took from it.
- * - refund + credit + out of band = total (Stripe), each ≥ 0; refund ≤ paid through the rail −
+ * - refund + credit + out of band = post (Stripe), each ≥ 0; refund ≤ paid through the rail −
  *   refunded before (Lago `valid_refund_amount?`). Without a split: refund what can be refunded,
  *   the rest becomes customer credit.
  */
@@ -19,6 +26,8 @@ export interface CreditableInvoice {
   status: string;
   currency: string;
   total: string;
+  /** What is still owed: the total less credits applied and earlier pre-payment credit notes. */
+  amountDue: string;
   taxRate: string | null;
   lines: readonly { position: number; description: string; amount: string }[];
 }
@@ -44,6 +53,8 @@ export interface PlannedCreditNote {
   subtotal: string;
   tax: string;
   total: string;
+  /** Taken off the invoice's amount due (an issued, unpaid invoice). */
+  prePaymentAmount: string;
   refundAmount: string;
   creditAmount: string;
   outOfBandAmount: string;
@@ -75,10 +86,10 @@ export function planCreditNote(
   const { currency } = invoice;
   const digits = minorUnits(currency);
   const fixed = (d: Decimal) => d.toFixed(digits);
-  if (invoice.status !== 'paid') {
+  if (invoice.status !== 'paid' && invoice.status !== 'issued') {
     throw new CreditNoteError(
       'invoice',
-      `Only paid invoices take credit notes; this one is ${invoice.status}. Void an unpaid invoice and issue a corrected one.`,
+      `Only issued or paid invoices take credit notes; this one is ${invoice.status}.`,
       'conflict',
     );
   }
@@ -162,23 +173,27 @@ export function planCreditNote(
       `The credit note's total ${fixed(total)} ${currency} is more than is left to credit on the invoice (${fixed(creditable)} ${currency}).`,
     );
   }
+  const prePayment = prePaymentPart(invoice, total);
+  const post = total.sub(prePayment);
   const refundable = Decimal.max(0, new Decimal(prior.paid).sub(prior.refunded));
   let refund = money(request.refundAmount, 'refundAmount', currency);
   let credit = money(request.creditAmount, 'creditAmount', currency);
   let outOfBand = money(request.outOfBandAmount, 'outOfBandAmount', currency);
   if (refund === undefined && credit === undefined && outOfBand === undefined) {
-    refund = Decimal.min(total, refundable);
-    credit = total.sub(refund);
+    refund = Decimal.min(post, refundable);
+    credit = post.sub(refund);
     outOfBand = new Decimal(0);
   } else {
     refund ??= new Decimal(0);
     credit ??= new Decimal(0);
-    outOfBand ??= total.sub(refund).sub(credit);
+    outOfBand ??= post.sub(refund).sub(credit);
   }
-  if (outOfBand.lt(0) || !refund.add(credit).add(outOfBand).eq(total)) {
+  if (outOfBand.lt(0) || !refund.add(credit).add(outOfBand).eq(post)) {
     throw new CreditNoteError(
       'refundAmount',
-      `refundAmount + creditAmount + outOfBandAmount must equal the credit note's total, ${fixed(total)} ${currency}.`,
+      prePayment.isZero()
+        ? `refundAmount + creditAmount + outOfBandAmount must equal the credit note's total, ${fixed(total)} ${currency}.`
+        : `refundAmount + creditAmount + outOfBandAmount must equal ${fixed(post)} ${currency}: the credit note's total ${fixed(total)} less the ${fixed(prePayment)} it takes off the amount due.`,
     );
   }
   if (refund.gt(refundable)) {
@@ -192,8 +207,28 @@ export function planCreditNote(
     subtotal: fixed(subtotal),
     tax: fixed(tax),
     total: fixed(total),
+    prePaymentAmount: fixed(prePayment),
     refundAmount: fixed(refund),
     creditAmount: fixed(credit),
     outOfBandAmount: fixed(outOfBand),
   };
+}
+
+/** What a credit note of `total` takes off the amount due: on an issued invoice, up to all of it. */
+export function prePaymentPart(
+  invoice: Pick<CreditableInvoice, 'status' | 'amountDue'>,
+  total: Decimal,
+): Decimal {
+  if (invoice.status !== 'issued') return new Decimal(0);
+  return Decimal.max(0, Decimal.min(total, new Decimal(invoice.amountDue)));
+}
+
+/** Stripe's `type` of a credit note, from how its total was settled. */
+export function creditNoteType(
+  prePaymentAmount: string,
+  total: string,
+): 'pre_payment' | 'post_payment' | 'mixed' {
+  const pre = new Decimal(prePaymentAmount);
+  if (pre.isZero()) return 'post_payment';
+  return pre.eq(total) ? 'pre_payment' : 'mixed';
 }

@@ -2,33 +2,43 @@ import { problems } from '../../http/problem.ts';
 import { newId } from '../../util/ids.ts';
 import { Decimal, minorUnits } from '../../util/money.ts';
 import type { BillingDeps } from '../deps.ts';
-import { displayMoney } from '../documents/format.ts';
 import type { InvoiceAdjustments } from '../documents/pdf.ts';
-import { summary } from '../invoices.ts';
-import { type Invoice, sqlRows } from '../model.ts';
-import { invoiceLines, invoiceRow, PAYMENT_COLUMNS, type PaymentRow, toInvoice } from '../repo.ts';
+import { type Invoices, summary } from '../invoices.ts';
+import type { Db, Invoice } from '../model.ts';
+import { type InvoiceRow, invoiceLines, invoiceRow, type PaymentRow, toInvoice } from '../repo.ts';
+import { afterCreditNote, afterVoid, voidRefusal } from './amount-due.ts';
+import { creditNoteMail } from './mail.ts';
 import { type CreditNote, CreditNoteError, type CreditNoteRequest } from './model.ts';
+import { askRail, collectedPayment, insertRefundPayment, refundsOf, settleRefundPayment } from './refunds.ts';
 import {
   creditNoteById,
   insertCreditNote,
   listCreditNotes,
+  lockCreditNote,
+  markCreditNoteVoid,
   nextCreditNoteNumber,
+  pendingCharge,
   priorCredit,
+  setAmountDue,
 } from './repo.ts';
 import { planCreditNote } from './rules.ts';
 
 /**
- * Issuing credit notes and the refunds they carry. Everything a credit note changes (its number,
- * lines, the refund's payment row, a customer credit) is written in one transaction under the
- * invoice's row lock, so two operators crediting the same invoice at once cannot together pass
- * its caps. The rail is called after that transaction with the refund's own idempotency key
- * (`refund:<credit note id>`); its answer settles the refund row (a failed refund stays on the
- * credit note as failed, and no longer counts against what can be refunded).
+ * Issuing and voiding credit notes and the refunds they carry. Everything a credit note changes
+ * (its number, lines, the refund's payment row, a customer credit, the invoice's amount due, and
+ * the events that report it) is written in one transaction under the invoice's row lock, so two
+ * operators crediting the same invoice at once cannot together pass its caps, and no event is
+ * lost or sent for a change that did not commit. The rail is called after that transaction with
+ * the refund's own idempotency key (`refund:<credit note id>`); its answer settles the refund row
+ * (a failed refund stays on the credit note as failed and no longer counts against what can be
+ * refunded) together with `invoice.refunded`.
  */
 export interface CreditNotes {
   issue(invoiceId: string, request: CreditNoteRequest): Promise<CreditNote>;
   /** A refund of (part of) what was paid, as a credit note of that amount (tax included). */
   refund(invoiceId: string, amount?: string): Promise<{ creditNote: CreditNote; payment: PaymentRow }>;
+  /** Voids a credit note of an open invoice: its amount due goes back up (409 when it cannot). */
+  void(idOrNumber: string): Promise<CreditNote>;
   get(idOrNumber: string): Promise<CreditNote>;
   list(filter: {
     invoiceId?: string;
@@ -48,148 +58,189 @@ function asProblem(error: unknown): unknown {
     : problems.validation(error.message, [{ path: error.field, message: error.message }]);
 }
 
+/** What a `credit_note.*` event says about the note (src/notify/event-types.ts). */
+const noteEvent = (note: CreditNote) => {
+  const { lines: _lines, refund: _refund, ...rest } = note;
+  return rest;
+};
+
+type Event = [type: string, data: Record<string, unknown>];
+
 export function createCreditNotes(
   deps: Pick<BillingDeps, 'store' | 'db' | 'clock' | 'log' | 'rail' | 'credits' | 'events' | 'mailCustomer'>,
+  /** An invoice a credit note paid (its amount due reached zero): what follows payment. */
+  parts: { invoices?: Pick<Invoices, 'afterPaid'> } = {},
 ): CreditNotes {
   const { store, db, clock, log, rail, credits, events, mailCustomer } = deps;
 
-  async function lockedInvoice(tx: typeof db, invoiceId: string): Promise<Invoice> {
-    const row = await invoiceRow(tx, invoiceId, true);
-    if (!row) throw problems.notFound(`No invoice ${invoiceId}.`);
-    return toInvoice(row, await invoiceLines(tx, [row.id]), minorUnits(row.currency));
+  /**
+   * Writes events with the transaction of their change (notify's outbox); a sink without an
+   * outbox gets them right after the commit, in order.
+   */
+  async function record(tx: Db, later: Event[], ...event: Event): Promise<void> {
+    if (events.enqueue) await events.enqueue(tx, ...event);
+    else later.push(event);
+  }
+  async function emitLater(later: Event[]): Promise<void> {
+    for (const event of later) await events.emit(...event);
   }
 
-  /** Sends the refund to the rail that took the payment, and records its answer. */
-  async function sendRefund(payment: PaymentRow, paidWith: PaymentRow): Promise<PaymentRow> {
-    let status: PaymentRow['status'];
-    let railRef: string | null;
-    let failure: string | null = null;
-    try {
-      const result =
-        paidWith.rail_ref && paidWith.rail !== 'manual'
-          ? await rail.refund({
-              railRef: paidWith.rail_ref,
-              amount: payment.amount,
-              currency: payment.currency,
-              idempotencyKey: payment.idempotency_key,
-            })
-          : { railRef: `manual_${payment.id}`, status: 'succeeded' as const };
-      status = result.status;
-      railRef = result.railRef;
-    } catch (error) {
-      log.error({ err: error, paymentId: payment.id }, 'refund failed at the rail');
-      status = 'failed';
-      railRef = null;
-      failure = (error as Error).message;
+  async function loadInvoice(tx: Db, invoiceId: string, lock: boolean) {
+    const row = await invoiceRow(tx, invoiceId, lock);
+    if (!row) throw problems.notFound(`No invoice ${invoiceId}.`);
+    return { row, invoice: toInvoice(row, await invoiceLines(tx, [row.id]), minorUnits(row.currency)) };
+  }
+
+  /** A charge in flight has its amount fixed: its amount due cannot move under it. */
+  async function refuseWhileCharging(tx: Db, invoice: Invoice): Promise<void> {
+    if (invoice.status !== 'issued') return;
+    const charging = await pendingCharge(tx, invoice.id);
+    if (charging !== null) {
+      throw new CreditNoteError(
+        'invoice',
+        `A charge of ${new Decimal(charging).toFixed(minorUnits(invoice.currency))} ${invoice.currency} for invoice ${invoice.number ?? invoice.id} is with the payment rail; change its amount due once that charge has an answer.`,
+        'conflict',
+      );
     }
-    const [row] = await sqlRows<PaymentRow>(
-      db,
-      `update billing_payments set status = $2, rail_ref = coalesce($3, rail_ref), failure_code = $4, failure_message = $5, updated_at = $6
-       where id = $1 returning ${PAYMENT_COLUMNS}`,
-      [payment.id, status, railRef, failure ? 'refund_failed' : null, failure, clock.now()],
+  }
+
+  async function writeCreditNote(tx: Db, invoiceId: string, request: CreditNoteRequest, later: Event[]) {
+    const { invoice } = await loadInvoice(tx, invoiceId, true);
+    await refuseWhileCharging(tx, invoice);
+    const plan = planCreditNote(invoice, await priorCredit(tx, invoice.id), request);
+    const id = newId('cn');
+    const number = await nextCreditNoteNumber(tx);
+    const now = clock.now();
+    let refund: { payment: PaymentRow; paidWith: PaymentRow } | null = null;
+    if (new Decimal(plan.refundAmount).gt(0)) {
+      const paidWith = await collectedPayment(tx, invoice.id);
+      if (!paidWith) throw new CreditNoteError('refundAmount', 'Nothing was paid through a rail to refund.');
+      const payment = await insertRefundPayment(tx, {
+        creditNoteId: id,
+        invoiceId: invoice.id,
+        customerId: invoice.customerId,
+        rail: paidWith.rail,
+        amount: plan.refundAmount,
+        currency: invoice.currency,
+        at: now,
+      });
+      refund = { payment, paidWith };
+    }
+    await insertCreditNote(
+      tx,
+      {
+        id,
+        number,
+        invoiceId: invoice.id,
+        customerId: invoice.customerId,
+        currency: invoice.currency,
+        reason: request.reason,
+        memo: request.memo ?? null,
+        refundPaymentId: refund?.payment.id ?? null,
+        issuedAt: now,
+      },
+      plan,
     );
-    return row as PaymentRow;
+    if (new Decimal(plan.creditAmount).gt(0)) {
+      await credits.grant({
+        customerId: invoice.customerId,
+        currency: invoice.currency,
+        amount: plan.creditAmount,
+        note: `Credit note ${number} (invoice ${invoice.number ?? invoice.id})`,
+        idempotencyKey: `credit-note:${id}`,
+        db: tx,
+      });
+    }
+    let paid: InvoiceRow | null = null;
+    if (new Decimal(plan.prePaymentAmount).gt(0)) {
+      const change = afterCreditNote(invoice, plan.prePaymentAmount);
+      await setAmountDue(tx, invoice.id, change, now);
+      if (change.paid) paid = (await loadInvoice(tx, invoice.id, false)).row;
+    }
+    const after = (await loadInvoice(tx, invoice.id, false)).invoice;
+    const creditNote = (await creditNoteById(tx, id)) as CreditNote;
+    await record(tx, later, 'credit_note.issued', {
+      creditNote: noteEvent(creditNote),
+      invoice: summary(after),
+    });
+    if (paid) await record(tx, later, 'invoice.paid', { invoice: summary(after) });
+    return { id, invoice: after, refund, paid };
+  }
+
+  /** Sends the refund to the rail that took the payment, and records its answer with its event. */
+  async function sendRefund(
+    invoice: Invoice,
+    creditNoteNumber: string,
+    refund: { payment: PaymentRow; paidWith: PaymentRow },
+  ): Promise<PaymentRow> {
+    const answer = await askRail(rail, refund.payment, refund.paidWith, (error) =>
+      log.error({ err: error, paymentId: refund.payment.id }, 'refund failed at the rail'),
+    );
+    const later: Event[] = [];
+    const payment = await store.transaction(async (tx) => {
+      const settled = await settleRefundPayment(tx, refund.payment.id, answer, clock.now());
+      if (settled.status !== 'failed') {
+        await record(tx, later, 'invoice.refunded', {
+          invoice: summary(invoice),
+          amount: settled.amount,
+          creditNote: creditNoteNumber,
+        });
+      }
+      return settled;
+    });
+    await emitLater(later);
+    return payment;
   }
 
   async function issueWithPayment(
     invoiceId: string,
     request: CreditNoteRequest,
   ): Promise<{ creditNote: CreditNote; payment: PaymentRow | null }> {
+    const later: Event[] = [];
     const written = await store
+      .transaction((tx) => writeCreditNote(tx, invoiceId, request, later))
+      .catch((error: unknown) => {
+        throw asProblem(error);
+      });
+    await emitLater(later);
+    const number = ((await creditNoteById(db, written.id)) as CreditNote).number;
+    const payment = written.refund ? await sendRefund(written.invoice, number, written.refund) : null;
+    if (written.paid) await parts.invoices?.afterPaid(written.paid, true);
+    const creditNote = (await creditNoteById(db, written.id)) as CreditNote;
+    const mail = creditNoteMail(creditNote);
+    await mailCustomer(creditNote.customerId, mail.subject, mail.text);
+    return { creditNote, payment };
+  }
+
+  async function voidNote(idOrNumber: string): Promise<CreditNote> {
+    const later: Event[] = [];
+    const id = await store
       .transaction(async (tx) => {
-        const invoice = await lockedInvoice(tx, invoiceId);
-        const plan = planCreditNote(invoice, await priorCredit(tx, invoice.id), request);
-        const id = newId('cn');
-        const number = await nextCreditNoteNumber(tx);
+        const locked = await lockCreditNote(tx, idOrNumber);
+        if (!locked) throw problems.notFound(`No credit note ${idOrNumber}.`);
+        const { invoice } = await loadInvoice(tx, locked.invoiceId, true);
+        const note = (await creditNoteById(tx, locked.id)) as CreditNote;
+        const refused = voidRefusal(note, invoice);
+        if (refused) throw new CreditNoteError('creditNote', refused, 'conflict');
+        await refuseWhileCharging(tx, invoice);
         const now = clock.now();
-        let refund: { payment: PaymentRow; paidWith: PaymentRow } | null = null;
-        if (new Decimal(plan.refundAmount).gt(0)) {
-          const [paidWith] = await sqlRows<PaymentRow>(
-            tx,
-            `select ${PAYMENT_COLUMNS} from billing_payments where invoice_id = $1 and purpose = 'invoice' and status = 'succeeded'
-             order by created_at desc limit 1`,
-            [invoice.id],
-          );
-          if (!paidWith)
-            throw new CreditNoteError('refundAmount', 'Nothing was paid through a rail to refund.');
-          const [payment] = await sqlRows<PaymentRow>(
-            tx,
-            `insert into billing_payments (id, invoice_id, customer_id, idempotency_key, purpose, rail, status, amount, currency, created_at, updated_at)
-             values ($1, $2, $3, $4, 'refund', $5, 'pending', $6, $7, $8, $8) returning ${PAYMENT_COLUMNS}`,
-            [
-              newId('pay'),
-              invoice.id,
-              invoice.customerId,
-              `refund:${id}`,
-              paidWith.rail,
-              plan.refundAmount,
-              invoice.currency,
-              now,
-            ],
-          );
-          refund = { payment: payment as PaymentRow, paidWith };
+        await markCreditNoteVoid(tx, note.id, now);
+        if (new Decimal(note.prePaymentAmount).gt(0)) {
+          await setAmountDue(tx, invoice.id, afterVoid(invoice, note.prePaymentAmount), now);
         }
-        await insertCreditNote(
-          tx,
-          {
-            id,
-            number,
-            invoiceId: invoice.id,
-            customerId: invoice.customerId,
-            currency: invoice.currency,
-            reason: request.reason,
-            memo: request.memo ?? null,
-            refundPaymentId: refund?.payment.id ?? null,
-            issuedAt: now,
-          },
-          plan,
-        );
-        if (new Decimal(plan.creditAmount).gt(0)) {
-          await credits.grant({
-            customerId: invoice.customerId,
-            currency: invoice.currency,
-            amount: plan.creditAmount,
-            note: `Credit note ${number} (invoice ${invoice.number ?? invoice.id})`,
-            idempotencyKey: `credit-note:${id}`,
-            db: tx,
-          });
-        }
-        return { id, invoice, refund };
+        const after = (await loadInvoice(tx, invoice.id, false)).invoice;
+        const voided = (await creditNoteById(tx, note.id)) as CreditNote;
+        await record(tx, later, 'credit_note.voided', {
+          creditNote: noteEvent(voided),
+          invoice: summary(after),
+        });
+        return note.id;
       })
       .catch((error: unknown) => {
         throw asProblem(error);
       });
-    const payment = written.refund ? await sendRefund(written.refund.payment, written.refund.paidWith) : null;
-    const creditNote = (await creditNoteById(db, written.id)) as CreditNote;
-    await events.emit('credit_note.issued', { creditNote, invoice: summary(written.invoice) });
-    if (payment && payment.status !== 'failed') {
-      await events.emit('invoice.refunded', {
-        invoice: summary(written.invoice),
-        amount: payment.amount,
-        creditNote: creditNote.number,
-      });
-    }
-    const money = (v: string) => displayMoney(v, creditNote.currency);
-    await mailCustomer(
-      creditNote.customerId,
-      `Credit note ${creditNote.number} for invoice ${creditNote.invoiceNumber ?? creditNote.invoiceId}`,
-      [
-        `We issued credit note ${creditNote.number} of ${money(creditNote.total)} for invoice ${creditNote.invoiceNumber ?? creditNote.invoiceId}.`,
-        new Decimal(creditNote.refundAmount).gt(0)
-          ? `Refunded to your payment method: ${money(creditNote.refundAmount)}.`
-          : '',
-        new Decimal(creditNote.creditAmount).gt(0)
-          ? `Added to your account credit: ${money(creditNote.creditAmount)}.`
-          : '',
-        new Decimal(creditNote.outOfBandAmount).gt(0)
-          ? `Settled separately: ${money(creditNote.outOfBandAmount)}.`
-          : '',
-        creditNote.memo ? `\n${creditNote.memo}` : '',
-      ]
-        .filter(Boolean)
-        .join('\n'),
-    );
-    return { creditNote, payment };
+    await emitLater(later);
+    return (await creditNoteById(db, id)) as CreditNote;
   }
 
   return {
@@ -200,7 +251,10 @@ export function createCreditNotes(
       let value = amount;
       if (value === undefined) {
         // Everything paid and not refunded yet, within what is left to credit.
-        const [invoice, prior] = [await lockedInvoice(db, invoiceId), await priorCredit(db, invoiceId)];
+        const [{ invoice }, prior] = [
+          await loadInvoice(db, invoiceId, false),
+          await priorCredit(db, invoiceId),
+        ];
         const left = Decimal.min(
           new Decimal(prior.paid).sub(prior.refunded),
           new Decimal(invoice.total).sub(prior.creditedTotal),
@@ -222,6 +276,7 @@ export function createCreditNotes(
       });
       return { creditNote, payment: payment as PaymentRow };
     },
+    void: voidNote,
     async get(idOrNumber) {
       const note = await creditNoteById(db, idOrNumber);
       if (!note) throw problems.notFound(`No credit note ${idOrNumber}.`);
@@ -230,11 +285,7 @@ export function createCreditNotes(
     list: (filter) => listCreditNotes(db, filter),
     async adjustments(invoiceId) {
       const notes = await listCreditNotes(db, { invoiceId });
-      const refunds = await sqlRows<{ created_at: Date | string; amount: string; status: string }>(
-        db,
-        `select created_at, amount::text as amount, status from billing_payments where invoice_id = $1 and purpose = 'refund' order by created_at`,
-        [invoiceId],
-      );
+      const refunds = await refundsOf(db, invoiceId);
       return {
         creditNotes: notes.map((n) => ({
           number: n.number,

@@ -187,6 +187,16 @@ export function InvoicePage({ id }: { id: string }) {
                     <strong>{money(inv.total, inv.currency)}</strong>
                   </td>
                 </tr>
+                {inv.status === 'open' && inv.amountDue !== inv.total && (
+                  <tr data-testid="amount-due">
+                    <td colSpan={2} className="num">
+                      <strong>Amount due</strong>
+                    </td>
+                    <td className="num">
+                      <strong>{money(inv.amountDue, inv.currency)}</strong>
+                    </td>
+                  </tr>
+                )}
               </tbody>
             </table>
           </div>
@@ -216,7 +226,8 @@ export function InvoicePage({ id }: { id: string }) {
               <div key={n.id} className="invoice-credit-note" data-testid="credit-note">
                 <p>
                   <strong>Credit note {n.number}</strong> · {date(n.issuedAt)} · {n.reason.replace(/_/g, ' ')}
-                  {n.memo ? ` — ${n.memo}` : ''}
+                  {n.memo ? ` — ${n.memo}` : ''}{' '}
+                  <Badge tone={n.status === 'void' ? 'bad' : 'ok'}>{n.status}</Badge>
                 </p>
                 <ul className="plain-list">
                   {n.lines.map((l, i) => (
@@ -237,6 +248,12 @@ export function InvoicePage({ id }: { id: string }) {
                 </ul>
                 <p className="small muted">
                   {[
+                    n.status === 'void' && n.voidedAt
+                      ? `Voided on ${date(n.voidedAt)}: nothing was credited`
+                      : '',
+                    n.status !== 'void' && Number(n.prePaymentAmount) > 0
+                      ? `${money(n.prePaymentAmount, n.currency)} taken off the amount due`
+                      : '',
                     Number(n.refundAmount) > 0
                       ? `${money(n.refundAmount, n.currency)} refunded to your payment method`
                       : '',
@@ -256,7 +273,7 @@ export function InvoicePage({ id }: { id: string }) {
         )}
         {inv.status === 'open' && (
           <section className="card" aria-labelledby="pay-title">
-            <h2 id="pay-title">Pay {money(inv.total, inv.currency)}</h2>
+            <h2 id="pay-title">Pay {money(inv.amountDue, inv.currency)}</h2>
             {declined ? (
               <Notice tone="error" title="Your card was declined">
                 {(payError as ApiError).message}
