@@ -14,7 +14,13 @@
  * Budget (README, "Performance"): ≤ 60 s for 10k subscriptions.
  */
 import { SingleBar } from 'cli-progress';
-import { createBilling, meterUsagePort, type SandboxRail, subscriptionPort } from '../src/billing/index.ts';
+import {
+  createBilling,
+  meterUsagePort,
+  noEvents,
+  type SandboxRail,
+  subscriptionPort,
+} from '../src/billing/index.ts';
 import { createCatalogService } from '../src/catalog/index.ts';
 import { memoryChangeFeed, migrate, openPGliteStore } from '../src/store/index.ts';
 import { createCustomerService, createSubscriptionService } from '../src/subscriptions/index.ts';
@@ -145,6 +151,7 @@ const billing = createBilling({
   clock,
   log: silentLogger,
   config,
+  events: noEvents,
   subscriptions: process.env.BENCH_PROFILE
     ? timed('port', subscriptionPort({ store, config, subscriptions, customers, catalog }))
     : subscriptionPort({ store, config, subscriptions, customers, catalog }),

@@ -5,7 +5,7 @@ import { type BillingDeps, DAY } from './deps.ts';
 import { applyDiscounts, couponTerms } from './discounts/apply.ts';
 import type { Discounts } from './discounts/service.ts';
 import { type Invoices, summary, totals } from './invoices.ts';
-import { type BillingSubscription, type Invoice, sqlRows } from './model.ts';
+import { type BillingSubscription, type Db, type Invoice, sqlRows } from './model.ts';
 import type { Preview } from './preview.ts';
 import type { RailCustomers } from './rail-customers.ts';
 import { type RatedLine, rate } from './rating.ts';
@@ -21,7 +21,7 @@ export type Checkout = ReturnType<typeof createCheckout>;
 export function createCheckout(
   deps: Pick<
     BillingDeps,
-    'db' | 'clock' | 'config' | 'subscriptions' | 'rail' | 'credits' | 'events' | 'taxRate'
+    'store' | 'db' | 'clock' | 'config' | 'subscriptions' | 'rail' | 'credits' | 'events' | 'taxRate'
   >,
   parts: {
     invoices: Pick<Invoices, 'createAndIssue' | 'afterCreated' | 'mustLoad'>;
@@ -34,7 +34,7 @@ export function createCheckout(
     withDiscounts?: Preview['withDiscounts'];
   },
 ) {
-  const { db, clock, config, subscriptions, rail, credits, events, taxRate } = deps;
+  const { store, db, clock, config, subscriptions, rail, credits, events, taxRate } = deps;
   const { createAndIssue, afterCreated, mustLoad } = parts.invoices;
   const { ensureRailCustomer, savePaymentMethod } = parts.railCustomers;
   const { collect, resumeCollection } = parts;
@@ -46,23 +46,46 @@ export function createCheckout(
    * key of its period's invoice (`sub:<id>:<from>`), so the billing run never bills that period.
    */
   async function undoCheckout(row: InvoiceRow, code: string, message: string): Promise<void> {
-    const voided = await sqlRows<{ id: string }>(
-      db,
-      `update billing_invoices set status = 'void', voided_at = $2, next_payment_attempt_at = null, last_payment_error = $3,
-         idempotency_key = replace(idempotency_key, ':first:', ':')
-       where id = $1 and status = 'issued' returning id`,
-      [row.id, clock.now(), `${code}: ${message}`],
-    );
-    if (voided.length === 0) return;
+    // One transaction: the void, the credits it gives back and its events.
+    const undone = await store.transaction(async (tx) => {
+      const voided = await sqlRows<{ id: string }>(
+        tx,
+        `update billing_invoices set status = 'void', voided_at = $2, next_payment_attempt_at = null, last_payment_error = $3,
+           idempotency_key = replace(idempotency_key, ':first:', ':')
+         where id = $1 and status = 'issued' returning id`,
+        [row.id, clock.now(), `${code}: ${message}`],
+      );
+      if (voided.length === 0) return null;
+      const released = await releaseDrawnCredits(tx, row);
+      const invoice = summary(await mustLoad(row.id, tx));
+      await events.enqueue(tx, 'invoice.void', { invoice });
+      await events.enqueue(tx, 'invoice.payment_failed', {
+        invoice,
+        failureCode: code,
+        failureMessage: message,
+        nextPaymentAttemptAt: null,
+      });
+      return { released };
+    });
+    if (!undone) return;
+    if (undone.released > 0) await credits.refresh(row.customer_id);
+    if (row.subscription_id && subscriptions.cancel) {
+      const sub = await subscriptions.get(row.subscription_id);
+      if (sub && sub.status !== 'canceled') await subscriptions.cancel(sub.id);
+    }
+  }
+
+  /** Gives back the credits a voided checkout invoice drew; how many entries it released. */
+  async function releaseDrawnCredits(tx: Db, row: InvoiceRow): Promise<number> {
     const drawn = await sqlRows<{ id: string; currency: string; amount: string; grant_id: string | null }>(
-      db,
+      tx,
       `select id, currency, amount::text as amount, grant_id from billing_credit_ledger
        where invoice_id = $1 and kind in ('usage', 'release')`,
       [row.id],
     );
     for (const d of drawn) {
       await sqlRows(
-        db,
+        tx,
         `insert into billing_credit_ledger (id, customer_id, currency, kind, amount, grant_id, invoice_id, idempotency_key, note, created_at)
          values ($1, $2, $3, 'release', $4, $5, $6, $7, 'Invoice voided: checkout declined', $8)
          on conflict (idempotency_key) do nothing`,
@@ -78,19 +101,7 @@ export function createCheckout(
         ],
       );
     }
-    if (drawn.length > 0) await credits.refresh(row.customer_id);
-    if (row.subscription_id && subscriptions.cancel) {
-      const sub = await subscriptions.get(row.subscription_id);
-      if (sub && sub.status !== 'canceled') await subscriptions.cancel(sub.id);
-    }
-    const invoice = await mustLoad(row.id);
-    await events.emit('invoice.void', { invoice: summary(invoice) });
-    await events.emit('invoice.payment_failed', {
-      invoice: summary(invoice),
-      failureCode: code,
-      failureMessage: message,
-      nextPaymentAttemptAt: null,
-    });
+    return drawn.length;
   }
 
   /**

@@ -66,25 +66,29 @@ export function createDunning(
       retryIndex < retryDays.length
         ? new Date(firstFailed.getTime() + (retryDays[retryIndex] as number) * DAY)
         : null;
-    await sqlRows(
-      db,
-      `update billing_invoices set first_failed_at = coalesce(first_failed_at, $2), last_payment_error = $3, next_payment_attempt_at = $4 where id = $1`,
-      [row.id, now, `${code}: ${message}`, next],
-    );
+    // The invoice's dunning state and `invoice.payment_failed` commit together.
+    const invoice = await store.transaction(async (tx) => {
+      await sqlRows(
+        tx,
+        `update billing_invoices set first_failed_at = coalesce(first_failed_at, $2), last_payment_error = $3, next_payment_attempt_at = $4 where id = $1`,
+        [row.id, now, `${code}: ${message}`, next],
+      );
+      const failed = await mustLoad(row.id, tx);
+      await events.enqueue(tx, 'invoice.payment_failed', {
+        invoice: summary(failed),
+        failureCode: code,
+        failureMessage: message,
+        nextPaymentAttemptAt: failed.nextPaymentAttemptAt,
+        paymentUrl,
+      });
+      return failed;
+    });
     if (row.subscription_id) {
       const sub = await subscriptions.get(row.subscription_id);
       if (sub && (sub.status === 'active' || sub.status === 'trialing')) {
         await subscriptions.markPastDue(sub.id); // emits subscription.past_due with the change
       }
     }
-    const invoice = await mustLoad(row.id);
-    await events.emit('invoice.payment_failed', {
-      invoice: summary(invoice),
-      failureCode: code,
-      failureMessage: message,
-      nextPaymentAttemptAt: invoice.nextPaymentAttemptAt,
-      paymentUrl,
-    });
     const name = invoice.number ?? invoice.id;
     const grace = `Your API access continues for ${config.billing.gracePeriodDays} days after the ${paymentUrl ? 'invoice was issued' : 'first failed payment'}.`;
     if (paymentUrl) {

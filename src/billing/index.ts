@@ -31,6 +31,7 @@ export type {
   SubscriptionPort,
   UsagePort,
 } from './model.ts';
+export { noEvents } from './model.ts';
 export {
   createRail,
   type PaymentRail,
@@ -72,7 +73,8 @@ export function createBilling(deps: {
   config: ResolvedConfig;
   subscriptions: SubscriptionPort;
   usage: UsagePort;
-  events?: EventSink;
+  /** Where billing writes its events (notify's outbox); `noEvents` for none. */
+  events: EventSink;
   mail?: BillingServiceOptions['mail'];
   portalInvoicesUrl?: () => string;
   documentLink?: BillingServiceOptions['documentLink'];

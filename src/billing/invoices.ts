@@ -87,6 +87,22 @@ export function summary(invoice: Invoice) {
   };
 }
 
+/** An invoice as `createAndIssue(Many)` wrote it, as events carry it (`summary`'s fields). */
+export function createdSummary(created: Created) {
+  return {
+    id: created.id,
+    number: created.number,
+    customerId: created.customerId,
+    subscriptionId: created.subscriptionId,
+    status: created.status,
+    currency: created.currency,
+    total: created.total,
+    amountDue: created.amountDue,
+    periodFrom: created.periodFrom,
+    periodTo: created.periodTo,
+  };
+}
+
 /** An invoice just paid, as the statements that pay it return it. */
 export interface PaidRow {
   id: string;
@@ -231,7 +247,7 @@ export function createInvoices(
             ],
           )) as [PaymentRow];
         }
-        return {
+        const created: Created = {
           id,
           number,
           status,
@@ -245,6 +261,8 @@ export function createInvoices(
           creditsApplied: creditsApplied.toFixed(digits),
           payment,
         };
+        await enqueueIssued(tx, created);
+        return created;
       });
     } catch (error) {
       if (error === DUPLICATE) return null;
@@ -328,65 +346,82 @@ export function createInvoices(
             select ${p(paymentId, 'text')}, inv.id, $3, ${p(paymentKey, 'text')}, 'invoice', $13, 'pending', $12::numeric, $6, $14, $14 from inv
           )`
       : '';
-    const [row] = await sqlRows<{ id: string; number: string }>(
-      db,
-      `with num as (
-         insert into billing_counters (name, value)
-         select 'invoice', 1 where not exists (select 1 from billing_invoices where idempotency_key = $1)
-         on conflict (name) do update set value = billing_counters.value + 1 returning value
-       ), inv as (
-         insert into billing_invoices (idempotency_key, id, customer_id, subscription_id, status, currency, period_from, period_to,
-           subtotal, tax_rate, tax, total, credits_applied, amount_due, rail, issued_at, due_at, paid_at, payment_attempts, metadata,
-           created_at, number)
-         select $1, $2, $3, $4, $5, $6, $7, $8, $9::numeric, $10::numeric, $11::numeric, $12::numeric, 0, $12::numeric, $13, $14, $15,
-           $16::timestamptz, $17::int, $18::jsonb, $14, 'INV-' || lpad(num.value::text, 6, '0') from num
-         on conflict (idempotency_key) do nothing returning id, number
-       )${linesCte}${payCte}
-       select id, number from inv`,
-      params,
-    );
-    if (!row) return null;
-    const payment: PaymentRow | null = charge
-      ? {
-          id: paymentId,
-          invoice_id: id,
-          customer_id: input.customerId,
-          idempotency_key: paymentKey,
-          purpose: 'invoice',
-          rail: rail.name,
-          status: 'pending',
-          amount: total.toFixed(digits),
-          currency: input.currency,
-          rail_ref: null,
-          failure_code: null,
-          failure_message: null,
-          created_at: now,
-        }
-      : null;
-    return {
-      id,
-      number: row.number,
-      status,
-      customerId: input.customerId,
-      subscriptionId: input.subscriptionId,
-      currency: input.currency,
-      total: total.toFixed(digits),
-      amountDue: total.toFixed(digits),
-      periodFrom: input.period.from.toISOString(),
-      periodTo: input.period.to.toISOString(),
-      creditsApplied: formatMoney(0, input.currency),
-      payment,
-    };
+    return store.transaction(async (tx) => {
+      const [row] = await sqlRows<{ id: string; number: string }>(
+        tx,
+        `with num as (
+           insert into billing_counters (name, value)
+           select 'invoice', 1 where not exists (select 1 from billing_invoices where idempotency_key = $1)
+           on conflict (name) do update set value = billing_counters.value + 1 returning value
+         ), inv as (
+           insert into billing_invoices (idempotency_key, id, customer_id, subscription_id, status, currency, period_from, period_to,
+             subtotal, tax_rate, tax, total, credits_applied, amount_due, rail, issued_at, due_at, paid_at, payment_attempts, metadata,
+             created_at, number)
+           select $1, $2, $3, $4, $5, $6, $7, $8, $9::numeric, $10::numeric, $11::numeric, $12::numeric, 0, $12::numeric, $13, $14, $15,
+             $16::timestamptz, $17::int, $18::jsonb, $14, 'INV-' || lpad(num.value::text, 6, '0') from num
+           on conflict (idempotency_key) do nothing returning id, number
+         )${linesCte}${payCte}
+         select id, number from inv`,
+        params,
+      );
+      if (!row) return null;
+      const payment: PaymentRow | null = charge
+        ? {
+            id: paymentId,
+            invoice_id: id,
+            customer_id: input.customerId,
+            idempotency_key: paymentKey,
+            purpose: 'invoice',
+            rail: rail.name,
+            status: 'pending',
+            amount: total.toFixed(digits),
+            currency: input.currency,
+            rail_ref: null,
+            failure_code: null,
+            failure_message: null,
+            created_at: now,
+          }
+        : null;
+      const created: Created = {
+        id,
+        number: row.number,
+        status,
+        customerId: input.customerId,
+        subscriptionId: input.subscriptionId,
+        currency: input.currency,
+        total: total.toFixed(digits),
+        amountDue: total.toFixed(digits),
+        periodFrom: input.period.from.toISOString(),
+        periodTo: input.period.to.toISOString(),
+        creditsApplied: formatMoney(0, input.currency),
+        payment,
+      };
+      // The same transaction: the invoice and its events commit together or not at all.
+      await enqueueIssued(tx, created);
+      return created;
+    });
   }
 
-  /** Events and the first charge after `createAndIssue`, without reading the invoice back. */
+  /**
+   * `invoice.issued` (and `invoice.paid` for an invoice with nothing to pay) with `tx`, the
+   * transaction that created the invoice, in that order: the outbox delivers them in it.
+   */
+  async function enqueueIssued(tx: Db, created: Created): Promise<void> {
+    if (created.status === 'draft') return;
+    const invoice = createdSummary(created);
+    await events.enqueue(tx, 'invoice.issued', { invoice });
+    if (created.status === 'paid') await events.enqueue(tx, 'invoice.paid', { invoice });
+  }
+
+  /** The mail and the first charge after `createAndIssue` (its events were written with it). */
   async function afterCreated(created: Created): Promise<void> {
     if (created.status === 'draft') return;
-    const { payment, creditsApplied, ...summaryOfInvoice } = created;
-    await events.emit('invoice.issued', { invoice: summaryOfInvoice });
-    await documentMails.invoiceIssued({ ...summaryOfInvoice, creditsApplied, dueAt: null }, payment !== null);
-    if (created.status === 'paid') await events.emit('invoice.paid', { invoice: summaryOfInvoice });
-    else if (payment) await sendCharge(created, payment);
+    const { payment, creditsApplied } = created;
+    await documentMails.invoiceIssued(
+      { ...createdSummary(created), creditsApplied, dueAt: null },
+      payment !== null,
+    );
+    if (created.status !== 'paid' && payment) await sendCharge(created, payment);
     if (new Decimal(creditsApplied).gt(0)) await autoRecharge(created.customerId, created.currency);
   }
 
@@ -465,17 +500,20 @@ export function createInvoices(
       `update billing_invoices set status = $2, number = $3, issued_at = $4, due_at = $5, paid_at = $6 where id = $1`,
       [id, zero ? 'paid' : 'issued', number, now, due, zero ? now : null],
     );
+    // With the change: a failed event write rolls the issue back (the invoice stays a draft).
+    const issued = summary(await mustLoad(id, tx));
+    await events.enqueue(tx, 'invoice.issued', { invoice: issued });
+    if (zero) await events.enqueue(tx, 'invoice.paid', { invoice: issued });
   }
 
+  /** The mail and the first charge after `issueIn` committed. */
   async function afterIssue(id: string): Promise<Invoice> {
     const invoice = await mustLoad(id);
-    await events.emit('invoice.issued', { invoice: summary(invoice) });
     await documentMails.invoiceIssued(
       invoice,
       invoice.status === 'issued' && rail.collection === 'automatic',
     );
-    if (invoice.status === 'paid') await events.emit('invoice.paid', { invoice: summary(invoice) });
-    else if (rail.collection === 'automatic') await collect(id);
+    if (invoice.status !== 'paid' && rail.collection === 'automatic') await collect(id);
     return (await load(id)) as Invoice;
   }
 
@@ -553,90 +591,94 @@ export function createInvoices(
         amount: p.total,
         currency: p.input.currency,
       }));
-    const rows = await sqlRows<{ id: string; number: string }>(
-      db,
-      `with v as (
-         select * from jsonb_to_recordset($1::jsonb) as v(ord int, key text, id text, customer_id text, subscription_id text,
-           status text, currency text, period_from timestamptz, period_to timestamptz, subtotal numeric, tax numeric, total numeric,
-           paid_at timestamptz, payment_attempts int, metadata jsonb)
-       ), fresh as (
-         select v.*, row_number() over (order by v.ord) as n, count(*) over () as k from v
-         where not exists (select 1 from billing_invoices i where i.idempotency_key = v.key)
-       ), num as (
-         insert into billing_counters (name, value) select 'invoice', k from fresh limit 1
-         on conflict (name) do update set value = billing_counters.value + excluded.value returning value
-       ), inv as (
-         insert into billing_invoices (idempotency_key, id, customer_id, subscription_id, status, currency, period_from, period_to,
-           subtotal, tax_rate, tax, total, credits_applied, amount_due, rail, issued_at, due_at, paid_at, payment_attempts, metadata,
-           created_at, number)
-         select f.key, f.id, f.customer_id, f.subscription_id, f.status, f.currency, f.period_from, f.period_to, f.subtotal,
-           $4::numeric, f.tax, f.total, 0, f.total, $5, $6, $7, f.paid_at, f.payment_attempts, f.metadata, $6,
-           'INV-' || lpad((num.value - f.k + f.n)::text, 6, '0')
-         from fresh f, num order by f.ord
-         on conflict (idempotency_key) do nothing returning id, number
-       ), lines as (
-         insert into billing_invoice_lines (invoice_id, position, key, kind, description, rate_card_key, feature_key, plan_key,
-           plan_version, period_from, period_to, quantity, unit_price, amount, tiers)
-         select l.* from jsonb_to_recordset($2::jsonb) as l(invoice_id text, position int, key text, kind text, description text,
-           rate_card_key text, feature_key text, plan_key text, plan_version int, period_from timestamptz, period_to timestamptz,
-           quantity numeric, unit_price numeric, amount numeric, tiers jsonb)
-         where l.invoice_id in (select id from inv)
-       ), pay as (
-         insert into billing_payments (id, invoice_id, customer_id, idempotency_key, purpose, rail, status, amount, currency, created_at, updated_at)
-         select p.id, p.invoice_id, p.customer_id, p.idempotency_key, 'invoice', $5, 'pending', p.amount, p.currency, $6, $6
-         from jsonb_to_recordset($3::jsonb) as p(id text, invoice_id text, customer_id text, idempotency_key text, amount numeric, currency text)
-         where p.invoice_id in (select id from inv)
-       )
-       select id, number from inv`,
-      [
-        JSON.stringify(invoices),
-        JSON.stringify(lines),
-        JSON.stringify(payments),
-        taxRate,
-        rail.name,
-        now,
-        new Date(now.getTime() + netDays * DAY),
-      ],
-    );
-    const numbers = new Map(rows.map((r) => [r.id, r.number]));
-    for (const p of prepared) {
-      const number = numbers.get(p.id);
-      out.set(
-        p.input.key,
-        number === undefined
-          ? null
-          : {
-              id: p.id,
-              number,
-              status: p.status,
-              customerId: p.input.customerId,
-              subscriptionId: p.input.subscriptionId,
-              currency: p.input.currency,
-              total: p.total,
-              amountDue: p.total,
-              periodFrom: p.input.period.from.toISOString(),
-              periodTo: p.input.period.to.toISOString(),
-              creditsApplied: formatMoney(0, p.input.currency),
-              payment: p.charge
-                ? {
-                    id: p.paymentId,
-                    invoice_id: p.id,
-                    customer_id: p.input.customerId,
-                    idempotency_key: p.paymentKey,
-                    purpose: 'invoice',
-                    rail: rail.name,
-                    status: 'pending',
-                    amount: p.total,
-                    currency: p.input.currency,
-                    rail_ref: null,
-                    failure_code: null,
-                    failure_message: null,
-                    created_at: now,
-                  }
-                : null,
-            },
+    // One transaction: the invoices and their events (in invoice order) commit together.
+    await store.transaction(async (tx) => {
+      const rows = await sqlRows<{ id: string; number: string }>(
+        tx,
+        `with v as (
+           select * from jsonb_to_recordset($1::jsonb) as v(ord int, key text, id text, customer_id text, subscription_id text,
+             status text, currency text, period_from timestamptz, period_to timestamptz, subtotal numeric, tax numeric, total numeric,
+             paid_at timestamptz, payment_attempts int, metadata jsonb)
+         ), fresh as (
+           select v.*, row_number() over (order by v.ord) as n, count(*) over () as k from v
+           where not exists (select 1 from billing_invoices i where i.idempotency_key = v.key)
+         ), num as (
+           insert into billing_counters (name, value) select 'invoice', k from fresh limit 1
+           on conflict (name) do update set value = billing_counters.value + excluded.value returning value
+         ), inv as (
+           insert into billing_invoices (idempotency_key, id, customer_id, subscription_id, status, currency, period_from, period_to,
+             subtotal, tax_rate, tax, total, credits_applied, amount_due, rail, issued_at, due_at, paid_at, payment_attempts, metadata,
+             created_at, number)
+           select f.key, f.id, f.customer_id, f.subscription_id, f.status, f.currency, f.period_from, f.period_to, f.subtotal,
+             $4::numeric, f.tax, f.total, 0, f.total, $5, $6, $7, f.paid_at, f.payment_attempts, f.metadata, $6,
+             'INV-' || lpad((num.value - f.k + f.n)::text, 6, '0')
+           from fresh f, num order by f.ord
+           on conflict (idempotency_key) do nothing returning id, number
+         ), lines as (
+           insert into billing_invoice_lines (invoice_id, position, key, kind, description, rate_card_key, feature_key, plan_key,
+             plan_version, period_from, period_to, quantity, unit_price, amount, tiers)
+           select l.* from jsonb_to_recordset($2::jsonb) as l(invoice_id text, position int, key text, kind text, description text,
+             rate_card_key text, feature_key text, plan_key text, plan_version int, period_from timestamptz, period_to timestamptz,
+             quantity numeric, unit_price numeric, amount numeric, tiers jsonb)
+           where l.invoice_id in (select id from inv)
+         ), pay as (
+           insert into billing_payments (id, invoice_id, customer_id, idempotency_key, purpose, rail, status, amount, currency, created_at, updated_at)
+           select p.id, p.invoice_id, p.customer_id, p.idempotency_key, 'invoice', $5, 'pending', p.amount, p.currency, $6, $6
+           from jsonb_to_recordset($3::jsonb) as p(id text, invoice_id text, customer_id text, idempotency_key text, amount numeric, currency text)
+           where p.invoice_id in (select id from inv)
+         )
+         select id, number from inv`,
+        [
+          JSON.stringify(invoices),
+          JSON.stringify(lines),
+          JSON.stringify(payments),
+          taxRate,
+          rail.name,
+          now,
+          new Date(now.getTime() + netDays * DAY),
+        ],
       );
-    }
+      const numbers = new Map(rows.map((r) => [r.id, r.number]));
+      for (const p of prepared) {
+        const number = numbers.get(p.id);
+        out.set(
+          p.input.key,
+          number === undefined
+            ? null
+            : {
+                id: p.id,
+                number,
+                status: p.status,
+                customerId: p.input.customerId,
+                subscriptionId: p.input.subscriptionId,
+                currency: p.input.currency,
+                total: p.total,
+                amountDue: p.total,
+                periodFrom: p.input.period.from.toISOString(),
+                periodTo: p.input.period.to.toISOString(),
+                creditsApplied: formatMoney(0, p.input.currency),
+                payment: p.charge
+                  ? {
+                      id: p.paymentId,
+                      invoice_id: p.id,
+                      customer_id: p.input.customerId,
+                      idempotency_key: p.paymentKey,
+                      purpose: 'invoice',
+                      rail: rail.name,
+                      status: 'pending',
+                      amount: p.total,
+                      currency: p.input.currency,
+                      rail_ref: null,
+                      failure_code: null,
+                      failure_message: null,
+                      created_at: now,
+                    }
+                  : null,
+              },
+        );
+      }
+      for (const created of out.values()) if (created) await enqueueIssued(tx, created);
+    });
     return out;
   }
 
@@ -667,12 +709,17 @@ export function createInvoices(
           ],
         );
       }
-      await events.enqueue?.(tx, 'invoice.paid', { invoice: paidSummary(paidRow) });
+      await events.enqueue(tx, 'invoice.paid', { invoice: paidSummary(paidRow) });
       return paidRow;
     });
     if (!row) return false;
-    await afterPaid(row, events.enqueue !== undefined);
+    await afterPaid(row);
     return true;
+  }
+
+  /** `invoice.paid` with `tx`, the transaction of the statement that paid the invoice. */
+  async function enqueuePaid(tx: Db, row: PaidRow): Promise<void> {
+    await events.enqueue(tx, 'invoice.paid', { invoice: paidSummary(row) });
   }
 
   function paidSummary(row: PaidRow) {
@@ -691,10 +738,9 @@ export function createInvoices(
     };
   }
 
-  /** `enqueued`: invoice.paid was already written with the change (settlePaid's transaction). */
-  async function afterPaid(row: PaidRow, enqueued = false): Promise<void> {
+  /** The receipt and a reactivation after an invoice was paid (its event was written with it). */
+  async function afterPaid(row: PaidRow): Promise<void> {
     const paid = paidSummary(row);
-    if (!enqueued) await events.emit('invoice.paid', { invoice: paid });
     await documentMails.paymentReceipt(paid, clock.now());
     // Only an invoice that had failed (or gone overdue) can be what holds a subscription back.
     if (row.first_failed_at && row.subscription_id)
@@ -727,22 +773,27 @@ export function createInvoices(
   }
 
   async function transition(id: string, to: InvoiceStatus, allowed: InvoiceStatus[]): Promise<Invoice> {
-    const changed = await sqlRows<{ id: string }>(
-      db,
-      `update billing_invoices set status = $2, voided_at = case when $2 = 'void' then $3 else voided_at end,
-         next_payment_attempt_at = null
-       where id = $1 and status = any($4::text[]) returning id`,
-      [id, to, clock.now(), allowed],
-    );
-    const invoice = await mustLoad(id);
-    if (changed.length === 0) {
+    const changed = await store.transaction(async (tx) => {
+      const rows = await sqlRows<{ id: string }>(
+        tx,
+        `update billing_invoices set status = $2, voided_at = case when $2 = 'void' then $3 else voided_at end,
+           next_payment_attempt_at = null
+         where id = $1 and status = any($4::text[]) returning id`,
+        [id, to, clock.now(), allowed],
+      );
+      if (rows.length === 0) return null;
+      const invoice = await mustLoad(id, tx);
+      await events.enqueue(tx, `invoice.${to}`, { invoice: summary(invoice) });
+      return invoice;
+    });
+    if (!changed) {
+      const invoice = await mustLoad(id);
       throw problems.conflict(
         `Invoice ${invoice.number ?? id} is ${invoice.status}; it cannot become ${to}.`,
       );
     }
-    await events.emit(`invoice.${to}`, { invoice: summary(invoice) });
-    if (to === 'void') await reactivateIfSettled(invoice);
-    return invoice;
+    if (to === 'void') await reactivateIfSettled(changed);
+    return changed;
   }
 
   return {
@@ -754,6 +805,7 @@ export function createInvoices(
     issueIn,
     afterIssue,
     settlePaid,
+    enqueuePaid,
     afterPaid,
     async list(filter: InvoiceFilter = {}): Promise<Invoice[]> {
       const rows = await listInvoiceRows(db, filter);

@@ -144,14 +144,19 @@ export interface UsagePort {
   ): Promise<TakeRateTotals>;
 }
 
-/** Events billing emits (delivered as outgoing webhooks by notify). */
+/**
+ * Events billing emits (delivered as outgoing webhooks by notify). Billing writes each event with
+ * `enqueue`, in the transaction of the change it reports, so the change and its event commit
+ * together or not at all; `emit` (its own transaction) is for events that report no stored change.
+ */
 export interface EventSink {
   emit(type: string, data: Record<string, unknown>): Promise<unknown>;
   /** Writes the event with `tx`, the transaction of the change it reports (notify's outbox). */
-  enqueue?(tx: Db, type: string, data: Record<string, unknown>): Promise<unknown>;
+  enqueue(tx: Db, type: string, data: Record<string, unknown>): Promise<unknown>;
 }
 
-export const noEvents: EventSink = { emit: async () => {} };
+/** For billing built without notify (tests, tools): events go nowhere. */
+export const noEvents: EventSink = { emit: async () => {}, enqueue: async () => {} };
 
 export type Db = Kysely<BaseDatabase>;
 

@@ -20,7 +20,8 @@ export interface BillingServiceOptions {
   usage: UsagePort;
   rail: PaymentRail;
   credits: CreditsService;
-  events?: EventSink;
+  /** Where billing writes its events; `noEvents` when built without notify. */
+  events: EventSink;
   /** Dunning emails to the customer's billing address (payment failed, suspended). */
   mail?: { send(message: { to: string; subject: string; text: string }): Promise<void> };
   /** Absolute signed URL of an invoice's PDF or page, for the mails that carry it. */

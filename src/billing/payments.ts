@@ -1,10 +1,9 @@
-import { problems } from '../http/problem.ts';
 import { newId } from '../util/ids.ts';
-import { Decimal, formatMoney, minorUnits } from '../util/money.ts';
+import { Decimal } from '../util/money.ts';
 import type { Checkout } from './checkout.ts';
 import type { BillingDeps } from './deps.ts';
 import type { Dunning } from './dunning.ts';
-import { type Invoices, PAID_RETURNING, type PaidRow, summary } from './invoices.ts';
+import { type Invoices, PAID_RETURNING, type PaidRow } from './invoices.ts';
 import { sqlRows } from './model.ts';
 import type { RailCustomers } from './rail-customers.ts';
 import type { RailEvent } from './rails/types.ts';
@@ -24,14 +23,17 @@ export type Payments = ReturnType<typeof createPayments>;
 export function createPayments(
   deps: Pick<BillingDeps, 'store' | 'db' | 'clock' | 'log' | 'rail' | 'credits' | 'events'>,
   parts: {
-    invoices: Pick<Invoices, 'mustLoad' | 'issueIn' | 'afterIssue' | 'settlePaid' | 'afterPaid'>;
+    invoices: Pick<
+      Invoices,
+      'mustLoad' | 'issueIn' | 'afterIssue' | 'settlePaid' | 'enqueuePaid' | 'afterPaid'
+    >;
     railCustomers: Pick<RailCustomers, 'ensureRailCustomer' | 'savePaymentMethod'>;
     dunning: Pick<Dunning, 'enterDunning'>;
     checkout: Pick<Checkout, 'undoCheckout' | 'afterPaymentMethod'>;
   },
 ) {
   const { store, db, clock, log, rail, credits, events } = deps;
-  const { mustLoad, issueIn, afterIssue, settlePaid, afterPaid } = parts.invoices;
+  const { mustLoad, issueIn, afterIssue, settlePaid, enqueuePaid, afterPaid } = parts.invoices;
   const { ensureRailCustomer, savePaymentMethod } = parts.railCustomers;
   const { enterDunning } = parts.dunning;
   const { undoCheckout, afterPaymentMethod } = parts.checkout;
@@ -69,7 +71,7 @@ export function createPayments(
   async function collect(invoiceId: string): Promise<PaymentRow | null> {
     const payment = await store.transaction(async (tx) => {
       const row = await invoiceRow(tx, invoiceId, true);
-      if (!row || row.status !== 'issued' || new Decimal(row.amount_due).lte(0)) return null;
+      if (row?.status !== 'issued' || new Decimal(row.amount_due).lte(0)) return null;
       const attempt = row.payment_attempts + 1;
       if (row.payment_url) {
         const [waiting] = await sqlRows<PaymentRow>(
@@ -184,30 +186,41 @@ export function createPayments(
   }
 
   async function paymentSucceeded(paymentId: string): Promise<void> {
-    const updated = await sqlRows<PaymentRow>(
-      db,
-      `update billing_payments set status = 'succeeded', updated_at = $2 where id = $1 and status = 'pending' returning ${PAYMENT_COLUMNS}`,
-      [paymentId, clock.now()],
-    );
-    const payment = updated[0];
+    // A top-up's payment, its credits and `credits.topped_up` commit together or not at all.
+    const payment = await store.transaction(async (tx) => {
+      const [updated] = await sqlRows<PaymentRow>(
+        tx,
+        `update billing_payments set status = 'succeeded', updated_at = $2 where id = $1 and status = 'pending' returning ${PAYMENT_COLUMNS}`,
+        [paymentId, clock.now()],
+      );
+      if (updated?.purpose !== 'topup') return updated;
+      await credits.grant({ ...topUpGrant(updated), db: tx });
+      await events.enqueue(tx, 'credits.topped_up', {
+        customerId: updated.customer_id,
+        amount: updated.amount,
+        currency: updated.currency,
+      });
+      return updated;
+    });
     if (!payment) return; // already processed (webhook retried)
     if (payment.purpose === 'topup') {
-      await credits.grant({
-        customerId: payment.customer_id,
-        currency: payment.currency,
-        amount: payment.amount,
-        kind: 'topup',
-        note: 'Top-up',
-        idempotencyKey: `topup:${payment.id}`,
-      });
-      await events.emit('credits.topped_up', {
-        customerId: payment.customer_id,
-        amount: payment.amount,
-        currency: payment.currency,
-      });
+      // Granting is idempotent by key: this finds the committed entry and tells every process
+      // (balance caches, the gateway's credits check) that the balance changed.
+      await credits.grant(topUpGrant(payment));
       return;
     }
     if (payment.invoice_id) await settlePaid(payment.invoice_id, { paymentId });
+  }
+
+  function topUpGrant(payment: PaymentRow) {
+    return {
+      customerId: payment.customer_id,
+      currency: payment.currency,
+      amount: payment.amount,
+      kind: 'topup' as const,
+      note: 'Top-up',
+      idempotencyKey: `topup:${payment.id}`,
+    };
   }
 
   async function paymentFailed(paymentId: string, code: string, message: string): Promise<void> {
@@ -220,7 +233,7 @@ export function createPayments(
     const payment = updated[0];
     if (!payment?.invoice_id) return;
     const row = await invoiceRow(db, payment.invoice_id);
-    if (!row || row.status !== 'issued') return;
+    if (row?.status !== 'issued') return;
     if (row.metadata && (row.metadata as { first?: boolean }).first === true && row.payment_attempts === 1) {
       await undoCheckout(row, code, message);
       return;
@@ -240,13 +253,15 @@ export function createPayments(
     idempotencyKey?: string;
   }): Promise<'done' | 'duplicate' | 'other'> {
     const now = clock.now();
-    const [result] = await sqlRows<{
-      fresh: number;
-      payment: { purpose: string } | null;
-      invoice: PaidRow | null;
-    }>(
-      db,
-      `with ev as (
+    // One transaction: the payment, its invoice paid and `invoice.paid` commit together.
+    const result = await store.transaction(async (tx) => {
+      const [confirmed] = await sqlRows<{
+        fresh: number;
+        payment: { purpose: string } | null;
+        invoice: PaidRow | null;
+      }>(
+        tx,
+        `with ev as (
          insert into billing_rail_events (rail, event_id, type) values ($1, $2, $3) on conflict do nothing returning event_id
        ), pay as (
          update billing_payments set status = 'succeeded', rail_ref = coalesce(rail_ref, $4), updated_at = $6
@@ -260,8 +275,11 @@ export function createPayments(
        )
        select (select count(*) from ev)::int as fresh, (select row_to_json(pay) from pay limit 1) as payment,
               (select row_to_json(inv) from inv limit 1) as invoice`,
-      [rail.name, event.id, event.type, event.railRef, event.idempotencyKey ?? null, now],
-    );
+        [rail.name, event.id, event.type, event.railRef, event.idempotencyKey ?? null, now],
+      );
+      if (confirmed?.invoice) await enqueuePaid(tx, confirmed.invoice);
+      return confirmed;
+    });
     if (!result || result.fresh === 0) return 'duplicate';
     if (!result.payment) {
       // Not a pending invoice payment: undo the dedupe row so the general path records it.
@@ -303,9 +321,11 @@ export function createPayments(
     }
     let results: { event_id: string; paid: boolean; invoice: PaidRow | null }[];
     try {
-      results = await sqlRows(
-        db,
-        `with e as (
+      // One transaction: the payments, their invoices paid and the `invoice.paid` events.
+      results = await store.transaction(async (tx) => {
+        const rows = await sqlRows<{ event_id: string; paid: boolean; invoice: PaidRow | null }>(
+          tx,
+          `with e as (
            select distinct on (event_id) * from jsonb_to_recordset($1::jsonb) as e(event_id text, type text, rail_ref text, key text)
          ), ev as (
            insert into billing_rail_events (rail, event_id, type) select $2, event_id, type from e on conflict do nothing returning event_id
@@ -321,19 +341,22 @@ export function createPayments(
          )
          select ev.event_id, pay.event_id is not null as paid, row_to_json(inv) as invoice
          from ev left join pay on pay.event_id = ev.event_id left join inv on inv.event_id = ev.event_id`,
-        [
-          JSON.stringify(
-            items.map((i) => ({
-              event_id: i.event.id,
-              type: i.event.type,
-              rail_ref: i.event.railRef,
-              key: i.event.idempotencyKey,
-            })),
-          ),
-          rail.name,
-          clock.now(),
-        ],
-      );
+          [
+            JSON.stringify(
+              items.map((i) => ({
+                event_id: i.event.id,
+                type: i.event.type,
+                rail_ref: i.event.railRef,
+                key: i.event.idempotencyKey,
+              })),
+            ),
+            rail.name,
+            clock.now(),
+          ],
+        );
+        for (const row of rows) if (row.invoice) await enqueuePaid(tx, row.invoice);
+        return rows;
+      });
     } catch (error) {
       for (const item of items) item.fail(error);
       return;

@@ -1,23 +1,15 @@
-import type { ResolvedConfig } from '../config/index.ts';
-import type { Store } from '../store/index.ts';
-import type { Clock } from '../util/clock.ts';
-import type { Logger } from '../util/log.ts';
 import { createCheckout } from './checkout.ts';
 import { createCreditNotes } from './credit-notes/service.ts';
-import type { CreditsService } from './credits.ts';
 import { type BillingDeps, customerMailer } from './deps.ts';
 import { createDiscounts } from './discounts/service.ts';
 import { createInvoiceDocuments } from './documents/index.ts';
-import type { InvoiceDocumentFormat } from './documents/links.ts';
 import { createDocumentMails } from './documents/mails.ts';
 import { createDunning } from './dunning.ts';
 import { createInvoices } from './invoices.ts';
-import { type EventSink, noEvents, type SubscriptionPort, type UsagePort } from './model.ts';
 import type { BillingServiceOptions } from './options.ts';
 import { createPayments } from './payments.ts';
 import { createPreview } from './preview.ts';
 import { createRailCustomers } from './rail-customers.ts';
-import type { PaymentRail } from './rails/types.ts';
 import { createBillingRun } from './run.ts';
 import { createTopUps } from './topups.ts';
 
@@ -51,7 +43,7 @@ export function createBillingService(options: BillingServiceOptions) {
     usage: options.usage,
     rail,
     credits,
-    events: options.events ?? noEvents,
+    events: options.events,
     taxRate: config.billing.taxRate ?? null,
     retryDays: options.retryDays ?? DEFAULT_RETRY_DAYS,
     netDays: options.netDays,

@@ -60,8 +60,12 @@ export async function openHarness(
   const subscriptions = createSubscriptionService({ store, changes, clock, catalog, customers });
   await catalog.sync(config);
   const events: Harness['events'] = [];
+  // Billing writes events with the change (`enqueue(tx, …)`); here they are only recorded.
   const sink: EventSink = {
     async emit(type, data) {
+      events.push({ type, data });
+    },
+    async enqueue(_tx, type, data) {
       events.push({ type, data });
     },
   };
