@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTollgate, type Tollgate } from '../../src/app.ts';
 import { createLogger } from '../../src/util/log.ts';
 import { catalogConfig } from '../entitlements/fixtures.ts';
+import { tempDataDir } from '../support/tollgate.ts';
 
 const TOKEN = 'admin-token-for-tests-0123456789';
 let tollgate: Tollgate;
@@ -12,7 +13,7 @@ beforeAll(async () => {
   tollgate = await startTollgate({
     config,
     database: ':memory:',
-    dataDir: '/tmp/tollgate-admin-test',
+    dataDir: tempDataDir('admin-test'),
     role: 'console',
     consolePort: 0,
     log: createLogger({ level: 'silent' }),

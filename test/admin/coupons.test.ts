@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTollgate, type Tollgate } from '../../src/app.ts';
 import { createLogger } from '../../src/util/log.ts';
 import { catalogConfig } from '../entitlements/fixtures.ts';
+import { tempDataDir } from '../support/tollgate.ts';
 
 /** Coupons and discounts through the admin API, as an operator uses them. */
 const TOKEN = 'admin-token-for-coupon-tests-0123456789';
@@ -13,7 +14,7 @@ beforeAll(async () => {
   tollgate = await startTollgate({
     config,
     database: ':memory:',
-    dataDir: '/tmp/tollgate-coupons-test',
+    dataDir: tempDataDir('coupons-test'),
     role: 'console',
     consolePort: 0,
     log: createLogger({ level: 'silent' }),

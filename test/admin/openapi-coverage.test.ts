@@ -2,6 +2,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startTollgate, type Tollgate } from '../../src/app.ts';
 import { createLogger } from '../../src/util/log.ts';
 import { catalogConfig } from '../entitlements/fixtures.ts';
+import { tempDataDir } from '../support/tollgate.ts';
 
 /**
  * Issue 13: every route under /api/admin is in /api/admin/openapi.json (21 were missing:
@@ -16,7 +17,7 @@ beforeAll(async () => {
   tollgate = await startTollgate({
     config,
     database: ':memory:',
-    dataDir: '/tmp/tollgate-admin-openapi-test',
+    dataDir: tempDataDir('admin-openapi-test'),
     role: 'console',
     consolePort: 0,
     log: createLogger({ level: 'silent' }),

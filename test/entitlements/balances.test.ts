@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTollgate, type Tollgate } from '../../src/app.ts';
 import { ManualClock } from '../../src/util/clock.ts';
 import { createLogger } from '../../src/util/log.ts';
+import { tempDataDir } from '../support/tollgate.ts';
 import { catalogConfig } from './fixtures.ts';
 
 let tollgate: Tollgate;
@@ -11,7 +12,7 @@ beforeAll(async () => {
   tollgate = await startTollgate({
     config: catalogConfig({ admin: { token: 'test-admin-token-0123456789' } }),
     database: ':memory:',
-    dataDir: '/tmp/tollgate-balances',
+    dataDir: tempDataDir('balances'),
     clock,
     role: 'console',
     consolePort: 0,

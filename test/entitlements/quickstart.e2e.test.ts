@@ -6,6 +6,7 @@ import { startTollgate, type Tollgate } from '../../src/app.ts';
 import { loadConfig } from '../../src/config/index.ts';
 import type { MeterReader } from '../../src/metering/query.ts';
 import { createLogger } from '../../src/util/log.ts';
+import { tempDataDir } from '../support/tollgate.ts';
 
 /**
  * The quickstart's own config and demo upstream, end to end. Free allows 100 req/min, so the
@@ -34,7 +35,7 @@ beforeAll(async () => {
   tollgate = await startTollgate({
     config,
     database: ':memory:',
-    dataDir: '/tmp/tollgate-e2e-quickstart',
+    dataDir: tempDataDir('e2e-quickstart'),
     gatewayPort: 0,
     consolePort: 0,
     log: createLogger({ level: 'silent' }),
