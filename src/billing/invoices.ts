@@ -738,8 +738,11 @@ export function createInvoices(
     };
   }
 
-  /** The receipt and a reactivation after an invoice was paid (its event was written with it). */
-  async function afterPaid(row: PaidRow): Promise<void> {
+  /**
+   * The receipt and a reactivation after an invoice was paid. Its `invoice.paid` was written with
+   * the change (`enqueuePaid`), always: `_enqueued` is what callers once said about that, and unused.
+   */
+  async function afterPaid(row: PaidRow, _enqueued = true): Promise<void> {
     const paid = paidSummary(row);
     await documentMails.paymentReceipt(paid, clock.now());
     // Only an invoice that had failed (or gone overdue) can be what holds a subscription back.
