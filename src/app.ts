@@ -1,5 +1,6 @@
 import type { Server } from 'node:http';
 import { type ServerType, serve } from '@hono/node-server';
+import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { Hono } from 'hono';
 import type { Registry } from 'prom-client';
 import type { BillingService } from './billing/index.ts';
@@ -44,8 +45,11 @@ export interface StartOptions extends BackendOptions {
   watchConfig?: string;
   /** Scale-out: serve /healthz, /readyz and /metrics on this port (gateway and worker roles have no console). */
   healthPort?: number;
-  /** Extra console routes, mounted before it listens (the CLI's `POST /api/admin/cli`). */
-  routes?: (consoleApp: Hono) => void;
+  /**
+   * Extra console routes, mounted before it listens (the CLI's `POST /api/admin/cli`); a route
+   * under /api/admin registers itself in `adminRegistry` so the admin OpenAPI document lists it.
+   */
+  routes?: (consoleApp: Hono, adminRegistry: OpenAPIHono['openAPIRegistry']) => void;
 }
 
 /** Everything the modules share. */
@@ -169,7 +173,7 @@ export async function startTollgate(options: StartOptions): Promise<Tollgate> {
       stopping.push(() => m.gateway.close());
     }
     if (role === 'all' || role === 'console') {
-      options.routes?.(r.consoleApp);
+      options.routes?.(r.consoleApp, r.adminRegistry);
       const host = config.console.host;
       const server = await listen(
         r.consoleApp,

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import pc from 'picocolors';
 import type { ApiKey } from '../keys/index.ts';
 import { withTollgate } from './context.ts';
+import { CliError } from './errors.ts';
 
 /** `tollgate keys create|list|roll|revoke`: the secret is printed once, at create and roll. */
 function statusColour(status: ApiKey['status']): string {
@@ -69,9 +70,24 @@ export function registerKeysCommands(program: Command): void {
         }
       }
       await withTollgate(command, async (tollgate) => {
+        const customerId = String(opts.customer);
+        const subscriptionId = typeof opts.subscription === 'string' ? opts.subscription : null;
+        // As POST /api/admin/keys checks: a key for nobody would pass the gateway's key check and
+        // meter usage that no invoice can ever carry.
+        if (!(await tollgate.customers.get(customerId)))
+          throw new CliError(
+            `No customer "${customerId}": nothing created. Create it first with \`tollgate customers create --id ${customerId} --name <name>\`, or see \`tollgate customers list\`.`,
+          );
+        if (subscriptionId !== null) {
+          const sub = await tollgate.subscriptions.get(subscriptionId);
+          if (!sub || sub.customerId !== customerId)
+            throw new CliError(
+              `No subscription "${subscriptionId}" for customer "${customerId}": nothing created.`,
+            );
+        }
         const created = await tollgate.keys.create({
-          customerId: String(opts.customer),
-          subscriptionId: typeof opts.subscription === 'string' ? opts.subscription : null,
+          customerId,
+          subscriptionId,
           name: typeof opts.name === 'string' ? opts.name : '',
           expiresAt,
           metadata,

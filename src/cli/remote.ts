@@ -98,6 +98,8 @@ export interface CliRouteDeps {
   tollgate: () => Tollgate | null;
   /** Builds a fresh `tollgate` program (./program.ts) writing to the given sinks, throwing instead of exiting. */
   createProgram: CreateProgram;
+  /** The admin OpenAPI document's registry: `POST /cli` is listed in /api/admin/openapi.json. */
+  adminRegistry?: OpenAPIHono['openAPIRegistry'];
 }
 
 const cliRoute = createRoute({
@@ -143,6 +145,7 @@ export function mountCliRoute(app: Hono, deps: CliRouteDeps): void {
       );
     },
   });
+  deps.adminRegistry?.registerPath(cliRoute);
   api.use('/cli', requireAdmin(deps.adminToken));
   api.use(
     '/cli',

@@ -68,11 +68,12 @@ export function registerServerCommands(program: Command, createProgram: CreatePr
         watchConfig: mode === 'dev' ? options.config : undefined,
         healthPort: scaleOut.healthPort,
         log,
-        routes: (app) =>
+        routes: (app, adminRegistry) =>
           mountCliRoute(app, {
             adminToken: resolveAdminToken(config, options.dataDir),
             tollgate: () => live,
             createProgram,
+            adminRegistry,
           }),
       });
       live = tollgate;

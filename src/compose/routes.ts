@@ -1,3 +1,4 @@
+import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { Hono } from 'hono';
 import { mountAdminApi } from '../admin/index.ts';
 import { billingAdminApi, mountBillingPublicRoutes } from '../billing/index.ts';
@@ -21,6 +22,8 @@ import type { StopList } from './stop-list.ts';
 /** Phase 3: the console listener's routes (portal, admin, metering, billing, notify, probes). */
 export interface Routes {
   readonly consoleApp: Hono;
+  /** Where /api/admin/openapi.json's paths are registered: routes mounted later add theirs here. */
+  readonly adminRegistry: OpenAPIHono['openAPIRegistry'];
   readonly portal: Portal;
   /** Every backend this process was given, for `/readyz` on the console and the health port. */
   readonly checks: () => Promise<Record<string, BackendStatus>>;
@@ -120,5 +123,5 @@ export function mountRoutes(
   // The hard spend cap set in the portal: the gateway answers 402 while it is reached.
   m.access.addCheck((customerId) => portal.checkSpendCap(customerId));
 
-  return { consoleApp, portal, checks };
+  return { consoleApp, adminRegistry: adminApi.openAPIRegistry, portal, checks };
 }

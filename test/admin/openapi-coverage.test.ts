@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startTollgate, type Tollgate } from '../../src/app.ts';
+import { createProgram } from '../../src/cli/program.ts';
+import { mountCliRoute } from '../../src/cli/remote.ts';
 import { createLogger } from '../../src/util/log.ts';
 import { catalogConfig } from '../entitlements/fixtures.ts';
 import { tempDataDir } from '../support/tollgate.ts';
@@ -21,6 +23,14 @@ beforeAll(async () => {
     role: 'console',
     consolePort: 0,
     log: createLogger({ level: 'silent' }),
+    // As `tollgate dev`/`start` mount it (src/cli/server.ts): the CLI's forwarding route.
+    routes: (app, adminRegistry) =>
+      mountCliRoute(app, {
+        adminToken: config.admin.token!,
+        tollgate: () => tollgate,
+        createProgram,
+        adminRegistry,
+      }),
   });
 }, 120_000);
 afterAll(async () => tollgate?.stop());
@@ -49,6 +59,9 @@ it('every route mounted under /api/admin is in the admin OpenAPI document', asyn
   // Billing's routes are among them (they were missing before).
   expect(mounted).toContain('GET /invoices/{id}');
   expect(mounted).toContain('POST /credits/{customerId}/grants');
+  // The CLI's forwarding route (issue 16), mounted by `tollgate dev`/`start`.
+  expect(mounted).toContain('POST /cli');
+  expect(documented).toContain('POST /cli');
   expect([...mounted].filter((route) => !documented.has(route) && !NOT_YET_CONVERTED.has(route))).toEqual([]);
 });
 

@@ -14,7 +14,6 @@ const base = [
   join(ROOT, 'examples/quickstart/tollgate.config.ts'),
   '--data-dir',
   dataDir,
-  'keys',
 ];
 
 async function tollgate(...args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
@@ -35,22 +34,32 @@ afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
 describe('tollgate keys (CLI)', () => {
   it('creates (secret shown once), lists and revokes with --json; refuses a bad expiry', {
-    timeout: 480_000,
+    timeout: 600_000,
   }, async () => {
-    const created = await tollgate('create', '--customer', 'cus_cli', '--name', 'ci', '--json');
+    // A key for a customer that does not exist is refused with a clear error, and nothing is created.
+    const unknown = await tollgate('keys', 'create', '--customer', 'cus_nobody', '--name', 'ci', '--json');
+    expect(unknown.code).not.toBe(0);
+    expect(unknown.stderr).toContain('No customer "cus_nobody": nothing created');
+    expect(unknown.stdout).not.toMatch(/tg_(test|live)_/);
+    expect(JSON.parse((await tollgate('keys', 'list', '--customer', 'cus_nobody', '--json')).stdout)).toEqual(
+      [],
+    );
+
+    expect((await tollgate('customers', 'create', '--id', 'cus_cli', '--name', 'CLI Co')).code).toBe(0);
+    const created = await tollgate('keys', 'create', '--customer', 'cus_cli', '--name', 'ci', '--json');
     expect(created.code).toBe(0);
     const key = JSON.parse(created.stdout);
     expect(key.secret).toMatch(/^tg_test_[0-9A-Za-z]{34}$/); // the quickstart takes sandbox payments
     expect(key).toMatchObject({ customerId: 'cus_cli', name: 'ci', status: 'active' });
 
-    const revoked = JSON.parse((await tollgate('revoke', key.id, '--json')).stdout);
+    const revoked = JSON.parse((await tollgate('keys', 'revoke', key.id, '--json')).stdout);
     expect(revoked.status).toBe('revoked');
 
-    const list = JSON.parse((await tollgate('list', '--customer', 'cus_cli', '--json')).stdout);
+    const list = JSON.parse((await tollgate('keys', 'list', '--customer', 'cus_cli', '--json')).stdout);
     expect(list.map((k: { id: string; status: string }) => [k.id, k.status])).toEqual([[key.id, 'revoked']]);
     expect(JSON.stringify(list)).not.toContain(key.secret);
 
-    const bad = await tollgate('create', '--customer', 'cus_cli', '--expires', 'tomorrow');
+    const bad = await tollgate('keys', 'create', '--customer', 'cus_cli', '--expires', 'tomorrow');
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toContain('--expires must be an ISO 8601 time');
   });
