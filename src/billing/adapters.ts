@@ -246,14 +246,20 @@ export function subscriptionPort(deps: {
     async cancel(id) {
       await subscriptions.cancel(id, { timing: 'now' });
     },
-    async subscribe(customerId, planKey) {
+    async subscribe(customerId, planKey, inTransaction) {
       const existing = await subscriptions.currentForCustomer(customerId);
+      // A plan change keeps its subscription: what must happen with it is done first, alone.
+      if (existing && inTransaction) await store.transaction((tx) => inTransaction(tx, existing.id));
       const sub =
         existing && existing.planKey === planKey
           ? existing
           : existing
             ? await subscriptions.changePlan(existing.id, { planKey, timing: 'now' })
-            : await subscriptions.subscribe({ customerId, planKey });
+            : await subscriptions.subscribe({
+                customerId,
+                planKey,
+                ...(inTransaction ? { inTransaction: (tx, created) => inTransaction(tx, created.id) } : {}),
+              });
       return toBilling(sub, await currencyOf(sub));
     },
   };

@@ -30,7 +30,7 @@ export function createCheckout(
     collect(invoiceId: string): Promise<PaymentRow | null>;
     resumeCollection(row: InvoiceRow): Promise<void>;
     /** Coupons entered at checkout: checked before paying, redeemed with the new subscription. */
-    discounts?: Pick<Discounts, 'check' | 'redeem'>;
+    discounts?: Pick<Discounts, 'check' | 'redeemIn'>;
     withDiscounts?: Preview['withDiscounts'];
   },
 ) {
@@ -115,16 +115,24 @@ export function createCheckout(
     let first: Invoice | null = null;
     if (metadata.planKey && subscriptions.subscribe) {
       const live = (await subscriptions.listForCustomer(customerId)).some((s) => s.status !== 'canceled');
-      const sub = await subscriptions.subscribe(customerId, metadata.planKey);
-      if (metadata.coupon && parts.discounts) {
-        await parts.discounts.redeem({
-          code: metadata.coupon,
-          customerId,
-          subscriptionId: sub.id,
-          currency: sub.currency,
-          again: true,
-        });
-      }
+      const { coupon } = metadata;
+      const currency = config.plans.find((p) => p.key === metadata.planKey)?.currency ?? 'USD';
+      const discounts = parts.discounts;
+      // The coupon is checked and counted in the transaction that creates the subscription: one
+      // used up since the quote (another customer took the last redemption) leaves nothing.
+      const redeem =
+        coupon && discounts
+          ? async (tx: Db, subscriptionId: string) => {
+              await discounts.redeemIn(tx, {
+                code: coupon,
+                customerId,
+                subscriptionId,
+                currency,
+                again: true,
+              });
+            }
+          : undefined;
+      const sub = await subscriptions.subscribe(customerId, metadata.planKey, redeem);
       // A new subscription pays its first in-advance fees now; a plan change is prorated by
       // second on the period's invoice instead (credit for the old plan, charge for the new).
       if (!live) first = await invoiceFirstPeriod(sub);

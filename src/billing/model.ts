@@ -115,8 +115,15 @@ export interface SubscriptionPort {
   suspend(subscriptionId: string): Promise<void>;
   reactivate(subscriptionId: string): Promise<void>;
   customer(customerId: string): Promise<BillingCustomer | null>;
-  /** Starts a subscription to a plan of the current config (portal checkout). */
-  subscribe?(customerId: string, planKey: string): Promise<BillingSubscription>;
+  /**
+   * Starts a subscription to a plan of the current config (portal checkout). `inTransaction`
+   * runs in the transaction that creates it (a coupon's redemption); its throw undoes it.
+   */
+  subscribe?(
+    customerId: string,
+    planKey: string,
+    inTransaction?: (tx: Db, subscriptionId: string) => Promise<void>,
+  ): Promise<BillingSubscription>;
   /** Ends a subscription now (a checkout whose first payment was declined). */
   cancel?(subscriptionId: string): Promise<void>;
 }

@@ -104,10 +104,15 @@ export function createIncludedCredits(deps: {
           : {}),
         ...(port.subscribe
           ? {
-              async subscribe(customerId: string, planKey: string) {
+              async subscribe(
+                customerId: string,
+                planKey: string,
+                inTransaction?: Parameters<NonNullable<SubscriptionPort['subscribe']>>[2],
+              ) {
                 const sub = await (port.subscribe as NonNullable<SubscriptionPort['subscribe']>)(
                   customerId,
                   planKey,
+                  inTransaction,
                 );
                 await grantFor([sub.id]);
                 return sub;

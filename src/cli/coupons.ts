@@ -9,7 +9,8 @@ import { withTollgate } from './context.ts';
  * `tollgate coupons create|list|archive|apply|remove`: coupons and discounts from the command
  * line, through the same billing service as the admin API (`/api/admin/coupons`).
  */
-function terms(c: Coupon): string {
+function terms(c: Coupon | null): string {
+  if (!c) return 'its coupon is no longer in the config';
   const off = c.percentOff ? `${c.percentOff}% off` : `${c.amountOff} ${c.currency} off`;
   const scope = c.rateCardKeys.length ? ` ${c.rateCardKeys.join(', ')}` : ' the invoice';
   const duration = c.duration === 'repeating' ? `for ${c.durationPeriods} periods` : c.duration;
@@ -78,7 +79,7 @@ export function registerCouponCommands(program: Command): void {
             terms(c),
             `${c.timesRedeemed}${c.maxRedemptions ? ` / ${c.maxRedemptions}` : ''}`,
             c.redeemBy ?? '—',
-            c.archivedAt ? 'archived' : 'active',
+            c.archived ? 'archived' : c.source === 'config' ? 'active (config)' : 'active',
           ]);
         }
         console.log(table.toString());

@@ -169,6 +169,8 @@ export async function buildModules(
     documentLink: (invoiceId, format) => `${consoleBase()}${invoiceLinks.sign(invoiceId, format)}`,
     onCreditsChange: (customerId) => void changes.publish({ topic: 'credits', id: customerId }),
   });
+  // A coupon code both in the config and in the store is a config error, refused at start.
+  await billing.discounts.assertConfigCodes(config);
   await billing.credits.refresh();
   changes.subscribe((change) => {
     if (change.topic === 'credits') void billing.credits.refresh(change.id === '*' ? undefined : change.id);

@@ -94,6 +94,45 @@ describe('config validation', () => {
     expect(paths).toContain('plans[0].rateCards[1].price.tiers[1].upTo');
   });
 
+  it('takes coupons in billing.coupons with the admin API fields, naming the path of each bad one', () => {
+    const coupons = [
+      { code: 'launch20', percentOff: '20', duration: 'repeating', durationPeriods: 3, maxRedemptions: 100 },
+      { code: 'LAUNCH20', percentOff: '10' },
+      { code: 'TEN', amountOff: '10.00' },
+      { code: 'REQ', percentOff: '5', rateCardKeys: ['requests', 'reqests'] },
+      { code: 'BIG', percentOff: 120 },
+      { code: 'REP', percentOff: '5', duration: 'repeating' },
+    ];
+    expect(issues({ ...base, billing: { coupons } })).toEqual([
+      { path: 'billing.coupons[2].currency', message: 'a fixed amount needs its currency' },
+      {
+        path: 'billing.coupons[4].percentOff',
+        message: 'Invalid input: expected string, received number',
+      },
+      {
+        path: 'billing.coupons[5].durationPeriods',
+        message: 'durationPeriods is required with duration "repeating", and only then',
+      },
+    ]);
+    const valid = coupons.slice(0, 4).map((c, i) => (i === 2 ? { ...c, currency: 'USD' } : c));
+    expect(issues({ ...base, billing: { coupons: valid } })).toEqual([
+      { path: 'billing.coupons[1].code', message: 'duplicate coupon code "LAUNCH20"' },
+      { path: 'billing.coupons[3].rateCardKeys[1]', message: 'no plan has a rate card "reqests"' },
+    ]);
+    const config = resolveConfig({ ...base, billing: { coupons: [valid[0]] } }, 'tollgate.config.ts', '/tmp');
+    expect(config.billing.coupons).toEqual([
+      {
+        code: 'LAUNCH20',
+        percentOff: '20',
+        duration: 'repeating',
+        durationPeriods: 3,
+        maxRedemptions: 100,
+        rateCardKeys: [],
+        archived: false,
+      },
+    ]);
+  });
+
   it('loads a TypeScript config file and reports a missing OpenAPI document', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tg-config-'));
     const file = join(dir, 'tollgate.config.ts');

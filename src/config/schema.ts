@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { configCouponSchema } from '../billing/discounts/model.ts';
 import { parseByteSize } from '../util/bytes.ts';
 import { isoDurationMs, parseIsoDuration, parseWindow } from '../util/duration.ts';
 import { JSON_PATH_PATTERN } from '../util/jsonpath.ts';
@@ -519,8 +520,14 @@ export const configSchema = z.strictObject({
         })
         .default([1, 3, 5]),
       pricing: fn<PricingHook>('pricing hook').optional(),
+      /**
+       * Coupon codes reviewed with the code: the admin API's coupon fields. Read from the live
+       * config (never copied to the store, nor editable through the API); redemptions are counted
+       * in the store. A code may not also be a coupon created through the admin API.
+       */
+      coupons: z.array(configCouponSchema).default([]),
     })
-    .default({ rail: 'sandbox', gracePeriodDays: 7, retryDays: [1, 3, 5] }),
+    .default({ rail: 'sandbox', gracePeriodDays: 7, retryDays: [1, 3, 5], coupons: [] }),
   notifications: z
     .strictObject({
       /**

@@ -130,6 +130,32 @@ export function validateReferences(config: ResolvedConfig): { path: string; mess
       }
     }
   });
+  issues.push(...couponIssues(config));
+  return issues;
+}
+
+/** Config coupons: one code once, and rate card keys some plan has (a typo would discount nothing). */
+function couponIssues(config: ResolvedConfig): { path: string; message: string }[] {
+  const issues: { path: string; message: string }[] = [];
+  const coupons = config.billing.coupons ?? [];
+  const cards = new Set(
+    config.plans.flatMap((p) =>
+      (p.phases ?? [{ rateCards: p.rateCards ?? [] }]).flatMap((ph) => ph.rateCards.map((rc) => rc.key)),
+    ),
+  );
+  const seen = new Set<string>();
+  coupons.forEach((c, i) => {
+    if (seen.has(c.code))
+      issues.push({ path: `billing.coupons[${i}].code`, message: `duplicate coupon code "${c.code}"` });
+    seen.add(c.code);
+    c.rateCardKeys.forEach((key, k) => {
+      if (!cards.has(key))
+        issues.push({
+          path: `billing.coupons[${i}].rateCardKeys[${k}]`,
+          message: `no plan has a rate card "${key}"`,
+        });
+    });
+  });
   return issues;
 }
 

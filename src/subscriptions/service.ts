@@ -51,6 +51,11 @@ export interface SubscribeInput {
   trial?: boolean;
   overrides?: ContractOverrides;
   metadata?: Record<string, unknown>;
+  /**
+   * Runs in the transaction that creates the subscription, which it undoes by throwing: checkout
+   * redeems its coupon here, so a coupon used up meanwhile leaves no subscription behind.
+   */
+  inTransaction?: (tx: Kysely<BaseDatabase>, subscription: Subscription) => Promise<void>;
 }
 
 export type ChangeTiming = 'now' | 'period_end';
@@ -503,6 +508,7 @@ export function createSubscriptionService(deps: SubscriptionDeps): SubscriptionS
         const created = toSubscription(row);
         await openSegment(tx, created, now, 'subscribe');
         await openPeriod(tx, created);
+        await input.inTransaction?.(trx, created);
         await deps.outbox?.(trx, [{ type: 'subscription.created', subscription: created }]);
         return created;
       });

@@ -117,12 +117,13 @@ describe('coupons and discounts billed end to end', () => {
     await expect(
       discounts.redeem({ code: 'ONLYONE', customerId: a.id, currency: 'USD' }),
     ).rejects.toMatchObject({
-      status: 400,
+      status: 409,
     });
     await expect(
       discounts.redeem({ code: 'ONLYONE', customerId: b.id, currency: 'USD' }),
     ).rejects.toMatchObject({
-      status: 400,
+      status: 409,
+      type: 'coupon-exhausted',
       detail: expect.stringContaining('redeemed the most times'),
     });
     await expect(discounts.redeem({ code: 'OLD', customerId: b.id, currency: 'USD' })).rejects.toMatchObject({

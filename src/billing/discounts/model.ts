@@ -24,19 +24,34 @@ export interface Coupon {
   maxRedemptions: number | null;
   redeemBy: string | null;
   timesRedeemed: number;
-  createdAt: string;
+  /** Null for a config coupon (it has no creation in the store). */
+  createdAt: string | null;
   archivedAt: string | null;
+  /** No new redemptions (archived through the admin API, or `archived: true` in the config). */
+  archived: boolean;
+  /**
+   * `config`: declared in tollgate.config.ts (`billing.coupons`), read from the live config and
+   * changed only there; `store`: created through the admin API or the CLI.
+   */
+  source: 'config' | 'store';
 }
 
-/** A coupon redeemed by a customer (for one subscription, or all of theirs). */
-export interface Discount {
+/** A coupon redeemed by a customer (for one subscription, or all of theirs), as stored. */
+export interface StoredDiscount {
   id: string;
   couponCode: string;
   customerId: string;
   subscriptionId: string | null;
   redeemedAt: string;
   removedAt: string | null;
-  coupon: Coupon;
+}
+
+/**
+ * A discount with its coupon's terms. The coupon is null when it was declared in the config and
+ * has since been taken out of it: the discount then applies no more.
+ */
+export interface Discount extends StoredDiscount {
+  coupon: Coupon | null;
 }
 
 const positiveDecimal = (what: string) =>
@@ -47,53 +62,78 @@ const positiveDecimal = (what: string) =>
       `${what} must be a decimal string above zero, e.g. "20"`,
     );
 
-export const couponInputSchema = z
-  .strictObject({
-    code: z
-      .string()
-      .regex(/^[A-Za-z0-9][A-Za-z0-9_-]{1,39}$/, 'use 2–40 letters, digits, "_" or "-" (e.g. "WELCOME20")')
-      .transform((c) => c.toUpperCase()),
-    name: z.string().min(1).max(100).optional(),
-    percentOff: positiveDecimal('percentOff')
-      .refine((v) => !isMoneyString(v) || Number(v) <= 100, 'percentOff is at most "100"')
-      .optional(),
-    amountOff: positiveDecimal('amountOff').optional(),
-    currency: z
-      .string()
-      .regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code such as "USD"')
-      .optional(),
-    duration: z.enum(['once', 'repeating', 'forever']).default('once'),
-    durationPeriods: z.number().int().positive().max(1200).optional(),
-    rateCardKeys: z.array(z.string().min(1).max(100)).max(50).default([]),
-    maxRedemptions: z.number().int().positive().optional(),
-    redeemBy: z.iso.datetime({ offset: true }).optional(),
-  })
-  .superRefine((c, ctx) => {
-    if ((c.percentOff === undefined) === (c.amountOff === undefined)) {
-      ctx.addIssue({ code: 'custom', path: ['percentOff'], message: 'give either percentOff or amountOff' });
-    }
-    if (c.amountOff !== undefined && !c.currency) {
-      ctx.addIssue({ code: 'custom', path: ['currency'], message: 'a fixed amount needs its currency' });
-    }
-    if (c.percentOff !== undefined && c.currency) {
-      ctx.addIssue({ code: 'custom', path: ['currency'], message: 'a percentage coupon has no currency' });
-    }
-    if ((c.duration === 'repeating') !== (c.durationPeriods !== undefined)) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['durationPeriods'],
-        message: 'durationPeriods is required with duration "repeating", and only then',
-      });
-    }
-  });
+/** A coupon's fields, as the admin API and the config (`billing.coupons`) both take them. */
+const couponFields = {
+  code: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9_-]{1,39}$/, 'use 2–40 letters, digits, "_" or "-" (e.g. "WELCOME20")')
+    .transform((c) => c.toUpperCase()),
+  name: z.string().min(1).max(100).optional(),
+  percentOff: positiveDecimal('percentOff')
+    .refine((v) => !isMoneyString(v) || Number(v) <= 100, 'percentOff is at most "100"')
+    .optional(),
+  amountOff: positiveDecimal('amountOff').optional(),
+  currency: z
+    .string()
+    .regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code such as "USD"')
+    .optional(),
+  duration: z.enum(['once', 'repeating', 'forever']).default('once'),
+  durationPeriods: z.number().int().positive().max(1200).optional(),
+  rateCardKeys: z.array(z.string().min(1).max(100)).max(50).default([]),
+  maxRedemptions: z.number().int().positive().optional(),
+  redeemBy: z.iso.datetime({ offset: true }).optional(),
+};
+
+type CouponFields = {
+  percentOff?: string;
+  amountOff?: string;
+  currency?: string;
+  duration: string;
+  durationPeriods?: number;
+};
+
+/** Rules across fields, each issue on the field to fix. */
+function couponRules(c: CouponFields, ctx: z.RefinementCtx): void {
+  if ((c.percentOff === undefined) === (c.amountOff === undefined)) {
+    ctx.addIssue({ code: 'custom', path: ['percentOff'], message: 'give either percentOff or amountOff' });
+  }
+  if (c.amountOff !== undefined && !c.currency) {
+    ctx.addIssue({ code: 'custom', path: ['currency'], message: 'a fixed amount needs its currency' });
+  }
+  if (c.percentOff !== undefined && c.currency) {
+    ctx.addIssue({ code: 'custom', path: ['currency'], message: 'a percentage coupon has no currency' });
+  }
+  if ((c.duration === 'repeating') !== (c.durationPeriods !== undefined)) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['durationPeriods'],
+      message: 'durationPeriods is required with duration "repeating", and only then',
+    });
+  }
+}
+
+export const couponInputSchema = z.strictObject(couponFields).superRefine(couponRules);
+
+/**
+ * A coupon declared in the config: the admin API's fields, and `archived` to stop new
+ * redemptions while the discounts already given run their course (taking the coupon out of the
+ * config ends them).
+ */
+export const configCouponSchema = z
+  .strictObject({ ...couponFields, archived: z.boolean().default(false) })
+  .superRefine(couponRules);
+
+export type ConfigCoupon = z.output<typeof configCouponSchema>;
 
 export type CouponInput = z.input<typeof couponInputSchema>;
 
 /** Why a coupon cannot be redeemed or created; the HTTP edge maps kinds to problems. */
+export type DiscountErrorKind = 'not_found' | 'conflict' | 'invalid' | 'exhausted';
+
 export class DiscountError extends Error {
-  readonly kind: 'not_found' | 'conflict' | 'invalid';
+  readonly kind: DiscountErrorKind;
   readonly field: string;
-  constructor(kind: 'not_found' | 'conflict' | 'invalid', message: string, field = 'code') {
+  constructor(kind: DiscountErrorKind, message: string, field = 'code') {
     super(message);
     this.kind = kind;
     this.field = field;

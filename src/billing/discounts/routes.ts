@@ -29,8 +29,12 @@ const CouponSchema = z
     maxRedemptions: z.number().int().nullable(),
     redeemBy: z.string().nullable(),
     timesRedeemed: z.number().int(),
-    createdAt: z.string(),
+    createdAt: z.string().nullable().openapi({ description: 'Null for a coupon declared in the config' }),
     archivedAt: z.string().nullable(),
+    archived: z.boolean(),
+    source: z
+      .enum(['config', 'store'])
+      .openapi({ description: '"config": declared in billing.coupons, changed only there' }),
   })
   .openapi('Coupon');
 
@@ -63,7 +67,9 @@ const DiscountSchema = z
     subscriptionId: z.string().nullable(),
     redeemedAt: z.string(),
     removedAt: z.string().nullable(),
-    coupon: CouponSchema,
+    coupon: CouponSchema.nullable().openapi({
+      description: 'Null when its coupon was taken out of the config (the discount applies no more)',
+    }),
   })
   .openapi('Discount');
 
@@ -100,6 +106,7 @@ export function discountRoutes(deps: {
       path: '/coupons',
       tags,
       summary: 'Create a coupon',
+      description: 'A code declared in the config (billing.coupons) is refused with 409.',
       request: { body: jsonBody(CouponCreate) },
       responses: { 201: ok(CouponSchema, 'Created'), ...problemResponses(400, 401, 409) },
     }),
@@ -135,9 +142,10 @@ export function discountRoutes(deps: {
       path: '/coupons/{code}/archive',
       tags,
       summary: 'Archive a coupon',
-      description: 'No new redemptions; discounts already given keep running their course.',
+      description:
+        'No new redemptions; discounts already given keep running their course. A coupon declared in the config is archived there (409 here).',
       request: { params: pathParam('code') },
-      responses: { 200: ok(CouponSchema, 'Archived'), ...problemResponses(401, 404) },
+      responses: { 200: ok(CouponSchema, 'Archived'), ...problemResponses(401, 404, 409) },
     }),
     async (c) => c.json(await discounts.archiveCoupon(c.req.valid('param').code), 200),
   );

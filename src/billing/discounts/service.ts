@@ -1,29 +1,54 @@
-import { problems } from '../../http/problem.ts';
+import type { Kysely } from 'kysely';
+import { ConfigError, type ResolvedConfig } from '../../config/index.ts';
+import { ProblemError, problems } from '../../http/problem.ts';
+import type { BaseDatabase } from '../../store/index.ts';
 import { newId } from '../../util/ids.ts';
 import { Decimal } from '../../util/money.ts';
 import type { BillingDeps } from '../deps.ts';
 import type { DiscountTerms } from './apply.ts';
-import { type Coupon, type CouponInput, couponInputSchema, type Discount, DiscountError } from './model.ts';
+import { configCoupons, couponSource } from './coupons.ts';
+import {
+  type Coupon,
+  type CouponInput,
+  couponInputSchema,
+  type Discount,
+  DiscountError,
+  type StoredDiscount,
+} from './model.ts';
 import {
   archiveCoupon,
+  countConfigRedemption,
   countRedemption,
-  couponByCode,
   discountById,
   discountsForPeriod,
   discountsOfCustomer,
   holdsCoupon,
   insertCoupon,
   insertDiscount,
-  listCoupons,
   moveDiscount,
   removeDiscount,
+  storedCodes,
 } from './repo.ts';
 
 /**
- * Coupons (created by an operator) and discounts (a coupon redeemed by a customer at checkout or
- * applied by an operator). Redemption checks the coupon and counts it in one transaction under
- * the coupon's row lock, so two customers racing for the last redemption cannot both get it.
+ * Coupons (declared in the config or created by an operator) and discounts (a coupon redeemed by
+ * a customer at checkout or applied by an operator). Redemption checks the coupon and counts it
+ * under the lock of its redemption count, in the caller's transaction when it has one (checkout
+ * redeems in the transaction that creates the subscription), so two customers racing for the last
+ * redemption cannot both get it, and the one refused leaves nothing behind.
  */
+export interface RedeemInput {
+  code: string;
+  customerId: string;
+  subscriptionId?: string | null;
+  currency: string;
+  /**
+   * Checkout: a customer whose earlier checkout with this code was undone (card declined)
+   * gets the same discount moved to the new subscription, not a refusal.
+   */
+  again?: boolean;
+}
+
 export interface Discounts {
   createCoupon(input: CouponInput): Promise<Coupon>;
   listCoupons(): Promise<Coupon[]>;
@@ -31,17 +56,9 @@ export interface Discounts {
   archiveCoupon(code: string): Promise<Coupon>;
   /** Whether a code can be redeemed now for an invoice in `currency` (portal checkout shows it before paying). */
   check(code: string, currency: string, customerId?: string): Promise<Coupon>;
-  redeem(input: {
-    code: string;
-    customerId: string;
-    subscriptionId?: string | null;
-    currency: string;
-    /**
-     * Checkout: a customer whose earlier checkout with this code was undone (card declined)
-     * gets the same discount moved to the new subscription, not a refusal.
-     */
-    again?: boolean;
-  }): Promise<Discount>;
+  redeem(input: RedeemInput): Promise<Discount>;
+  /** `redeem` inside the caller's transaction `tx`: its discount id (the refusal is a ProblemError). */
+  redeemIn(tx: Kysely<BaseDatabase>, input: RedeemInput): Promise<string>;
   listForCustomer(customerId: string): Promise<Discount[]>;
   remove(discountId: string): Promise<Discount>;
   /** The discounts a subscription's period gets, as the rating engine takes them. */
@@ -49,6 +66,8 @@ export interface Discounts {
     sub: { id: string; customerId: string; currency: string },
     period: { from: Date; to: Date },
   ): Promise<DiscountTerms[]>;
+  /** Refuses `config` (ConfigError naming the field) when one of its coupon codes is also a stored coupon. */
+  assertConfigCodes(config: Pick<ResolvedConfig, 'billing'>): Promise<void>;
 }
 
 /** Domain errors to problem+json, at the edge of the service. */
@@ -56,6 +75,13 @@ export function discountProblem(error: unknown): unknown {
   if (!(error instanceof DiscountError)) return error;
   if (error.kind === 'not_found') return problems.notFound(error.message);
   if (error.kind === 'conflict') return problems.conflict(error.message);
+  if (error.kind === 'exhausted')
+    return new ProblemError({
+      status: 409,
+      type: 'coupon-exhausted',
+      title: 'Coupon used up',
+      detail: error.message,
+    });
   return problems.validation(error.message, [{ path: error.field, message: error.message }]);
 }
 
@@ -70,11 +96,11 @@ function refusal(
   /** The customer already holds it (a checkout tried again): its redemption is counted. */
   held = false,
 ): DiscountError | null {
-  if (!coupon || coupon.archivedAt) return new DiscountError('not_found', `No coupon "${code}".`);
+  if (!coupon || coupon.archived) return new DiscountError('not_found', `No coupon "${code}".`);
   if (coupon.redeemBy && new Date(coupon.redeemBy) <= now)
     return new DiscountError('invalid', `Coupon "${code}" expired on ${coupon.redeemBy}.`);
   if (!held && coupon.maxRedemptions !== null && coupon.timesRedeemed >= coupon.maxRedemptions)
-    return new DiscountError('invalid', `Coupon "${code}" has been redeemed the most times it can be.`);
+    return new DiscountError('exhausted', `Coupon "${code}" has been redeemed the most times it can be.`);
   if (coupon.currency && coupon.currency !== currency)
     return new DiscountError(
       'invalid',
@@ -89,8 +115,9 @@ function inForce(coupon: Coupon, used: number): boolean {
   return used < (coupon.duration === 'once' ? 1 : (coupon.durationPeriods ?? 0));
 }
 
-export function createDiscounts(deps: Pick<BillingDeps, 'store' | 'db' | 'clock'>): Discounts {
-  const { store, db, clock } = deps;
+export function createDiscounts(deps: Pick<BillingDeps, 'store' | 'db' | 'clock' | 'config'>): Discounts {
+  const { store, db, clock, config } = deps;
+  const coupons = couponSource(() => config);
   const guard = async <T>(fn: () => Promise<T>): Promise<T> => {
     try {
       return await fn();
@@ -99,10 +126,56 @@ export function createDiscounts(deps: Pick<BillingDeps, 'store' | 'db' | 'clock'
     }
   };
   const mustCoupon = async (code: string) => {
-    const coupon = await couponByCode(db, normal(code));
+    const coupon = await coupons.find(db, normal(code));
     if (!coupon) throw new DiscountError('not_found', `No coupon "${normal(code)}".`);
     return coupon;
   };
+  const inConfig = (code: string) =>
+    new DiscountError(
+      'conflict',
+      `Coupon "${code}" is declared in the config (billing.coupons); change it there, not through the API.`,
+    );
+  /** Discounts with their coupons' terms (null: a config coupon taken out of the config). */
+  const withCoupons = async (stored: StoredDiscount[]): Promise<Discount[]> => {
+    const byCode = new Map<string, Coupon | null>();
+    for (const d of stored)
+      if (!byCode.has(d.couponCode)) byCode.set(d.couponCode, await coupons.find(db, d.couponCode));
+    return stored.map((d) => ({ ...d, coupon: byCode.get(d.couponCode) ?? null }));
+  };
+  const mustDiscount = async (id: string) => {
+    const stored = await discountById(db, id);
+    if (!stored) throw new DiscountError('not_found', `No discount ${id}.`, 'id');
+    const [discount] = await withCoupons([stored]);
+    return discount as Discount;
+  };
+
+  async function redeemIn(tx: Kysely<BaseDatabase>, input: RedeemInput): Promise<string> {
+    const code = normal(input.code);
+    const coupon = await coupons.find(tx, code, true);
+    const held = input.again ? await holdsCoupon(tx, code, input.customerId) : false;
+    const refused = refusal(coupon, code, clock.now(), input.currency, held);
+    if (refused) throw discountProblem(refused);
+    const discountId = newId('dsc');
+    const inserted = await insertDiscount(tx, {
+      id: discountId,
+      couponCode: code,
+      customerId: input.customerId,
+      subscriptionId: input.subscriptionId ?? null,
+      redeemedAt: clock.now(),
+    });
+    if (inserted) {
+      await (coupon?.source === 'config' ? countConfigRedemption(tx, code) : countRedemption(tx, code));
+      return discountId;
+    }
+    const earlier = input.again
+      ? await moveDiscount(tx, code, input.customerId, input.subscriptionId ?? null)
+      : null;
+    if (!earlier)
+      throw discountProblem(
+        new DiscountError('conflict', `This customer has already redeemed coupon "${code}".`),
+      );
+    return earlier;
+  }
 
   return {
     createCoupon: (input) =>
@@ -116,6 +189,7 @@ export function createDiscounts(deps: Pick<BillingDeps, 'store' | 'db' | 'clock'
           );
         }
         const c = parsed.data;
+        if (coupons.inConfig(c.code)) throw inConfig(c.code);
         const coupon = {
           code: c.code,
           name: c.name ?? `Coupon ${c.code}`,
@@ -133,69 +207,44 @@ export function createDiscounts(deps: Pick<BillingDeps, 'store' | 'db' | 'clock'
           throw new DiscountError('conflict', `Coupon "${c.code}" exists.`);
         return mustCoupon(c.code);
       }),
-    listCoupons: () => listCoupons(db),
+    listCoupons: () => coupons.list(db),
     getCoupon: (code) => guard(() => mustCoupon(code)),
     archiveCoupon: (code) =>
       guard(async () => {
+        if (coupons.inConfig(normal(code))) throw inConfig(normal(code));
         await mustCoupon(code);
         await archiveCoupon(db, normal(code), clock.now());
         return mustCoupon(code);
       }),
     check: (code, currency, customerId) =>
       guard(async () => {
-        const coupon = await couponByCode(db, normal(code));
+        const coupon = await coupons.find(db, normal(code));
         const held = customerId ? await holdsCoupon(db, normal(code), customerId) : false;
         const refused = refusal(coupon, normal(code), clock.now(), currency, held);
         if (refused) throw refused;
         return coupon as Coupon;
       }),
-    redeem: (input) =>
-      guard(async () => {
-        const code = normal(input.code);
-        const id = await store.transaction(async (tx) => {
-          const coupon = await couponByCode(tx, code, true);
-          const held = input.again ? await holdsCoupon(tx, code, input.customerId) : false;
-          const refused = refusal(coupon, code, clock.now(), input.currency, held);
-          if (refused) throw refused;
-          const discountId = newId('dsc');
-          const inserted = await insertDiscount(tx, {
-            id: discountId,
-            couponCode: code,
-            customerId: input.customerId,
-            subscriptionId: input.subscriptionId ?? null,
-            redeemedAt: clock.now(),
-          });
-          if (inserted) {
-            await countRedemption(tx, code);
-            return discountId;
-          }
-          const earlier = input.again
-            ? await moveDiscount(tx, code, input.customerId, input.subscriptionId ?? null)
-            : null;
-          if (!earlier)
-            throw new DiscountError('conflict', `This customer has already redeemed coupon "${code}".`);
-          return earlier;
-        });
-        return (await discountById(db, id)) as Discount;
-      }),
-    listForCustomer: (customerId) => discountsOfCustomer(db, customerId),
+    redeemIn,
+    redeem: async (input) => mustDiscount(await store.transaction((tx) => redeemIn(tx, input))),
+    listForCustomer: async (customerId) => withCoupons(await discountsOfCustomer(db, customerId)),
     remove: (discountId) =>
       guard(async () => {
-        if (!(await discountById(db, discountId)))
-          throw new DiscountError('not_found', `No discount ${discountId}.`, 'id');
+        await mustDiscount(discountId);
         await removeDiscount(db, discountId, clock.now());
-        return (await discountById(db, discountId)) as Discount;
+        return mustDiscount(discountId);
       }),
     async termsFor(sub, period) {
       const rows = await discountsForPeriod(db, sub.customerId, sub.id, period);
+      const withTerms = await withCoupons(rows.map((r) => r.discount));
       const terms: DiscountTerms[] = [];
-      for (const { discount, periodsUsed, givenThisPeriod } of rows) {
-        const { coupon } = discount;
-        if (!inForce(coupon, periodsUsed)) continue;
-        if (coupon.currency && coupon.currency !== sub.currency) continue; // refused at redemption
+      rows.forEach(({ periodsUsed, givenThisPeriod }, i) => {
+        const discount = withTerms[i];
+        const coupon = discount?.coupon;
+        if (!discount || !coupon || !inForce(coupon, periodsUsed)) return;
+        if (coupon.currency && coupon.currency !== sub.currency) return; // refused at redemption
         // A fixed amount is per period: what an earlier invoice of the period took is not given twice.
         const amountOff = coupon.amountOff ? new Decimal(coupon.amountOff).sub(givenThisPeriod) : null;
-        if (amountOff?.lte(0)) continue;
+        if (amountOff?.lte(0)) return;
         terms.push({
           id: discount.id,
           name: `Coupon ${coupon.code}`,
@@ -203,8 +252,28 @@ export function createDiscounts(deps: Pick<BillingDeps, 'store' | 'db' | 'clock'
           ...(amountOff ? { amountOff: amountOff.toString() } : {}),
           ...(coupon.rateCardKeys.length ? { rateCardKeys: coupon.rateCardKeys } : {}),
         });
-      }
+      });
       return terms;
+    },
+    async assertConfigCodes(next) {
+      const declared = configCoupons(next);
+      const both = new Set(
+        await storedCodes(
+          db,
+          declared.map((c) => c.code),
+        ),
+      );
+      const issues = declared.flatMap((c, i) =>
+        both.has(c.code)
+          ? [
+              {
+                path: `billing.coupons[${i}].code`,
+                message: `coupon "${c.code}" also exists in the store (created through the admin API or CLI); rename one of them`,
+              },
+            ]
+          : [],
+      );
+      if (issues.length > 0) throw new ConfigError('tollgate.config.ts', issues);
     },
   };
 }
