@@ -93,7 +93,10 @@ export async function openScaleOutBackends(options: ScaleOutOptions): Promise<Sc
   const { config, role, log } = options;
   const settings = config.scaleOut;
   const streamLimits = {
-    maxBytes: parseByteSize(settings.usageStreamLimits.maxBytes) ?? undefined,
+    maxBytes:
+      settings.usageStreamLimits.maxBytes === undefined
+        ? undefined
+        : (parseByteSize(settings.usageStreamLimits.maxBytes) ?? undefined),
     maxAgeMs: isoDurationMs(settings.usageStreamLimits.maxAge) ?? undefined,
     discard: settings.usageStreamLimits.discard,
   };

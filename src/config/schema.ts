@@ -621,14 +621,17 @@ export const configSchema = z.strictObject({
        */
       usageStreamLimits: z
         .strictObject({
-          /** Largest size on disk per replica: bytes, or a size such as "10GiB". */
+          /**
+           * Largest size on disk per replica: bytes, or a size such as "10GiB". Unset: 10 GiB, or
+           * less to fit the JetStream store (see src/metering/usage-stream-size.ts).
+           */
           maxBytes: z
             .union([z.number(), z.string()])
             .refine(
               (v) => parseByteSize(v) !== null,
               'must be a size such as "10GiB", "500MB" or a number of bytes',
             )
-            .default('10GiB'),
+            .optional(),
           /** How long events stay (their replay window): a fixed ISO 8601 duration such as "P7D". */
           maxAge: z
             .string()

@@ -7,12 +7,12 @@ import {
   type JsMsg,
   jetstream,
   jetstreamManager,
-  RetentionPolicy,
-  StorageType,
 } from '@nats-io/jetstream';
 import { connect, createInbox, headers, type Msg, type NatsConnection, nanos } from '@nats-io/transport-node';
 import type { Logger } from '../util/log.ts';
 import type { UsageEvent, UsageLog } from './events.ts';
+import { ensureUsageStream, type Resolved } from './usage-stream.ts';
+import type { StreamSize } from './usage-stream-size.ts';
 
 /**
  * Scale-out UsageLog: a NATS JetStream stream.
@@ -43,8 +43,9 @@ export interface JetStreamOptions {
   /** How long events stay in the stream (replay window). Default 7 days. */
   maxAgeMs?: number;
   /**
-   * Largest size of the stream on the server's disk (per replica). Default 10 GiB. The stream is
-   * a buffer in front of metering, not the record: see deploy/README.md for the disk budget.
+   * Largest size of the stream on the server's disk (per replica). Unset: chosen to fit the
+   * JetStream store (`usage-stream-size.ts`). The stream is a buffer in front of metering, not
+   * the record: see deploy/README.md for the disk budget.
    */
   maxBytes?: number;
   /**
@@ -67,20 +68,11 @@ export interface JetStreamUsageLogOptions extends JetStreamOptions {
 
 export interface JetStreamUsageLog extends UsageLog {
   readonly connected: boolean;
+  /** The usage stream's size limit and where it comes from (printed at start-up). */
+  readonly streamSize: StreamSize;
   /** Messages in the stream (for /metrics and tests). */
   streamInfo(): Promise<{ messages: number; lastSeq: number }>;
 }
-
-interface Resolved {
-  stream: string;
-  subject: string;
-  duplicateWindowMs: number;
-  maxAgeMs: number;
-  maxBytes: number;
-  discard: 'old' | 'new';
-}
-
-export const DEFAULT_USAGE_STREAM_MAX_BYTES = 10 * 1024 ** 3;
 
 function resolveOptions(options: JetStreamOptions): Resolved {
   const stream = options.stream ?? DEFAULT_USAGE_STREAM;
@@ -94,7 +86,7 @@ function resolveOptions(options: JetStreamOptions): Resolved {
     subject,
     duplicateWindowMs: options.duplicateWindowMs ?? 10 * 60_000,
     maxAgeMs: options.maxAgeMs ?? 7 * 24 * 3_600_000,
-    maxBytes: options.maxBytes ?? DEFAULT_USAGE_STREAM_MAX_BYTES,
+    maxBytes: options.maxBytes ?? null,
     discard: options.discard ?? 'old',
   };
 }
@@ -124,61 +116,6 @@ export async function connectNats(url: string, name: string, log?: Logger): Prom
     return nc;
   } catch (error) {
     throw new Error(`cannot connect to NATS at ${url}: ${(error as Error).message}`, { cause: error });
-  }
-}
-
-/**
- * Creates the stream if it does not exist (several processes may race: "already in use" is fine),
- * and brings the limits of an existing one (size, age, discard policy) to the configured values:
- * before these were settings, streams were created without a size limit, and a full disk hung
- * every response.
- */
-export async function ensureUsageStream(jsm: JetStreamManager, resolved: Resolved): Promise<void> {
-  try {
-    await applyStreamLimits(jsm, resolved);
-  } catch (error) {
-    // NATS reserves max_bytes up front: a limit larger than its file store is refused.
-    if (/insufficient (storage )?resources/i.test((error as Error).message)) {
-      throw new Error(
-        `NATS cannot reserve ${resolved.maxBytes} bytes for the usage stream "${resolved.stream}": lower scaleOut.usageStreamLimits.maxBytes or give JetStream more storage (${(error as Error).message})`,
-        { cause: error },
-      );
-    }
-    throw error;
-  }
-}
-
-async function applyStreamLimits(jsm: JetStreamManager, resolved: Resolved): Promise<void> {
-  const limits = {
-    max_age: nanos(resolved.maxAgeMs),
-    max_bytes: resolved.maxBytes,
-    discard: resolved.discard === 'new' ? DiscardPolicy.New : DiscardPolicy.Old,
-  };
-  try {
-    const info = await jsm.streams.info(resolved.stream);
-    const current = info.config;
-    if (
-      current.max_age !== limits.max_age ||
-      current.max_bytes !== limits.max_bytes ||
-      current.discard !== limits.discard
-    ) {
-      await jsm.streams.update(resolved.stream, { ...current, ...limits });
-    }
-    return;
-  } catch (error) {
-    if (!/not found/i.test((error as Error).message)) throw error;
-  }
-  try {
-    await jsm.streams.add({
-      name: resolved.stream,
-      subjects: [`${resolved.subject}.>`],
-      storage: StorageType.File,
-      retention: RetentionPolicy.Limits,
-      duplicate_window: nanos(resolved.duplicateWindowMs),
-      ...limits,
-    });
-  } catch (error) {
-    if (!/already in use|exists/i.test((error as Error).message)) throw error;
   }
 }
 
@@ -319,7 +256,7 @@ export async function openJetStreamUsageLog(options: JetStreamUsageLogOptions): 
   const appendTimeoutMs = options.appendTimeoutMs ?? 15_000;
   const nc = await connectNats(options.url, options.name ?? 'tollgate-gateway', options.log);
   const jsm = await jetstreamManager(nc);
-  await ensureUsageStream(jsm, resolved);
+  const streamSize = await ensureUsageStream(jsm, resolved, options.log);
   const publisher = new AckedPublisher(nc);
   const encoder = new TextEncoder();
 
@@ -353,6 +290,7 @@ export async function openJetStreamUsageLog(options: JetStreamUsageLogOptions): 
     get connected() {
       return !nc.isClosed() && !nc.isDraining() && nc.info !== undefined;
     },
+    streamSize,
     async append(events) {
       if (events.length === 1) return publishOne(events[0] as UsageEvent);
       await Promise.all(events.map(publishOne));
@@ -439,7 +377,7 @@ export async function startJetStreamConsumer(options: JetStreamConsumerOptions):
   const log = options.log;
   const nc = await connectNats(options.url, options.name ?? 'tollgate-worker', log);
   const jsm = await jetstreamManager(nc);
-  await ensureUsageStream(jsm, resolved);
+  await ensureUsageStream(jsm, resolved, log);
   await ensureUsageConsumer(jsm, resolved.stream, durable, resolved.subject);
   const js = jetstream(nc);
   const decoder = new TextDecoder();

@@ -25,3 +25,15 @@ export function parseByteSize(value: number | string): number | null {
   const bytes = Math.round(Number(m[1]) * unit);
   return Number.isSafeInteger(bytes) && bytes > 0 ? bytes : null;
 }
+
+/** A size for people: `10 GiB`, `320 MiB`, `1.5 GiB`, `900 B`. */
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
+  let value = bytes;
+  let unit = 0;
+  while (Math.abs(value) >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${Number.isInteger(value) ? value : value.toFixed(1)} ${units[unit]}`;
+}
