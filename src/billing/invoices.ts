@@ -417,11 +417,19 @@ export function createInvoices(
   async function afterCreated(created: Created): Promise<void> {
     if (created.status === 'draft') return;
     const { payment, creditsApplied } = created;
-    await documentMails.invoiceIssued(
-      { ...createdSummary(created), creditsApplied, dueAt: null },
-      payment !== null,
-    );
-    if (created.status !== 'paid' && payment) await sendCharge(created, payment);
+    const mail = () =>
+      documentMails.invoiceIssued(
+        { ...createdSummary(created), creditsApplied, dueAt: null },
+        payment !== null,
+      );
+    if (created.status !== 'paid' && payment && rail.paysByLink) {
+      // Charged first: a charge that became a pay link was mailed with it (dunning), one mail.
+      await sendCharge(created, payment);
+      if (!(await mustLoad(created.id)).paymentUrl) await mail();
+    } else {
+      await mail();
+      if (created.status !== 'paid' && payment) await sendCharge(created, payment);
+    }
     if (new Decimal(creditsApplied).gt(0)) await autoRecharge(created.customerId, created.currency);
   }
 

@@ -86,6 +86,7 @@ export function createPaddleRail(options: PaddleRailOptions): PaymentRail & { cl
   return {
     name: 'paddle',
     collection: 'automatic',
+    paysByLink: true,
     client: paddle,
     async createCustomer(input) {
       if (!input.email) {

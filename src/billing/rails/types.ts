@@ -97,6 +97,11 @@ export interface PaymentRail {
   readonly collection: 'automatic' | 'manual';
   /** Its payment events always carry our idempotency key (the rail reference can wait for them). */
   readonly confirmsByIdempotencyKey?: boolean;
+  /**
+   * A charge it cannot make by itself answers with a link where the customer pays (Paddle's
+   * renewals): the invoice is charged before it is mailed, and the mail with the link is the one.
+   */
+  readonly paysByLink?: boolean;
   createCustomer(input: RailCustomerInput): Promise<{ railCustomerId: string }>;
   checkout(input: CheckoutInput): Promise<CheckoutResult>;
   chargeInvoice(input: ChargeInput): Promise<ChargeResult>;
