@@ -1,10 +1,13 @@
-import type { Context, Hono } from 'hono';
-import { z } from 'zod';
+import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
+import type { Context } from 'hono';
+import { jsonBody, ok, pathParam } from '../../http/openapi.ts';
 import { problems } from '../../http/problem.ts';
 import type { Store } from '../../store/index.ts';
 import type { CustomerService } from '../../subscriptions/customers.ts';
 import type { Customer } from '../../subscriptions/model.ts';
 import type { CustomerSubjectStore } from '../customer-subjects.ts';
+import { meteringProblems, openMeterRoute } from './route.ts';
+import { CustomerCreateSchema, CustomerListSchema, CustomerSchema } from './schemas.ts';
 
 /**
  * OpenMeter's customers API (`/api/v1/customers`) over Tollgate's own customers: the same rows
@@ -12,17 +15,6 @@ import type { CustomerSubjectStore } from '../customer-subjects.ts';
  * customer id (a create with a key uses it as the id), and `usageAttribution.subjectKeys` are the
  * customer's subject keys: its id first (what the gateway meters under), then any others.
  */
-const customerBody = z.object({
-  name: z.string().min(1).max(200),
-  key: z.string().optional(),
-  description: z.string().optional(),
-  metadata: z.record(z.string(), z.string()).nullable().optional(),
-  primaryEmail: z.string().optional(),
-  currency: z.string().optional(),
-  usageAttribution: z.object({ subjectKeys: z.array(z.string().min(1).max(256)).max(100) }).optional(),
-  billingAddress: z.unknown().optional(),
-});
-
 async function bodyOf(c: Context) {
   let raw: unknown;
   try {
@@ -30,7 +22,7 @@ async function bodyOf(c: Context) {
   } catch {
     throw problems.badRequest('The body is not valid JSON.');
   }
-  const parsed = customerBody.safeParse(raw);
+  const parsed = CustomerCreateSchema.safeParse(raw);
   if (!parsed.success) {
     const errors = parsed.error.issues.map((i) => ({
       path: i.path.join('.') || '(body)',
@@ -41,8 +33,62 @@ async function bodyOf(c: Context) {
   return parsed.data;
 }
 
+const CustomerParam = pathParam('idOrKey');
+const tags = ['Customers'];
+
+const createCustomer = createRoute({
+  method: 'post',
+  path: '/customers',
+  tags,
+  summary: 'Create a customer',
+  request: { body: jsonBody(CustomerCreateSchema) },
+  responses: { 201: ok(CustomerSchema, 'Created'), ...meteringProblems(409) },
+});
+const getCustomer = createRoute({
+  method: 'get',
+  path: '/customers/{idOrKey}',
+  tags,
+  summary: 'Get a customer',
+  request: { params: CustomerParam },
+  responses: { 200: ok(CustomerSchema, 'The customer'), ...meteringProblems(404) },
+});
+const updateCustomer = createRoute({
+  method: 'put',
+  path: '/customers/{idOrKey}',
+  tags,
+  summary: 'Replace a customer',
+  request: { params: CustomerParam, body: jsonBody(CustomerCreateSchema) },
+  responses: { 200: ok(CustomerSchema, 'Updated'), ...meteringProblems(404, 409) },
+});
+const deleteCustomer = createRoute({
+  method: 'delete',
+  path: '/customers/{idOrKey}',
+  tags,
+  summary: 'Delete a customer',
+  request: { params: CustomerParam },
+  responses: { 204: { description: 'Deleted' }, ...meteringProblems(404, 409) },
+});
+const listCustomers = createRoute({
+  method: 'get',
+  path: '/customers',
+  tags,
+  summary: 'List customers',
+  description: 'Oldest first; deleted customers are not listed.',
+  request: {
+    query: z.object({
+      page: z.number().int().min(1).optional(),
+      pageSize: z.number().int().min(1).max(1000).optional().openapi({ description: 'Default 100' }),
+      key: z.string().optional(),
+      name: z.string().optional().openapi({ description: 'Case-insensitive substring' }),
+      primaryEmail: z.string().optional(),
+      subject: z.string().optional().openapi({ description: 'The customer that owns this subject key' }),
+    }),
+  },
+  responses: { 200: ok(CustomerListSchema, 'A page of customers'), ...meteringProblems() },
+});
+
 export function mountCustomerRoutes(
-  app: Hono,
+  app: OpenAPIHono,
   deps: { store: Store; customers: CustomerService; subjects: CustomerSubjectStore },
 ): void {
   const { customers, subjects, store } = deps;
@@ -59,7 +105,7 @@ export function mountCustomerRoutes(
     ...(customer.deletedAt ? { deletedAt: customer.deletedAt.toISOString() } : {}),
   });
 
-  app.post('/api/v1/customers', async (c) => {
+  openMeterRoute(app, createCustomer, async (c) => {
     const body = await bodyOf(c);
     // Checked first, so a refused create leaves no customer behind.
     if (body.usageAttribution) await subjects.assertAvailable(body.usageAttribution.subjectKeys, body.key);
@@ -74,12 +120,12 @@ export function mountCustomerRoutes(
     return c.json(await json(customer), 201);
   });
 
-  app.get('/api/v1/customers/:idOrKey', async (c) =>
-    c.json(await json(await customers.require(c.req.param('idOrKey')))),
+  openMeterRoute(app, getCustomer, async (c) =>
+    c.json(await json(await customers.require(c.req.param('idOrKey') ?? ''))),
   );
 
-  app.put('/api/v1/customers/:idOrKey', async (c) => {
-    const id = c.req.param('idOrKey');
+  openMeterRoute(app, updateCustomer, async (c) => {
+    const id = c.req.param('idOrKey') ?? '';
     const body = await bodyOf(c);
     await subjects.assertAvailable(body.usageAttribution?.subjectKeys ?? [], id);
     const customer = await customers.update(id, {
@@ -92,15 +138,15 @@ export function mountCustomerRoutes(
     return c.json(await json(customer));
   });
 
-  app.delete('/api/v1/customers/:idOrKey', async (c) => {
-    await customers.delete(c.req.param('idOrKey'));
+  openMeterRoute(app, deleteCustomer, async (c) => {
+    await customers.delete(c.req.param('idOrKey') ?? '');
     return c.body(null, 204);
   });
 
   // Paginated as OpenMeter's list: { items, page, pageSize, totalCount }; filters by key, name
   // (substring), primaryEmail and subject (the customer that owns the subject key). Deleted
   // customers are not listed (includeDeleted is not served: docs/openmeter.md).
-  app.get('/api/v1/customers', async (c) => {
+  openMeterRoute(app, listCustomers, async (c) => {
     const q = new URL(c.req.url).searchParams;
     const page = Number(q.get('page') ?? 1);
     const pageSize = Number(q.get('pageSize') ?? 100);

@@ -1,9 +1,12 @@
-import type { Hono } from 'hono';
+import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
+import { ok } from '../../http/openapi.ts';
 import { ProblemError, problems } from '../../http/problem.ts';
 import type { EventFilter, ListedEventRow } from '../repo.ts';
 import type { IngestService } from '../service.ts';
 import type { CustomerSubjects } from './customers.ts';
 import { parseDate } from './params.ts';
+import { meteringProblems, openMeterRoute } from './route.ts';
+import { EventSchema, IngestedEventSchema } from './schemas.ts';
 
 /** `POST /api/v1/events` (ingest) and `GET /api/v1/events` (list), as OpenMeter serves them. */
 const EVENT_TYPES = [
@@ -12,15 +15,66 @@ const EVENT_TYPES = [
   'application/json',
 ];
 
+const Batch = z.array(EventSchema);
+const tags = ['Events'];
+
+const ingestRoute = createRoute({
+  method: 'post',
+  path: '/events',
+  tags,
+  summary: 'Ingest events',
+  description:
+    'One CloudEvent, or a batch as a JSON array. Deduplicated on (source, id). `strict=true` refuses the whole batch when an event has no usable value for one of its meters.',
+  request: {
+    query: z.object({ strict: z.enum(['true', 'false']).optional() }),
+    body: {
+      required: true,
+      content: {
+        'application/cloudevents+json': { schema: EventSchema },
+        'application/cloudevents-batch+json': { schema: Batch },
+        'application/json': { schema: z.union([EventSchema, Batch]) },
+      },
+    },
+  },
+  responses: { 204: { description: 'Stored' }, ...meteringProblems() },
+});
+
+const listRoute = createRoute({
+  method: 'get',
+  path: '/events',
+  tags,
+  summary: 'List ingested events',
+  description: 'Newest first (by event time); for debugging.',
+  request: {
+    query: z.object({
+      limit: z.number().int().min(1).max(10_000).optional().openapi({ description: 'Default 100' }),
+      subject: z.string().optional(),
+      customerId: z
+        .array(z.string())
+        .optional()
+        .openapi({ description: "Events of these customers' subject keys" }),
+      id: z.string().optional().openapi({ description: 'Substring of the event id' }),
+      from: z
+        .string()
+        .optional()
+        .openapi({ format: 'date-time', description: 'Event time from (inclusive)' }),
+      to: z.string().optional().openapi({ format: 'date-time', description: 'Event time to (exclusive)' }),
+      ingestedAtFrom: z.string().optional().openapi({ format: 'date-time' }),
+      ingestedAtTo: z.string().optional().openapi({ format: 'date-time' }),
+    }),
+  },
+  responses: { 200: ok(z.array(IngestedEventSchema), 'Events, newest first'), ...meteringProblems() },
+});
+
 export function mountEventRoutes(
-  app: Hono,
+  app: OpenAPIHono,
   deps: {
     ingest: IngestService;
     listEvents: (filter: EventFilter) => Promise<ListedEventRow[]>;
     customers?: CustomerSubjects;
   },
 ): void {
-  app.post('/api/v1/events', async (c) => {
+  openMeterRoute(app, ingestRoute, async (c) => {
     const contentType = (c.req.header('content-type') ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
     if (!EVENT_TYPES.includes(contentType)) {
       // OpenMeter answers 400 "invalid content type: …" (openmeter/ingest/httpdriver/ingest.go and
@@ -64,7 +118,7 @@ export function mountEventRoutes(
 
   // OpenMeter's "list ingested events" (debugging): newest first, filtered by subject, customer,
   // id, event time and ingestion time.
-  app.get('/api/v1/events', async (c) => {
+  openMeterRoute(app, listRoute, async (c) => {
     const q = new URL(c.req.url).searchParams;
     const limit = Number(q.get('limit') ?? 100);
     if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) {

@@ -1,8 +1,8 @@
-import { z } from 'zod';
 import { problems } from '../../http/problem.ts';
-import { type StringFilter, stringFilterSchema } from '../filters.ts';
+import type { StringFilter } from '../filters.ts';
 import type { MeterQueryParams, MeterQueryResult, WindowSize } from '../query.ts';
 import { inTimeRange } from '../service.ts';
+import { MeterQueryRequestCheck } from './schemas.ts';
 
 /**
  * Meter query parameters as OpenMeter's clients send them: the query string of
@@ -109,24 +109,8 @@ export function queryParamsFrom(url: URL, meterSlug: string): HttpMeterQuery {
   });
 }
 
-const names = z.array(z.string().min(1).max(1000)).max(1000);
-
-/** OpenMeter's `MeterQueryRequest` (the POST form). */
-const queryBodySchema = z.strictObject({
-  clientId: z.string().optional(),
-  from: z.string().optional(),
-  to: z.string().optional(),
-  windowSize: z.enum(WINDOW_SIZES).optional(),
-  windowTimeZone: z.string().max(100).optional(),
-  subject: names.optional(),
-  filterCustomerId: names.optional(),
-  filterGroupBy: z.record(z.string(), names.min(1)).optional(),
-  advancedMeterGroupByFilters: z.record(z.string(), stringFilterSchema).optional(),
-  groupBy: names.optional(),
-});
-
 export function queryParamsFromBody(body: unknown, meterSlug: string): HttpMeterQuery {
-  const parsed = queryBodySchema.safeParse(body);
+  const parsed = MeterQueryRequestCheck.safeParse(body);
   if (!parsed.success) {
     const errors = parsed.error.issues.map((i) => ({
       path: i.path.join('.') || '(body)',

@@ -1,16 +1,71 @@
-import type { Context, Hono } from 'hono';
+import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
+import type { Context } from 'hono';
+import { jsonBody, ok, pathParam } from '../../http/openapi.ts';
 import { problems } from '../../http/problem.ts';
 import type { MeterRegistry } from '../meters.ts';
 import type { GroupByValuesParams, MeterReader } from '../query.ts';
 import type { CustomerSubjects } from './customers.ts';
 import { type HttpMeterQuery, parseDate, queryParamsFrom, queryParamsFromBody, resultCsv } from './params.ts';
+import { meteringProblems, openMeterRoute } from './route.ts';
+import { MeterQueryParamsSchema, MeterQueryRequestSchema, MeterQueryResultSchema } from './schemas.ts';
+
+const MeterParam = pathParam('idOrSlug');
+const tags = ['Meters'];
+/** JSON, or OpenMeter's CSV (query_csv.go) when the client accepts `text/csv`. */
+const queryAnswer = {
+  description: 'The meter values per window and group',
+  content: {
+    'application/json': { schema: MeterQueryResultSchema },
+    'text/csv': {
+      schema: z.string().openapi({
+        description:
+          'window_start, window_end, subject, customer_id, the group-by keys, value (six decimals)',
+      }),
+    },
+  },
+};
+
+const queryGet = createRoute({
+  method: 'get',
+  path: '/meters/{idOrSlug}/query',
+  tags,
+  summary: 'Query a meter',
+  request: { params: MeterParam, query: MeterQueryParamsSchema },
+  responses: { 200: queryAnswer, ...meteringProblems(404) },
+});
+
+const queryPost = createRoute({
+  method: 'post',
+  path: '/meters/{idOrSlug}/query',
+  tags,
+  summary: 'Query a meter (request in the body)',
+  request: { params: MeterParam, body: jsonBody(MeterQueryRequestSchema) },
+  responses: { 200: queryAnswer, ...meteringProblems(404) },
+});
+
+const groupByValues = createRoute({
+  method: 'get',
+  path: '/meters/{idOrSlug}/group-by/{groupByKey}/values',
+  tags,
+  summary: 'Values of a group-by key',
+  description: 'The distinct values in the period; without from and to, the last 24 hours.',
+  request: {
+    params: MeterParam.extend(pathParam('groupByKey').shape),
+    query: z.object({
+      from: z.string().optional().openapi({ format: 'date-time' }),
+      to: z.string().optional().openapi({ format: 'date-time' }),
+      search: z.string().optional().openapi({ description: 'Case-insensitive substring' }),
+    }),
+  },
+  responses: { 200: ok(z.array(z.string()), 'The values'), ...meteringProblems(404) },
+});
 
 /**
  * Meter queries: `GET` and `POST /api/v1/meters/{meter}/query` (JSON, or `text/csv` when the
  * client accepts it) and `GET /api/v1/meters/{meter}/group-by/{key}/values`.
  */
 export function mountQueryRoutes(
-  app: Hono,
+  app: OpenAPIHono,
   deps: {
     meters: MeterRegistry;
     reader: MeterReader;
@@ -50,12 +105,12 @@ export function mountQueryRoutes(
     return c.json(result);
   };
 
-  app.get('/api/v1/meters/:idOrSlug/query', async (c) => {
+  openMeterRoute(app, queryGet, async (c) => {
     const meter = meterOf(c);
     return answer(c, queryParamsFrom(new URL(c.req.url), meter.slug), meter.slug);
   });
 
-  app.post('/api/v1/meters/:idOrSlug/query', async (c) => {
+  openMeterRoute(app, queryPost, async (c) => {
     const meter = meterOf(c);
     let body: unknown;
     try {
@@ -66,7 +121,7 @@ export function mountQueryRoutes(
     return answer(c, queryParamsFromBody(body, meter.slug), meter.slug);
   });
 
-  app.get('/api/v1/meters/:idOrSlug/group-by/:groupByKey/values', async (c) => {
+  openMeterRoute(app, groupByValues, async (c) => {
     const meter = meterOf(c);
     const q = new URL(c.req.url).searchParams;
     let from = parseDate('from', q.get('from') ?? undefined);
@@ -77,7 +132,7 @@ export function mountQueryRoutes(
     return c.json(
       await deps.groupByValues({
         meterSlug: meter.slug,
-        groupByKey: c.req.param('groupByKey'),
+        groupByKey: c.req.param('groupByKey') ?? '',
         from,
         to,
         search,

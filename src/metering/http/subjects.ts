@@ -1,8 +1,10 @@
-import type { Hono } from 'hono';
-import { z } from 'zod';
+import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
+import { jsonBody, ok, pathParam } from '../../http/openapi.ts';
 import { problems } from '../../http/problem.ts';
 import type { Store } from '../../store/index.ts';
 import { newId } from '../../util/ids.ts';
+import { meteringProblems, openMeterRoute } from './route.ts';
+import { SubjectSchema, SubjectUpsertSchema } from './schemas.ts';
 
 /**
  * OpenMeter's subjects API (`/api/v1/subjects`): upsert (a batch), list, get by id or key, delete.
@@ -25,23 +27,12 @@ const subjectJson = (row: SubjectRow) => ({
   metadata: typeof row.metadata === 'string' ? JSON.parse(row.metadata) : (row.metadata ?? {}),
 });
 
-const upsertSchema = z
-  .array(
-    z.strictObject({
-      key: z.string().min(1).max(256),
-      displayName: z.string().max(256).nullable().optional(),
-      metadata: z.record(z.string(), z.unknown()).nullable().optional(),
-      currentPeriodStart: z.string().optional(),
-      currentPeriodEnd: z.string().optional(),
-      stripeCustomerId: z.string().nullable().optional(),
-    }),
-  )
-  .min(1)
-  .max(1000);
-
 const COLUMNS = 'key, id, display_name, metadata, created_at, updated_at';
 
-export function mountSubjectRoutes(app: Hono, deps: { store: Store }): void {
+const SubjectParam = pathParam('idOrKey');
+const tags = ['Subjects'];
+
+export function mountSubjectRoutes(app: OpenAPIHono, deps: { store: Store }): void {
   const { store } = deps;
   const find = async (idOrKey: string) => {
     const [row] = await store.query<SubjectRow>(
@@ -52,14 +43,22 @@ export function mountSubjectRoutes(app: Hono, deps: { store: Store }): void {
     return row;
   };
 
-  app.post('/api/v1/subjects', async (c) => {
+  const upsert = createRoute({
+    method: 'post',
+    path: '/subjects',
+    tags,
+    summary: 'Create or update subjects',
+    request: { body: jsonBody(SubjectUpsertSchema) },
+    responses: { 200: ok(z.array(SubjectSchema), 'The subjects as stored'), ...meteringProblems() },
+  });
+  openMeterRoute(app, upsert, async (c) => {
     let body: unknown;
     try {
       body = await c.req.json();
     } catch {
       throw problems.badRequest('The body is not valid JSON.');
     }
-    const parsed = upsertSchema.safeParse(body);
+    const parsed = SubjectUpsertSchema.safeParse(body);
     if (!parsed.success) {
       const errors = parsed.error.issues.map((i) => ({
         path: i.path.join('.') || '(body)',
@@ -80,7 +79,14 @@ export function mountSubjectRoutes(app: Hono, deps: { store: Store }): void {
     return c.json(rows.map(subjectJson));
   });
 
-  app.get('/api/v1/subjects', async (c) =>
+  const list = createRoute({
+    method: 'get',
+    path: '/subjects',
+    tags,
+    summary: 'List subjects',
+    responses: { 200: ok(z.array(SubjectSchema), 'Subjects by key'), ...meteringProblems() },
+  });
+  openMeterRoute(app, list, async (c) =>
     c.json(
       (
         await store.query<SubjectRow>(`select ${COLUMNS} from metering_subjects order by key limit 10000`)
@@ -88,10 +94,27 @@ export function mountSubjectRoutes(app: Hono, deps: { store: Store }): void {
     ),
   );
 
-  app.get('/api/v1/subjects/:idOrKey', async (c) => c.json(subjectJson(await find(c.req.param('idOrKey')))));
+  const get = createRoute({
+    method: 'get',
+    path: '/subjects/{idOrKey}',
+    tags,
+    summary: 'Get a subject',
+    request: { params: SubjectParam },
+    responses: { 200: ok(SubjectSchema, 'The subject'), ...meteringProblems(404) },
+  });
+  openMeterRoute(app, get, async (c) => c.json(subjectJson(await find(c.req.param('idOrKey') ?? ''))));
 
-  app.delete('/api/v1/subjects/:idOrKey', async (c) => {
-    const row = await find(c.req.param('idOrKey'));
+  const remove = createRoute({
+    method: 'delete',
+    path: '/subjects/{idOrKey}',
+    tags,
+    summary: 'Delete a subject',
+    description: 'Removes the record, not the usage metered under its key.',
+    request: { params: SubjectParam },
+    responses: { 204: { description: 'Deleted' }, ...meteringProblems(404) },
+  });
+  openMeterRoute(app, remove, async (c) => {
+    const row = await find(c.req.param('idOrKey') ?? '');
     await store.query('delete from metering_subjects where key = $1', [row.key]);
     return c.body(null, 204);
   });
