@@ -2,6 +2,7 @@ import type { CatalogService } from '../catalog/index.ts';
 import type { PriceConfig, RateCardConfig, ResolvedConfig } from '../config/index.ts';
 import { problems } from '../http/problem.ts';
 import type { MeterReader } from '../metering/query.ts';
+import { meterValueRows } from '../metering/subject-values.ts';
 import type { Store } from '../store/index.ts';
 import {
   applyOverrides,
@@ -332,8 +333,9 @@ export function meterUsagePort(
 
 /**
  * Σ clamp(rate × value + fee, min, max) over a customer's meter values in [from, to) (or every
- * customer's, `customerId` null), in one statement: only the chunks overlapping the period are
- * unpacked, and no event leaves the store. Totals per customer id.
+ * customer's, `customerId` null), in one statement: the values are read where they are stored
+ * (metering's meterValueRows: for one customer, its own value chunks) and no event leaves the
+ * store. Totals per customer id.
  */
 async function meterTransactions(
   db: Db,
@@ -343,17 +345,7 @@ async function meterTransactions(
   price: PercentagePrice,
   period: { from: Date; to: Date },
 ): Promise<Map<string, TakeRateTotals>> {
-  const params: unknown[] = [meterSlug, period.from, period.to, customerId];
-  const dims = Object.entries(filters).map(([k, v]) => {
-    params.push(k, v);
-    return ` and x.dims->>$${params.length - 1} = $${params.length}`;
-  });
-  const rows = `(select x.subject, x.time, x.value from usage_value_chunks c
-      cross join lateral json_to_recordset(c.vals::json)
-        as x(time timestamptz, subject text, value numeric, value_text text, dims jsonb)
-      where c.meter = (select key from metering_meters where slug = $1)
-        and c.max_time >= $2 and c.min_time < $3
-        and ($4::text is null or x.subject = $4) and x.time >= $2 and x.time < $3${dims.join('')}) tx`;
+  const { sql: rows, params } = meterValueRows(meterSlug, period, customerId, filters);
   const { sql, params: priceParams } = takeRateSql(rows, price, params.length + 1, true);
   const found = await sqlRows<TakeRateTotals & { subject: string }>(db, sql, [...params, ...priceParams]);
   return new Map(

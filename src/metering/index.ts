@@ -11,7 +11,9 @@ import type { Metering } from './metering.ts';
 import { openMeterRegistry } from './meters.ts';
 import { createMeterReader } from './reader.ts';
 import { listEvents } from './repo.ts';
-import { createIngestService } from './service.ts';
+import { createIngestService, type IngestService } from './service.ts';
+import { type SubjectCompaction, startSubjectCompaction } from './subject-compaction.ts';
+import { takeRateMeters } from './subject-values.ts';
 
 export type { UsageLogConsumer } from './consumer.ts';
 export { type CustomerSubjectStore, customerSubjectStore } from './customer-subjects.ts';
@@ -50,7 +52,8 @@ export interface StartMeteringOptions {
 export async function startMetering(options: StartMeteringOptions): Promise<Metering> {
   const { store, config, clock, log } = options;
   const meters = await openMeterRegistry(store, config.meters, log, { readOnly: false });
-  const ingest = createIngestService({ store, meters, clock, log });
+  const compaction = startSubjectCompaction({ store, meters, slugs: () => takeRateMeters(config), log });
+  const ingest = compacting(createIngestService({ store, meters, clock, log }), compaction);
   const admin = createMeterAdmin({ store, meters, log, changes: options.changes });
   const unsubscribe = options.changes?.subscribe((change) => {
     if (change.topic !== 'meters') return;
@@ -77,6 +80,7 @@ export async function startMetering(options: StartMeteringOptions): Promise<Mete
     admin,
     usageLog,
     consumer,
+    compaction,
     groupByValues: (params) => reader.groupByValues(params),
     listEvents: (filter) => listEvents(store, filter),
     lag: () => consumer?.lag() ?? 0,
@@ -108,6 +112,23 @@ export async function startMetering(options: StartMeteringOptions): Promise<Mete
         await consumer.stop();
       }
       await usageLog?.close();
+      await compaction.stop();
+    },
+  };
+}
+
+/** Every writer's stored events count towards the next subject compaction. */
+function compacting(ingest: IngestService, compaction: SubjectCompaction): IngestService {
+  const write: IngestService['write'] = async (events, options) => {
+    const result = await ingest.write(events, options);
+    compaction.stored(result.inserted);
+    return result;
+  };
+  return {
+    ...ingest,
+    write,
+    async writeBatch(events) {
+      await write(events);
     },
   };
 }

@@ -6,6 +6,7 @@ import type { LiveMeterRegistry } from './meters.ts';
 import type { GroupByValuesParams, MeterReader } from './query.ts';
 import type { EventFilter, ListedEventRow } from './repo.ts';
 import type { IngestService } from './service.ts';
+import type { SubjectCompaction } from './subject-compaction.ts';
 
 /**
  * Usage metering, as the rest of Tollgate sees it:
@@ -24,6 +25,8 @@ export interface Metering {
   readonly admin: MeterAdmin;
   readonly usageLog: EmbeddedUsageLog | null;
   readonly consumer: UsageLogConsumer | null;
+  /** Keeps the take-rate meters' values ordered by customer as they are stored (subject-values.ts). */
+  readonly compaction: SubjectCompaction;
   /** The distinct values of one group-by dimension (`GET /api/v1/meters/{m}/group-by/{k}/values`). */
   groupByValues(params: GroupByValuesParams): Promise<string[]>;
   /** Stored events, newest first (`GET /api/v1/events`). */

@@ -416,6 +416,7 @@ function finish(map: Map<string, Accumulator>): RollupDelta[] {
 
 export async function deleteMeterData(db: Executor, meterKey: number): Promise<void> {
   await run(db, 'delete from usage_value_chunks where meter = $1', [meterKey]);
+  await run(db, 'delete from usage_value_subject_chunks where meter = $1', [meterKey]);
   await run(db, 'delete from usage_rollups_minute where meter = $1', [meterKey]);
   await run(db, 'delete from usage_rollups_hour where meter = $1', [meterKey]);
   for (const table of ['usage_rollups_day', 'usage_rollups_hour_all']) {
