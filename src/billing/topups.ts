@@ -1,24 +1,31 @@
+import { sql } from 'kysely';
 import { problems } from '../http/problem.ts';
 import { newId } from '../util/ids.ts';
 import { Decimal, formatMoney } from '../util/money.ts';
+import { creditDb } from './credits/tables.ts';
 import type { BillingDeps } from './deps.ts';
-import { sqlRows } from './model.ts';
 import type { Payments } from './payments.ts';
 import type { RailCustomers } from './rail-customers.ts';
-import { PAYMENT_COLUMNS, type PaymentRow } from './repo.ts';
+import type { PaymentRow } from './repo.ts';
 
-/** Prepaid credits bought through the rail: top-ups and auto-recharge. */
+/**
+ * Prepaid credits bought through the rail: top-ups and auto-recharge. An automatic top-up's
+ * `credits.auto_recharged` event is written in the transaction that records the rail's answer
+ * to it (with the link to pay, where the rail needs the customer), so it is neither lost nor sent
+ * for a top-up that never reached the rail.
+ */
 
 export type TopUps = ReturnType<typeof createTopUps>;
 
 export function createTopUps(
-  deps: Pick<BillingDeps, 'db' | 'clock' | 'rail' | 'credits' | 'events' | 'mailCustomer'>,
+  deps: Pick<BillingDeps, 'store' | 'db' | 'clock' | 'rail' | 'credits' | 'events' | 'mailCustomer'>,
   parts: {
     railCustomers: Pick<RailCustomers, 'ensureRailCustomer'>;
     payments: Pick<Payments, 'paymentById' | 'paymentSucceeded' | 'paymentFailed'>;
   },
 ) {
-  const { db, clock, rail, credits, events, mailCustomer } = deps;
+  const { store, db, clock, rail, credits, events, mailCustomer } = deps;
+  const tables = creditDb(db);
   const { ensureRailCustomer } = parts.railCustomers;
   const { paymentById, paymentSucceeded, paymentFailed } = parts.payments;
 
@@ -31,15 +38,16 @@ export function createTopUps(
     if (!settings.autoRecharge) return false;
     const balance = new Decimal(await credits.balance(customerId, currency));
     if (balance.gte(settings.autoRecharge.threshold)) return false;
-    const [pending] = await sqlRows<{ n: number }>(
-      db,
-      `select count(*)::int as n from billing_payments where customer_id = $1 and purpose = 'topup' and status = 'pending'`,
-      [customerId],
-    );
-    if ((pending?.n ?? 0) > 0) return false;
+    const pending = await tables
+      .selectFrom('billing_payments')
+      .select('id')
+      .where('customer_id', '=', customerId)
+      .where('purpose', '=', 'topup')
+      .where('status', '=', 'pending')
+      .executeTakeFirst();
+    if (pending) return false;
     const { amount } = settings.autoRecharge;
-    const { paymentUrl } = await topUp(customerId, amount, currency);
-    await events.emit('credits.auto_recharged', { customerId, currency, amount, paymentUrl });
+    const { paymentUrl } = await topUp(customerId, amount, currency, { automatic: true });
     if (paymentUrl) {
       const [toPay, threshold] = [amount, settings.autoRecharge.threshold].map((v) =>
         formatMoney(v, currency),
@@ -66,24 +74,45 @@ export function createTopUps(
     customerId: string,
     amount: string,
     currency: string,
+    options: { automatic?: boolean } = {},
   ): Promise<{ payment: PaymentRow; paymentUrl: string | null }> {
     if (!new Decimal(amount).gt(0)) throw problems.badRequest('A top-up needs a positive amount.');
     const customer = await ensureRailCustomer(customerId);
-    const [payment] = await sqlRows<PaymentRow>(
-      db,
-      `insert into billing_payments (id, invoice_id, customer_id, idempotency_key, purpose, rail, status, amount, currency, created_at, updated_at)
-         values ($1, null, $2, $3, 'topup', $4, 'pending', $5, $6, $7, $7) returning ${PAYMENT_COLUMNS}`,
-      [
-        newId('pay'),
-        customerId,
-        newId('topup'),
-        rail.name,
-        formatMoney(amount, currency),
+    const now = clock.now();
+    const p = await tables
+      .insertInto('billing_payments')
+      .values({
+        id: newId('pay'),
+        invoice_id: null,
+        customer_id: customerId,
+        idempotency_key: newId('topup'),
+        purpose: 'topup',
+        rail: rail.name,
+        status: 'pending',
+        amount: formatMoney(amount, currency),
         currency,
-        clock.now(),
-      ],
-    );
-    const p = payment as PaymentRow;
+        rail_ref: null,
+        failure_code: null,
+        failure_message: null,
+        created_at: now,
+        updated_at: now,
+      })
+      .returning([
+        'id',
+        'invoice_id',
+        'customer_id',
+        'idempotency_key',
+        'purpose',
+        'rail',
+        'status',
+        sql<string>`cast(amount as text)`.as('amount'),
+        'currency',
+        'rail_ref',
+        'failure_code',
+        'failure_message',
+        'created_at',
+      ])
+      .executeTakeFirstOrThrow();
     const result = await rail.chargeInvoice({
       reference: p.id,
       railCustomerId: customer.rail_customer_id,
@@ -94,7 +123,23 @@ export function createTopUps(
       idempotencyKey: p.idempotency_key,
       metadata: { paymentId: p.id, purpose: 'topup' },
     });
-    await sqlRows(db, 'update billing_payments set rail_ref = $2 where id = $1', [p.id, result.railRef]);
+    const event = options.automatic
+      ? {
+          customerId,
+          currency,
+          amount: formatMoney(amount, currency),
+          paymentUrl: result.status === 'pending' ? (result.actionUrl ?? null) : null,
+        }
+      : null;
+    await store.transaction(async (tx) => {
+      await creditDb(tx)
+        .updateTable('billing_payments')
+        .set({ rail_ref: result.railRef })
+        .where('id', '=', p.id)
+        .execute();
+      if (event) await events.enqueue?.(tx, 'credits.auto_recharged', event);
+    });
+    if (event && !events.enqueue) await events.emit('credits.auto_recharged', event);
     if (result.status === 'succeeded') await paymentSucceeded(p.id);
     else if (result.status === 'failed')
       await paymentFailed(p.id, result.failureCode ?? 'failed', result.failureMessage ?? '');

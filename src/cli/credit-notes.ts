@@ -10,15 +10,18 @@ import { problems } from '../http/problem.ts';
 import { withTollgate } from './context.ts';
 
 /**
- * `tollgate invoices refund <invoice> [--amount]`, `tollgate invoices credit-note <invoice> …`
- * and `tollgate invoices credit-notes [--customer|--invoice]`: refunds and credit notes from the
- * command line, through the same billing service as the admin API.
+ * `tollgate invoices refund <invoice> [--amount]`, `tollgate invoices credit-note <invoice> …`,
+ * `tollgate invoices void-credit-note <credit note>` and `tollgate invoices credit-notes
+ * [--customer|--invoice]`: refunds and credit notes from the command line, through the same
+ * billing service as the admin API.
  */
 function printCreditNote(note: CreditNote): void {
+  const voided = note.status === 'void' ? ` ${pc.yellow('void')}` : '';
   console.log(
-    `${pc.green('✓')} ${pc.bold(note.number)} on ${note.invoiceNumber ?? note.invoiceId}: ${note.total} ${note.currency} (${note.reason.replace(/_/g, ' ')})`,
+    `${pc.green('✓')} ${pc.bold(note.number)} on ${note.invoiceNumber ?? note.invoiceId}: ${note.total} ${note.currency} (${note.reason.replace(/_/g, ' ')})${voided}`,
   );
   const parts = [
+    ['off the amount due', note.prePaymentAmount],
     ['refunded', note.refundAmount],
     ['customer credit', note.creditAmount],
     ['out of band', note.outOfBandAmount],
@@ -55,7 +58,7 @@ export function registerCreditNoteCommands(invoices: Command): void {
   invoices
     .command('credit-note <invoice>')
     .description(
-      'issue a credit note on a paid invoice (usage corrections, goodwill); the invoice is not changed',
+      'issue a credit note on an open or paid invoice (usage corrections, goodwill); on an open invoice it lowers the amount due; the invoice lines are not changed',
     )
     .requiredOption('--reason <reason>', CREDIT_NOTE_REASONS.join(' | '))
     .option(
@@ -63,7 +66,10 @@ export function registerCreditNoteCommands(invoices: Command): void {
       'invoice line number (or a description) and its amount before tax, e.g. 1:10.00',
     )
     .option('--amount <amount>', 'the total, tax included, instead of lines')
-    .option('--refund <amount>', 'of the total, refunded through the rail')
+    .option(
+      '--refund <amount>',
+      'of the total (less what it takes off the amount due), refunded through the rail',
+    )
     .option('--credit <amount>', 'of the total, added to the customer’s prepaid credits')
     .option('--out-of-band <amount>', 'of the total, settled outside Tollgate')
     .option('--memo <text>', 'shown on the credit note and in the mail to the customer')
@@ -103,6 +109,19 @@ export function registerCreditNoteCommands(invoices: Command): void {
       },
     );
   invoices
+    .command('void-credit-note <creditNote>')
+    .description(
+      "void a credit note (id or number) of an open invoice: the invoice's amount due goes back up",
+    )
+    .option('--json', 'print JSON')
+    .action(async (ref: string, options: { json?: boolean }, command: Command) => {
+      await withTollgate(command, async (tollgate) => {
+        const note = await tollgate.billing.creditNotes.void(ref);
+        if (options.json) console.log(JSON.stringify(note, null, 2));
+        else printCreditNote(note);
+      });
+    });
+  invoices
     .command('credit-notes')
     .description('list credit notes, newest first')
     .option('--customer <id>', 'only this customer')
@@ -115,17 +134,28 @@ export function registerCreditNoteCommands(invoices: Command): void {
         if (options.json) return console.log(JSON.stringify(notes, null, 2));
         if (notes.length === 0) return console.log(pc.dim('No credit notes.'));
         const table = new Table({
-          head: ['number', 'invoice', 'customer', 'reason', 'total', 'refunded', 'credit', 'issued'].map(
-            (h) => pc.bold(h),
-          ),
+          head: [
+            'number',
+            'status',
+            'invoice',
+            'customer',
+            'reason',
+            'total',
+            'off due',
+            'refunded',
+            'credit',
+            'issued',
+          ].map((h) => pc.bold(h)),
         });
         for (const n of notes) {
           table.push([
             n.number,
+            n.status,
             n.invoiceNumber ?? n.invoiceId,
             n.customerId,
             n.reason,
             { hAlign: 'right', content: `${n.total} ${n.currency}` },
+            { hAlign: 'right', content: n.prePaymentAmount },
             { hAlign: 'right', content: n.refundAmount },
             { hAlign: 'right', content: n.creditAmount },
             n.issuedAt.slice(0, 10),

@@ -20,6 +20,8 @@ let tollgate: Tollgate;
 // A folder of its own: runs of this file side by side (or one left over) never share a data dir.
 const dataDir = mkdtempSync(join(tmpdir(), 'tollgate-credit-notes-cli-'));
 let number: string;
+/** An invoice whose charge was declined: open, 30.00 due. */
+let openNumber: string;
 
 async function cli(...argv: string[]) {
   const res = await request(`${tollgate.consoleUrl}/api/admin/cli`, {
@@ -54,6 +56,16 @@ beforeAll(async () => {
   });
   await (tollgate.billing.rail as SandboxRail).drain();
   number = (await tollgate.billing.mustGet(invoice.id)).number as string;
+  const declined = await tollgate.customers.create({ name: 'CLI Open Org', email: 'open@cn.test' });
+  await tollgate.billing.attachCard(declined.id, '4000 0000 0000 0002');
+  const open = await tollgate.billing.createManualInvoice({
+    customerId: declined.id,
+    currency: 'USD',
+    lines: [{ description: 'Work', unitPrice: '30.00' }],
+    issue: true,
+  });
+  await (tollgate.billing.rail as SandboxRail).drain();
+  openNumber = (await tollgate.billing.mustGet(open.id)).number as string;
 }, 60_000);
 
 afterAll(async () => {
@@ -86,5 +98,23 @@ describe('tollgate invoices credit-note | refund | credit-notes', () => {
       ['5.00', '5.00'],
       ['10.00', '10.00'],
     ]);
+  });
+
+  it('takes a credit note off an open invoice and voids it (then refuses a second void)', async () => {
+    const note = await cli('invoices', 'credit-note', openNumber, '--reason', 'other', '--amount', '4.00');
+    expect(note.exitCode, JSON.stringify(note)).toBe(0);
+    expect(note.stdout).toContain('off the amount due 4.00');
+    const cn = /CN-\d{6}/.exec(note.stdout)?.[0] as string;
+    expect((await tollgate.billing.find(openNumber)).amountDue).toBe('26.00');
+    const voided = await cli('invoices', 'void-credit-note', cn);
+    expect(voided.exitCode, JSON.stringify(voided)).toBe(0);
+    expect(voided.stdout).toContain(`${cn} on ${openNumber}`);
+    expect(voided.stdout).toContain('void');
+    expect((await tollgate.billing.find(openNumber)).amountDue).toBe('30.00');
+    const again = await cli('invoices', 'void-credit-note', cn);
+    expect(again.exitCode).not.toBe(0);
+    expect(`${again.stdout}${again.stderr}`).toContain('void already');
+    const list = await cli('invoices', 'credit-notes', '--invoice', openNumber, '--json');
+    expect((JSON.parse(list.stdout) as { status: string }[]).map((n) => n.status)).toEqual(['void']);
   });
 });

@@ -313,3 +313,25 @@ describe('credit notes on an open invoice (admin API, PostgreSQL, sandbox rail)'
     expect(notes[0]?.voidedAt).toEqual(expect.any(String));
   });
 });
+
+describe('automatic top-ups (PostgreSQL, sandbox rail)', () => {
+  it('writes credits.auto_recharged once, with the rail answer that started the top-up', async () => {
+    const customer = await tollgate.customers.create({ name: 'Recharge Org', email: 'recharge@cn.test' });
+    await tollgate.billing.attachCard(customer.id, '4242 4242 4242 4242');
+    await tollgate.billing.credits.configure({
+      customerId: customer.id,
+      currency: 'USD',
+      autoRecharge: { threshold: '10.00', amount: '25.00' },
+    });
+    expect(await tollgate.billing.autoRecharge(customer.id, 'USD')).toBe(true);
+    await (tollgate.billing.rail as SandboxRail).drain();
+    const events = await sql(
+      `select payload from notify_messages where type = 'credits.auto_recharged' and payload::jsonb ->> 'customerId' = $1`,
+      [customer.id],
+    );
+    expect(events.map((e) => (typeof e.payload === 'string' ? JSON.parse(e.payload) : e.payload))).toEqual([
+      { customerId: customer.id, currency: 'USD', amount: '25.00', paymentUrl: null },
+    ]);
+    expect(await tollgate.billing.credits.balance(customer.id, 'USD')).toBe('25.00');
+  });
+});
