@@ -137,9 +137,8 @@ export function createTopUps(
         .set({ rail_ref: result.railRef })
         .where('id', '=', p.id)
         .execute();
-      if (event) await events.enqueue?.(tx, 'credits.auto_recharged', event);
+      if (event) await events.enqueue(tx, 'credits.auto_recharged', event);
     });
-    if (event && !events.enqueue) await events.emit('credits.auto_recharged', event);
     if (result.status === 'succeeded') await paymentSucceeded(p.id);
     else if (result.status === 'failed')
       await paymentFailed(p.id, result.failureCode ?? 'failed', result.failureMessage ?? '');

@@ -64,26 +64,12 @@ const noteEvent = (note: CreditNote) => {
   return rest;
 };
 
-type Event = [type: string, data: Record<string, unknown>];
-
 export function createCreditNotes(
   deps: Pick<BillingDeps, 'store' | 'db' | 'clock' | 'log' | 'rail' | 'credits' | 'events' | 'mailCustomer'>,
   /** An invoice a credit note paid (its amount due reached zero): what follows payment. */
   parts: { invoices?: Pick<Invoices, 'afterPaid'> } = {},
 ): CreditNotes {
   const { store, db, clock, log, rail, credits, events, mailCustomer } = deps;
-
-  /**
-   * Writes events with the transaction of their change (notify's outbox); a sink without an
-   * outbox gets them right after the commit, in order.
-   */
-  async function record(tx: Db, later: Event[], ...event: Event): Promise<void> {
-    if (events.enqueue) await events.enqueue(tx, ...event);
-    else later.push(event);
-  }
-  async function emitLater(later: Event[]): Promise<void> {
-    for (const event of later) await events.emit(...event);
-  }
 
   async function loadInvoice(tx: Db, invoiceId: string, lock: boolean) {
     const row = await invoiceRow(tx, invoiceId, lock);
@@ -104,7 +90,7 @@ export function createCreditNotes(
     }
   }
 
-  async function writeCreditNote(tx: Db, invoiceId: string, request: CreditNoteRequest, later: Event[]) {
+  async function writeCreditNote(tx: Db, invoiceId: string, request: CreditNoteRequest) {
     const { invoice } = await loadInvoice(tx, invoiceId, true);
     await refuseWhileCharging(tx, invoice);
     const plan = planCreditNote(invoice, await priorCredit(tx, invoice.id), request);
@@ -159,11 +145,11 @@ export function createCreditNotes(
     }
     const after = (await loadInvoice(tx, invoice.id, false)).invoice;
     const creditNote = (await creditNoteById(tx, id)) as CreditNote;
-    await record(tx, later, 'credit_note.issued', {
+    await events.enqueue(tx, 'credit_note.issued', {
       creditNote: noteEvent(creditNote),
       invoice: summary(after),
     });
-    if (paid) await record(tx, later, 'invoice.paid', { invoice: summary(after) });
+    if (paid) await events.enqueue(tx, 'invoice.paid', { invoice: summary(after) });
     return { id, invoice: after, refund, paid };
   }
 
@@ -176,11 +162,10 @@ export function createCreditNotes(
     const answer = await askRail(rail, refund.payment, refund.paidWith, (error) =>
       log.error({ err: error, paymentId: refund.payment.id }, 'refund failed at the rail'),
     );
-    const later: Event[] = [];
-    const payment = await store.transaction(async (tx) => {
+    return store.transaction(async (tx) => {
       const settled = await settleRefundPayment(tx, refund.payment.id, answer, clock.now());
       if (settled.status !== 'failed') {
-        await record(tx, later, 'invoice.refunded', {
+        await events.enqueue(tx, 'invoice.refunded', {
           invoice: summary(invoice),
           amount: settled.amount,
           creditNote: creditNoteNumber,
@@ -188,24 +173,20 @@ export function createCreditNotes(
       }
       return settled;
     });
-    await emitLater(later);
-    return payment;
   }
 
   async function issueWithPayment(
     invoiceId: string,
     request: CreditNoteRequest,
   ): Promise<{ creditNote: CreditNote; payment: PaymentRow | null }> {
-    const later: Event[] = [];
     const written = await store
-      .transaction((tx) => writeCreditNote(tx, invoiceId, request, later))
+      .transaction((tx) => writeCreditNote(tx, invoiceId, request))
       .catch((error: unknown) => {
         throw asProblem(error);
       });
-    await emitLater(later);
     const number = ((await creditNoteById(db, written.id)) as CreditNote).number;
     const payment = written.refund ? await sendRefund(written.invoice, number, written.refund) : null;
-    if (written.paid) await parts.invoices?.afterPaid(written.paid, true);
+    if (written.paid) await parts.invoices?.afterPaid(written.paid);
     const creditNote = (await creditNoteById(db, written.id)) as CreditNote;
     const mail = creditNoteMail(creditNote);
     await mailCustomer(creditNote.customerId, mail.subject, mail.text);
@@ -213,7 +194,6 @@ export function createCreditNotes(
   }
 
   async function voidNote(idOrNumber: string): Promise<CreditNote> {
-    const later: Event[] = [];
     const id = await store
       .transaction(async (tx) => {
         const locked = await lockCreditNote(tx, idOrNumber);
@@ -230,7 +210,7 @@ export function createCreditNotes(
         }
         const after = (await loadInvoice(tx, invoice.id, false)).invoice;
         const voided = (await creditNoteById(tx, note.id)) as CreditNote;
-        await record(tx, later, 'credit_note.voided', {
+        await events.enqueue(tx, 'credit_note.voided', {
           creditNote: noteEvent(voided),
           invoice: summary(after),
         });
@@ -239,7 +219,6 @@ export function createCreditNotes(
       .catch((error: unknown) => {
         throw asProblem(error);
       });
-    await emitLater(later);
     return (await creditNoteById(db, id)) as CreditNote;
   }
 
