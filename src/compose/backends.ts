@@ -44,6 +44,8 @@ export interface Backends {
   readonly adminToken: string;
   /** Whether usage goes through NATS JetStream rather than the embedded log. */
   readonly natsUsage: boolean;
+  /** Scale-out Redis, when given: console nodes share login attempt counts there. */
+  readonly redisUrl: string | null;
   /** Started by `tollgate dev`. */
   readonly dev: boolean;
 }
@@ -86,6 +88,7 @@ export async function openBackends(options: BackendOptions, stopping: StopList):
     dataDir,
     adminToken: resolveAdminToken(config, dataDir),
     natsUsage: !!options.nats,
+    redisUrl: options.redis ?? null,
     dev: options.dev ?? false,
   };
 }

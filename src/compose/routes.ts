@@ -8,6 +8,7 @@ import { createConsoleApp } from '../http/hono.ts';
 import { customerSubjectStore, mountMeteringRoutes } from '../metering/index.ts';
 import { mountNotifyRoutes, registerWebhookContract, webhookAdminApi } from '../notify/index.ts';
 import { createPortal, type Portal, type PortalPorts } from '../portal/index.ts';
+import { RedisLoginThrottle } from '../portal/login-throttle-redis.ts';
 import {
   billingPort,
   catalogPort,
@@ -107,6 +108,13 @@ export function mountRoutes(
     mail: m.mailer,
     webhooks: m.webhooks,
   };
+  // Scale-out: login attempts counted in Redis, shared by every console node.
+  const servesConsole = b.role === 'all' || b.role === 'console';
+  const throttle =
+    b.redisUrl === null || !servesConsole
+      ? undefined
+      : new RedisLoginThrottle({ url: b.redisUrl, prefix: config().scaleOut.redisKeyPrefix, log });
+  if (throttle !== undefined) stopping.push(async () => throttle.close());
   const portal = createPortal(consoleApp, {
     config,
     store,
@@ -115,6 +123,7 @@ export function mountRoutes(
     adminToken,
     ports,
     gatewayUrl,
+    throttle,
     // Budget evaluation is a job of phase 4 (one scheduler for every timer loop).
     evaluateEveryMs: 0,
     mode: b.dev ? 'dev' : 'start',

@@ -3,7 +3,7 @@ import { newId } from '../util/ids.ts';
 import type { Logger } from '../util/log.ts';
 import type { CustomersPort } from './dependencies.ts';
 import { AccountError } from './errors.ts';
-import { LoginThrottle } from './login-throttle.ts';
+import { type LoginAttempts, LoginThrottle } from './login-throttle.ts';
 import { DUMMY_HASH, hashPassword, needsRehash, verifyPassword } from './password-hash.ts';
 import { assertPasswordAllowed } from './password-policy.ts';
 import type { PortalMailer } from './portal-mailer.ts';
@@ -84,7 +84,7 @@ export interface AccountDeps {
   /** Builds absolute portal links for emails, e.g. `/reset?token=…`. */
   link(path: string): string;
   brandName: string;
-  throttle?: LoginThrottle;
+  throttle?: LoginAttempts;
   /** For mail sent after the answer (reset, invitation); never given the tokens. */
   log?: Logger;
 }
@@ -157,8 +157,9 @@ export function createAccountService(deps: AccountDeps): AccountService {
     },
 
     async login(input: { email: string; password: string; ip: string }) {
-      // Counted before anything awaits: parallel guesses cannot all pass the check.
-      const wait = throttle.attempt(input.email, input.ip, clock.now().getTime());
+      // Counted before the hash, in one step (synchronous in process, one script in Redis):
+      // parallel guesses cannot all pass the check.
+      const wait = await throttle.attempt(input.email, input.ip, clock.now().getTime());
       if (wait > 0) {
         throw new AccountError(
           'throttled',
@@ -169,7 +170,7 @@ export function createAccountService(deps: AccountDeps): AccountService {
       const user = await repo.userByEmail(input.email);
       const ok = await verifyPassword(input.password, user?.password_hash ?? DUMMY_HASH);
       if (!user || !ok) throw new AccountError('wrong-credentials', 'Email or password is wrong.');
-      throttle.succeeded(input.email, input.ip);
+      await throttle.succeeded(input.email, input.ip);
       // Hashes made at an older, cheaper cost are upgraded now that the password is known.
       if (needsRehash(user.password_hash))
         await repo.setPassword(user.id, await hashPassword(input.password));

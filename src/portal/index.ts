@@ -9,7 +9,7 @@ import { createAccountService } from './accounts.ts';
 import { mountAdminConsole } from './admin-console.ts';
 import { budgetService } from './budget.ts';
 import type { PortalPorts } from './dependencies.ts';
-import { LoginThrottle } from './login-throttle.ts';
+import { type LoginAttempts, LoginThrottle } from './login-throttle.ts';
 import { portalMailer } from './portal-mailer.ts';
 import { portalRepo } from './repo.ts';
 import { mountPortal } from './routes/index.ts';
@@ -36,7 +36,8 @@ export interface PortalOptions {
   evaluateEveryMs?: number;
   /** Fire budget alerts from this process (workers); false = only refresh spend caps (gateways). */
   evaluateAlerts?: boolean;
-  throttle?: LoginThrottle;
+  /** Default: counted in process; scale-out passes the Redis throttle shared by console nodes. */
+  throttle?: LoginAttempts;
   /** `dev` turns on the dev mailbox (when no SMTP server is configured); default `start`. */
   mode?: 'dev' | 'start';
 }

@@ -6,9 +6,18 @@
  * - per account and address (5): one client guessing one account;
  * - per account (10), over all addresses: a botnet guessing one account;
  * - per address (30), over all accounts: one client spraying a password over many accounts.
- * A correct password clears the account's counters. In process: each console node keeps its
- * own counts, so an attacker spreading over N nodes meets at most N times each limit.
+ * A correct password clears the account's counters. This class counts in process (embedded or
+ * single node); with scale-out Redis the console nodes share the counts
+ * (`login-throttle-redis.ts`), so spreading guesses over nodes gains nothing.
  */
+
+/** Counts login attempts: the in-process `LoginThrottle` or the shared `RedisLoginThrottle`. */
+export interface LoginAttempts {
+  /** Counts one attempt and answers 0, or answers the seconds to wait (counting nothing). */
+  attempt(account: string, address: string, now: number): number | Promise<number>;
+  /** The password was right. */
+  succeeded(account: string, address: string): void | Promise<void>;
+}
 export interface LoginLimits {
   perAccountAndAddress: number;
   perAccount: number;
@@ -25,7 +34,7 @@ export const DEFAULT_LOGIN_LIMITS: LoginLimits = {
 
 const MAX_KEYS = 100_000;
 
-export class LoginThrottle {
+export class LoginThrottle implements LoginAttempts {
   readonly #attempts = new Map<string, number[]>();
   readonly #limits: LoginLimits;
 
