@@ -1,9 +1,11 @@
+import { useQuery } from '@tanstack/react-query';
 import { useMemo, useState } from 'react';
 import { get, type KeyView } from '../api.ts';
+import { portalKey, usePortalQuery } from '../query.ts';
 import { Link } from '../router.tsx';
 import { secretOf } from '../secrets.ts';
 import { useSession } from '../session.tsx';
-import { CopyButton, Empty, ErrorNotice, Loading, useData } from '../ui.tsx';
+import { CopyButton, Empty, ErrorNotice, Loading } from '../ui.tsx';
 
 /** A renderer for the project's OpenAPI 3 document: operations by tag, parameters, schemas, curl. */
 type Json = Record<string, unknown>;
@@ -23,29 +25,9 @@ interface Operation {
 
 const METHODS = ['get', 'post', 'put', 'patch', 'delete'];
 
-/** A malformed %-escape in someone's document must not break the page: keep it as written. */
-function safeDecode(text: string): string {
-  try {
-    return decodeURIComponent(text);
-  } catch {
-    return text;
-  }
-}
-
-function resolveRef(doc: Json, value: unknown, depth = 0): Json {
-  if (!value || typeof value !== 'object') return {};
-  const ref = (value as Json).$ref;
-  if (typeof ref === 'string' && ref.startsWith('#/') && depth < 10) {
-    let node: unknown = doc;
-    // JSON Pointer (RFC 6901): percent-decoding of the URI fragment, then ~1 → "/" and ~0 → "~"
-    // (a path such as /v1/items is the key "~1v1~1items").
-    for (const raw of ref.slice(2).split('/')) {
-      const part = safeDecode(raw).replaceAll('~1', '/').replaceAll('~0', '~');
-      node = (node as Json | undefined)?.[part];
-    }
-    return resolveRef(doc, node, depth + 1);
-  }
-  return value as Json;
+/** A node of the dereferenced document (web/src/openapi-refs.ts) as an object; {} where absent. */
+function node(value: unknown): Json {
+  return value && typeof value === 'object' ? (value as Json) : {};
 }
 
 function operationsOf(doc: Json): Operation[] {
@@ -66,15 +48,10 @@ function operationsOf(doc: Json): Operation[] {
         tag: tags[0] ?? segment.replace(/[{}]/g, ''),
         summary: (op.summary as string | undefined) ?? '',
         description: (op.description as string | undefined) ?? '',
-        parameters: [...shared, ...((op.parameters as Json[] | undefined) ?? [])].map((p) =>
-          resolveRef(doc, p),
-        ),
-        requestBody: op.requestBody ? resolveRef(doc, op.requestBody) : null,
+        parameters: [...shared, ...((op.parameters as Json[] | undefined) ?? [])].map((p) => node(p)),
+        requestBody: op.requestBody ? node(op.requestBody) : null,
         responses: Object.fromEntries(
-          Object.entries((op.responses ?? {}) as Record<string, unknown>).map(([k, v]) => [
-            k,
-            resolveRef(doc, v),
-          ]),
+          Object.entries((op.responses ?? {}) as Record<string, unknown>).map(([k, v]) => [k, node(v)]),
         ),
         feature: (tollgate?.feature as string | undefined) ?? null,
       });
@@ -90,21 +67,19 @@ function typeOf(schema: Json): string {
   return (schema.type as string | undefined) ?? (schema.properties ? 'object' : 'any');
 }
 
-function Schema({ doc, schema, depth = 0 }: { doc: Json; schema: Json; depth?: number }) {
-  const s = resolveRef(doc, schema);
-  const props = (s.properties ?? (s.items && resolveRef(doc, s.items).properties)) as
-    | Record<string, Json>
-    | undefined;
+function Schema({ schema, depth = 0 }: { schema: Json; depth?: number }) {
+  const s = node(schema);
+  const props = (s.properties ?? (s.items && node(s.items).properties)) as Record<string, Json> | undefined;
   const required = new Set(
-    ((s.required ?? (s.items && resolveRef(doc, s.items).required)) as string[] | undefined) ?? [],
+    ((s.required ?? (s.items && node(s.items).required)) as string[] | undefined) ?? [],
   );
   if (!props || depth > 4) return <span className="type">{typeOf(s)}</span>;
   return (
     <div style={{ paddingLeft: depth ? '1rem' : 0 }}>
       {s.type === 'array' && <div className="type">array of</div>}
       {Object.entries(props).map(([name, raw]) => {
-        const p = resolveRef(doc, raw);
-        const nested = p.properties || (p.items && resolveRef(doc, p.items).properties);
+        const p = node(raw);
+        const nested = p.properties || (p.items && node(p.items).properties);
         return (
           <div key={name}>
             <div className="prop">
@@ -113,7 +88,7 @@ function Schema({ doc, schema, depth = 0 }: { doc: Json; schema: Json; depth?: n
               {required.has(name) && <span className="req">required</span>}
               {typeof p.description === 'string' && <span className="muted">{p.description}</span>}
             </div>
-            {nested ? <Schema doc={doc} schema={p} depth={depth + 1} /> : null}
+            {nested ? <Schema schema={p} depth={depth + 1} /> : null}
           </div>
         );
       })}
@@ -121,18 +96,18 @@ function Schema({ doc, schema, depth = 0 }: { doc: Json; schema: Json; depth?: n
   );
 }
 
-function example(doc: Json, schema: Json, depth = 0): unknown {
-  const s = resolveRef(doc, schema);
+function example(schema: Json, depth = 0): unknown {
+  const s = node(schema);
   if (s.example !== undefined) return s.example;
   if (Array.isArray(s.enum)) return s.enum[0];
   if (depth > 4) return null;
   if (s.type === 'object' || s.properties) {
     const out: Json = {};
     for (const [k, v] of Object.entries((s.properties ?? {}) as Record<string, Json>))
-      out[k] = example(doc, v, depth + 1);
+      out[k] = example(v, depth + 1);
     return out;
   }
-  if (s.type === 'array') return [example(doc, (s.items as Json | undefined) ?? {}, depth + 1)];
+  if (s.type === 'array') return [example((s.items as Json | undefined) ?? {}, depth + 1)];
   if (s.type === 'integer' || s.type === 'number') return 1;
   if (s.type === 'boolean') return false;
   return 'string';
@@ -144,13 +119,11 @@ function example(doc: Json, schema: Json, depth = 0): unknown {
  */
 const KEY_VARIABLE = '$API_KEY';
 
-function curlFor(doc: Json, op: Operation, base: string, key: string): string {
+function curlFor(op: Operation, base: string, key: string): string {
   let path = op.path;
   const query: string[] = [];
   for (const p of op.parameters) {
-    const ex = (p.example ??
-      resolveRef(doc, p.schema).example ??
-      (p.name === 'city' ? 'Paris' : '123')) as string;
+    const ex = (p.example ?? node(p.schema).example ?? (p.name === 'city' ? 'Paris' : '123')) as string;
     if (p.in === 'path') path = path.replace(`{${p.name}}`, encodeURIComponent(String(ex)));
     if (p.in === 'query' && p.required) query.push(`${p.name}=${encodeURIComponent(String(ex))}`);
   }
@@ -164,7 +137,7 @@ function curlFor(doc: Json, op: Operation, base: string, key: string): string {
   const content = (op.requestBody?.content ?? {}) as Record<string, Json>;
   if (content['application/json']) {
     lines.push(`  -H 'Content-Type: application/json'`);
-    const body = example(doc, (content['application/json'].schema as Json | undefined) ?? {});
+    const body = example((content['application/json'].schema as Json | undefined) ?? {});
     lines.push(`  -d '${JSON.stringify(body)}'`);
   } else if (Object.keys(content).length > 0) {
     lines.push(`  --data-binary @file`);
@@ -172,18 +145,8 @@ function curlFor(doc: Json, op: Operation, base: string, key: string): string {
   return lines.join(' \\\n');
 }
 
-function OperationCard({
-  doc,
-  op,
-  base,
-  apiKey,
-}: {
-  doc: Json;
-  op: Operation;
-  base: string;
-  apiKey: string;
-}) {
-  const curl = curlFor(doc, op, base, apiKey);
+function OperationCard({ op, base, apiKey }: { op: Operation; base: string; apiKey: string }) {
+  const curl = curlFor(op, base, apiKey);
   const content = (op.requestBody?.content ?? {}) as Record<string, Json>;
   return (
     <article className="card op" id={op.id} aria-labelledby={`${op.id}-title`}>
@@ -220,7 +183,7 @@ function OperationCard({
                       ) : null}
                     </td>
                     <td>{String(p.in)}</td>
-                    <td className="mono">{typeOf(resolveRef(doc, p.schema))}</td>
+                    <td className="mono">{typeOf(node(p.schema))}</td>
                     <td className="muted">{String(p.description ?? '')}</td>
                   </tr>
                 ))}
@@ -237,11 +200,7 @@ function OperationCard({
               <div className="muted" style={{ marginBottom: '.35rem' }}>
                 {type}
               </div>
-              {media.schema ? (
-                <Schema doc={doc} schema={media.schema as Json} />
-              ) : (
-                <span className="type">binary</span>
-              )}
+              {media.schema ? <Schema schema={media.schema as Json} /> : <span className="type">binary</span>}
             </div>
           ))}
         </>
@@ -256,7 +215,7 @@ function OperationCard({
                 <strong>{code}</strong>
                 <span className="muted">{String(response.description ?? '')}</span>
               </div>
-              {media?.[1].schema ? <Schema doc={doc} schema={media[1].schema as Json} /> : null}
+              {media?.[1].schema ? <Schema schema={media[1].schema as Json} /> : null}
             </div>
           );
         })}
@@ -274,11 +233,15 @@ function OperationCard({
 
 export function Docs() {
   const { config, me } = useSession();
-  const docData = useData(() => get<Json>('/openapi'), []);
-  const keysData = useData(
-    () => (me && config?.services.keys ? get<{ keys: KeyView[] }>('/keys') : Promise.resolve({ keys: [] })),
-    [me?.user.id],
-  );
+  const docData = useQuery({
+    queryKey: portalKey('/openapi', 'dereferenced'),
+    // The resolver (and its YAML parser) is loaded with this page, not with the rest of the portal.
+    queryFn: async () => {
+      const [doc, refs] = await Promise.all([get<Json>('/openapi'), import('../openapi-refs.ts')]);
+      return refs.dereferenceOpenApi(doc);
+    },
+  });
+  const keysData = usePortalQuery<{ keys: KeyView[] }>(me && config?.services.keys ? '/keys' : null);
   const [chosen, setChosen] = useState<string>('');
   const doc = docData.data;
   const ops = useMemo(() => (doc ? operationsOf(doc) : []), [doc]);
@@ -364,7 +327,7 @@ export function Docs() {
             {ops
               .filter((o) => o.tag === tag)
               .map((o) => (
-                <OperationCard key={o.id} doc={doc} op={o} base={base} apiKey={apiKey} />
+                <OperationCard key={o.id} op={o} base={base} apiKey={apiKey} />
               ))}
           </section>
         ))}
