@@ -1,5 +1,5 @@
 import { lazy, type ReactNode, Suspense, useEffect, useRef, useState } from 'react';
-import { get, post } from './api.ts';
+import { post } from './api.ts';
 import { Admin } from './pages/Admin.tsx';
 import { AcceptInvite, ForgotPassword, Login, ResetPassword, Signup } from './pages/Auth.tsx';
 import { Budget } from './pages/Budget.tsx';
@@ -13,6 +13,7 @@ import { Mailbox } from './pages/Mailbox.tsx';
 import { Members } from './pages/Members.tsx';
 import { Pricing } from './pages/Pricing.tsx';
 import { SubscriptionPage } from './pages/Subscription.tsx';
+import { usePortalMutation, usePortalQuery } from './query.ts';
 import { Link, navigate, Redirect, useLocation } from './router.tsx';
 import { useSession } from './session.tsx';
 import { Loading, Notice } from './ui.tsx';
@@ -56,21 +57,13 @@ function current(path: string, to: string): 'page' | undefined {
 
 function Banners() {
   const { me } = useSession();
-  const [banners, setBanners] = useState<{ id: string; level: string; message: string }[]>([]);
-  useEffect(() => {
-    if (!me) return;
-    let alive = true;
-    const load = () =>
-      get<{ banners: typeof banners }>('/banners')
-        .then((r) => alive && setBanners(r.banners))
-        .catch(() => undefined);
-    load();
-    const timer = setInterval(load, 5000);
-    return () => {
-      alive = false;
-      clearInterval(timer);
-    };
-  }, [me]);
+  // A banner that cannot be read is not shown: the page itself still works.
+  const { data } = usePortalQuery<{ banners: { id: string; level: string; message: string }[] }>(
+    me ? '/banners' : null,
+    { refetchInterval: 5000 },
+  );
+  const dismiss = usePortalMutation((id: string) => post(`/banners/${id}/dismiss`), ['/banners']);
+  const banners = data?.banners ?? [];
   if (banners.length === 0) return null;
   return (
     <div className="stack" style={{ marginBottom: '1rem' }}>
@@ -81,14 +74,7 @@ function Banners() {
           title={b.level === 'error' ? 'Spend cap reached' : 'Budget alert'}
           action={
             b.id !== 'spend-cap' ? (
-              <button
-                type="button"
-                className="btn btn-sm"
-                onClick={async () => {
-                  await post(`/banners/${b.id}/dismiss`);
-                  setBanners((list) => list.filter((x) => x.id !== b.id));
-                }}
-              >
+              <button type="button" className="btn btn-sm" onClick={() => dismiss.mutate(b.id)}>
                 Dismiss
               </button>
             ) : (

@@ -1,4 +1,5 @@
-import { createContext, type ReactNode, useCallback, useContext, useEffect, useState } from 'react';
+import { useQueryClient } from '@tanstack/react-query';
+import { createContext, type ReactNode, useCallback, useContext, useEffect, useRef, useState } from 'react';
 import { ApiError, get, type Me, type PortalConfig } from './api.ts';
 
 interface SessionState {
@@ -14,8 +15,22 @@ const SessionContext = createContext<SessionState | null>(null);
 
 export function SessionProvider({ children }: { children: ReactNode }) {
   const [config, setConfig] = useState<PortalConfig | null>(null);
-  const [me, setMe] = useState<Me | null>(null);
+  const [me, setMeState] = useState<Me | null>(null);
   const [loading, setLoading] = useState(true);
+  const client = useQueryClient();
+  // Another user (a log-out, a log-in) sees nothing the previous one read: the cache is emptied
+  // before the pages render for the new session.
+  const userId = useRef<string | undefined>(undefined);
+  const setMe = useCallback(
+    (next: Me | null) => {
+      if (userId.current !== next?.user.id) {
+        userId.current = next?.user.id;
+        client.removeQueries({ queryKey: ['portal'] });
+      }
+      setMeState(next);
+    },
+    [client],
+  );
 
   const refresh = useCallback(async () => {
     try {
@@ -28,7 +43,7 @@ export function SessionProvider({ children }: { children: ReactNode }) {
     } finally {
       setLoading(false);
     }
-  }, []);
+  }, [setMe]);
 
   useEffect(() => {
     get<PortalConfig>('/config').then((value) => {

@@ -172,7 +172,10 @@ export function Dialog({
   );
 }
 
-/** Loads data, re-runs when deps change, and optionally refreshes every `everyMs`. */
+/**
+ * Loads data, re-runs when deps change, and optionally refreshes every `everyMs`. Only sign-up
+ * (pages/Auth.tsx) still reads this way; every other page reads through TanStack Query (query.ts).
+ */
 export function useData<T>(load: () => Promise<T>, deps: unknown[], everyMs?: number) {
   const [data, setData] = useState<T | null>(null);
   const [error, setError] = useState<unknown>(null);

@@ -10,6 +10,8 @@ export interface FormState {
   /** The success message of the last run, if it had one. */
   saved: string | null;
   run(action: () => Promise<unknown>, saved?: string): Promise<void>;
+  /** Forgets the last run's error and message. */
+  reset(): void;
 }
 
 interface Run {
@@ -36,6 +38,7 @@ export function useForm(invalidates: string[] = []): FormState {
       // The error is the mutation's state, shown by the form; the promise only says it is over.
       await mutation.mutateAsync({ action, message }).catch(() => undefined);
     },
+    reset: mutation.reset,
   };
 }
 

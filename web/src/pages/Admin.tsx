@@ -1,3 +1,4 @@
+import { useQuery } from '@tanstack/react-query';
 import { type FormEvent, useEffect, useState } from 'react';
 import type { Balance, InvoiceSummary, Subscription } from '../api.ts';
 import { date, money, moneyTotals, number } from '../format.ts';
@@ -15,33 +16,32 @@ interface Overview {
 
 const TOKEN_KEY = 'tollgate-admin-token';
 
+/** The admin API answered 401: the token typed in is not the installation's. */
+class TokenRefused extends Error {}
+
 /** The admin console: an operator's overview. The admin token stays in this tab's session storage. */
 export function Admin() {
   const [token, setToken] = useState<string | null>(() => sessionStorage.getItem(TOKEN_KEY));
-  const [data, setData] = useState<Overview | null>(null);
   const [error, setError] = useState<string | null>(null);
-
-  useEffect(() => {
-    if (!token) return;
-    let alive = true;
-    const load = async () => {
+  const overview = useQuery({
+    queryKey: ['admin', 'overview', token],
+    queryFn: async () => {
       const r = await fetch('/api/portal/admin/overview', { headers: { authorization: `Bearer ${token}` } });
-      if (!alive) return;
-      if (r.status === 401) {
-        sessionStorage.removeItem(TOKEN_KEY);
-        setToken(null);
-        setError('That admin token is not valid.');
-        return;
-      }
-      setData((await r.json()) as Overview);
-    };
-    load().catch((e) => setError(String(e)));
-    const timer = setInterval(() => load().catch(() => undefined), 5000);
-    return () => {
-      alive = false;
-      clearInterval(timer);
-    };
-  }, [token]);
+      if (r.status === 401) throw new TokenRefused();
+      if (!r.ok) throw new Error(`The overview could not be loaded (HTTP ${r.status}).`);
+      return (await r.json()) as Overview;
+    },
+    enabled: token !== null,
+    refetchInterval: 5000,
+  });
+  const refused = overview.error instanceof TokenRefused;
+  useEffect(() => {
+    if (!refused) return;
+    sessionStorage.removeItem(TOKEN_KEY);
+    setToken(null);
+    setError('That admin token is not valid.');
+  }, [refused]);
+  const data = token ? overview.data : undefined;
 
   if (!token) {
     const onSubmit = (event: FormEvent<HTMLFormElement>) => {
@@ -67,7 +67,7 @@ export function Admin() {
       </div>
     );
   }
-  if (!data) return <Loading />;
+  if (!data) return overview.error && !refused ? <ErrorNotice error={overview.error} /> : <Loading />;
   const paid = data.customers.flatMap((c) => c.invoices).filter((i) => i.status === 'paid');
   const collected = moneyTotals(paid.map((i) => ({ amount: i.total, currency: i.currency })));
   const active = data.customers.filter((c) => c.subscription && c.subscription.status !== 'canceled').length;
@@ -84,7 +84,6 @@ export function Admin() {
           onClick={() => {
             sessionStorage.removeItem(TOKEN_KEY);
             setToken(null);
-            setData(null);
           }}
         >
           Close console

@@ -1,10 +1,12 @@
+import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { type FormEvent, useEffect, useState } from 'react';
-import { ApiError, get, type KeyView, type Plan, post, type Subscription } from '../api.ts';
+import { ApiError, type KeyView, type Plan, post, type Subscription } from '../api.ts';
 import { money, period, provider } from '../format.ts';
+import { portalKey, usePortalMutation, usePortalQuery } from '../query.ts';
 import { Link, useLocation } from '../router.tsx';
 import { rememberSecret } from '../secrets.ts';
 import { useSession } from '../session.tsx';
-import { ErrorNotice, Field, Loading, Notice, Secret, Unavailable, useData } from '../ui.tsx';
+import { ErrorNotice, Field, Loading, Notice, Secret, Unavailable } from '../ui.tsx';
 
 /** POST /api/portal/checkout/coupon: what checkout charges today with the code. */
 interface CouponQuote {
@@ -72,51 +74,43 @@ export function Checkout() {
   const { config } = useSession();
   const { query } = useLocation();
   const planKey = query.get('plan') ?? '';
-  const plans = useData(() => get<{ plans: Plan[] }>('/plans'), []);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
-  const [result, setResult] = useState<CheckoutResponse | null>(null);
-  const [fields, setFields] = useState<Record<string, string>>({});
+  const plans = usePortalQuery<{ plans: Plan[] }>('/plans');
   const [code, setCode] = useState('');
-  const [coupon, setCoupon] = useState<CouponQuote | null>(null);
-  const [couponError, setCouponError] = useState<string | null>(null);
+  // Checking a coupon quotes the plan with it; nothing is stored.
+  const couponCheck = usePortalMutation((c: string) =>
+    post<CouponQuote>('/checkout/coupon', { planKey, code: c }),
+  );
+  const coupon = couponCheck.data ?? null;
+  const couponError = !couponCheck.error
+    ? null
+    : couponCheck.error instanceof ApiError
+      ? couponCheck.error.message
+      : 'The coupon could not be checked.';
+  const checkout = usePortalMutation(
+    (card?: { number: string; expiry: string; cvc: string; name?: string }) =>
+      post<CheckoutResponse>('/checkout', { planKey, card, ...(coupon ? { coupon: coupon.code } : {}) }),
+    ['/subscription', '/invoices', '/keys', '/credits', '/usage/summary'],
+  );
+  const busy = checkout.isPending;
+  const error = checkout.error;
+  const result = checkout.data && checkout.data.status !== 'redirect' ? checkout.data : null;
+  const fields =
+    error instanceof ApiError
+      ? Object.fromEntries(Object.entries(error.fieldErrors()).map(([k, v]) => [k.replace(/^card\./, ''), v]))
+      : {};
   const plan = plans.data?.plans.find((p) => p.key === planKey);
 
-  async function applyCoupon() {
-    setCouponError(null);
-    setCoupon(null);
-    if (!code.trim()) return;
-    try {
-      setCoupon(await post<CouponQuote>('/checkout/coupon', { planKey, code: code.trim() }));
-    } catch (e) {
-      setCouponError(e instanceof ApiError ? e.message : 'The coupon could not be checked.');
-    }
+  function applyCoupon() {
+    couponCheck.reset();
+    if (code.trim()) couponCheck.mutate(code.trim());
   }
 
-  async function submit(card?: { number: string; expiry: string; cvc: string; name?: string }) {
-    setBusy(true);
-    setError(null);
-    setFields({});
-    try {
-      const response = await post<CheckoutResponse>('/checkout', {
-        planKey,
-        card,
-        ...(coupon ? { coupon: coupon.code } : {}),
-      });
-      if (response.status === 'redirect' && response.url) {
-        window.location.assign(response.url);
-        return;
-      }
-      setResult(response);
-    } catch (e) {
-      setError(e);
-      if (e instanceof ApiError) {
-        const f = e.fieldErrors();
-        setFields(Object.fromEntries(Object.entries(f).map(([k, v]) => [k.replace(/^card\./, ''), v])));
-      }
-    } finally {
-      setBusy(false);
-    }
+  function submit(card?: { number: string; expiry: string; cvc: string; name?: string }) {
+    checkout.mutate(card, {
+      onSuccess: (response) => {
+        if (response.status === 'redirect' && response.url) window.location.assign(response.url);
+      },
+    });
   }
 
   const onCard = (event: FormEvent<HTMLFormElement>) => {
@@ -331,27 +325,22 @@ export function Checkout() {
 
 /** Return page of Stripe Checkout: waits for the webhook to activate the subscription. */
 export function CheckoutComplete() {
-  const [result, setResult] = useState<CheckoutResponse | null>(null);
-  const [error, setError] = useState<unknown>(null);
-  useEffect(() => {
-    let alive = true;
-    let tries = 0;
-    const poll = async () => {
-      try {
-        const r = await post<CheckoutResponse>('/checkout/complete');
-        if (!alive) return;
-        if (r.status === 'active') setResult(r);
-        else if (tries++ < 30) setTimeout(poll, 1000);
-        else setError(new Error('Payment is still being confirmed. Refresh this page in a minute.'));
-      } catch (e) {
-        if (alive) setError(e);
-      }
-    };
-    poll();
-    return () => {
-      alive = false;
-    };
-  }, []);
+  // Asked every second, 30 times at most, until the provider's webhook has activated it.
+  const done = (state: { error: unknown; data?: CheckoutResponse; dataUpdateCount: number }) =>
+    Boolean(state.error) || state.data?.status === 'active' || state.dataUpdateCount > 30;
+  const completion = useQuery({
+    queryKey: portalKey('/checkout/complete'),
+    queryFn: () => post<CheckoutResponse>('/checkout/complete'),
+    refetchInterval: (q) => (done(q.state) ? false : 1000),
+    gcTime: 0,
+  });
+  const state = useQueryClient().getQueryState<CheckoutResponse>(portalKey('/checkout/complete'));
+  const result = completion.data?.status === 'active' ? completion.data : null;
+  const error =
+    completion.error ??
+    (!result && state && done(state)
+      ? new Error('Payment is still being confirmed. Refresh this page in a minute.')
+      : null);
   if (result) return <Activated result={result} />;
   return (
     <div className="card narrow center">

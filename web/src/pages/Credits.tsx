@@ -1,18 +1,19 @@
+import { useQueryClient } from '@tanstack/react-query';
 import { type FormEvent, useEffect, useState } from 'react';
 import {
   type CreditAccount,
   type CreditEntry,
   type CreditsView,
-  get,
   post,
   put,
   type TopUpResult,
 } from '../api.ts';
 import { FormError, useForm } from '../components/form.tsx';
 import { date, dateTime, money, provider } from '../format.ts';
+import { portalKey, usePortalQuery } from '../query.ts';
 import { Link } from '../router.tsx';
 import { useSession } from '../session.tsx';
-import { Badge, Empty, ErrorNotice, Field, Loading, Notice, Unavailable, useData } from '../ui.tsx';
+import { Badge, Empty, ErrorNotice, Field, Loading, Notice, Unavailable } from '../ui.tsx';
 
 const PRESETS = ['10', '25', '50', '100'];
 
@@ -196,7 +197,7 @@ function TopUpForm({ view, onPending }: { view: CreditsView; onPending: (currenc
   const [currency, setCurrency] = useState(view.defaultCurrency);
   const [amount, setAmount] = useState('25');
   const [paid, setPaid] = useState<string | null>(null);
-  const form = useForm();
+  const form = useForm(['/credits']);
   const hosted = provider(config?.railName);
   const blocked = view.topUpBlocked;
 
@@ -348,11 +349,12 @@ export function Credits() {
   // Waiting for a top-up's confirmation: its currency and the newest top-up listed before it.
   const [pending, setPending] = useState<{ currency: string; before: string | null } | null>(null);
   const [added, setAdded] = useState(false);
-  const { data, error, setData } = useData(
-    () => get<CreditsResponse>('/credits'),
-    [],
-    pending ? 2000 : 15000,
-  );
+  const client = useQueryClient();
+  const { data, error } = usePortalQuery<CreditsResponse>('/credits', {
+    refetchInterval: pending ? 2000 : 15000,
+  });
+  // Saving auto-recharge answers with the whole view: shown as it is, without another read.
+  const setData = (r: CreditsResponse) => client.setQueryData(portalKey('/credits'), r);
   const account = (currency: string) => data?.credits?.accounts.find((a) => a.currency === currency);
   const arrived = pending !== null && lastTopUp(account(pending.currency)) !== pending.before;
   useEffect(() => {

@@ -1,8 +1,9 @@
-import { get, type Plan } from '../api.ts';
+import type { Plan } from '../api.ts';
 import { money, period } from '../format.ts';
+import { usePortalQuery } from '../query.ts';
 import { Link } from '../router.tsx';
 import { useSession } from '../session.tsx';
-import { CopyButton, useData } from '../ui.tsx';
+import { CopyButton } from '../ui.tsx';
 
 type OpenApi = {
   paths?: Record<string, Record<string, { parameters?: { name: string; in: string; required?: boolean }[] }>>;
@@ -50,12 +51,9 @@ function priceLine(plans: Plan[]): string {
 
 export function Home() {
   const { config, me } = useSession();
-  const plans = useData(() => get<{ plans: Plan[] }>('/plans'), []);
-  const doc = useData(
-    () => (config?.hasOpenapi ? get<OpenApi>('/openapi') : Promise.resolve(null)),
-    [config?.hasOpenapi],
-  );
-  const example = firstCall(doc.data, config?.gatewayUrl ?? '');
+  const plans = usePortalQuery<{ plans: Plan[] }>('/plans');
+  const doc = usePortalQuery<OpenApi>(config?.hasOpenapi ? '/openapi' : null);
+  const example = firstCall(doc.data ?? null, config?.gatewayUrl ?? '');
   return (
     <>
       <section className="hero">

@@ -1,26 +1,15 @@
-import { type FormEvent, useState } from 'react';
-import { ApiError, get, type InvoiceDetail, type InvoiceSummary, post } from '../api.ts';
+import type { FormEvent } from 'react';
+import { ApiError, type InvoiceDetail, type InvoiceSummary, post } from '../api.ts';
 import { date, money, provider } from '../format.ts';
+import { usePortalMutation, usePortalQuery } from '../query.ts';
 import { Link } from '../router.tsx';
 import { useSession } from '../session.tsx';
-import {
-  Badge,
-  Empty,
-  ErrorNotice,
-  Field,
-  Loading,
-  Notice,
-  statusTone,
-  Unavailable,
-  useData,
-} from '../ui.tsx';
+import { Badge, Empty, ErrorNotice, Field, Loading, Notice, statusTone, Unavailable } from '../ui.tsx';
 
 export function Invoices() {
-  const { data, error } = useData(
-    () => get<{ available: boolean; invoices: InvoiceSummary[] }>('/invoices'),
-    [],
-    5000,
-  );
+  const { data, error } = usePortalQuery<{ available: boolean; invoices: InvoiceSummary[] }>('/invoices', {
+    refetchInterval: 5000,
+  });
   if (error) return <ErrorNotice error={error} />;
   if (!data) return <Loading />;
   if (!data.available) return <Unavailable what="Billing" />;
@@ -76,10 +65,15 @@ export function Invoices() {
 
 export function InvoicePage({ id }: { id: string }) {
   const { config } = useSession();
-  const { data, error, reload } = useData(() => get<{ invoice: InvoiceDetail }>(`/invoices/${id}`), [id]);
-  const [paying, setPaying] = useState(false);
-  const [payError, setPayError] = useState<unknown>(null);
-  const [paid, setPaid] = useState(false);
+  const { data, error } = usePortalQuery<{ invoice: InvoiceDetail }>(`/invoices/${id}`);
+  const payment = usePortalMutation(
+    (card?: { number: string; expiry: string; cvc: string }) =>
+      post<{ status: string; url?: string }>(`/invoices/${id}/pay`, { card }),
+    [`/invoices/${id}`, '/invoices', '/credits'],
+  );
+  const paying = payment.isPending;
+  const payError = payment.error;
+  const paid = payment.isSuccess && payment.data.status !== 'redirect';
   if (error) {
     return (
       <div className="card narrow center">
@@ -91,22 +85,12 @@ export function InvoicePage({ id }: { id: string }) {
   if (!data) return <Loading />;
   const inv = data.invoice;
 
-  async function pay(card?: { number: string; expiry: string; cvc: string }) {
-    setPaying(true);
-    setPayError(null);
-    try {
-      const r = await post<{ status: string; url?: string }>(`/invoices/${id}/pay`, { card });
-      if (r.status === 'redirect' && r.url) {
-        window.location.assign(r.url);
-        return;
-      }
-      setPaid(true);
-      reload();
-    } catch (e) {
-      setPayError(e);
-    } finally {
-      setPaying(false);
-    }
+  function pay(card?: { number: string; expiry: string; cvc: string }) {
+    payment.mutate(card, {
+      onSuccess: (r) => {
+        if (r.status === 'redirect' && r.url) window.location.assign(r.url);
+      },
+    });
   }
   const onCard = (event: FormEvent<HTMLFormElement>) => {
     event.preventDefault();

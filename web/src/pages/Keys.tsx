@@ -1,6 +1,9 @@
+import { useQuery } from '@tanstack/react-query';
 import { type FormEvent, useState } from 'react';
-import { ApiError, del, get, type KeyView, post } from '../api.ts';
+import { del, get, type KeyView, post } from '../api.ts';
+import { useForm } from '../components/form.tsx';
 import { date, number, relative } from '../format.ts';
+import { portalKey, usePortalQuery } from '../query.ts';
 import { Link } from '../router.tsx';
 import { rememberSecret } from '../secrets.ts';
 import { useSession } from '../session.tsx';
@@ -14,7 +17,6 @@ import {
   Secret,
   statusTone,
   Unavailable,
-  useData,
 } from '../ui.tsx';
 
 interface UsageRow {
@@ -41,14 +43,17 @@ async function usageByKey(): Promise<Map<string, number>> {
 
 export function Keys() {
   const { config } = useSession();
-  const keys = useData(() => get<{ keys: KeyView[] }>('/keys'), [], 5000);
-  const usage = useData(usageByKey, [], 5000);
+  const keys = usePortalQuery<{ keys: KeyView[] }>('/keys', { refetchInterval: 5000 });
+  const usage = useQuery({
+    queryKey: portalKey('/usage', 'requests-by-key'),
+    queryFn: usageByKey,
+    refetchInterval: 5000,
+  });
   const [creating, setCreating] = useState(false);
   const [shown, setShown] = useState<{ title: string; secret: string } | null>(null);
   const [confirm, setConfirm] = useState<{ action: 'roll' | 'revoke'; key: KeyView } | null>(null);
-  const [error, setError] = useState<unknown>(null);
-  const [fieldErrors, setFieldErrors] = useState<Record<string, string>>({});
-  const [busy, setBusy] = useState(false);
+  const action = useForm(['/keys']);
+  const { busy, error, fields: fieldErrors } = action;
 
   if (!config?.services.keys) return <Unavailable what="API keys" />;
 
@@ -57,10 +62,7 @@ export function Keys() {
     const form = event.currentTarget;
     const name = (form.elements.namedItem('name') as HTMLInputElement).value;
     const expiry = (form.elements.namedItem('expires') as HTMLInputElement).value;
-    setBusy(true);
-    setError(null);
-    setFieldErrors({});
-    try {
+    await action.run(async () => {
       const created = await post<{ key: KeyView; secret: string }>('/keys', {
         name,
         expiresAt: expiry ? new Date(`${expiry}T23:59:59Z`).toISOString() : null,
@@ -69,35 +71,24 @@ export function Keys() {
       setShown({ title: `Key “${created.key.name}” created`, secret: created.secret });
       setCreating(false);
       form.reset();
-      keys.reload();
-    } catch (e) {
-      setError(e);
-      if (e instanceof ApiError) setFieldErrors(e.fieldErrors());
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   const onConfirm = async () => {
     if (!confirm) return;
-    setBusy(true);
-    setError(null);
-    try {
-      if (confirm.action === 'roll') {
-        const rolled = await post<{ key: KeyView; secret: string }>(`/keys/${confirm.key.id}/roll`);
-        rememberSecret(rolled.key.id, rolled.secret);
-        setShown({ title: `Key “${confirm.key.name}” rolled`, secret: rolled.secret });
-      } else {
-        await del(`/keys/${confirm.key.id}`);
+    await action.run(async () => {
+      try {
+        if (confirm.action === 'roll') {
+          const rolled = await post<{ key: KeyView; secret: string }>(`/keys/${confirm.key.id}/roll`);
+          rememberSecret(rolled.key.id, rolled.secret);
+          setShown({ title: `Key “${confirm.key.name}” rolled`, secret: rolled.secret });
+        } else {
+          await del(`/keys/${confirm.key.id}`);
+        }
+      } finally {
+        setConfirm(null);
       }
-      setConfirm(null);
-      keys.reload();
-    } catch (e) {
-      setError(e);
-      setConfirm(null);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   const list = keys.data?.keys ?? [];

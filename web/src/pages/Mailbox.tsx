@@ -1,7 +1,7 @@
-import { get } from '../api.ts';
 import { dateTime } from '../format.ts';
+import { usePortalQuery } from '../query.ts';
 import { useLocation } from '../router.tsx';
-import { Empty, ErrorNotice, Loading, useData } from '../ui.tsx';
+import { Empty, ErrorNotice, Loading } from '../ui.tsx';
 
 interface Mail {
   id: string;
@@ -33,10 +33,9 @@ function Body({ text }: { text: string }) {
 export function Mailbox() {
   const { query } = useLocation();
   const to = query.get('to');
-  const { data, error } = useData(
-    () => get<{ messages: Mail[] }>(`/dev/mailbox${to ? `?to=${encodeURIComponent(to)}` : ''}`),
-    [to],
-    3000,
+  const { data, error } = usePortalQuery<{ messages: Mail[] }>(
+    `/dev/mailbox${to ? `?to=${encodeURIComponent(to)}` : ''}`,
+    { refetchInterval: 3000 },
   );
   return (
     <>

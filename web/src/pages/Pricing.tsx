@@ -1,8 +1,9 @@
-import { get, type Plan, type PlanFeature, type Subscription } from '../api.ts';
+import type { Plan, PlanFeature, Subscription } from '../api.ts';
 import { compact, money, number, period, windowText } from '../format.ts';
+import { usePortalQuery } from '../query.ts';
 import { Link } from '../router.tsx';
 import { useSession } from '../session.tsx';
-import { ErrorNotice, Loading, useData } from '../ui.tsx';
+import { ErrorNotice, Loading } from '../ui.tsx';
 
 function included(f: PlanFeature): string {
   if (f.boolean) return 'Included';
@@ -44,15 +45,10 @@ function bullets(plan: Plan): string[] {
 
 export function Pricing() {
   const { me } = useSession();
-  const { data, error } = useData(() => get<{ plans: Plan[] }>('/plans'), []);
-  const current = useData(
-    () =>
-      me
-        ? get<{ subscription: Subscription | null }>('/subscription').catch(() => ({ subscription: null }))
-        : Promise.resolve({ subscription: null }),
-    [me?.user.id],
-  );
-  const sub = current.data?.subscription;
+  const { data, error } = usePortalQuery<{ plans: Plan[] }>('/plans');
+  // Signed out, or subscriptions off (an error): no current plan to mark.
+  const current = usePortalQuery<{ subscription: Subscription | null }>(me ? '/subscription' : null);
+  const sub = current.error ? null : current.data?.subscription;
   const subscribed = sub && sub.status !== 'canceled' ? sub : null;
   if (error) return <ErrorNotice error={error} />;
   if (!data) return <Loading />;

@@ -1,6 +1,9 @@
+import { useQuery } from '@tanstack/react-query';
 import { useState } from 'react';
-import { type Balance, get, type MoneyLine, type Plan, post, type Subscription } from '../api.ts';
+import { type Balance, type MoneyLine, type Plan, post, type Subscription } from '../api.ts';
+import { useForm } from '../components/form.tsx';
 import { date, money, number, period } from '../format.ts';
+import { portalKey, usePortalQuery } from '../query.ts';
 import { Link } from '../router.tsx';
 import { useSession } from '../session.tsx';
 import {
@@ -13,7 +16,6 @@ import {
   Progress,
   statusTone,
   Unavailable,
-  useData,
 } from '../ui.tsx';
 
 interface Preview {
@@ -47,17 +49,23 @@ export function Balances({ balances }: { balances: Balance[] }) {
 export function SubscriptionPage() {
   const { me } = useSession();
   const owner = me?.user.role === 'owner';
-  const sub = useData(
-    () =>
-      get<{ available: boolean; subscription: Subscription | null; balances: Balance[] }>('/subscription'),
-    [],
-    5000,
+  const sub = usePortalQuery<{ available: boolean; subscription: Subscription | null; balances: Balance[] }>(
+    '/subscription',
+    { refetchInterval: 5000 },
   );
-  const plans = useData(() => get<{ plans: Plan[] }>('/plans'), []);
+  const plans = usePortalQuery<{ plans: Plan[] }>('/plans');
   const [target, setTarget] = useState<Plan | null>(null);
-  const [preview, setPreview] = useState<Preview | null>(null);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
+  // What a change to `target` would cost now: a read, though the API takes it as a POST.
+  const previewQuery = useQuery({
+    queryKey: portalKey('/subscription/preview', target?.key),
+    queryFn: () => post<Preview>('/subscription/preview', { planKey: target!.key }),
+    enabled: target !== null,
+    gcTime: 0,
+  });
+  const preview = previewQuery.data ?? null;
+  const action = useForm(['/subscription', '/invoices', '/credits', '/usage/summary']);
+  const busy = action.busy;
+  const error = action.error ?? previewQuery.error;
   const [done, setDone] = useState<string | null>(null);
   const [confirmCancel, setConfirmCancel] = useState(false);
 
@@ -81,22 +89,14 @@ export function SubscriptionPage() {
   const others = plans.data.plans.filter((p) => p.key !== s.plan.key);
   const isUpgrade = (p: Plan) => Number(p.basePrice) > Number(currentPlan?.basePrice ?? 0);
 
-  async function choose(p: Plan) {
+  function choose(p: Plan) {
+    action.reset();
     setTarget(p);
-    setPreview(null);
-    setError(null);
-    try {
-      setPreview(await post<Preview>('/subscription/preview', { planKey: p.key }));
-    } catch (e) {
-      setError(e);
-    }
   }
 
   async function confirmChange() {
     if (!target || !s) return;
-    setBusy(true);
-    setError(null);
-    try {
+    await action.run(async () => {
       const r = await post<{ subscription: Subscription; timing: 'immediate' | 'period_end' }>(
         '/subscription/change',
         {
@@ -110,32 +110,20 @@ export function SubscriptionPage() {
           : `You will move to ${target.name} on ${date(s.currentPeriod.to)}.`,
       );
       setTarget(null);
-      sub.reload();
-    } catch (e) {
-      setError(e);
-    } finally {
-      setBusy(false);
-    }
+    });
   }
 
-  async function act(action: 'cancel' | 'resume') {
+  async function act(verb: 'cancel' | 'resume') {
     if (!s) return;
-    setBusy(true);
-    setError(null);
-    try {
-      await post(`/subscription/${action}`, { subscriptionId: s.id });
+    await action.run(async () => {
+      await post(`/subscription/${verb}`, { subscriptionId: s.id });
       setDone(
-        action === 'cancel'
+        verb === 'cancel'
           ? 'Your subscription ends at the end of the period.'
           : 'Your subscription continues.',
       );
       setConfirmCancel(false);
-      sub.reload();
-    } catch (e) {
-      setError(e);
-    } finally {
-      setBusy(false);
-    }
+    });
   }
 
   return (

@@ -1,10 +1,12 @@
+import { keepPreviousData } from '@tanstack/react-query';
 import { useState } from 'react';
 import { Bar, BarChart, CartesianGrid, Legend, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
-import { type Balance, type CostSummary, get, type KeyView, type Subscription } from '../api.ts';
+import type { Balance, CostSummary, KeyView, Subscription } from '../api.ts';
 import { compact, date, money, number } from '../format.ts';
+import { usePortalQuery } from '../query.ts';
 import { Link } from '../router.tsx';
 import { useSession } from '../session.tsx';
-import { Empty, ErrorNotice, Loading, Unavailable, useData } from '../ui.tsx';
+import { Empty, ErrorNotice, Loading, Unavailable } from '../ui.tsx';
 import { Balances } from './Subscription.tsx';
 
 interface UsageResponse {
@@ -39,19 +41,12 @@ export function Usage() {
   const [meter, setMeter] = useState<string>('');
   const [window, setWindow] = useState<'HOUR' | 'DAY'>('HOUR');
   const [groupBy, setGroupBy] = useState<string>('key');
-  const summary = useData(() => get<Summary>('/usage/summary'), [], REFRESH_MS);
-  const keys = useData(
-    () =>
-      config?.services.keys ? get<{ keys: KeyView[] }>('/keys') : Promise.resolve({ keys: [] as KeyView[] }),
-    [],
-  );
-  const usage = useData(
-    () =>
-      get<UsageResponse>(
-        `/usage?window=${window}${meter ? `&meter=${meter}` : ''}${groupBy ? `&groupBy=${groupBy}` : ''}`,
-      ),
-    [meter, window, groupBy],
-    REFRESH_MS,
+  const summary = usePortalQuery<Summary>('/usage/summary', { refetchInterval: REFRESH_MS });
+  const keys = usePortalQuery<{ keys: KeyView[] }>(config?.services.keys ? '/keys' : null);
+  // Another meter, window or grouping keeps the chart on screen until its data is in.
+  const usage = usePortalQuery<UsageResponse>(
+    `/usage?window=${window}${meter ? `&meter=${meter}` : ''}${groupBy ? `&groupBy=${groupBy}` : ''}`,
+    { refetchInterval: REFRESH_MS, placeholderData: keepPreviousData },
   );
 
   const meters = usage.data?.meters ?? [];
@@ -240,7 +235,7 @@ export function Usage() {
         </section>
         <section className="card" aria-labelledby="quota-title">
           <h2 id="quota-title">Quota this period</h2>
-          {s === null && !summary.error && <Loading />}
+          {!s && !summary.error && <Loading />}
           {s && s.balances === null && <Unavailable what="Entitlements" />}
           {s?.balances &&
             (sub ? <Balances balances={s.balances} /> : <p className="muted">No active subscription.</p>)}
