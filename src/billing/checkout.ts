@@ -191,7 +191,7 @@ export function createCheckout(
       const c = await parts.discounts.check(coupon, plan.currency, customerId);
       lines.push(...applyDiscounts(lines, [couponTerms(c)], plan.currency, period));
     }
-    const { tax, total } = totals(lines, plan.currency, taxRate);
+    const { tax, total } = totals(lines, plan.currency, taxRate());
     return {
       currency: plan.currency,
       lines,

@@ -8,6 +8,14 @@ import type { PaymentRail } from './rails/types.ts';
 
 export const DAY = 86_400_000;
 
+export type TaxRate = NonNullable<ResolvedConfig['billing']['taxRate']>;
+
+/** Net payment terms of `billing.rail: { type: 'invoice', netDays }` (30 for `'invoice'`). */
+export function invoiceRailNetDays(config: ResolvedConfig): number {
+  const rail = config.billing.rail;
+  return typeof rail === 'object' && rail.type === 'invoice' ? rail.netDays : 30;
+}
+
 /** Sends a customer a mail at their billing address; never fails. */
 export type MailCustomer = (customerId: string, subject: string, text: string) => Promise<void>;
 
@@ -19,11 +27,14 @@ export interface BillingDeps
   > {
   db: Db;
   events: EventSink;
-  taxRate: NonNullable<ResolvedConfig['billing']['taxRate']> | null;
-  /** Days after the first failure for each retry. */
-  retryDays: number[];
-  /** Net payment terms for the invoice rail (30 when not given). */
-  netDays: number | undefined;
+  /**
+   * Settings read where they are used, from the config in force, so a reload (`tollgate dev`)
+   * reaches the next invoice: the tax rate, the days after the first failure for each retry,
+   * and the net payment terms of the invoice rail.
+   */
+  taxRate(): TaxRate | null;
+  retryDays(): readonly number[];
+  netDays(): number;
   mailCustomer: MailCustomer;
   /** The invoice mail at issue and the receipt at payment. */
   documentMails: DocumentMails;

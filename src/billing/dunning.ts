@@ -32,19 +32,8 @@ export function createDunning(
     collect(invoiceId: string): Promise<PaymentRow | null>;
   },
 ) {
-  const {
-    store,
-    db,
-    clock,
-    config,
-    subscriptions,
-    rail,
-    credits,
-    events,
-    retryDays,
-    mailCustomer,
-    portalInvoicesUrl,
-  } = deps;
+  const { store, db, clock, config, subscriptions, rail, credits, events, mailCustomer, portalInvoicesUrl } =
+    deps;
   const { mustLoad } = parts.invoices;
   const { collect } = parts;
 
@@ -62,6 +51,7 @@ export function createDunning(
     const now = clock.now();
     const firstFailed = row.first_failed_at ? new Date(row.first_failed_at) : now;
     const retryIndex = row.payment_attempts - 1;
+    const retryDays = deps.retryDays();
     const next =
       retryIndex < retryDays.length
         ? new Date(firstFailed.getTime() + (retryDays[retryIndex] as number) * DAY)

@@ -5,6 +5,7 @@ import type { Logger } from '../util/log.ts';
 import { createCreditsService } from './credits.ts';
 import type { EventSink, SubscriptionPort, UsagePort } from './model.ts';
 import { createRail, type PaymentRail, type SandboxRail } from './rails/index.ts';
+import { liveRail } from './rails/live.ts';
 import { type BillingService, type BillingServiceOptions, createBillingService } from './service.ts';
 
 /**
@@ -83,7 +84,16 @@ export function createBilling(deps: {
   retryDays?: number[];
   onCreditsChange?: (customerId: string) => void;
 }): BillingModule {
-  const rail = deps.rail ?? createRail(deps.config, deps.store.db);
+  // The configured rail follows the config in force (`deps.config` is the live view in a server).
+  const rail =
+    deps.rail ??
+    liveRail(
+      () => deps.config,
+      (config) => createRail(config, deps.store.db),
+      (made) => {
+        if (made.name === 'sandbox') (made as SandboxRail).onEvent((event) => service.handleRailEvent(event));
+      },
+    );
   // Auto-recharge after real-time usage: at most one check per customer and currency every few
   // seconds (each is a few reads; the top-up itself is one at a time).
   const lastCheck = new Map<string, number>();
@@ -101,8 +111,6 @@ export function createBilling(deps: {
         .catch((error) => deps.log.error({ err: error, customerId }, 'auto-recharge after usage failed'));
     },
   });
-  const railConfig = deps.config.billing.rail;
-  const netDays = typeof railConfig === 'object' && railConfig.type === 'invoice' ? railConfig.netDays : 30;
   const service = createBillingService({
     store: deps.store,
     clock: deps.clock,
@@ -116,9 +124,9 @@ export function createBilling(deps: {
     mail: deps.mail,
     portalInvoicesUrl: deps.portalInvoicesUrl,
     documentLink: deps.documentLink,
-    retryDays: deps.retryDays ?? deps.config.billing.retryDays,
-    netDays,
+    retryDays: deps.retryDays,
   });
-  if (rail.name === 'sandbox') (rail as SandboxRail).onEvent((event) => service.handleRailEvent(event));
+  if (deps.rail?.name === 'sandbox')
+    (deps.rail as SandboxRail).onEvent((event) => service.handleRailEvent(event));
   return { service, rail };
 }

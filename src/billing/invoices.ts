@@ -1,7 +1,7 @@
 import { problems } from '../http/problem.ts';
 import { newId } from '../util/ids.ts';
 import { Decimal, formatMoney, minorUnits, roundMoney } from '../util/money.ts';
-import { type BillingDeps, DAY } from './deps.ts';
+import { type BillingDeps, DAY, type TaxRate } from './deps.ts';
 import { type Db, type Invoice, type InvoiceStatus, sqlRows } from './model.ts';
 import type { RatedLine } from './rating.ts';
 import {
@@ -61,11 +61,7 @@ export interface ChargeTarget {
 export type Invoices = ReturnType<typeof createInvoices>;
 
 /** Subtotal, tax (rounded once, on the subtotal) and total of an invoice's lines. */
-export function totals(
-  lines: readonly { amount: string }[],
-  currency: string,
-  taxRate: BillingDeps['taxRate'],
-) {
+export function totals(lines: readonly { amount: string }[], currency: string, taxRate: TaxRate | null) {
   const subtotal = lines.reduce((acc, l) => acc.add(l.amount), new Decimal(0));
   const tax = taxRate ? roundMoney(subtotal.mul(taxRate), currency) : new Decimal(0);
   return { subtotal, tax, total: subtotal.add(tax) };
@@ -140,12 +136,12 @@ export function createInvoices(
     autoRecharge(customerId: string, currency: string): Promise<boolean>;
   },
 ) {
-  const { store, db, clock, rail, credits, events, subscriptions, taxRate, documentMails } = deps;
+  const { store, db, clock, rail, credits, events, subscriptions, documentMails } = deps;
   const { sendCharge, collect, autoRecharge } = collection;
 
   /** Days until an issued invoice is due: net-N on the invoice rail, at once where the rail charges. */
   function termDays(): number {
-    return rail.collection === 'manual' ? (deps.netDays ?? 30) : 0;
+    return rail.collection === 'manual' ? deps.netDays() : 0;
   }
 
   async function load(id: string, on: Db = db): Promise<Invoice | null> {
@@ -169,6 +165,7 @@ export function createInvoices(
   async function createAndIssue(input: InvoiceInput): Promise<Created | null> {
     const now = clock.now();
     const digits = minorUnits(input.currency);
+    const taxRate = deps.taxRate();
     const issue = input.issue !== false;
     if (issue && !input.applyCredits) return createAndIssueInOneStatement(input, now, digits);
     try {
@@ -282,6 +279,7 @@ export function createInvoices(
     digits: number,
   ): Promise<Created | null> {
     const id = newId('inv');
+    const taxRate = deps.taxRate();
     const { subtotal, tax, total } = totals(input.lines, input.currency, taxRate);
     const zero = total.lte(0);
     const status: InvoiceStatus = zero ? 'paid' : 'issued';
@@ -535,6 +533,7 @@ export function createInvoices(
     if (inputs.length === 0) return out;
     const now = clock.now();
     const netDays = termDays();
+    const taxRate = deps.taxRate();
     const prepared = inputs.map((input) => {
       const digits = minorUnits(input.currency);
       const { subtotal, tax, total } = totals(input.lines, input.currency, taxRate);

@@ -28,8 +28,8 @@ export interface BillingServiceOptions {
   documentLink?: (invoiceId: string, format: InvoiceDocumentFormat) => string;
   /** Where customers update their card, for dunning emails (e.g. `https://api.example.com/portal/invoices`). */
   portalInvoicesUrl?: () => string;
-  /** Days after the first failure for each retry (`billing.retryDays`; default 1, 3, 5). */
+  /** Overrides `billing.retryDays` (days after the first failure for each retry; default 1, 3, 5). */
   retryDays?: number[];
-  /** Net payment terms for the invoice rail. */
+  /** Overrides the invoice rail's net payment terms (`billing.rail.netDays`, default 30). */
   netDays?: number;
 }

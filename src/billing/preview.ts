@@ -172,7 +172,7 @@ export function createPreview(
         period,
         rate({ period, currency: sub.currency, segments: rated }).filter((l) => !already.has(l.key)),
       );
-      const sum = (ls: RatedLine[]) => formatMoney(totals(ls, sub.currency, taxRate).total, sub.currency);
+      const sum = (ls: RatedLine[]) => formatMoney(totals(ls, sub.currency, taxRate()).total, sub.currency);
       return {
         subscriptionId: sub.id,
         customerId: sub.customerId,
@@ -231,8 +231,8 @@ export function createPreview(
           periodFrom: period.from.toISOString(),
           periodTo: period.to.toISOString(),
           currency: plan.currency,
-          before: formatMoney(totals(before.lines, sub.currency, taxRate).subtotal, sub.currency),
-          after: formatMoney(totals(afterLines, plan.currency, taxRate).subtotal, plan.currency),
+          before: formatMoney(totals(before.lines, sub.currency, taxRate()).subtotal, sub.currency),
+          after: formatMoney(totals(afterLines, plan.currency, taxRate()).subtotal, plan.currency),
         });
       }
       return rows;

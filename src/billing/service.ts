@@ -1,6 +1,6 @@
 import { createCheckout } from './checkout.ts';
 import { createCreditNotes } from './credit-notes/service.ts';
-import { type BillingDeps, customerMailer } from './deps.ts';
+import { type BillingDeps, customerMailer, invoiceRailNetDays } from './deps.ts';
 import { createDiscounts } from './discounts/service.ts';
 import { createInvoiceDocuments } from './documents/index.ts';
 import { createDocumentMails } from './documents/mails.ts';
@@ -44,9 +44,10 @@ export function createBillingService(options: BillingServiceOptions) {
     rail,
     credits,
     events: options.events,
-    taxRate: config.billing.taxRate ?? null,
-    retryDays: options.retryDays ?? DEFAULT_RETRY_DAYS,
-    netDays: options.netDays,
+    // `config` is the live view in a server (compose/modules.ts): these read the config in force.
+    taxRate: () => config.billing.taxRate ?? null,
+    retryDays: () => options.retryDays ?? config.billing.retryDays ?? DEFAULT_RETRY_DAYS,
+    netDays: () => options.netDays ?? invoiceRailNetDays(config),
     mailCustomer: customerMailer(options.mail, subscriptions, log),
     documentMails: createDocumentMails({
       mail: options.mail,
