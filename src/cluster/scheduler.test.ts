@@ -76,3 +76,34 @@ it('refuses a job scheduled twice under one name', () => {
     /already scheduled/,
   );
 });
+
+it('runSoon brings the next run forward, and asked during a run, runs once more right after it', async () => {
+  const scheduler = createScheduler({ store, log: silentLogger });
+  let runs = 0;
+  let release: () => void = () => {};
+  scheduler.add({
+    name: 'hourly',
+    everyMs: 3_600_000,
+    run: async () => {
+      runs++;
+      if (runs === 1) await new Promise<void>((r) => (release = r));
+    },
+  });
+  scheduler.runSoon('hourly'); // before start: nothing
+  scheduler.start();
+  await new Promise((r) => setTimeout(r, 50));
+  expect(runs).toBe(0);
+  scheduler.runSoon('hourly');
+  await expect.poll(() => runs, { timeout: 30_000, interval: 10 }).toBe(1);
+  // Asked twice while the first run is in progress: one more run, never two at once.
+  scheduler.runSoon('hourly');
+  scheduler.runSoon('hourly');
+  release();
+  await expect.poll(() => runs, { timeout: 30_000, interval: 10 }).toBe(2);
+  await new Promise((r) => setTimeout(r, 100));
+  expect(runs).toBe(2); // then back to its hourly interval
+  await scheduler.stop();
+  scheduler.runSoon('hourly'); // after stop: nothing
+  await new Promise((r) => setTimeout(r, 50));
+  expect(runs).toBe(2);
+});

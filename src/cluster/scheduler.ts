@@ -13,7 +13,9 @@ import type { Logger } from '../util/log.ts';
  * - a job that throws is logged with its name and retried after a backoff that doubles up to
  *   `maxBackoffMs`, then returns to its interval after the next success. A failing job never
  *   stops the others or the process (issue 12: background work contains its own failures);
- * - timers are unref'd, so a CLI command that built the modules exits when its work is done.
+ * - timers are unref'd, so a CLI command that built the modules exits when its work is done;
+ * - `runSoon` brings a job's next run forward (webhook delivery right after an event is written),
+ *   still never overlapping: during a run, it asks for one more run right after it.
  */
 export interface Job {
   name: string;
@@ -36,6 +38,12 @@ export interface Scheduler {
   /** Registers a job; it first runs one interval after `start` (or at once, `runAtStart`). */
   add(job: Job & { runAtStart?: boolean }): void;
   start(): void;
+  /**
+   * Runs a job within `delayMs` instead of at its next interval (once more right after the run in
+   * progress, if one is). Does nothing before `start`, after `stop`, for an unknown job, or for a
+   * failing one (its backoff holds).
+   */
+  runSoon(name: string, delayMs?: number): void;
   status(): JobStatus[];
   /** Stops scheduling and waits for runs in progress. */
   stop(): Promise<void>;
@@ -51,7 +59,11 @@ interface Entry {
   job: Job & { runAtStart?: boolean };
   status: JobStatus;
   timer: NodeJS.Timeout | null;
+  /** When the armed timer fires (epoch ms). */
+  dueAt: number;
   running: Promise<void> | null;
+  /** `runSoon` was called during the run in progress. */
+  again: boolean;
 }
 
 export function createScheduler(options: SchedulerOptions): Scheduler {
@@ -71,6 +83,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     if (stopped) return;
     entry.timer = setTimeout(() => tick(entry), delay);
     entry.timer.unref();
+    entry.dueAt = Date.now() + delay;
   };
 
   const runOnce = async (entry: Entry) => {
@@ -99,9 +112,11 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
   const tick = (entry: Entry) => {
     entry.timer = null;
     if (stopped) return;
+    entry.again = false;
     entry.running = runOnce(entry).finally(() => {
       entry.running = null;
-      arm(entry, delayAfter(entry));
+      // Asked for during the run: once more now, unless the run failed (then the backoff holds).
+      arm(entry, entry.again && entry.status.failing === 0 ? 0 : delayAfter(entry));
     });
   };
 
@@ -114,7 +129,9 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
         job,
         status: { name: job.name, runs: 0, failures: 0, failing: 0, lastError: null },
         timer: null,
+        dueAt: 0,
         running: null,
+        again: false,
       };
       entries.push(entry);
       if (started) arm(entry, job.runAtStart ? 0 : job.everyMs);
@@ -123,6 +140,18 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       if (started) return;
       started = true;
       for (const entry of entries) arm(entry, entry.job.runAtStart ? 0 : entry.job.everyMs);
+    },
+    runSoon(name, delayMs = 0) {
+      const entry = entries.find((e) => e.job.name === name);
+      // A failing job keeps its backoff: being asked again does not make it work sooner.
+      if (!entry || !started || stopped || entry.status.failing > 0) return;
+      if (entry.running) {
+        entry.again = true;
+        return;
+      }
+      if (entry.timer && entry.dueAt <= Date.now() + delayMs) return;
+      if (entry.timer) clearTimeout(entry.timer);
+      arm(entry, delayMs);
     },
     status: () => entries.map((e) => ({ ...e.status })),
     async stop() {

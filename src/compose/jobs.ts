@@ -15,6 +15,10 @@ export function startJobs(b: Backends, m: Modules, r: Routes, stopping: StopList
   const worker = b.role === 'all' || b.role === 'worker';
   if (b.role === 'cli') return scheduler;
 
+  // Every node writes when its gateway last saw each key (one UPDATE per round), and forgets
+  // in-memory counters that no longer matter (rate limits refilled, quota periods ended).
+  scheduler.add({ name: 'key-last-used', everyMs: 10_000, run: () => m.keyVerifier.flushUsage() });
+  scheduler.add({ name: 'counter-sweep', everyMs: 60_000, run: async () => b.counters.sweep?.() });
   // Every node refreshes spend caps (gateways enforce them); alerts fire from workers only.
   scheduler.add({
     name: 'budgets',
@@ -31,9 +35,9 @@ export function startJobs(b: Backends, m: Modules, r: Routes, stopping: StopList
         await m.billing.runDunning();
       },
     });
-    // Webhook delivery keeps its own loop for now: it also delivers at once after an emit, which
-    // notify/webhooks.ts ties to that loop. It contains its own failures (logged, retried).
-    m.webhooks.start();
+    // Webhook delivery: every 500 ms, and at once after an event is written (runSoon). Not
+    // exclusive: deliveries are claimed with row locks, so every worker may deliver.
+    m.webhooks.start(scheduler);
     scheduler.add({
       name: 'usage-thresholds',
       everyMs: 15_000,

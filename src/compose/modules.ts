@@ -50,6 +50,8 @@ export interface Modules {
   /** Billing's view of subscriptions (with the credits a plan includes). */
   readonly billingSubscriptions: SubscriptionPort;
   readonly keys: KeysService;
+  /** The gateway's key cache; its `flushUsage` is a job of phase 4. */
+  readonly keyVerifier: CachedKeyVerifier;
   readonly gateway: Gateway;
   readonly metrics: Registry;
   readonly usageThresholds: UsageThresholds;
@@ -237,6 +239,7 @@ export async function buildModules(
     billing,
     billingSubscriptions,
     keys,
+    keyVerifier,
     gateway,
     metrics,
     usageThresholds: thresholds,

@@ -22,8 +22,6 @@ export interface CachedKeyVerifierOptions {
   positiveTtlMs?: number;
   /** Unknown/revoked/expired keys. Default 5 s. */
   negativeTtlMs?: number;
-  /** last_used_at is written in batches this often. Default 10 s. */
-  touchIntervalMs?: number;
   /** Bound on remembered unknown keys (random well-formed keys must not grow memory). */
   maxNegativeEntries?: number;
 }
@@ -47,7 +45,6 @@ export class CachedKeyVerifier implements KeyVerifier {
   #negativeCount = 0;
   #generation = 0;
   #used = new Set<string>();
-  readonly #timer: NodeJS.Timeout;
   readonly #unsubscribe: () => void;
 
   constructor(options: CachedKeyVerifierOptions) {
@@ -61,8 +58,6 @@ export class CachedKeyVerifier implements KeyVerifier {
       if (change.topic !== 'keys') return;
       this.invalidate(change.id);
     });
-    this.#timer = setInterval(() => void this.flushUsage(), options.touchIntervalMs ?? 10_000);
-    this.#timer.unref();
   }
 
   verify(rawKey: string): VerifiedKey | null | Promise<VerifiedKey | null> {
@@ -146,7 +141,10 @@ export class CachedKeyVerifier implements KeyVerifier {
     this.#negativeCount = 0;
   }
 
-  /** Writes last_used_at for keys seen since the last flush (one UPDATE). */
+  /**
+   * Writes last_used_at for keys seen since the last flush (one UPDATE). Run every few seconds by
+   * the scheduler (compose/jobs.ts) and once more at `close`.
+   */
   async flushUsage(): Promise<void> {
     if (this.#used.size === 0) return;
     const ids = [...this.#used];
@@ -159,7 +157,6 @@ export class CachedKeyVerifier implements KeyVerifier {
   }
 
   async close(): Promise<void> {
-    clearInterval(this.#timer);
     this.#unsubscribe();
     await this.flushUsage();
   }

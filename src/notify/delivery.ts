@@ -124,6 +124,17 @@ export function createDeliverer(deps: DeliveryDeps): Deliverer {
   // A lease outlives the call it covers (timeout plus margin), so no other worker takes it meanwhile.
   const leaseMs = deps.timeoutMs * 2 + 30_000;
 
+  /** The rows that fit in their endpoint's free slots (`perEndpoint` minus its calls in flight). */
+  function withinFreeSlots(rows: ClaimedRow[]): ClaimedRow[] {
+    const taking = new Map<string, number>();
+    return rows.filter((row) => {
+      const n = (taking.get(row.endpoint_id) ?? busy.get(row.endpoint_id) ?? 0) + 1;
+      if (n > deps.perEndpoint) return false;
+      taking.set(row.endpoint_id, n);
+      return true;
+    });
+  }
+
   async function claim(): Promise<ClaimedRow[]> {
     const full = [...busy].filter(([, n]) => n >= deps.perEndpoint).map(([id]) => id);
     const now = clock.now();
@@ -149,12 +160,14 @@ export function createDeliverer(deps: DeliveryDeps): Deliverer {
               order by d.next_attempt_at, d.id
               limit ${CLAIM_LIMIT}
               for update of d skip locked`.execute(tx);
-      if (rows.length > 0) {
+      // An endpoint with calls in flight takes only its free slots; the rest stay pending.
+      const taken = withinFreeSlots(rows);
+      if (taken.length > 0) {
         const until = new Date(now.getTime() + leaseMs);
         await sql`update notify_deliveries set next_attempt_at = ${until}
-                  where id = any(${rows.map((r) => r.id)}::text[])`.execute(tx);
+                  where id = any(${taken.map((r) => r.id)}::text[])`.execute(tx);
       }
-      return rows;
+      return taken;
     });
   }
 

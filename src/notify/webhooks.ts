@@ -1,5 +1,6 @@
 import { type Kysely, sql } from 'kysely';
 import { Gauge, Histogram, type Registry } from 'prom-client';
+import type { Scheduler } from '../cluster/scheduler.ts';
 import {
   checkOutboundUrl,
   createOutboundClient,
@@ -130,8 +131,11 @@ export interface WebhookService {
   deliveries(filter?: DeliveryFilter): Promise<Delivery[]>;
   attempts(deliveryId: string): Promise<DeliveryAttempt[]>;
   registerMetrics(registry: Registry): void;
-  /** Starts the background delivery loop (not for the CLI). */
-  start(intervalMs?: number): void;
+  /**
+   * Delivers from now on as a job of `scheduler` (every `everyMs`, and right after an event is
+   * written or a delivery is replayed); not for the CLI, whose commands only write.
+   */
+  start(scheduler: Pick<Scheduler, 'add' | 'runSoon'>, everyMs?: number): void;
   stop(): Promise<void>;
 }
 
@@ -150,6 +154,8 @@ export interface WebhookDeps {
 }
 
 const DEFAULT_OVERLAP_MS = 24 * 3_600_000;
+/** The delivery job's name on the scheduler. */
+const DELIVERY_JOB = 'webhooks';
 
 function validateEndpointInput(input: { eventTypes?: string[]; secret?: string }): void {
   const errors: { path: string; message: string }[] = [];
@@ -170,7 +176,8 @@ export function createWebhookService(deps: WebhookDeps): WebhookService {
   const policy = deps.policy ?? (() => ({ allowHosts: [], requireHttps: true }));
   const outbound = deps.outbound ?? createOutboundClient(policy);
   const timeoutMs = deps.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  let timer: NodeJS.Timeout | null = null;
+  let scheduler: Pick<Scheduler, 'add' | 'runSoon'> | null = null;
+  let stopped = false;
   let pumping: Promise<unknown> | null = null;
   let latency: Histogram<'endpoint' | 'outcome'> | null = null;
 
@@ -206,15 +213,22 @@ export function createWebhookService(deps: WebhookDeps): WebhookService {
     },
   });
 
-  /** One claim-and-start at a time per process; the loop does not wait for the calls. */
-  function kick(): void {
-    if (pumping || !timer) return;
-    pumping = deliverer
-      .pump()
-      .catch((error) => log.error({ err: error }, 'webhook delivery loop failed'))
-      .finally(() => {
-        pumping = null;
-      });
+  /**
+   * The delivery job: one claim-and-start at a time per process; it does not wait for the calls
+   * (each endpoint's run their course on their own). Its failures are the scheduler's to log and
+   * retry with backoff.
+   */
+  async function pumpOnce(): Promise<void> {
+    if (pumping || stopped) return;
+    pumping = deliverer.pump().finally(() => {
+      pumping = null;
+    });
+    await pumping;
+  }
+
+  /** Deliveries are due now: the delivery job runs within `delayMs` (once started). */
+  function kick(delayMs = 0): void {
+    scheduler?.runSoon(DELIVERY_JOB, delayMs);
   }
 
   async function mustEndpoint(id: string): Promise<WebhookEndpoint> {
@@ -355,7 +369,7 @@ export function createWebhookService(deps: WebhookDeps): WebhookService {
         );
       }
       // After the caller's commit the loop picks it up; a kick shortens the wait.
-      if (rows.length > 0 && timer) setTimeout(kick, 20).unref();
+      if (rows.length > 0) kick(20);
       return messageId;
     },
 
@@ -416,7 +430,7 @@ export function createWebhookService(deps: WebhookDeps): WebhookService {
     },
 
     async deliverDue() {
-      while (pumping) await pumping;
+      while (pumping) await pumping.catch(() => undefined);
       let total = 0;
       for (;;) {
         const { started, done } = await deliverer.pump();
@@ -463,17 +477,16 @@ export function createWebhookService(deps: WebhookDeps): WebhookService {
       });
     },
 
-    start(intervalMs = 500) {
-      if (timer) return;
-      timer = setInterval(kick, intervalMs);
-      timer.unref();
-      kick();
+    start(jobs, everyMs = 500) {
+      if (scheduler) return;
+      scheduler = jobs;
+      jobs.add({ name: DELIVERY_JOB, everyMs, runAtStart: true, run: pumpOnce });
     },
 
     async stop() {
-      if (timer) clearInterval(timer);
-      timer = null;
-      while (pumping) await pumping;
+      stopped = true;
+      scheduler = null;
+      while (pumping) await pumping.catch(() => undefined);
       await deliverer.drain();
       if (!deps.outbound) await outbound.close();
     },

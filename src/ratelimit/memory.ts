@@ -17,12 +17,9 @@ export class MemoryCounterStore implements CounterStore {
   readonly #quotas = new Map<string, QuotaCounter>();
   readonly #seeding = new Map<string, Promise<QuotaCounter>>();
   readonly #now: () => number;
-  readonly #timer: NodeJS.Timeout;
 
-  constructor(options: { now?: () => number; sweepIntervalMs?: number } = {}) {
+  constructor(options: { now?: () => number } = {}) {
     this.#now = options.now ?? Date.now;
-    this.#timer = setInterval(() => this.sweep(), options.sweepIntervalMs ?? 60_000);
-    this.#timer.unref();
   }
 
   rateLimit(key: string, spec: RateLimitSpec, nowMs: number): RateLimitResult {
@@ -49,7 +46,10 @@ export class MemoryCounterStore implements CounterStore {
     this.#seeding.delete(key);
   }
 
-  /** Forgets counters whose period ended and rate limits whose budget is full again. */
+  /**
+   * Forgets counters whose period ended and rate limits whose budget is full again; run every
+   * minute by the scheduler (compose/jobs.ts).
+   */
   sweep(): void {
     const now = this.#now();
     for (const [key, tat] of this.#tats) if (tat <= now) this.#tats.delete(key);
@@ -57,7 +57,6 @@ export class MemoryCounterStore implements CounterStore {
   }
 
   async close(): Promise<void> {
-    clearInterval(this.#timer);
     this.#tats.clear();
     this.#quotas.clear();
   }

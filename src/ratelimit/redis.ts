@@ -198,6 +198,11 @@ export class RedisCounterStore implements CounterStore {
     }
   }
 
+  /** The fallback counts in memory during an outage: it forgets what no longer matters the same way. */
+  sweep(): void {
+    this.#fallback.sweep?.();
+  }
+
   async close(): Promise<void> {
     this.redis.disconnect();
     if (this.#ownsFallback) await this.#fallback.close();

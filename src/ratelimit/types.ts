@@ -48,5 +48,7 @@ export interface CounterStore {
   add(key: string, amount: number, spec: QuotaSpec): QuotaResult | Promise<QuotaResult>;
   /** Forgets a counter (e.g. a plan change resets the limit). */
   reset(key: string): void | Promise<void>;
+  /** Forgets counters kept in memory that no longer matter; run every minute by the scheduler. */
+  sweep?(): void;
   close(): Promise<void>;
 }

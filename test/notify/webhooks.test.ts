@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { Webhook as StandardWebhook } from 'standardwebhooks';
 import { Webhook as SvixWebhook } from 'svix';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createScheduler } from '../../src/cluster/scheduler.ts';
 import { resolveConfig } from '../../src/config/index.ts';
 import {
   createMailer,
@@ -215,7 +216,10 @@ describe('delivery', () => {
     answers.set('/slow', (res) => void held.then(() => res.writeHead(204).end()));
     await live.createEndpoint({ url: `${base}/slow`, eventTypes: ['invoice.*'] });
     await live.createEndpoint({ url: `${base}/fast`, eventTypes: ['subscription.*'] });
-    live.start(100);
+    // Delivered by the scheduler's job, as in a worker (every 100 ms, and right after each event).
+    const scheduler = createScheduler({ store, log: silentLogger });
+    live.start(scheduler, 100);
+    scheduler.start();
     try {
       for (let i = 0; i < 6; i++) await live.emit('invoice.paid', { invoice: { id: `inv_slow_${i}` } });
       await expect.poll(() => received.filter((r) => r.path === '/slow').length, { timeout: 60_000 }).toBe(4);
@@ -225,6 +229,7 @@ describe('delivery', () => {
       expect(received.filter((r) => r.path === '/slow').length).toBe(4);
     } finally {
       release();
+      await scheduler.stop();
       await live.stop();
     }
   }, 180_000);
