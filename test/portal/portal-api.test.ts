@@ -85,7 +85,7 @@ describe('portal API document', () => {
     const operations = Object.entries(paths).flatMap(([path, ops]) =>
       Object.keys(ops).map((m) => `${m} ${path}`),
     );
-    expect(operations).toHaveLength(44);
+    expect(operations).toHaveLength(46);
     expect(operations).toEqual(
       expect.arrayContaining([
         'post /signup',
@@ -93,6 +93,8 @@ describe('portal API document', () => {
         'post /keys/{id}/roll',
         'put /spend-cap',
         'get /usage',
+        'get /webhook-endpoints',
+        'post /webhook-endpoints/{id}/enable',
       ]),
     );
   });
