@@ -8,6 +8,7 @@ import type { KeysService } from '../keys/index.ts';
 import {
   type ContractOverrides,
   type CustomerService,
+  contractOverridesSchema,
   customerInputSchema,
   customerPatchSchema,
   type EntitlementBalanceReader,
@@ -80,77 +81,12 @@ const Paging = {
 // Rebuilt with this module's `z`: schemas made before @hono/zod-openapi loaded lack `.openapi()`.
 const CustomerCreate = z.strictObject({ ...customerInputSchema.shape }).openapi('CustomerCreate');
 const CustomerPatch = z.strictObject({ ...customerPatchSchema.shape }).openapi('CustomerPatch');
-// Documents the contract shape; the subscriptions service validates it fully (same paths in errors).
-const Money = z.string().openapi({ description: 'Decimal string, e.g. "49.00"', example: '999.00' });
-const PriceDoc = z
-  .object({
-    type: z.enum(['flat', 'unit', 'tiered', 'package']),
-    amount: Money.optional(),
-    paymentTerm: z.enum(['in_advance', 'in_arrears']).optional(),
-    mode: z.enum(['graduated', 'volume']).optional(),
-    tiers: z
-      .array(
-        z.object({
-          upTo: z.number().int().optional(),
-          unitPrice: Money.optional(),
-          flatPrice: Money.optional(),
-        }),
-      )
-      .optional(),
-    quantityPerPackage: z.number().int().optional(),
-    minimumAmount: Money.optional(),
-    maximumAmount: Money.optional(),
-  })
-  .passthrough()
-  .openapi('Price');
-const EntitlementDoc = z
-  .object({
-    type: z.enum(['metered', 'boolean', 'static']),
-    limit: z.number().int().optional(),
-    softLimit: z.boolean().optional(),
-    usagePeriod: z.string().optional().openapi({ example: 'P1M' }),
-    config: z.record(z.string(), z.unknown()).optional(),
-  })
-  .passthrough()
-  .openapi('Entitlement');
-const Overrides = z
-  .object({
-    rateLimit: z
-      .object({
-        limit: z.number().int(),
-        window: z.string().openapi({ example: '1m' }),
-        burst: z.number().int().optional(),
-      })
-      .passthrough()
-      .nullable()
-      .optional(),
-    rateCards: z
-      .record(
-        z.string(),
-        z
-          .object({
-            name: z.string().optional(),
-            feature: z.string().optional(),
-            price: PriceDoc.nullable().optional(),
-            entitlement: EntitlementDoc.nullable().optional(),
-            limit: z
-              .number()
-              .int()
-              .nullable()
-              .optional()
-              .openapi({ description: 'Metered limit; null = unlimited' }),
-            softLimit: z.boolean().optional(),
-            remove: z.boolean().optional(),
-          })
-          .passthrough(),
-      )
-      .optional(),
-  })
-  .passthrough()
-  .openapi('ContractOverrides', {
-    description:
-      'Per-customer overrides: `rateLimit`, and per rate card key `limit`, `softLimit`, `price`, `entitlement`, `remove`; a key the plan lacks adds a rate card (with `feature`).',
-  });
+// The contract schema itself (the config's price and entitlement schemas inside), so the admin
+// API takes exactly what a plan in the config takes: one schema, checked at the edge.
+const Overrides = z.strictObject({ ...contractOverridesSchema.shape }).openapi('ContractOverrides', {
+  description:
+    'Per-customer overrides: `rateLimit`, and per rate card key `limit`, `softLimit`, `price` (any price type of the config, take rates and included units too), `entitlement`, `remove`; a key the plan lacks adds a rate card (with `feature`).',
+});
 const SubscriptionCreate = z
   .strictObject({
     customerId: z.string().min(1),

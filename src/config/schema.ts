@@ -17,9 +17,10 @@ const slug = z
   .string()
   .regex(/^[a-z0-9][a-z0-9_-]*$/, 'use lowercase letters, digits, "_" and "-" (e.g. "api_requests")');
 
-export const money = z.custom<string>((v) => isMoneyString(v), {
-  message: 'money must be a decimal string such as "49.00" (numbers are refused: floats lose cents)',
-});
+const MONEY_MESSAGE =
+  'money must be a decimal string such as "49.00" (numbers are refused: floats lose cents)';
+// A refined string (not z.custom), so the admin API's OpenAPI document can describe it.
+export const money = z.string({ error: MONEY_MESSAGE }).refine(isMoneyString, MONEY_MESSAGE);
 
 const isoDuration = z
   .string()
@@ -71,6 +72,35 @@ const tier = z.strictObject({
   flatPrice: money.optional(),
 });
 
+/**
+ * Tiers that make sense on their own: increasing bounds, only the last unbounded, each with a
+ * price. A schema rule, not a cross-reference, so a contract override's price (admin API) is
+ * held to it as the config's is.
+ */
+function tierRules(p: { tiers: z.output<typeof tier>[] }, ctx: z.RefinementCtx): void {
+  const { tiers } = p;
+  tiers.forEach((t, i) => {
+    const last = i === tiers.length - 1;
+    if (!last && t.upTo === undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['tiers', i, 'upTo'],
+        message: 'only the last tier may be unbounded',
+      });
+    const prev = tiers[i - 1]?.upTo;
+    if (t.upTo !== undefined && prev !== undefined && t.upTo <= prev)
+      ctx.addIssue({ code: 'custom', path: ['tiers', i, 'upTo'], message: 'tiers must increase' });
+    if (t.unitPrice === undefined && t.flatPrice === undefined)
+      ctx.addIssue({ code: 'custom', path: ['tiers', i], message: 'a tier needs unitPrice or flatPrice' });
+  });
+  if (tiers[tiers.length - 1]?.upTo !== undefined)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['tiers', tiers.length - 1, 'upTo'],
+      message: 'the last tier must be unbounded (omit upTo)',
+    });
+}
+
 const commitments = {
   minimumAmount: money.optional(),
   maximumAmount: money.optional(),
@@ -86,14 +116,16 @@ const nonNegativeMoney = money.refine(
   'must be zero or more',
 );
 
+const RATE_MESSAGE = 'rate must be a percentage between "0" and "100" as a decimal string, e.g. "2.9"';
+
 /** A take rate (Lago's percentage charge model): a share of each metered transaction's value. */
 const percentagePrice = z
   .strictObject({
     type: z.literal('percentage'),
     /** Percent of each transaction's value, as a decimal string: "2.9" is 2.9 %. */
-    rate: z.custom<string>((v) => isMoneyString(v) && new Decimal(v).gte(0) && new Decimal(v).lte(100), {
-      message: 'rate must be a percentage between "0" and "100" as a decimal string, e.g. "2.9"',
-    }),
+    rate: z
+      .string({ error: RATE_MESSAGE })
+      .refine((v) => isMoneyString(v) && new Decimal(v).gte(0) && new Decimal(v).lte(100), RATE_MESSAGE),
     /** Added to every transaction past the free allowance. */
     fixedFee: nonNegativeMoney.optional(),
     minimumPerTransaction: nonNegativeMoney.optional(),
@@ -122,13 +154,15 @@ export const priceSchema = z.discriminatedUnion('type', [
     paymentTerm: z.enum(['in_advance', 'in_arrears']).default('in_advance'),
   }),
   z.strictObject({ type: z.literal('unit'), amount: money, ...includedUnits, ...commitments }),
-  z.strictObject({
-    type: z.literal('tiered'),
-    mode: z.enum(['graduated', 'volume']),
-    tiers: z.array(tier).min(1),
-    ...includedUnits,
-    ...commitments,
-  }),
+  z
+    .strictObject({
+      type: z.literal('tiered'),
+      mode: z.enum(['graduated', 'volume']),
+      tiers: z.array(tier).min(1),
+      ...includedUnits,
+      ...commitments,
+    })
+    .superRefine(tierRules),
   z.strictObject({
     type: z.literal('package'),
     amount: money,

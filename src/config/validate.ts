@@ -89,34 +89,6 @@ export function validateReferences(config: ResolvedConfig): { path: string; mess
           }
         }
         issues.push(...pricingIssues(config, rc, `${base}[${r}]`));
-        if (rc.price?.type === 'tiered') {
-          const tiers = rc.price.tiers;
-          tiers.forEach((t, i) => {
-            const last = i === tiers.length - 1;
-            if (!last && t.upTo === undefined) {
-              issues.push({
-                path: `${base}[${r}].price.tiers[${i}].upTo`,
-                message: 'only the last tier may be unbounded',
-              });
-            }
-            const prev = tiers[i - 1]?.upTo;
-            if (t.upTo !== undefined && prev !== undefined && t.upTo <= prev) {
-              issues.push({ path: `${base}[${r}].price.tiers[${i}].upTo`, message: 'tiers must increase' });
-            }
-            if (t.unitPrice === undefined && t.flatPrice === undefined) {
-              issues.push({
-                path: `${base}[${r}].price.tiers[${i}]`,
-                message: 'a tier needs unitPrice or flatPrice',
-              });
-            }
-          });
-          if (tiers[tiers.length - 1]?.upTo !== undefined) {
-            issues.push({
-              path: `${base}[${r}].price.tiers[${tiers.length - 1}].upTo`,
-              message: 'the last tier must be unbounded (omit upTo)',
-            });
-          }
-        }
       });
     });
   });
