@@ -5,8 +5,9 @@ import { type Info, parse } from 'csv-parse';
 import { DEFAULT_JSON_DEPTH, jsonDepth } from '../http/json-depth.ts';
 import { isProblemError } from '../http/problem.ts';
 import type { Clock } from '../util/clock.ts';
+import { parseCloudEvents } from './cloud-events.ts';
 import type { UsageEvent } from './events.ts';
-import { type IngestService, parseCloudEvents } from './service.ts';
+import type { IngestService } from './service.ts';
 
 /**
  * `tollgate usage import <file>`: NDJSON (one CloudEvent per line) or CSV with the columns

@@ -1,10 +1,10 @@
 import type { Registry } from 'prom-client';
 import type { UsageLogConsumer } from './consumer.ts';
+import type { EventFilter, ListedEventRow } from './event-list.ts';
 import type { EmbeddedUsageLog } from './log.ts';
 import type { MeterAdmin } from './meter-admin.ts';
 import type { LiveMeterRegistry } from './meters.ts';
 import type { GroupByValuesParams, MeterReader } from './query.ts';
-import type { EventFilter, ListedEventRow } from './repo.ts';
 import type { IngestService } from './service.ts';
 import type { SubjectCompaction } from './subject-compaction.ts';
 

@@ -4,16 +4,16 @@ import { newId } from '../util/ids.ts';
 import type { Logger } from '../util/log.ts';
 import { loadApiMeters } from './api-meters.ts';
 import type { UsageEvent } from './events.ts';
-import { compileMeter, extract, type Meter, type MeterRow, meterFingerprint } from './model.ts';
 import {
-  deleteMeterData,
-  type Executor,
-  eventChunksAfter,
-  insertValuesOnly,
-  run,
+  compileMeter,
+  extract,
+  type Meter,
+  type MeterRow,
+  meterFingerprint,
   type ValueRow,
   valueRow,
-} from './repo.ts';
+} from './model.ts';
+import { deleteMeterData, type Executor, eventChunksAfter, insertValuesOnly, run } from './repo.ts';
 
 /**
  * The meters of the running config. Each config meter is matched to its `metering_meters` row by

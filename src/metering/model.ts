@@ -204,3 +204,28 @@ export interface MeteringTables {
   };
   usage_consumer_checkpoints: { consumer: string; position: string; updated_at: Date };
 }
+
+/** A meter value as the store keeps it: the event's key, subject and time, and the value. */
+export interface ValueRow {
+  source: string;
+  id: string;
+  meter: number;
+  subject: string;
+  time: string;
+  value: string | null;
+  value_text: string | null;
+  dims: Record<string, string>;
+}
+
+export function valueRow(event: UsageEvent, value: MeterValue): ValueRow {
+  return {
+    source: event.source,
+    id: event.id,
+    meter: value.meter,
+    subject: event.subject,
+    time: event.time,
+    value: value.value,
+    value_text: value.valueText,
+    dims: value.dims,
+  };
+}

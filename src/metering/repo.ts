@@ -1,15 +1,16 @@
-import { Decimal } from 'decimal.js';
 import { CompiledQuery, type Kysely } from 'kysely';
 import type { BaseDatabase, Store } from '../store/index.ts';
 import type { UsageEvent } from './events.ts';
-import type { MeterValue } from './model.ts';
+import type { ValueRow } from './model.ts';
+import { rollupDeltas } from './rollup-deltas.ts';
 
 /**
  * SQL of metering. A batch is stored as: one key row per event (source, id: the dedupe), the raw
  * events in chunks of up to 1,000 (JSON arrays sorted by time, with their time range), the meter
  * values in chunks per meter the same way, and deltas to the minute, hour, UTC day and
  * all-subjects hour rollups. The database's cost is per row, so chunks make events and values
- * cheap; rollup deltas are summed here first, so each rollup row is touched once per batch.
+ * cheap; rollup deltas are summed in this process first (rollup-deltas.ts), so each rollup row
+ * is touched once per batch. Listing events is event-list.ts.
  * Batches travel as JSON parameters (json_to_recordset): on PGlite markedly faster than one array
  * per column. Migration 0408 describes the tables.
  */
@@ -129,30 +130,6 @@ const jsonParam = (value: unknown) => bytesParam(JSON.stringify(value));
 /** The (source, id) keys of events, as the JSON parameter the key inserts read. */
 const keysParam = (events: readonly UsageEvent[]) =>
   jsonParam(events.map((e) => ({ source: e.source, id: e.id })));
-
-export interface ValueRow {
-  source: string;
-  id: string;
-  meter: number;
-  subject: string;
-  time: string;
-  value: string | null;
-  value_text: string | null;
-  dims: Record<string, string>;
-}
-
-export function valueRow(event: UsageEvent, value: MeterValue): ValueRow {
-  return {
-    source: event.source,
-    id: event.id,
-    meter: value.meter,
-    subject: event.subject,
-    time: event.time,
-    value: value.value,
-    value_text: value.valueText,
-    dims: value.dims,
-  };
-}
 
 const byTime = <T extends { time: string }>(rows: readonly T[]): T[] => {
   const ms = new Map<T, number>();
@@ -289,131 +266,6 @@ export async function insertValuesOnly(db: Executor, values: ValueRow[]): Promis
   await run(db, CONTENT_SQL, contentParams([], values));
 }
 
-interface RollupDelta {
-  meter: number;
-  bucket: string;
-  subject: string;
-  dims: Record<string, string>;
-  sum: string;
-  count: number;
-  min: string;
-  max: string;
-  latest_time: string;
-  latest_value: string;
-}
-
-interface Accumulator {
-  row: RollupDelta;
-  /** Exact while every value is an integer and the sum stays a safe integer; else Decimal. */
-  intSum: number | null;
-  decSum: Decimal | null;
-  minN: number;
-  maxN: number;
-  latestMs: number;
-}
-
-const INTEGER = /^-?\d+$/;
-
-/**
- * The batch's contribution to each minute, hour and UTC day bucket per subject, and to each hour
- * bucket over all subjects (subject `*`, see reader.ts), computed here rather than in SQL
- * (grouping in the embedded database costs more than the whole insert). Sums are exact: integers
- * add as numbers while they stay safe, anything else through Decimal.
- */
-export function rollupDeltas(values: readonly ValueRow[]): {
-  minute: RollupDelta[];
-  hour: RollupDelta[];
-  day: RollupDelta[];
-  hourAll: RollupDelta[];
-} {
-  const minute = new Map<string, Accumulator>();
-  const hour = new Map<string, Accumulator>();
-  const day = new Map<string, Accumulator>();
-  const hourAll = new Map<string, Accumulator>();
-  for (const v of values) {
-    const value = v.value;
-    if (value === null) continue;
-    const ms = Date.parse(v.time);
-    const n = Number(value);
-    const int = Number.isSafeInteger(n) && INTEGER.test(value);
-    const rest = `|${v.subject}|${JSON.stringify(v.dims)}`;
-    const m = ms - (((ms % 60_000) + 60_000) % 60_000);
-    const h = ms - (((ms % 3_600_000) + 3_600_000) % 3_600_000);
-    const d = ms - (((ms % 86_400_000) + 86_400_000) % 86_400_000);
-    add(minute, `${v.meter}|${m}${rest}`, v, v.subject, value, m, ms, n, int);
-    add(hour, `${v.meter}|${h}${rest}`, v, v.subject, value, h, ms, n, int);
-    add(day, `${v.meter}|${d}${rest}`, v, v.subject, value, d, ms, n, int);
-    add(hourAll, `${v.meter}|${h}|*|${JSON.stringify(v.dims)}`, v, '*', value, h, ms, n, int);
-  }
-  return { minute: finish(minute), hour: finish(hour), day: finish(day), hourAll: finish(hourAll) };
-}
-
-function add(
-  map: Map<string, Accumulator>,
-  key: string,
-  v: ValueRow,
-  subject: string,
-  value: string,
-  bucketMs: number,
-  ms: number,
-  n: number,
-  int: boolean,
-) {
-  const acc = map.get(key);
-  if (!acc) {
-    map.set(key, {
-      row: {
-        meter: v.meter,
-        bucket: new Date(bucketMs).toISOString(),
-        subject,
-        dims: v.dims,
-        sum: value,
-        count: 1,
-        min: value,
-        max: value,
-        latest_time: v.time,
-        latest_value: value,
-      },
-      intSum: int ? n : null,
-      decSum: int ? null : new Decimal(value),
-      minN: n,
-      maxN: n,
-      latestMs: ms,
-    });
-    return;
-  }
-  acc.row.count += 1;
-  if (acc.intSum !== null && int && Number.isSafeInteger(acc.intSum + n)) {
-    acc.intSum += n;
-  } else {
-    acc.decSum = (acc.decSum ?? new Decimal(acc.intSum ?? 0)).plus(value);
-    acc.intSum = null;
-  }
-  if (n < acc.minN) {
-    acc.minN = n;
-    acc.row.min = value;
-  }
-  if (n > acc.maxN) {
-    acc.maxN = n;
-    acc.row.max = value;
-  }
-  if (ms >= acc.latestMs) {
-    acc.latestMs = ms;
-    acc.row.latest_time = v.time;
-    acc.row.latest_value = value;
-  }
-}
-
-/** Sorted by key, so concurrent writers (PostgreSQL, several workers) lock rows in one order. */
-function finish(map: Map<string, Accumulator>): RollupDelta[] {
-  const keys = [...map.keys()].sort();
-  return keys.map((key) => {
-    const acc = map.get(key) as Accumulator;
-    acc.row.sum = acc.intSum !== null ? String(acc.intSum) : (acc.decSum as Decimal).toFixed();
-    return acc.row;
-  });
-}
-
 export async function deleteMeterData(db: Executor, meterKey: number): Promise<void> {
   await run(db, 'delete from usage_value_chunks where meter = $1', [meterKey]);
   await run(db, 'delete from usage_value_subject_chunks where meter = $1', [meterKey]);
@@ -441,15 +293,6 @@ export async function loadCheckpoint(store: Store, consumer: string): Promise<st
   return rows[0]?.position ?? null;
 }
 
-export interface StoredEventRow {
-  source: string;
-  id: string;
-  type: string;
-  subject: string;
-  time: Date;
-  data: Record<string, unknown>;
-}
-
 /** Pages through the stored event chunks in insertion order (for rebuilding a meter). */
 export async function eventChunksAfter(
   db: Executor,
@@ -462,97 +305,4 @@ export async function eventChunksAfter(
     [afterChunk, limit],
   );
   return rows.map((r) => ({ id: Number(r.id), events: JSON.parse(r.events) as UsageEvent[] }));
-}
-
-export interface EventFilter {
-  subject?: string;
-  /** Only events of these subjects (a customer's subject keys, for `customerId`). */
-  subjects?: readonly string[];
-  /** Substring of the event id. */
-  id?: string;
-  from?: Date;
-  to?: Date;
-  /** Ingestion time range [ingestedFrom, ingestedTo). */
-  ingestedFrom?: Date;
-  ingestedTo?: Date;
-  limit: number;
-}
-
-export interface ListedEventRow extends StoredEventRow {
-  ingested_at: Date;
-}
-
-/** Chunks read per round when listing events. */
-const LIST_PAGE = 16;
-
-/**
- * Newest first (by event time), for `GET /api/v1/events`. Reads chunks newest first (by the
- * latest event time they hold) and stops as soon as no chunk still unread can hold an event newer
- * than the `limit`-th one found.
- */
-export async function listEvents(store: Store, filter: EventFilter): Promise<ListedEventRow[]> {
-  const fromMs = filter.from?.getTime() ?? Number.NEGATIVE_INFINITY;
-  const toMs = filter.to?.getTime() ?? Number.POSITIVE_INFINITY;
-  const found: ListedEventRow[] = [];
-  let cursor: { maxTime: Date; id: number } | null = null;
-  for (;;) {
-    const params: unknown[] = [LIST_PAGE];
-    const where: string[] = [];
-    if (filter.from) {
-      params.push(filter.from.toISOString());
-      where.push(`max_time >= $${params.length}::timestamptz`);
-    }
-    if (filter.to) {
-      params.push(filter.to.toISOString());
-      where.push(`min_time < $${params.length}::timestamptz`);
-    }
-    if (filter.ingestedFrom) {
-      params.push(filter.ingestedFrom.toISOString());
-      where.push(`ingested_at >= $${params.length}::timestamptz`);
-    }
-    if (filter.ingestedTo) {
-      params.push(filter.ingestedTo.toISOString());
-      where.push(`ingested_at < $${params.length}::timestamptz`);
-    }
-    if (cursor) {
-      params.push(cursor.maxTime.toISOString(), cursor.id);
-      where.push(`(max_time, id) < ($${params.length - 1}::timestamptz, $${params.length})`);
-    }
-    const chunks = await store.query<{
-      id: string | number;
-      max_time: Date;
-      ingested_at: Date;
-      events: string;
-    }>(
-      `select id, max_time, ingested_at, events from usage_event_chunks
-       ${where.length ? `where ${where.join(' and ')}` : ''} order by max_time desc, id desc limit $1`,
-      params,
-    );
-    for (const chunk of chunks) {
-      for (const e of JSON.parse(chunk.events) as UsageEvent[]) {
-        const ms = Date.parse(e.time);
-        if (ms < fromMs || ms >= toMs) continue;
-        if (filter.subject && e.subject !== filter.subject) continue;
-        if (filter.subjects && !filter.subjects.includes(e.subject)) continue;
-        if (filter.id && !e.id.includes(filter.id)) continue;
-        found.push({
-          source: e.source,
-          id: e.id,
-          type: e.type,
-          subject: e.subject,
-          time: new Date(ms),
-          data: e.data,
-          ingested_at: new Date(chunk.ingested_at),
-        });
-      }
-    }
-    found.sort((a, b) => b.time.getTime() - a.time.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-    const last = chunks[chunks.length - 1];
-    if (!last || chunks.length < LIST_PAGE) break;
-    cursor = { maxTime: new Date(last.max_time), id: Number(last.id) };
-    const kth = found[filter.limit - 1];
-    // Every unread chunk's events are at or before its max_time ≤ the cursor's.
-    if (kth && kth.time.getTime() > cursor.maxTime.getTime()) break;
-  }
-  return found.slice(0, filter.limit);
 }

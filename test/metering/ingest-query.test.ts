@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { listEvents } from '../../src/metering/event-list.ts';
 import { openMeterRegistry } from '../../src/metering/meters.ts';
 import { createMeterReader, planSegments } from '../../src/metering/reader.ts';
-import { listEvents } from '../../src/metering/repo.ts';
 import { createIngestService } from '../../src/metering/service.ts';
 import { migrate, openPGliteStore, type Store } from '../../src/store/index.ts';
 import { ManualClock } from '../../src/util/clock.ts';

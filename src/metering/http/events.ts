@@ -1,7 +1,7 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import { ok } from '../../http/openapi.ts';
 import { ProblemError, problems } from '../../http/problem.ts';
-import type { EventFilter, ListedEventRow } from '../repo.ts';
+import type { EventFilter, ListedEventRow } from '../event-list.ts';
 import type { IngestService } from '../service.ts';
 import type { CustomerSubjects } from './customers.ts';
 import { parseDate } from './params.ts';

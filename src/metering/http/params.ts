@@ -1,7 +1,7 @@
 import { problems } from '../../http/problem.ts';
+import { inTimeRange } from '../cloud-events.ts';
 import type { StringFilter } from '../filters.ts';
 import type { MeterQueryParams, MeterQueryResult, WindowSize } from '../query.ts';
-import { inTimeRange } from '../service.ts';
 import { MeterQueryRequestCheck } from './schemas.ts';
 
 /**
