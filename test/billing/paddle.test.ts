@@ -346,6 +346,30 @@ describe('paddle rail against a fake Paddle', () => {
     expect(await h.subscriptions.currentForCustomer(customer.id)).toBeNull();
     expect(await h.billing.service.list({ customerId: customer.id })).toHaveLength(0);
   });
+
+  it('a coupon at checkout: Paddle is asked for the discounted amount, which pays the discounted first invoice', async () => {
+    await h.billing.service.discounts.createCoupon({ code: 'PADDLE20', percentOff: '20' });
+    const customer = await h.customers.create({ name: 'Coupon Org', email: 'coupon@example.com' });
+    const started = await h.billing.service.startCheckout(customer.id, 'pro', { coupon: 'paddle20' });
+    const created = requests.filter((r) => r.method === 'POST' && r.path === '/transactions').at(-1);
+    const item = (created!.body.items as Json[])[0] as { price: { unit_price: Json } };
+    expect(item.price.unit_price).toEqual({ amount: '3920', currency_code: 'USD' });
+    expect(created?.body.custom_data).toMatchObject({ coupon: 'paddle20', amount: '39.20' });
+
+    expect((await sendWebhook('transaction.completed', complete(started.sessionId))).status).toBe(200);
+    const sub = await h.subscriptions.currentForCustomer(customer.id);
+    const [invoice] = await h.billing.service.list({ subscriptionId: sub!.id });
+    expect(invoice).toMatchObject({ status: 'paid', total: '39.20' });
+    expect(invoice?.lines.map((l) => [l.description, l.amount])).toEqual([
+      ['Pro subscription', '49.00'],
+      ['Coupon PADDLE20 (20% off)', '-9.80'],
+    ]);
+    // Paid by the checkout transaction itself: no second Paddle transaction for the first invoice.
+    expect((transactions.get(started.sessionId)!.custom_data as Json).appliedTo).toBe(
+      `inv:${invoice!.id}:attempt:1`,
+    );
+    expect((await h.billing.service.discounts.getCoupon('PADDLE20')).timesRedeemed).toBe(1);
+  });
 });
 
 describe('paddle renewals: the payment link and dunning', () => {

@@ -14,6 +14,7 @@ const WEBHOOK_SECRET = 'whsec_portal_fake_stripe_secret';
 let fake: Server;
 let stack: Stack;
 const sessions: URLSearchParams[] = [];
+const intents: URLSearchParams[] = [];
 let n = 0;
 
 function answer(method: string, path: string, body: URLSearchParams): { status: number; body: unknown } {
@@ -37,6 +38,7 @@ function answer(method: string, path: string, body: URLSearchParams): { status: 
     return { status: 200, body: { id: 'seti_ok', object: 'setup_intent', payment_method: 'pm_card_visa' } };
   }
   if (method === 'POST' && path === '/v1/payment_intents') {
+    intents.push(body);
     return {
       status: 200,
       body: { id: id('pi'), object: 'payment_intent', status: 'processing', metadata: {} },
@@ -78,6 +80,29 @@ afterAll(async () => {
   await stack?.stop();
   await new Promise((r) => fake?.close(r));
 });
+
+/** Stripe's signed `checkout.session.completed` for session `id`, with the metadata Tollgate gave it. */
+async function completeSession(id: string, metadata: Record<string, string>): Promise<Response> {
+  const payload = JSON.stringify({
+    id: `evt_${id}`,
+    object: 'event',
+    api_version: '2025-01-01',
+    created: Math.floor(Date.now() / 1000),
+    type: 'checkout.session.completed',
+    data: {
+      object: { id, object: 'checkout.session', customer: 'cus_1', setup_intent: 'seti_ok', metadata },
+    },
+  });
+  const signature = new Stripe('sk_test_portal').webhooks.generateTestHeaderString({
+    payload,
+    secret: WEBHOOK_SECRET,
+  });
+  return stack.tollgate.consoleApp.request('/api/billing/webhooks/stripe', {
+    method: 'POST',
+    headers: { 'stripe-signature': signature, 'content-type': 'application/json' },
+    body: payload,
+  });
+}
 
 describe('checkout on the Stripe rail', () => {
   it('redirects to Stripe Checkout and activates the subscription when the webhook arrives', async () => {
@@ -130,5 +155,33 @@ describe('checkout on the Stripe rail', () => {
     expect((await client.post('/api/portal/checkout/complete')).json.firstKey).toBeNull();
     const invoices = (await client.get('/api/portal/invoices')).json.invoices as { total: string }[];
     expect(invoices.map((i) => i.total)).toEqual(['49.00']);
+  });
+
+  it('a coupon through Stripe Checkout: the first invoice and the charge Stripe is asked for are discounted', async () => {
+    await stack.tollgate.billing.discounts.createCoupon({ code: 'STRIPE20', percentOff: '20' });
+    const client = new PortalClient(stack.tollgate.consoleApp, '10.4.0.2');
+    const user = await client.signup('coupon@s.test', 'Stripe Coupon Co');
+    const started = await client.post('/api/portal/checkout', { planKey: 'pro', coupon: 'stripe20' });
+    expect(started.json).toMatchObject({ status: 'redirect' });
+    // The coupon travels in the session's metadata and comes back with Stripe's webhook.
+    const session = sessions.at(-1) as URLSearchParams;
+    expect(session.get('metadata[coupon]')).toBe('stripe20');
+    const metadata = Object.fromEntries(
+      [...session.entries()]
+        .filter(([k]) => k.startsWith('metadata['))
+        .map(([k, v]) => [k.slice('metadata['.length, -1), v]),
+    );
+    expect(metadata).toMatchObject({ customerId: user.customerId, planKey: 'pro' });
+    const intentsBefore = intents.length;
+    expect((await completeSession('cs_coupon', metadata)).status).toBe(200);
+
+    const [invoice] = await stack.tollgate.billing.list({ customerId: user.customerId });
+    expect(invoice?.total).toBe('39.20');
+    expect(invoice?.lines.map((l) => [l.description, l.amount])).toEqual([
+      ['Pro subscription', '49.00'],
+      ['Coupon STRIPE20 (20% off)', '-9.80'],
+    ]);
+    const charged = intents.slice(intentsBefore);
+    expect(charged.map((i) => [i.get('amount'), i.get('currency')])).toEqual([['3920', 'usd']]);
   });
 });
