@@ -5,6 +5,7 @@ export {
   DEFAULT_TIMEOUT_MS,
   RETRY_SCHEDULE_MS,
 } from './delivery.ts';
+export type { CreatedEndpoint, EndpointInput } from './endpoints.ts';
 export {
   eventFilterProblem,
   matchesType,
@@ -28,7 +29,6 @@ export {
 } from './usage-thresholds.ts';
 export { USER_AGENT } from './version.ts';
 export {
-  type CreatedEndpoint,
   createWebhookService,
   type Delivery,
   type DeliveryAttempt,
