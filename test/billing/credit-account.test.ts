@@ -1,6 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import type { CreditEntry, CreditsService } from '../../src/billing/credits.ts';
-import { sqlRows } from '../../src/billing/model.ts';
 import type { Store } from '../../src/store/index.ts';
 import { Decimal, formatMoney } from '../../src/util/money.ts';
 import { openTestPostgres } from '../support/postgres.ts';
@@ -24,8 +23,7 @@ async function fromLedger(
   const entries = await credits.ledger(customerId, currency);
   const keys = new Map(
     (
-      await sqlRows<{ id: string; idempotency_key: string | null }>(
-        store.db,
+      await store.query<{ id: string; idempotency_key: string | null }>(
         'select id, idempotency_key from billing_credit_ledger where customer_id = $1',
         [customerId],
       )

@@ -178,6 +178,52 @@ describe('credit notes on an open invoice (admin API, PostgreSQL, sandbox rail)'
     expect((await call('GET', `/invoices/${invoice.id}`)).json.amountDue).toBe('40.00');
   });
 
+  it('refuses to move the amount due while a charge of it is with the rail (409), changing nothing', async () => {
+    const { customerId, invoice } = await openInvoice();
+    // A charge sent and not answered yet: its amount is fixed at the rail.
+    await sql(
+      `insert into billing_payments (id, invoice_id, customer_id, idempotency_key, purpose, rail, status, amount, currency, created_at, updated_at)
+       values ($1, $2, $3, $4, 'invoice', 'sandbox', 'pending', 100, 'USD', now(), now())`,
+      [`pay_inflight_${invoice.id}`, invoice.id, customerId, `inflight:${invoice.id}`],
+    );
+    const before = await sql('select count(*)::int as n from billing_credit_notes');
+    const refused = await call('POST', `/invoices/${invoice.id}/credit-notes`, {
+      reason: 'other',
+      amount: '10.00',
+    });
+    expect(refused.status).toBe(409);
+    expect(refused.type).toContain('application/problem+json');
+    expect(refused.json.detail).toContain('100.00 USD');
+    expect(await sql('select count(*)::int as n from billing_credit_notes')).toEqual(before);
+    expect((await call('GET', `/invoices/${invoice.id}`)).json).toEqual(invoice);
+  });
+
+  it('answers hostile input with 4xx problems, never 5xx', async () => {
+    const { invoice } = await openInvoice();
+    const bodies: unknown[] = [
+      { reason: 'other', amount: -5 },
+      { reason: 'other', amount: '-5.00' },
+      { reason: 'other', amount: '1e3' },
+      { reason: 'other', amount: '0.001' },
+      { reason: 'other', amount: '10.00', lines: [{ amount: '1.00', description: 'x' }] },
+      { reason: 'nope', amount: '1.00' },
+      { reason: 'other', lines: [{ invoiceLine: 99, amount: '1.00' }] },
+      { reason: 'other', amount: '1.00', extra: true },
+    ];
+    for (const body of bodies) {
+      const res = await call('POST', `/invoices/${invoice.id}/credit-notes`, body);
+      expect(res.status, JSON.stringify(body)).toBeGreaterThanOrEqual(400);
+      expect(res.status, JSON.stringify(body)).toBeLessThan(500);
+      expect(res.type).toContain('application/problem+json');
+    }
+    for (const id of ['x'.repeat(101), "CN-1' or '1'='1", '%00']) {
+      const res = await call('POST', `/credit-notes/${encodeURIComponent(id)}/void`);
+      expect(res.status, id).toBeGreaterThanOrEqual(400);
+      expect(res.status, id).toBeLessThan(500);
+    }
+    expect((await call('GET', `/invoices/${invoice.id}`)).json).toEqual(invoice);
+  });
+
   it('settles the invoice when credit notes take its whole amount due; it is then paid and charged nothing', async () => {
     const { customerId, invoice } = await openInvoice();
     const note = await call('POST', `/invoices/${invoice.id}/credit-notes`, {

@@ -1,7 +1,6 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SandboxRail } from '../../src/billing/index.ts';
-import { sqlRows } from '../../src/billing/model.ts';
 import { Decimal } from '../../src/util/money.ts';
 import { billingConfig, type Harness, openHarness } from './harness.ts';
 
@@ -39,10 +38,7 @@ async function paidInvoice(unitPrice = '49.00', card = '4242 4242 4242 4242') {
 }
 
 async function creditNoteCount(): Promise<number> {
-  const [row] = await sqlRows<{ n: number }>(
-    h.store.db,
-    'select count(*)::int as n from billing_credit_notes',
-  );
+  const [row] = await h.store.query<{ n: number }>('select count(*)::int as n from billing_credit_notes');
   return row?.n ?? 0;
 }
 

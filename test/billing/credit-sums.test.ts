@@ -1,5 +1,4 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { sqlRows } from '../../src/billing/model.ts';
 import type { Store } from '../../src/store/index.ts';
 import { openTestPostgres } from '../support/postgres.ts';
 import { DAY, openHarness } from './harness.ts';
@@ -9,22 +8,24 @@ import { DAY, openHarness } from './harness.ts';
  * ledger (migration 0505). Whatever mix of movements happens, they equal the ledger's own sums.
  */
 async function sumsMatchLedger(store: Store) {
-  const db = store.db;
-  const balances = await sqlRows<{ customer_id: string; currency: string; kept: string; summed: string }>(
-    db,
-    `select l.customer_id, l.currency, coalesce(b.balance, 0)::text as kept, sum(l.amount)::text as summed
+  const balances = await store.query<{
+    customer_id: string;
+    currency: string;
+    kept: string;
+    summed: string;
+  }>(`select l.customer_id, l.currency, coalesce(b.balance, 0)::text as kept, sum(l.amount)::text as summed
      from billing_credit_ledger l
      left join billing_credit_balances b on b.customer_id = l.customer_id and b.currency = l.currency
-     group by l.customer_id, l.currency, b.balance`,
-  );
-  const grants = await sqlRows<{ id: string; kept: string; summed: string }>(
-    db,
-    `select g.id, r.remaining::text as kept,
+     group by l.customer_id, l.currency, b.balance`);
+  const grants = await store.query<{
+    id: string;
+    kept: string;
+    summed: string;
+  }>(`select g.id, r.remaining::text as kept,
             (g.amount + coalesce((select sum(c.amount) from billing_credit_ledger c where c.grant_id = g.id), 0))::text as summed
      from billing_credit_ledger g
      left join billing_credit_grant_remaining r on r.grant_id = g.id
-     where g.kind in ('grant', 'topup')`,
-  );
+     where g.kind in ('grant', 'topup')`);
   return { balances, grants };
 }
 
@@ -66,8 +67,7 @@ describe.each([
     for (const r of balances) expect(r.kept, `${r.customer_id} ${r.currency}`).toBe(r.summed);
     expect(grants.length).toBeGreaterThanOrEqual(3);
     for (const g of grants) expect(g.kept, g.id).toBe(g.summed);
-    const [ledgerA] = await sqlRows<{ s: string }>(
-      h.store.db,
+    const [ledgerA] = await h.store.query<{ s: string }>(
       `select sum(amount)::text as s from billing_credit_ledger where customer_id = $1 and currency = 'USD'`,
       [a.id],
     );
