@@ -89,6 +89,9 @@ describe('credit notes', () => {
   it('splits a credit note between a refund and customer credit', async () => {
     const { customer, invoice } = await paidInvoice();
     const before = await service().credits.balance(customer.id, 'USD');
+    // A credits-only customer at zero is refused by the gateway until the note's credit arrives.
+    await service().credits.configure({ customerId: customer.id, currency: 'USD', creditsOnly: true });
+    expect(service().credits.accessCheck(customer.id)).toMatchObject({ status: 402 });
     const note = await service().creditNotes.issue(invoice.id, {
       reason: 'product_unsatisfactory',
       amount: '20.00',
@@ -105,6 +108,7 @@ describe('credit notes', () => {
     expect(new Decimal(await service().credits.balance(customer.id, 'USD')).sub(before).toFixed(2)).toBe(
       '5.00',
     );
+    expect(service().credits.accessCheck(customer.id)).toBeNull();
   });
 
   it('refuses what exceeds the invoice or what was paid, naming the field and writing nothing', async () => {

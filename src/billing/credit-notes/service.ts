@@ -150,7 +150,7 @@ export function createCreditNotes(
       invoice: summary(after),
     });
     if (paid) await events.enqueue(tx, 'invoice.paid', { invoice: summary(after) });
-    return { id, invoice: after, refund, paid };
+    return { id, invoice: after, refund, paid, credited: new Decimal(plan.creditAmount).gt(0) };
   }
 
   /** Sends the refund to the rail that took the payment, and records its answer with its event. */
@@ -185,6 +185,8 @@ export function createCreditNotes(
         throw asProblem(error);
       });
     const number = ((await creditNoteById(db, written.id)) as CreditNote).number;
+    // Customer credit was granted in the transaction: the gateway's credits-only check sees it now.
+    if (written.credited) await credits.committed(written.invoice.customerId);
     const payment = written.refund ? await sendRefund(written.invoice, number, written.refund) : null;
     if (written.paid) await parts.invoices?.afterPaid(written.paid);
     const creditNote = (await creditNoteById(db, written.id)) as CreditNote;

@@ -167,4 +167,9 @@ export interface CreditsService {
   creditsOnlyCurrency(customerId: string): string | null;
   /** Reloads the credits-only balances (start-up, change feed). */
   refresh(customerId?: string): Promise<void>;
+  /**
+   * After a ledger row written in the caller's transaction (`grant` with `db`) has committed:
+   * the gateway check here and on the other nodes (change feed) sees the new balance.
+   */
+  committed(customerId: string): Promise<void>;
 }

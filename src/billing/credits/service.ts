@@ -167,6 +167,7 @@ export function createCreditsService(options: {
       return null;
     },
     refresh,
+    committed: changed,
   };
   return service;
 }
