@@ -15,7 +15,7 @@ import {
   customersPort,
   keysPort,
   subscriptionsPort,
-} from '../portal/module-adapters.ts';
+} from '../portal/module-adapters/index.ts';
 import type { Backends } from './backends.ts';
 import type { Modules } from './modules.ts';
 import type { StopList } from './stop-list.ts';
@@ -85,7 +85,7 @@ export function mountRoutes(
   // Every event's payload schema, under the document's OpenAPI 3.1 `webhooks`.
   registerWebhookContract(adminApi.openAPIRegistry);
 
-  // Developer portal: SPA at `/`, `/api/portal/*` (adapters in src/portal/module-adapters.ts).
+  // Developer portal: SPA at `/`, `/api/portal/*` (adapters in src/portal/module-adapters/).
   const ports: PortalPorts = {
     customers: customersPort(m.customers),
     catalog: catalogPort(m.catalog, config),

@@ -6,7 +6,7 @@ import type { PlanView } from './plans.ts';
 // The SPA reads the portal API's responses with the types below, gathered in `api-types.ts`.
 
 /**
- * What the portal needs from the other modules, in the portal's own words. `module-adapters.ts` adapts each
+ * What the portal needs from the other modules, in the portal's own words. `module-adapters/` adapts each
  * module's service to these shapes; a module that is not wired leaves its port undefined and the
  * portal answers with an explicit "not available" state (never invented data).
  *

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mountBillingRoutes, subscriptionPort } from '../../src/billing/index.ts';
 import { createRail } from '../../src/billing/rails/index.ts';
 import { createConsoleApp } from '../../src/http/hono.ts';
-import { billingPort } from '../../src/portal/module-adapters.ts';
+import { billingPort } from '../../src/portal/module-adapters/billing-port.ts';
 import { silentLogger } from '../../src/util/log.ts';
 import { billingConfig, type Harness, isDocumentMail, openHarness } from './harness.ts';
 

@@ -6,7 +6,7 @@ import { resolveConfig } from '../../src/config/index.ts';
 import { createConsoleApp } from '../../src/http/hono.ts';
 import { KeysService } from '../../src/keys/index.ts';
 import { createPortal, type Portal, type PortalPorts } from '../../src/portal/index.ts';
-import { keysPort } from '../../src/portal/module-adapters.ts';
+import { keysPort } from '../../src/portal/module-adapters/keys-port.ts';
 import { memoryChangeFeed, migrate, openPGliteStore, type Store } from '../../src/store/index.ts';
 import { ManualClock } from '../../src/util/clock.ts';
 import { silentLogger } from '../../src/util/log.ts';
