@@ -1,13 +1,10 @@
+import { sql } from 'kysely';
 import { Decimal } from '../util/money.ts';
-import { type Db, type Invoice, type InvoiceLine, type InvoiceStatus, iso, sqlRows } from './model.ts';
+import { type Db, type Invoice, type InvoiceLine, type InvoiceStatus, iso } from './model.ts';
 import type { TierBreakdown } from './rating.ts';
+import { billingDb, type PaymentStatus } from './tables.ts';
 
-/** SQL for invoices and payments. Money columns are read as text so nothing passes through a float. */
-const INVOICE_COLUMNS = `id, number, customer_id, subscription_id, status, currency, period_from, period_to,
-  subtotal::text as subtotal, tax_rate::text as tax_rate, tax::text as tax, total::text as total,
-  credits_applied::text as credits_applied, amount_due::text as amount_due, rail, issued_at, due_at, paid_at,
-  voided_at, payment_attempts, next_payment_attempt_at, last_payment_error, metadata, created_at, first_failed_at, payment_url`;
-
+/** Reading invoices and rail customers, and the shapes of payment rows. */
 export interface InvoiceRow {
   id: string;
   number: string | null;
@@ -110,33 +107,75 @@ export function toInvoice(row: InvoiceRow, lines: LineRow[], digits: number): In
   };
 }
 
+/** A money (`numeric`) column read as text, so it never passes through a float. */
+const text = <T extends string | null = string>(column: string) => sql<T>`cast(${sql.ref(column)} as text)`;
+
+/** The columns of an `InvoiceRow`, money as text. */
+function selectInvoices(db: Db) {
+  return billingDb(db)
+    .selectFrom('billing_invoices')
+    .select([
+      'id',
+      'number',
+      'customer_id',
+      'subscription_id',
+      'status',
+      'currency',
+      'period_from',
+      'period_to',
+      text('subtotal').as('subtotal'),
+      text<string | null>('tax_rate').as('tax_rate'),
+      text('tax').as('tax'),
+      text('total').as('total'),
+      text('credits_applied').as('credits_applied'),
+      text('amount_due').as('amount_due'),
+      'rail',
+      'issued_at',
+      'due_at',
+      'paid_at',
+      'voided_at',
+      'payment_attempts',
+      'next_payment_attempt_at',
+      'last_payment_error',
+      'metadata',
+      'created_at',
+      'first_failed_at',
+      'payment_url',
+    ]);
+}
+
 export async function invoiceRow(db: Db, id: string, forUpdate = false): Promise<InvoiceRow | null> {
-  const [row] = await sqlRows<InvoiceRow>(
-    db,
-    `select ${INVOICE_COLUMNS} from billing_invoices where id = $1${forUpdate ? ' for update' : ''}`,
-    [id],
-  );
-  return row ?? null;
+  const query = selectInvoices(db).where('id', '=', id);
+  return (await (forUpdate ? query.forUpdate() : query).executeTakeFirst()) ?? null;
 }
 
 export async function invoiceRowByKey(db: Db, key: string): Promise<InvoiceRow | null> {
-  const [row] = await sqlRows<InvoiceRow>(
-    db,
-    `select ${INVOICE_COLUMNS} from billing_invoices where idempotency_key = $1`,
-    [key],
-  );
-  return row ?? null;
+  return (await selectInvoices(db).where('idempotency_key', '=', key).executeTakeFirst()) ?? null;
 }
 
 export async function invoiceLines(db: Db, ids: string[]): Promise<LineRow[]> {
   if (ids.length === 0) return [];
-  return sqlRows<LineRow>(
-    db,
-    `select invoice_id, position, key, kind, description, rate_card_key, feature_key, plan_key, plan_version,
-            period_from, period_to, quantity::text as quantity, unit_price::text as unit_price, amount::text as amount, tiers
-     from billing_invoice_lines where invoice_id = any($1::text[])`,
-    [ids],
-  );
+  return billingDb(db)
+    .selectFrom('billing_invoice_lines')
+    .select([
+      'invoice_id',
+      'position',
+      'key',
+      'kind',
+      'description',
+      'rate_card_key',
+      'feature_key',
+      'plan_key',
+      'plan_version',
+      'period_from',
+      'period_to',
+      text('quantity').as('quantity'),
+      text<string | null>('unit_price').as('unit_price'),
+      text('amount').as('amount'),
+      'tiers',
+    ])
+    .where('invoice_id', 'in', ids)
+    .execute();
 }
 
 export interface InvoiceFilter {
@@ -148,29 +187,26 @@ export interface InvoiceFilter {
 }
 
 export async function listInvoiceRows(db: Db, filter: InvoiceFilter): Promise<InvoiceRow[]> {
-  return sqlRows<InvoiceRow>(
-    db,
-    `select ${INVOICE_COLUMNS} from billing_invoices
-     where ($1::text is null or customer_id = $1) and ($2::text is null or subscription_id = $2)
-       and ($3::text is null or status = $3)
-     order by created_at desc, id desc limit $4 offset $5`,
-    [
-      filter.customerId ?? null,
-      filter.subscriptionId ?? null,
-      filter.status ?? null,
-      Math.min(filter.limit ?? 100, 1000),
-      filter.offset ?? 0,
-    ],
-  );
+  let query = selectInvoices(db);
+  if (filter.customerId !== undefined) query = query.where('customer_id', '=', filter.customerId);
+  if (filter.subscriptionId !== undefined) query = query.where('subscription_id', '=', filter.subscriptionId);
+  if (filter.status !== undefined) query = query.where('status', '=', filter.status);
+  return query
+    .orderBy('created_at', 'desc')
+    .orderBy('id', 'desc')
+    .limit(Math.min(filter.limit ?? 100, 1000))
+    .offset(filter.offset ?? 0)
+    .execute();
 }
 
 /** Gapless: the counter row is updated in the issuing transaction, so a rollback frees the number. */
 export async function nextInvoiceNumber(db: Db): Promise<string> {
-  const [row] = await sqlRows<{ value: string | number }>(
-    db,
-    `insert into billing_counters (name, value) values ('invoice', 1)
-     on conflict (name) do update set value = billing_counters.value + 1 returning value`,
-  );
+  const row = await billingDb(db)
+    .insertInto('billing_counters')
+    .values({ name: 'invoice', value: 1 })
+    .onConflict((oc) => oc.column('name').doUpdateSet({ value: sql`billing_counters.value + 1` }))
+    .returning('value')
+    .executeTakeFirst();
   return `INV-${String(row?.value ?? 1).padStart(6, '0')}`;
 }
 
@@ -187,11 +223,12 @@ export async function railCustomer(
   customerId: string,
   rail: string,
 ): Promise<RailCustomerRow | null> {
-  const [row] = await sqlRows<RailCustomerRow>(
-    db,
-    'select customer_id, rail, rail_customer_id, payment_method_id, payment_method_label from billing_rail_customers where customer_id = $1 and rail = $2',
-    [customerId, rail],
-  );
+  const row = await billingDb(db)
+    .selectFrom('billing_rail_customers')
+    .select(['customer_id', 'rail', 'rail_customer_id', 'payment_method_id', 'payment_method_label'])
+    .where('customer_id', '=', customerId)
+    .where('rail', '=', rail)
+    .executeTakeFirst();
   return row ?? null;
 }
 
@@ -202,7 +239,7 @@ export interface PaymentRow {
   idempotency_key: string;
   purpose: string;
   rail: string;
-  status: 'pending' | 'succeeded' | 'failed' | 'refunded';
+  status: PaymentStatus;
   amount: string;
   currency: string;
   rail_ref: string | null;
