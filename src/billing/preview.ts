@@ -9,20 +9,7 @@ import { type BillingSegment, type BillingSubscription, sqlRows, type UsagePort 
 import { type RatedLine, type RatingSegment, rate } from './rating.ts';
 import type { TakeRateTotals } from './rating-take-rates.ts';
 
-/** What a period costs without invoicing it: rating a subscription, the upcoming invoice, `simulate`. */
-
-export interface SimulationRow {
-  customerId: string;
-  customerName: string;
-  subscriptionId: string;
-  periodFrom: string;
-  periodTo: string;
-  currency: string;
-  /** Subtotal (before tax) under the plan versions in force at the time. */
-  before: string;
-  /** Subtotal under the plan as in the current config. */
-  after: string;
-}
+/** What a period costs without invoicing it: rating a subscription, the upcoming invoice (and `simulate.ts`). */
 
 export interface UpcomingInvoice {
   subscriptionId: string;
@@ -49,7 +36,7 @@ function meteredFeatures(rateCards: readonly RateCardConfig[]): string[] {
 }
 
 /** What rating needs of a stretch of time: summed usage per feature, take rates per rate card. */
-async function measure(
+export async function measure(
   usage: UsagePort,
   customerId: string,
   subscriptionId: string,
@@ -74,10 +61,10 @@ async function measure(
 }
 
 export function createPreview(
-  deps: Pick<BillingDeps, 'db' | 'clock' | 'config' | 'subscriptions' | 'usage' | 'taxRate'>,
+  deps: Pick<BillingDeps, 'db' | 'clock' | 'subscriptions' | 'usage' | 'taxRate'>,
   parts: { discounts?: Pick<Discounts, 'termsFor'> } = {},
 ) {
-  const { db, clock, config, subscriptions, usage, taxRate } = deps;
+  const { db, clock, subscriptions, usage, taxRate } = deps;
 
   /**
    * `lines` (what an invoice of the period bills) with the subscription's discounts added as
@@ -183,59 +170,6 @@ export function createPreview(
         costToDate: { lines: toDate, total: sum(toDate) },
         forecast: { lines: forecast, total: sum(forecast) },
       };
-    },
-    /**
-     * `tollgate simulate`: re-rates the real usage of every billing period that started in
-     * [monthFrom, monthTo) for subscriptions on `planKey`, under the plan as it is in the current
-     * config (not yet published), and returns revenue before/after per customer. Changes nothing.
-     */
-    async simulate(planKey: string, monthFrom: Date, monthTo: Date): Promise<SimulationRow[]> {
-      const plan = config.plans.find((p) => p.key === planKey);
-      if (!plan)
-        throw problems.badRequest(
-          `No plan "${planKey}" in the current config (plans: ${config.plans.map((p) => p.key).join(', ')}).`,
-        );
-      const periods = await sqlRows<{ subscription_id: string; period_start: Date; period_end: Date }>(
-        db,
-        `select p.subscription_id, p.period_start, p.period_end from subscription_periods p
-         join subscriptions s on s.id = p.subscription_id
-         where s.plan_key = $1 and p.period_start >= $2 and p.period_start < $3 order by p.subscription_id, p.period_start`,
-        [planKey, monthFrom, monthTo],
-      );
-      const phases = plan.phases ?? [{ key: 'default', trial: false, rateCards: plan.rateCards ?? [] }];
-      const rows: SimulationRow[] = [];
-      for (const p of periods) {
-        const sub = await subscriptions.get(p.subscription_id);
-        if (!sub) continue;
-        const period = { from: new Date(p.period_start), to: new Date(p.period_end) };
-        const before = await rateSubscription({ ...sub, currentPeriod: period }, period);
-        const after = [];
-        for (const segment of before.segments) {
-          const phase = phases.find((ph) => ph.key === segment.phaseKey) ?? phases[phases.length - 1];
-          const rateCards = phase?.rateCards ?? [];
-          after.push({
-            ...segment,
-            planKey,
-            planVersion: 0,
-            trial: phase?.trial ?? false,
-            rateCards,
-            ...(await measure(usage, sub.customerId, sub.id, rateCards, segment.from, segment.to)),
-          });
-        }
-        const afterLines = rate({ period, currency: plan.currency, segments: after });
-        const customer = await subscriptions.customer(sub.customerId);
-        rows.push({
-          customerId: sub.customerId,
-          customerName: customer?.name ?? sub.customerId,
-          subscriptionId: sub.id,
-          periodFrom: period.from.toISOString(),
-          periodTo: period.to.toISOString(),
-          currency: plan.currency,
-          before: formatMoney(totals(before.lines, sub.currency, taxRate()).subtotal, sub.currency),
-          after: formatMoney(totals(afterLines, plan.currency, taxRate()).subtotal, plan.currency),
-        });
-      }
-      return rows;
     },
   };
 }

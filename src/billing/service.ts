@@ -11,11 +11,13 @@ import { createPayments } from './payments.ts';
 import { createPreview } from './preview.ts';
 import { createRailCustomers } from './rail-customers.ts';
 import { createBillingRun } from './run.ts';
+import { createSimulation } from './simulate.ts';
 import { createTopUps } from './topups.ts';
 
 export type { BillingServiceOptions } from './options.ts';
-export type { SimulationRow, UpcomingInvoice } from './preview.ts';
+export type { UpcomingInvoice } from './preview.ts';
 export type { RunProgress, RunSummary } from './run.ts';
+export type { SimulationRow } from './simulate.ts';
 
 export const DEFAULT_RETRY_DAYS = [1, 3, 5];
 
@@ -124,7 +126,7 @@ export function createBillingService(options: BillingServiceOptions) {
     },
     payments: payments.payments,
     handleWebhook: payments.handleWebhook,
-    simulate: preview.simulate,
+    simulate: createSimulation(deps, { preview, discounts }),
     handleRailEvent: payments.handleRailEvent,
     paymentMethod: railCustomers.paymentMethod,
   };

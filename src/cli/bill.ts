@@ -287,59 +287,80 @@ export function registerBillingCommands(program: Command): void {
     )
     .requiredOption('--plan <key>', 'plan key from the current config')
     .requiredOption('--period <YYYY-MM>', 'billing periods that started in this month')
+    .option('--coupon <code>', 'what if every customer also had this coupon (in "after")')
     .option('--json', 'print JSON')
-    .action(async (options: { plan: string; period: string; json?: boolean }, command: Command) => {
-      const { from, to } = monthRange(options.period);
-      await withTollgate(command, async (tollgate) => {
-        const rows = await tollgate.billing.simulate(options.plan, from, to);
-        if (options.json) {
-          console.log(JSON.stringify(rows, null, 2));
-          return;
-        }
-        if (rows.length === 0) {
-          console.log(pc.dim(`No billing periods of plan "${options.plan}" started in ${options.period}.`));
-          return;
-        }
-        const table = new Table({
-          head: ['customer', 'period', 'before', 'after', 'change'].map((h) => pc.bold(h)),
-        });
-        let before = new Decimal(0);
-        let after = new Decimal(0);
-        const currency = rows[0]?.currency ?? 'USD';
-        for (const r of rows) {
-          const delta = new Decimal(r.after).sub(r.before);
-          before = before.add(r.before);
-          after = after.add(r.after);
+    .action(
+      async (
+        options: { plan: string; period: string; coupon?: string; json?: boolean },
+        command: Command,
+      ) => {
+        const { from, to } = monthRange(options.period);
+        await withTollgate(command, async (tollgate) => {
+          const rows = await tollgate.billing.simulate(options.plan, from, to, { coupon: options.coupon });
+          if (options.json) {
+            console.log(JSON.stringify(rows, null, 2));
+            return;
+          }
+          if (rows.length === 0) {
+            console.log(pc.dim(`No billing periods of plan "${options.plan}" started in ${options.period}.`));
+            return;
+          }
+          const table = new Table({
+            head: ['customer', 'period', 'before', 'after', 'change'].map((h) => pc.bold(h)),
+          });
+          let before = new Decimal(0);
+          let after = new Decimal(0);
+          const currency = rows[0]?.currency ?? 'USD';
+          for (const r of rows) {
+            const delta = new Decimal(r.after).sub(r.before);
+            before = before.add(r.before);
+            after = after.add(r.after);
+            table.push([
+              r.customerName,
+              `${day(r.periodFrom)} → ${day(r.periodTo)}`,
+              { hAlign: 'right', content: r.before },
+              { hAlign: 'right', content: r.after },
+              {
+                hAlign: 'right',
+                content: delta.isNeg()
+                  ? pc.red(formatMoney(delta, currency))
+                  : pc.green(`+${formatMoney(delta, currency)}`),
+              },
+            ]);
+            // Each discount on its own line, as the invoice shows it.
+            const descriptions = new Set(
+              [...r.discountsBefore, ...r.discountsAfter].map((d) => d.description),
+            );
+            for (const description of descriptions) {
+              const amount = (list: { description: string; amount: string }[]) =>
+                list.find((d) => d.description === description)?.amount ?? '';
+              table.push([
+                pc.dim(`  ${description}`),
+                '',
+                { hAlign: 'right', content: pc.dim(amount(r.discountsBefore)) },
+                { hAlign: 'right', content: pc.dim(amount(r.discountsAfter)) },
+                '',
+              ]);
+            }
+          }
+          const total = after.sub(before);
           table.push([
-            r.customerName,
-            `${day(r.periodFrom)} → ${day(r.periodTo)}`,
-            { hAlign: 'right', content: r.before },
-            { hAlign: 'right', content: r.after },
+            pc.bold('total'),
+            `${rows.length} periods`,
+            { hAlign: 'right', content: pc.bold(formatMoney(before, currency)) },
+            { hAlign: 'right', content: pc.bold(formatMoney(after, currency)) },
             {
               hAlign: 'right',
-              content: delta.isNeg()
-                ? pc.red(formatMoney(delta, currency))
-                : pc.green(`+${formatMoney(delta, currency)}`),
+              content: pc.bold(
+                total.isNeg()
+                  ? pc.red(formatMoney(total, currency))
+                  : pc.green(`+${formatMoney(total, currency)}`),
+              ),
             },
           ]);
-        }
-        const total = after.sub(before);
-        table.push([
-          pc.bold('total'),
-          `${rows.length} periods`,
-          { hAlign: 'right', content: pc.bold(formatMoney(before, currency)) },
-          { hAlign: 'right', content: pc.bold(formatMoney(after, currency)) },
-          {
-            hAlign: 'right',
-            content: pc.bold(
-              total.isNeg()
-                ? pc.red(formatMoney(total, currency))
-                : pc.green(`+${formatMoney(total, currency)}`),
-            ),
-          },
-        ]);
-        console.log(table.toString());
-        console.log(pc.dim(`Amounts in ${currency}, before tax. Nothing was changed.`));
-      });
-    });
+          console.log(table.toString());
+          console.log(pc.dim(`Amounts in ${currency}, after discounts, before tax. Nothing was changed.`));
+        });
+      },
+    );
 }

@@ -65,6 +65,11 @@ export interface Discounts {
   termsFor(
     sub: { id: string; customerId: string; currency: string },
     period: { from: Date; to: Date },
+    /**
+     * `simulate`: the period rated whole, as if none of its own invoices were issued yet (a fixed
+     * amount is given once over the period, not less what its invoices already took).
+     */
+    options?: { wholePeriod?: boolean },
   ): Promise<DiscountTerms[]>;
   /** Refuses `config` (ConfigError naming the field) when one of its coupon codes is also a stored coupon. */
   assertConfigCodes(config: Pick<ResolvedConfig, 'billing'>): Promise<void>;
@@ -233,7 +238,7 @@ export function createDiscounts(deps: Pick<BillingDeps, 'store' | 'db' | 'clock'
         await removeDiscount(db, discountId, clock.now());
         return mustDiscount(discountId);
       }),
-    async termsFor(sub, period) {
+    async termsFor(sub, period, options = {}) {
       const rows = await discountsForPeriod(db, sub.customerId, sub.id, period);
       const withTerms = await withCoupons(rows.map((r) => r.discount));
       const terms: DiscountTerms[] = [];
@@ -243,7 +248,8 @@ export function createDiscounts(deps: Pick<BillingDeps, 'store' | 'db' | 'clock'
         if (!discount || !coupon || !inForce(coupon, periodsUsed)) return;
         if (coupon.currency && coupon.currency !== sub.currency) return; // refused at redemption
         // A fixed amount is per period: what an earlier invoice of the period took is not given twice.
-        const amountOff = coupon.amountOff ? new Decimal(coupon.amountOff).sub(givenThisPeriod) : null;
+        const given = options.wholePeriod ? 0 : givenThisPeriod;
+        const amountOff = coupon.amountOff ? new Decimal(coupon.amountOff).sub(given) : null;
         if (amountOff?.lte(0)) return;
         terms.push({
           id: discount.id,
