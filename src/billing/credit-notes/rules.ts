@@ -78,14 +78,15 @@ function money(value: string | undefined, field: string, currency: string): Deci
   return d;
 }
 
+type PlannedLines = Pick<PlannedCreditNote, 'lines'> & { subtotal: Decimal; tax: Decimal };
+
 export function planCreditNote(
   invoice: CreditableInvoice,
   prior: PriorCredit,
   request: CreditNoteRequest,
 ): PlannedCreditNote {
   const { currency } = invoice;
-  const digits = minorUnits(currency);
-  const fixed = (d: Decimal) => d.toFixed(digits);
+  const fixed = (d: Decimal) => d.toFixed(minorUnits(currency));
   if (invoice.status !== 'paid' && invoice.status !== 'issued') {
     throw new CreditNoteError(
       'invoice',
@@ -93,79 +94,14 @@ export function planCreditNote(
       'conflict',
     );
   }
-  const rate = invoice.taxRate ? new Decimal(invoice.taxRate) : new Decimal(0);
   if ((request.lines === undefined) === (request.amount === undefined)) {
     throw new CreditNoteError('lines', 'Give either lines or amount (not both, not neither).');
   }
-
-  let lines: PlannedCreditNote['lines'];
-  let subtotal: Decimal;
-  let tax: Decimal;
-  if (request.amount !== undefined) {
-    const amount = money(request.amount, 'amount', currency) as Decimal;
-    if (amount.lte(0)) throw new CreditNoteError('amount', 'amount must be more than 0.');
-    tax = rate.isZero() ? new Decimal(0) : roundMoney(amount.mul(rate).div(rate.add(1)), currency);
-    subtotal = amount.sub(tax);
-    lines = [
-      {
-        invoiceLinePosition: null,
-        description: request.memo ?? 'Credit',
-        quantity: null,
-        amount: fixed(subtotal),
-      },
-    ];
-  } else {
-    const given = request.lines ?? [];
-    if (given.length === 0) throw new CreditNoteError('lines', 'lines must have at least one line.');
-    const taken = new Map<number, Decimal>();
-    lines = given.map((line, i) => {
-      const field = `lines[${i}].amount`;
-      const amount = money(line.amount, field, currency) as Decimal;
-      if (amount.lte(0)) throw new CreditNoteError(field, `${field} must be more than 0.`);
-      if (line.invoiceLine === undefined) {
-        if (!line.description?.trim()) {
-          throw new CreditNoteError(
-            `lines[${i}].description`,
-            'A line not tied to an invoice line needs a description.',
-          );
-        }
-        return {
-          invoiceLinePosition: null,
-          description: line.description,
-          quantity: line.quantity ?? null,
-          amount: fixed(amount),
-        };
-      }
-      const target = invoice.lines.find((l) => l.position === line.invoiceLine);
-      if (!target || new Decimal(target.amount).lte(0)) {
-        throw new CreditNoteError(
-          `lines[${i}].invoiceLine`,
-          `The invoice has no chargeable line ${line.invoiceLine}.`,
-        );
-      }
-      const already = new Decimal(prior.creditedByLine.get(target.position) ?? 0).add(
-        taken.get(target.position) ?? 0,
-      );
-      const left = new Decimal(target.amount).sub(already);
-      if (amount.gt(left)) {
-        throw new CreditNoteError(
-          field,
-          `${field} is more than is left to credit on line ${target.position} (${fixed(left)} ${currency}).`,
-        );
-      }
-      taken.set(target.position, (taken.get(target.position) ?? new Decimal(0)).add(amount));
-      return {
-        invoiceLinePosition: target.position,
-        description: line.description?.trim() || target.description,
-        quantity: line.quantity ?? null,
-        amount: fixed(amount),
-      };
-    });
-    subtotal = lines.reduce((sum, l) => sum.add(l.amount), new Decimal(0));
-    tax = roundMoney(subtotal.mul(rate), currency);
-  }
+  const { lines, subtotal, tax } =
+    request.amount !== undefined
+      ? amountLine(invoice, request.amount, request.memo)
+      : creditLines(invoice, prior, request.lines ?? []);
   const total = subtotal.add(tax);
-
   const creditable = new Decimal(invoice.total).sub(prior.creditedTotal);
   if (total.gt(creditable)) {
     throw new CreditNoteError(
@@ -174,6 +110,103 @@ export function planCreditNote(
     );
   }
   const prePayment = prePaymentPart(invoice, total);
+  const settled = settlement(currency, total, prePayment, prior, request);
+  return {
+    lines,
+    subtotal: fixed(subtotal),
+    tax: fixed(tax),
+    total: fixed(total),
+    prePaymentAmount: fixed(prePayment),
+    refundAmount: fixed(settled.refund),
+    creditAmount: fixed(settled.credit),
+    outOfBandAmount: fixed(settled.outOfBand),
+  };
+}
+
+/** One line for a total given with tax included: tax = round(amount × rate / (1 + rate)). */
+function amountLine(invoice: CreditableInvoice, given: string, memo: string | undefined): PlannedLines {
+  const { currency } = invoice;
+  const rate = invoice.taxRate ? new Decimal(invoice.taxRate) : new Decimal(0);
+  const amount = money(given, 'amount', currency) as Decimal;
+  if (amount.lte(0)) throw new CreditNoteError('amount', 'amount must be more than 0.');
+  const tax = rate.isZero() ? new Decimal(0) : roundMoney(amount.mul(rate).div(rate.add(1)), currency);
+  const subtotal = amount.sub(tax);
+  const line = {
+    invoiceLinePosition: null,
+    description: memo ?? 'Credit',
+    quantity: null,
+    amount: subtotal.toFixed(minorUnits(currency)),
+  };
+  return { lines: [line], subtotal, tax };
+}
+
+/** Lines before tax, each within what is left of the invoice line it credits; tax rounded once. */
+function creditLines(
+  invoice: CreditableInvoice,
+  prior: PriorCredit,
+  given: NonNullable<CreditNoteRequest['lines']>,
+): PlannedLines {
+  const { currency } = invoice;
+  const fixed = (d: Decimal) => d.toFixed(minorUnits(currency));
+  if (given.length === 0) throw new CreditNoteError('lines', 'lines must have at least one line.');
+  const taken = new Map<number, Decimal>();
+  const lines = given.map((line, i) => {
+    const field = `lines[${i}].amount`;
+    const amount = money(line.amount, field, currency) as Decimal;
+    if (amount.lte(0)) throw new CreditNoteError(field, `${field} must be more than 0.`);
+    if (line.invoiceLine === undefined) {
+      if (!line.description?.trim()) {
+        throw new CreditNoteError(
+          `lines[${i}].description`,
+          'A line not tied to an invoice line needs a description.',
+        );
+      }
+      return {
+        invoiceLinePosition: null,
+        description: line.description,
+        quantity: line.quantity ?? null,
+        amount: fixed(amount),
+      };
+    }
+    const target = invoice.lines.find((l) => l.position === line.invoiceLine);
+    if (!target || new Decimal(target.amount).lte(0)) {
+      throw new CreditNoteError(
+        `lines[${i}].invoiceLine`,
+        `The invoice has no chargeable line ${line.invoiceLine}.`,
+      );
+    }
+    const already = new Decimal(prior.creditedByLine.get(target.position) ?? 0).add(
+      taken.get(target.position) ?? 0,
+    );
+    const left = new Decimal(target.amount).sub(already);
+    if (amount.gt(left)) {
+      throw new CreditNoteError(
+        field,
+        `${field} is more than is left to credit on line ${target.position} (${fixed(left)} ${currency}).`,
+      );
+    }
+    taken.set(target.position, (taken.get(target.position) ?? new Decimal(0)).add(amount));
+    return {
+      invoiceLinePosition: target.position,
+      description: line.description?.trim() || target.description,
+      quantity: line.quantity ?? null,
+      amount: fixed(amount),
+    };
+  });
+  const subtotal = lines.reduce((sum, l) => sum.add(l.amount), new Decimal(0));
+  const rate = invoice.taxRate ? new Decimal(invoice.taxRate) : new Decimal(0);
+  return { lines, subtotal, tax: roundMoney(subtotal.mul(rate), currency) };
+}
+
+/** How the part not taken off the amount due is settled: refund + credit + out of band. */
+function settlement(
+  currency: string,
+  total: Decimal,
+  prePayment: Decimal,
+  prior: PriorCredit,
+  request: CreditNoteRequest,
+): { refund: Decimal; credit: Decimal; outOfBand: Decimal } {
+  const fixed = (d: Decimal) => d.toFixed(minorUnits(currency));
   const post = total.sub(prePayment);
   const refundable = Decimal.max(0, new Decimal(prior.paid).sub(prior.refunded));
   let refund = money(request.refundAmount, 'refundAmount', currency);
@@ -202,16 +235,7 @@ export function planCreditNote(
       `refundAmount ${fixed(refund)} ${currency} is more than can be refunded (${fixed(refundable)} ${currency} paid and not refunded yet).`,
     );
   }
-  return {
-    lines,
-    subtotal: fixed(subtotal),
-    tax: fixed(tax),
-    total: fixed(total),
-    prePaymentAmount: fixed(prePayment),
-    refundAmount: fixed(refund),
-    creditAmount: fixed(credit),
-    outOfBandAmount: fixed(outOfBand),
-  };
+  return { refund, credit, outOfBand };
 }
 
 /** What a credit note of `total` takes off the amount due: on an issued invoice, up to all of it. */
