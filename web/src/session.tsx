@@ -18,15 +18,15 @@ export function SessionProvider({ children }: { children: ReactNode }) {
   const [me, setMeState] = useState<Me | null>(null);
   const [loading, setLoading] = useState(true);
   const client = useQueryClient();
-  // Another user (a log-out, a log-in) sees nothing the previous one read: the cache is emptied
-  // before the pages render for the new session.
+  // After a log-out (or another user's log-in) nothing the previous user read is shown: the cache
+  // is emptied before the pages render for the new session. Signed out, it holds public reads only.
   const userId = useRef<string | undefined>(undefined);
   const setMe = useCallback(
     (next: Me | null) => {
-      if (userId.current !== next?.user.id) {
-        userId.current = next?.user.id;
+      if (userId.current !== undefined && userId.current !== next?.user.id) {
         client.removeQueries({ queryKey: ['portal'] });
       }
+      userId.current = next?.user.id;
       setMeState(next);
     },
     [client],
