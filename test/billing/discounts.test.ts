@@ -118,6 +118,7 @@ describe('coupons and discounts billed end to end', () => {
       discounts.redeem({ code: 'ONLYONE', customerId: a.id, currency: 'USD' }),
     ).rejects.toMatchObject({
       status: 409,
+      detail: 'This customer has already redeemed coupon "ONLYONE".',
     });
     await expect(
       discounts.redeem({ code: 'ONLYONE', customerId: b.id, currency: 'USD' }),

@@ -157,7 +157,12 @@ export function createDiscounts(deps: Pick<BillingDeps, 'store' | 'db' | 'clock'
   async function redeemIn(tx: Kysely<BaseDatabase>, input: RedeemInput): Promise<string> {
     const code = normal(input.code);
     const coupon = await coupons.find(tx, code, true);
-    const held = input.again ? await holdsCoupon(tx, code, input.customerId) : false;
+    const held = coupon ? await holdsCoupon(tx, code, input.customerId) : false;
+    // Said as it is: a customer who has it already is told so, not that the coupon is used up.
+    if (held && !input.again)
+      throw discountProblem(
+        new DiscountError('conflict', `This customer has already redeemed coupon "${code}".`),
+      );
     const refused = refusal(coupon, code, clock.now(), input.currency, held);
     if (refused) throw discountProblem(refused);
     const discountId = newId('dsc');
