@@ -7,7 +7,8 @@
  * hundreds of customers, as a payment gateway's usage does), then times:
  *   (a) the billing run's take-rate rating: January rated for every customer in one aggregate;
  *   (b) one customer's upcoming-invoice view (the portal/admin preview: the running period, one
- *       customer), the median over `--views` customers; and the same view computed the way it
+ *       customer) with 15 value chunks not compacted yet (the most compaction leaves), the
+ *       median over `--views` customers; and the same view computed the way it
  *       was before the per-customer value chunks (unpacking every value chunk of the period and
  *       keeping the customer's rows), measured in the same run as the baseline.
  * Every view is checked against the billing run's totals for that customer.
@@ -18,6 +19,7 @@ import { type PercentagePrice, takeRateSql } from '../src/billing/rating-take-ra
 import { resolveConfig } from '../src/config/index.ts';
 import type { UsageEvent } from '../src/metering/events.ts';
 import { startMetering } from '../src/metering/index.ts';
+import { WAITING_CHUNKS } from '../src/metering/subject-compaction.ts';
 import { migrate, openPGliteStore } from '../src/store/index.ts';
 import { ManualClock } from '../src/util/clock.ts';
 import { silentLogger } from '../src/util/log.ts';
@@ -100,6 +102,17 @@ for (let i = 0; i < EVENTS; i += BATCH) {
 }
 const ingestSeconds = (performance.now() - t) / 1000;
 console.log(`\ringested in ${ingestSeconds.toFixed(1)} s`);
+// The worst case for a view: as many value chunks still waiting as compaction leaves (15 of
+// 1,000 events each), so a view also unpacks those.
+await metering.compaction.compactAll();
+for (let k = 0; k < WAITING_CHUNKS - 1; k++) {
+  const tail: UsageEvent[] = [];
+  for (let j = 0; j < 1_000; j++) {
+    const n = EVENTS + k * 1_000 + j;
+    tail.push({ ...payment(n), time: new Date(JAN + ((n * 7919) % MONTH_MS)).toISOString() });
+  }
+  await ingest.write(tail);
+}
 await metering.compaction.settled();
 const [layout] = await store.query<{ waiting: number; subject_chunks: number; value_chunks: number }>(
   `select (select count(*)::int from usage_value_chunks where not compacted) as waiting,
