@@ -1,15 +1,13 @@
 import type { Decimal } from 'decimal.js';
 import type { CatalogService, Feature } from '../catalog/index.ts';
-import type { EntitlementInfo } from '../config/index.ts';
 import { ProblemError } from '../http/problem.ts';
 import type { MeterReader } from '../metering/query.ts';
-import type { RateLimitSpec } from '../ratelimit/types.ts';
 import type { ChangeFeed } from '../store/index.ts';
 import { type Clock, systemClock } from '../util/clock.ts';
-import { parseWindow } from '../util/duration.ts';
 import type { Logger } from '../util/log.ts';
 import type { AccessResolver, AccessView, QuotaView } from './access.ts';
-import { applyOverrides, type EffectivePlan } from './contracts.ts';
+import { blockedView, Quota, type Shape, shapeOf } from './access-shapes.ts';
+import { applyOverrides } from './contracts.ts';
 import type { CustomerService } from './customers.ts';
 import type { Subscription } from './model.ts';
 import { phaseIndexAt, usagePeriodAt } from './periods.ts';
@@ -34,6 +32,9 @@ import { hasUpgrade, highestPublicPrices } from './top-plans.ts';
  * - unknown customer, or a subscription of another customer → blocked, 403;
  * - checks added by other modules (`addCheck`, e.g. billing's credits at zero → 402) run on
  *   every resolve, after the cache, so they can answer from their own in-memory state.
+ *
+ * What a plan phase grants (shared by its subscribers) and the quotas built from it live in
+ * `access-shapes.ts`; this file holds the cache and how a view is built and invalidated.
  */
 export type AccessCheck = (customerId: string) => ProblemError | null;
 
@@ -64,61 +65,6 @@ export interface AccessResolverDeps {
 /** Portal paths the problems link to (the portal serves them). */
 export const PORTAL_SUBSCRIPTION_PATH = '/portal/subscription';
 export const PORTAL_INVOICES_PATH = '/portal/invoices';
-
-type SeedUsage = (feature: Feature, customerId: string, from: Date, to: Date) => Promise<number>;
-
-/** A quota of one view; `seed` lives on the prototype, so views hold no closures. */
-class Quota implements QuotaView {
-  readonly featureKey: string;
-  readonly meterSlug: string;
-  readonly counterKey: string;
-  readonly limit: number;
-  readonly soft: boolean;
-  readonly periodStart: Date;
-  readonly resetAt: Date;
-  readonly #template: QuotaTemplate;
-  readonly #customerId: string;
-  readonly #seedUsage: SeedUsage;
-  constructor(
-    template: QuotaTemplate,
-    counterKey: string,
-    from: Date,
-    to: Date,
-    customerId: string,
-    seedUsage: SeedUsage,
-  ) {
-    this.featureKey = template.featureKey;
-    this.meterSlug = template.meterSlug;
-    this.counterKey = counterKey;
-    this.limit = template.limit;
-    this.soft = template.soft;
-    this.periodStart = from;
-    this.resetAt = to;
-    this.#template = template;
-    this.#customerId = customerId;
-    this.#seedUsage = seedUsage;
-  }
-  seed(): Promise<number> {
-    return this.#seedUsage(this.#template.feature, this.#customerId, this.periodStart, this.resetAt);
-  }
-}
-
-interface QuotaTemplate {
-  feature: Feature;
-  featureKey: string;
-  meterSlug: string;
-  limit: number;
-  soft: boolean;
-  usagePeriod: string;
-}
-
-interface Shape {
-  plan: { readonly key: string; readonly version: number; readonly name: string };
-  phaseKey: string;
-  entitlements: Readonly<Record<string, EntitlementInfo>>;
-  rateLimit: RateLimitSpec | null;
-  quotas: QuotaTemplate[];
-}
 
 interface Entry {
   view: AccessView;
@@ -223,93 +169,6 @@ export function createAccessResolver(deps: AccessResolverDeps): CachingAccessRes
       log?.warn({ err: error, feature: feature.key, customerId }, 'quota seed query failed; counting from 0');
       return 0;
     }
-  }
-
-  /**
-   * What a plan version's phase (with a contract) grants, shared by every subscriber with the same
-   * terms: 100k keys on five plans hold a handful of these, not 100k copies.
-   */
-  function shapeOf(effective: EffectivePlan, featureByKey: Map<string, Feature>): Shape {
-    const entitlements: Record<string, EntitlementInfo> = {};
-    const quotas: QuotaTemplate[] = [];
-    for (const rc of effective.rateCards) {
-      if (!rc.feature) continue;
-      const feature = featureByKey.get(rc.feature);
-      const ent = rc.entitlement;
-      let info: EntitlementInfo;
-      if (ent?.type === 'metered') {
-        info = {
-          featureKey: rc.feature,
-          type: 'metered',
-          hasAccess: true,
-          limit: ent.limit,
-          softLimit: ent.softLimit,
-        };
-      } else if (ent?.type === 'static') {
-        info = {
-          featureKey: rc.feature,
-          type: 'static',
-          hasAccess: true,
-          config: Object.freeze({ ...ent.config }),
-        };
-      } else if (ent?.type === 'boolean') {
-        info = { featureKey: rc.feature, type: 'boolean', hasAccess: true };
-      } else {
-        // A priced feature without an entitlement template (pay as you go): usable, unlimited.
-        info = feature?.meter
-          ? { featureKey: rc.feature, type: 'metered', hasAccess: true }
-          : { featureKey: rc.feature, type: 'boolean', hasAccess: true };
-      }
-      const previous = entitlements[rc.feature];
-      // Several rate cards may name one feature (a price and a limit): the one with a limit wins.
-      if (previous && !(ent && !(previous.type === 'metered' && previous.limit !== undefined))) continue;
-      entitlements[rc.feature] = Object.freeze(info);
-      const index = quotas.findIndex((q) => q.featureKey === rc.feature);
-      if (index >= 0) quotas.splice(index, 1);
-      if (ent?.type === 'metered' && ent.limit !== undefined && feature?.meter) {
-        quotas.push({
-          feature,
-          featureKey: rc.feature,
-          meterSlug: feature.meter,
-          limit: ent.limit,
-          soft: ent.softLimit,
-          usagePeriod: ent.usagePeriod,
-        });
-      }
-    }
-    let rateLimit: RateLimitSpec | null = null;
-    if (effective.rateLimit) {
-      const windowMs = parseWindow(effective.rateLimit.window);
-      if (windowMs)
-        rateLimit = Object.freeze({
-          limit: effective.rateLimit.limit,
-          windowMs,
-          burst: effective.rateLimit.burst,
-        });
-    }
-    return {
-      plan: Object.freeze({
-        key: effective.planKey,
-        version: effective.planVersion,
-        name: effective.planName,
-      }),
-      phaseKey: effective.phaseKey,
-      entitlements: Object.freeze(entitlements),
-      rateLimit,
-      quotas,
-    };
-  }
-
-  function blockedView(customerId: string, problem: ProblemError, upgradeUrl: string): AccessView {
-    return {
-      customer: { id: customerId, name: '', metadata: {} },
-      subscription: null,
-      entitlements: {},
-      rateLimit: null,
-      quotas: {},
-      blocked: problem,
-      upgradeUrl,
-    };
   }
 
   async function build(
