@@ -104,6 +104,9 @@ function refusal(
   if (!coupon || coupon.archived) return new DiscountError('not_found', `No coupon "${code}".`);
   if (coupon.redeemBy && new Date(coupon.redeemBy) <= now)
     return new DiscountError('invalid', `Coupon "${code}" expired on ${coupon.redeemBy}.`);
+  // Stripe's rule (stripe-node types/2020-03-02/Coupons.d.ts, `max_redemptions`): "in total,
+  // across all customers, before it is no longer valid". A customer's retried checkout is not a
+  // second redemption. Used up is a 409 `coupon-exhausted`: the code was good, the stock is gone.
   if (!held && coupon.maxRedemptions !== null && coupon.timesRedeemed >= coupon.maxRedemptions)
     return new DiscountError('exhausted', `Coupon "${code}" has been redeemed the most times it can be.`);
   if (coupon.currency && coupon.currency !== currency)
