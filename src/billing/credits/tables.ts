@@ -1,11 +1,12 @@
 import type { ColumnType, Generated, Kysely } from 'kysely';
 import type { Db } from '../model.ts';
+import type { BillingTables } from '../tables.ts';
 
 /**
  * The tables prepaid credits read and write, as Kysely sees them (migrations 0501, 0505, 0506).
  * Money columns are `numeric`: read as text (`cast(… as text)`), written as decimal strings, so
- * no amount passes through a float. Payments and invoices are typed only as far as credits use
- * them (top-ups are payments; plan credits wait for their subscription's invoices).
+ * no amount passes through a float. Payments and invoices are billing's (../tables.ts): top-ups
+ * are payments; plan credits wait for their subscription's invoices.
  */
 type Money = ColumnType<string, string, string>;
 type Stamp = ColumnType<Date | string, Date, Date>;
@@ -13,7 +14,7 @@ type MaybeStamp = ColumnType<Date | string | null, Date | null, Date | null>;
 
 export type LedgerKind = 'grant' | 'topup' | 'usage' | 'expiry' | 'refund' | 'reservation' | 'release';
 
-export type CreditTables = {
+export type CreditTables = Pick<BillingTables, 'billing_payments' | 'billing_invoices'> & {
   billing_credit_ledger: {
     id: string;
     /** Insertion order (several rows share a timestamp); bigserial, read as text. */
@@ -43,28 +44,6 @@ export type CreditTables = {
     credits_only: boolean;
     auto_recharge_threshold: ColumnType<string | null, string | null, string | null>;
     auto_recharge_amount: ColumnType<string | null, string | null, string | null>;
-  };
-  billing_payments: {
-    id: string;
-    invoice_id: string | null;
-    customer_id: string;
-    idempotency_key: string;
-    purpose: 'invoice' | 'refund' | 'topup';
-    rail: string;
-    status: 'pending' | 'succeeded' | 'failed' | 'refunded';
-    amount: Money;
-    currency: string;
-    rail_ref: string | null;
-    failure_code: string | null;
-    failure_message: string | null;
-    created_at: Stamp;
-    updated_at: Stamp;
-  };
-  billing_invoices: {
-    id: string;
-    subscription_id: string | null;
-    idempotency_key: string;
-    period_to: Stamp;
   };
 };
 
