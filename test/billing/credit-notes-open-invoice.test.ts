@@ -5,6 +5,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTollgate, type Tollgate } from '../../src/app.ts';
 import type { SandboxRail } from '../../src/billing/index.ts';
+import { WEBHOOK_EVENT_SCHEMAS } from '../../src/notify/event-types.ts';
 import { createLogger } from '../../src/util/log.ts';
 import { PortalClient } from '../portal/client.ts';
 import { testCatalog } from '../support/catalog.ts';
@@ -86,11 +87,17 @@ const charges = async (invoiceId: string) =>
     (p) => p.purpose === 'invoice',
   );
 
-const outbox = async (type: string, creditNoteId: string) =>
-  sql(
+/** The outbox's events about a credit note, each checked against the published contract. */
+async function outbox(type: 'credit_note.issued' | 'credit_note.voided', creditNoteId: string) {
+  const rows = await sql(
     `select payload from notify_messages where type = $1 and payload::jsonb -> 'creditNote' ->> 'id' = $2`,
     [type, creditNoteId],
   );
+  const payloads = rows.map((r) => (typeof r.payload === 'string' ? JSON.parse(r.payload) : r.payload));
+  for (const payload of payloads)
+    expect(WEBHOOK_EVENT_SCHEMAS[type].safeParse(payload).error).toBeUndefined();
+  return payloads as Json[];
+}
 
 beforeAll(async () => {
   const admin = new pg.Client({ connectionString: PG_URL });
@@ -138,7 +145,9 @@ describe('credit notes on an open invoice (admin API, PostgreSQL, sandbox rail)'
     });
     const after = (await call('GET', `/invoices/${invoice.id}`)).json;
     expect(after).toEqual({ ...invoice, amountDue: '75.00' });
-    expect(await outbox('credit_note.issued', issued.json.id)).toHaveLength(1);
+    const issuedEvents = await outbox('credit_note.issued', issued.json.id);
+    expect(issuedEvents).toHaveLength(1);
+    expect(issuedEvents[0]?.invoice).toMatchObject({ id: invoice.id, status: 'issued', amountDue: '75.00' });
 
     await retryWithGoodCard(customerId);
     const paid = (await call('GET', `/invoices/${invoice.id}`)).json;
@@ -263,7 +272,12 @@ describe('credit notes on an open invoice (admin API, PostgreSQL, sandbox rail)'
     expect(voided.status).toBe(200);
     expect(voided.json).toMatchObject({ id: note.id, status: 'void', voidedAt: expect.any(String) });
     expect((await call('GET', `/invoices/${invoice.id}`)).json).toEqual(invoice);
-    expect(await outbox('credit_note.voided', note.id)).toHaveLength(1);
+    const voidedEvents = await outbox('credit_note.voided', note.id);
+    expect(voidedEvents).toHaveLength(1);
+    expect(voidedEvents[0]).toMatchObject({
+      creditNote: { status: 'void', type: 'pre_payment', prePaymentAmount: '30.00' },
+      invoice: { id: invoice.id, amountDue: '100.00' },
+    });
 
     const again = await call('POST', `/credit-notes/${note.id}/void`);
     expect(again.status).toBe(409);
