@@ -113,6 +113,15 @@ try {
     organisation: 'Analytical Engines',
     password: 'a long and unusual screenshot passphrase',
   });
+  // The account comes with the link mailed to the address (the dev mailbox keeps it).
+  let confirmation: string | undefined;
+  for (let i = 0; confirmation === undefined && i < 600; i++) {
+    const box = await portalApi('GET', '/dev/mailbox?to=ada%40engines.test');
+    const messages = (box.messages ?? []) as { text: string }[];
+    confirmation = messages.map((m) => /\/verify\?token=([\w-]+)/.exec(m.text)?.[1]).find(Boolean);
+    if (confirmation === undefined) await new Promise((r) => setTimeout(r, 50));
+  }
+  await portalApi('POST', '/verify', { token: confirmation });
   await shot('checkout', async (p) => {
     await p.goto(`${portal}/checkout?plan=pro`);
     await p.getByLabel('Card number').waitFor();

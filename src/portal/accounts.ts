@@ -17,6 +17,8 @@ import { newToken, sha256 } from './tokens.ts';
  */
 export const SESSION_TTL_MS = 14 * 24 * 3600_000;
 const RESET_TTL_MS = 3600_000;
+/** How long a sign-up's confirmation link works. */
+const SIGNUP_TTL_MS = 24 * 3600_000;
 const INVITE_TTL_MS = 7 * 24 * 3600_000;
 
 export interface PortalUser {
@@ -47,7 +49,13 @@ export function toUser(row: UserRow): PortalUser {
 
 /** Portal accounts: who may sign in, their sessions and their organisation's members. */
 export interface AccountService {
-  signup(input: { email: string; name: string; password: string; organisation: string }): Promise<SignedIn>;
+  /**
+   * Answers alike for every address, after the same password hash: a new address gets a link to
+   * confirm it (the account exists from then on); one with an account gets a note instead.
+   */
+  signup(input: { email: string; name: string; password: string; organisation: string }): Promise<void>;
+  /** Opens a sign-up's confirmation link (once, within 24 hours): creates the account, signs in. */
+  verifyEmail(token: string): Promise<SignedIn>;
   /** Throttled per account and address before the password is checked (login-throttle.ts). */
   login(input: { email: string; password: string; ip: string }): Promise<SignedIn>;
   logout(tokenHash: string): Promise<void>;
@@ -131,24 +139,60 @@ export function createAccountService(deps: AccountDeps): AccountService {
     };
   }
 
+  /** To a new address: the link that confirms it and creates the account. */
+  function confirmMail(email: string, name: string, token: string) {
+    return {
+      to: email,
+      subject: `Confirm your email address for ${deps.brandName}`,
+      text: `Hello ${name},\n\nOpen this link within 24 hours to confirm your address and finish creating your ${deps.brandName} account:\n\n${deps.link(`/verify?token=${token}`)}\n\nIf you did not sign up, ignore this message; no account is created.\n`,
+    };
+  }
+
   return {
     async signup(input: { email: string; name: string; password: string; organisation: string }) {
       assertPasswordAllowed(input.password, input.email);
-      if (await repo.userByEmail(input.email)) {
-        // The owner of the address hears of it; the answer does not say the address has an account.
-        afterAnswer('sign-up notice', () => mailer.send(signupAttemptMail(input.email)));
+      // The expensive step runs for every address before the answer, so its timing tells nothing;
+      // whether the address has an account is looked up after the answer.
+      const passwordHash = await hashPassword(input.password);
+      afterAnswer('sign-up mail', async () => {
+        if (await repo.userByEmail(input.email)) {
+          // The owner hears of it; nothing about the account changes.
+          await mailer.send(signupAttemptMail(input.email));
+          return;
+        }
+        const token = newToken();
+        await repo.insertSignup({
+          token_hash: sha256(token),
+          email: input.email,
+          name: input.name,
+          organisation: input.organisation,
+          password_hash: passwordHash,
+          expires_at: new Date(clock.now().getTime() + SIGNUP_TTL_MS),
+        });
+        await mailer.send(confirmMail(input.email, input.name, token));
+      });
+    },
+
+    async verifyEmail(token: string) {
+      const signup = await repo.consumeSignup(sha256(token), clock.now());
+      if (!signup)
         throw new AccountError(
-          'conflict',
-          'We could not create this account. If you already have one, log in or reset your password; we sent a note to this address.',
+          'bad-token',
+          'This confirmation link is invalid, used or expired. Sign up again.',
         );
-      }
-      const customerId = await createOrganisation(input.organisation, input.email);
+      // Another sign-up or an invitation for the address was completed first.
+      if (await repo.userByEmail(signup.email))
+        throw new AccountError(
+          'bad-token',
+          'This address already has an account. Log in or reset your password.',
+        );
+      const customerId = await createOrganisation(signup.organisation, signup.email);
       const row: Omit<UserRow, 'created_at'> = {
         id: newId('usr'),
         customer_id: customerId,
-        email: input.email,
-        name: input.name,
-        password_hash: await hashPassword(input.password),
+        email: signup.email,
+        name: signup.name,
+        password_hash: signup.password_hash,
         role: 'owner',
       };
       await repo.insertUser(row);

@@ -41,6 +41,19 @@ export interface FiringRow {
   dismissed_at: Date | null;
 }
 
+/** A sign-up waiting for its address to be confirmed (0603_portal_signups.sql). */
+export interface SignupRow {
+  token_hash: string;
+  email: string;
+  name: string;
+  organisation: string;
+  password_hash: string;
+  expires_at: Date;
+  used_at: Date | null;
+}
+
+type SignupTables = { portal_signups: SignupRow };
+
 /** The firing guard's table, typed for Kysely (written inside the transaction of its event). */
 type AlertFiringTables = {
   portal_alert_firings: {
@@ -135,6 +148,20 @@ export function portalRepo(store: Store) {
          where token_hash = $1 and used_at is null and expires_at > $2 returning user_id`,
         [tokenHash, now],
       ),
+
+    insertSignup: (row: Omit<SignupRow, 'used_at'>) =>
+      store.db.withTables<SignupTables>().insertInto('portal_signups').values(row).execute(),
+    /** Marks the sign-up used and returns it, only if it was unused and not expired. */
+    consumeSignup: async (tokenHash: string, now: Date): Promise<SignupRow | null> =>
+      (await store.db
+        .withTables<SignupTables>()
+        .updateTable('portal_signups')
+        .set({ used_at: now })
+        .where('token_hash', '=', tokenHash)
+        .where('used_at', 'is', null)
+        .where('expires_at', '>', now)
+        .returningAll()
+        .executeTakeFirst()) ?? null,
 
     insertInvitation: (i: {
       id: string;

@@ -351,7 +351,7 @@ describe('credit notes on an open invoice (admin API, PostgreSQL, sandbox rail)'
   });
 
   it('shows the customer the amount due, each credit note and its status in the portal', async () => {
-    const owner = new PortalClient(tollgate.consoleApp, '10.15.0.1');
+    const owner = new PortalClient(tollgate.consoleApp, '10.15.0.1', tollgate.runtime.store);
     const { customerId } = await owner.signup('owner@open-invoice.test', 'Portal Credit Co');
     const { invoice } = await openInvoice(customerId);
     const kept = (

@@ -76,6 +76,16 @@ async function journey() {
   await page.getByLabel('Password').fill('a long and careful passphrase');
   await shot('signup');
   await page.getByRole('button', { name: 'Create account' }).click();
+  // The same answer for every address: the account comes with the link mailed to it, read here
+  // from the dev mailbox (`tollgate dev` without SMTP).
+  await page.getByRole('heading', { name: 'Check your inbox' }).waitFor();
+  await shot('signup-check-inbox');
+  await page.getByRole('link', { name: 'dev mailbox', exact: true }).click();
+  await page
+    .getByRole('article', { name: /^Confirm your email address/ })
+    .getByRole('link', { name: /\/verify\?token=/ })
+    .click();
+  await page.getByRole('button', { name: 'Confirm and log in' }).click();
   await page.waitForURL('**/checkout?plan=pro');
 
   // A declined card is shown clearly and creates nothing.

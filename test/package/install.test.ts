@@ -297,7 +297,16 @@ describe('npm install tollgate in your own project (docs/first-revenue.md)', () 
       organisation: 'Analytical Engines',
       password: 'a long and unusual first revenue passphrase',
     });
-    expect(signup.status, JSON.stringify(signup.json)).toBe(201);
+    expect(signup.status, JSON.stringify(signup.json)).toBe(202);
+    // The account comes with the link mailed to the address (`tollgate dev` keeps it in the dev mailbox).
+    let confirmation: string | undefined;
+    for (let i = 0; confirmation === undefined && i < 600; i++) {
+      const box = await browser.request('GET', '/api/portal/dev/mailbox?to=ada%40engines.test');
+      const messages = (box.json?.messages ?? []) as { text: string }[];
+      confirmation = messages.map((m) => /\/verify\?token=([\w-]+)/.exec(m.text)?.[1]).find(Boolean);
+      if (confirmation === undefined) await new Promise((r) => setTimeout(r, 50));
+    }
+    expect((await browser.request('POST', '/api/portal/verify', { token: confirmation })).status).toBe(200);
     const plans = (await browser.request('GET', '/api/portal/plans')).json.plans as {
       key: string;
       name: string;

@@ -1,5 +1,9 @@
 import type { Hono } from 'hono';
 
+interface MailStore {
+  query<R>(sql: string, params?: unknown[]): Promise<R[]>;
+}
+
 /** A browser-like client for the portal API over `app.request`: keeps cookies, sends the CSRF header. */
 export class PortalClient {
   readonly cookies = new Map<string, string>();
@@ -7,9 +11,13 @@ export class PortalClient {
   readonly ip: string;
   csrf = true;
 
-  constructor(app: Hono, ip = '10.0.0.1') {
+  /** Where mail is read without the dev mailbox (`tollgate start`): the store's notify_mailbox. */
+  readonly #store: MailStore | undefined;
+
+  constructor(app: Hono, ip = '10.0.0.1', store?: MailStore) {
     this.#app = app;
     this.ip = ip;
+    this.#store = store;
   }
 
   /** `raw`: a body sent exactly as given (with the content type in `headers`), for hostile input. */
@@ -69,8 +77,15 @@ export class PortalClient {
   async waitForMail(to: string, subject: RegExp = /./, timeoutMs = 30_000) {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const r = await this.get(`/api/portal/dev/mailbox?to=${encodeURIComponent(to)}`);
-      const found = (r.json?.messages ?? []).find((m: { subject: string }) => subject.test(m.subject));
+      const messages = this.#store
+        ? (
+            await this.#store.query<{ id: string; subject: string; text_body: string }>(
+              'select id, subject, text_body from notify_mailbox where lower(to_address) = lower($1) order by created_at desc',
+              [to],
+            )
+          ).map((m) => ({ id: m.id, to, subject: m.subject, text: m.text_body }))
+        : ((await this.get(`/api/portal/dev/mailbox?to=${encodeURIComponent(to)}`)).json?.messages ?? []);
+      const found = messages.find((m: { subject: string }) => subject.test(m.subject));
       if (found) return found as { id: string; to: string; subject: string; text: string };
       if (Date.now() > deadline)
         throw new Error(`no mail to ${to} matching ${subject} within ${timeoutMs} ms`);
@@ -86,7 +101,16 @@ export class PortalClient {
       password,
       organisation: org,
     });
-    if (r.status !== 201) throw new Error(`signup failed: ${r.status} ${JSON.stringify(r.json)}`);
+    if (r.status !== 202) throw new Error(`signup failed: ${r.status} ${JSON.stringify(r.json)}`);
+    return this.verify(email);
+  }
+
+  /** Opens the confirmation link mailed to `email`: the account is created and signed in. */
+  async verify(email: string) {
+    const mail = await this.waitForMail(email, /^Confirm your email address/);
+    const token = /\/verify\?token=([\w-]+)/.exec(mail.text)?.[1];
+    const r = await this.post('/api/portal/verify', { token });
+    if (r.status !== 200) throw new Error(`verify failed: ${r.status} ${JSON.stringify(r.json)}`);
     return r.json.user as { id: string; customerId: string };
   }
 }

@@ -85,10 +85,11 @@ describe('portal API document', () => {
     const operations = Object.entries(paths).flatMap(([path, ops]) =>
       Object.keys(ops).map((m) => `${m} ${path}`),
     );
-    expect(operations).toHaveLength(46);
+    expect(operations).toHaveLength(47);
     expect(operations).toEqual(
       expect.arrayContaining([
         'post /signup',
+        'post /verify',
         'post /login',
         'post /keys/{id}/roll',
         'put /spend-cap',
@@ -111,7 +112,7 @@ describe('portal auth', () => {
     expect(client.cookies.get('tg_csrf')).toBe(r.json.csrfToken);
   });
 
-  it('signs up with an HttpOnly SameSite=Lax session cookie and stores only hashes', async () => {
+  it('signs up through the mailed link, with an HttpOnly SameSite=Lax session cookie, storing only hashes', async () => {
     const client = new PortalClient(app);
     await client.get('/api/portal/config');
     const r = await client.post('/api/portal/signup', {
@@ -120,8 +121,24 @@ describe('portal auth', () => {
       password: 'a long passphrase',
       organisation: 'Analytical Engines',
     });
-    expect(r.status).toBe(201);
-    const cookie = r.headers.getSetCookie().find((c) => c.startsWith('tg_session='))!;
+    expect(r.status).toBe(202);
+    expect(r.json).toEqual({ sent: true });
+    // No session and no account before the address is confirmed.
+    expect(client.cookies.has('tg_session')).toBe(false);
+    expect((await client.get('/api/portal/me')).status).toBe(401);
+    const mail = await client.waitForMail('ada@example.com', /^Confirm your email address/);
+    const link = /\/verify\?token=([\w-]+)/.exec(mail.text)![1]!;
+    expect(await store.query(`select id from portal_users where email = 'ada@example.com'`)).toEqual([]);
+    const pending = await store.query<{ token_hash: string; password_hash: string }>(
+      `select token_hash, password_hash from portal_signups where email = 'ada@example.com'`,
+    );
+    expect(pending).toHaveLength(1);
+    expect(pending[0]!.token_hash).not.toBe(link);
+    expect(pending[0]!.password_hash).toMatch(/^scrypt\$/);
+
+    const verified = await client.post('/api/portal/verify', { token: link });
+    expect(verified.status).toBe(200);
+    const cookie = verified.headers.getSetCookie().find((c) => c.startsWith('tg_session='))!;
     expect(cookie).toMatch(/HttpOnly/);
     expect(cookie).toMatch(/SameSite=Lax/);
     expect(cookie).not.toMatch(/Secure/);
@@ -136,16 +153,24 @@ describe('portal auth', () => {
     expect(me.json.user.email).toBe('ada@example.com');
     expect(me.json.organisation.name).toBe('Analytical Engines');
     expect(me.json.user.role).toBe('owner');
+    // The link works once.
+    const replay = new PortalClient(app);
+    await replay.get('/api/portal/config');
+    expect((await replay.post('/api/portal/verify', { token: link })).status).toBe(400);
 
     const again = await new PortalClient(app).signup('ada2@example.com', 'Other').catch((e) => e);
     expect(again).not.toBeInstanceOf(Error);
-    const dup = await client.post('/api/portal/signup', {
+    // An address with an account gets the same answer; its owner gets a note.
+    const stranger = new PortalClient(app);
+    await stranger.get('/api/portal/config');
+    const dup = await stranger.post('/api/portal/signup', {
       email: 'ADA@example.com',
       name: 'Ada',
       password: 'a long passphrase',
     });
-    expect(dup.status).toBe(409);
-    expect(dup.headers.get('content-type')).toBe('application/problem+json');
+    expect(dup.status).toBe(202);
+    expect(dup.json).toEqual({ sent: true });
+    expect((await client.waitForMail('ADA@example.com', /tried to sign up/)).text).toMatch(/forgot-password/);
   });
 
   it('sets Secure on the cookie behind https', async () => {
@@ -157,8 +182,16 @@ describe('portal auth', () => {
       { email: 'sec@example.com', name: 'Sec', password: 'a long passphrase' },
       { 'x-forwarded-proto': 'https' },
     );
-    expect(r.status).toBe(201);
-    expect(r.headers.getSetCookie().find((c) => c.startsWith('tg_session='))).toMatch(/Secure/);
+    expect(r.status).toBe(202);
+    const mail = await client.waitForMail('sec@example.com', /^Confirm your email address/);
+    const verified = await client.request(
+      'POST',
+      '/api/portal/verify',
+      { token: /\/verify\?token=([\w-]+)/.exec(mail.text)![1] },
+      { 'x-forwarded-proto': 'https' },
+    );
+    expect(verified.status).toBe(200);
+    expect(verified.headers.getSetCookie().find((c) => c.startsWith('tg_session='))).toMatch(/Secure/);
   });
 
   it('refuses mutating requests without the CSRF header, and changes nothing', async () => {

@@ -48,7 +48,8 @@ describe('row 6: the dev mailbox is a development convenience', () => {
   });
 
   it('does not exist under `tollgate start` without SMTP: the victim reset link stays private', async () => {
-    const victim = new HttpPortalClient(production.consoleUrl!);
+    // No dev mailbox here: the victim reads the confirmation link from the store, as from a real inbox.
+    const victim = new HttpPortalClient(production.consoleUrl!, {}, production.runtime.store);
     await victim.signup('victim@example.com');
     const attacker = new HttpPortalClient(production.consoleUrl!);
     await attacker.get('/api/portal/config');

@@ -4,6 +4,10 @@ import type { TollgateConfigInput } from '../../src/config/index.ts';
 import { testCatalog } from '../support/catalog.ts';
 import { startTestTollgate } from '../support/tollgate.ts';
 
+interface MailStore {
+  query<R>(sql: string, params?: unknown[]): Promise<R[]>;
+}
+
 /**
  * A browser-like client of the portal over real HTTP (the console listener on a free port):
  * keeps cookies and sends the CSRF cookie's value in `x-csrf-token`, as the SPA does.
@@ -15,9 +19,13 @@ export class HttpPortalClient {
   readonly baseUrl: string;
   readonly headers: Record<string, string>;
 
-  constructor(baseUrl: string, headers: Record<string, string> = {}) {
+  /** Where mail is read without the dev mailbox (`tollgate start`): the store's notify_mailbox. */
+  readonly store: MailStore | undefined;
+
+  constructor(baseUrl: string, headers: Record<string, string> = {}, store?: MailStore) {
     this.baseUrl = baseUrl;
     this.headers = headers;
+    this.store = store;
   }
 
   async request(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
@@ -61,15 +69,31 @@ export class HttpPortalClient {
   async signup(email: string, password = 'correct horse battery') {
     await this.get('/api/portal/config');
     const r = await this.post('/api/portal/signup', { email, name: 'Owner', password, organisation: email });
-    if (r.status !== 201) throw new Error(`signup failed: ${r.status} ${r.text}`);
+    if (r.status !== 202) throw new Error(`signup failed: ${r.status} ${r.text}`);
+    return this.verify(email);
+  }
+
+  /** Opens the confirmation link mailed to `email`: the account is created and signed in. */
+  async verify(email: string) {
+    const mail = await this.waitForMail(email, /^Confirm your email address/);
+    const token = /\/verify\?token=([\w-]+)/.exec(mail.text)?.[1];
+    const r = await this.post('/api/portal/verify', { token });
+    if (r.status !== 200) throw new Error(`verify failed: ${r.status} ${r.text}`);
     return r.json.user as { id: string; customerId: string };
   }
 
   async waitForMail(to: string, subject: RegExp, timeoutMs = 30_000) {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const r = await this.get(`/api/portal/dev/mailbox?to=${encodeURIComponent(to)}`);
-      const found = (r.json?.messages ?? []).find((m: { subject: string }) => subject.test(m.subject));
+      const messages = this.store
+        ? (
+            await this.store.query<{ subject: string; text_body: string }>(
+              'select subject, text_body from notify_mailbox where lower(to_address) = lower($1) order by created_at desc',
+              [to],
+            )
+          ).map((m) => ({ subject: m.subject, text: m.text_body }))
+        : ((await this.get(`/api/portal/dev/mailbox?to=${encodeURIComponent(to)}`)).json?.messages ?? []);
+      const found = messages.find((m: { subject: string }) => subject.test(m.subject));
       if (found) return found as { subject: string; text: string };
       if (Date.now() > deadline) throw new Error(`no mail to ${to} matching ${subject}`);
       await new Promise((resolve) => setTimeout(resolve, 50));

@@ -1,7 +1,7 @@
 import { lazy, type ReactNode, Suspense, useEffect, useRef, useState } from 'react';
 import { post } from './api.ts';
 import { Admin } from './pages/Admin.tsx';
-import { AcceptInvite, ForgotPassword, Login, ResetPassword, Signup } from './pages/Auth.tsx';
+import { AcceptInvite, ForgotPassword, Login, ResetPassword, Signup, VerifyEmail } from './pages/Auth.tsx';
 import { Budget } from './pages/Budget.tsx';
 import { Checkout, CheckoutComplete } from './pages/Checkout.tsx';
 import { Credits } from './pages/Credits.tsx';
@@ -39,6 +39,7 @@ const TITLES: Record<string, string> = {
   '/forgot-password': 'Reset password',
   '/reset-password': 'Choose a new password',
   '/accept-invite': 'Join your team',
+  '/verify': 'Confirm your email address',
   '/dev/mailbox': 'Dev mailbox',
   '/admin': 'Admin console',
   '/checkout': 'Checkout',
@@ -243,6 +244,7 @@ function route(path: string): ReactNode {
   if (path === '/forgot-password') return <ForgotPassword />;
   if (path === '/reset-password') return <ResetPassword />;
   if (path === '/accept-invite') return <AcceptInvite />;
+  if (path === '/verify') return <VerifyEmail />;
   if (path === '/dev/mailbox') return <Mailbox />;
   if (path === '/admin') return <Admin />;
   const guarded = (node: ReactNode) => <RequireLogin>{node}</RequireLogin>;

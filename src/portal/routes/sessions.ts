@@ -4,7 +4,7 @@ import { clearSessionCookie } from '../../http/session.ts';
 import { json, type PortalApp, type PortalRouteContext, portalProblems } from './context.ts';
 import { email, jsonBody, name, password } from './schemas.ts';
 
-/** Signing up, logging in and out, password reset, and accepting an invitation; each that signs in sets the session cookie and the CSRF token bound to it. */
+/** Signing up (and confirming the address), logging in and out, password reset, and accepting an invitation; each that signs in sets the session cookie and the CSRF token bound to it. */
 const tags = ['Sessions'];
 
 export function mountSessionRoutes(api: PortalApp, ctx: PortalRouteContext): void {
@@ -26,13 +26,29 @@ export function mountSessionRoutes(api: PortalApp, ctx: PortalRouteContext): voi
           }),
         ),
       },
-      responses: { 201: json('Created'), ...portalProblems },
+      responses: { 202: json('Accepted: a confirmation link is on its way'), ...portalProblems },
     }),
     async (c) => {
+      // The same answer whether or not the address has an account (no enumeration); the account
+      // and the session come with the mailed link (`/verify`).
       const input = c.req.valid('json');
-      const result = await auth.signup({ ...input, organisation: input.organisation ?? input.name });
+      await auth.signup({ ...input, organisation: input.organisation ?? input.name });
+      return c.json({ sent: true }, 202);
+    },
+  );
+
+  api.openapi(
+    createRoute({
+      method: 'post',
+      path: '/verify',
+      tags,
+      request: { body: jsonBody(z.strictObject({ token: z.string().min(10).max(200) })) },
+      responses: { 200: json('OK: the account is created and signed in'), ...portalProblems },
+    }),
+    async (c) => {
+      const result = await auth.verifyEmail(c.req.valid('json').token);
       setSession(c, result.session.token, result.session.expiresAt);
-      return c.json({ user: result.user }, 201);
+      return c.json({ user: result.user }, 200);
     },
   );
 

@@ -36,9 +36,13 @@ function NewPasswordField({
   );
 }
 
+/** The plan chosen before signing up, kept for after the mailed link (which may open elsewhere). */
+const SIGNUP_PLAN = 'tg_signup_plan';
+
 export function Signup() {
-  const { refresh, config } = useSession();
+  const { config } = useSession();
   const { query } = useLocation();
+  const [sent, setSent] = useState<string | null>(null);
   const plan = query.get('plan');
   // The plan's name ("Pro"), not its key ("pro"); nothing until the catalog has answered.
   const plans = useData(() => (plan ? get<{ plans: Plan[] }>('/plans') : Promise.resolve(null)), [plan]);
@@ -47,17 +51,44 @@ export function Signup() {
   const onSubmit = (event: FormEvent<HTMLFormElement>) => {
     event.preventDefault();
     const f = event.currentTarget;
+    const email = formValue(f, 'email');
     form.run(async () => {
-      await post<{ user: User }>('/signup', {
+      // The same answer for every address: the account is created by the mailed link.
+      await post('/signup', {
         name: formValue(f, 'name'),
         organisation: formValue(f, 'organisation') || undefined,
-        email: formValue(f, 'email'),
+        email,
         password: formValue(f, 'password'),
       });
-      await refresh();
-      navigate(plan ? `/checkout?plan=${encodeURIComponent(plan)}` : '/pricing');
+      if (plan) localStorage.setItem(SIGNUP_PLAN, plan);
+      else localStorage.removeItem(SIGNUP_PLAN);
+      setSent(email);
     });
   };
+  if (sent) {
+    return (
+      <div className="narrow">
+        <div className="card">
+          <h1>Check your inbox</h1>
+          <Notice tone="ok" title="Confirm your email address">
+            We sent a link to {sent}. Open it within 24 hours to finish creating your account
+            {planName ? ` and subscribe to ${planName}` : ''}. If this address already has an account, the
+            mail says so instead.
+            {config?.devMailbox && (
+              <>
+                {' '}
+                This installation keeps mail in the{' '}
+                <Link to={`/dev/mailbox?to=${encodeURIComponent(sent)}`}>dev mailbox</Link>.
+              </>
+            )}
+          </Notice>
+          <p className="small muted center" style={{ marginTop: '1rem' }}>
+            <Link to="/login">Back to log in</Link>
+          </p>
+        </div>
+      </div>
+    );
+  }
   return (
     <div className="narrow">
       <div className="card">
@@ -176,6 +207,41 @@ export function ForgotPassword() {
         <p className="small muted center" style={{ marginTop: '1rem' }}>
           <Link to="/login">Back to log in</Link>
         </p>
+      </div>
+    </div>
+  );
+}
+
+/** The mailed sign-up link: confirming creates the account and signs in. */
+export function VerifyEmail() {
+  const { refresh } = useSession();
+  const { query } = useLocation();
+  const token = query.get('token') ?? '';
+  const form = useForm();
+  // A button, not on page load: mail scanners that open links must not use up the link.
+  const confirm = () =>
+    form.run(async () => {
+      await post<{ user: User }>('/verify', { token });
+      await refresh();
+      const plan = localStorage.getItem(SIGNUP_PLAN);
+      localStorage.removeItem(SIGNUP_PLAN);
+      navigate(plan ? `/checkout?plan=${encodeURIComponent(plan)}` : '/pricing');
+    });
+  return (
+    <div className="narrow">
+      <div className="card">
+        <h1>Confirm your email address</h1>
+        {!token && <Notice tone="error">This page needs the link from the confirmation email.</Notice>}
+        <FormError form={form} />
+        <p className="muted">Confirm the address to create your account and log in.</p>
+        <button
+          className="btn btn-primary btn-block"
+          type="button"
+          onClick={confirm}
+          disabled={form.busy || !token}
+        >
+          {form.busy ? 'Creating account…' : 'Confirm and log in'}
+        </button>
       </div>
     </div>
   );
