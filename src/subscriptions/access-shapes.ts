@@ -1,10 +1,12 @@
 import type { Feature } from '../catalog/index.ts';
 import type { EntitlementInfo } from '../config/index.ts';
-import type { ProblemError } from '../http/problem.ts';
+import { ProblemError } from '../http/problem.ts';
 import type { RateLimitSpec } from '../ratelimit/types.ts';
 import { parseWindow } from '../util/duration.ts';
 import type { AccessView, QuotaView } from './access.ts';
 import type { EffectivePlan } from './contracts.ts';
+import type { Subscription } from './model.ts';
+import { usagePeriodAt } from './periods.ts';
 
 /**
  * The parts of an access view that do not depend on the subscriber: what a plan phase grants
@@ -149,5 +151,101 @@ export function blockedView(customerId: string, problem: ProblemError, upgradeUr
     quotas: {},
     blocked: problem,
     upgradeUrl,
+  };
+}
+
+/** Why a subscription's calls are refused whatever its plan grants: canceled (403) or suspended (402). */
+export function statusProblem(
+  sub: Subscription,
+  planName: string,
+  upgradeUrl: string,
+  payUrl: string,
+): ProblemError | null {
+  if (sub.status === 'canceled') {
+    return new ProblemError({
+      status: 403,
+      type: 'subscription-canceled',
+      title: 'Subscription canceled',
+      detail: `The subscription to ${planName} was canceled; subscribe again to use the API.`,
+      extensions: { subscriptionId: sub.id, upgradeUrl },
+    });
+  }
+  if (sub.status === 'suspended') {
+    return new ProblemError({
+      status: 402,
+      type: 'payment-required',
+      title: 'Payment required',
+      detail: 'The subscription is suspended for non-payment; pay the open invoice to continue.',
+      extensions: { subscriptionId: sub.id, payUrl },
+    });
+  }
+  return null;
+}
+
+/**
+ * A subscriber's quotas at `now` from its shape's templates, and until when they hold: the end
+ * of the billing period, the next phase, a scheduled change, or a usage period, whichever is first.
+ */
+export function quotasOf(
+  shape: Shape,
+  sub: Subscription,
+  phaseIndex: number,
+  now: Date,
+  customerId: string,
+  seedUsage: SeedUsage,
+): { quotas: Record<string, QuotaView>; validUntil: number } {
+  const quotas: Record<string, QuotaView> = {};
+  let validUntil = sub.currentPeriod.to.getTime();
+  const nextPhase = sub.phases[phaseIndex + 1];
+  if (nextPhase) validUntil = Math.min(validUntil, nextPhase.from.getTime());
+  if (sub.pendingChange) validUntil = Math.min(validUntil, sub.pendingChange.effectiveAt.getTime());
+  const billing = sub.currentPeriod;
+  for (const q of shape.quotas) {
+    const period = usagePeriodAt(sub.phases, q.usagePeriod, now);
+    // Usage period = billing period (the common case): share its Date objects.
+    const from = period.from.getTime() === billing.from.getTime() ? billing.from : period.from;
+    const to = period.to.getTime() === billing.to.getTime() ? billing.to : period.to;
+    quotas[q.featureKey] = new Quota(
+      q,
+      `q:${sub.id}:${q.featureKey}:${from.getTime()}`,
+      from,
+      to,
+      customerId,
+      seedUsage,
+    );
+    validUntil = Math.min(validUntil, to.getTime());
+  }
+  return { quotas, validUntil };
+}
+
+/** The view of a key whose customer no longer exists: every call refused (403). */
+export function unknownCustomerView(customerId: string, upgradeUrl: string): AccessView {
+  return blockedView(
+    customerId,
+    new ProblemError({
+      status: 403,
+      type: 'customer-not-found',
+      title: 'Unknown customer',
+      detail: 'The customer of this API key no longer exists.',
+    }),
+    upgradeUrl,
+  );
+}
+
+/** The view of a key whose subscription does not exist (or is another customer's): refused (403). */
+export function unknownSubscriptionView(customer: AccessView['customer'], upgradeUrl: string): AccessView {
+  return {
+    ...blockedView(
+      customer.id,
+      new ProblemError({
+        status: 403,
+        type: 'subscription-not-found',
+        title: 'No subscription',
+        detail: `The subscription of this API key does not exist.`,
+        extensions: { upgradeUrl },
+      }),
+      upgradeUrl,
+    ),
+    customer,
   };
 }

@@ -1,16 +1,23 @@
 import type { Decimal } from 'decimal.js';
 import type { CatalogService, Feature } from '../catalog/index.ts';
-import { ProblemError } from '../http/problem.ts';
+import type { ProblemError } from '../http/problem.ts';
 import type { MeterReader } from '../metering/query.ts';
 import type { ChangeFeed } from '../store/index.ts';
 import { type Clock, systemClock } from '../util/clock.ts';
 import type { Logger } from '../util/log.ts';
-import type { AccessResolver, AccessView, QuotaView } from './access.ts';
-import { blockedView, Quota, type Shape, shapeOf } from './access-shapes.ts';
+import type { AccessResolver, AccessView } from './access.ts';
+import {
+  quotasOf,
+  type Shape,
+  shapeOf,
+  statusProblem,
+  unknownCustomerView,
+  unknownSubscriptionView,
+} from './access-shapes.ts';
 import { applyOverrides } from './contracts.ts';
 import type { CustomerService } from './customers.ts';
 import type { Subscription } from './model.ts';
-import { phaseIndexAt, usagePeriodAt } from './periods.ts';
+import { phaseIndexAt } from './periods.ts';
 import type { SubscriptionService } from './service.ts';
 import { hasUpgrade, highestPublicPrices } from './top-plans.ts';
 
@@ -73,6 +80,10 @@ interface Entry {
   validUntil: number;
 }
 
+/**
+ * One closure, longer than most functions: the view caches, the in-flight loads and the change
+ * feed's invalidation share their maps; what a plan grants is built apart (`access-shapes.ts`).
+ */
 export function createAccessResolver(deps: AccessResolverDeps): CachingAccessResolver {
   const { catalog, customers, subscriptions, changes, clock, log } = deps;
   // The cache-hit path runs per request: no Date allocation with the system clock.
@@ -179,42 +190,14 @@ export function createAccessResolver(deps: AccessResolverDeps): CachingAccessRes
     const forever = Number.POSITIVE_INFINITY;
     const customer = await customers.get(customerId);
     if (!customer) {
-      return {
-        view: blockedView(
-          customerId,
-          new ProblemError({
-            status: 403,
-            type: 'customer-not-found',
-            title: 'Unknown customer',
-            detail: 'The customer of this API key no longer exists.',
-          }),
-          upgradeUrl,
-        ),
-        validUntil: forever,
-      };
+      return { view: unknownCustomerView(customerId, upgradeUrl), validUntil: forever };
     }
     const customerInfo = { id: customer.id, name: customer.name, metadata: customer.metadata };
     let sub: Subscription | null = subscriptionId
       ? await subscriptions.get(subscriptionId)
       : await subscriptions.currentForCustomer(customerId);
     if (subscriptionId && (!sub || sub.customerId !== customerId)) {
-      return {
-        view: {
-          ...blockedView(
-            customerId,
-            new ProblemError({
-              status: 403,
-              type: 'subscription-not-found',
-              title: 'No subscription',
-              detail: `The subscription of this API key does not exist.`,
-              extensions: { upgradeUrl },
-            }),
-            upgradeUrl,
-          ),
-          customer: customerInfo,
-        },
-        validUntil: forever,
-      };
+      return { view: unknownSubscriptionView(customerInfo, upgradeUrl), validUntil: forever };
     }
     const now = clock.now();
     if (sub && sub.status !== 'canceled' && now.getTime() >= sub.currentPeriod.to.getTime()) {
@@ -261,48 +244,11 @@ export function createAccessResolver(deps: AccessResolverDeps): CachingAccessRes
       currentPeriod: { from: sub.currentPeriod.from, to: sub.currentPeriod.to },
     };
 
-    let blocked: ProblemError | null = null;
-    if (sub.status === 'canceled') {
-      blocked = new ProblemError({
-        status: 403,
-        type: 'subscription-canceled',
-        title: 'Subscription canceled',
-        detail: `The subscription to ${version.definition.name} was canceled; subscribe again to use the API.`,
-        extensions: { subscriptionId: sub.id, upgradeUrl },
-      });
-    } else if (sub.status === 'suspended') {
-      const payUrl = base() + PORTAL_INVOICES_PATH;
-      blocked = new ProblemError({
-        status: 402,
-        type: 'payment-required',
-        title: 'Payment required',
-        detail: 'The subscription is suspended for non-payment; pay the open invoice to continue.',
-        extensions: { subscriptionId: sub.id, payUrl },
-      });
-    }
+    const blocked = statusProblem(sub, version.definition.name, upgradeUrl, base() + PORTAL_INVOICES_PATH);
 
     const { entitlements, rateLimit } = shape;
-    const quotas: Record<string, QuotaView> = {};
-    let validUntil = sub.currentPeriod.to.getTime();
-    const nextPhase = sub.phases[phaseIndex + 1];
-    if (nextPhase) validUntil = Math.min(validUntil, nextPhase.from.getTime());
-    if (sub.pendingChange) validUntil = Math.min(validUntil, sub.pendingChange.effectiveAt.getTime());
-    const billing = subscriptionInfo.currentPeriod;
-    for (const q of shape.quotas) {
-      const period = usagePeriodAt(sub.phases, q.usagePeriod, now);
-      // Usage period = billing period (the common case): share its Date objects.
-      const from = period.from.getTime() === billing.from.getTime() ? billing.from : period.from;
-      const to = period.to.getTime() === billing.to.getTime() ? billing.to : period.to;
-      quotas[q.featureKey] = new Quota(
-        q,
-        `q:${sub.id}:${q.featureKey}:${from.getTime()}`,
-        from,
-        to,
-        customerId,
-        seedUsage,
-      );
-      validUntil = Math.min(validUntil, to.getTime());
-    }
+    const { quotas, validUntil: quotasUntil } = quotasOf(shape, sub, phaseIndex, now, customerId, seedUsage);
+    let validUntil = quotasUntil;
     if (sub.status === 'canceled') validUntil = forever;
     return {
       view: {
