@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import type { CatalogService } from '../catalog/index.ts';
 import type { PriceConfig, RateCardConfig, ResolvedConfig } from '../config/index.ts';
 import { problems } from '../http/problem.ts';
@@ -104,16 +105,15 @@ export function subscriptionPort(deps: {
     },
     async listDue(asOf, afterId, limit) {
       // Lists ended periods without a period invoice; `currentPeriod` is the period to bill.
-      const rows = await sqlRows<{
+      // Subscriptions' periods joined with billing's tables in one statement: a typed `sql` template.
+      const { rows } = await sql<{
         id: string;
         period_start: Date;
         period_end: Date;
         has_credits: boolean;
         has_prior: boolean;
         has_discounts: boolean;
-      }>(
-        store.db,
-        `select p.subscription_id as id, p.period_start, p.period_end,
+      }>`select p.subscription_id as id, p.period_start, p.period_end,
                 exists (select 1 from subscriptions s join billing_credit_ledger l on l.customer_id = s.customer_id
                         where s.id = p.subscription_id) as has_credits,
                 exists (select 1 from billing_invoices f where f.subscription_id = p.subscription_id
@@ -121,12 +121,10 @@ export function subscriptionPort(deps: {
                 exists (select 1 from subscriptions s join billing_discounts d on d.customer_id = s.customer_id
                         where s.id = p.subscription_id and d.removed_at is null) as has_discounts
          from subscription_periods p
-         where p.period_end <= $1 and ($2::text is null or p.subscription_id > $2)
+         where p.period_end <= ${asOf} and (${afterId}::text is null or p.subscription_id > ${afterId})
            and not exists (select 1 from billing_invoices i where i.subscription_id = p.subscription_id
                            and i.period_from = p.period_start and i.idempotency_key not like '%:first:%')
-         order by p.subscription_id, p.period_start limit $3`,
-        [asOf, afterId, limit],
-      );
+         order by p.subscription_id, p.period_start limit ${limit}`.execute(store.db);
       const out: BillingSubscription[] = [];
       const seen = new Set<string>();
       batch.clear();
@@ -346,8 +344,13 @@ async function meterTransactions(
   period: { from: Date; to: Date },
 ): Promise<Map<string, TakeRateTotals>> {
   const { sql: rows, params } = meterValueRows(meterSlug, period, customerId, filters);
-  const { sql, params: priceParams } = takeRateSql(rows, price, params.length + 1, true);
-  const found = await sqlRows<TakeRateTotals & { subject: string }>(db, sql, [...params, ...priceParams]);
+  // Metering and the take-rate rule hand over SQL text with positional parameters, so this one
+  // statement runs as raw text (sqlRows) until they return Kysely fragments.
+  const { sql: statement, params: priceParams } = takeRateSql(rows, price, params.length + 1, true);
+  const found = await sqlRows<TakeRateTotals & { subject: string }>(db, statement, [
+    ...params,
+    ...priceParams,
+  ]);
   return new Map(
     found.map(({ subject, transactions, volume, amount }) => [subject, { transactions, volume, amount }]),
   );

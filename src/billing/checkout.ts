@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { problems } from '../http/problem.ts';
 import { newId } from '../util/ids.ts';
 import { Decimal, formatMoney } from '../util/money.ts';
@@ -5,11 +6,12 @@ import { type BillingDeps, DAY } from './deps.ts';
 import { applyDiscounts, couponTerms } from './discounts/apply.ts';
 import type { Discounts } from './discounts/service.ts';
 import { type Invoices, summary, totals } from './invoices.ts';
-import { type BillingSubscription, type Db, type Invoice, sqlRows } from './model.ts';
+import type { BillingSubscription, Db, Invoice } from './model.ts';
 import type { Preview } from './preview.ts';
 import type { RailCustomers } from './rail-customers.ts';
 import { type RatedLine, rate } from './rating.ts';
 import { type InvoiceRow, invoiceRowByKey, type PaymentRow } from './repo.ts';
+import { billingDb } from './tables.ts';
 
 /**
  * Checkout: a payment method arrives, a new subscription pays its first period's in-advance fees
@@ -48,14 +50,20 @@ export function createCheckout(
   async function undoCheckout(row: InvoiceRow, code: string, message: string): Promise<void> {
     // One transaction: the void, the credits it gives back and its events.
     const undone = await store.transaction(async (tx) => {
-      const voided = await sqlRows<{ id: string }>(
-        tx,
-        `update billing_invoices set status = 'void', voided_at = $2, next_payment_attempt_at = null, last_payment_error = $3,
-           idempotency_key = replace(idempotency_key, ':first:', ':')
-         where id = $1 and status = 'issued' returning id`,
-        [row.id, clock.now(), `${code}: ${message}`],
-      );
-      if (voided.length === 0) return null;
+      const voided = await billingDb(tx)
+        .updateTable('billing_invoices')
+        .set({
+          status: 'void',
+          voided_at: clock.now(),
+          next_payment_attempt_at: null,
+          last_payment_error: `${code}: ${message}`,
+          idempotency_key: sql<string>`replace(idempotency_key, ':first:', ':')`,
+        })
+        .where('id', '=', row.id)
+        .where('status', '=', 'issued')
+        .returning('id')
+        .executeTakeFirst();
+      if (!voided) return null;
       const released = await releaseDrawnCredits(tx, row);
       const invoice = summary(await mustLoad(row.id, tx));
       await events.enqueue(tx, 'invoice.void', { invoice });
@@ -77,29 +85,29 @@ export function createCheckout(
 
   /** Gives back the credits a voided checkout invoice drew; how many entries it released. */
   async function releaseDrawnCredits(tx: Db, row: InvoiceRow): Promise<number> {
-    const drawn = await sqlRows<{ id: string; currency: string; amount: string; grant_id: string | null }>(
-      tx,
-      `select id, currency, amount::text as amount, grant_id from billing_credit_ledger
-       where invoice_id = $1 and kind in ('usage', 'release')`,
-      [row.id],
-    );
+    const drawn = await billingDb(tx)
+      .selectFrom('billing_credit_ledger')
+      .select(['id', 'currency', sql<string>`cast(amount as text)`.as('amount'), 'grant_id'])
+      .where('invoice_id', '=', row.id)
+      .where('kind', 'in', ['usage', 'release'])
+      .execute();
     for (const d of drawn) {
-      await sqlRows(
-        tx,
-        `insert into billing_credit_ledger (id, customer_id, currency, kind, amount, grant_id, invoice_id, idempotency_key, note, created_at)
-         values ($1, $2, $3, 'release', $4, $5, $6, $7, 'Invoice voided: checkout declined', $8)
-         on conflict (idempotency_key) do nothing`,
-        [
-          newId('crd'),
-          row.customer_id,
-          d.currency,
-          new Decimal(d.amount).neg().toString(),
-          d.grant_id,
-          row.id,
-          `void:${d.id}`,
-          clock.now(),
-        ],
-      );
+      await billingDb(tx)
+        .insertInto('billing_credit_ledger')
+        .values({
+          id: newId('crd'),
+          customer_id: row.customer_id,
+          currency: d.currency,
+          kind: 'release',
+          amount: new Decimal(d.amount).neg().toString(),
+          grant_id: d.grant_id,
+          invoice_id: row.id,
+          idempotency_key: `void:${d.id}`,
+          note: 'Invoice voided: checkout declined',
+          created_at: clock.now(),
+        })
+        .onConflict((oc) => oc.column('idempotency_key').doNothing())
+        .execute();
     }
     return drawn.length;
   }
@@ -138,11 +146,14 @@ export function createCheckout(
       if (!live) first = await invoiceFirstPeriod(sub);
     }
     // Retry open invoices at once with the new card.
-    const open = await sqlRows<{ id: string }>(
-      db,
-      `select id from billing_invoices where customer_id = $1 and status = 'issued' and amount_due > 0 order by created_at`,
-      [customerId],
-    );
+    const open = await billingDb(db)
+      .selectFrom('billing_invoices')
+      .select('id')
+      .where('customer_id', '=', customerId)
+      .where('status', '=', 'issued')
+      .where('amount_due', '>', '0')
+      .orderBy('created_at')
+      .execute();
     for (const o of open) if (o.id !== first?.id) await collect(o.id);
     return first;
   }

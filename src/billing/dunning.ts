@@ -1,7 +1,8 @@
+import type { NotNull } from 'kysely';
 import { type BillingDeps, DAY, drainRail, withLock } from './deps.ts';
 import { type Invoices, summary } from './invoices.ts';
-import { sqlRows } from './model.ts';
 import type { InvoiceRow, PaymentRow } from './repo.ts';
+import { billingDb } from './tables.ts';
 
 /**
  * Dunning: an unpaid invoice is retried on the retry days after its first failure, its
@@ -58,11 +59,15 @@ export function createDunning(
         : null;
     // The invoice's dunning state and `invoice.payment_failed` commit together.
     const invoice = await store.transaction(async (tx) => {
-      await sqlRows(
-        tx,
-        `update billing_invoices set first_failed_at = coalesce(first_failed_at, $2), last_payment_error = $3, next_payment_attempt_at = $4 where id = $1`,
-        [row.id, now, `${code}: ${message}`, next],
-      );
+      await billingDb(tx)
+        .updateTable('billing_invoices')
+        .set((eb) => ({
+          first_failed_at: eb.fn.coalesce('first_failed_at', eb.val(now)),
+          last_payment_error: `${code}: ${message}`,
+          next_payment_attempt_at: next,
+        }))
+        .where('id', '=', row.id)
+        .execute();
       const failed = await mustLoad(row.id, tx);
       await events.enqueue(tx, 'invoice.payment_failed', {
         invoice: summary(failed),
@@ -115,23 +120,31 @@ export function createDunning(
   ): Promise<{ retried: number; overdue: number; suspended: number }> {
     const out = { retried: 0, overdue: 0, suspended: 0 };
     const result = await withLock(store, DUNNING_LOCK, async () => {
-      const due = await sqlRows<{ id: string }>(
-        db,
-        `select id from billing_invoices where status = 'issued' and next_payment_attempt_at is not null and next_payment_attempt_at <= $1 order by next_payment_attempt_at`,
-        [now],
-      );
+      const due = await billingDb(db)
+        .selectFrom('billing_invoices')
+        .select('id')
+        .where('status', '=', 'issued')
+        .where('next_payment_attempt_at', 'is not', null)
+        .where('next_payment_attempt_at', '<=', now)
+        .orderBy('next_payment_attempt_at')
+        .execute();
       for (const d of due) {
         await collect(d.id);
         out.retried++;
       }
       if (rail.collection === 'manual') {
-        const overdue = await sqlRows<{ id: string; subscription_id: string | null; due_at: Date }>(
-          db,
-          `update billing_invoices set first_failed_at = due_at, last_payment_error = 'overdue: payment terms passed'
-           where status = 'issued' and first_failed_at is null and due_at <= $1 and amount_due > 0
-           returning id, subscription_id, due_at`,
-          [now],
-        );
+        const overdue = await billingDb(db)
+          .updateTable('billing_invoices')
+          .set((eb) => ({
+            first_failed_at: eb.ref('due_at'),
+            last_payment_error: 'overdue: payment terms passed',
+          }))
+          .where('status', '=', 'issued')
+          .where('first_failed_at', 'is', null)
+          .where('due_at', '<=', now)
+          .where('amount_due', '>', '0')
+          .returning(['id', 'subscription_id'])
+          .execute();
         for (const o of overdue) {
           out.overdue++;
           if (!o.subscription_id) continue;
@@ -142,12 +155,16 @@ export function createDunning(
         }
       }
       const graceMs = config.billing.gracePeriodDays * DAY;
-      const lapsed = await sqlRows<{ subscription_id: string }>(
-        db,
-        `select distinct subscription_id from billing_invoices
-         where status = 'issued' and subscription_id is not null and first_failed_at is not null and first_failed_at <= $1`,
-        [new Date(now.getTime() - graceMs)],
-      );
+      const lapsed = await billingDb(db)
+        .selectFrom('billing_invoices')
+        .select('subscription_id')
+        .distinct()
+        .where('status', '=', 'issued')
+        .where('subscription_id', 'is not', null)
+        .where('first_failed_at', 'is not', null)
+        .where('first_failed_at', '<=', new Date(now.getTime() - graceMs))
+        .$narrowType<{ subscription_id: NotNull }>()
+        .execute();
       for (const l of lapsed) {
         const sub = await subscriptions.get(l.subscription_id);
         if (sub && sub.status === 'past_due') {

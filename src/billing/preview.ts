@@ -5,9 +5,10 @@ import type { BillingDeps } from './deps.ts';
 import { applyDiscounts } from './discounts/apply.ts';
 import type { Discounts } from './discounts/service.ts';
 import { totals } from './invoices.ts';
-import { type BillingSegment, type BillingSubscription, sqlRows, type UsagePort } from './model.ts';
+import type { BillingSegment, BillingSubscription, UsagePort } from './model.ts';
 import { type RatedLine, type RatingSegment, rate } from './rating.ts';
 import type { TakeRateTotals } from './rating-take-rates.ts';
+import { billingDb } from './tables.ts';
 
 /** What a period costs without invoicing it: rating a subscription, the upcoming invoice (and `simulate.ts`). */
 
@@ -104,12 +105,15 @@ export function createPreview(
     periodFrom: Date,
     exceptKey: string,
   ): Promise<Set<string>> {
-    const rows = await sqlRows<{ key: string }>(
-      db,
-      `select l.key from billing_invoice_lines l join billing_invoices i on i.id = l.invoice_id
-       where i.subscription_id = $1 and i.period_from = $2 and i.status <> 'void' and i.idempotency_key <> $3`,
-      [subscriptionId, periodFrom, exceptKey],
-    );
+    const rows = await billingDb(db)
+      .selectFrom('billing_invoice_lines as l')
+      .innerJoin('billing_invoices as i', 'i.id', 'l.invoice_id')
+      .select('l.key')
+      .where('i.subscription_id', '=', subscriptionId)
+      .where('i.period_from', '=', periodFrom)
+      .where('i.status', '<>', 'void')
+      .where('i.idempotency_key', '<>', exceptKey)
+      .execute();
     return new Set(rows.map((r) => r.key));
   }
 

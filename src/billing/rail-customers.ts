@@ -1,6 +1,6 @@
 import type { BillingDeps } from './deps.ts';
-import { sqlRows } from './model.ts';
 import { type RailCustomerRow, railCustomer } from './repo.ts';
+import { billingDb } from './tables.ts';
 
 /** The customer as the rail knows them (its customer id, the saved payment method). */
 
@@ -14,16 +14,17 @@ export function createRailCustomers(deps: Pick<BillingDeps, 'db' | 'rail' | 'sub
 
   async function prefetchRailCustomers(customerIds: string[]): Promise<void> {
     prefetchedRailCustomers.clear();
-    const rows = await sqlRows<RailCustomerRow>(
-      db,
-      `select customer_id, rail, rail_customer_id, payment_method_id, payment_method_label
-       from billing_rail_customers where rail = $1 and customer_id = any($2::text[])`,
-      [rail.name, customerIds],
-    );
+    if (customerIds.length === 0) return;
+    const rows = await billingDb(db)
+      .selectFrom('billing_rail_customers')
+      .select(['customer_id', 'rail', 'rail_customer_id', 'payment_method_id', 'payment_method_label'])
+      .where('rail', '=', rail.name)
+      .where('customer_id', 'in', customerIds)
+      .execute();
     for (const r of rows) prefetchedRailCustomers.set(r.customer_id, r);
   }
 
-  async function ensureRailCustomer(customerId: string) {
+  async function ensureRailCustomer(customerId: string): Promise<RailCustomerRow> {
     const prefetched = prefetchedRailCustomers.get(customerId);
     if (prefetched) {
       prefetchedRailCustomers.delete(customerId);
@@ -37,23 +38,24 @@ export function createRailCustomers(deps: Pick<BillingDeps, 'db' | 'rail' | 'sub
       name: customer?.name ?? customerId,
       email: customer?.email ?? null,
     });
-    await sqlRows(
-      db,
-      `insert into billing_rail_customers (customer_id, rail, rail_customer_id) values ($1, $2, $3)
-       on conflict (customer_id, rail) do nothing`,
-      [customerId, rail.name, railCustomerId],
-    );
-    return (await railCustomer(db, customerId, rail.name)) as NonNullable<
-      Awaited<ReturnType<typeof railCustomer>>
-    >;
+    await billingDb(db)
+      .insertInto('billing_rail_customers')
+      .values({ customer_id: customerId, rail: rail.name, rail_customer_id: railCustomerId })
+      .onConflict((oc) => oc.columns(['customer_id', 'rail']).doNothing())
+      .execute();
+    // Another process may have made it first: theirs is the one kept.
+    const made = await railCustomer(db, customerId, rail.name);
+    if (!made) throw new Error(`rail customer of ${customerId} missing after insert`);
+    return made;
   }
 
   async function savePaymentMethod(customerId: string, paymentMethodId: string, label: string | null) {
-    await sqlRows(
-      db,
-      'update billing_rail_customers set payment_method_id = $3, payment_method_label = $4 where customer_id = $1 and rail = $2',
-      [customerId, rail.name, paymentMethodId, label],
-    );
+    await billingDb(db)
+      .updateTable('billing_rail_customers')
+      .set({ payment_method_id: paymentMethodId, payment_method_label: label })
+      .where('customer_id', '=', customerId)
+      .where('rail', '=', rail.name)
+      .execute();
   }
 
   return {

@@ -248,8 +248,23 @@ export interface PaymentRow {
   created_at: Date | string;
 }
 
-export const PAYMENT_COLUMNS =
-  'id, invoice_id, customer_id, idempotency_key, purpose, rail, status, amount::text as amount, currency, rail_ref, failure_code, failure_message, created_at';
-/** The same columns, qualified for joins (`billing_payments p`). */
-export const PAYMENT_COLUMNS_P =
-  'p.id, p.invoice_id, p.customer_id, p.idempotency_key, p.purpose, p.rail, p.status, p.amount::text as amount, p.currency, p.rail_ref, p.failure_code, p.failure_message, p.created_at';
+/** A payment row's columns (amount as text), for `select` and `returning` on `billing_payments`. */
+export const PAYMENT_COLUMNS = [
+  'id',
+  'invoice_id',
+  'customer_id',
+  'idempotency_key',
+  'purpose',
+  'rail',
+  'status',
+  text('amount').as('amount'),
+  'currency',
+  'rail_ref',
+  'failure_code',
+  'failure_message',
+  'created_at',
+] as const;
+
+export function selectPayments(db: Db) {
+  return billingDb(db).selectFrom('billing_payments').select(PAYMENT_COLUMNS);
+}

@@ -1,11 +1,13 @@
+import { sql } from 'kysely';
 import { ProblemError } from '../http/problem.ts';
 import { type BillingDeps, drainRail, withLock } from './deps.ts';
 import type { Created, InvoiceInput, Invoices } from './invoices.ts';
-import { type BillingSubscription, sqlRows } from './model.ts';
+import type { BillingSubscription } from './model.ts';
 import type { Payments } from './payments.ts';
 import type { Preview } from './preview.ts';
 import type { RailCustomers } from './rail-customers.ts';
-import { invoiceRowByKey, PAYMENT_COLUMNS_P, type PaymentRow } from './repo.ts';
+import { invoiceRowByKey } from './repo.ts';
+import { billingDb } from './tables.ts';
 
 /**
  * The billing run: every ended period without an invoice is invoiced (one invoice per
@@ -102,16 +104,35 @@ export function createBillingRun(
    * idempotency key, so the rail either performs it now or returns the one it already made.
    */
   async function resumeInterruptedCharges(): Promise<number> {
-    const rows = await sqlRows<PaymentRow & { number: string | null }>(
-      db,
-      `select ${PAYMENT_COLUMNS_P}, i.number
-       from billing_payments p join billing_invoices i on i.id = p.invoice_id
-       where p.status = 'pending' and p.rail_ref is null and i.status = 'issued' and p.purpose = 'invoice'`,
-    );
-    for (const p of rows) {
+    const rows = await billingDb(db)
+      .selectFrom('billing_payments as p')
+      .innerJoin('billing_invoices as i', 'i.id', 'p.invoice_id')
+      .select([
+        'p.id',
+        'p.invoice_id',
+        'p.customer_id',
+        'p.idempotency_key',
+        'p.purpose',
+        'p.rail',
+        'p.status',
+        sql<string>`cast(p.amount as text)`.as('amount'),
+        'p.currency',
+        'p.rail_ref',
+        'p.failure_code',
+        'p.failure_message',
+        'p.created_at',
+        'i.id as invoice',
+        'i.number',
+      ])
+      .where('p.status', '=', 'pending')
+      .where('p.rail_ref', 'is', null)
+      .where('i.status', '=', 'issued')
+      .where('p.purpose', '=', 'invoice')
+      .execute();
+    for (const { invoice, number, ...payment } of rows) {
       await sendCharge(
-        { id: p.invoice_id as string, customerId: p.customer_id, number: p.number, currency: p.currency },
-        p,
+        { id: invoice, customerId: payment.customer_id, number, currency: payment.currency },
+        payment,
       );
     }
     return rows.length;
@@ -180,29 +201,9 @@ export function createBillingRun(
               subscriptionId: sub.id,
             });
           };
-          // Rate a group (several subscriptions at once on PostgreSQL), create its invoices in one
-          // statement, then charge each (again several at once). Each one's work is keyed, so the
-          // order within a group does not matter; invoice numbers follow the subscription order.
           for (let i = 0; i < batch.length; i += INVOICE_GROUP) {
             const group = batch.slice(i, i + INVOICE_GROUP);
-            const inputs = new Map<string, InvoiceInput>();
-            await inParallel(
-              group.filter((sub) => sub.hints && !sub.hints.hasCredits), // credits: their own transaction
-              concurrency,
-              async (sub) => {
-                try {
-                  inputs.set(sub.id, await periodInvoice(sub));
-                } catch (error) {
-                  // Billed (and reported) one by one below.
-                  if (!(error instanceof ProblemError && error.status < 500)) throw error;
-                }
-              },
-            );
-            const created = await createAndIssueMany(group.flatMap((sub) => inputs.get(sub.id) ?? []));
-            await inParallel(group, concurrency, async (sub) => {
-              const input = inputs.get(sub.id);
-              await billOne(sub, input ? { created: created.get(input.key) ?? null } : undefined);
-            });
+            await billGroup(group, concurrency, billOne);
             afterId = group[group.length - 1]?.id ?? afterId;
           }
         }
@@ -214,6 +215,36 @@ export function createBillingRun(
     await drainRail(rail);
     if (result === null) return { ...summaryOut, locked: true };
     return result;
+  }
+
+  /**
+   * Rates a group (several subscriptions at once on PostgreSQL), creates its invoices in one
+   * statement, then charges each (again several at once). Each one's work is keyed, so the order
+   * within a group does not matter; invoice numbers follow the subscription order.
+   */
+  async function billGroup(
+    group: BillingSubscription[],
+    concurrency: number,
+    billOne: (sub: BillingSubscription, made?: { created: Created | null }) => Promise<void>,
+  ): Promise<void> {
+    const inputs = new Map<string, InvoiceInput>();
+    await inParallel(
+      group.filter((sub) => sub.hints && !sub.hints.hasCredits), // credits: their own transaction
+      concurrency,
+      async (sub) => {
+        try {
+          inputs.set(sub.id, await periodInvoice(sub));
+        } catch (error) {
+          // Billed (and reported) one by one below.
+          if (!(error instanceof ProblemError && error.status < 500)) throw error;
+        }
+      },
+    );
+    const created = await createAndIssueMany(group.flatMap((sub) => inputs.get(sub.id) ?? []));
+    await inParallel(group, concurrency, async (sub) => {
+      const input = inputs.get(sub.id);
+      await billOne(sub, input ? { created: created.get(input.key) ?? null } : undefined);
+    });
   }
 
   /** Runs `fn` over `items`, `concurrency` at a time; the first failure stops the rest and is thrown. */

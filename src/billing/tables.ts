@@ -94,6 +94,17 @@ export type BillingTables = {
     type: string;
     received_at: ColumnType<Date | string, Date | string | undefined, never>;
   };
+  /** The sandbox rail's own charges, one per idempotency key (as a provider keeps them). */
+  billing_sandbox_charges: {
+    idempotency_key: string;
+    id: string;
+    customer_ref: string;
+    amount: Money;
+    currency: string;
+    status: string;
+    failure_code: string | null;
+    created_at: ColumnType<Date | string, Date | string | undefined, never>;
+  };
   /** Checkout gives back what a voided first invoice drew (credits.ts owns the ledger). */
   billing_credit_ledger: {
     id: string;

@@ -149,7 +149,8 @@ describe('billing events in the transaction of their change (PostgreSQL)', () =>
     const issued = await call('POST', `/invoices/${draft.json.id}/issue`);
     expect(issued.status).toBe(200);
     expect(issued.json.status).toBe('issued');
-    expect(await deliveriesOf(draft.json.id)).toEqual({ 'invoice.issued': 1 });
+    // (Its charge, on a customer without a card, fails later: that event is not the point here.)
+    expect((await deliveriesOf(draft.json.id))['invoice.issued']).toBe(1);
   }, 120_000);
 
   it('a billing run and its card payments: one invoice.issued and one invoice.paid delivery per invoice, issued first', async () => {

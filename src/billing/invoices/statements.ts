@@ -117,14 +117,14 @@ export function createInvoiceStatements(
     if (inputs.length === 0) return out;
     const now = clock.now();
     const taxRate = deps.taxRate();
-    const prepared = inputs.map((input) => {
+    const prepared = inputs.map((input): Prepared => {
       const digits = minorUnits(input.currency);
       const { subtotal, tax, total } = totals(input.lines, input.currency, taxRate);
       const zero = total.lte(0);
       return {
         input,
         id: newId('inv'),
-        status: (zero ? 'paid' : 'issued') as InvoiceStatus,
+        status: zero ? 'paid' : 'issued',
         charge: !zero && rail.collection === 'automatic',
         paymentId: newId('pay'),
         subtotal: subtotal.toFixed(digits),
@@ -175,34 +175,7 @@ export function createInvoiceStatements(
       const numbers = new Map(rows.map((r) => [r.id, r.number]));
       for (const p of prepared) {
         const number = numbers.get(p.id);
-        const created: Created | null =
-          number === undefined
-            ? null
-            : {
-                id: p.id,
-                number,
-                status: p.status,
-                customerId: p.input.customerId,
-                subscriptionId: p.input.subscriptionId,
-                currency: p.input.currency,
-                total: p.total,
-                amountDue: p.total,
-                periodFrom: p.input.period.from.toISOString(),
-                periodTo: p.input.period.to.toISOString(),
-                creditsApplied: formatMoney(0, p.input.currency),
-                payment: p.charge
-                  ? firstAttempt({
-                      id: p.paymentId,
-                      invoiceId: p.id,
-                      customerId: p.input.customerId,
-                      rail: rail.name,
-                      amount: p.total,
-                      currency: p.input.currency,
-                      now,
-                    })
-                  : null,
-              };
-        out.set(p.input.key, created);
+        out.set(p.input.key, number === undefined ? null : createdOf(p, number, now));
       }
       // One transaction: the invoices and their events (in invoice order) commit together.
       for (const created of out.values()) if (created) await enqueueIssued(tx, created);
@@ -210,7 +183,48 @@ export function createInvoiceStatements(
     return out;
   }
 
+  /** A prepared invoice the statement wrote, with its number. */
+  function createdOf(p: Prepared, number: string, now: Date): Created {
+    return {
+      id: p.id,
+      number,
+      status: p.status,
+      customerId: p.input.customerId,
+      subscriptionId: p.input.subscriptionId,
+      currency: p.input.currency,
+      total: p.total,
+      amountDue: p.total,
+      periodFrom: p.input.period.from.toISOString(),
+      periodTo: p.input.period.to.toISOString(),
+      creditsApplied: formatMoney(0, p.input.currency),
+      payment: p.charge
+        ? firstAttempt({
+            id: p.paymentId,
+            invoiceId: p.id,
+            customerId: p.input.customerId,
+            rail: rail.name,
+            amount: p.total,
+            currency: p.input.currency,
+            now,
+          })
+        : null,
+    };
+  }
+
   return { createAndIssueInOneStatement, createAndIssueMany };
+}
+
+/** An invoice of the many-invoices statement, its amounts computed. */
+interface Prepared {
+  input: InvoiceInput;
+  id: string;
+  status: InvoiceStatus;
+  charge: boolean;
+  paymentId: string;
+  subtotal: string;
+  tax: string;
+  total: string;
+  zero: boolean;
 }
 
 /** One line as a `values` row of the one-invoice statement (after the invoice id). */

@@ -2,7 +2,8 @@ import { createHmac, randomBytes } from 'node:crypto';
 import { problems } from '../../http/problem.ts';
 import { sameSecret } from '../../http/secrets.ts';
 import { newId } from '../../util/ids.ts';
-import { type Db, sqlRows } from '../model.ts';
+import type { Db } from '../model.ts';
+import { billingDb } from '../tables.ts';
 import type {
   ChargeInput,
   ChargeResult,
@@ -105,27 +106,27 @@ export function createSandboxRail(db: Db, options: { secret?: string } = {}): Sa
     async chargeInvoice(input: ChargeInput): Promise<ChargeResult> {
       const outcome = outcomeOf(input.paymentMethodId);
       const id = newId('sbx_ch');
-      const inserted = await sqlRows<{ id: string }>(
-        db,
-        `insert into billing_sandbox_charges (idempotency_key, id, customer_ref, amount, currency, status, failure_code)
-         values ($1, $2, $3, $4, $5, $6, $7) on conflict (idempotency_key) do nothing returning id`,
-        [
-          input.idempotencyKey,
+      const inserted = await billingDb(db)
+        .insertInto('billing_sandbox_charges')
+        .values({
+          idempotency_key: input.idempotencyKey,
           id,
-          input.railCustomerId,
-          input.amount,
-          input.currency,
-          outcome.code ? 'failed' : 'succeeded',
-          outcome.code,
-        ],
-      );
-      if (inserted.length === 0) {
+          customer_ref: input.railCustomerId,
+          amount: input.amount,
+          currency: input.currency,
+          status: outcome.code ? 'failed' : 'succeeded',
+          failure_code: outcome.code,
+        })
+        .onConflict((oc) => oc.column('idempotency_key').doNothing())
+        .returning('id')
+        .executeTakeFirst();
+      if (!inserted) {
         // Same idempotency key: the provider returns the original charge and sends nothing new.
-        const [existing] = await sqlRows<{ id: string; status: string; failure_code: string | null }>(
-          db,
-          'select id, status, failure_code from billing_sandbox_charges where idempotency_key = $1',
-          [input.idempotencyKey],
-        );
+        const existing = await billingDb(db)
+          .selectFrom('billing_sandbox_charges')
+          .select(['id', 'status', 'failure_code'])
+          .where('idempotency_key', '=', input.idempotencyKey)
+          .executeTakeFirst();
         return {
           status:
             existing?.status === 'succeeded'
