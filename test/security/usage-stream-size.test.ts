@@ -128,9 +128,16 @@ no_auth_user: app`,
     expect(usage.streamSize.why).toMatch(/^half of the 512 MiB the NATS account leaves/);
     await usage.append([event]);
 
+    // Credentials in the URL are used (the client library ignores them there) and never shown.
+    const { usage: withPassword } = await open(url.replace('nats://', 'nats://app:app-secret@'));
+    expect(withPassword.streamSize.bytes).toBe(128 * MiB); // half of what the first stream left
+    const wrong = await open(url.replace('nats://', 'nats://app:not-the-secret@')).catch((e: Error) => e);
+    expect((wrong as Error).message).toMatch(/^cannot connect to NATS at nats:\/\/127\.0\.0\.1:\d+: /);
+    expect((wrong as Error).message).not.toContain('not-the-secret');
+
     const error = await open(withUser, GiB).catch((e: Error) => e);
     expect((error as Error).message).toMatch(
-      /^scaleOut\.usageStreamLimits\.maxBytes is 1 GiB, but the NATS account leaves the usage stream "TGSIZE[^"]*" at most 256 MiB of JetStream storage/,
+      /^scaleOut\.usageStreamLimits\.maxBytes is 1 GiB, but the NATS account leaves the usage stream "TGSIZE[^"]*" at most 128 MiB of JetStream storage/,
     );
   });
 });
