@@ -124,11 +124,8 @@ export function mountRoutes(
     ports,
     gatewayUrl,
     throttle,
-    // Budget evaluation is a job of phase 4 (one scheduler for every timer loop).
-    evaluateEveryMs: 0,
     mode: b.dev ? 'dev' : 'start',
   });
-  stopping.push(() => portal.stop());
   // The hard spend cap set in the portal: the gateway answers 402 while it is reached.
   m.access.addCheck((customerId) => portal.checkSpendCap(customerId));
 

@@ -32,10 +32,6 @@ export interface PortalOptions {
   gatewayUrl: () => string | null;
   /** Directory of the built SPA (default dist/web); the SPA is served at `/`. */
   webDir?: string;
-  /** How often budget alerts and spend caps are evaluated (ms; 0 = never, tests call evaluateAll). */
-  evaluateEveryMs?: number;
-  /** Fire budget alerts from this process (workers); false = only refresh spend caps (gateways). */
-  evaluateAlerts?: boolean;
   /** Default: counted in process; scale-out passes the Redis throttle shared by console nodes. */
   throttle?: LoginAttempts;
   /** `dev` turns on the dev mailbox (when no SMTP server is configured); default `start`. */
@@ -48,7 +44,6 @@ export interface Portal {
   /** `alerts: false` only refreshes spend caps (gateway nodes); default: alerts too. */
   evaluateBudgets(options?: { alerts?: boolean }): Promise<void>;
   readonly ports: PortalPorts;
-  stop(): void;
 }
 
 /** Mounts `/api/portal/*`, the admin console API and the SPA on the console app. */
@@ -110,28 +105,9 @@ export function createPortal(app: Hono, options: PortalOptions): Portal {
   });
   mountSpa(app, options.webDir);
 
-  let timer: NodeJS.Timeout | null = null;
-  const every = options.evaluateEveryMs ?? 5000;
-  if (every > 0) {
-    let running = false;
-    timer = setInterval(() => {
-      if (running) return;
-      running = true;
-      budget
-        .evaluateAll({ alerts: options.evaluateAlerts ?? true })
-        .catch((error) => log.warn({ err: error }, 'budget evaluation failed'))
-        .finally(() => {
-          running = false;
-        });
-    }, every);
-    timer.unref();
-  }
   return {
     checkSpendCap: budget.checkSpendCap,
     evaluateBudgets: (evaluateOptions) => budget.evaluateAll(evaluateOptions),
     ports,
-    stop() {
-      if (timer) clearInterval(timer);
-    },
   };
 }

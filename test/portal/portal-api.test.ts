@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveConfig } from '../../src/config/index.ts';
 import { createConsoleApp } from '../../src/http/hono.ts';
 import { KeysService } from '../../src/keys/index.ts';
-import { createPortal, type Portal, type PortalPorts } from '../../src/portal/index.ts';
+import { createPortal, type PortalPorts } from '../../src/portal/index.ts';
 import { keysPort } from '../../src/portal/module-adapters/keys-port.ts';
 import { memoryChangeFeed, migrate, openPGliteStore, type Store } from '../../src/store/index.ts';
 import { ManualClock } from '../../src/util/clock.ts';
@@ -50,7 +50,6 @@ const config = resolveConfig(
 );
 
 let store: Store;
-let portal: Portal;
 const app = createConsoleApp(silentLogger);
 const clock = new ManualClock('2026-03-10T12:00:00Z');
 const ports: PortalPorts = {};
@@ -59,7 +58,7 @@ beforeAll(async () => {
   store = await openPGliteStore();
   await migrate(store);
   ports.keys = keysPort(new KeysService({ store, changes: memoryChangeFeed(), clock, config }));
-  portal = createPortal(app, {
+  createPortal(app, {
     config: () => config,
     store,
     clock,
@@ -67,13 +66,11 @@ beforeAll(async () => {
     adminToken: 'admin-token-0123456789',
     ports,
     gatewayUrl: () => 'http://127.0.0.1:9',
-    evaluateEveryMs: 0,
     webDir: '/nonexistent',
     mode: 'dev',
   });
 });
 afterAll(async () => {
-  portal.stop();
   await store.close();
 });
 
@@ -447,7 +444,7 @@ describe('pricing and public data', () => {
     writeFileSync(join(dir, 'index.html'), '<!doctype html><title>portal</title>');
     writeFileSync(join(dir, 'assets', 'app-abc.js'), 'console.log(1)');
     const web = createConsoleApp(silentLogger);
-    const webPortal = createPortal(web, {
+    createPortal(web, {
       config: () => config,
       store,
       clock,
@@ -455,7 +452,6 @@ describe('pricing and public data', () => {
       adminToken: 'admin-token-0123456789',
       ports: {},
       gatewayUrl: () => null,
-      evaluateEveryMs: 0,
       webDir: dir,
     });
     const asset = await web.request('http://portal.test/assets/app-abc.js');
@@ -470,14 +466,13 @@ describe('pricing and public data', () => {
     expect((await web.request('http://portal.test/api/portal/nope')).headers.get('content-type')).toBe(
       'application/problem+json',
     );
-    webPortal.stop();
     rmSync(dir, { recursive: true, force: true });
   });
 
   it('closes the dev mailbox when the console listens beyond loopback', async () => {
     const exposed = { ...config, console: { ...config.console, host: '0.0.0.0' } };
     const other = createConsoleApp(silentLogger);
-    const otherPortal = createPortal(other, {
+    createPortal(other, {
       config: () => exposed,
       store,
       clock,
@@ -485,7 +480,6 @@ describe('pricing and public data', () => {
       adminToken: 'admin-token-0123456789',
       ports: {},
       gatewayUrl: () => null,
-      evaluateEveryMs: 0,
       webDir: '/nonexistent',
       mode: 'dev',
     });
@@ -493,7 +487,6 @@ describe('pricing and public data', () => {
     expect((await client.get('/api/portal/config')).json.devMailbox).toBe(false);
     expect((await client.get('/api/portal/dev/mailbox')).status).toBe(404);
     expect((await new PortalClient(app).get('/api/portal/config')).json.devMailbox).toBe(true);
-    otherPortal.stop();
   });
 
   it('admin console needs the admin token', async () => {
