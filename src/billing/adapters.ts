@@ -247,18 +247,19 @@ export function subscriptionPort(deps: {
     },
     async subscribe(customerId, planKey, inTransaction) {
       const existing = await subscriptions.currentForCustomer(customerId);
-      // A plan change keeps its subscription: what must happen with it is done first, alone.
-      if (existing && inTransaction) await store.transaction((tx) => inTransaction(tx, existing.id));
+      // What must happen with the subscription (a coupon's redemption) runs in the transaction
+      // that creates or changes it: a refusal leaves neither, a failed change leaves no redemption.
+      const within = inTransaction
+        ? { inTransaction: (tx: Db, s: Subscription) => inTransaction(tx, s.id) }
+        : {};
+      if (existing && existing.planKey === planKey && inTransaction)
+        await store.transaction((tx) => inTransaction(tx, existing.id));
       const sub =
         existing && existing.planKey === planKey
           ? existing
           : existing
-            ? await subscriptions.changePlan(existing.id, { planKey, timing: 'now' })
-            : await subscriptions.subscribe({
-                customerId,
-                planKey,
-                ...(inTransaction ? { inTransaction: (tx, created) => inTransaction(tx, created.id) } : {}),
-              });
+            ? await subscriptions.changePlan(existing.id, { planKey, timing: 'now', ...within })
+            : await subscriptions.subscribe({ customerId, planKey, ...within });
       return toBilling(sub, await currencyOf(sub));
     },
   };

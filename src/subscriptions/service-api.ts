@@ -36,6 +36,8 @@ export interface ChangePlanInput {
   version?: number;
   /** `now`: effective at once, prorated by second (upgrades). `period_end`: scheduled (downgrades). */
   timing?: ChangeTiming;
+  /** Runs in the plan change's transaction, which it undoes by throwing (checkout's coupon). */
+  inTransaction?: (tx: Kysely<BaseDatabase>, subscription: Subscription) => Promise<void>;
 }
 
 export interface SubscriptionEvent {

@@ -1,6 +1,8 @@
+import type { Kysely } from 'kysely';
 import type { PlanVersion } from '../catalog/index.ts';
 import { type CatalogTables, toPlanVersion } from '../catalog/index.ts';
 import { problems } from '../http/problem.ts';
+import type { BaseDatabase } from '../store/index.ts';
 import { newId } from '../util/ids.ts';
 import { renewMany } from './batch-renewal.ts';
 import { applyOverrides, validateOverrides } from './contracts.ts';
@@ -142,6 +144,8 @@ export function createSubscriptionService(deps: SubscriptionDeps): SubscriptionS
       tx: Tx,
       sub: Subscription,
       now: Date,
+      /** The same transaction, untyped, for work of other modules that joins it. */
+      trx: Kysely<BaseDatabase>,
     ) => Promise<{ sub: Subscription; event?: SubscriptionEvent['type'] }>,
   ): Promise<Subscription> {
     const now = clock.now();
@@ -150,7 +154,7 @@ export function createSubscriptionService(deps: SubscriptionDeps): SubscriptionS
       const locked = await selectSubscriptionForUpdate(tx, id);
       if (!locked) throw problems.notFound(`No subscription "${id}".`);
       const rolled = await rollIn(tx, locked, now);
-      const out = await fn(tx, rolled.sub, now);
+      const out = await fn(tx, rolled.sub, now, trx);
       const written = out.sub === rolled.sub ? rolled.sub : await writeSubscription(tx, out.sub);
       const all = [...rolled.events];
       if (out.event) all.push({ type: out.event, subscription: written, previous: locked });
@@ -267,7 +271,7 @@ export function createSubscriptionService(deps: SubscriptionDeps): SubscriptionS
       const version = await resolveVersion(input.planKey, input.version, true);
       const current = await service.require(id);
       validateOverrides(version.definition, current.overrides, await featureKeys());
-      return mutate(id, async (tx, sub, now) => {
+      return mutate(id, async (tx, sub, now, trx) => {
         notCanceled(sub);
         if (sub.planVersionId === version.id) {
           throw problems.conflict(
@@ -281,9 +285,11 @@ export function createSubscriptionService(deps: SubscriptionDeps): SubscriptionS
             planVersionId: version.id,
             effectiveAt: sub.currentPeriod.to,
           };
+          await input.inTransaction?.(trx, sub);
           return { sub: { ...sub, pendingChange }, event: 'subscription.change_scheduled' };
         }
         const next = await switchPlan(tx, sub, version, now, sub.currentPeriod.from, 'change');
+        await input.inTransaction?.(trx, next);
         return { sub: next, event: 'subscription.plan_changed' };
       });
     },
