@@ -53,10 +53,8 @@ export function createDunning(
     const firstFailed = row.first_failed_at ? new Date(row.first_failed_at) : now;
     const retryIndex = row.payment_attempts - 1;
     const retryDays = deps.retryDays();
-    const next =
-      retryIndex < retryDays.length
-        ? new Date(firstFailed.getTime() + (retryDays[retryIndex] as number) * DAY)
-        : null;
+    const retryDay = retryDays[retryIndex];
+    const next = retryDay === undefined ? null : new Date(firstFailed.getTime() + retryDay * DAY);
     // The invoice's dunning state and `invoice.payment_failed` commit together.
     const invoice = await store.transaction(async (tx) => {
       await billingDb(tx)

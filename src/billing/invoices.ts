@@ -101,7 +101,7 @@ export function createInvoices(
       invoice.status === 'issued' && rail.collection === 'automatic',
     );
     if (invoice.status !== 'paid' && rail.collection === 'automatic') await collect(id);
-    return (await reads.load(id)) as Invoice;
+    return reads.mustLoad(id);
   }
 
   /** A manual invoice (admin): lines given as amounts; created as a draft unless `issue`. */
@@ -130,7 +130,7 @@ export function createInvoices(
         amount: formatMoney(quantity.mul(l.unitPrice), input.currency),
       };
     });
-    const created = (await createAndIssue({
+    const created = await createAndIssue({
       key: newId('manual'),
       customerId: input.customerId,
       subscriptionId: null,
@@ -139,7 +139,9 @@ export function createInvoices(
       lines,
       applyCredits: false,
       issue: input.issue === true,
-    })) as Created;
+    });
+    // A fresh key: an existing invoice with it would be a bug, not a retry.
+    if (!created) throw new Error('a manual invoice key was already used');
     await afterCreated(created);
     return reads.mustLoad(created.id);
   }

@@ -52,6 +52,9 @@ interface LineRow {
   tiers: TierBreakdown[] | string | null;
 }
 
+/** A timestamp column that is never null, as ISO 8601 UTC. */
+const stamp = (value: Date | string): string => new Date(value).toISOString();
+
 function fixed(value: string, currencyDigits: number): string {
   return new Decimal(value).toFixed(currencyDigits);
 }
@@ -64,8 +67,8 @@ export function toInvoice(row: InvoiceRow, lines: LineRow[], digits: number): In
     subscriptionId: row.subscription_id,
     status: row.status,
     currency: row.currency,
-    periodFrom: iso(row.period_from) as string,
-    periodTo: iso(row.period_to) as string,
+    periodFrom: stamp(row.period_from),
+    periodTo: stamp(row.period_to),
     subtotal: fixed(row.subtotal, digits),
     taxRate: row.tax_rate === null ? null : new Decimal(row.tax_rate).toString(),
     tax: fixed(row.tax, digits),
@@ -83,7 +86,7 @@ export function toInvoice(row: InvoiceRow, lines: LineRow[], digits: number): In
     // Only an invoice still to be paid has a link to pay it.
     paymentUrl: row.status === 'issued' ? (row.payment_url ?? null) : null,
     metadata: typeof row.metadata === 'string' ? JSON.parse(row.metadata) : (row.metadata ?? {}),
-    createdAt: iso(row.created_at) as string,
+    createdAt: stamp(row.created_at),
     lines: lines
       .sort((a, b) => a.position - b.position)
       .map(
@@ -96,8 +99,8 @@ export function toInvoice(row: InvoiceRow, lines: LineRow[], digits: number): In
           featureKey: l.feature_key,
           planKey: l.plan_key,
           planVersion: l.plan_version,
-          periodFrom: iso(l.period_from) as string,
-          periodTo: iso(l.period_to) as string,
+          periodFrom: stamp(l.period_from),
+          periodTo: stamp(l.period_to),
           quantity: new Decimal(l.quantity).toString(),
           unitPrice: l.unit_price === null ? null : new Decimal(l.unit_price).toString(),
           amount: fixed(l.amount, digits),
