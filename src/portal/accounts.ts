@@ -155,6 +155,7 @@ export function createAccountService(deps: AccountDeps): AccountService {
       // whether the address has an account is looked up after the answer.
       const passwordHash = await hashPassword(input.password);
       afterAnswer('sign-up mail', async () => {
+        await repo.deleteExpiredSignups(clock.now());
         if (await repo.userByEmail(input.email)) {
           // The owner hears of it; nothing about the account changes.
           await mailer.send(signupAttemptMail(input.email));
@@ -196,6 +197,7 @@ export function createAccountService(deps: AccountDeps): AccountService {
         role: 'owner',
       };
       await repo.insertUser(row);
+      await repo.forgetSignupPassword(sha256(token));
       const user = (await repo.userById(row.id))!;
       return { user: toUser(user), session: await startSession(user) };
     },

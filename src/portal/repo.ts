@@ -163,6 +163,22 @@ export function portalRepo(store: Store) {
         .returningAll()
         .executeTakeFirst()) ?? null,
 
+    /** A used sign-up keeps no password hash: the user row has it. */
+    forgetSignupPassword: (tokenHash: string) =>
+      store.db
+        .withTables<SignupTables>()
+        .updateTable('portal_signups')
+        .set({ password_hash: '' })
+        .where('token_hash', '=', tokenHash)
+        .execute(),
+    /** Sign-ups whose link expired: nobody can use them, so their password hashes are not kept. */
+    deleteExpiredSignups: (now: Date) =>
+      store.db
+        .withTables<SignupTables>()
+        .deleteFrom('portal_signups')
+        .where('expires_at', '<=', now)
+        .execute(),
+
     insertInvitation: (i: {
       id: string;
       customer_id: string;

@@ -89,6 +89,9 @@ describe('sign-up answers alike for new and existing addresses', () => {
     expect(verified.status).toBe(200);
     expect(verified.json.user).toMatchObject({ email: 'newcomer@example.com', role: 'owner' });
     expect(fresh.client.cookies.has('tg_session')).toBe(true);
+    expect(
+      await sql(`select password_hash from portal_signups where email = 'newcomer@example.com'`),
+    ).toEqual([{ password_hash: '' }]);
     expect((await fresh.client.get('/api/portal/me')).json.user.email).toBe('newcomer@example.com');
 
     const replay = new HttpPortalClient(base);
@@ -106,6 +109,10 @@ describe('sign-up answers alike for new and existing addresses', () => {
     );
     const late = await client.post('/api/portal/verify', { token });
     expect(late.status).toBe(400);
+    // The next sign-up clears expired ones: an unconfirmed stranger's password hash is not kept.
+    await signUp('later@example.com');
+    await client.waitForMail('later@example.com', /^Confirm your email address/);
+    expect(await sql(`select 1 from portal_signups where email = 'late@example.com'`)).toEqual([]);
     const unknown = await client.post('/api/portal/verify', { token: 'x'.repeat(43) });
     expect(unknown.status).toBe(400);
     expect(await sql(`select id from portal_users where email = 'late@example.com'`)).toEqual([]);
