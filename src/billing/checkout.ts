@@ -14,6 +14,15 @@ import { type InvoiceRow, invoiceRowByKey, type PaymentRow } from './repo.ts';
 import { billingDb } from './tables.ts';
 
 /**
+ * How long a hosted checkout's coupon is held when its rail does not say when the session expires
+ * (Paddle): Stripe's default for a Checkout Session (stripe-node
+ * types/Checkout/SessionsResource.d.ts, `expires_at`: "By default, this value is 24 hours from
+ * creation").
+ */
+const HOSTED_SESSION_HOURS = 24;
+const HOUR = 3_600_000;
+
+/**
  * Checkout: a payment method arrives, a new subscription pays its first period's in-advance fees
  * at once, and a declined first charge undoes the checkout.
  */
@@ -32,7 +41,7 @@ export function createCheckout(
     collect(invoiceId: string): Promise<PaymentRow | null>;
     resumeCollection(row: InvoiceRow): Promise<void>;
     /** Coupons entered at checkout: checked before paying, redeemed with the new subscription. */
-    discounts?: Pick<Discounts, 'check' | 'redeemIn'>;
+    discounts?: Pick<Discounts, 'check' | 'redeemIn' | 'hold'>;
     withDiscounts?: Preview['withDiscounts'];
   },
 ) {
@@ -119,6 +128,8 @@ export function createCheckout(
   async function afterPaymentMethod(
     customerId: string,
     metadata: Record<string, string>,
+    /** `hosted`: the provider's hosted checkout completed, its coupon quoted and held (`startCheckout`). */
+    options: { hosted?: boolean } = {},
   ): Promise<Invoice | null> {
     let first: Invoice | null = null;
     if (metadata.planKey && subscriptions.subscribe) {
@@ -137,6 +148,7 @@ export function createCheckout(
                 subscriptionId,
                 currency,
                 again: true,
+                quoted: options.hosted === true,
               });
             }
           : undefined;
@@ -302,7 +314,20 @@ export function createCheckout(
         metadata,
         card: checkoutOptions.card,
       });
-      if (result.url) return { url: result.url, invoice: null, sessionId: result.sessionId };
+      if (result.url) {
+        // The coupon quoted is held while the provider's page is open, so the customer who
+        // completes it gets it (the webhook turns the hold into the redemption) and later
+        // customers are told "used up" when quoted. Taken since the quote: 409, no page.
+        if (coupon && parts.discounts)
+          await parts.discounts.hold({
+            code: coupon,
+            customerId,
+            currency: config.plans.find((p) => p.key === planKey)?.currency ?? 'USD',
+            sessionId: result.sessionId,
+            expiresAt: result.expiresAt ?? new Date(clock.now().getTime() + HOSTED_SESSION_HOURS * HOUR),
+          });
+        return { url: result.url, invoice: null, sessionId: result.sessionId };
+      }
       if (result.paymentMethodId)
         await savePaymentMethod(customerId, result.paymentMethodId, result.paymentMethodLabel ?? null);
       const invoice = await afterPaymentMethod(customerId, metadata);

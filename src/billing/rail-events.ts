@@ -222,7 +222,7 @@ export function createRailEvents(
           event.paymentMethodId,
           event.paymentMethodLabel ?? null,
         );
-      await parts.checkout.afterPaymentMethod(customerId, event.metadata);
+      await parts.checkout.afterPaymentMethod(customerId, event.metadata, { hosted: true });
     }
   }
 

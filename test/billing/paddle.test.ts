@@ -370,6 +370,38 @@ describe('paddle rail against a fake Paddle', () => {
     );
     expect((await h.billing.service.discounts.getCoupon('PADDLE20')).timesRedeemed).toBe(1);
   });
+
+  it('a coupon held while its Paddle checkout is open: the next customer is told "used up", the paying one gets the discounted subscription', async () => {
+    await h.billing.service.discounts.createCoupon({
+      code: 'PADDLELAST',
+      percentOff: '20',
+      maxRedemptions: 1,
+    });
+    const payer = await h.customers.create({ name: 'Payer Org', email: 'payer-last@example.com' });
+    const started = await h.billing.service.startCheckout(payer.id, 'pro', { coupon: 'paddlelast' });
+    expect(started.url).toMatch(/^https:\/\/pay\.paddle\.test\//);
+
+    // The last redemption is the payer's while Paddle's page is open: no second quote gets it.
+    const late = await h.customers.create({ name: 'Late Org', email: 'late-last@example.com' });
+    const transactionsBefore = transactions.size;
+    await expect(
+      h.billing.service.startCheckout(late.id, 'pro', { coupon: 'paddlelast' }),
+    ).rejects.toMatchObject({
+      status: 409,
+      detail: 'Coupon "PADDLELAST" has been redeemed the most times it can be.',
+    });
+    expect(transactions.size).toBe(transactionsBefore); // refused before Paddle was asked for anything
+
+    // The coupon is archived while the payer is on the page: they paid 39.20 and get what they paid for.
+    await h.billing.service.discounts.archiveCoupon('PADDLELAST');
+    expect((await sendWebhook('transaction.completed', complete(started.sessionId))).status).toBe(200);
+    const sub = await h.subscriptions.currentForCustomer(payer.id);
+    expect(sub?.planKey).toBe('pro');
+    const [invoice] = await h.billing.service.list({ subscriptionId: sub!.id });
+    expect(invoice).toMatchObject({ status: 'paid', total: '39.20' });
+    expect(invoice?.lines.map((l) => l.description)).toContain('Coupon PADDLELAST (20% off)');
+    expect((await h.billing.service.discounts.getCoupon('PADDLELAST')).timesRedeemed).toBe(1);
+  });
 });
 
 describe('paddle renewals: the payment link and dunning', () => {

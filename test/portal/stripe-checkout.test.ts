@@ -31,6 +31,8 @@ function answer(method: string, path: string, body: URLSearchParams): { status: 
         object: 'checkout.session',
         url: `https://checkout.stripe.test/c/${sid}`,
         setup_intent: 'seti_ok',
+        // Stripe's shortest session: 30 minutes (the create params' `expires_at`).
+        expires_at: Math.floor(stack.clock.now().getTime() / 1000) + 30 * 60,
       },
     };
   }
@@ -183,5 +185,64 @@ describe('checkout on the Stripe rail', () => {
     ]);
     const charged = intents.slice(intentsBefore);
     expect(charged.map((i) => [i.get('amount'), i.get('currency')])).toEqual([['3920', 'usd']]);
+  });
+  it('a coupon held while its Stripe Checkout is open: a later customer is told "used up", the one on the page gets it', async () => {
+    await stack.tollgate.billing.discounts.createCoupon({
+      code: 'LASTSEAT',
+      percentOff: '20',
+      maxRedemptions: 1,
+    });
+    const first = new PortalClient(stack.tollgate.consoleApp, '10.4.0.3');
+    const firstUser = await first.signup('first-seat@s.test', 'First Seat Co');
+    const started = await first.post('/api/portal/checkout', { planKey: 'pro', coupon: 'lastseat' });
+    expect(started.json).toMatchObject({ status: 'redirect' });
+    const sessionId = String(started.json.url).split('/').at(-1) as string;
+
+    // While the first customer is on Stripe's page, the last redemption is theirs.
+    const second = new PortalClient(stack.tollgate.consoleApp, '10.4.0.4');
+    const secondUser = await second.signup('second-seat@s.test', 'Second Seat Co');
+    const refused = await second.post('/api/portal/checkout', { planKey: 'pro', coupon: 'lastseat' });
+    expect(refused.status).toBe(409);
+    expect(refused.json).toMatchObject({ type: 'https://tollgate.dev/problems/coupon-exhausted' });
+    expect(await stack.tollgate.subscriptions.currentForCustomer(secondUser.customerId)).toBeNull();
+
+    // The operator archives it meanwhile: the quote still stands for the customer on the page.
+    await stack.tollgate.billing.discounts.archiveCoupon('LASTSEAT');
+    const metadata = { customerId: firstUser.customerId, planKey: 'pro', coupon: 'lastseat' };
+    const intentsBefore = intents.length;
+    expect((await completeSession(sessionId, metadata)).status).toBe(200);
+
+    // The return page finishes: the subscription, with the discount on its first invoice.
+    const done = await first.post('/api/portal/checkout/complete');
+    expect(done.json.status).toBe('active');
+    const [invoice] = await stack.tollgate.billing.list({ customerId: firstUser.customerId });
+    expect(invoice?.lines.map((l) => [l.description, l.amount])).toEqual([
+      ['Pro subscription', '49.00'],
+      ['Coupon LASTSEAT (20% off)', '-9.80'],
+    ]);
+    expect(intents.slice(intentsBefore).map((i) => i.get('amount'))).toEqual(['3920']);
+    expect((await stack.tollgate.billing.discounts.getCoupon('LASTSEAT')).timesRedeemed).toBe(1);
+    // Stripe delivering the same event again changes nothing.
+    expect((await completeSession(sessionId, metadata)).status).toBe(200);
+    expect(await stack.tollgate.billing.discounts.listForCustomer(firstUser.customerId)).toHaveLength(1);
+  });
+
+  it('a hold ends when the Stripe Checkout Session expires: the coupon is free for the next customer', async () => {
+    await stack.tollgate.billing.discounts.createCoupon({
+      code: 'EXPIRES',
+      percentOff: '20',
+      maxRedemptions: 1,
+    });
+    const left = new PortalClient(stack.tollgate.consoleApp, '10.4.0.5');
+    await left.signup('left-page@s.test', 'Left Page Co');
+    expect((await left.post('/api/portal/checkout', { planKey: 'pro', coupon: 'expires' })).status).toBe(200);
+    const next = new PortalClient(stack.tollgate.consoleApp, '10.4.0.6');
+    await next.signup('next-one@s.test', 'Next One Co');
+    expect((await next.post('/api/portal/checkout', { planKey: 'pro', coupon: 'expires' })).status).toBe(409);
+
+    stack.clock.advance(31 * 60_000); // past the session's expires_at
+    const quoted = await next.post('/api/portal/checkout', { planKey: 'pro', coupon: 'expires' });
+    expect(quoted.status).toBe(200);
+    expect(quoted.json).toMatchObject({ status: 'redirect' });
   });
 });

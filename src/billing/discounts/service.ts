@@ -7,6 +7,7 @@ import { Decimal } from '../../util/money.ts';
 import type { BillingDeps } from '../deps.ts';
 import type { DiscountTerms } from './apply.ts';
 import { configCoupons, couponSource } from './coupons.ts';
+import { liveHolds, putHold, takeHold } from './holds.ts';
 import {
   type Coupon,
   type CouponInput,
@@ -47,6 +48,22 @@ export interface RedeemInput {
    * gets the same discount moved to the new subscription, not a refusal.
    */
   again?: boolean;
+  /**
+   * A provider's hosted checkout completed: the customer was quoted this coupon when the session
+   * was created (and held it since, `hold`), so the quote is honoured even when the coupon ran
+   * out, expired or was archived meanwhile, and the hold becomes the redemption.
+   */
+  quoted?: boolean;
+}
+
+export interface HoldInput {
+  code: string;
+  customerId: string;
+  currency: string;
+  /** The provider's session (Stripe Checkout Session, Paddle transaction). */
+  sessionId: string;
+  /** When the provider's session expires: the hold counts until then. */
+  expiresAt: Date;
 }
 
 export interface Discounts {
@@ -57,6 +74,11 @@ export interface Discounts {
   /** Whether a code can be redeemed now for an invoice in `currency` (portal checkout shows it before paying). */
   check(code: string, currency: string, customerId?: string): Promise<Coupon>;
   redeem(input: RedeemInput): Promise<Discount>;
+  /**
+   * Holds a redemption of `code` for the customer while a provider's hosted checkout is open
+   * (refused as `redeem` would be): other customers count it as redeemed until it expires.
+   */
+  hold(input: HoldInput): Promise<void>;
   /** `redeem` inside the caller's transaction `tx`: its discount id (the refusal is a ProblemError). */
   redeemIn(tx: Kysely<BaseDatabase>, input: RedeemInput): Promise<string>;
   listForCustomer(customerId: string): Promise<Discount[]>;
@@ -100,6 +122,8 @@ function refusal(
   currency: string,
   /** The customer already holds it (a checkout tried again): its redemption is counted. */
   held = false,
+  /** Redemptions other customers hold on open hosted checkouts: counted as redeemed. */
+  heldByOthers = 0,
 ): DiscountError | null {
   if (!coupon || coupon.archived) return new DiscountError('not_found', `No coupon "${code}".`);
   if (coupon.redeemBy && new Date(coupon.redeemBy) <= now)
@@ -107,7 +131,7 @@ function refusal(
   // Stripe's rule (stripe-node types/2020-03-02/Coupons.d.ts, `max_redemptions`): "in total,
   // across all customers, before it is no longer valid". A customer's retried checkout is not a
   // second redemption. Used up is a 409 `coupon-exhausted`: the code was good, the stock is gone.
-  if (!held && coupon.maxRedemptions !== null && coupon.timesRedeemed >= coupon.maxRedemptions)
+  if (!held && coupon.maxRedemptions !== null && coupon.timesRedeemed + heldByOthers >= coupon.maxRedemptions)
     return new DiscountError('exhausted', `Coupon "${code}" has been redeemed the most times it can be.`);
   if (coupon.currency && coupon.currency !== currency)
     return new DiscountError(
@@ -166,7 +190,25 @@ export function createDiscounts(deps: Pick<BillingDeps, 'store' | 'db' | 'clock'
       throw discountProblem(
         new DiscountError('conflict', `This customer has already redeemed coupon "${code}".`),
       );
-    const refused = refusal(coupon, code, clock.now(), input.currency, held);
+    // A completed hosted checkout gets what it was quoted: its hold becomes this redemption, and
+    // only a code gone from everywhere or another currency is refused.
+    const quoted = input.quoted === true && coupon !== null;
+    if (quoted) await takeHold(tx, code, input.customerId);
+    const refused = quoted
+      ? refusal(
+          { ...coupon, archived: false, redeemBy: null, maxRedemptions: null },
+          code,
+          clock.now(),
+          input.currency,
+        )
+      : refusal(
+          coupon,
+          code,
+          clock.now(),
+          input.currency,
+          held,
+          await liveHolds(tx, code, clock.now(), input.customerId),
+        );
     if (refused) throw discountProblem(refused);
     const discountId = newId('dsc');
     const inserted = await insertDiscount(tx, {
@@ -233,12 +275,26 @@ export function createDiscounts(deps: Pick<BillingDeps, 'store' | 'db' | 'clock'
       guard(async () => {
         const coupon = await coupons.find(db, normal(code));
         const held = customerId ? await holdsCoupon(db, normal(code), customerId) : false;
-        const refused = refusal(coupon, normal(code), clock.now(), currency, held);
+        const others = await liveHolds(db, normal(code), clock.now(), customerId);
+        const refused = refusal(coupon, normal(code), clock.now(), currency, held, others);
         if (refused) throw refused;
         return coupon as Coupon;
       }),
     redeemIn,
     redeem: async (input) => mustDiscount(await store.transaction((tx) => redeemIn(tx, input))),
+    hold: (input) =>
+      guard(() =>
+        store.transaction(async (tx) => {
+          const code = normal(input.code);
+          // Under the lock of the coupon's count, as a redemption: two quotes cannot both take the last.
+          const coupon = await coupons.find(tx, code, true);
+          const held = await holdsCoupon(tx, code, input.customerId);
+          const others = await liveHolds(tx, code, clock.now(), input.customerId);
+          const refused = refusal(coupon, code, clock.now(), input.currency, held, others);
+          if (refused) throw refused;
+          await putHold(tx, { ...input, code, at: clock.now() });
+        }),
+      ),
     listForCustomer: async (customerId) => withCoupons(await discountsOfCustomer(db, customerId)),
     remove: (discountId) =>
       guard(async () => {

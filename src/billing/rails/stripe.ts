@@ -64,7 +64,13 @@ export function createStripeRail(options: StripeRailOptions): PaymentRail & { cl
         metadata: input.metadata,
         setup_intent_data: { metadata: input.metadata },
       });
-      return { url: session.url ?? null, sessionId: session.id };
+      // `expires_at` (stripe-node types/Checkout/Sessions.d.ts): "The timestamp at which the
+      // Checkout Session will expire"; a coupon quoted for it is held until then.
+      return {
+        url: session.url ?? null,
+        sessionId: session.id,
+        ...(session.expires_at ? { expiresAt: new Date(session.expires_at * 1000) } : {}),
+      };
     },
     async chargeInvoice(input: ChargeInput): Promise<ChargeResult> {
       if (!input.paymentMethodId) {

@@ -58,6 +58,8 @@ export interface CheckoutResult {
   /** Where to send the customer (hosted checkout), or null when done in place (sandbox card). */
   url: string | null;
   sessionId: string;
+  /** When a hosted session expires (no completion after it), when the provider says. */
+  expiresAt?: Date;
   /** Set when a payment method was attached in place. */
   paymentMethodId?: string;
   paymentMethodLabel?: string;
