@@ -402,6 +402,30 @@ describe('paddle rail against a fake Paddle', () => {
     expect(invoice?.lines.map((l) => l.description)).toContain('Coupon PADDLELAST (20% off)');
     expect((await h.billing.service.discounts.getCoupon('PADDLELAST')).timesRedeemed).toBe(1);
   });
+
+  it('the bound of a hold: after 24 hours it frees the redemption, and a page paid later is still honoured (one over the limit)', async () => {
+    await h.billing.service.discounts.createCoupon({
+      code: 'PADDLESLOW',
+      percentOff: '20',
+      maxRedemptions: 1,
+    });
+    const slow = await h.customers.create({ name: 'Slow Org', email: 'slow-payer@example.com' });
+    const slowCheckout = await h.billing.service.startCheckout(slow.id, 'pro', { coupon: 'paddleslow' });
+    h.clock.advance(25 * 3_600_000); // past the 24-hour hold
+    const quick = await h.customers.create({ name: 'Quick Org', email: 'quick-payer@example.com' });
+    const quickCheckout = await h.billing.service.startCheckout(quick.id, 'pro', { coupon: 'paddleslow' });
+    expect((await sendWebhook('transaction.completed', complete(quickCheckout.sessionId))).status).toBe(200);
+    expect((await h.billing.service.discounts.getCoupon('PADDLESLOW')).timesRedeemed).toBe(1);
+
+    // The slow customer paid the quoted 39.20 on a page opened 25 hours ago: honoured, not refused.
+    expect((await sendWebhook('transaction.completed', complete(slowCheckout.sessionId))).status).toBe(200);
+    for (const customer of [slow, quick]) {
+      const sub = await h.subscriptions.currentForCustomer(customer.id);
+      const [invoice] = await h.billing.service.list({ subscriptionId: sub!.id });
+      expect(invoice).toMatchObject({ status: 'paid', total: '39.20' });
+    }
+    expect((await h.billing.service.discounts.getCoupon('PADDLESLOW')).timesRedeemed).toBe(2);
+  });
 });
 
 describe('paddle renewals: the payment link and dunning', () => {
