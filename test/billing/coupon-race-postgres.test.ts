@@ -10,7 +10,8 @@ import { billingConfig, type Harness, openHarness } from './harness.ts';
  * were quoted the discounted price (the coupon had a redemption left); the rail holds both
  * checkouts until both quotes are done, so the race is always the one between the quote and the
  * payment. Exactly one checkout subscribes, is invoiced and charged; the other is refused with
- * 409 `coupon-exhausted` and leaves no subscription, invoice or payment.
+ * 409 `coupon-exhausted` and leaves no subscription, invoice or payment. On a hosted page the
+ * same race is for the hold: one customer gets the page with the coupon held, the other a 409.
  */
 let h: Harness;
 let drop: () => Promise<void>;
@@ -31,6 +32,7 @@ beforeAll(async () => {
   const config = billingConfig();
   config.billing.coupons = [
     configCouponSchema.parse({ code: 'LASTCONFIG', percentOff: '20', maxRedemptions: 1 }),
+    configCouponSchema.parse({ code: 'HOLDCONFIG', percentOff: '20', maxRedemptions: 1 }),
   ];
   h = await openHarness({
     store: pg.store,
@@ -42,6 +44,9 @@ beforeAll(async () => {
         gate.arrived += 1;
         if (gate.arrived >= gate.expected) gate.open();
         await gate.opened;
+        // Without a card the checkout is on a hosted page, as Stripe Checkout's or Paddle's.
+        if (!input.card)
+          return { url: `https://hosted.test/${input.customerId}`, sessionId: `cs_${input.customerId}` };
         return checkout(input);
       };
       return sandbox;
@@ -108,4 +113,45 @@ describe('the last redemption of a coupon, two checkouts at once', () => {
     expect(await leftBehind(loser)).toEqual({ invoices: 0, payments: 0, discounts: 0, subscription: null });
     expect((await h.billing.service.discounts.getCoupon(code)).timesRedeemed).toBe(1);
   });
+
+  it.each([
+    ['created through the admin API', 'HOLDSTORE'],
+    ['declared in the config', 'HOLDCONFIG'],
+  ])(
+    'a coupon %s on two hosted pages at once: one customer holds it, the other gets no page',
+    async (_how, code) => {
+      if (code === 'HOLDSTORE')
+        await h.billing.service.discounts.createCoupon({ code, percentOff: '20', maxRedemptions: 1 });
+      const a = await h.customers.create({ name: `A ${code}`, email: `a-${code}@example.com` });
+      const b = await h.customers.create({ name: `B ${code}`, email: `b-${code}@example.com` });
+      holdUntilAllQuoted(2);
+      const results = await Promise.allSettled(
+        [a, b].map((c) => h.billing.service.startCheckout(c.id, 'pro', { coupon: code.toLowerCase() })),
+      );
+
+      expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+      const won = results.findIndex((r) => r.status === 'fulfilled');
+      const lost = results[1 - won] as PromiseRejectedResult;
+      expect(lost.reason.toBody()).toMatchObject({
+        status: 409,
+        type: 'https://tollgate.dev/problems/coupon-exhausted',
+      });
+      const winner = [a, b][won]?.id as string;
+      expect((results[won] as PromiseFulfilledResult<{ url: string | null }>).value.url).toBe(
+        `https://hosted.test/${winner}`,
+      );
+      // Nothing is redeemed before the page completes; a third customer is told "used up" at once.
+      expect((await h.billing.service.discounts.getCoupon(code)).timesRedeemed).toBe(0);
+      const c = await h.customers.create({ name: `C ${code}`, email: `c-${code}@example.com` });
+      await expect(h.billing.service.discounts.check(code, 'USD', c.id)).rejects.toMatchObject({
+        status: 409,
+      });
+      expect(await leftBehind(winner)).toMatchObject({
+        invoices: 0,
+        payments: 0,
+        discounts: 0,
+        subscription: null,
+      });
+    },
+  );
 });
