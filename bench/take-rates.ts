@@ -14,6 +14,7 @@
  * Every view is checked against the billing run's totals for that customer.
  */
 import { parseArgs } from 'node:util';
+import { sql } from 'kysely';
 import { meterUsagePort } from '../src/billing/adapters.ts';
 import { type PercentagePrice, takeRateSql } from '../src/billing/rating-take-rates.ts';
 import { resolveConfig } from '../src/config/index.ts';
@@ -153,20 +154,15 @@ const preview = meterUsagePort(
 
 /** The view as it was computed before: every value chunk of the period unpacked, filtered. */
 async function unpackEveryChunk(customerId: string): Promise<string> {
-  const rows = `(select x.subject, x.time, x.value from usage_value_chunks c
+  const rows = sql`(select x.subject, x.time, x.value from usage_value_chunks c
       cross join lateral json_to_recordset(c.vals::json)
         as x(time timestamptz, subject text, value numeric, value_text text, dims jsonb)
-      where c.meter = (select key from metering_meters where slug = $1)
-        and c.max_time >= $2 and c.min_time < $3
-        and x.subject = $4 and x.time >= $2 and x.time < $3) tx`;
-  const { sql, params } = takeRateSql(rows, price, 5, true);
-  const [row] = await store.query<{ transactions: string; volume: string; amount: string }>(sql, [
-    'payments',
-    period.from,
-    period.to,
-    customerId,
-    ...params,
-  ]);
+      where c.meter = (select key from metering_meters where slug = ${'payments'})
+        and c.max_time >= ${period.from} and c.min_time < ${period.to}
+        and x.subject = ${customerId} and x.time >= ${period.from} and x.time < ${period.to}) tx`;
+  const {
+    rows: [row],
+  } = await takeRateSql(rows, price, true).execute(store.db);
   return JSON.stringify({ transactions: row?.transactions, volume: row?.volume, amount: row?.amount });
 }
 

@@ -15,14 +15,7 @@ import {
   type SubscriptionService,
 } from '../subscriptions/index.ts';
 import { Decimal } from '../util/money.ts';
-import {
-  type BillingSegment,
-  type BillingSubscription,
-  type Db,
-  type SubscriptionPort,
-  sqlRows,
-  type UsagePort,
-} from './model.ts';
+import type { BillingSegment, BillingSubscription, Db, SubscriptionPort, UsagePort } from './model.ts';
 import {
   NO_TRANSACTIONS,
   type PercentagePrice,
@@ -344,14 +337,8 @@ async function meterTransactions(
   price: PercentagePrice,
   period: { from: Date; to: Date },
 ): Promise<Map<string, TakeRateTotals>> {
-  const { sql: rows, params } = meterValueRows(meterSlug, period, customerId, filters);
-  // Metering and the take-rate rule hand over SQL text with positional parameters, so this one
-  // statement runs as raw text (sqlRows) until they return Kysely fragments.
-  const { sql: statement, params: priceParams } = takeRateSql(rows, price, params.length + 1, true);
-  const found = await sqlRows<TakeRateTotals & { subject: string }>(db, statement, [
-    ...params,
-    ...priceParams,
-  ]);
+  const rows = meterValueRows(meterSlug, period, customerId, filters);
+  const { rows: found } = await takeRateSql(rows, price, true).execute(db);
   return new Map(
     found.map(({ subject, transactions, volume, amount }) => [subject, { transactions, volume, amount }]),
   );

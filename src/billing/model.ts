@@ -1,4 +1,4 @@
-import { CompiledQuery, type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
 import type { RateCardConfig } from '../config/schema.ts';
 import type { BaseDatabase } from '../store/index.ts';
 import type { TierBreakdown } from './rating.ts';
@@ -166,16 +166,6 @@ export interface EventSink {
 export const noEvents: EventSink = { emit: async () => {}, enqueue: async () => {} };
 
 export type Db = Kysely<BaseDatabase>;
-
-/** Raw parameterised SQL on the store or inside a transaction. */
-export async function sqlRows<R = Record<string, unknown>>(
-  db: Db,
-  text: string,
-  params: readonly unknown[] = [],
-): Promise<R[]> {
-  const result = await db.executeQuery<R>(CompiledQuery.raw(text, [...params]));
-  return result.rows as R[];
-}
 
 export function iso(value: unknown): string | null {
   if (value === null || value === undefined) return null;

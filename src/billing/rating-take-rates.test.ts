@@ -1,8 +1,8 @@
 import fc from 'fast-check';
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openPGliteStore, type Store } from '../store/index.ts';
 import { Decimal, formatMoney } from '../util/money.ts';
-import { sqlRows } from './model.ts';
 import {
   type PercentagePrice,
   rateTransactions,
@@ -84,22 +84,19 @@ describe('take rates in the store: one SQL aggregate, the same result as the rul
 
   async function inSql(price: PercentagePrice, txs: { value: string; time: string }[]) {
     const json = JSON.stringify(txs);
-    const rows = `(select * from json_to_recordset($1::json) as t(time timestamptz, value numeric)) tx`;
-    const { sql, params } = takeRateSql(rows, price, 2);
-    const [row] = await sqlRows<TakeRateTotals>(store.db, sql, [json, ...params]);
-    return row as TakeRateTotals;
+    const rows = sql`(select * from json_to_recordset(${json}::json) as t(time timestamptz, value numeric)) tx`;
+    const { rows: found } = await takeRateSql(rows, price).execute(store.db);
+    expect(found).toHaveLength(1);
+    return found[0] as TakeRateTotals;
   }
 
   async function inSqlBySubject(
     price: PercentagePrice,
     txs: { value: string; time: string; subject: string }[],
   ) {
-    const rows = `(select * from json_to_recordset($1::json) as t(subject text, time timestamptz, value numeric)) tx`;
-    const { sql, params } = takeRateSql(rows, price, 2, true);
-    const found = await sqlRows<TakeRateTotals & { subject: string }>(store.db, sql, [
-      JSON.stringify(txs),
-      ...params,
-    ]);
+    const json = JSON.stringify(txs);
+    const rows = sql`(select * from json_to_recordset(${json}::json) as t(subject text, time timestamptz, value numeric)) tx`;
+    const { rows: found } = await takeRateSql(rows, price, true).execute(store.db);
     return new Map(found.map((r) => [r.subject, r]));
   }
 

@@ -1,3 +1,4 @@
+import { type RawBuilder, sql } from 'kysely';
 import type { PriceConfig } from '../config/schema.ts';
 import { Decimal } from '../util/money.ts';
 
@@ -84,59 +85,60 @@ export function rateTransactions(
 /**
  * The same rule as one SQL aggregate over `(time, value)` rows (PostgreSQL/PGlite `numeric`,
  * exact): the store sums the charges without sending events to the process. `rows` is a
- * subquery with `time` and `value` columns; `$n` placeholders are numbered from `firstParam`.
- * Returns the SQL and its parameters (rate, fee, min, max, free count, free amount).
+ * subquery with `time` and `value` columns (and `subject`, per subject); the price's numbers are
+ * bound as parameters. One row (per subject: one per subject that has transactions).
  */
+export function takeRateSql(rows: RawBuilder<unknown>, price: PercentagePrice): RawBuilder<TakeRateTotals>;
 export function takeRateSql(
-  rows: string,
+  rows: RawBuilder<unknown>,
   price: PercentagePrice,
-  firstParam: number,
   /** Per subject (rows then need a `subject` column): one pass over the period for every customer. */
+  bySubject: true,
+): RawBuilder<TakeRateTotals & { subject: string }>;
+export function takeRateSql(
+  rows: RawBuilder<unknown>,
+  price: PercentagePrice,
   bySubject = false,
-): { sql: string; params: (string | number | null)[] } {
-  const subject = bySubject ? 'subject, ' : '';
-  const [rate, fee, min, max, count, amount] = Array.from({ length: 6 }, (_, i) => `$${firstParam + i}`);
-  const sql = `
+): RawBuilder<TakeRateTotals & { subject?: string }> {
+  const subject = sql.raw(bySubject ? 'subject, ' : '');
+  const partition = sql.raw(bySubject ? 'partition by subject ' : '');
+  const groupBy = sql.raw(bySubject ? ' group by subject' : '');
+  const rate = sql`${price.rate}::numeric`;
+  const fee = sql`${price.fixedFee ?? null}::numeric`;
+  const min = sql`${price.minimumPerTransaction ?? null}::numeric`;
+  const max = sql`${price.maximumPerTransaction ?? null}::numeric`;
+  const count = sql`${price.freeTransactions ?? null}::int`;
+  const amount = sql`${price.freeAmount ?? null}::numeric`;
+  return sql<TakeRateTotals & { subject?: string }>`
     with v as (
       select ${subject}value, row_number() over w as n, sum(value) over w as run
       from ${rows}
-      window w as (${bySubject ? 'partition by subject ' : ''}order by time, value rows between unbounded preceding and current row)
+      window w as (${partition}order by time, value rows between unbounded preceding and current row)
     ), f as (
       select ${subject}value, run,
-        (${count}::int is not null or ${amount}::numeric is not null)
-          and (${count}::int is null or n <= ${count}::int) as within_allowance
+        (${count} is not null or ${amount} is not null)
+          and (${count} is null or n <= ${count}) as within_allowance
       from v
     ), c as (
       select ${subject}value,
         case
-          when within_allowance and (${amount}::numeric is null or run <= ${amount}::numeric) then null
-          else (case when within_allowance and ${amount}::numeric is not null and run - value < ${amount}::numeric
-                     then run - ${amount}::numeric else value end) * ${rate}::numeric * 0.01
-               + coalesce(${fee}::numeric, 0)
+          when within_allowance and (${amount} is null or run <= ${amount}) then null
+          else (case when within_allowance and ${amount} is not null and run - value < ${amount}
+                     then run - ${amount} else value end) * ${rate} * 0.01
+               + coalesce(${fee}, 0)
         end as raw
       from f
     ), d as (
       select ${subject}value,
         case
           when raw is null then 0
-          when ${min}::numeric is not null and raw < ${min}::numeric then ${min}::numeric
-          when ${max}::numeric is not null and raw > ${max}::numeric then ${max}::numeric
+          when ${min} is not null and raw < ${min} then ${min}
+          when ${max} is not null and raw > ${max} then ${max}
           else raw
         end as charge
       from c
     )
     select ${subject}count(*)::text as transactions, coalesce(sum(value), 0)::text as volume,
            coalesce(sum(charge), 0)::text as amount
-    from d${bySubject ? ' group by subject' : ''}`;
-  return {
-    sql,
-    params: [
-      price.rate,
-      price.fixedFee ?? null,
-      price.minimumPerTransaction ?? null,
-      price.maximumPerTransaction ?? null,
-      price.freeTransactions ?? null,
-      price.freeAmount ?? null,
-    ],
-  };
+    from d${groupBy}`;
 }

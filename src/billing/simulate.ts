@@ -1,10 +1,10 @@
 import { problems } from '../http/problem.ts';
+import type { SubscriptionTables } from '../subscriptions/repo.ts';
 import { formatMoney } from '../util/money.ts';
 import type { BillingDeps } from './deps.ts';
 import { applyDiscounts, couponTerms, type DiscountTerms } from './discounts/apply.ts';
 import type { Discounts } from './discounts/service.ts';
 import { totals } from './invoices.ts';
-import { sqlRows } from './model.ts';
 import { measure, type Preview } from './preview.ts';
 import { type RatedLine, rate } from './rating.ts';
 
@@ -56,13 +56,17 @@ export function createSimulation(
       throw problems.badRequest(
         `Coupon "${coupon.code}" is in ${coupon.currency}; plan "${planKey}" bills in ${plan.currency}.`,
       );
-    const periods = await sqlRows<{ subscription_id: string; period_start: Date; period_end: Date }>(
-      db,
-      `select p.subscription_id, p.period_start, p.period_end from subscription_periods p
-       join subscriptions s on s.id = p.subscription_id
-       where s.plan_key = $1 and p.period_start >= $2 and p.period_start < $3 order by p.subscription_id, p.period_start`,
-      [planKey, monthFrom, monthTo],
-    );
+    const periods = await db
+      .withTables<SubscriptionTables>()
+      .selectFrom('subscription_periods as p')
+      .innerJoin('subscriptions as s', 's.id', 'p.subscription_id')
+      .select(['p.subscription_id', 'p.period_start', 'p.period_end'])
+      .where('s.plan_key', '=', planKey)
+      .where('p.period_start', '>=', monthFrom)
+      .where('p.period_start', '<', monthTo)
+      .orderBy('p.subscription_id')
+      .orderBy('p.period_start')
+      .execute();
     const phases = plan.phases ?? [{ key: 'default', trial: false, rateCards: plan.rateCards ?? [] }];
     const rows: SimulationRow[] = [];
     for (const p of periods) {

@@ -1,4 +1,12 @@
+import { type RawBuilder, sql } from 'kysely';
 import type { ResolvedConfig } from '../config/index.ts';
+
+/** One metered value: a row of `meterValueRows`. */
+export interface MeterValueRow {
+  subject: string;
+  time: Date;
+  value: string;
+}
 
 /**
  * The values of a meter in [from, to) as rows (`subject`, `time`, `value`), for SQL aggregates
@@ -7,7 +15,7 @@ import type { ResolvedConfig } from '../config/index.ts';
  * subject, its own chunks (subject-compaction.ts) and the value chunks not compacted yet, so a
  * customer's preview reads its values, not the whole period's.
  *
- * Answers a subquery aliased `tx` and its parameters, numbered from $1.
+ * Answers a subquery aliased `tx`, its values bound as parameters.
  */
 export function meterValueRows(
   meterSlug: string,
@@ -15,37 +23,27 @@ export function meterValueRows(
   subject: string | null,
   /** Group-by values the rows must have (a feature's `meterGroupByFilters`). */
   filters: Readonly<Record<string, string>> = {},
-): { sql: string; params: unknown[] } {
-  const params: unknown[] = [meterSlug, period.from, period.to];
-  const dims = Object.entries(filters)
-    .map(([k, v]) => {
-      params.push(k, v);
-      return ` and x.dims->>$${params.length - 1} = $${params.length}`;
-    })
-    .join('');
-  const meter = '(select key from metering_meters where slug = $1)';
-  const inPeriod = 'c.max_time >= $2 and c.min_time < $3 and x.time >= $2 and x.time < $3';
-  const record = 'x(time timestamptz, subject text, value numeric, value_text text, dims jsonb)';
+): RawBuilder<MeterValueRow> {
+  const dims = sql.join(
+    Object.entries(filters).map(([k, v]) => sql` and x.dims->>${k}::text = ${v}::text`),
+    sql``,
+  );
+  const meter = sql`(select key from metering_meters where slug = ${meterSlug})`;
+  const { from, to } = period;
+  const inPeriod = sql`c.max_time >= ${from} and c.min_time < ${to} and x.time >= ${from} and x.time < ${to}`;
+  const record = sql.raw('x(time timestamptz, subject text, value numeric, value_text text, dims jsonb)');
   if (subject === null) {
-    return {
-      sql: `(select x.subject, x.time, x.value from usage_value_chunks c
+    return sql<MeterValueRow>`(select x.subject, x.time, x.value from usage_value_chunks c
         cross join lateral json_to_recordset(c.vals::json) as ${record}
-        where c.meter = ${meter} and ${inPeriod}${dims}) tx`,
-      params,
-    };
+        where c.meter = ${meter} and ${inPeriod}${dims}) tx`;
   }
-  params.push(subject);
-  const s = `$${params.length}`;
-  return {
-    sql: `(select c.subject, x.time, x.value from usage_value_subject_chunks c
+  return sql<MeterValueRow>`(select c.subject, x.time, x.value from usage_value_subject_chunks c
         cross join lateral json_to_recordset(c.vals::json) as ${record}
-        where c.meter = ${meter} and c.subject = ${s} and ${inPeriod}${dims}
+        where c.meter = ${meter} and c.subject = ${subject} and ${inPeriod}${dims}
       union all
       select x.subject, x.time, x.value from usage_value_chunks c
         cross join lateral json_to_recordset(c.vals::json) as ${record}
-        where c.meter = ${meter} and not c.compacted and ${inPeriod} and x.subject = ${s}${dims}) tx`,
-    params,
-  };
+        where c.meter = ${meter} and not c.compacted and ${inPeriod} and x.subject = ${subject}${dims}) tx`;
 }
 
 /** The meters the config's take rates (percentage prices) read: the ones worth compacting. */

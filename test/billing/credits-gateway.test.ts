@@ -1,8 +1,8 @@
+import { sql } from 'kysely';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type DemoUpstream, startDemoUpstream } from '../../examples/quickstart/upstream.ts';
 import type { Tollgate } from '../../src/app.ts';
-import { sqlRows } from '../../src/billing/model.ts';
 import { resolveConfig } from '../../src/config/index.ts';
 import { Decimal } from '../../src/util/money.ts';
 import { accessCard, testFeatures, testMeters, tokensFeature } from '../support/catalog.ts';
@@ -243,7 +243,7 @@ describe('reservations on PostgreSQL', () => {
       // Every pooled connection open first, so the reservations really run side by side.
       await Promise.all(
         Array.from({ length: 10 }, () =>
-          pg.store.db.transaction().execute((tx) => sqlRows(tx, 'select pg_sleep(0.05)')),
+          pg.store.db.transaction().execute((tx) => sql`select pg_sleep(0.05)`.execute(tx)),
         ),
       );
       const results = await Promise.allSettled(

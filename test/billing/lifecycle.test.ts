@@ -1,6 +1,6 @@
+import { sql } from 'kysely';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { renderInvoiceHtml, type SandboxRail } from '../../src/billing/index.ts';
-import { sqlRows } from '../../src/billing/model.ts';
 import { billingConfig, DAY, type Harness, isDocumentMail, openHarness } from './harness.ts';
 
 let h: Harness;
@@ -165,11 +165,14 @@ describe('billing run idempotency', () => {
       expect(invoices[0]?.status).toBe('paid');
       expect(await h.billing.service.payments(invoices[0]!.id)).toHaveLength(1);
     }
-    const charges = await sqlRows<{ n: number }>(
+    const ids = subs.map((s) => s.id);
+    const { rows: charges } = await sql<{
+      n: number;
+    }>`select count(*)::int as n from billing_sandbox_charges c
+       join billing_payments p on p.idempotency_key = c.idempotency_key
+       join billing_invoices i on i.id = p.invoice_id
+       where i.period_from = '2026-11-01T00:00:00Z' and i.subscription_id = any(${ids}::text[])`.execute(
       h.store.db,
-      `select count(*)::int as n from billing_sandbox_charges c join billing_payments p on p.idempotency_key = c.idempotency_key
-       join billing_invoices i on i.id = p.invoice_id where i.period_from = '2026-11-01T00:00:00Z' and i.subscription_id = any($1::text[])`,
-      [subs.map((s) => s.id)],
     );
     expect(charges[0]?.n).toBe(6);
   });

@@ -1,6 +1,6 @@
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SandboxRail } from '../../src/billing/index.ts';
-import { sqlRows } from '../../src/billing/model.ts';
 import { openTestPostgres } from '../support/postgres.ts';
 import { type Harness, openHarness } from './harness.ts';
 
@@ -33,12 +33,10 @@ describe('billing run on PostgreSQL', () => {
     await (h.billing.rail as SandboxRail).drain();
     expect([a.locked, b.locked].filter(Boolean).length).toBeLessThanOrEqual(1);
     expect(a.invoicesCreated + b.invoicesCreated).toBe(8);
-    const rows = await sqlRows<{ n: number; paid: number; payments: number; numbers: number }>(
-      h.store.db,
-      `select count(*)::int as n, count(*) filter (where status = 'paid')::int as paid,
-              (select count(*)::int from billing_payments) as payments, count(distinct number)::int as numbers
-       from billing_invoices`,
-    );
+    const { rows } = await sql<{ n: number; paid: number; payments: number; numbers: number }>`
+      select count(*)::int as n, count(*) filter (where status = 'paid')::int as paid,
+             (select count(*)::int from billing_payments) as payments, count(distinct number)::int as numbers
+      from billing_invoices`.execute(h.store.db);
     expect(rows[0]).toEqual({ n: 8, paid: 8, payments: 8, numbers: 8 });
     const growth = (await h.billing.service.list({ subscriptionId: subs[2]!.id }))[0];
     expect(growth?.total).toBe('22.00'); // 20 + 200 × 0.01

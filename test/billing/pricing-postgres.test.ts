@@ -1,13 +1,8 @@
 import fc from 'fast-check';
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SandboxRail } from '../../src/billing/index.ts';
-import { sqlRows } from '../../src/billing/model.ts';
-import {
-  type PercentagePrice,
-  rateTransactions,
-  type TakeRateTotals,
-  takeRateSql,
-} from '../../src/billing/rating-take-rates.ts';
+import { type PercentagePrice, rateTransactions, takeRateSql } from '../../src/billing/rating-take-rates.ts';
 import { Decimal } from '../../src/util/money.ts';
 import { openTestPostgres } from '../support/postgres.ts';
 import { type Harness, openHarness } from './harness.ts';
@@ -72,12 +67,9 @@ describe('pricing on PostgreSQL', () => {
             value: r.value,
             time: new Date(Date.UTC(2026, 0, 1) + r.t * 1000).toISOString(),
           }));
-          const rows = `(select * from json_to_recordset($1::json) as t(subject text, time timestamptz, value numeric)) tx`;
-          const { sql, params } = takeRateSql(rows, price, 2, true);
-          const found = await sqlRows<TakeRateTotals & { subject: string }>(h.store.db, sql, [
-            JSON.stringify(txs),
-            ...params,
-          ]);
+          const json = JSON.stringify(txs);
+          const rows = sql`(select * from json_to_recordset(${json}::json) as t(subject text, time timestamptz, value numeric)) tx`;
+          const { rows: found } = await takeRateSql(rows, price, true).execute(h.store.db);
           for (const who of ['a', 'b']) {
             const js = rateTransactions(
               price,
