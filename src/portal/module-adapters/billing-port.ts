@@ -11,8 +11,13 @@ import { invoicesPort } from './invoices-port.ts';
  */
 export function billingPort(deps: BillingAdapterDeps): BillingPort {
   return {
-    rail: portalRail(deps.config),
-    railName: deps.billing.rail.name,
+    // Getters: a config reload that switches `billing.rail` reaches the portal's pages at once.
+    get rail() {
+      return portalRail(deps.config);
+    },
+    get railName() {
+      return deps.billing.rail.name;
+    },
     ...creditsPort(deps),
     ...checkoutPort(deps),
     ...invoicesPort(deps),

@@ -19,10 +19,10 @@ export function checkoutPort(
   deps: BillingAdapterDeps,
 ): Pick<BillingPort, 'checkout' | 'quoteCheckout' | 'previewChange'> {
   const { billing, subscriptions, catalog, clock } = deps;
-  const rail = portalRail(deps.config);
   return {
     async checkout(customerId, input) {
-      if (rail === 'sandbox' && !input.card) {
+      // Read per checkout, not at start: a config reload may have switched the rail.
+      if (portalRail(deps.config) === 'sandbox' && !input.card) {
         throw problems.badRequest('Enter a card: the sandbox rail takes test card numbers.');
       }
       const result = await billing.startCheckout(customerId, input.planKey, {

@@ -13,7 +13,6 @@ export function invoicesPort(
   'upcoming' | 'listInvoices' | 'getInvoice' | 'invoiceHtml' | 'invoicePdf' | 'payInvoice'
 > {
   const { billing, subscriptions, catalog } = deps;
-  const rail = portalRail(deps.config);
 
   const featureNames = async () => new Map((await catalog.listFeatures()).map((f) => [f.key, f.name]));
 
@@ -136,6 +135,8 @@ export function invoicesPort(
       // Its charge waits on the customer (Paddle): pay through that link, never a second charge.
       if (invoice.paymentUrl) return { status: 'redirect', url: invoice.paymentUrl };
       const attemptsBefore = invoice.paymentAttempts;
+      // Read per payment, not at start: a config reload may have switched the rail.
+      const rail = portalRail(deps.config);
       if (rail === 'sandbox' && card) {
         const declined = sandboxDecline(card.number);
         if (declined) return { status: 'declined', message: declined };
