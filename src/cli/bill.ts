@@ -1,5 +1,4 @@
 import { SingleBar } from 'cli-progress';
-import Table from 'cli-table3';
 import type { Command } from 'commander';
 import pc from 'picocolors';
 import type { Invoice } from '../billing/index.ts';
@@ -8,6 +7,7 @@ import { problems } from '../http/problem.ts';
 import { Decimal, formatMoney } from '../util/money.ts';
 import { withTollgate } from './context.ts';
 import { registerCreditNoteCommands } from './credit-notes.ts';
+import { createTable } from './table.ts';
 
 /**
  * `tollgate bill run|dunning`, `tollgate invoices list|show|issue|pay|void` (and refunds and credit
@@ -24,7 +24,7 @@ function statusColour(status: Invoice['status']): string {
 const day = (s: string | null) => (s ? s.slice(0, 10) : pc.dim('—'));
 
 function invoicesTable(invoices: Invoice[]): string {
-  const table = new Table({
+  const table = createTable({
     head: ['number', 'id', 'customer', 'status', 'period', 'total', 'due', 'issued'].map((h) => pc.bold(h)),
   });
   for (const i of invoices) {
@@ -48,7 +48,7 @@ function printInvoice(i: Invoice): void {
   console.log(
     `period   ${day(i.periodFrom)} → ${day(i.periodTo)}   issued ${day(i.issuedAt)}   due ${day(i.dueAt)}`,
   );
-  const table = new Table({
+  const table = createTable({
     head: ['description', 'quantity', 'unit price', 'amount'].map((h) => pc.bold(h)),
   });
   for (const l of i.lines) {
@@ -234,7 +234,7 @@ export function registerBillingCommands(program: Command): void {
           console.log(JSON.stringify({ balance, ledger }, null, 2));
           return;
         }
-        const table = new Table({
+        const table = createTable({
           head: ['when', 'kind', 'amount', 'expires', 'note'].map((h) => pc.bold(h)),
         });
         for (const e of ledger)
@@ -305,7 +305,7 @@ export function registerBillingCommands(program: Command): void {
             console.log(pc.dim(`No billing periods of plan "${options.plan}" started in ${options.period}.`));
             return;
           }
-          const table = new Table({
+          const table = createTable({
             head: ['customer', 'period', 'before', 'after', 'change'].map((h) => pc.bold(h)),
           });
           let before = new Decimal(0);

@@ -1,9 +1,9 @@
-import Table from 'cli-table3';
 import type { Command } from 'commander';
 import pc from 'picocolors';
 import type { Coupon } from '../billing/discounts/model.ts';
 import { problems } from '../http/problem.ts';
 import { withTollgate } from './context.ts';
+import { createTable } from './table.ts';
 
 /**
  * `tollgate coupons create|list|archive|apply|remove`: coupons and discounts from the command
@@ -70,7 +70,7 @@ export function registerCouponCommands(program: Command): void {
         const list = await tollgate.billing.discounts.listCoupons();
         if (o.json) return console.log(JSON.stringify(list, null, 2));
         if (list.length === 0) return console.log(pc.dim('No coupons.'));
-        const table = new Table({
+        const table = createTable({
           head: ['code', 'terms', 'redeemed', 'expires', 'status'].map((h) => pc.bold(h)),
         });
         for (const c of list) {

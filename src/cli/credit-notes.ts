@@ -1,4 +1,3 @@
-import Table from 'cli-table3';
 import type { Command } from 'commander';
 import pc from 'picocolors';
 import {
@@ -8,6 +7,7 @@ import {
 } from '../billing/credit-notes/model.ts';
 import { problems } from '../http/problem.ts';
 import { withTollgate } from './context.ts';
+import { createTable } from './table.ts';
 
 /**
  * `tollgate invoices refund <invoice> [--amount]`, `tollgate invoices credit-note <invoice> …`,
@@ -133,7 +133,7 @@ export function registerCreditNoteCommands(invoices: Command): void {
         const notes = await tollgate.billing.creditNotes.list({ customerId: options.customer, invoiceId });
         if (options.json) return console.log(JSON.stringify(notes, null, 2));
         if (notes.length === 0) return console.log(pc.dim('No credit notes.'));
-        const table = new Table({
+        const table = createTable({
           head: [
             'number',
             'status',

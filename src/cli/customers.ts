@@ -1,4 +1,3 @@
-import Table from 'cli-table3';
 import type { Command } from 'commander';
 import pc from 'picocolors';
 import type { Tollgate } from '../app.ts';
@@ -9,6 +8,7 @@ import {
   type Subscription,
 } from '../subscriptions/index.ts';
 import { withTollgate } from './context.ts';
+import { createTable } from './table.ts';
 
 /**
  * `tollgate customers create|list|show|delete` and
@@ -37,13 +37,13 @@ function parseJsonOption(name: string, value: string | undefined): Record<string
 }
 
 function customersTable(list: Customer[]): string {
-  const table = new Table({ head: ['id', 'name', 'email', 'currency', 'created'].map((h) => pc.bold(h)) });
+  const table = createTable({ head: ['id', 'name', 'email', 'currency', 'created'].map((h) => pc.bold(h)) });
   for (const c of list) table.push([c.id, c.name, c.email ?? pc.dim('—'), c.currency, when(c.createdAt)]);
   return table.toString();
 }
 
 function subscriptionsTable(list: Subscription[]): string {
-  const table = new Table({
+  const table = createTable({
     head: ['id', 'customer', 'plan', 'status', 'period', 'scheduled'].map((h) => pc.bold(h)),
   });
   for (const s of list) {
@@ -67,7 +67,7 @@ function subscriptionsTable(list: Subscription[]): string {
 async function showSubscription(tollgate: Tollgate, sub: Subscription): Promise<void> {
   console.log(subscriptionsTable([sub]));
   const segments = await tollgate.subscriptions.segments(sub.id);
-  const table = new Table({ head: ['plan', 'from', 'to', 'reason'].map((h) => pc.bold(h)) });
+  const table = createTable({ head: ['plan', 'from', 'to', 'reason'].map((h) => pc.bold(h)) });
   for (const s of segments)
     table.push([`${s.planKey} v${s.planVersion}`, when(s.from), when(s.to), s.reason]);
   console.log(pc.bold('\nPlan history'));
@@ -148,7 +148,7 @@ export function registerCustomersCommands(program: Command): void {
           if (subs.length) console.log(subscriptionsTable(subs));
           else console.log(pc.dim('No subscription.'));
           if (balances.balances.length) {
-            const table = new Table({
+            const table = createTable({
               head: ['feature', 'type', 'limit', 'used', 'remaining', 'resets'].map((h) => pc.bold(h)),
             });
             for (const b of balances.balances) {

@@ -1,9 +1,9 @@
-import Table from 'cli-table3';
 import type { Command } from 'commander';
 import pc from 'picocolors';
 import type { ApiKey } from '../keys/index.ts';
 import { withTollgate } from './context.ts';
 import { CliError } from './errors.ts';
+import { createTable } from './table.ts';
 
 /** `tollgate keys create|list|roll|revoke`: the secret is printed once, at create and roll. */
 function statusColour(status: ApiKey['status']): string {
@@ -15,7 +15,7 @@ function statusColour(status: ApiKey['status']): string {
 const when = (d: Date | null) => (d ? d.toISOString().replace('.000Z', 'Z') : pc.dim('—'));
 
 function keysTable(keys: ApiKey[]): string {
-  const table = new Table({
+  const table = createTable({
     head: ['id', 'prefix', 'name', 'status', 'subscription', 'created', 'expires', 'last used'].map((h) =>
       pc.bold(h),
     ),

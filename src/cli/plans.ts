@@ -1,4 +1,3 @@
-import Table from 'cli-table3';
 import type { Command } from 'commander';
 import pc from 'picocolors';
 import {
@@ -11,6 +10,7 @@ import {
   type PlanVersion,
 } from '../catalog/index.ts';
 import { withTollgate } from './context.ts';
+import { createTable } from './table.ts';
 
 /**
  * `tollgate plans list|show|diff|push|migrate`. Plans live in tollgate.config.ts; push publishes
@@ -82,7 +82,7 @@ function printVersion(version: PlanVersion): void {
     console.log(
       `\n${pc.bold(`phase ${phase.key}`)}${phase.trial ? pc.cyan(' (trial)') : ''} ${pc.dim(phase.duration ?? 'until the end')}`,
     );
-    const table = new Table({
+    const table = createTable({
       head: ['rate card', 'feature', 'price', 'entitlement'].map((h) => pc.bold(h)),
     });
     for (const rc of phase.rateCards) {
@@ -118,7 +118,7 @@ export function registerPlansCommands(program: Command): void {
           );
           return;
         }
-        const table = new Table({
+        const table = createTable({
           head: ['plan', 'name', 'status', 'latest', 'subscribers'].map((h) => pc.bold(h)),
         });
         for (const p of list) {

@@ -1,10 +1,10 @@
 import cliProgress from 'cli-progress';
-import Table from 'cli-table3';
 import type { Command } from 'commander';
 import pc from 'picocolors';
 import { importUsageFile } from '../metering/import.ts';
 import type { WindowSize } from '../metering/query.ts';
 import { withTollgate } from './context.ts';
+import { createTable } from './table.ts';
 
 /** `tollgate usage import <file>` and `tollgate usage query --meter <slug>`. */
 
@@ -148,7 +148,7 @@ export function registerUsageCommands(program: Command): void {
           }
           const dims = (opts.groupBy ?? []).filter((g) => g !== 'subject');
           const bySubject = (opts.groupBy ?? []).includes('subject');
-          const table = new Table({
+          const table = createTable({
             head: ['window start', 'window end', ...(bySubject ? ['subject'] : []), ...dims, 'value'].map(
               (h) => pc.bold(h),
             ),

@@ -1,9 +1,9 @@
-import Table from 'cli-table3';
 import type { Command } from 'commander';
 import pc from 'picocolors';
 import type { Delivery, WebhookEndpoint } from '../notify/index.ts';
 import { WEBHOOK_EVENT_DESCRIPTIONS, WEBHOOK_EVENT_TYPES } from '../notify/index.ts';
 import { withTollgate } from './context.ts';
+import { createTable } from './table.ts';
 
 /**
  * `tollgate webhooks endpoints|create|update|disable|enable|delete|rotate-secret|test|deliveries|
@@ -14,7 +14,7 @@ const print = (json: boolean | undefined, value: unknown, human: () => void) =>
   json ? console.log(JSON.stringify(value, null, 2)) : human();
 
 function endpointsTable(list: WebhookEndpoint[]): string {
-  const table = new Table({ head: ['id', 'url', 'events', 'state', 'customer'].map((h) => pc.bold(h)) });
+  const table = createTable({ head: ['id', 'url', 'events', 'state', 'customer'].map((h) => pc.bold(h)) });
   for (const e of list)
     table.push([
       e.id,
@@ -27,7 +27,7 @@ function endpointsTable(list: WebhookEndpoint[]): string {
 }
 
 function deliveriesTable(list: Delivery[]): string {
-  const table = new Table({
+  const table = createTable({
     head: ['id', 'endpoint', 'type', 'status', 'attempts', 'last', 'next', 'created'].map((h) => pc.bold(h)),
   });
   const colour = (s: Delivery['status']) =>
@@ -240,7 +240,7 @@ export function registerWebhooksCommands(program: Command): void {
         const attempts = await t.webhooks.attempts(id);
         print(opts.json, { ...delivery, attemptLog: attempts }, () => {
           console.log(deliveriesTable([delivery]));
-          const table = new Table({ head: ['at', 'status', 'error', 'ms'].map((h) => pc.bold(h)) });
+          const table = createTable({ head: ['at', 'status', 'error', 'ms'].map((h) => pc.bold(h)) });
           for (const a of attempts)
             table.push([
               a.attemptedAt,
