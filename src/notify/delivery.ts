@@ -13,8 +13,15 @@ import { signWebhook } from './secrets.ts';
  *   leases them (moves `next_attempt_at` past the attempt's timeout) in one short transaction,
  *   then calls the receivers outside it. Any number of workers can run; none sends what another
  *   holds. A worker that dies mid-attempt leaves its lease to run out, and another retries.
+ * - **In write order, per endpoint.** Messages are numbered as they are written (`notify_messages.seq`)
+ *   and an endpoint's first attempts go one at a time in that order: a message's first attempt
+ *   waits until the endpoint has answered (or timed out on) the first attempt of every earlier
+ *   message, so two events written in one transaction (`invoice.issued`, then `invoice.paid`)
+ *   arrive in that order (the rule of Svix's FIFO endpoints, one message per call:
+ *   https://docs.svix.com/advanced-endpoints/fifo-endpoints). Retries keep no order: a failed first attempt is retried later while
+ *   the next messages go out (docs/webhooks.md says what receivers can rely on).
  * - **Per endpoint.** Each endpoint has its own slots (`perEndpoint`, default 4 calls in flight
- *   per worker); a claim skips endpoints whose slots are full and takes at most that many per
+ *   per worker; at most one of them a first attempt, see above); a claim skips endpoints whose slots are full and takes at most that many per
  *   endpoint, and nothing waits for a batch: one slow or dead endpoint delays only itself.
  * - **Retries** after 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h (Svix's schedule), each plus up to
  *   20 % random jitter, then the delivery is failed. On 429 and 503 a `Retry-After` (seconds or
@@ -50,6 +57,8 @@ export interface DeliveryDeps {
   disableAfter: { ms: number; attempts: number };
   /** Called after an endpoint is disabled (the service emits `endpoint.disabled`). */
   onDisabled(endpoint: { id: string; url: string; reason: string }): Promise<void>;
+  /** Called when a first attempt is over: the endpoint's next message in order may go now. */
+  onFirstAttemptDone?(): void;
   /** Observes one attempt (metrics). */
   observe?(endpointId: string, seconds: number, ok: boolean): void;
   random?: () => number;
@@ -147,17 +156,24 @@ export function createDeliverer(deps: DeliveryDeps): Deliverer {
               join notify_messages m on m.id = d.message_id
               where d.id in (
                 select id from (
-                  select d2.id, row_number() over (partition by d2.endpoint_id order by d2.next_attempt_at, d2.id) as n
+                  select d2.id, row_number() over (partition by d2.endpoint_id order by d2.next_attempt_at, m2.seq) as n
                   from notify_deliveries d2 join notify_endpoints e2 on e2.id = d2.endpoint_id
+                  join notify_messages m2 on m2.id = d2.message_id
                   where d2.status = 'pending' and d2.next_attempt_at <= ${now} and e2.enabled
                     and (e2.customer_id is null or e2.secret_shown_at is not null)
                     and not (d2.endpoint_id = any(${full}::text[]))
+                    -- A first attempt goes only once the endpoint's earlier messages had theirs
+                    -- (one still pending with no attempt is waiting or in flight): write order.
+                    and (d2.attempts > 0 or not exists (
+                      select 1 from notify_deliveries p join notify_messages pm on pm.id = p.message_id
+                      where p.endpoint_id = d2.endpoint_id and p.status = 'pending' and p.attempts = 0
+                        and pm.seq < m2.seq))
                 ) ranked where n <= ${deps.perEndpoint}
               )
               -- Repeated on d: after waiting for another worker's lock, PostgreSQL re-checks only
               -- these conditions on the row's new version, so a row just leased elsewhere is skipped.
               and d.status = 'pending' and d.next_attempt_at <= ${now}
-              order by d.next_attempt_at, d.id
+              order by d.next_attempt_at, m.seq
               limit ${CLAIM_LIMIT}
               for update of d skip locked`.execute(tx);
       // An endpoint with calls in flight takes only its free slots; the rest stay pending.
@@ -279,6 +295,7 @@ export function createDeliverer(deps: DeliveryDeps): Deliverer {
         if (left <= 0) busy.delete(row.endpoint_id);
         else busy.set(row.endpoint_id, left);
         running.delete(run);
+        if (row.attempts === 0) deps.onFirstAttemptDone?.();
       });
     running.add(run);
     return run;

@@ -141,6 +141,8 @@ export function createWebhookService(deps: WebhookDeps): WebhookService {
         },
       });
     },
+    // The endpoint's next message in write order is due as soon as this one's first attempt ends.
+    onFirstAttemptDone: () => kick(),
     observe(endpointId, seconds, ok) {
       latency?.observe({ endpoint: endpointId, outcome: ok ? 'succeeded' : 'failed' }, seconds);
     },

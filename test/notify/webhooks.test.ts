@@ -222,11 +222,17 @@ describe('delivery', () => {
     scheduler.start();
     try {
       for (let i = 0; i < 6; i++) await live.emit('invoice.paid', { invoice: { id: `inv_slow_${i}` } });
-      await expect.poll(() => received.filter((r) => r.path === '/slow').length, { timeout: 60_000 }).toBe(4);
+      // First attempts go in write order, one at a time: the other five wait behind the held one.
+      await expect.poll(() => received.filter((r) => r.path === '/slow').length, { timeout: 60_000 }).toBe(1);
       await live.emit('subscription.created', { subscription: { id: 'sub_fast' } });
-      // Arrives while the slow endpoint holds every one of its slots.
+      // Arrives while the slow endpoint holds its first message and the rest queue behind it.
       await expect.poll(() => received.some((r) => r.path === '/fast'), { timeout: 60_000 }).toBe(true);
-      expect(received.filter((r) => r.path === '/slow').length).toBe(4);
+      expect(received.filter((r) => r.path === '/slow').length).toBe(1);
+      release();
+      // Once answered, the rest follow in the order they were written.
+      await expect.poll(() => received.filter((r) => r.path === '/slow').length, { timeout: 60_000 }).toBe(6);
+      const slow = received.filter((r) => r.path === '/slow').map((r) => JSON.parse(r.body).data.invoice.id);
+      expect(slow).toEqual(Array.from({ length: 6 }, (_, i) => `inv_slow_${i}`));
     } finally {
       release();
       await scheduler.stop();
