@@ -8,9 +8,9 @@ import { z } from 'zod';
  * checks every payload Tollgate emits against them.
  *
  * Every delivery's body is `{ type, timestamp, data }`: `timestamp` is when the change was
- * committed (ISO 8601, UTC). Deliveries are not ordered (a retry can overtake a later event);
- * order events about one resource by `timestamp`, and treat the resource inside as its state
- * at that time.
+ * committed (ISO 8601, UTC). First attempts reach an endpoint in write order, but a retry can
+ * overtake a later event (docs/webhooks.md); order events about one resource by `timestamp`,
+ * and treat the resource inside as its state at that time.
  */
 const isoTime = z.string().describe('ISO 8601 date-time, UTC');
 const money = z

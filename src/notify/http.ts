@@ -349,7 +349,7 @@ export function registerWebhookContract(registry: OpenAPIHono['openAPIRegistry']
       path: type,
       summary: WEBHOOK_EVENT_DESCRIPTIONS[type],
       description:
-        'Signed per Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature`). Answer 2xx within 15 s; anything else is retried. Deliveries are not ordered: order events about one resource by `timestamp`.',
+        'Signed per Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature`). Answer 2xx within 15 s; anything else is retried. First attempts reach an endpoint in the order the events were written; a retry can overtake a later event, so order events about one resource by `timestamp`.',
       request: {
         body: {
           required: true,

@@ -95,7 +95,7 @@ export interface WebhookDeps {
   outbound?: OutboundClient;
   /** One call's timeout (default 15 s). */
   timeoutMs?: number;
-  /** Calls in flight per endpoint and worker (default 4). */
+  /** Calls in flight per endpoint and worker (default 4), at most one of them a first attempt. */
   perEndpoint?: number;
   disableAfter?: { ms: number; attempts: number };
 }
