@@ -84,6 +84,18 @@ function validateEndpointInput(input: { eventTypes?: string[]; secret?: string }
     throw problems.validation(errors.map((e) => `${e.path}: ${e.message}`).join('; '), errors);
 }
 
+/** How long the previous secret keeps verifying after a rotation: 0 to 7 days, default one day. */
+function rotationOverlapMs(requested: number | undefined): number {
+  const overlapMs = requested ?? DEFAULT_OVERLAP_MS;
+  if (!Number.isInteger(overlapMs) || overlapMs < 0 || overlapMs > 7 * 86_400_000)
+    throw problems.validation('overlapSeconds: between 0 and 7 days', [
+      { path: 'overlapSeconds', message: 'between 0 and 604800' },
+    ]);
+  return overlapMs;
+}
+
+// A module factory: one closure over the store, clock and outbound policy holding every endpoint
+// operation, the codebase's module shape (one short method per operation).
 export function webhookEndpoints(deps: EndpointDeps): WebhookEndpoints & {
   mustEndpoint(id: string): Promise<WebhookEndpoint>;
 } {
@@ -180,11 +192,7 @@ export function webhookEndpoints(deps: EndpointDeps): WebhookEndpoints & {
 
     async rotateSecret(id, input = {}) {
       validateEndpointInput({ secret: input.secret });
-      const overlapMs = input.overlapMs ?? DEFAULT_OVERLAP_MS;
-      if (!Number.isInteger(overlapMs) || overlapMs < 0 || overlapMs > 7 * 86_400_000)
-        throw problems.validation('overlapSeconds: between 0 and 7 days', [
-          { path: 'overlapSeconds', message: 'between 0 and 604800' },
-        ]);
+      const overlapMs = rotationOverlapMs(input.overlapMs);
       const secret = input.secret ?? newWebhookSecret();
       const expires = new Date(clock.now().getTime() + overlapMs);
       const rows = await store.query(

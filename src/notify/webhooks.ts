@@ -103,6 +103,59 @@ export interface WebhookDeps {
 /** The delivery job's name on the scheduler. */
 const DELIVERY_JOB = 'webhooks';
 
+/**
+ * One pending delivery of a new message per enabled endpoint that takes its type (and, for a
+ * customer's message, per endpoint of that customer or of the operator). Read in the caller's
+ * transaction: an endpoint created or disabled concurrently is seen consistently. Returns how many
+ * endpoints were considered, as the caller's wake-up hint.
+ */
+async function queueDeliveries(
+  tx: Kysely<BaseDatabase>,
+  messageId: string,
+  type: string,
+  customerId: string | null,
+  now: Date,
+): Promise<number> {
+  const { rows } = await sql<{ id: string; event_types: string[] | string; customer_id: string | null }>`
+    select id, event_types, customer_id from notify_endpoints
+    where enabled and (customer_id is null or customer_id = ${customerId})`.execute(tx);
+  for (const e of rows) {
+    const types = typeof e.event_types === 'string' ? JSON.parse(e.event_types) : e.event_types;
+    if (!matchesType(types, type)) continue;
+    await sql`insert into notify_deliveries (id, endpoint_id, message_id, status, next_attempt_at, created_at, updated_at)
+              values (${newId('dlv')}, ${e.id}, ${messageId}, 'pending', ${now}, ${now}, ${now})`.execute(tx);
+  }
+  return rows.length;
+}
+
+/** The delivery latency histogram (returned: the deliverer observes it) and the backlog gauge. */
+function registerWebhookMetrics(registry: Registry, store: Store): Histogram<'endpoint' | 'outcome'> {
+  const latency = new Histogram({
+    name: 'tollgate_webhook_delivery_seconds',
+    help: 'Webhook delivery attempts: time to the receiver answer, per endpoint and outcome.',
+    labelNames: ['endpoint', 'outcome'],
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15, 30],
+    registers: [registry],
+  });
+  new Gauge({
+    name: 'tollgate_webhook_deliveries',
+    help: 'Webhook deliveries per endpoint and status (pending = still to be delivered or retried; failed = gave up).',
+    labelNames: ['endpoint', 'status'],
+    registers: [registry],
+    async collect() {
+      const rows = await store.query<{ endpoint_id: string; status: string; n: number }>(
+        `select endpoint_id, status, count(*)::int as n from notify_deliveries
+         where status in ('pending', 'failed') group by endpoint_id, status`,
+      );
+      this.reset();
+      for (const r of rows) this.set({ endpoint: r.endpoint_id, status: r.status }, r.n);
+    },
+  });
+  return latency;
+}
+
+// A module factory: the service is one closure over its scheduler, deliverer and metrics, the
+// codebase's module shape; its ideas that stand alone are the helpers above.
 export function createWebhookService(deps: WebhookDeps): WebhookService {
   const { store, clock, log } = deps;
   const policy = deps.policy ?? (() => ({ allowHosts: [], requireHttps: true }));
@@ -180,20 +233,9 @@ export function createWebhookService(deps: WebhookDeps): WebhookService {
       const customerId = options.customerId ?? null;
       await sql`insert into notify_messages (id, type, payload, customer_id, created_at)
                 values (${messageId}, ${type}, ${JSON.stringify(data)}, ${customerId}, ${now})`.execute(tx);
-      // Read in the transaction: an endpoint created or disabled concurrently is seen consistently.
-      const { rows } = await sql<{ id: string; event_types: string[] | string; customer_id: string | null }>`
-        select id, event_types, customer_id from notify_endpoints
-        where enabled and (customer_id is null or customer_id = ${customerId})`.execute(tx);
-      for (const e of rows) {
-        const types = typeof e.event_types === 'string' ? JSON.parse(e.event_types) : e.event_types;
-        if (!matchesType(types, type)) continue;
-        await sql`insert into notify_deliveries (id, endpoint_id, message_id, status, next_attempt_at, created_at, updated_at)
-                  values (${newId('dlv')}, ${e.id}, ${messageId}, 'pending', ${now}, ${now}, ${now})`.execute(
-          tx,
-        );
-      }
+      const queued = await queueDeliveries(tx, messageId, type, customerId, now);
       // After the caller's commit the loop picks it up; a kick shortens the wait.
-      if (rows.length > 0) kick(20);
+      if (queued > 0) kick(20);
       return messageId;
     },
 
@@ -278,27 +320,7 @@ export function createWebhookService(deps: WebhookDeps): WebhookService {
     attempts: (deliveryId) => readAttempts(store, deliveryId),
 
     registerMetrics(registry) {
-      latency = new Histogram({
-        name: 'tollgate_webhook_delivery_seconds',
-        help: 'Webhook delivery attempts: time to the receiver answer, per endpoint and outcome.',
-        labelNames: ['endpoint', 'outcome'],
-        buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15, 30],
-        registers: [registry],
-      });
-      new Gauge({
-        name: 'tollgate_webhook_deliveries',
-        help: 'Webhook deliveries per endpoint and status (pending = still to be delivered or retried; failed = gave up).',
-        labelNames: ['endpoint', 'status'],
-        registers: [registry],
-        async collect() {
-          const rows = await store.query<{ endpoint_id: string; status: string; n: number }>(
-            `select endpoint_id, status, count(*)::int as n from notify_deliveries
-             where status in ('pending', 'failed') group by endpoint_id, status`,
-          );
-          this.reset();
-          for (const r of rows) this.set({ endpoint: r.endpoint_id, status: r.status }, r.n);
-        },
-      });
+      latency = registerWebhookMetrics(registry, store);
     },
 
     start(jobs, everyMs = 500) {

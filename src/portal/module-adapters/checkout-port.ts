@@ -1,24 +1,82 @@
-import { type PaymentRail, rate, sumLines } from '../../billing/index.ts';
-import type { PlanDefinition } from '../../catalog/index.ts';
+import { type PaymentRail, type RatedLine, rate, sumLines } from '../../billing/index.ts';
+import type { PlanDefinition, PlanVersion } from '../../catalog/index.ts';
 import type { RateCardConfig } from '../../config/index.ts';
 import { problems } from '../../http/problem.ts';
+import type { Subscription } from '../../subscriptions/index.ts';
 import { Decimal, formatMoney } from '../../util/money.ts';
 import type { BillingPort } from '../dependencies.ts';
 import { type BillingAdapterDeps, portalRail } from './billing-adapter-deps.ts';
 import { customerMessage, lineOf } from './invoice-views.ts';
 import { changeTiming, subscriptionsPort } from './subscriptions-port.ts';
 
-/** Checkout and plan changes as the portal offers them: quote, check out, preview a change. */
 /** The rate cards a plan runs with after any trial (a plan change skips the trial). */
 function paidRateCards(definition: PlanDefinition): RateCardConfig[] {
   const paid = definition.phases.filter((p) => !p.trial);
   return (paid[0] ?? definition.phases[definition.phases.length - 1])?.rateCards ?? [];
 }
 
+/** The subscription as the portal shows it right after a checkout (no balances are shown there). */
+function checkedOutSubscription(deps: BillingAdapterDeps, customerId: string) {
+  const { subscriptions, catalog, clock } = deps;
+  return subscriptionsPort({
+    subscriptions,
+    catalog,
+    balances: async () => ({
+      customerId,
+      subscriptionId: null,
+      planKey: null,
+      planVersion: null,
+      status: null,
+      balances: [],
+    }),
+    clock,
+  }).current(customerId);
+}
+
+/**
+ * Changing plan now, priced as billing will: a credit for the rest of the period on the rate
+ * cards in force, a charge for it on the target's paid rate cards.
+ */
+async function prorationLines(
+  deps: BillingAdapterDeps,
+  sub: Subscription,
+  planKey: string,
+  target: PlanVersion,
+  currency: string,
+): Promise<RatedLine[]> {
+  const { subscriptions, clock } = deps;
+  const now = clock.now();
+  const period = { from: new Date(sub.currentPeriod.from), to: new Date(sub.currentPeriod.to) };
+  const effective = await subscriptions.effectiveRateCards(sub, now);
+  return rate({
+    period,
+    currency,
+    segments: [
+      {
+        from: period.from,
+        to: now,
+        planKey: sub.planKey,
+        planVersion: sub.planVersion,
+        rateCards: effective.rateCards,
+        usage: {},
+      },
+      {
+        from: now,
+        to: period.to,
+        planKey,
+        planVersion: target.version,
+        rateCards: paidRateCards(target.definition),
+        usage: {},
+      },
+    ],
+  }).filter((l) => l.kind === 'proration_credit' || l.kind === 'proration_charge');
+}
+
+/** Checkout and plan changes as the portal offers them: quote, check out, preview a change. */
 export function checkoutPort(
   deps: BillingAdapterDeps,
 ): Pick<BillingPort, 'checkout' | 'quoteCheckout' | 'previewChange'> {
-  const { billing, subscriptions, catalog, clock } = deps;
+  const { billing, subscriptions, catalog } = deps;
   return {
     async checkout(customerId, input) {
       // Read per checkout, not at start: a config reload may have switched the rail.
@@ -42,19 +100,7 @@ export function checkoutPort(
       }
       const sub = await subscriptions.currentForCustomer(customerId);
       if (!sub) throw problems.internal('Checkout finished without a subscription.');
-      const view = await subscriptionsPort({
-        subscriptions,
-        catalog,
-        balances: async () => ({
-          customerId,
-          subscriptionId: null,
-          planKey: null,
-          planVersion: null,
-          status: null,
-          balances: [],
-        }),
-        clock,
-      }).current(customerId);
+      const view = await checkedOutSubscription(deps, customerId);
       return { status: 'active', subscription: view!, invoiceId: result.invoice?.id ?? null };
     },
     async quoteCheckout(customerId, planKey, coupon) {
@@ -82,31 +128,7 @@ export function checkoutPort(
       if (!current || !target) throw problems.notFound(`No plan "${planKey}".`);
       const currency = current.definition.currency;
       if (timing === 'period_end') return { amount: formatMoney(0, currency), currency, lines: [], timing };
-      const now = clock.now();
-      const period = { from: new Date(sub.currentPeriod.from), to: new Date(sub.currentPeriod.to) };
-      const effective = await subscriptions.effectiveRateCards(sub, now);
-      const lines = rate({
-        period,
-        currency,
-        segments: [
-          {
-            from: period.from,
-            to: now,
-            planKey: sub.planKey,
-            planVersion: sub.planVersion,
-            rateCards: effective.rateCards,
-            usage: {},
-          },
-          {
-            from: now,
-            to: period.to,
-            planKey,
-            planVersion: target.version,
-            rateCards: paidRateCards(target.definition),
-            usage: {},
-          },
-        ],
-      }).filter((l) => l.kind === 'proration_credit' || l.kind === 'proration_charge');
+      const lines = await prorationLines(deps, sub, planKey, target, currency);
       return {
         amount: sumLines(lines, currency),
         currency,

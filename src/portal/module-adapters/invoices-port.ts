@@ -1,11 +1,27 @@
-import { type Invoice, type PaymentRail, SANDBOX_CARDS } from '../../billing/index.ts';
+import { type BillingService, type Invoice, type PaymentRail, SANDBOX_CARDS } from '../../billing/index.ts';
 import { problems } from '../../http/problem.ts';
 import { Decimal, formatMoney } from '../../util/money.ts';
 import type { BillingPort, MoneyLine } from '../dependencies.ts';
 import { type BillingAdapterDeps, portalRail } from './billing-adapter-deps.ts';
 import { customerMessage, invoiceSummary, lineOf } from './invoice-views.ts';
 
-/** A customer's invoices: the upcoming one, the list, one with its payments, documents, paying. */
+/** Sandbox: the outcome of a test card before anything is created, so a decline changes nothing. */
+function sandboxDecline(billing: BillingService, card: string): string | null {
+  const r = billing.rail as PaymentRail & {
+    cardOutcome?: (pm: string) => { code: string | null; message: string };
+  };
+  if (r.name !== 'sandbox' || !r.cardOutcome) return null;
+  const digits = card.replace(/[\s-]/g, '');
+  if (!SANDBOX_CARDS[digits]) return null; // the rail explains which test cards exist
+  const outcome = r.cardOutcome(`pm_sbx_${digits}_check`);
+  return outcome.code ? outcome.message : null;
+}
+
+/**
+ * A customer's invoices: the upcoming one, the list, one with its payments, documents, paying.
+ * A module factory, the codebase's module shape: one closure over the billing deps holding the six
+ * operations the portal's pages call, each a short method.
+ */
 export function invoicesPort(
   deps: BillingAdapterDeps,
 ): Pick<
@@ -19,18 +35,6 @@ export function invoicesPort(
   async function own(customerId: string, invoiceId: string): Promise<Invoice | null> {
     const invoice = await billing.get(invoiceId);
     return invoice && invoice.customerId === customerId ? invoice : null;
-  }
-
-  /** Sandbox: the outcome of a test card before anything is created, so a decline changes nothing. */
-  function sandboxDecline(card: string): string | null {
-    const r = billing.rail as PaymentRail & {
-      cardOutcome?: (pm: string) => { code: string | null; message: string };
-    };
-    if (r.name !== 'sandbox' || !r.cardOutcome) return null;
-    const digits = card.replace(/[\s-]/g, '');
-    if (!SANDBOX_CARDS[digits]) return null; // the rail explains which test cards exist
-    const outcome = r.cardOutcome(`pm_sbx_${digits}_check`);
-    return outcome.code ? outcome.message : null;
   }
 
   return {
@@ -138,7 +142,7 @@ export function invoicesPort(
       // Read per payment, not at start: a config reload may have switched the rail.
       const rail = portalRail(deps.config);
       if (rail === 'sandbox' && card) {
-        const declined = sandboxDecline(card.number);
+        const declined = sandboxDecline(billing, card.number);
         if (declined) return { status: 'declined', message: declined };
         // Saving the card retries every open invoice of the customer at once.
         await billing.attachCard(customerId, card.number);
