@@ -5,7 +5,7 @@
  * readers once disagreed on `$.usage[0].tokens` (one split on "." and dropped the index), so the
  * gateway checked a quota against another number than the invoice billed.
  *
- * The grammar is what the config accepts (`config/schema.ts`): `$` followed by one or more
+ * The grammar is what the config accepts (`config/schema/primitives.ts`): `$` followed by one or more
  * `.name` (a letter or `_`, then letters, digits, `_` or `-`) or `[n]` (an array index). A path is
  * compiled once into an accessor; applying it walks the steps without parsing anything.
  */

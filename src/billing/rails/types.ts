@@ -7,7 +7,7 @@
  * 2. in `handleWebhook` verify the provider's signature and translate its events into
  *    `RailEvent`s (`payment.succeeded`, `payment.failed`, `checkout.completed`);
  * 3. add a case to `createRail` in `./index.ts` and a config variant under `billing.rail` in
- *    `src/config/schema.ts`.
+ *    `src/config/schema/billing.ts`.
  * The webhook endpoint `/api/billing/webhooks/<rail>` and dunning work unchanged.
  */
 export interface RailCustomerInput {
