@@ -18,7 +18,7 @@ import { PG_URL } from '../support/postgres.ts';
  * PostgreSQL and the admin API: when writing the event fails (a trigger on the outbox refuses
  * `invoice.issued`), issuing fails with a problem and leaves the invoice as it was; and after a
  * billing run whose charges the sandbox rail confirms, every invoice has exactly one
- * `invoice.issued` and one `invoice.paid` delivery.
+ * `invoice.issued` and one `invoice.paid` delivery, and the receiver gets them in that order.
  */
 const TOKEN = 'billing-outbox-admin-token-0123456789';
 const schema = `t_${randomBytes(6).toString('hex')}`;
@@ -28,6 +28,8 @@ let store: Store;
 let dataDir: string;
 let receiver: Server;
 let receiverUrl: string;
+/** Invoice events in the order the receiver got them. */
+const arrived: { type: string; invoice: string }[] = [];
 
 beforeAll(async () => {
   const admin = await openPostgresStore(PG_URL, { max: 1 });
@@ -36,8 +38,17 @@ beforeAll(async () => {
   const url = new URL(PG_URL);
   url.searchParams.set('options', `-c search_path=${schema}`);
   receiver = createServer((req, res) => {
-    req.resume();
-    req.on('end', () => res.writeHead(204).end());
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = JSON.parse(Buffer.concat(chunks).toString()) as {
+        type: string;
+        data: { invoice?: { id: string } };
+      };
+      if (body.data.invoice) arrived.push({ type: body.type, invoice: body.data.invoice.id });
+      // A random answer time, so calls made side by side could overtake each other.
+      setTimeout(() => res.writeHead(204).end(), Math.floor(Math.random() * 15));
+    });
   });
   await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
   receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks`;
@@ -185,6 +196,10 @@ describe('billing events in the transaction of their change (PostgreSQL)', () =>
           [invoice.id],
         );
         expect(order?.issued_first).toBe(true);
+        // Issue 17: the receiver gets them in that order too (first attempts leave in write order).
+        await expect
+          .poll(() => arrived.filter((a) => a.invoice === invoice.id).map((a) => a.type), { timeout: 60_000 })
+          .toEqual(['invoice.issued', 'invoice.paid']);
       }
     }
   }, 180_000);
