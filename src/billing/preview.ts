@@ -140,6 +140,7 @@ export function createPreview(
       // Forecast: usage in the last (current) segment grows linearly to the period end.
       const rated = [];
       for (const segment of segments) {
+        // biome-ignore lint/complexity/useMathMinMax: Dates; Math.min would give a number.
         const to = segment.to < upTo ? segment.to : upTo;
         const measured = await measure(usage, sub.customerId, sub.id, segment.rateCards, segment.from, to);
         const isLast = segment === segments[segments.length - 1];

@@ -133,6 +133,7 @@ export function billingPeriodAt(phases: readonly PhaseEntry[], cadence: string, 
     // Calendar billing before the first anchor: the grid stepped back, clipped to the phase.
     const { from, to } = gridPeriod(phase.anchor, cadence, t);
     return {
+      // biome-ignore lint/complexity/useMathMinMax: Dates; Math.max would give a number.
       from: from < phase.from ? phase.from : from,
       to: phase.to && phase.to < to ? phase.to : to,
     };

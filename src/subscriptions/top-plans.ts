@@ -34,5 +34,5 @@ export function highestPublicPrices(publicPlans: PlanVersion[]): Map<string, Dec
 
 export function hasUpgrade(definition: PlanDefinition, highest: Map<string, Decimal>): boolean {
   const top = highest.get(groupOf(definition));
-  return top !== undefined && top.greaterThan(basePrice(definition));
+  return top?.greaterThan(basePrice(definition)) ?? false;
 }
