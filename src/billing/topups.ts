@@ -1,4 +1,3 @@
-import { sql } from 'kysely';
 import { problems } from '../http/problem.ts';
 import { newId } from '../util/ids.ts';
 import { Decimal, formatMoney } from '../util/money.ts';
@@ -6,7 +5,7 @@ import { creditDb } from './credits/tables.ts';
 import type { BillingDeps } from './deps.ts';
 import type { Payments } from './payments.ts';
 import type { RailCustomers } from './rail-customers.ts';
-import type { PaymentRow } from './repo.ts';
+import { PAYMENT_COLUMNS, type PaymentRow } from './repo.ts';
 
 /**
  * Prepaid credits bought through the rail: top-ups and auto-recharge. An automatic top-up's
@@ -97,21 +96,7 @@ export function createTopUps(
         created_at: now,
         updated_at: now,
       })
-      .returning([
-        'id',
-        'invoice_id',
-        'customer_id',
-        'idempotency_key',
-        'purpose',
-        'rail',
-        'status',
-        sql<string>`cast(amount as text)`.as('amount'),
-        'currency',
-        'rail_ref',
-        'failure_code',
-        'failure_message',
-        'created_at',
-      ])
+      .returning(PAYMENT_COLUMNS)
       .executeTakeFirstOrThrow();
     const result = await rail.chargeInvoice({
       reference: p.id,

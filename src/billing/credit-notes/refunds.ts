@@ -1,8 +1,7 @@
-import { sql } from 'kysely';
 import { newId } from '../../util/ids.ts';
 import type { Db } from '../model.ts';
 import type { PaymentRail } from '../rails/types.ts';
-import type { PaymentRow } from '../repo.ts';
+import { PAYMENT_COLUMNS, type PaymentRow } from '../repo.ts';
 import { type CreditNoteDb, creditNoteDb } from './tables.ts';
 
 /**
@@ -11,23 +10,7 @@ import { type CreditNoteDb, creditNoteDb } from './tables.ts';
  * invoice's payment after that transaction commits; the rail's answer settles the row.
  */
 function selectPayments(db: CreditNoteDb) {
-  return db
-    .selectFrom('billing_payments')
-    .select([
-      'id',
-      'invoice_id',
-      'customer_id',
-      'idempotency_key',
-      'purpose',
-      'rail',
-      'status',
-      sql<string>`cast(amount as text)`.as('amount'),
-      'currency',
-      'rail_ref',
-      'failure_code',
-      'failure_message',
-      'created_at',
-    ]);
+  return db.selectFrom('billing_payments').select(PAYMENT_COLUMNS);
 }
 
 /** The newest succeeded charge of the invoice: what a refund goes back through. */
