@@ -22,7 +22,8 @@ export function configCoupons(config: Pick<ResolvedConfig, 'billing'>): ConfigCo
   return config.billing.coupons ?? [];
 }
 
-function fromConfig(c: ConfigCoupon, timesRedeemed: number): Coupon {
+/** A coupon's terms as declared in the config or sent to the admin API, with defaults filled in. */
+export function couponTerms(c: Omit<ConfigCoupon, 'archived'>) {
   return {
     code: c.code,
     name: c.name ?? `Coupon ${c.code}`,
@@ -34,6 +35,12 @@ function fromConfig(c: ConfigCoupon, timesRedeemed: number): Coupon {
     rateCardKeys: c.rateCardKeys,
     maxRedemptions: c.maxRedemptions ?? null,
     redeemBy: c.redeemBy ? new Date(c.redeemBy).toISOString() : null,
+  };
+}
+
+function fromConfig(c: ConfigCoupon, timesRedeemed: number): Coupon {
+  return {
+    ...couponTerms(c),
     timesRedeemed,
     createdAt: null,
     archivedAt: null,

@@ -6,7 +6,7 @@ import { newId } from '../../util/ids.ts';
 import { Decimal } from '../../util/money.ts';
 import type { BillingDeps } from '../deps.ts';
 import type { DiscountTerms } from './apply.ts';
-import { configCoupons, couponSource } from './coupons.ts';
+import { configCoupons, couponSource, couponTerms } from './coupons.ts';
 import { liveHolds, putHold, takeHold } from './holds.ts';
 import {
   type Coupon,
@@ -245,19 +245,7 @@ export function createDiscounts(deps: Pick<BillingDeps, 'store' | 'db' | 'clock'
         }
         const c = parsed.data;
         if (coupons.inConfig(c.code)) throw inConfig(c.code);
-        const coupon = {
-          code: c.code,
-          name: c.name ?? `Coupon ${c.code}`,
-          percentOff: c.percentOff ?? null,
-          amountOff: c.amountOff ?? null,
-          currency: c.currency ?? null,
-          duration: c.duration,
-          durationPeriods: c.durationPeriods ?? null,
-          rateCardKeys: c.rateCardKeys,
-          maxRedemptions: c.maxRedemptions ?? null,
-          redeemBy: c.redeemBy ? new Date(c.redeemBy).toISOString() : null,
-          createdAt: clock.now().toISOString(),
-        };
+        const coupon = { ...couponTerms(c), createdAt: clock.now().toISOString() };
         if (!(await insertCoupon(db, coupon)))
           throw new DiscountError('conflict', `Coupon "${c.code}" exists.`);
         return mustCoupon(c.code);

@@ -9,6 +9,7 @@ import { invoiceRow, nextInvoiceNumber, type PaymentRow } from '../repo.ts';
 import { type BillingTables, billingDb } from '../tables.ts';
 import { type Created, createdSummary, firstAttempt, type InvoiceInput, summary, totals } from './model.ts';
 import type { InvoiceReads } from './reads.ts';
+import { lineRecord } from './statements.ts';
 
 /**
  * Writing an invoice and issuing it, each in one transaction with its events: credits drawn,
@@ -163,20 +164,7 @@ export function createInvoiceIssuing(
     currency: string,
   ): Promise<void> {
     const rows: Insertable<BillingTables['billing_invoice_lines']>[] = lines.map((l, i) => ({
-      invoice_id: invoiceId,
-      position: i + 1,
-      key: l.key,
-      kind: l.kind,
-      description: l.description,
-      rate_card_key: l.rateCardKey,
-      feature_key: l.featureKey,
-      plan_key: l.planKey,
-      plan_version: l.planVersion,
-      period_from: l.periodFrom,
-      period_to: l.periodTo,
-      quantity: l.quantity,
-      unit_price: l.unitPrice,
-      amount: l.amount,
+      ...lineRecord(invoiceId, i + 1, l),
       tiers: l.tiers ? JSON.stringify(l.tiers) : null,
     }));
     if (creditsApplied.gt(0)) {

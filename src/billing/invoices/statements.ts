@@ -234,8 +234,8 @@ function lineValue(position: number, l: RatedLine): RawBuilder<unknown> {
     ${l.quantity}::numeric, ${l.unitPrice}::numeric, ${l.amount}::numeric, ${l.tiers ? JSON.stringify(l.tiers) : null}::jsonb)`;
 }
 
-/** One line as a record of the many-invoices statement's JSON. */
-function lineRecord(invoiceId: string, position: number, l: RatedLine) {
+/** One line as a row of `billing_invoice_lines` (tiers as a value; the one-invoice insert stringifies them). */
+export function lineRecord(invoiceId: string, position: number, l: RatedLine) {
   return {
     invoice_id: invoiceId,
     position,
