@@ -3,15 +3,14 @@ import type { Store } from '../store/index.ts';
 import type { Clock } from '../util/clock.ts';
 import { filterSql } from './filters.ts';
 import type { MeterRegistry } from './meters.ts';
-import type { Meter } from './model.ts';
 import type {
   GroupByValuesParams,
   MeterQueryParams,
   MeterQueryResult,
   MeterQueryRow,
   MeterReader,
-  WindowSize,
 } from './query.ts';
+import { meterQuerySql, type QueryShape, UNIT } from './query-sql.ts';
 import { validTimeZone, zoneAligned } from './time-zones.ts';
 
 /**
@@ -73,8 +72,6 @@ export function planSegments(from: Date | null, to: Date | null, levels: readonl
   plan(from, to, levels);
   return out;
 }
-
-const UNIT: Record<WindowSize, string> = { MINUTE: 'minute', HOUR: 'hour', DAY: 'day', MONTH: 'month' };
 
 export function createMeterReader(deps: {
   store: Store;
@@ -191,105 +188,8 @@ export function createMeterReader(deps: {
         sqlParams.push(v);
         return `$${sqlParams.length}`;
       };
-      const filters: string[] = [];
-      if (params.subject && params.subject.length > 0)
-        filters.push(`subject = any(${p(params.subject)}::text[])`);
-      for (const [k, v] of Object.entries(params.filterGroupBy ?? {})) {
-        filters.push(`dims->>'${k}' = ${p(String(v))}`);
-      }
-      // Dimension names were checked against the meter's group-by (identifiers), values are parameters.
-      for (const [k, f] of Object.entries(params.groupByFilters ?? {})) {
-        filters.push(filterSql(`dims->>'${k}'`, f, p));
-      }
-      const tz = params.windowSize ? `${p(timeZone)}::text` : '';
-      const windowOf = (col: string) =>
-        params.windowSize ? `date_trunc('${UNIT[params.windowSize]}', ${col}, ${tz})` : 'null::timestamptz';
-      const range = (col: string, seg: { from: Date | null; to: Date | null }) => {
-        const parts = [...filters];
-        if (seg.from) parts.push(`${col} >= ${p(seg.from.toISOString())}::timestamptz`);
-        if (seg.to) parts.push(`${col} < ${p(seg.to.toISOString())}::timestamptz`);
-        return parts.length ? ` and ${parts.join(' and ')}` : '';
-      };
-      // Raw meter values of [from, to): only the chunks whose time range overlaps it are unpacked.
-      const valuesOf = (seg: { from: Date | null; to: Date | null }) => {
-        const overlap = [
-          ...(seg.from ? [`c.max_time >= ${p(seg.from.toISOString())}::timestamptz`] : []),
-          ...(seg.to ? [`c.min_time < ${p(seg.to.toISOString())}::timestamptz`] : []),
-        ];
-        return `(select x.* from usage_value_chunks c
-                 cross join lateral json_to_recordset(c.vals::json)
-                   as x(time timestamptz, subject text, value numeric, value_text text, dims jsonb)
-                 where c.meter = $1${overlap.map((o) => ` and ${o}`).join('')}) raw`;
-      };
-      const dimCols = groupBy.filter((g) => g !== 'subject' && g !== 'customer_id');
-      const bySubject = groupBy.includes('subject');
-      // customer_id: the customer that owns the subject key (OpenMeter's usageAttribution).
-      const byCustomer = groupBy.includes('customer_id');
-      const customerExpr = byCustomer
-        ? `(${p(JSON.stringify(params.customerOf ?? {}))}::jsonb->>subject) as cid`
-        : '';
-      const keyCols = [
-        'ws',
-        ...(bySubject ? ['subject'] : []),
-        ...(byCustomer ? [customerExpr] : []),
-        ...dimCols.map((d, i) => `dims->>'${d}' as g${i}`),
-      ];
-      const groupCols = [
-        'ws',
-        ...(bySubject ? ['subject'] : []),
-        ...(byCustomer ? ['cid'] : []),
-        ...dimCols.map((_, i) => `g${i}`),
-      ];
-
-      let inner: string;
-      if (meter.aggregation === 'UNIQUE_COUNT') {
-        inner = `
-          select ${keyCols.join(', ')}, count(distinct value_text)::text as value
-          from (select ${windowOf('time')} as ws, subject, dims, value_text from ${valuesOf({ from, to })}
-                where value_text is not null${range('time', { from, to })}) v
-          group by ${groupCols.map((_, i) => i + 1).join(', ')}`;
-      } else {
-        // Rollup rows are first summed per bucket (and requested keys), then mapped to windows:
-        // the time-zone arithmetic runs on a few hundred bucket rows, not on every rollup row.
-        const keyExprs = [
-          ...(bySubject ? ['subject'] : []),
-          ...(byCustomer ? [customerExpr] : []),
-          ...dimCols.map((d, i) => `dims->>'${d}' as g${i}`),
-        ];
-        const keyNames = groupCols.slice(1);
-        const keyPositions = keyNames.map((_, i) => `, ${i + 2}`).join('');
-        const needs = partialsFor(meter);
-        const partial = (expr: string, needed: boolean, type: string) => (needed ? expr : `null::${type}`);
-        const sources = planSegments(from, to, levels).map((seg) => {
-          if (seg.source === 'raw') {
-            return `select time as t${keyExprs.map((k) => `, ${k}`).join('')}, value as sum, 1::bigint as count,
-                      value as min, value as max, time as latest_time, value as latest_value
-                    from ${valuesOf(seg)} where value is not null${range('time', seg)}`;
-          }
-          // Without a subject filter or split, the all-subjects hour rollup holds the same sums in
-          // far fewer rows (what day windows in a time zone such as Europe/Berlin read).
-          const perSubject = bySubject || byCustomer || (params.subject?.length ?? 0) > 0;
-          const table = `usage_rollups_${seg.source}${seg.source === 'hour' && !perSubject ? '_all' : ''}`;
-          return `select bucket as t${keyExprs.map((k) => `, ${k}`).join('')},
-                    ${partial('sum(sum)', needs.sum, 'numeric')} as sum,
-                    ${partial('sum(count)', needs.count, 'numeric')}::bigint as count,
-                    ${partial('min(min)', needs.min, 'numeric')} as min,
-                    ${partial('max(max)', needs.max, 'numeric')} as max,
-                    ${partial('max(latest_time)', needs.latest, 'timestamptz')} as latest_time,
-                    ${partial('(array_agg(latest_value order by latest_time desc))[1]', needs.latest, 'numeric')} as latest_value
-                  from ${table} where meter = $1${range('bucket', seg)}
-                  group by 1${keyPositions}`;
-        });
-        const value = valueExpression(meter);
-        inner = `
-          select ${windowOf('t')} as ws${keyNames.map((k) => `, ${k}`).join('')}, ${value} as value
-          from (${sources.join('\n union all \n')}) u
-          group by ${groupCols.map((_, i) => i + 1).join(', ')}`;
-      }
-      const windowEnd = params.windowSize
-        ? `((q.ws at time zone ${tz}) + interval '1 ${UNIT[params.windowSize]}') at time zone ${tz}`
-        : 'null::timestamptz';
-      const text = `select q.*, ${windowEnd} as we from (${inner}) q order by ${groupCols.map((c) => `q.${c.replace(/^.* as /, '')}`).join(', ')}`;
+      const segments = planSegments(from, to, levels);
+      const { text, ...shape } = meterQuerySql({ meter, timeZone, from, to, groupBy, segments }, params, p);
       const rows = await store.query<Record<string, unknown>>(text, sqlParams);
 
       let wholeFrom = from;
@@ -300,77 +200,54 @@ export function createMeterReader(deps: {
         );
         wholeFrom = first?.t ? new Date(first.t) : null;
       }
-      const now = clock.now();
-      const data: MeterQueryRow[] = [];
-      for (const row of rows) {
-        if (row.value === null || row.value === undefined) continue;
-        let windowStart: Date;
-        let windowEnd: Date;
-        if (params.windowSize) {
-          // Whole windows in the time zone, as OpenMeter returns them (tumbleStart/tumbleEnd in
-          // openmeter/streaming/clickhouse/meter_query.go): a DAY row starts at midnight even
-          // when the range starts at 22:00; only the events counted are limited to [from, to).
-          windowStart = new Date(row.ws as Date);
-          windowEnd = new Date(row.we as Date);
-        } else {
-          windowStart = wholeFrom ?? now;
-          windowEnd = to ?? (now > windowStart ? now : windowStart);
-        }
-        const groupValues: Record<string, string | null> = {};
-        dimCols.forEach((d, i) => {
-          groupValues[d] = (row[`g${i}`] as string | null) ?? null;
-        });
-        data.push({
-          value: Number(row.value),
-          windowStart: windowStart.toISOString(),
-          windowEnd: windowEnd.toISOString(),
-          subject: bySubject ? (row.subject as string) : null,
-          ...(byCustomer && row.cid ? { customerId: row.cid as string } : {}),
-          groupBy: groupValues,
-        });
-      }
-      const result: MeterQueryResult = { data };
-      if (from) result.from = from.toISOString();
-      if (to) result.to = to.toISOString();
-      if (params.windowSize) result.windowSize = params.windowSize;
-      return result;
+      return toQueryResult(rows, params, shape, { from, to, wholeFrom, now: clock.now() });
     },
   };
 }
 
-/** Which partial aggregates a meter's value needs (the others are not computed). */
-function partialsFor(meter: Meter): {
-  sum: boolean;
-  count: boolean;
-  min: boolean;
-  max: boolean;
-  latest: boolean;
-} {
-  const a = meter.aggregation;
-  return {
-    sum: a === 'SUM' || a === 'AVG',
-    count: a === 'COUNT' || a === 'AVG',
-    min: a === 'MIN',
-    max: a === 'MAX',
-    latest: a === 'LATEST',
-  };
-}
-
-function valueExpression(meter: Meter): string {
-  switch (meter.aggregation) {
-    case 'SUM':
-      return 'sum(sum)::text';
-    case 'COUNT':
-      return 'sum(count)::text';
-    case 'AVG':
-      return '(sum(sum) / nullif(sum(count), 0))::text';
-    case 'MIN':
-      return 'min(min)::text';
-    case 'MAX':
-      return 'max(max)::text';
-    case 'LATEST':
-      return '((array_agg(latest_value order by latest_time desc))[1])::text';
-    default:
-      throw new Error(`no rollup expression for ${meter.aggregation}`);
+/**
+ * Query rows as OpenMeter returns them; without windows the one window runs from the first value
+ * (or `from`) to `to` (or now).
+ */
+function toQueryResult(
+  rows: Record<string, unknown>[],
+  params: MeterQueryParams,
+  shape: QueryShape,
+  range: { from: Date | null; to: Date | null; wholeFrom: Date | null; now: Date },
+): MeterQueryResult {
+  const { from, to, wholeFrom, now } = range;
+  const { dimCols, bySubject, byCustomer } = shape;
+  const data: MeterQueryRow[] = [];
+  for (const row of rows) {
+    if (row.value === null || row.value === undefined) continue;
+    let windowStart: Date;
+    let windowEnd: Date;
+    if (params.windowSize) {
+      // Whole windows in the time zone, as OpenMeter returns them (tumbleStart/tumbleEnd in
+      // openmeter/streaming/clickhouse/meter_query.go): a DAY row starts at midnight even
+      // when the range starts at 22:00; only the events counted are limited to [from, to).
+      windowStart = new Date(row.ws as Date);
+      windowEnd = new Date(row.we as Date);
+    } else {
+      windowStart = wholeFrom ?? now;
+      windowEnd = to ?? (now > windowStart ? now : windowStart);
+    }
+    const groupValues: Record<string, string | null> = {};
+    dimCols.forEach((d, i) => {
+      groupValues[d] = (row[`g${i}`] as string | null) ?? null;
+    });
+    data.push({
+      value: Number(row.value),
+      windowStart: windowStart.toISOString(),
+      windowEnd: windowEnd.toISOString(),
+      subject: bySubject ? (row.subject as string) : null,
+      ...(byCustomer && row.cid ? { customerId: row.cid as string } : {}),
+      groupBy: groupValues,
+    });
   }
+  const result: MeterQueryResult = { data };
+  if (from) result.from = from.toISOString();
+  if (to) result.to = to.toISOString();
+  if (params.windowSize) result.windowSize = params.windowSize;
+  return result;
 }
