@@ -3,20 +3,14 @@ import type { PlanVersion } from '../catalog/index.ts';
 import { type CatalogTables, toPlanVersion } from '../catalog/index.ts';
 import { problems } from '../http/problem.ts';
 import type { BaseDatabase } from '../store/index.ts';
-import { newId } from '../util/ids.ts';
 import { renewMany } from './batch-renewal.ts';
 import { applyOverrides, validateOverrides } from './contracts.ts';
 import { contractOverridesSchema, type PendingChange, type Subscription } from './model.ts';
-import { billingPeriodAt, layoutPhases, phaseIndexAt, phasesToJson } from './periods.ts';
-import {
-  type SubscriptionDb,
-  type SubscriptionTables,
-  selectSubscriptionForUpdate,
-  toCustomer,
-  toSubscription,
-} from './repo.ts';
+import { phaseIndexAt } from './periods.ts';
+import { type SubscriptionDb, type SubscriptionTables, selectSubscriptionForUpdate } from './repo.ts';
 import type { SubscriptionDeps, SubscriptionEvent, SubscriptionService } from './service-api.ts';
 import { subscriptionReads } from './subscription-reads.ts';
+import { insertSubscription, notCanceled } from './subscription-writes.ts';
 import { subscriptionTimeline } from './timeline.ts';
 import { parseOrThrow } from './validation.ts';
 
@@ -171,14 +165,6 @@ export function createSubscriptionService(deps: SubscriptionDeps): SubscriptionS
     return result;
   }
 
-  const notCanceled = (sub: Subscription) => {
-    if (sub.status === 'canceled') {
-      throw problems.conflict(`Subscription "${sub.id}" is canceled; subscribe the customer again instead.`, {
-        subscriptionId: sub.id,
-      });
-    }
-  };
-
   const service: SubscriptionService = {
     ...subscriptionReads(db),
     rolloverMany: (ids) =>
@@ -200,56 +186,14 @@ export function createSubscriptionService(deps: SubscriptionDeps): SubscriptionS
       const now = clock.now();
       const sub = await store.transaction(async (trx) => {
         const tx = trx.withTables<SubscriptionTables>();
-        // The customer row is locked: two concurrent subscribes for one customer run one after the other.
-        const customerRow = await tx
-          .selectFrom('customers')
-          .selectAll()
-          .where('id', '=', input.customerId)
-          .forUpdate()
-          .executeTakeFirst();
-        const customer = customerRow ? toCustomer(customerRow) : null;
-        if (!customer || customer.deletedAt) throw problems.notFound(`No customer "${input.customerId}".`);
-        // One live subscription per customer: a plan change is a change, not a second subscription.
-        const live = await tx
-          .selectFrom('subscriptions')
-          .select('id')
-          .where('customer_id', '=', customer.id)
-          .where('status', '<>', 'canceled')
-          .executeTakeFirst();
-        if (live) {
-          throw problems.conflict(
-            `Customer "${customer.id}" already has subscription "${live.id}"; change its plan instead.`,
-            { subscriptionId: live.id },
-          );
-        }
-        const phases = layoutPhases(version.definition, now, { skipTrial: input.trial === false });
-        const period = billingPeriodAt(phases, version.definition.billingCadence, now);
-        const id = newId('sub');
-        const row = await tx
-          .insertInto('subscriptions')
-          .values({
-            id,
-            customer_id: customer.id,
-            plan_key: version.planKey,
-            plan_version: version.version,
-            plan_version_id: version.id,
-            status: phases[0]?.trial ? 'trialing' : 'active',
-            started_at: now,
-            current_period_start: period.from,
-            current_period_end: period.to,
-            phases: JSON.stringify(phasesToJson(phases)),
-            cancel_at_period_end: false,
-            canceled_at: null,
-            ended_at: null,
-            pending_change: null,
-            overrides: JSON.stringify(overrides),
-            metadata: JSON.stringify(input.metadata ?? {}),
-            created_at: now,
-            updated_at: now,
-          })
-          .returningAll()
-          .executeTakeFirstOrThrow();
-        const created = toSubscription(row);
+        const created = await insertSubscription(tx, {
+          customerId: input.customerId,
+          version,
+          overrides,
+          metadata: input.metadata ?? {},
+          skipTrial: input.trial === false,
+          now,
+        });
         await openSegment(tx, created, now, 'subscribe');
         await openPeriod(tx, created);
         await input.inTransaction?.(trx, created);
