@@ -80,6 +80,24 @@ function scanSegment(fd: number): { lines: number; validBytes: number; size: num
   return { lines, validBytes, size };
 }
 
+/** Opens the newest segment for appending, cutting off a torn last line left by a crash. */
+function openLastSegment(
+  dir: string,
+  log: EmbeddedUsageLogOptions['log'],
+): { base: number; fd: number; scan: ReturnType<typeof scanSegment> } {
+  const base = listSegments(dir).at(-1) ?? 0;
+  const fd = openSync(join(dir, segmentName(base)), 'a+');
+  const scan = scanSegment(fd);
+  if (scan.validBytes < scan.size) {
+    log?.warn(
+      { segment: segmentName(base), bytes: scan.size - scan.validBytes },
+      'usage log: cut off a torn last line (the process or machine stopped mid-write)',
+    );
+    ftruncateSync(fd, scan.validBytes);
+  }
+  return { base, fd, scan };
+}
+
 export function openEmbeddedUsageLog(options: EmbeddedUsageLogOptions): EmbeddedUsageLog {
   const dir = options.dir;
   const segmentBytes = options.segmentBytes ?? 64 * 1024 * 1024;
@@ -87,17 +105,10 @@ export function openEmbeddedUsageLog(options: EmbeddedUsageLogOptions): Embedded
   const always = options.fsync === 'always';
   mkdirSync(dir, { recursive: true });
 
-  const segments = listSegments(dir);
-  let base = segments.at(-1) ?? 0;
-  let fd = openSync(join(dir, segmentName(base)), 'a+');
-  const scan = scanSegment(fd);
-  if (scan.validBytes < scan.size) {
-    options.log?.warn(
-      { segment: segmentName(base), bytes: scan.size - scan.validBytes },
-      'usage log: cut off a torn last line (the process or machine stopped mid-write)',
-    );
-    ftruncateSync(fd, scan.validBytes);
-  }
+  const last = openLastSegment(dir, options.log);
+  let base = last.base;
+  let fd = last.fd;
+  const scan = last.scan;
   let nextSeq = base + scan.lines;
   let bytes = scan.validBytes;
   let closed = false;
