@@ -138,6 +138,32 @@ function flatInAdvanceAmount(
 type LineBase = Pick<RatedLine, 'planKey' | 'planVersion' | 'periodFrom' | 'periodTo'>;
 type UsagePriceConfig = Exclude<NonNullable<RateCardConfig['price']>, { type: 'flat' }>;
 
+type Period = { from: Date; to: Date };
+type FlatPriceConfig = Extract<NonNullable<RateCardConfig['price']>, { type: 'flat' }>;
+
+/** How much of the period a segment covers: the numbers every line it produces is scaled by. */
+interface SegmentShares {
+  /** The share of its whole calendar period the billing period is (see `periodScale`). */
+  scale: Decimal;
+  /** The segment's share of the period, scale included. */
+  segFraction: Decimal;
+  /** The share of the period from the segment's start to the period's end. */
+  remaining: Decimal;
+}
+
+function lineBase(segment: RatingSegment): LineBase {
+  return {
+    planKey: segment.planKey,
+    planVersion: segment.planVersion,
+    periodFrom: segment.from,
+    periodTo: segment.to,
+  };
+}
+
+function money(amount: Decimal, currency: string): string {
+  return formatMoney(roundMoney(amount, currency), currency);
+}
+
 /** The charge of one usage (or take-rate) rate card in a segment, before commitments. */
 function usageLine(
   card: RateCardConfig,
@@ -195,12 +221,7 @@ function usageLines(
 ): RatedLine[] {
   const price = card.price;
   if (!price || price.type === 'flat') return [];
-  const base: LineBase = {
-    planKey: segment.planKey,
-    planVersion: segment.planVersion,
-    periodFrom: segment.from,
-    periodTo: segment.to,
-  };
+  const base = lineBase(segment);
   const { line, exact } = usageLine(card, price, segment, index, base, currency);
   const lines = [line];
   const commitment = (kind: 'minimum' | 'maximum', description: string, difference: Decimal) =>
@@ -227,125 +248,171 @@ function usageLines(
   return lines;
 }
 
+/** Proration credits for in-advance fees of the previous segment that this segment replaces. */
+function prorationCredits(
+  previous: RatingSegment,
+  segment: RatingSegment,
+  index: number,
+  period: Period,
+  remaining: Decimal,
+  currency: string,
+): RatedLine[] {
+  const lines: RatedLine[] = [];
+  for (const card of previous.rateCards) {
+    const oldFee = flatInAdvanceAmount(previous, card.key, period);
+    if (oldFee.isZero()) continue;
+    lines.push({
+      ...lineBase(segment),
+      key: `${card.key}:credit:${index}`,
+      kind: 'proration_credit',
+      rateCardKey: card.key,
+      featureKey: card.feature ?? null,
+      planKey: previous.planKey,
+      planVersion: previous.planVersion,
+      description: `Unused time on ${name(card)} (${previous.planKey} v${previous.planVersion})`,
+      periodFrom: segment.from,
+      periodTo: period.to,
+      timing: 'in_advance',
+      quantity: remaining.toDecimalPlaces(6).toString(),
+      unitPrice: oldFee.neg().toString(),
+      amount: money(oldFee.mul(remaining).neg(), currency),
+    });
+  }
+  return lines;
+}
+
+function trialLine(segment: RatingSegment, index: number, currency: string): RatedLine {
+  return {
+    ...lineBase(segment),
+    key: `trial:${index}`,
+    kind: 'trial',
+    rateCardKey: 'trial',
+    featureKey: null,
+    description: `Free trial (${segment.planKey})`,
+    timing: 'in_arrears',
+    quantity: '1',
+    unitPrice: '0',
+    amount: money(ZERO, currency),
+  };
+}
+
+/**
+ * An in-advance flat fee: the whole (or short-period prorated) fee in the first segment, and a
+ * charge for the time left in the period when a later segment brings it in.
+ */
+function flatInAdvanceLine(
+  card: RateCardConfig,
+  price: FlatPriceConfig,
+  segment: RatingSegment,
+  index: number,
+  period: Period,
+  shares: SegmentShares,
+  currency: string,
+): RatedLine {
+  const { scale, remaining } = shares;
+  const amount = new Decimal(price.amount).mul(scale);
+  if (index === 0) {
+    const whole = scale.eq(1);
+    return {
+      ...lineBase(segment),
+      key: `${card.key}:flat:${index}`,
+      kind: 'flat',
+      rateCardKey: card.key,
+      featureKey: card.feature ?? null,
+      description: whole ? name(card) : `${name(card)} (prorated)`,
+      periodFrom: period.from,
+      periodTo: period.to,
+      timing: 'in_advance',
+      quantity: whole ? '1' : scale.toDecimalPlaces(6).toString(),
+      unitPrice: price.amount,
+      amount: money(amount, currency),
+    };
+  }
+  return {
+    ...lineBase(segment),
+    key: `${card.key}:charge:${index}`,
+    kind: 'proration_charge',
+    rateCardKey: card.key,
+    featureKey: card.feature ?? null,
+    description: `Remaining time on ${name(card)} (${segment.planKey} v${segment.planVersion})`,
+    periodFrom: segment.from,
+    periodTo: period.to,
+    timing: 'in_advance',
+    quantity: remaining.toDecimalPlaces(6).toString(),
+    unitPrice: amount.toString(),
+    amount: money(amount.mul(remaining), currency),
+  };
+}
+
+/** An in-arrears flat fee, prorated by the segment's share of the period. */
+function flatInArrearsLine(
+  card: RateCardConfig,
+  price: FlatPriceConfig,
+  segment: RatingSegment,
+  index: number,
+  segFraction: Decimal,
+  currency: string,
+): RatedLine {
+  const amount = new Decimal(price.amount);
+  const whole = segFraction.eq(1); // scale included
+  return {
+    ...lineBase(segment),
+    key: `${card.key}:flat:${index}`,
+    kind: 'flat',
+    rateCardKey: card.key,
+    featureKey: card.feature ?? null,
+    description: whole ? name(card) : `${name(card)} (prorated)`,
+    timing: 'in_arrears',
+    quantity: whole ? '1' : segFraction.toDecimalPlaces(6).toString(),
+    unitPrice: amount.toString(),
+    amount: money(amount.mul(segFraction), currency),
+  };
+}
+
+/** All lines of one segment (segments sorted by start): credits for what it replaces, then its own. */
+function segmentLines(
+  segments: RatingSegment[],
+  index: number,
+  period: Period,
+  currency: string,
+): RatedLine[] {
+  const segment = segments[index] as RatingSegment;
+  const scale = periodScale(segment, period);
+  const shares: SegmentShares = {
+    scale,
+    segFraction: fraction(segment.from, segment.to, period).mul(scale),
+    remaining: fraction(segment.from, period.to, period),
+  };
+  const previous = index > 0 ? segments[index - 1] : undefined;
+  const lines = previous
+    ? prorationCredits(previous, segment, index, period, shares.remaining, currency)
+    : [];
+
+  if (segment.trial) {
+    lines.push(trialLine(segment, index, currency));
+    return lines;
+  }
+
+  for (const card of segment.rateCards) {
+    const price = card.price;
+    if (!price) continue;
+    if (price.type === 'flat') {
+      lines.push(
+        price.paymentTerm === 'in_advance'
+          ? flatInAdvanceLine(card, price, segment, index, period, shares, currency)
+          : flatInArrearsLine(card, price, segment, index, shares.segFraction, currency),
+      );
+      continue;
+    }
+    lines.push(...usageLines(card, segment, index, shares.segFraction, currency));
+  }
+  return lines;
+}
+
 export function rate(input: RatingInput): RatedLine[] {
   const { period, currency } = input;
-  const lines: RatedLine[] = [];
-  const money = (d: Decimal) => formatMoney(roundMoney(d, currency), currency);
   const segments = [...input.segments].sort((a, b) => a.from.getTime() - b.from.getTime());
-
-  segments.forEach((segment, index) => {
-    const base = {
-      planKey: segment.planKey,
-      planVersion: segment.planVersion,
-      periodFrom: segment.from,
-      periodTo: segment.to,
-    };
-    const scale = periodScale(segment, period);
-    const segFraction = fraction(segment.from, segment.to, period).mul(scale);
-    const remaining = fraction(segment.from, period.to, period);
-    const previous = index > 0 ? segments[index - 1] : undefined;
-
-    // Proration credits for in-advance fees of the previous segment that this segment replaces.
-    if (previous) {
-      for (const card of previous.rateCards) {
-        const oldFee = flatInAdvanceAmount(previous, card.key, period);
-        if (oldFee.isZero()) continue;
-        lines.push({
-          ...base,
-          key: `${card.key}:credit:${index}`,
-          kind: 'proration_credit',
-          rateCardKey: card.key,
-          featureKey: card.feature ?? null,
-          planKey: previous.planKey,
-          planVersion: previous.planVersion,
-          description: `Unused time on ${name(card)} (${previous.planKey} v${previous.planVersion})`,
-          periodFrom: segment.from,
-          periodTo: period.to,
-          timing: 'in_advance',
-          quantity: remaining.toDecimalPlaces(6).toString(),
-          unitPrice: oldFee.neg().toString(),
-          amount: money(oldFee.mul(remaining).neg()),
-        });
-      }
-    }
-
-    if (segment.trial) {
-      lines.push({
-        ...base,
-        key: `trial:${index}`,
-        kind: 'trial',
-        rateCardKey: 'trial',
-        featureKey: null,
-        description: `Free trial (${segment.planKey})`,
-        timing: 'in_arrears',
-        quantity: '1',
-        unitPrice: '0',
-        amount: money(ZERO),
-      });
-      return;
-    }
-
-    for (const card of segment.rateCards) {
-      const price = card.price;
-      if (!price) continue;
-      if (price.type === 'flat') {
-        if (price.paymentTerm === 'in_advance') {
-          const amount = new Decimal(price.amount).mul(scale);
-          if (index === 0) {
-            const whole = scale.eq(1);
-            lines.push({
-              ...base,
-              key: `${card.key}:flat:${index}`,
-              kind: 'flat',
-              rateCardKey: card.key,
-              featureKey: card.feature ?? null,
-              description: whole ? name(card) : `${name(card)} (prorated)`,
-              periodFrom: period.from,
-              periodTo: period.to,
-              timing: 'in_advance',
-              quantity: whole ? '1' : scale.toDecimalPlaces(6).toString(),
-              unitPrice: price.amount,
-              amount: money(amount),
-            });
-          } else {
-            lines.push({
-              ...base,
-              key: `${card.key}:charge:${index}`,
-              kind: 'proration_charge',
-              rateCardKey: card.key,
-              featureKey: card.feature ?? null,
-              description: `Remaining time on ${name(card)} (${segment.planKey} v${segment.planVersion})`,
-              periodFrom: segment.from,
-              periodTo: period.to,
-              timing: 'in_advance',
-              quantity: remaining.toDecimalPlaces(6).toString(),
-              unitPrice: amount.toString(),
-              amount: money(amount.mul(remaining)),
-            });
-          }
-        } else {
-          const amount = new Decimal(price.amount);
-          const whole = segFraction.eq(1); // scale included
-          lines.push({
-            ...base,
-            key: `${card.key}:flat:${index}`,
-            kind: 'flat',
-            rateCardKey: card.key,
-            featureKey: card.feature ?? null,
-            description: whole ? name(card) : `${name(card)} (prorated)`,
-            timing: 'in_arrears',
-            quantity: whole ? '1' : segFraction.toDecimalPlaces(6).toString(),
-            unitPrice: amount.toString(),
-            amount: money(amount.mul(segFraction)),
-          });
-        }
-        continue;
-      }
-
-      lines.push(...usageLines(card, segment, index, segFraction, currency));
-    }
-  });
-  return lines;
+  return segments.flatMap((_, index) => segmentLines(segments, index, period, currency));
 }
 
 /** Sum of rounded line amounts (lines are already at the minor unit, so this is exact). */
