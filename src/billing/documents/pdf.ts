@@ -39,32 +39,19 @@ function statusLabel(invoice: Invoice): string {
   return invoice.status === 'issued' ? 'Open' : invoice.status[0]?.toUpperCase() + invoice.status.slice(1);
 }
 
-export function renderInvoicePdf(
-  invoice: Invoice,
-  ctx: InvoiceDocumentContext,
-  adjustments: InvoiceAdjustments = { creditNotes: [], refunds: [] },
-): Promise<Uint8Array> {
-  const doc = new PDFDocument({
-    size: 'A4',
-    margin: PAGE_MARGIN,
-    info: {
-      Title: `Invoice ${invoice.number ?? invoice.id}`,
-      Author: ctx.sellerName,
-      CreationDate: new Date(invoice.issuedAt ?? invoice.createdAt),
-    },
-  });
-  const chunks: Buffer[] = [];
-  doc.on('data', (chunk: Buffer) => chunks.push(chunk));
-  const done = new Promise<Uint8Array>((resolve, reject) => {
-    doc.on('end', () => resolve(new Uint8Array(Buffer.concat(chunks))));
-    doc.on('error', reject);
-  });
-  const m = (amount: string | Decimal) => printable(displayMoney(amount, invoice.currency));
-  const color = ctx.primaryColor && /^#[0-9a-f]{6}$/i.test(ctx.primaryColor) ? ctx.primaryColor : '#4f46e5';
-  const width = doc.page.width - PAGE_MARGIN * 2;
-  const left = PAGE_MARGIN;
+/** Where things go on the page and how amounts print: shared by every section drawn below. */
+interface Layout {
+  doc: InstanceType<typeof PDFDocument>;
+  invoice: Invoice;
+  color: string;
+  left: number;
+  width: number;
+  col: { qty: number; unit: number; amount: number };
+  m: (amount: string | Decimal) => string;
+}
 
-  // Header: seller, title, status.
+/** Header: seller, title, status. */
+function drawHeader({ doc, invoice, color, left, width }: Layout, ctx: InvoiceDocumentContext): void {
   doc.fillColor(color).font('Helvetica-Bold').fontSize(22).text('Invoice', left, PAGE_MARGIN);
   doc
     .fillColor('#111111')
@@ -82,8 +69,10 @@ export function renderInvoicePdf(
     .lineWidth(2)
     .strokeColor(color)
     .stroke();
+}
 
-  // Billed to, and the dates.
+/** Billed to, and the dates. */
+function drawParties({ doc, invoice, left, width }: Layout, ctx: InvoiceDocumentContext): void {
   doc.fillColor('#111111').font('Helvetica-Bold').fontSize(10).text('Billed to', left, 125);
   doc.font('Helvetica').text(printable(ctx.customerName));
   if (ctx.customerEmail) doc.text(printable(ctx.customerEmail));
@@ -95,23 +84,26 @@ export function renderInvoicePdf(
     ...(invoice.paidAt ? [`Paid: ${displayDate(invoice.paidAt)}`] : []),
   ];
   doc.fillColor('#111111').text(dates.join('\n'), left, 125, { width, align: 'right' });
+}
 
-  // Lines.
-  const col = { qty: left + width * 0.55, unit: left + width * 0.68, amount: left + width * 0.82 };
-  let y = 210;
-  const headerRow = (top: number) => {
-    doc.font('Helvetica-Bold').fontSize(8).fillColor(GREY);
-    doc.text('DESCRIPTION', left, top);
-    doc.text('QUANTITY', col.qty, top, { width: col.unit - col.qty - 8, align: 'right' });
-    doc.text('UNIT PRICE', col.unit, top, { width: col.amount - col.unit - 8, align: 'right' });
-    doc.text('AMOUNT', col.amount, top, { width: left + width - col.amount, align: 'right' });
-    return top + 16;
-  };
-  y = headerRow(y);
+/** The column headings of the lines table at `top`; returns where the first row goes. */
+function drawLinesHeader({ doc, left, width, col }: Layout, top: number): number {
+  doc.font('Helvetica-Bold').fontSize(8).fillColor(GREY);
+  doc.text('DESCRIPTION', left, top);
+  doc.text('QUANTITY', col.qty, top, { width: col.unit - col.qty - 8, align: 'right' });
+  doc.text('UNIT PRICE', col.unit, top, { width: col.amount - col.unit - 8, align: 'right' });
+  doc.text('AMOUNT', col.amount, top, { width: left + width - col.amount, align: 'right' });
+  return top + 16;
+}
+
+/** One row per invoice line with its period, starting a new page when near the bottom; returns y. */
+function drawLines(layout: Layout): number {
+  const { doc, invoice, left, width, col, m } = layout;
+  let y = drawLinesHeader(layout, 210);
   for (const line of invoice.lines) {
     if (y > doc.page.height - PAGE_MARGIN - 140) {
       doc.addPage();
-      y = headerRow(PAGE_MARGIN);
+      y = drawLinesHeader(layout, PAGE_MARGIN);
     }
     doc.font('Helvetica').fontSize(10).fillColor('#111111');
     doc.text(printable(line.description), left, y, { width: col.qty - left - 8 });
@@ -135,8 +127,12 @@ export function renderInvoicePdf(
     doc.font('Helvetica').fontSize(10).fillColor('#111111').text('No charges this period.', left, y);
     y = doc.y + 6;
   }
+  return y;
+}
 
-  // Totals.
+/** Subtotal, tax, total, credits and amount due, right-aligned under the lines; returns y. */
+function drawTotals({ doc, invoice, left, width, col, m }: Layout, top: number): number {
+  let y = top;
   const totalRow = (label: string, value: string, bold = false) => {
     doc
       .font(bold ? 'Helvetica-Bold' : 'Helvetica')
@@ -152,23 +148,66 @@ export function renderInvoicePdf(
   totalRow('Total', m(invoice.total));
   if (new Decimal(invoice.creditsApplied).gt(0)) totalRow('Credits applied', `-${m(invoice.creditsApplied)}`);
   totalRow('Amount due', m(invoice.status === 'paid' ? '0' : invoice.amountDue), true);
+  return y;
+}
 
-  if (adjustments.creditNotes.length > 0 || adjustments.refunds.length > 0) {
-    y += 14;
-    doc.font('Helvetica-Bold').fontSize(11).fillColor('#111111').text('After issue', left, y);
-    doc.font('Helvetica').fontSize(10);
-    for (const note of adjustments.creditNotes) {
-      doc.text(
-        printable(
-          `Credit note ${note.number} (${displayDate(note.issuedAt)}, ${note.status}): -${m(note.total)} - ${note.reason}`,
-        ),
-      );
-    }
-    for (const refund of adjustments.refunds) {
-      doc.text(`Refund (${displayDate(refund.createdAt)}, ${refund.status}): -${m(refund.amount)}`);
-    }
-    y = doc.y;
+/** Credit notes and refunds made after issue, if any; returns y. */
+function drawAdjustments({ doc, left, m }: Layout, adjustments: InvoiceAdjustments, top: number): number {
+  if (adjustments.creditNotes.length === 0 && adjustments.refunds.length === 0) return top;
+  doc
+    .font('Helvetica-Bold')
+    .fontSize(11)
+    .fillColor('#111111')
+    .text('After issue', left, top + 14);
+  doc.font('Helvetica').fontSize(10);
+  for (const note of adjustments.creditNotes) {
+    doc.text(
+      printable(
+        `Credit note ${note.number} (${displayDate(note.issuedAt)}, ${note.status}): -${m(note.total)} - ${note.reason}`,
+      ),
+    );
   }
+  for (const refund of adjustments.refunds) {
+    doc.text(`Refund (${displayDate(refund.createdAt)}, ${refund.status}): -${m(refund.amount)}`);
+  }
+  return doc.y;
+}
+
+export function renderInvoicePdf(
+  invoice: Invoice,
+  ctx: InvoiceDocumentContext,
+  adjustments: InvoiceAdjustments = { creditNotes: [], refunds: [] },
+): Promise<Uint8Array> {
+  const doc = new PDFDocument({
+    size: 'A4',
+    margin: PAGE_MARGIN,
+    info: {
+      Title: `Invoice ${invoice.number ?? invoice.id}`,
+      Author: ctx.sellerName,
+      CreationDate: new Date(invoice.issuedAt ?? invoice.createdAt),
+    },
+  });
+  const chunks: Buffer[] = [];
+  doc.on('data', (chunk: Buffer) => chunks.push(chunk));
+  const done = new Promise<Uint8Array>((resolve, reject) => {
+    doc.on('end', () => resolve(new Uint8Array(Buffer.concat(chunks))));
+    doc.on('error', reject);
+  });
+  const width = doc.page.width - PAGE_MARGIN * 2;
+  const left = PAGE_MARGIN;
+  const layout: Layout = {
+    doc,
+    invoice,
+    color: ctx.primaryColor && /^#[0-9a-f]{6}$/i.test(ctx.primaryColor) ? ctx.primaryColor : '#4f46e5',
+    left,
+    width,
+    col: { qty: left + width * 0.55, unit: left + width * 0.68, amount: left + width * 0.82 },
+    m: (amount) => printable(displayMoney(amount, invoice.currency)),
+  };
+
+  drawHeader(layout, ctx);
+  drawParties(layout, ctx);
+  const y = drawAdjustments(layout, adjustments, drawTotals(layout, drawLines(layout)));
 
   doc
     .fontSize(8)
