@@ -1,32 +1,46 @@
 import type { RateCardConfig, ResolvedConfig } from './schema.ts';
 
-/** Cross-references the schema alone cannot check: features → meters, rate cards → features, … */
-export function validateReferences(config: ResolvedConfig): { path: string; message: string }[] {
-  const issues: { path: string; message: string }[] = [];
-  const dup = (list: string[], path: string, what: string) => {
-    const seen = new Set<string>();
-    list.forEach((k, i) => {
-      if (seen.has(k)) issues.push({ path: `${path}[${i}]`, message: `duplicate ${what} "${k}"` });
-      seen.add(k);
-    });
-  };
-  dup(
-    config.meters.map((m) => m.slug),
-    'meters',
-    'meter slug',
-  );
-  dup(
-    config.features.map((f) => f.key),
-    'features',
-    'feature key',
-  );
-  dup(
-    config.plans.map((p) => p.key),
-    'plans',
-    'plan key',
-  );
+type Issue = { path: string; message: string };
 
-  const meters = new Map(config.meters.map((m) => [m.slug, m]));
+/** Cross-references the schema alone cannot check: features → meters, rate cards → features, … */
+export function validateReferences(config: ResolvedConfig): Issue[] {
+  return [
+    ...duplicateIssues(
+      config.meters.map((m) => m.slug),
+      'meters',
+      'meter slug',
+    ),
+    ...duplicateIssues(
+      config.features.map((f) => f.key),
+      'features',
+      'feature key',
+    ),
+    ...duplicateIssues(
+      config.plans.map((p) => p.key),
+      'plans',
+      'plan key',
+    ),
+    ...meterIssues(config),
+    ...featureIssues(config),
+    ...planIssues(config),
+    ...routeIssues(config),
+    ...couponIssues(config),
+  ];
+}
+
+/** Each key after its first occurrence in `list`, as a "duplicate" issue at its index. */
+function duplicateIssues(list: string[], path: string, what: string): Issue[] {
+  const issues: Issue[] = [];
+  const seen = new Set<string>();
+  list.forEach((k, i) => {
+    if (seen.has(k)) issues.push({ path: `${path}[${i}]`, message: `duplicate ${what} "${k}"` });
+    seen.add(k);
+  });
+  return issues;
+}
+
+function meterIssues(config: ResolvedConfig): Issue[] {
+  const issues: Issue[] = [];
   config.meters.forEach((m, i) => {
     if (m.aggregation !== 'COUNT' && !m.valueProperty) {
       issues.push({
@@ -43,7 +57,13 @@ export function validateReferences(config: ResolvedConfig): { path: string; mess
       });
     }
   });
-  const features = new Set(config.features.map((f) => f.key));
+  return issues;
+}
+
+/** Features name a meter that exists, and filter only on dimensions that meter groups by. */
+function featureIssues(config: ResolvedConfig): Issue[] {
+  const issues: Issue[] = [];
+  const meters = new Map(config.meters.map((m) => [m.slug, m]));
   config.features.forEach((f, i) => {
     if (!f.meter) return;
     const meter = meters.get(f.meter);
@@ -60,38 +80,66 @@ export function validateReferences(config: ResolvedConfig): { path: string; mess
       }
     }
   });
+  return issues;
+}
+
+/** Every phase of every plan: rate card keys once each, and each rate card's references. */
+function planIssues(config: ResolvedConfig): Issue[] {
+  const issues: Issue[] = [];
+  const features = new Set(config.features.map((f) => f.key));
   config.plans.forEach((plan, p) => {
     const phases = plan.phases ?? [{ key: 'default', rateCards: plan.rateCards ?? [] }];
     phases.forEach((phase, ph) => {
       const base = plan.phases ? `plans[${p}].phases[${ph}].rateCards` : `plans[${p}].rateCards`;
-      dup(
-        phase.rateCards.map((rc) => rc.key),
-        base,
-        'rate card key',
+      issues.push(
+        ...duplicateIssues(
+          phase.rateCards.map((rc) => rc.key),
+          base,
+          'rate card key',
+        ),
       );
       phase.rateCards.forEach((rc, r) => {
-        if (rc.feature && !features.has(rc.feature)) {
-          issues.push({ path: `${base}[${r}].feature`, message: `unknown feature "${rc.feature}"` });
-        }
-        if (rc.price && rc.price.type !== 'flat' && !rc.feature) {
-          issues.push({
-            path: `${base}[${r}].price`,
-            message: 'a usage-based price needs a feature to meter',
-          });
-        }
-        if (rc.entitlement?.type === 'metered') {
-          const feature = config.features.find((f) => f.key === rc.feature);
-          if (!feature?.meter) {
-            issues.push({
-              path: `${base}[${r}].entitlement`,
-              message: 'a metered entitlement needs a feature with a meter',
-            });
-          }
-        }
-        issues.push(...pricingIssues(config, rc, `${base}[${r}]`));
+        issues.push(...rateCardIssues(config, features, rc, `${base}[${r}]`));
       });
     });
   });
+  return issues;
+}
+
+/** One rate card: a known feature, a feature for usage prices and metered entitlements, price rules. */
+function rateCardIssues(
+  config: ResolvedConfig,
+  features: Set<string>,
+  rc: RateCardConfig,
+  path: string,
+): Issue[] {
+  const issues: Issue[] = [];
+  if (rc.feature && !features.has(rc.feature)) {
+    issues.push({ path: `${path}.feature`, message: `unknown feature "${rc.feature}"` });
+  }
+  if (rc.price && rc.price.type !== 'flat' && !rc.feature) {
+    issues.push({
+      path: `${path}.price`,
+      message: 'a usage-based price needs a feature to meter',
+    });
+  }
+  if (rc.entitlement?.type === 'metered') {
+    const feature = config.features.find((f) => f.key === rc.feature);
+    if (!feature?.meter) {
+      issues.push({
+        path: `${path}.entitlement`,
+        message: 'a metered entitlement needs a feature with a meter',
+      });
+    }
+  }
+  issues.push(...pricingIssues(config, rc, path));
+  return issues;
+}
+
+/** Routes (and their per-model features) name features that exist. */
+function routeIssues(config: ResolvedConfig): Issue[] {
+  const issues: Issue[] = [];
+  const features = new Set(config.features.map((f) => f.key));
   config.routes.forEach((route, i) => {
     if (route.feature && !features.has(route.feature)) {
       issues.push({ path: `routes[${i}].feature`, message: `unknown feature "${route.feature}"` });
@@ -102,13 +150,12 @@ export function validateReferences(config: ResolvedConfig): { path: string; mess
       }
     }
   });
-  issues.push(...couponIssues(config));
   return issues;
 }
 
 /** Config coupons: one code once, and rate card keys some plan has (a typo would discount nothing). */
-function couponIssues(config: ResolvedConfig): { path: string; message: string }[] {
-  const issues: { path: string; message: string }[] = [];
+function couponIssues(config: ResolvedConfig): Issue[] {
+  const issues: Issue[] = [];
   const coupons = config.billing.coupons ?? [];
   const cards = new Set(
     config.plans.flatMap((p) =>
@@ -136,12 +183,8 @@ function couponIssues(config: ResolvedConfig): { path: string; message: string }
  * amount per rate card: it cannot apply to a tiered price (many amounts) or a take rate (a
  * percentage), so configuring both is refused here instead of billing the list price silently.
  */
-function pricingIssues(
-  config: ResolvedConfig,
-  rc: RateCardConfig,
-  path: string,
-): { path: string; message: string }[] {
-  const issues: { path: string; message: string }[] = [];
+function pricingIssues(config: ResolvedConfig, rc: RateCardConfig, path: string): Issue[] {
+  const issues: Issue[] = [];
   const price = rc.price;
   if (!price) return issues;
   if (config.billing.pricing && (price.type === 'tiered' || price.type === 'percentage')) {
