@@ -154,7 +154,7 @@ function checkHeader(header: string[]): void {
   }
 }
 
-export async function importUsageFile(options: {
+export interface ImportUsageFileOptions {
   file: string;
   dataDir: string;
   ingest: Pick<IngestService, 'write'>;
@@ -164,12 +164,14 @@ export async function importUsageFile(options: {
   /** Ignore the saved offset and read the file from the start (dedupe still applies). */
   restart?: boolean;
   onProgress?: (progress: ImportProgress) => void;
-}): Promise<ImportResult> {
-  const path = resolve(options.file);
-  if (!existsSync(path)) throw new Error(`no such file: ${path}`);
-  const size = statSync(path).size;
-  const format = options.format ?? (path.toLowerCase().endsWith('.csv') ? 'csv' : 'ndjson');
-  const batchSize = options.batchSize ?? 5_000;
+}
+
+/** Where an import of `path` keeps its progress, and the progress saved by an earlier run. */
+function savedImportState(
+  options: ImportUsageFileOptions,
+  path: string,
+  size: number,
+): { stateFile: string; state: ImportState } {
   const stateDir = join(options.dataDir, 'imports');
   mkdirSync(stateDir, { recursive: true });
   const stateFile = join(stateDir, `${createHash('sha256').update(path).digest('hex').slice(0, 24)}.json`);
@@ -179,12 +181,55 @@ export async function importUsageFile(options: {
     // A file that shrank was replaced: start over (dedupe keeps a rerun exact anyway).
     if (saved.offset <= size) state = { ...saved, size };
   }
+  return { stateFile, state };
+}
+
+/**
+ * Writes one batch of records; a batch the ingest rejects adds its problems (with file line
+ * numbers) to `problems` and fails the import.
+ */
+async function writeImportBatch(
+  batch: readonly { line: number; record: unknown }[],
+  options: ImportUsageFileOptions,
+  path: string,
+  problems: { line: number; message: string }[],
+): Promise<{ inserted: number; events: number }> {
+  const lines = batch.map((b) => b.line);
+  try {
+    // Records come from NDJSON or CSV: search them for U+0000 (the store cannot hold it).
+    const events: UsageEvent[] = parseCloudEvents(
+      batch.map((b) => b.record),
+      () => options.clock.now(),
+      true,
+    );
+    const { inserted } = await options.ingest.write(events, { strict: 'all' });
+    return { inserted, events: events.length };
+  } catch (error) {
+    if (!isProblemError(error)) throw error;
+    const errors = (error.extensions.errors ?? []) as { path: string; message: string }[];
+    for (const e of errors) {
+      const m = /^\[(\d+)\]\.?(.*)$/.exec(e.path);
+      const index = m ? Number(m[1]) : 0;
+      problems.push({ line: lines[index] ?? 0, message: m?.[2] ? `${m[2]}: ${e.message}` : e.message });
+    }
+    throw new ImportError(path, problems);
+  }
+}
+
+export async function importUsageFile(options: ImportUsageFileOptions): Promise<ImportResult> {
+  const path = resolve(options.file);
+  if (!existsSync(path)) throw new Error(`no such file: ${path}`);
+  const size = statSync(path).size;
+  const format = options.format ?? (path.toLowerCase().endsWith('.csv') ? 'csv' : 'ndjson');
+  const batchSize = options.batchSize ?? 5_000;
+  const saved = savedImportState(options, path, size);
+  const stateFile = saved.stateFile;
+  let state = saved.state;
   const resumedFrom = state.offset;
   const save = () => writeFileSync(stateFile, `${JSON.stringify(state)}\n`);
 
   let header = state.header;
   const lineNo = state.line;
-  let bytesDone = state.offset;
   let imported = 0;
   let duplicates = 0;
   let batch: { line: number; record: unknown; bytesAfter: number }[] = [];
@@ -192,28 +237,9 @@ export async function importUsageFile(options: {
 
   const flush = async () => {
     if (batch.length === 0) return;
-    const lines = batch.map((b) => b.line);
-    let events: UsageEvent[];
-    try {
-      // Records come from NDJSON or CSV: search them for U+0000 (the store cannot hold it).
-      events = parseCloudEvents(
-        batch.map((b) => b.record),
-        () => options.clock.now(),
-        true,
-      );
-      const { inserted } = await options.ingest.write(events, { strict: 'all' });
-      imported += inserted;
-      duplicates += events.length - inserted;
-    } catch (error) {
-      if (!isProblemError(error)) throw error;
-      const errors = (error.extensions.errors ?? []) as { path: string; message: string }[];
-      for (const e of errors) {
-        const m = /^\[(\d+)\]\.?(.*)$/.exec(e.path);
-        const index = m ? Number(m[1]) : 0;
-        problems.push({ line: lines[index] ?? 0, message: m?.[2] ? `${m[2]}: ${e.message}` : e.message });
-      }
-      throw new ImportError(path, problems);
-    }
+    const written = await writeImportBatch(batch, options, path, problems);
+    imported += written.inserted;
+    duplicates += written.events - written.inserted;
     const last = batch[batch.length - 1] as (typeof batch)[number];
     state = {
       ...state,
@@ -261,9 +287,8 @@ export async function importUsageFile(options: {
   }
   if (problems.length) throw new ImportError(path, problems);
   await flush();
-  bytesDone = state.offset;
   return {
-    bytesDone,
+    bytesDone: state.offset,
     bytesTotal: size,
     lines: state.line,
     imported: state.imported,
