@@ -1,23 +1,18 @@
-import type { Server } from 'node:http';
-import { type ServerType, serve } from '@hono/node-server';
-import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { Hono } from 'hono';
 import type { Registry } from 'prom-client';
 import type { BillingService } from './billing/index.ts';
 import type { CatalogService } from './catalog/index.ts';
-import { startHealthServer } from './cluster/health.ts';
 import type { Scheduler } from './cluster/scheduler.ts';
 import { type BackendOptions, openBackends } from './compose/backends.ts';
 import { startJobs } from './compose/jobs.ts';
+import { type ListenerOptions, startListeners } from './compose/listeners.ts';
 import { buildModules } from './compose/modules.ts';
 import { configReloader } from './compose/reload.ts';
 import { mountRoutes } from './compose/routes.ts';
 import { stopList } from './compose/stop-list.ts';
 import type { ResolvedConfig } from './config/index.ts';
 import type { LiveConfig } from './config/live.ts';
-import { watchConfig } from './config/watch.ts';
 import type { Gateway } from './gateway/index.ts';
-import { answerClientErrors } from './http/client-errors.ts';
 import type { KeysService } from './keys/index.ts';
 import type { Metering } from './metering/index.ts';
 import type { Mailer, UsageThresholds, WebhookService } from './notify/index.ts';
@@ -37,20 +32,7 @@ import type { Logger } from './util/log.ts';
  * 5. listeners (gateway, console, health port), last, so nothing answers before it is wired.
  * Stopping undoes them in reverse; a start that fails half way undoes what it had done.
  */
-export interface StartOptions extends BackendOptions {
-  /** Ports override the config (0 = any free port, for tests). */
-  gatewayPort?: number;
-  consolePort?: number;
-  /** Dev mode: reload this config file when it changes, without dropping in-flight requests. */
-  watchConfig?: string;
-  /** Scale-out: serve /healthz, /readyz and /metrics on this port (gateway and worker roles have no console). */
-  healthPort?: number;
-  /**
-   * Extra console routes, mounted before it listens (the CLI's `POST /api/admin/cli`); a route
-   * under /api/admin registers itself in `adminRegistry` so the admin OpenAPI document lists it.
-   */
-  routes?: (consoleApp: Hono, adminRegistry: OpenAPIHono['openAPIRegistry']) => void;
-}
+export interface StartOptions extends BackendOptions, ListenerOptions {}
 
 /** Everything the modules share. */
 export interface Runtime {
@@ -108,42 +90,6 @@ export interface Tollgate {
   stop(): Promise<void>;
 }
 
-/** The console listener; slow clients are cut off by the `console.limits` timeouts. */
-function listen(
-  app: Hono,
-  port: number,
-  host: string,
-  limits: ResolvedConfig['console']['limits'],
-): Promise<ServerType> {
-  return new Promise((resolveListen, reject) => {
-    const server = serve(
-      {
-        fetch: app.fetch,
-        port,
-        hostname: host,
-        serverOptions: {
-          // Node requires headersTimeout ≤ requestTimeout.
-          headersTimeout: Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs),
-          requestTimeout: limits.requestTimeoutMs,
-          keepAliveTimeout: limits.keepAliveTimeoutMs,
-          // How often Node looks for requests past those timeouts (its default, 30 s, would let a
-          // slow client hold a connection that long whatever the limits say).
-          connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(limits.headersTimeoutMs / 2))),
-        },
-      },
-      () => resolveListen(server),
-    );
-    answerClientErrors(server as Server);
-    server.once('error', reject);
-  });
-}
-
-function urlOf(server: ServerType, host: string): string {
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
-  return `http://${host}:${port}`;
-}
-
 export async function startTollgate(options: StartOptions): Promise<Tollgate> {
   const role = options.role ?? 'all';
   const stopping = stopList((error) => options.log?.error({ err: error }, 'stop failed'));
@@ -164,43 +110,7 @@ export async function startTollgate(options: StartOptions): Promise<Tollgate> {
     const reloadConfig = configReloader(b, m);
 
     // Phase 5: listeners.
-    const config = b.config.current();
-    if (role === 'all' || role === 'gateway') {
-      listening.gateway = await m.gateway.listen(
-        options.gatewayPort ?? config.gateway.port,
-        config.gateway.host,
-      );
-      stopping.push(() => m.gateway.close());
-    }
-    if (role === 'all' || role === 'console') {
-      options.routes?.(r.consoleApp, r.adminRegistry);
-      const host = config.console.host;
-      const server = await listen(
-        r.consoleApp,
-        options.consolePort ?? config.console.port,
-        host,
-        config.console.limits,
-      );
-      stopping.push(() => new Promise<void>((done) => server.close(() => done())));
-      listening.console = urlOf(server, host);
-    }
-    let healthUrl: string | null = null;
-    if (options.healthPort !== undefined && role !== 'cli') {
-      const health = await startHealthServer({
-        port: options.healthPort,
-        role,
-        registry: m.metrics,
-        checks: r.checks,
-      });
-      stopping.push(() => new Promise<void>((done) => health.server.close(() => done())));
-      healthUrl = health.url;
-    }
-    if (options.watchConfig && role !== 'cli') {
-      const watcher = watchConfig(options.watchConfig, reloadConfig, (message, error) =>
-        error ? b.log.error(message) : b.log.info(message),
-      );
-      stopping.push(() => watcher.close());
-    }
+    const healthUrl = await startListeners(options, role, b, m, r, reloadConfig, stopping, listening);
 
     const runtime: Runtime = {
       get config() {
