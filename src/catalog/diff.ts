@@ -81,6 +81,48 @@ function describeRateCard(rc: RateCardConfig): string {
   return parts.filter(Boolean).join(', ');
 }
 
+/** Records a field's change (added, removed or changed) under `path`; equal values record nothing. */
+type Field = (path: string, a: unknown, b: unknown, show?: (v: unknown) => string) => void;
+
+/** A phase's rate cards, matched by key: added, removed, and changes of name, feature, price and entitlement. */
+function diffRateCards(
+  base: string,
+  before: readonly RateCardConfig[],
+  after: readonly RateCardConfig[],
+  field: Field,
+  changes: PlanChange[],
+): void {
+  const oldCards = new Map(before.map((rc) => [rc.key, rc]));
+  const newCards = new Map(after.map((rc) => [rc.key, rc]));
+  for (const [rcKey, rc] of oldCards) {
+    if (!newCards.has(rcKey)) {
+      changes.push({ kind: 'removed', path: `${base}.rateCards.${rcKey}`, before: describeRateCard(rc) });
+    }
+  }
+  for (const [rcKey, rc] of newCards) {
+    const prev = oldCards.get(rcKey);
+    const path = `${base}.rateCards.${rcKey}`;
+    if (!prev) {
+      changes.push({ kind: 'added', path, after: describeRateCard(rc) });
+      continue;
+    }
+    field(`${path}.name`, prev.name, rc.name);
+    field(`${path}.feature`, prev.feature, rc.feature);
+    field(`${path}.price`, prev.price ?? undefined, rc.price ?? undefined, (v) =>
+      describePrice(v as PriceConfig),
+    );
+    const a = prev.entitlement;
+    const b = rc.entitlement;
+    if (a?.type === 'metered' && b?.type === 'metered') {
+      field(`${path}.entitlement.limit`, a.limit ?? 'unlimited', b.limit ?? 'unlimited');
+      field(`${path}.entitlement.softLimit`, a.softLimit, b.softLimit);
+      field(`${path}.entitlement.usagePeriod`, a.usagePeriod, b.usagePeriod);
+    } else {
+      field(`${path}.entitlement`, a, b, (v) => describeEntitlement(v as EntitlementConfig));
+    }
+  }
+}
+
 export function diffPlanDefinitions(
   before: PlanDefinition | null,
   after: PlanDefinition | null,
@@ -90,7 +132,7 @@ export function diffPlanDefinitions(
   if (!before) return [{ kind: 'added', path: 'plan', after: after!.name }];
   if (!after) return [{ kind: 'removed', path: 'plan', before: before.name }];
 
-  const field = (path: string, a: unknown, b: unknown, show: (v: unknown) => string = String) => {
+  const field: Field = (path, a, b, show = String) => {
     if (same(a, b)) return;
     if (a === undefined) changes.push({ kind: 'added', path, after: show(b) });
     else if (b === undefined) changes.push({ kind: 'removed', path, before: show(a) });
@@ -132,35 +174,7 @@ export function diffPlanDefinitions(
     field(`${base}.rateLimit`, old.rateLimit, phase.rateLimit, (v) =>
       describeRateLimit(v as RateLimitConfig),
     );
-    const oldCards = new Map(old.rateCards.map((rc) => [rc.key, rc]));
-    const newCards = new Map(phase.rateCards.map((rc) => [rc.key, rc]));
-    for (const [rcKey, rc] of oldCards) {
-      if (!newCards.has(rcKey)) {
-        changes.push({ kind: 'removed', path: `${base}.rateCards.${rcKey}`, before: describeRateCard(rc) });
-      }
-    }
-    for (const [rcKey, rc] of newCards) {
-      const prev = oldCards.get(rcKey);
-      const path = `${base}.rateCards.${rcKey}`;
-      if (!prev) {
-        changes.push({ kind: 'added', path, after: describeRateCard(rc) });
-        continue;
-      }
-      field(`${path}.name`, prev.name, rc.name);
-      field(`${path}.feature`, prev.feature, rc.feature);
-      field(`${path}.price`, prev.price ?? undefined, rc.price ?? undefined, (v) =>
-        describePrice(v as PriceConfig),
-      );
-      const a = prev.entitlement;
-      const b = rc.entitlement;
-      if (a?.type === 'metered' && b?.type === 'metered') {
-        field(`${path}.entitlement.limit`, a.limit ?? 'unlimited', b.limit ?? 'unlimited');
-        field(`${path}.entitlement.softLimit`, a.softLimit, b.softLimit);
-        field(`${path}.entitlement.usagePeriod`, a.usagePeriod, b.usagePeriod);
-      } else {
-        field(`${path}.entitlement`, a, b, (v) => describeEntitlement(v as EntitlementConfig));
-      }
-    }
+    diffRateCards(base, old.rateCards, phase.rateCards, field, changes);
   }
   return changes;
 }
