@@ -73,6 +73,43 @@ export async function ensureUsageConsumer(
   }
 }
 
+const decoder = new TextDecoder();
+
+/**
+ * Writes one batch of stream messages and settles each: acked once `write` resolved, naked for
+ * redelivery after a pause if it failed, terminated if it is not a JSON event. Tells JetStream the
+ * batch is still being worked on while a slow write runs. Returns the events written.
+ */
+async function writeBatch(
+  batch: JsMsg[],
+  write: JetStreamConsumerOptions['write'],
+  log: JetStreamConsumerOptions['log'],
+): Promise<number> {
+  const events: UsageEvent[] = [];
+  for (const m of batch) {
+    try {
+      events.push(JSON.parse(decoder.decode(m.data)) as UsageEvent);
+    } catch {
+      log?.error({ seq: m.seq }, 'usage stream: message is not a JSON event; dropped');
+      m.term();
+    }
+  }
+  const progress = setInterval(() => {
+    for (const m of batch) m.working();
+  }, USAGE_ACK_WAIT_MS / 2);
+  try {
+    if (events.length > 0) await write(events);
+    for (const m of batch) m.ack();
+    return events.length;
+  } catch (error) {
+    log?.error({ err: error, events: events.length }, 'usage stream: batch write failed; redelivering');
+    for (const m of batch) m.nak(1_000);
+    return 0;
+  } finally {
+    clearInterval(progress);
+  }
+}
+
 /**
  * Streams usage events from JetStream into metering. Messages are buffered and flushed as one
  * batch (up to `batchSize`, or after `maxDelayMs`), one flush at a time; each batch is acked only
@@ -89,7 +126,6 @@ export async function startJetStreamConsumer(options: JetStreamConsumerOptions):
   await ensureUsageStream(jsm, resolved, log);
   await ensureUsageConsumer(jsm, resolved.stream, durable, resolved.subject);
   const js = jetstream(nc);
-  const decoder = new TextDecoder();
 
   let stopped = false;
   let written = 0;
@@ -105,30 +141,9 @@ export async function startJetStreamConsumer(options: JetStreamConsumerOptions):
     }
     if (flushing || pending.length === 0) return;
     const batch = pending.splice(0, batchSize);
-    flushing = (async () => {
-      const events: UsageEvent[] = [];
-      for (const m of batch) {
-        try {
-          events.push(JSON.parse(decoder.decode(m.data)) as UsageEvent);
-        } catch {
-          log?.error({ seq: m.seq }, 'usage stream: message is not a JSON event; dropped');
-          m.term();
-        }
-      }
-      const progress = setInterval(() => {
-        for (const m of batch) m.working();
-      }, USAGE_ACK_WAIT_MS / 2);
-      try {
-        if (events.length > 0) await options.write(events);
-        for (const m of batch) m.ack();
-        written += events.length;
-      } catch (error) {
-        log?.error({ err: error, events: events.length }, 'usage stream: batch write failed; redelivering');
-        for (const m of batch) m.nak(1_000);
-      } finally {
-        clearInterval(progress);
-      }
-    })();
+    flushing = writeBatch(batch, options.write, log).then((count) => {
+      written += count;
+    });
     await flushing;
     flushing = null;
     if (pending.length >= batchSize) await flush();
