@@ -50,11 +50,35 @@ function parseChange(payload: string | undefined): Change | null {
   }
 }
 
-export function pgChangeFeed(options: PgChangeFeedOptions): PgChangeFeed {
+/** The NOTIFY channel; it is spliced into `listen <channel>`, so only a plain identifier passes. */
+function checkedChannel(options: PgChangeFeedOptions): string {
   const channel = options.channel ?? DEFAULT_CHANGE_CHANNEL;
   if (!/^[a-z_][a-z0-9_]{0,62}$/.test(channel)) {
     throw new Error(`change feed channel "${channel}" must be a lowercase SQL identifier`);
   }
+  return channel;
+}
+
+/** Ends a connection that is no longer wanted; errors it raises while closing are ignored. */
+function endQuietly(client: pg.Client): Promise<void> {
+  client.removeAllListeners();
+  client.on('error', () => {});
+  return client.end().catch(() => {});
+}
+
+/** Hands the changes NOTIFYed on `channel` to the emitter's subscribers. */
+function forwardNotifications(client: pg.Client, channel: string, emitter: EventEmitter): void {
+  client.on('notification', (message) => {
+    if (message.channel !== channel) return;
+    const change = parseChange(message.payload);
+    if (change) emitter.emit('change', change);
+  });
+}
+
+// A module factory: the listening connection's state is shared by connect, publish and close;
+// the 80-line rule applies to the functions inside.
+export function pgChangeFeed(options: PgChangeFeedOptions): PgChangeFeed {
+  const channel = checkedChannel(options);
   const maxDelay = options.maxReconnectDelayMs ?? 1000;
   const emitter = new EventEmitter();
   emitter.setMaxListeners(0);
@@ -90,19 +114,13 @@ export function pgChangeFeed(options: PgChangeFeedOptions): PgChangeFeed {
       client = null;
       if (listening) options.log?.warn({ err: error }, 'change feed: connection lost, reconnecting');
       listening = false;
-      next.removeAllListeners();
-      next.on('error', () => {});
-      void next.end().catch(() => {});
+      void endQuietly(next);
       scheduleReconnect();
     };
     client = next;
     next.on('error', lost);
     next.on('end', () => lost());
-    next.on('notification', (message) => {
-      if (message.channel !== channel) return;
-      const change = parseChange(message.payload);
-      if (change) emitter.emit('change', change);
-    });
+    forwardNotifications(next, channel, emitter);
     try {
       await next.connect();
       await next.query(`listen ${channel}`);
@@ -139,11 +157,7 @@ export function pgChangeFeed(options: PgChangeFeedOptions): PgChangeFeed {
       client = null;
       listening = false;
       emitter.removeAllListeners();
-      if (current) {
-        current.removeAllListeners();
-        current.on('error', () => {});
-        await current.end().catch(() => {});
-      }
+      if (current) await endQuietly(current);
       await pool.end();
     },
   };
