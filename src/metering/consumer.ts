@@ -60,18 +60,72 @@ const READ_CHUNK = 4 * 1024 * 1024;
 /** Failures of the same batch after which its events are tried one at a time. */
 const ISOLATE_AFTER = 3;
 
+/** Where consuming starts: the saved checkpoint, else the oldest segment on disk. */
+async function startPosition(store: Store, name: string, dir: string): Promise<LogPosition> {
+  const saved = await loadCheckpoint(store, name);
+  let position: LogPosition = saved ? (JSON.parse(saved) as LogPosition) : { segment: 0, offset: 0, seq: 0 };
+  if (!saved) {
+    const first = listSegments(dir)[0];
+    if (first !== undefined) position = { segment: first, offset: 0, seq: first };
+  }
+  return position;
+}
+
+/**
+ * Parses up to `batchSize` complete lines of `target` (read at `at`, last newline at `end`);
+ * an unreadable line is logged and skipped but still counted, so the position moves past it.
+ */
+function parseLines(
+  target: Buffer,
+  end: number,
+  at: LogPosition,
+  batchSize: number,
+  log: Logger,
+): { events: UsageEvent[]; next: LogPosition } {
+  const events: UsageEvent[] = [];
+  let start = 0;
+  let seq = at.seq;
+  let consumedBytes = 0;
+  while (start <= end && events.length < batchSize) {
+    const nl = target.indexOf(10, start);
+    const line = target.toString('utf8', start, nl);
+    try {
+      if (line.includes('\\u0000')) throw new Error('holds U+0000, which the store cannot hold');
+      events.push(JSON.parse(line) as UsageEvent);
+    } catch (error) {
+      log.error(
+        { segment: at.segment, offset: at.offset + start, reason: (error as Error).message },
+        'usage log: unreadable line skipped',
+      );
+    }
+    seq += 1;
+    start = nl + 1;
+    consumedBytes = start;
+  }
+  return { events, next: { segment: at.segment, offset: at.offset + consumedBytes, seq } };
+}
+
+/** Deletes the segments older than `segment`: every event in them is in the store. */
+function deleteSegmentsBefore(dir: string, segment: number, log: Logger): void {
+  for (const b of listSegments(dir)) {
+    if (b >= segment) break;
+    try {
+      unlinkSync(join(dir, segmentName(b)));
+    } catch (error) {
+      log.warn({ err: error, segment: b }, 'usage log: could not delete a consumed segment');
+    }
+  }
+}
+
+// A module factory: the read position, the open segment and the run state are shared by the
+// functions inside, and the 80-line rule applies to those.
 export async function startEmbeddedConsumer(options: EmbeddedConsumerOptions): Promise<UsageLogConsumer> {
   const { dir, log } = options;
   const name = options.name ?? EMBEDDED_CONSUMER;
   const batchSize = options.batchSize ?? 20_000;
   const pollMs = options.pollMs ?? 50;
   const lingerMs = options.lingerMs ?? 10;
-  const saved = await loadCheckpoint(options.store, name);
-  let position: LogPosition = saved ? (JSON.parse(saved) as LogPosition) : { segment: 0, offset: 0, seq: 0 };
-  if (!saved) {
-    const first = listSegments(dir)[0];
-    if (first !== undefined) position = { segment: first, offset: 0, seq: first };
-  }
+  let position = await startPosition(options.store, name, dir);
   /** Where the next read starts: ahead of `position` (committed) while a batch is being written. */
   let ahead: LogPosition = position;
   let fd: number | null = null;
@@ -109,27 +163,7 @@ export async function startEmbeddedConsumer(options: EmbeddedConsumerOptions): P
       const n = readSync(fd, target, 0, target.length, ahead.offset);
       const end = n > 0 ? target.lastIndexOf(10, n - 1) : -1;
       if (end >= 0) {
-        const events: UsageEvent[] = [];
-        let start = 0;
-        let seq = ahead.seq;
-        let consumedBytes = 0;
-        while (start <= end && events.length < batchSize) {
-          const nl = target.indexOf(10, start);
-          const line = target.toString('utf8', start, nl);
-          try {
-            if (line.includes('\\u0000')) throw new Error('holds U+0000, which the store cannot hold');
-            events.push(JSON.parse(line) as UsageEvent);
-          } catch (error) {
-            log.error(
-              { segment: ahead.segment, offset: ahead.offset + start, reason: (error as Error).message },
-              'usage log: unreadable line skipped',
-            );
-          }
-          seq += 1;
-          start = nl + 1;
-          consumedBytes = start;
-        }
-        return { events, next: { segment: ahead.segment, offset: ahead.offset + consumedBytes, seq } };
+        return parseLines(target, end, ahead, batchSize, log);
       }
       if (n === target.length) {
         // One line longer than the buffer: read it with a bigger one.
@@ -145,16 +179,7 @@ export async function startEmbeddedConsumer(options: EmbeddedConsumerOptions): P
     }
   };
 
-  const deleteConsumedSegments = () => {
-    for (const b of listSegments(dir)) {
-      if (b >= position.segment) break;
-      try {
-        unlinkSync(join(dir, segmentName(b)));
-      } catch (error) {
-        log.warn({ err: error, segment: b }, 'usage log: could not delete a consumed segment');
-      }
-    }
-  };
+  const deleteConsumedSegments = () => deleteSegmentsBefore(dir, position.segment, log);
 
   const checkpointAt = (next: LogPosition) => ({ consumer: name, position: JSON.stringify(next) });
 
