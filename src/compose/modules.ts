@@ -60,11 +60,34 @@ export interface Modules {
 /** Where the console is reached, for links in problems and mails (known once it listens). */
 export type ConsoleBase = () => string;
 
+/** The modules in the order they need each other; each stage below takes what the earlier ones built. */
 export async function buildModules(
   b: Backends,
   consoleBase: ConsoleBase,
   stopping: StopList,
 ): Promise<Modules> {
+  const core = await buildCore(b, stopping);
+  const metering = await buildMetering(b, stopping);
+  const { access, balances, mailer } = buildAccessAndMail(b, consoleBase, stopping, { ...core, metering });
+  const billed = await buildBilling(b, consoleBase, { ...core, metering, access, mailer });
+  const served = buildGateway(b, stopping, { ...core, ...billed, metering, access });
+  const thresholds = buildUsageThresholds(b, { ...core, metering, balances });
+  return {
+    ...core,
+    metering,
+    access,
+    balances,
+    mailer,
+    ...billed,
+    ...served,
+    usageThresholds: thresholds,
+  };
+}
+
+type Core = Pick<Modules, 'catalog' | 'customers' | 'subscriptions' | 'webhooks'>;
+
+/** The catalog (published at start-up), customers, outgoing webhooks and subscriptions. */
+async function buildCore(b: Backends, stopping: StopList): Promise<Core> {
   const { store, changes, clock, log, role } = b;
   // Modules that take a plain config object get the live view: they read the config in force.
   const config = b.config.view;
@@ -105,6 +128,13 @@ export async function buildModules(
     },
   });
 
+  return { catalog, customers, subscriptions, webhooks };
+}
+
+/** Usage metering, with its consumer where this role runs one. */
+async function buildMetering(b: Backends, stopping: StopList): Promise<Metering> {
+  const { store, changes, clock, log, role } = b;
+  const config = b.config.view;
   // Metering first among the readers of usage: access, billing and the gateway all take it.
   // Without NATS the gateway appends to the embedded usage log under <dataDir>/usage-log and the
   // consumer (roles all/worker) moves it into the store; with NATS the JetStream consumer
@@ -123,6 +153,19 @@ export async function buildModules(
   stopping.push(() => metering.stop());
   if (b.natsUsage) await b.scaleOut.startUsageConsumer((events) => metering.ingest.writeBatch(events));
 
+  return metering;
+}
+
+/** Access decisions and balances (they read metered usage), and the mailer. */
+function buildAccessAndMail(
+  b: Backends,
+  consoleBase: ConsoleBase,
+  stopping: StopList,
+  built: Core & Pick<Modules, 'metering'>,
+): Pick<Modules, 'access' | 'balances' | 'mailer'> {
+  const { store, changes, clock, log } = b;
+  const config = b.config.view;
+  const { catalog, customers, subscriptions, metering } = built;
   const access = createAccessResolver({
     catalog,
     customers,
@@ -140,6 +183,18 @@ export async function buildModules(
   const mailer = createMailer({ config, store, clock, log: log.child({ module: 'mail' }) });
   stopping.push(() => mailer.close());
 
+  return { access, balances, mailer };
+}
+
+/** Billing, with the credits plans include and the credits check on access. */
+async function buildBilling(
+  b: Backends,
+  consoleBase: ConsoleBase,
+  built: Core & Pick<Modules, 'metering' | 'access' | 'mailer'>,
+): Promise<Pick<Modules, 'billing' | 'billingSubscriptions'>> {
+  const { store, changes, clock, log } = b;
+  const config = b.config.view;
+  const { catalog, customers, subscriptions, webhooks, metering, access, mailer } = built;
   // Billing. Credits a plan includes are granted on activation and at every period roll-over;
   // they wrap the port billing is built with, hence the one closure over `billing` below.
   const includedCredits = createIncludedCredits({
@@ -179,6 +234,18 @@ export async function buildModules(
   });
   access.addCheck((customerId) => billing.credits.accessCheck(customerId));
 
+  return { billing, billingSubscriptions };
+}
+
+/** API keys, the metrics registry and the gateway, recompiled on every config change. */
+function buildGateway(
+  b: Backends,
+  stopping: StopList,
+  built: Core & Pick<Modules, 'metering' | 'access' | 'billing'>,
+): Pick<Modules, 'keys' | 'keyVerifier' | 'gateway' | 'metrics'> {
+  const { store, changes, clock, log } = b;
+  const config = b.config.view;
+  const { subscriptions, webhooks, metering, access, billing } = built;
   // Keys and the gateway (it listens in the last phase).
   const keys = new KeysService({ store, changes, clock, config });
   const keyVerifier = new CachedKeyVerifier({ repo: keys.repo, changes, clock, log });
@@ -212,6 +279,15 @@ export async function buildModules(
   // The gateway compiles routes and policies from the config: it recompiles on every change.
   b.config.onChange((next) => gateway.reload(next));
 
+  return { keys, keyVerifier, gateway, metrics };
+}
+
+function buildUsageThresholds(
+  b: Backends,
+  built: Core & Pick<Modules, 'metering' | 'balances'>,
+): UsageThresholds {
+  const { clock, log } = b;
+  const { webhooks, subscriptions, metering, balances } = built;
   // usage.threshold webhooks from the entitlement balances (a job of phase 4).
   const thresholds = usageThresholds({
     clock,
@@ -227,21 +303,5 @@ export async function buildModules(
     meterOf: (key) => b.config.current().features.find((f) => f.key === key)?.meter ?? null,
   });
 
-  return {
-    catalog,
-    customers,
-    subscriptions,
-    metering,
-    access,
-    balances,
-    webhooks,
-    mailer,
-    billing,
-    billingSubscriptions,
-    keys,
-    keyVerifier,
-    gateway,
-    metrics,
-    usageThresholds: thresholds,
-  };
+  return thresholds;
 }
