@@ -36,7 +36,7 @@ export function mountRoutes(
   gatewayUrl: () => string | null,
   stopping: StopList,
 ): Routes {
-  const { store, clock, log, adminToken } = b;
+  const { log } = b;
   const config = () => b.config.current();
   const consoleApp = createConsoleApp(log, {
     limits: () => {
@@ -44,7 +44,18 @@ export function mountRoutes(
       return { defaultBytes: limits.bodyBytes, routes: limits.bodyBytesByRoute, jsonDepth: limits.jsonDepth };
     },
   });
+  const checks = mountProbes(consoleApp, b, m);
+  const adminApi = mountModuleRoutes(consoleApp, b, m);
+  const portal = mountPortal(consoleApp, b, m, gatewayUrl, stopping);
+  // The hard spend cap set in the portal: the gateway answers 402 while it is reached.
+  m.access.addCheck((customerId) => portal.checkSpendCap(customerId));
 
+  return { consoleApp, adminRegistry: adminApi.openAPIRegistry, portal, checks };
+}
+
+/** /healthz, /readyz and /metrics; returns the readiness checks (the health port uses them too). */
+function mountProbes(consoleApp: Hono, b: Backends, m: Modules): Routes['checks'] {
+  const { store } = b;
   const checks = async (): Promise<Record<string, BackendStatus>> => {
     await store.query('select 1');
     return { store: { ok: true, kind: store.kind }, ...(await b.scaleOut.health()) };
@@ -58,6 +69,12 @@ export function mountRoutes(
     c.body(await m.metrics.metrics(), 200, { 'content-type': m.metrics.contentType }),
   );
 
+  return checks;
+}
+
+/** Billing, notify and metering routes, and /api/admin with its OpenAPI document. */
+function mountModuleRoutes(consoleApp: Hono, b: Backends, m: Modules) {
+  const { store, clock, adminToken } = b;
   const billingRoutes = {
     billing: m.billing,
     subscriptions: m.billingSubscriptions,
@@ -85,8 +102,14 @@ export function mountRoutes(
   // Every event's payload schema, under the document's OpenAPI 3.1 `webhooks`.
   registerWebhookContract(adminApi.openAPIRegistry);
 
-  // Developer portal: SPA at `/`, `/api/portal/*` (adapters in src/portal/module-adapters/).
-  const ports: PortalPorts = {
+  return adminApi;
+}
+
+/** What the portal reads and changes, through the adapters in src/portal/module-adapters/. */
+function portalPorts(b: Backends, m: Modules): PortalPorts {
+  const { clock } = b;
+  const config = () => b.config.current();
+  return {
     customers: customersPort(m.customers),
     catalog: catalogPort(m.catalog, config),
     keys: keysPort(m.keys),
@@ -108,6 +131,19 @@ export function mountRoutes(
     mail: m.mailer,
     webhooks: m.webhooks,
   };
+}
+
+function mountPortal(
+  consoleApp: Hono,
+  b: Backends,
+  m: Modules,
+  gatewayUrl: () => string | null,
+  stopping: StopList,
+): Portal {
+  const { store, clock, log, adminToken } = b;
+  const config = () => b.config.current();
+  // Developer portal: SPA at `/`, `/api/portal/*` (adapters in src/portal/module-adapters/).
+  const ports = portalPorts(b, m);
   // Scale-out: login attempts counted in Redis, shared by every console node.
   const servesConsole = b.role === 'all' || b.role === 'console';
   const throttle =
@@ -126,8 +162,5 @@ export function mountRoutes(
     throttle,
     mode: b.dev ? 'dev' : 'start',
   });
-  // The hard spend cap set in the portal: the gateway answers 402 while it is reached.
-  m.access.addCheck((customerId) => portal.checkSpendCap(customerId));
-
-  return { consoleApp, adminRegistry: adminApi.openAPIRegistry, portal, checks };
+  return portal;
 }
