@@ -10,6 +10,7 @@ const steps: { name: string; cmd: string; args: string[]; when?: () => boolean }
   { name: 'services', cmd: 'bash', args: ['scripts/services.sh'] },
   { name: 'browser', cmd: 'bash', args: ['scripts/ensure-browser.sh'] },
   { name: 'lint', cmd: bin('biome'), args: ['check', '.'] },
+  { name: 'shape', cmd: process.execPath, args: ['scripts/check-shape.ts'] },
   { name: 'typecheck', cmd: bin('tsc'), args: ['-p', 'tsconfig.json'] },
   {
     name: 'build portal',
