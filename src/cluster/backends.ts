@@ -89,6 +89,13 @@ export interface ScaleOutBackends {
 
 const isPostgres = (url: string | undefined) => !!url && /^postgres(ql)?:\/\//.test(url);
 
+/**
+ * Over the 80-line rule, for now: a module factory that opens Redis, the JetStream usage log or
+ * consumer and the PostgreSQL change feed in order, undoing what it opened if a later one fails,
+ * and returns methods (`usageLag`, `health`, `registerMetrics`, `close`) that close over those
+ * connections. The next split: the three openers as functions taking the `closing` list, and the
+ * stream monitor as its own factory, after the shared types move to a file of their own.
+ */
 export async function openScaleOutBackends(options: ScaleOutOptions): Promise<ScaleOutBackends> {
   const { config, role, log } = options;
   const settings = config.scaleOut;
