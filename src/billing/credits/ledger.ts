@@ -12,21 +12,22 @@ import { type CreditDb, creditDb, type LedgerKind } from './tables.ts';
  */
 const text = (column: string) => sql<string>`cast(${sql.ref(column)} as text)`;
 
+/** A ledger entry's columns (amount as text), for `select` and `returning`. */
+const ENTRY_COLUMNS = [
+  'id',
+  'customer_id',
+  'currency',
+  'kind',
+  text('amount').as('amount'),
+  'grant_id',
+  'expires_at',
+  'invoice_id',
+  'note',
+  'created_at',
+] as const;
+
 export function selectEntries(db: CreditDb) {
-  return db
-    .selectFrom('billing_credit_ledger')
-    .select([
-      'id',
-      'customer_id',
-      'currency',
-      'kind',
-      text('amount').as('amount'),
-      'grant_id',
-      'expires_at',
-      'invoice_id',
-      'note',
-      'created_at',
-    ]);
+  return db.selectFrom('billing_credit_ledger').select(ENTRY_COLUMNS);
 }
 
 type EntryRow = Awaited<ReturnType<ReturnType<typeof selectEntries>['execute']>>[number];
@@ -76,18 +77,7 @@ export async function insertEntry(on: Db, at: Date, entry: NewEntry): Promise<Cr
       created_at: at,
     })
     .onConflict((oc) => oc.column('idempotency_key').doNothing())
-    .returning([
-      'id',
-      'customer_id',
-      'currency',
-      'kind',
-      text('amount').as('amount'),
-      'grant_id',
-      'expires_at',
-      'invoice_id',
-      'note',
-      'created_at',
-    ])
+    .returning(ENTRY_COLUMNS)
     .executeTakeFirst();
   return row ? toEntry(row) : null;
 }
