@@ -3,6 +3,7 @@ import pc from 'picocolors';
 import { resolveAdminToken } from '../admin/auth.ts';
 import { startTollgate, type Tollgate } from '../app.ts';
 import { addScaleOutOptions, runClusterIfAsked, scaleOutStartOptions } from '../cluster/cli.ts';
+import { clusterGatewayPort } from '../cluster/node-cluster.ts';
 import { loadConfig, type ResolvedConfig } from '../config/index.ts';
 import { migrate, openStore } from '../store/index.ts';
 import { createLogger } from '../util/log.ts';
@@ -49,7 +50,7 @@ export function registerServerCommands(program: Command, createProgram: CreatePr
       const options = globalOptions(command);
       const scaleOut = scaleOutStartOptions(command);
       const role = scaleOut.role;
-      const gatewayPort = portOption(command, '--port', opts.port, 'TOLLGATE_PORT');
+      const gatewayPort = clusterGatewayPort() ?? portOption(command, '--port', opts.port, 'TOLLGATE_PORT');
       const consolePort = portOption(command, '--console-port', opts.consolePort, 'TOLLGATE_CONSOLE_PORT');
       if (await runClusterIfAsked(scaleOut)) process.exit(0);
       const config = await loadConfig(options.config);

@@ -17,18 +17,36 @@ export interface ClusterOptions {
 
 export const isClusterWorker = () => cluster.isWorker;
 
+/** Set by the primary on workers started after the first: the gateway port they must listen on. */
+export const CLUSTER_PORT_ENV = 'TOLLGATE_CLUSTER_GATEWAY_PORT';
+
+/** In a cluster worker started after the first, the port the first one got; otherwise undefined. */
+export function clusterGatewayPort(): number | undefined {
+  const raw = cluster.isWorker ? process.env[CLUSTER_PORT_ENV] : undefined;
+  return raw ? Number(raw) : undefined;
+}
+
 export function runClusterPrimary(options: ClusterOptions): Promise<void> {
   const { workers, log } = options;
   let stopping = false;
   let listeningReported = false;
   const restarts: number[] = [];
 
+  // The port the first worker got. Later workers and replacements listen on exactly that port:
+  // with port 0 (any free port) a worker started after every listening worker had died would
+  // otherwise open a new random port, and clients of the old one would be refused for good.
+  let port: number | null = null;
   const fork = () => {
-    const worker = cluster.fork({ TOLLGATE_CLUSTER_WORKER: '1' });
+    const env: Record<string, string> = { TOLLGATE_CLUSTER_WORKER: '1' };
+    if (port !== null) env[CLUSTER_PORT_ENV] = String(port);
+    const worker = cluster.fork(env);
     worker.once('listening', (address) => {
       if (!listeningReported && typeof address.port === 'number') {
         listeningReported = true;
+        port = address.port;
         options.onListening?.({ address: address.address ?? '127.0.0.1', port: address.port });
+        // The rest start once the port is known (see above).
+        for (let i = 1; i < workers; i++) fork();
       }
     });
     return worker;
@@ -44,7 +62,7 @@ export function runClusterPrimary(options: ClusterOptions): Promise<void> {
     setTimeout(fork, restarts.length > workers * 2 ? 2_000 : 0);
   });
 
-  for (let i = 0; i < workers; i++) fork();
+  fork();
 
   return new Promise((resolve) => {
     const shutdown = () => {
