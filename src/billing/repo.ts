@@ -1,8 +1,7 @@
-import { sql } from 'kysely';
+import { type Selectable, sql } from 'kysely';
 import { Decimal } from '../util/money.ts';
 import { type Db, type Invoice, type InvoiceLine, type InvoiceStatus, iso } from './model.ts';
-import type { TierBreakdown } from './rating.ts';
-import { billingDb, type PaymentStatus } from './tables.ts';
+import { type BillingTables, billingDb, type PaymentStatus } from './tables.ts';
 
 /** Reading invoices and rail customers, and the shapes of payment rows. */
 export interface InvoiceRow {
@@ -34,23 +33,8 @@ export interface InvoiceRow {
   payment_url: string | null;
 }
 
-interface LineRow {
-  invoice_id: string;
-  position: number;
-  key: string;
-  kind: string;
-  description: string;
-  rate_card_key: string | null;
-  feature_key: string | null;
-  plan_key: string | null;
-  plan_version: number | null;
-  period_from: Date | string;
-  period_to: Date | string;
-  quantity: string;
-  unit_price: string | null;
-  amount: string;
-  tiers: TierBreakdown[] | string | null;
-}
+/** An invoice line as stored (money as text). */
+type LineRow = Selectable<BillingTables['billing_invoice_lines']>;
 
 /** A timestamp column that is never null, as ISO 8601 UTC. */
 const stamp = (value: Date | string): string => new Date(value).toISOString();
