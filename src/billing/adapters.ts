@@ -258,7 +258,7 @@ export function subscriptionPort(deps: {
   };
 }
 
-/** Usage per feature from the meters (subject = customer id), over [from, to). */
+/** Usage per feature from the meters (every subject key of the customer), over [from, to). */
 export function meterUsagePort(
   config: ResolvedConfig,
   reader: () => MeterReader | null,
@@ -284,7 +284,7 @@ export function meterUsagePort(
           meterSlug: feature.meter,
           from,
           to,
-          subject: [customerId],
+          customer: customerId,
           ...(feature.meterGroupByFilters ? { filterGroupBy: feature.meterGroupByFilters } : {}),
         });
         out[key] = result.data.reduce((acc, row) => acc.add(row.value), new Decimal(0)).toString();
@@ -326,7 +326,7 @@ export function meterUsagePort(
 /**
  * Σ clamp(rate × value + fee, min, max) over a customer's meter values in [from, to) (or every
  * customer's, `customerId` null), in one statement: the values are read where they are stored
- * (metering's meterValueRows: for one customer, its own value chunks) and no event leaves the
+ * (metering's meterValueRows: for one customer, its subject keys' value chunks) and no event leaves the
  * store. Totals per customer id.
  */
 async function meterTransactions(

@@ -2,6 +2,7 @@ import { problems } from '../http/problem.ts';
 import type { Store } from '../store/index.ts';
 import type { Customer } from '../subscriptions/model.ts';
 import type { CustomerSubjects } from './http/customers.ts';
+import type { MeterReader } from './query.ts';
 import { run } from './repo.ts';
 
 /**
@@ -17,17 +18,40 @@ export interface CustomerSubjectStore extends CustomerSubjects {
   setKeys(customerId: string, keys: readonly string[]): Promise<string[]>;
 }
 
+const extraKeysOf = (store: Store, customerIds: readonly string[]) =>
+  store.query<{ subject_key: string; customer_id: string }>(
+    'select subject_key, customer_id from customer_subject_keys where customer_id = any($1::text[]) order by created_at, subject_key',
+    [customerIds],
+  );
+
+/** A customer's subject keys, its id first: what its usage is metered under. */
+export async function subjectKeysOf(store: Store, customerId: string): Promise<string[]> {
+  const extra = await extraKeysOf(store, [customerId]);
+  return [customerId, ...extra.map((r) => r.subject_key).filter((k) => k !== customerId)];
+}
+
+/**
+ * The reader billing, entitlements and the portal use: a query for a `customer` reads every
+ * subject key the customer owns, so usage ingested under a key set through
+ * `usageAttribution.subjectKeys` is billed and counted like the usage the gateway meters under
+ * the customer's id.
+ */
+export function withCustomerSubjects<R extends MeterReader>(reader: R, store: Store): R {
+  return {
+    ...reader,
+    async query(params) {
+      if (params.customer === undefined) return reader.query(params);
+      const { customer, ...rest } = params;
+      return reader.query({ ...rest, subject: await subjectKeysOf(store, customer) });
+    },
+  };
+}
+
 export function customerSubjectStore(
   store: Store,
   customers: { get(id: string): Promise<Customer | null> },
 ): CustomerSubjectStore {
-  const extraKeys = async (customerIds: readonly string[]) => {
-    const rows = await store.query<{ subject_key: string; customer_id: string }>(
-      'select subject_key, customer_id from customer_subject_keys where customer_id = any($1::text[]) order by created_at, subject_key',
-      [customerIds],
-    );
-    return rows;
-  };
+  const extraKeys = (customerIds: readonly string[]) => extraKeysOf(store, customerIds);
   const self: CustomerSubjectStore = {
     async subjectOwners(customerIds) {
       const owners = new Map<string, string>();
@@ -54,12 +78,7 @@ export function customerSubjectStore(
         });
       }
     },
-    async keysOf(customerId) {
-      return [
-        customerId,
-        ...(await extraKeys([customerId])).map((r) => r.subject_key).filter((k) => k !== customerId),
-      ];
-    },
+    keysOf: (customerId) => subjectKeysOf(store, customerId),
     async setKeys(customerId, keys) {
       const wanted = [...new Set(keys.filter((k) => k !== customerId))];
       await store.transaction(async (tx) => {

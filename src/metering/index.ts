@@ -5,6 +5,7 @@ import type { ChangeFeed, Store } from '../store/index.ts';
 import type { Clock } from '../util/clock.ts';
 import type { Logger } from '../util/log.ts';
 import { startEmbeddedConsumer, type UsageLogConsumer } from './consumer.ts';
+import { withCustomerSubjects } from './customer-subjects.ts';
 import { listEvents } from './event-list.ts';
 import { openEmbeddedUsageLog } from './log.ts';
 import { createMeterAdmin } from './meter-admin.ts';
@@ -59,7 +60,8 @@ export async function startMetering(options: StartMeteringOptions): Promise<Mete
     if (change.topic !== 'meters') return;
     meters.refresh().catch((error) => log.error({ err: error }, 'meters: could not re-read API meters'));
   });
-  const reader = createMeterReader({ store, meters, clock });
+  // Queries for a customer read all its subject keys (usage attribution): one store, no sync.
+  const reader = withCustomerSubjects(createMeterReader({ store, meters, clock }), store);
   const dir = join(options.dataDir, 'usage-log');
   const usageLog = options.openLog ? openEmbeddedUsageLog({ dir, log, fsync: options.fsync }) : null;
   let consumer: UsageLogConsumer | null = null;

@@ -13,8 +13,14 @@ export interface MeterQueryParams {
   windowSize?: WindowSize;
   /** IANA time zone for window boundaries (default UTC). */
   windowTimeZone?: string;
-  /** Restrict to these subjects (customer ids). */
+  /** Restrict to these subjects (subject keys; the gateway meters a customer's usage under its id). */
   subject?: string[];
+  /**
+   * The usage of this customer: every subject key it owns (its id and the keys set through
+   * OpenMeter's `usageAttribution.subjectKeys`), in place of `subject`. What billing,
+   * entitlements and the portal read (customer-subjects.ts resolves the keys).
+   */
+  customer?: string;
   /** Only events whose group-by dimension equals the value. */
   filterGroupBy?: Record<string, string>;
   /** OpenMeter's `advancedMeterGroupByFilters`: a filter per group-by dimension (filters.ts). */

@@ -11,16 +11,18 @@ export interface MeterValueRow {
 /**
  * The values of a meter in [from, to) as rows (`subject`, `time`, `value`), for SQL aggregates
  * that need every event, not a rollup: take rates are priced per transaction (billing's
- * rating-take-rates.ts). For every subject, the period's value chunks are unpacked; for one
- * subject, its own chunks (subject-compaction.ts) and the value chunks not compacted yet, so a
- * customer's preview reads its values, not the whole period's.
+ * rating-take-rates.ts). Rows are per customer: `subject` is the customer that owns the event's
+ * subject key (its id, or a key set through `usageAttribution.subjectKeys`), else the key itself.
+ * For every customer, the period's value chunks are unpacked; for one customer, its keys' own
+ * chunks (subject-compaction.ts) and the value chunks not compacted yet, so a customer's preview
+ * reads its values, not the whole period's.
  *
  * Answers a subquery aliased `tx`, its values bound as parameters.
  */
 export function meterValueRows(
   meterSlug: string,
   period: { from: Date; to: Date },
-  subject: string | null,
+  customer: string | null,
   /** Group-by values the rows must have (a feature's `meterGroupByFilters`). */
   filters: Readonly<Record<string, string>> = {},
 ): RawBuilder<MeterValueRow> {
@@ -32,18 +34,22 @@ export function meterValueRows(
   const { from, to } = period;
   const inPeriod = sql`c.max_time >= ${from} and c.min_time < ${to} and x.time >= ${from} and x.time < ${to}`;
   const record = sql.raw('x(time timestamptz, subject text, value numeric, value_text text, dims jsonb)');
-  if (subject === null) {
-    return sql<MeterValueRow>`(select x.subject, x.time, x.value from usage_value_chunks c
+  if (customer === null) {
+    return sql<MeterValueRow>`(select coalesce(k.customer_id, x.subject) as subject, x.time, x.value
+        from usage_value_chunks c
         cross join lateral json_to_recordset(c.vals::json) as ${record}
+        left join customer_subject_keys k on k.subject_key = x.subject
         where c.meter = ${meter} and ${inPeriod}${dims}) tx`;
   }
-  return sql<MeterValueRow>`(select c.subject, x.time, x.value from usage_value_subject_chunks c
+  const keys = sql`(select ${customer}::text union all
+        select subject_key from customer_subject_keys where customer_id = ${customer})`;
+  return sql<MeterValueRow>`(select ${customer}::text as subject, x.time, x.value from usage_value_subject_chunks c
         cross join lateral json_to_recordset(c.vals::json) as ${record}
-        where c.meter = ${meter} and c.subject = ${subject} and ${inPeriod}${dims}
+        where c.meter = ${meter} and c.subject in ${keys} and ${inPeriod}${dims}
       union all
-      select x.subject, x.time, x.value from usage_value_chunks c
+      select ${customer}::text as subject, x.time, x.value from usage_value_chunks c
         cross join lateral json_to_recordset(c.vals::json) as ${record}
-        where c.meter = ${meter} and not c.compacted and ${inPeriod} and x.subject = ${subject}${dims}) tx`;
+        where c.meter = ${meter} and not c.compacted and ${inPeriod} and x.subject in ${keys}${dims}) tx`;
 }
 
 /** The meters the config's take rates (percentage prices) read: the ones worth compacting. */

@@ -72,7 +72,7 @@ export function createBalanceReader(deps: BalanceDeps) {
             meterSlug: feature.meter,
             from: periodStart,
             to: now,
-            subject: [customerId],
+            customer: customerId,
             filterGroupBy: Object.keys(feature.meterGroupByFilters).length
               ? feature.meterGroupByFilters
               : undefined,

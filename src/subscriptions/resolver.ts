@@ -170,7 +170,7 @@ export function createAccessResolver(deps: AccessResolverDeps): CachingAccessRes
         meterSlug: feature.meter,
         from,
         to,
-        subject: [customerId],
+        customer: customerId,
         filterGroupBy: Object.keys(feature.meterGroupByFilters).length
           ? feature.meterGroupByFilters
           : undefined,

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { meterUsagePort, type SandboxRail } from '../../src/billing/index.ts';
 import type { UsageEvent } from '../../src/metering/events.ts';
-import { type Metering, startMetering } from '../../src/metering/index.ts';
+import { customerSubjectStore, type Metering, startMetering } from '../../src/metering/index.ts';
 import { silentLogger } from '../../src/util/log.ts';
 import { testCatalog } from '../support/catalog.ts';
 import { type Harness, openHarness } from './harness.ts';
@@ -142,6 +142,31 @@ describe('take rates billed end to end', () => {
     const upcoming = await h.billing.service.upcoming(sub.id, new Date('2026-03-31T00:00:00Z'));
     // 1.2 % × 100.01 + 0.10 = 1.30012; 4,997 × 2.50012 = 12,493.09964; total 12,494.39976 → 12,494.40.
     expect(upcoming.costToDate.lines.map((l) => [l.quantity, l.amount])).toEqual([['1000050', '12494.40']]);
+    await h.subscriptions.cancel(sub.id, { timing: 'now' });
+  });
+
+  it("rates the transactions under every subject key of the customer (OpenMeter's usage attribution)", async () => {
+    h.clock.set('2026-05-01T00:00:00Z');
+    const customer = await h.customers.create({ name: 'Market', email: 'market@example.com' });
+    await customerSubjectStore(h.store, h.customers).setKeys(customer.id, ['market-eu', 'market-us']);
+    const sub = await h.subscriptions.subscribe({ customerId: customer.id, planKey: 'payments' });
+    await metering.ingest.writeBatch([
+      payment(customer.id, '2026-05-02T10:00:00Z', '100'),
+      payment('market-eu', '2026-05-03T10:00:00Z', '100'),
+      payment('market-us', '2026-05-04T10:00:00Z', '300'),
+      payment('market-us', '2026-05-05T10:00:00Z', '50'),
+      payment('market-us', '2026-05-06T10:00:00Z', '1000'),
+      // Another customer's key: not this customer's.
+      payment('someone-else', '2026-05-06T10:00:00Z', '9999'),
+    ]);
+    // Free: the first 3 transactions ($500). Then 1.2 % + $0.10: 0.70 + 12.10 = 12.80.
+    const upcoming = await h.billing.service.upcoming(sub.id, new Date('2026-05-31T00:00:00Z'));
+    expect(upcoming.costToDate.total).toBe('12.80');
+    // After the period: the run rates every customer's period at once, keys mapped to customers.
+    h.clock.set('2026-06-01T00:00:05Z');
+    await h.billing.service.runBilling();
+    const [invoice] = await h.billing.service.list({ subscriptionId: sub.id });
+    expect(invoice?.lines.map((l) => [l.quantity, l.amount])).toEqual([['1550', '12.80']]);
     await h.subscriptions.cancel(sub.id, { timing: 'now' });
   });
 });

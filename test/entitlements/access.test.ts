@@ -186,7 +186,7 @@ describe('access view', () => {
     expect(await view.quotas.api_requests?.seed?.()).toBe(40);
     expect(queries.at(-1)).toMatchObject({
       meterSlug: 'requests',
-      subject: [customer.id],
+      customer: customer.id,
       from: new Date('2026-03-10T12:00:00Z'),
       to: new Date('2026-04-10T12:00:00Z'),
     });

@@ -43,11 +43,17 @@ export interface OmStack {
   stop(): Promise<void>;
 }
 
-/** Tollgate (embedded store, every role) with the meters above, and an OpenMeter client for it. */
-export async function startOmStack(meters: unknown[] = OM_METERS): Promise<OmStack> {
+/**
+ * Tollgate (embedded store, every role) with the meters above (and any more config, e.g. features
+ * and plans), and an OpenMeter client for it.
+ */
+export async function startOmStack(
+  meters: unknown[] = OM_METERS,
+  more: Record<string, unknown> = {},
+): Promise<OmStack> {
   const dataDir = mkdtempSync(join(tmpdir(), 'tollgate-om-'));
   const config = resolveConfig(
-    { upstream: 'http://127.0.0.1:9', admin: { token: ADMIN_TOKEN }, meters },
+    { upstream: 'http://127.0.0.1:9', admin: { token: ADMIN_TOKEN }, meters, ...more },
     'test.config.ts',
     dataDir,
   );

@@ -38,13 +38,13 @@ export function mountUsageRoutes(api: PortalApp, ctx: PortalRouteContext): void 
         windowSize,
         clock.now(),
       );
-      // The subject is always the session's customer: nobody reads another organisation's usage.
+      // Always the session's customer (its subject keys): nobody reads another organisation's usage.
       const result = await meter.query({
         meterSlug: def.slug,
         from,
         to,
         windowSize,
-        subject: [customerId],
+        customer: customerId,
         groupBy,
       });
       return c.json(
