@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type OmStack, startOmStack } from './om-stack.ts';
+import { OM_METERS, type OmStack, startOmStack } from './om-stack.ts';
 
 /**
  * OpenMeter's subjects and customers through the official `@openmeter/sdk`. Tollgate's customers
@@ -11,7 +11,15 @@ let stack: OmStack;
 const at = (iso: string) => new Date(iso);
 
 beforeAll(async () => {
-  stack = await startOmStack();
+  stack = await startOmStack(OM_METERS, {
+    plans: [
+      {
+        key: 'starter',
+        name: 'Starter',
+        rateCards: [{ key: 'base', name: 'Starter', price: { type: 'flat', amount: '10.00' } }],
+      },
+    ],
+  });
 }, 180_000);
 
 afterAll(async () => {
@@ -21,22 +29,46 @@ afterAll(async () => {
 describe('OpenMeter subjects and customers through the official client', () => {
   it('upserts, lists, gets and deletes subjects', async () => {
     const { om } = stack;
-    type Subject = { id: string; key: string; displayName?: string | null };
+    type Subject = { id: string; key: string; displayName?: string | null; metadata?: unknown };
     const [created] = (await om.subjects.upsert([
       { key: 'sub-a', displayName: 'Team A', metadata: { tier: 'gold' } },
     ])) as unknown as Subject[];
-    expect(created).toMatchObject({ key: 'sub-a', displayName: 'Team A', metadata: { tier: 'gold' } });
-    expect(created?.id).toMatch(/^sub_/);
-    await om.subjects.upsert([{ key: 'sub-a', displayName: 'Team A2' }, { key: 'sub-b' }]);
+    expect(created).toEqual({
+      id: expect.stringMatching(/^sub_/),
+      key: 'sub-a',
+      displayName: 'Team A',
+      metadata: { tier: 'gold' },
+      createdAt: expect.any(Date),
+      updatedAt: expect.any(Date),
+    });
+    // A field left out keeps its value; null clears it (subject.go: UpsertSubject).
+    const upserted = (await om.subjects.upsert([
+      { key: 'sub-a', displayName: 'Team A2' },
+      { key: 'sub-b', displayName: 'Team B', metadata: { tier: 'silver' } },
+    ])) as unknown as Subject[];
+    expect(upserted.map((s) => [s.key, s.displayName, s.metadata])).toEqual([
+      ['sub-a', 'Team A2', { tier: 'gold' }],
+      ['sub-b', 'Team B', { tier: 'silver' }],
+    ]);
+    await om.subjects.upsert([{ key: 'sub-b', displayName: null }]);
     const list = async () => (await om.subjects.list()) as unknown as Subject[];
+    // Oldest first, as OpenMeter lists by its time-ordered ids.
     expect((await list()).map((s) => [s.key, s.displayName])).toEqual([
       ['sub-a', 'Team A2'],
       ['sub-b', null],
     ]);
-    expect((await om.subjects.get(created?.id as string))?.key).toBe('sub-a');
+    expect(await om.subjects.get(created?.id as string)).toEqual({
+      ...created,
+      displayName: 'Team A2',
+      updatedAt: expect.any(Date),
+    });
     expect((await om.subjects.get('sub-a'))?.id).toBe(created?.id);
+    await expect(
+      om.subjects.upsert([{ key: 'sub-c', stripeCustomerId: 'acct_1' }] as never),
+    ).rejects.toMatchObject({ status: 400 });
     await om.subjects.delete('sub-a');
     await expect(om.subjects.get('sub-a')).rejects.toMatchObject({ status: 404 });
+    await expect(om.subjects.delete('sub-a')).rejects.toMatchObject({ status: 404 });
     expect((await list()).map((s) => s.key)).toEqual(['sub-b']);
   });
 
@@ -49,13 +81,23 @@ describe('OpenMeter subjects and customers through the official client', () => {
       currency: 'EUR',
       usageAttribution: { subjectKeys: ['acme-user-1'] },
     } as never);
-    expect(created).toMatchObject({
+    expect(created).toEqual({
       id: 'acme',
       key: 'acme',
       name: 'Acme Inc.',
       primaryEmail: 'billing@acme.test',
       currency: 'EUR',
+      metadata: {},
       usageAttribution: { subjectKeys: ['acme', 'acme-user-1'] },
+      createdAt: expect.any(Date),
+      updatedAt: expect.any(Date),
+    });
+    // A key that is another customer's subject key, or an existing customer's key: 409.
+    await expect(om.customers.create({ key: 'acme-user-1', name: 'Clash' } as never)).rejects.toMatchObject({
+      status: 409,
+    });
+    await expect(om.customers.create({ key: 'acme', name: 'Again' } as never)).rejects.toMatchObject({
+      status: 409,
     });
     // The same customer, in Tollgate's own customer service.
     expect((await tollgate.customers.get('acme'))?.name).toBe('Acme Inc.');
@@ -80,11 +122,15 @@ describe('OpenMeter subjects and customers through the official client', () => {
       name: 'Acme Corp.',
       usageAttribution: { subjectKeys: ['acme-user-1', 'acme-user-2'] },
     } as never);
-    expect(updated).toMatchObject({
+    expect(updated).toEqual({
+      ...created,
       name: 'Acme Corp.',
+      primaryEmail: undefined,
+      currency: 'EUR',
       usageAttribution: { subjectKeys: ['acme', 'acme-user-1', 'acme-user-2'] },
+      updatedAt: expect.any(Date),
     });
-    expect((await om.customers.get('acme'))?.name).toBe('Acme Corp.');
+    expect(await om.customers.get('acme')).toEqual(updated);
   });
 
   it('filters meter queries and events by customer and groups by customer_id', async () => {
@@ -161,7 +207,68 @@ describe('OpenMeter subjects and customers through the official client', () => {
     const { om } = stack;
     await om.customers.delete('globex');
     await expect(om.customers.get('globex')).rejects.toMatchObject({ status: 404 });
+    await expect(om.customers.delete('globex')).rejects.toMatchObject({ status: 404 });
+    await expect(
+      om.customers.update('globex', { name: 'Back', usageAttribution: { subjectKeys: [] } } as never),
+    ).rejects.toMatchObject({ status: 404 });
     const page = (await om.customers.list()) as { items: { id: string }[] };
     expect(page.items.map((c) => c.id)).toEqual(['acme']);
+  });
+
+  it("lists customers with OpenMeter's parameters: order, partial filters, plan, deleted ones", async () => {
+    const { om, tollgate } = stack;
+    for (const [key, name, email] of [
+      ['zeta', 'Zeta Labs', 'ops@zeta.test'],
+      ['beta', 'Beta Corp', 'Billing@Beta.test'],
+      ['mu', 'Mu Systems', 'mu@mu.test'],
+    ] as const) {
+      await om.customers.create({
+        key,
+        name,
+        primaryEmail: email,
+        usageAttribution: { subjectKeys: [`${key}-svc`] },
+      } as never);
+    }
+    type Page = { page: number; pageSize: number; totalCount: number; items: { id: string }[] };
+    const list = async (query: Record<string, unknown> = {}) =>
+      (await om.customers.list(query as never)) as Page;
+    const ids = async (query: Record<string, unknown> = {}) => (await list(query)).items.map((c) => c.id);
+    // By name, ascending, unless told otherwise (customer.go: CustomerOrderByName, SortOrderASC).
+    expect(await ids()).toEqual(['acme', 'beta', 'mu', 'zeta']);
+    expect(await ids({ order: 'DESC' })).toEqual(['zeta', 'mu', 'beta', 'acme']);
+    expect(await ids({ orderBy: 'createdAt' })).toEqual(['acme', 'zeta', 'beta', 'mu']);
+    expect(await ids({ orderBy: 'id', order: 'DESC' })).toEqual(['zeta', 'mu', 'beta', 'acme']);
+    const second = await list({ page: 2, pageSize: 3 });
+    expect({ ...second, items: second.items.map((c) => c.id) }).toEqual({
+      page: 2,
+      pageSize: 3,
+      totalCount: 4,
+      items: ['zeta'],
+    });
+    // key, name, primaryEmail and subject: case-insensitive partial matches (containsFilter).
+    expect(await ids({ key: 'ET' })).toEqual(['beta', 'zeta']);
+    expect(await ids({ name: 'corp' })).toEqual(['acme', 'beta']);
+    expect(await ids({ primaryEmail: 'billing@beta' })).toEqual(['beta']);
+    expect(await ids({ subject: 'MU-S' })).toEqual(['mu']);
+
+    const sub = await tollgate.subscriptions.subscribe({ customerId: 'beta', planKey: 'starter' });
+    const onPlan = await list({ planKey: 'starter', expand: ['subscriptions'] });
+    expect(onPlan.items).toEqual([await om.customers.get('beta')]);
+    expect(onPlan.items[0]).toMatchObject({ currentSubscriptionId: sub.id });
+    expect(await ids({ planKey: 'star' })).toEqual([]);
+
+    const deleted = await list({ includeDeleted: true, key: 'globex' });
+    expect(deleted.items).toEqual([
+      expect.objectContaining({ id: 'globex', name: 'Globex', deletedAt: expect.any(Date) }),
+    ]);
+    for (const bad of [
+      { order: 'UP' },
+      { orderBy: 'email' },
+      { pageSize: 0 },
+      { pageSize: 1001 },
+      { page: 0 },
+    ]) {
+      await expect(list(bad)).rejects.toMatchObject({ status: 400 });
+    }
   });
 });

@@ -1,4 +1,4 @@
-import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
+import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { jsonBody, ok, pathParam } from '../../http/openapi.ts';
 import { problems } from '../../http/problem.ts';
@@ -6,8 +6,9 @@ import type { Store } from '../../store/index.ts';
 import type { CustomerService } from '../../subscriptions/customers.ts';
 import type { Customer } from '../../subscriptions/model.ts';
 import type { CustomerSubjectStore } from '../customer-subjects.ts';
+import { listCustomersPage, listCustomersRoute } from './customers-list.ts';
 import { meteringProblems, openMeterRoute } from './route.ts';
-import { CustomerCreateSchema, CustomerListSchema, CustomerSchema } from './schemas.ts';
+import { CustomerCreateSchema, CustomerSchema } from './schemas.ts';
 
 /**
  * OpenMeter's customers API (`/api/v1/customers`) over Tollgate's own customers: the same rows
@@ -68,47 +69,39 @@ const deleteCustomer = createRoute({
   request: { params: CustomerParam },
   responses: { 204: { description: 'Deleted' }, ...meteringProblems(404, 409) },
 });
-const listCustomers = createRoute({
-  method: 'get',
-  path: '/customers',
-  tags,
-  summary: 'List customers',
-  description: 'Oldest first; deleted customers are not listed.',
-  request: {
-    query: z.object({
-      page: z.number().int().min(1).optional(),
-      pageSize: z.number().int().min(1).max(1000).optional().openapi({ description: 'Default 100' }),
-      key: z.string().optional(),
-      name: z.string().optional().openapi({ description: 'Case-insensitive substring' }),
-      primaryEmail: z.string().optional(),
-      subject: z.string().optional().openapi({ description: 'The customer that owns this subject key' }),
-    }),
-  },
-  responses: { 200: ok(CustomerListSchema, 'A page of customers'), ...meteringProblems() },
-});
-
 export function mountCustomerRoutes(
   app: OpenAPIHono,
   deps: { store: Store; customers: CustomerService; subjects: CustomerSubjectStore },
 ): void {
   const { customers, subjects, store } = deps;
-  const json = async (customer: Customer) => ({
-    id: customer.id,
-    key: customer.id,
-    name: customer.name,
-    ...(customer.email ? { primaryEmail: customer.email } : {}),
-    currency: customer.currency,
-    metadata: customer.metadata,
-    usageAttribution: { subjectKeys: await subjects.keysOf(customer.id) },
-    createdAt: customer.createdAt.toISOString(),
-    updatedAt: customer.updatedAt.toISOString(),
-    ...(customer.deletedAt ? { deletedAt: customer.deletedAt.toISOString() } : {}),
-  });
+  // As OpenMeter's CustomerToAPI (openmeter/customer/httpdriver/apimapping.go), with Tollgate's
+  // live subscription as currentSubscriptionId.
+  const json = async (customer: Customer) => {
+    const [live] = await store.query<{ id: string }>(
+      `select id from subscriptions where customer_id = $1 and status <> 'canceled' order by created_at desc limit 1`,
+      [customer.id],
+    );
+    return {
+      id: customer.id,
+      key: customer.id,
+      name: customer.name,
+      ...(customer.email ? { primaryEmail: customer.email } : {}),
+      currency: customer.currency,
+      metadata: customer.metadata,
+      usageAttribution: { subjectKeys: await subjects.keysOf(customer.id) },
+      ...(live ? { currentSubscriptionId: live.id } : {}),
+      createdAt: new Date(customer.createdAt).toISOString(),
+      updatedAt: new Date(customer.updatedAt).toISOString(),
+      ...(customer.deletedAt ? { deletedAt: new Date(customer.deletedAt).toISOString() } : {}),
+    };
+  };
 
   openMeterRoute(app, createCustomer, async (c) => {
     const body = await bodyOf(c);
-    // Checked first, so a refused create leaves no customer behind.
-    if (body.usageAttribution) await subjects.assertAvailable(body.usageAttribution.subjectKeys, body.key);
+    // Checked first, so a refused create leaves no customer behind. The key becomes the id, the
+    // customer's first subject key: it cannot be another customer's (as OpenMeter's adapter).
+    const keys = [...(body.usageAttribution?.subjectKeys ?? []), ...(body.key ? [body.key] : [])];
+    if (keys.length > 0) await subjects.assertAvailable(keys, body.key);
     const customer = await customers.create({
       ...(body.key ? { id: body.key } : {}),
       name: body.name,
@@ -143,52 +136,7 @@ export function mountCustomerRoutes(
     return c.body(null, 204);
   });
 
-  // Paginated as OpenMeter's list: { items, page, pageSize, totalCount }; filters by key, name
-  // (substring), primaryEmail and subject (the customer that owns the subject key). Deleted
-  // customers are not listed (includeDeleted is not served: docs/openmeter.md).
-  openMeterRoute(app, listCustomers, async (c) => {
-    const q = new URL(c.req.url).searchParams;
-    const page = Number(q.get('page') ?? 1);
-    const pageSize = Number(q.get('pageSize') ?? 100);
-    if (
-      !Number.isInteger(page) ||
-      page < 1 ||
-      !Number.isInteger(pageSize) ||
-      pageSize < 1 ||
-      pageSize > 1000
-    ) {
-      throw problems.validation('Invalid page or pageSize.', [
-        { path: 'page', message: 'page ≥ 1 and pageSize from 1 to 1000' },
-      ]);
-    }
-    const params: unknown[] = [];
-    const where = ['deleted_at is null'];
-    const add = (sql: string, value: unknown) => {
-      params.push(value);
-      where.push(sql.replaceAll('$?', `$${params.length}`));
-    };
-    if (q.get('key')) add('id = $?', q.get('key'));
-    if (q.get('name')) add(`lower(name) like '%' || lower($?) || '%'`, q.get('name'));
-    if (q.get('primaryEmail')) add('lower(email) = lower($?)', q.get('primaryEmail'));
-    if (q.get('subject')) {
-      add(
-        '(id = $? or id in (select customer_id from customer_subject_keys where subject_key = $?))',
-        q.get('subject'),
-      );
-    }
-    const [count] = await store.query<{ n: string | number }>(
-      `select count(*) as n from customers where ${where.join(' and ')}`,
-      params,
-    );
-    const ids = await store.query<{ id: string }>(
-      `select id from customers where ${where.join(' and ')} order by created_at, id limit ${pageSize} offset ${(page - 1) * pageSize}`,
-      params,
-    );
-    const items = [];
-    for (const { id } of ids) {
-      const customer = await customers.get(id);
-      if (customer) items.push(await json(customer));
-    }
-    return c.json({ items, page, pageSize, totalCount: Number(count?.n ?? 0) });
-  });
+  openMeterRoute(app, listCustomersRoute, async (c) =>
+    c.json(await listCustomersPage(store, new URL(c.req.url), json)),
+  );
 }

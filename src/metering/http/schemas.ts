@@ -139,6 +139,8 @@ export const SubjectSchema = z
     key: z.string(),
     displayName: z.string().nullable(),
     metadata: z.record(z.string(), z.unknown()),
+    createdAt: Time,
+    updatedAt: Time,
   })
   .openapi('Subject');
 
@@ -150,7 +152,11 @@ export const SubjectUpsertSchema = z
       metadata: z.record(z.string(), z.unknown()).nullable().optional(),
       currentPeriodStart: z.string().optional(),
       currentPeriodEnd: z.string().optional(),
-      stripeCustomerId: z.string().nullable().optional(),
+      stripeCustomerId: z
+        .string()
+        .startsWith('cus_', 'stripeCustomerId must start with cus_ when set')
+        .nullable()
+        .optional(),
     }),
   )
   .min(1)
@@ -166,6 +172,7 @@ export const CustomerSchema = z
     currency: z.string(),
     metadata: z.record(z.string(), z.unknown()),
     usageAttribution: z.object({ subjectKeys: z.array(z.string()) }),
+    currentSubscriptionId: z.string().optional().openapi({ description: 'The live subscription, if any' }),
     createdAt: Time,
     updatedAt: Time,
     deletedAt: Time.optional(),

@@ -25,6 +25,8 @@ const subjectJson = (row: SubjectRow) => ({
   key: row.key,
   displayName: row.display_name,
   metadata: typeof row.metadata === 'string' ? JSON.parse(row.metadata) : (row.metadata ?? {}),
+  createdAt: new Date(row.created_at).toISOString(),
+  updatedAt: new Date(row.updated_at).toISOString(),
 });
 
 const COLUMNS = 'key, id, display_name, metadata, created_at, updated_at';
@@ -66,13 +68,27 @@ export function mountSubjectRoutes(app: OpenAPIHono, deps: { store: Store }): vo
       }));
       throw problems.validation(`Invalid subjects: ${errors[0]?.path}: ${errors[0]?.message}`, errors);
     }
+    // An existing subject is updated with the fields the payload has, as OpenMeter's upsert
+    // (openmeter/subject/httphandler/subject.go: a field left out keeps its value, null clears it).
+    const raw = body as Record<string, unknown>[];
     const rows: SubjectRow[] = [];
-    for (const s of parsed.data) {
+    for (const [i, s] of parsed.data.entries()) {
+      const has = (field: string) => Object.hasOwn(raw[i] ?? {}, field);
       const [row] = await store.query<SubjectRow>(
         `insert into metering_subjects (key, id, display_name, metadata) values ($1, $2, $3, $4::jsonb)
-         on conflict (key) do update set display_name = excluded.display_name, metadata = excluded.metadata, updated_at = now()
+         on conflict (key) do update set
+           display_name = case when $5 then excluded.display_name else metering_subjects.display_name end,
+           metadata = case when $6 then excluded.metadata else metering_subjects.metadata end,
+           updated_at = now()
          returning ${COLUMNS}`,
-        [s.key, newId('sub'), s.displayName ?? null, JSON.stringify(s.metadata ?? {})],
+        [
+          s.key,
+          newId('sub'),
+          s.displayName ?? null,
+          JSON.stringify(s.metadata ?? {}),
+          has('displayName'),
+          has('metadata'),
+        ],
       );
       rows.push(row as SubjectRow);
     }
@@ -84,12 +100,14 @@ export function mountSubjectRoutes(app: OpenAPIHono, deps: { store: Store }): vo
     path: '/subjects',
     tags,
     summary: 'List subjects',
-    responses: { 200: ok(z.array(SubjectSchema), 'Subjects by key'), ...meteringProblems() },
+    responses: { 200: ok(z.array(SubjectSchema), 'Subjects, oldest first'), ...meteringProblems() },
   });
   openMeterRoute(app, list, async (c) =>
     c.json(
       (
-        await store.query<SubjectRow>(`select ${COLUMNS} from metering_subjects order by key limit 10000`)
+        await store.query<SubjectRow>(
+          `select ${COLUMNS} from metering_subjects order by created_at, id limit 10000`,
+        )
       ).map(subjectJson),
     ),
   );
