@@ -3,8 +3,8 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
+import { installConfigImportHooks } from './import-hooks.ts';
 import { configSchema, type ResolvedConfig } from './schema.ts';
-import { resolveTollgateImportsToThisCopy } from './self-import.ts';
 import { validateReferences } from './validate.ts';
 
 export const DEFAULT_CONFIG_FILE = 'tollgate.config.ts';
@@ -85,7 +85,7 @@ export async function loadConfig(
   const url = pathToFileURL(path);
   // A query string makes Node import a fresh copy: how dev mode reloads an edited config.
   if (options.fresh) url.searchParams.set('t', String(Date.now()));
-  resolveTollgateImportsToThisCopy();
+  installConfigImportHooks();
   let mod: { default?: unknown };
   try {
     mod = (await import(url.href)) as { default?: unknown };
