@@ -109,7 +109,13 @@ export function registerCustomersCommands(program: Command): void {
         print(Boolean(opts.json), { ...customer, subscription }, () => {
           console.log(customersTable([customer]));
           if (subscription) console.log(subscriptionsTable([subscription]));
-          console.log(pc.dim(`Next: tollgate keys create --customer ${customer.id}`));
+          console.log(
+            pc.dim(
+              subscription
+                ? `Next: tollgate keys create --customer ${customer.id}`
+                : `Next: tollgate subscriptions create --customer ${customer.id} --plan <plan>, then tollgate keys create --customer ${customer.id}`,
+            ),
+          );
         });
       });
     });

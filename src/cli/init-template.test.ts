@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../config/index.ts';
 import { dataDirOf } from './data-dir.ts';
-import { operationsOf, renderConfig } from './init-template.ts';
+import { operationsOf, renderConfig, upstreamOf } from './init-template.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'tollgate-init-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -50,6 +50,9 @@ describe('tollgate init: the config it writes', () => {
       'POST /items',
       'DELETE /items/{id}',
     ]);
+    // Every route is sold as the plans' API requests: counted against Free's quota, refused to a
+    // key without a plan (a route without a feature would be open to any key).
+    expect(new Set(config.routes.map((r) => r.feature))).toEqual(new Set(['api_requests']));
     expect(config.plans.map((p) => p.key)).toEqual(['free', 'pro']);
     const pro = config.plans[1]!;
     expect(JSON.stringify(pro)).toContain('"29.00"');
@@ -65,6 +68,26 @@ describe('tollgate init: the config it writes', () => {
       'PATCH /*',
       'DELETE /*',
     ]);
+    expect(new Set(config.routes.map((r) => r.feature))).toEqual(new Set(['api_requests']));
+  });
+
+  it.each([
+    [{}, null],
+    [{ servers: [] }, null],
+    [
+      { servers: [{ url: 'https://api.example.com/v1/' }, { url: 'http://other' }] },
+      'https://api.example.com/v1',
+    ],
+    [{ servers: [{ url: '/v2' }] }, 'http://127.0.0.1:3000/v2'],
+    [{ servers: [{ url: '/' }] }, 'http://127.0.0.1:3000'],
+    [
+      { servers: [{ url: 'https://{region}.example.com', variables: { region: { default: 'eu' } } }] },
+      'https://eu.example.com',
+    ],
+    [{ servers: [{ url: 'https://{region}.example.com' }] }, null],
+    [{ servers: [{ url: 'ftp://files.example.com' }] }, null],
+  ])('proposes the upstream from the document’s servers: %j → %s', (document, expected) => {
+    expect(upstreamOf(document, 'http://127.0.0.1:3000')).toBe(expected);
   });
 });
 

@@ -29,6 +29,26 @@ export function operationsOf(document: Record<string, unknown>): Operation[] {
   return operations;
 }
 
+/**
+ * Where the document says the API is: its first server's URL with its variables' defaults, or
+ * a relative one (`/v1`) on `base`. Null without a usable `servers` entry. The gateway prepends
+ * the upstream URL's path to each call, so `/pets` reaches `…/v1/pets` as the document means.
+ */
+export function upstreamOf(document: Record<string, unknown>, base: string): string | null {
+  const servers = document.servers;
+  const first = Array.isArray(servers) ? (servers[0] as { url?: unknown; variables?: unknown }) : undefined;
+  if (!first || typeof first.url !== 'string') return null;
+  const variables = (first.variables ?? {}) as Record<string, { default?: unknown }>;
+  const url = first.url.replace(/\{([^}]+)\}/g, (whole, name: string) => {
+    const value = variables[name]?.default;
+    return typeof value === 'string' ? value : whole;
+  });
+  if (url.includes('{')) return null;
+  if (url.startsWith('/'))
+    return url === '/' ? base : `${base.replace(/\/+$/, '')}${url.replace(/\/+$/, '')}`;
+  return /^https?:\/\/[^/]/.test(url) ? url.replace(/\/+$/, '') : null;
+}
+
 /** A single-quoted TypeScript string literal. */
 const q = (value: string) =>
   `'${JSON.stringify(value).slice(1, -1).replace(/\\"/g, '"').replace(/'/g, "\\'")}'`;
@@ -37,13 +57,13 @@ function routeLines(operations: Operation[]): string {
   if (operations.length === 0) {
     // No document: every path of the upstream is sold as "API requests".
     return ['GET', 'POST', 'PUT', 'PATCH', 'DELETE']
-      .map((method) => `    { method: '${method}', path: '/*' },`)
+      .map((method) => `    { method: '${method}', path: '/*', feature: 'api_requests' },`)
       .join('\n');
   }
   return operations
     .map((op) => {
       const comment = op.summary ? ` // ${op.summary.slice(0, 80).replace(/\*\//g, '* /')}` : '';
-      return `    { method: ${q(op.method)}, path: ${q(op.path)} },${comment}`;
+      return `    { method: ${q(op.method)}, path: ${q(op.path)}, feature: 'api_requests' },${comment}`;
     })
     .join('\n');
 }
@@ -58,7 +78,7 @@ export interface ConfigInputs {
 
 export function renderConfig(inputs: ConfigInputs): string {
   const openapi = inputs.openapi
-    ? `  // The API reference in the portal; each operation is a route (add \`x-tollgate: { feature }\` to one to sell it separately).\n  openapi: ${q(inputs.openapi)},\n`
+    ? `  // The API reference in the portal.\n  openapi: ${q(inputs.openapi)},\n`
     : '';
   return `import { defineConfig } from 'tollgate';
 
@@ -72,7 +92,8 @@ export default defineConfig({
   // Your API: the gateway forwards each allowed call here.
   upstream: process.env.UPSTREAM_URL ?? ${q(inputs.upstream)},
 ${openapi}
-  // What the gateway lets through. Give a route \`feature: '…'\` to sell it only on plans that include it.
+  // What the gateway lets through. Each call counts against the plan's \`api_requests\` (its quota and price);
+  // a key without a plan is refused. Give a route a feature of its own to sell it only on plans that include it.
   routes: [
 ${routeLines(inputs.operations)}
   ],

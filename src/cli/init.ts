@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import pc from 'picocolors';
 import { parse as parseYaml } from 'yaml';
 import { CliError } from './errors.ts';
-import { type Operation, operationsOf, renderConfig } from './init-template.ts';
+import { operationsOf, renderConfig, upstreamOf } from './init-template.ts';
 
 /**
  * `tollgate init`: in the user's own project, writes `tollgate.config.ts` for their API (routes
@@ -57,14 +57,19 @@ function parseDocument(text: string, where: string): Record<string, unknown> {
   throw new CliError(`--openapi: ${where} is not an OpenAPI document (it has no "paths")`);
 }
 
+interface LoadedDocument {
+  /** The path the config names. */
+  file: string;
+  document: Record<string, unknown>;
+  /** A downloaded document, written into the project only once everything else is checked. */
+  download?: { path: string; text: string; source: string };
+}
+
 /**
  * The document as the config will name it: a local file stays where it is (relative path); a URL
- * is downloaded once into the project, since the config reads a file.
+ * is downloaded into the project (the config reads a file), never over a different file.
  */
-async function loadDocument(
-  source: string,
-  projectDir: string,
-): Promise<{ file: string; document: Record<string, unknown> }> {
+async function loadDocument(source: string, projectDir: string): Promise<LoadedDocument> {
   if (/^https?:\/\//.test(source)) {
     let text: string;
     try {
@@ -72,15 +77,22 @@ async function loadDocument(
       if (!response.ok) throw new Error(`HTTP ${response.status}`);
       text = await response.text();
     } catch (error) {
-      throw new CliError(`--openapi: cannot download ${source}: ${(error as Error).message}`);
+      const cause = (error as { cause?: { code?: unknown } }).cause?.code;
+      const reason = `${(error as Error).message}${typeof cause === 'string' ? ` (${cause})` : ''}`;
+      throw new CliError(`--openapi: cannot download ${source}: ${reason}`);
     }
     const document = parseDocument(text, source);
     const name = text.trimStart().startsWith('{') ? 'openapi.json' : 'openapi.yaml';
-    writeFileSync(join(projectDir, name), text);
-    console.log(`${pc.green('wrote')} ${name} ${pc.dim(`(from ${source})`)}`);
-    return { file: `./${name}`, document };
+    const target = join(projectDir, name);
+    if (existsSync(target) && readFileSync(target, 'utf8') !== text) {
+      throw new CliError(
+        `--openapi: ${name} exists already and differs from ${source}; give its path instead, or move it away to download the document`,
+      );
+    }
+    return { file: `./${name}`, document, download: { path: target, text, source } };
   }
-  const path = resolve(projectDir, source);
+  // Typed at the shell's prompt, so relative to where the command runs.
+  const path = resolve(source);
   if (!existsSync(path)) throw new CliError(`--openapi: no file at ${path}`);
   const relative = path.startsWith(`${projectDir}/`) ? `./${path.slice(projectDir.length + 1)}` : path;
   return { file: relative, document: parseDocument(readFileSync(path, 'utf8'), path) };
@@ -116,26 +128,29 @@ export async function runInit(configFile: string, opts: InitOptions): Promise<vo
   }
   const interactive = !opts.yes && process.stdin.isTTY === true;
   const found = DOCUMENT_NAMES.find((name) => existsSync(join(projectDir, name)));
-  let upstream = opts.upstream ?? DEFAULT_UPSTREAM;
   let openapi = opts.openapi ?? (found ? `./${found}` : '');
-  if (interactive && opts.upstream === undefined)
-    upstream = await ask('Your API’s URL (the upstream)?', upstream);
   if (interactive && opts.openapi === undefined)
-    openapi = await ask('Its OpenAPI document (path or URL)?', openapi);
-  upstream = checkUpstream(upstream);
+    openapi = await ask('Your API’s OpenAPI document (path or URL)?', openapi);
+  // Check a given upstream before anything is downloaded or written.
+  if (opts.upstream !== undefined) checkUpstream(opts.upstream);
 
-  let operations: Operation[] = [];
-  let documentFile: string | undefined;
-  if (openapi) {
-    const loaded = await loadDocument(openapi, projectDir);
-    documentFile = loaded.file;
-    operations = operationsOf(loaded.document);
+  const loaded = openapi ? await loadDocument(openapi, projectDir) : undefined;
+  const document = loaded?.document ?? {};
+  const operations = operationsOf(document);
+  let upstream = opts.upstream ?? upstreamOf(document, DEFAULT_UPSTREAM) ?? DEFAULT_UPSTREAM;
+  if (interactive && opts.upstream === undefined)
+    upstream = await ask('Its URL (the upstream the gateway calls)?', upstream);
+  upstream = checkUpstream(upstream);
+  if (loaded?.download) {
+    writeFileSync(loaded.download.path, loaded.download.text);
+    console.log(`${pc.green('wrote')} ${loaded.file.slice(2)} ${pc.dim(`(from ${loaded.download.source})`)}`);
   }
+  const documentFile = loaded?.file;
   const name = opts.name ?? projectName(projectDir);
   writeFileSync(configFile, renderConfig({ name, upstream, openapi: documentFile, operations }));
   console.log(
     `${pc.green('wrote')} ${basename(configFile)} ${pc.dim(
-      `(${operations.length ? `${operations.length} route${operations.length === 1 ? '' : 's'} from ${documentFile}` : 'every path of the upstream'}; plans Free and Pro)`,
+      `(${operations.length ? `${operations.length} route${operations.length === 1 ? '' : 's'} from ${documentFile}` : 'every path'} to ${upstream}; plans Free and Pro)`,
     )}`,
   );
   if (addToGitignore(projectDir)) console.log(`${pc.green('added')} .tollgate/ to .gitignore`);
@@ -148,7 +163,10 @@ export function registerInitCommand(program: Command): void {
     .description(
       'write tollgate.config.ts for your API (routes from its OpenAPI document, a Free and a Pro plan)',
     )
-    .option('--upstream <url>', `your API's URL (default ${DEFAULT_UPSTREAM})`)
+    .option(
+      '--upstream <url>',
+      `your API's URL (default: the OpenAPI document's first server, else ${DEFAULT_UPSTREAM})`,
+    )
     .option('--openapi <path|url>', 'its OpenAPI document (default: ./openapi.yaml or .json if present)')
     .option('--name <name>', "the API's name in the portal (default: package.json name)")
     .option('-y, --yes', 'take the defaults without asking')

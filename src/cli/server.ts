@@ -39,7 +39,7 @@ function printBanner(mode: 'dev' | 'start', config: ResolvedConfig, tollgate: To
   console.log(`  curl -H "Authorization: Bearer ${token.shell}" ${tollgate.consoleUrl}/api/admin/customers`);
   console.log(
     pc.dim(
-      '  # a key to call your API through the gateway:\n  npx tollgate customers create --name "Me" --email me@example.com\n  npx tollgate keys create --customer <customer id>',
+      `  # a key to call your API through the gateway (in another terminal; this process runs them):\n  npx tollgate customers create --name "Me" --email me@example.com --plan ${config.plans[0]?.key ?? '<plan>'}\n  npx tollgate keys create --customer <customer id>`,
     ),
   );
 }

@@ -158,13 +158,12 @@ beforeAll(async () => {
   const tarball = readdirSync(work).find((name) => name.endsWith('.tgz'));
   expect(tarball).toBeDefined();
 
-  // An empty project of one's own, outside the repository.
+  // An empty project of one's own, outside the repository, as `npm init -y` makes it (npm 10
+  // and later write "type": "commonjs"; the config must load all the same).
   project = join(work, 'my-api');
   mkdirSync(project);
-  writeFileSync(
-    join(project, 'package.json'),
-    JSON.stringify({ name: 'my-api', private: true, type: 'module' }),
-  );
+  const init = await run('npm', ['init', '-y', '--loglevel', 'error'], project);
+  expect(init.code, init.stderr).toBe(0);
   const installed = await run(
     'npm',
     ['install', join(work, tarball!), '--prefer-offline', '--no-audit', '--no-fund', '--loglevel', 'error'],
@@ -225,11 +224,12 @@ describe('npm install tollgate in your own project (docs/first-revenue.md)', () 
   it('init --yes writes the config, the .gitignore line and the next command', async () => {
     expect(DOC).toContain('npx tollgate init');
     const init = await tollgate('init', '--yes', '--upstream', apiUrl);
-    expect(init.stdout).toContain('1 route from ./openapi.yaml');
+    expect(init.stdout).toContain(`1 route from ./openapi.yaml to ${apiUrl}; plans Free and Pro`);
+    expect(DOC).toContain('1 route from ./openapi.yaml to http://127.0.0.1:3000; plans Free and Pro');
     expect(init.stdout).toContain('npx tollgate dev');
     const config = readFileSync(join(project, 'tollgate.config.ts'), 'utf8');
     expect(config).toContain("import { defineConfig } from 'tollgate';");
-    expect(config).toContain("{ method: 'GET', path: '/hello' }");
+    expect(config).toContain("{ method: 'GET', path: '/hello', feature: 'api_requests' }");
     expect(readFileSync(join(project, '.gitignore'), 'utf8')).toContain('.tollgate/');
     // A second init refuses to overwrite.
     const again = await run(NODE, [join(project, 'node_modules/.bin/tollgate'), 'init', '--yes'], project);
@@ -260,16 +260,33 @@ describe('npm install tollgate in your own project (docs/first-revenue.md)', () 
     });
     expect(customersApi.status).toBe(200);
 
-    // Keys through the CLI while dev holds the embedded store: the running process does the work.
+    // Step 5, as the banner and the document show it: a customer on Free and a key, through the
+    // CLI while dev holds the embedded store (the running process does the work).
+    expect(devOutput).toContain(
+      'npx tollgate customers create --name "Me" --email me@example.com --plan free',
+    );
+    expect(DOC).toContain('npx tollgate customers create --name "Me" --email me@example.com --plan free');
+    expect(DOC).toContain('npx tollgate keys create --customer <customer id>');
     const me = JSON.parse(
-      (await tollgate('customers', 'create', '--name', 'Me', '--email', 'me@example.com', '--json')).stdout,
-    ) as { id: string };
-    const sub = JSON.parse(
-      (await tollgate('subscriptions', 'create', '--customer', me.id, '--plan', 'free', '--json')).stdout,
-    ) as { id: string };
-    const key = JSON.parse(
-      (await tollgate('keys', 'create', '--customer', me.id, '--subscription', sub.id, '--json')).stdout,
-    ) as { id: string; secret: string };
+      (
+        await tollgate(
+          'customers',
+          'create',
+          '--name',
+          'Me',
+          '--email',
+          'me@example.com',
+          '--plan',
+          'free',
+          '--json',
+        )
+      ).stdout,
+    ) as { id: string; subscription: { planKey: string } };
+    expect(me.subscription.planKey).toBe('free');
+    const key = JSON.parse((await tollgate('keys', 'create', '--customer', me.id, '--json')).stdout) as {
+      id: string;
+      secret: string;
+    };
     expect(key.secret).toMatch(/^tg_test_/); // sandbox payments: test keys
     const listed = JSON.parse((await tollgate('keys', 'list', '--customer', me.id, '--json')).stdout) as {
       id: string;
@@ -286,6 +303,13 @@ describe('npm install tollgate in your own project (docs/first-revenue.md)', () 
     });
     expect(hello.status).toBe(200);
     expect(await hello.json()).toEqual({ hello: 'Ada' });
+    // Free's quota applies to every route init wrote, with its headers (as the document says).
+    expect(hello.headers.get('ratelimit')).toMatch(/r=\d+/);
+    expect([hello.headers.get('x-quota-limit'), hello.headers.get('x-quota-remaining')]).toEqual([
+      '1000',
+      '999',
+    ]);
+    expect(DOC).toContain('`x-quota-limit: 1000`, `x-quota-remaining: 999`');
     expect((await fetch(`${gatewayUrl}/hello`)).status).toBe(401);
 
     // A customer signs up in the portal and chooses Pro. A declined card changes nothing visible…
