@@ -47,15 +47,20 @@ describe('OpenMeter meters API through the official client', () => {
       valueProperty: '$.bytes',
       groupBy: { region: '$.region' },
     });
-    expect(created).toMatchObject({
+    expect(created).toEqual({
+      id: expect.any(String),
       slug: 'storage_bytes',
       name: 'Storage',
       aggregation: 'SUM',
       eventType: 'storage',
+      valueProperty: '$.bytes',
+      groupBy: { region: '$.region' },
+      createdAt: expect.any(Date),
+      updatedAt: expect.any(Date),
     });
-    expect(created?.createdAt).toBeInstanceOf(Date);
-    expect((await om.meters.get(created?.id as string))?.slug).toBe('storage_bytes');
-    expect(((await om.meters.list()) ?? []).map((m) => m.slug)).toContain('storage_bytes');
+    expect(await om.meters.get(created?.id as string)).toEqual(created);
+    expect(await om.meters.get('storage_bytes')).toEqual(created);
+    expect(((await om.meters.list()) ?? []).find((m) => m.slug === 'storage_bytes')).toEqual(created);
     // Backfilled from the stored events, then counting new ones.
     await om.events.ingest([
       {
@@ -77,7 +82,12 @@ describe('OpenMeter meters API through the official client', () => {
       name: 'Stored bytes',
       groupBy: { region: '$.region', tier: '$.tier' },
     });
-    expect(updated).toMatchObject({ name: 'Stored bytes', groupBy: { region: '$.region', tier: '$.tier' } });
+    expect(updated).toEqual({
+      ...created,
+      name: 'Stored bytes',
+      groupBy: { region: '$.region', tier: '$.tier' },
+      updatedAt: expect.any(Date),
+    });
     const byTier = await om.meters.query('storage_bytes', { groupBy: ['tier'] });
     expect(byTier.data.map((r) => [r.groupBy.tier, r.value])).toEqual([
       ['cold', 7],
@@ -91,7 +101,12 @@ describe('OpenMeter meters API through the official client', () => {
       await om.client.GET('/api/v1/meters', { params: { query: { includeDeleted: true } as never } })
     ).data as { slug: string; deletedAt?: string }[] | undefined;
     const deleted = all?.find((m) => m.slug === 'storage_bytes');
-    expect(deleted?.deletedAt).toMatch(/^\d{4}-\d{2}-\d{2}T/);
+    expect(deleted).toEqual({
+      ...updated,
+      createdAt: created?.createdAt.toISOString(),
+      updatedAt: expect.stringMatching(/^\d{4}-\d{2}-\d{2}T/),
+      deletedAt: expect.stringMatching(/^\d{4}-\d{2}-\d{2}T/),
+    });
     // Ingest goes on; the deleted meter counts nothing and its slug stays taken.
     await om.events.ingest([{ id: 'b4', source: 'm', type: 'storage', subject: 'ma', data: { bytes: 1 } }]);
     await expect(
@@ -155,5 +170,37 @@ describe('OpenMeter meters API through the official client', () => {
     await expect(
       om.meters.create({ slug: 'bad2', eventType: 'x', aggregation: 'MEDIAN' as never }),
     ).rejects.toMatchObject({ status: 400 });
+  });
+
+  it("lists meters by slug, or by OpenMeter's other orders", async () => {
+    const { om } = stack;
+    // The SDK's meters.list takes request options: the query goes in params.query.
+    const list = async (query: Record<string, unknown> = {}) =>
+      (await om.meters.list({ params: { query } } as never)) ?? [];
+    const slugs = async (query: Record<string, unknown> = {}) => (await list(query)).map((m) => m.slug);
+    const bySlug = (await slugs()).slice();
+    expect(bySlug).toEqual([...bySlug].sort());
+    expect(bySlug).toContain('tokens');
+    expect(await slugs({ order: 'DESC' })).toEqual([...bySlug].reverse());
+    const byAggregation = (await list({ orderBy: 'aggregation' })).map((m) => [m.aggregation, m.slug]);
+    expect(byAggregation.slice(0, 3)).toEqual([
+      ['AVG', 'tokens_avg'],
+      ['COUNT', 'requests'],
+      ['COUNT', 'tokens_count'],
+    ]);
+    // A meter without group-by has none in its answer, as OpenMeter's ToAPIMeter.
+    const requests = await om.meters.get('requests');
+    expect(requests).toEqual({
+      id: expect.any(String),
+      slug: 'requests',
+      name: 'requests',
+      aggregation: 'COUNT',
+      eventType: 'request',
+      createdAt: expect.any(Date),
+      updatedAt: expect.any(Date),
+    });
+    for (const bad of [{ orderBy: 'slug' }, { order: 'up' }]) {
+      await expect(list(bad)).rejects.toMatchObject({ status: 400 });
+    }
   });
 });

@@ -8,7 +8,10 @@ import type { Meter } from '../model.ts';
 import { meteringProblems, openMeterRoute } from './route.ts';
 import { MeterCreateSchema, MeterSchema } from './schemas.ts';
 
-/** A meter as OpenMeter's API shows it (`Meter` in api/openapi.yaml). */
+/**
+ * A meter as OpenMeter's API shows it (`ToAPIMeter` in openmeter/meter/httphandler/mapping.go:
+ * `groupBy` only when the meter has one).
+ */
 export function meterJson(meter: Meter) {
   return {
     id: meter.id,
@@ -18,7 +21,7 @@ export function meterJson(meter: Meter) {
     aggregation: meter.aggregation,
     eventType: meter.eventType,
     ...(meter.valueProperty ? { valueProperty: meter.valueProperty } : {}),
-    groupBy: { ...meter.groupBy },
+    ...(Object.keys(meter.groupBy).length > 0 ? { groupBy: { ...meter.groupBy } } : {}),
     createdAt: meter.createdAt.toISOString(),
     updatedAt: meter.updatedAt.toISOString(),
     ...(meter.deletedAt ? { deletedAt: meter.deletedAt.toISOString() } : {}),
@@ -31,6 +34,42 @@ async function jsonBodyOf(c: Context): Promise<unknown> {
   } catch {
     throw problems.badRequest('The body is not valid JSON.');
   }
+}
+
+const ORDER_BY = ['key', 'name', 'aggregation', 'createdAt', 'updatedAt'] as const;
+
+/**
+ * `GET /api/v1/meters` as OpenMeter's ListMeters (openmeter/meter/httphandler/meter.go):
+ * `includeDeleted`, `orderBy` key | name | aggregation | createdAt | updatedAt (default key, the
+ * slug) and `order` ASC | DESC (default ASC); ties by slug.
+ */
+function listMeters(meters: LiveMeterRegistry, q: URLSearchParams): Meter[] {
+  const includeDeleted = q.get('includeDeleted') ?? 'false';
+  const orderBy = q.get('orderBy') ?? 'key';
+  const order = q.get('order') ?? 'ASC';
+  const refuse = (path: string, message: string) => {
+    throw problems.validation(`Invalid ${path}: ${message}.`, [{ path, message }]);
+  };
+  if (includeDeleted !== 'true' && includeDeleted !== 'false')
+    refuse('includeDeleted', 'must be true or false');
+  if (!(ORDER_BY as readonly string[]).includes(orderBy))
+    refuse('orderBy', `must be one of ${ORDER_BY.join(', ')}`);
+  if (order !== 'ASC' && order !== 'DESC') refuse('order', 'must be ASC or DESC');
+  const field = (m: Meter): string | number =>
+    orderBy === 'name'
+      ? m.name
+      : orderBy === 'aggregation'
+        ? m.aggregation
+        : orderBy === 'createdAt'
+          ? m.createdAt.getTime()
+          : orderBy === 'updatedAt'
+            ? m.updatedAt.getTime()
+            : m.slug;
+  const sign = order === 'DESC' ? -1 : 1;
+  const compare = (a: string | number, b: string | number) => (a < b ? -1 : a > b ? 1 : 0);
+  return [...meters.listAll(includeDeleted === 'true')].sort(
+    (a, b) => sign * (compare(field(a), field(b)) || compare(a.slug, b.slug)),
+  );
 }
 
 const MeterParam = pathParam('idOrSlug');
@@ -51,10 +90,17 @@ export function mountMeterRoutes(
       path: '/meters',
       tags,
       summary: 'List meters',
-      request: { query: z.object({ includeDeleted: z.enum(['true', 'false']).optional() }) },
+      description: 'Ordered by slug unless `orderBy` says otherwise.',
+      request: {
+        query: z.object({
+          includeDeleted: z.enum(['true', 'false']).optional(),
+          orderBy: z.enum(ORDER_BY).optional().openapi({ description: 'Default key (the slug)' }),
+          order: z.enum(['ASC', 'DESC']).optional().openapi({ description: 'Default ASC' }),
+        }),
+      },
       responses: { 200: ok(z.array(MeterSchema), 'Meters'), ...meteringProblems() },
     }),
-    (c) => c.json(deps.meters.listAll(c.req.query('includeDeleted') === 'true').map(meterJson)),
+    (c) => c.json(listMeters(deps.meters, new URL(c.req.url).searchParams).map(meterJson)),
   );
 
   openMeterRoute(
@@ -66,9 +112,11 @@ export function mountMeterRoutes(
       summary: 'Create a meter',
       description: 'It counts the events already stored.',
       request: { body: jsonBody(MeterCreateSchema) },
-      responses: { 201: ok(MeterSchema, 'Created'), ...meteringProblems(409) },
+      // 200, as OpenMeter's CreateMeter answers (openmeter/meter/httphandler/meter.go; its
+      // api/openapi.yaml says 201, and its code is what clients see).
+      responses: { 200: ok(MeterSchema, 'Created'), ...meteringProblems(409) },
     }),
-    async (c) => c.json(meterJson(await deps.admin.create(await jsonBodyOf(c))), 201),
+    async (c) => c.json(meterJson(await deps.admin.create(await jsonBodyOf(c))), 200),
   );
 
   openMeterRoute(

@@ -20,7 +20,7 @@ export const MeterSchema = z
     aggregation: z.enum(['SUM', 'COUNT', 'UNIQUE_COUNT', 'AVG', 'MIN', 'MAX', 'LATEST']),
     eventType: z.string(),
     valueProperty: z.string().optional(),
-    groupBy: z.record(z.string(), z.string()),
+    groupBy: z.record(z.string(), z.string()).optional().openapi({ description: 'Left out when empty' }),
     createdAt: Time,
     updatedAt: Time,
     deletedAt: Time.optional(),
