@@ -12,7 +12,7 @@ import { type CatalogService, createCatalogService } from '../catalog/index.ts';
 import { GatewayCredits } from '../gateway/credits.ts';
 import { Gateway, GatewayMetrics } from '../gateway/index.ts';
 import { CachedKeyVerifier, KeysService } from '../keys/index.ts';
-import { type Metering, startMetering } from '../metering/index.ts';
+import { type Metering, startMetering, subjectKeyOwners } from '../metering/index.ts';
 import {
   createMailer,
   createWebhookService,
@@ -298,6 +298,7 @@ function buildUsageThresholds(
     recentCustomers: recentCustomersOf(
       () => metering.reader,
       () => b.config.current().meters.map((m) => m.slug),
+      (subjects) => subjectKeyOwners(b.store, subjects),
     ),
     balances,
     meterOf: (key) => b.config.current().features.find((f) => f.key === key)?.meter ?? null,

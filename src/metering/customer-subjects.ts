@@ -30,6 +30,15 @@ export async function subjectKeysOf(store: Store, customerId: string): Promise<s
   return [customerId, ...extra.map((r) => r.subject_key).filter((k) => k !== customerId)];
 }
 
+/** Subject key → the customer that owns it, for the keys set through usageAttribution.subjectKeys. */
+export async function subjectKeyOwners(store: Store, keys: readonly string[]): Promise<Map<string, string>> {
+  const rows = await store.query<{ subject_key: string; customer_id: string }>(
+    'select subject_key, customer_id from customer_subject_keys where subject_key = any($1::text[])',
+    [keys],
+  );
+  return new Map(rows.map((r) => [r.subject_key, r.customer_id]));
+}
+
 /**
  * The reader billing, entitlements and the portal use: a query for a `customer` reads every
  * subject key the customer owns, so usage ingested under a key set through

@@ -17,7 +17,7 @@ import { type SubjectCompaction, startSubjectCompaction } from './subject-compac
 import { takeRateMeters } from './subject-values.ts';
 
 export type { UsageLogConsumer } from './consumer.ts';
-export { type CustomerSubjectStore, customerSubjectStore } from './customer-subjects.ts';
+export { type CustomerSubjectStore, customerSubjectStore, subjectKeyOwners } from './customer-subjects.ts';
 export type { UsageEvent, UsageLog } from './events.ts';
 export { type CustomerSubjects, mountMeteringRoutes } from './http/index.ts';
 export { type EmbeddedUsageLog, openEmbeddedUsageLog } from './log.ts';

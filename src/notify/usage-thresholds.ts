@@ -158,7 +158,11 @@ export function liveCustomersOf(subscriptions: {
   };
 }
 
-/** `recentCustomers` for the job from the meter reader: subjects with events on any meter since then. */
+/**
+ * `recentCustomers` for the job from the meter reader: the customers with events on any meter
+ * since then. A subject key is its customer's id, or a key `ownersOf` maps to its customer
+ * (OpenMeter's usageAttribution.subjectKeys).
+ */
 export function recentCustomersOf(
   reader: () => {
     query(params: { meterSlug: string; from: Date; groupBy: string[] }): Promise<{
@@ -166,15 +170,17 @@ export function recentCustomersOf(
     }>;
   } | null,
   meterSlugs: () => readonly string[],
+  ownersOf: (subjects: string[]) => Promise<Map<string, string>> = async () => new Map(),
 ): (since: Date) => Promise<string[]> {
   return async (since) => {
     const meters = reader();
-    const ids = new Set<string>();
+    const subjects = new Set<string>();
     if (!meters) return [];
     for (const meterSlug of meterSlugs()) {
       const result = await meters.query({ meterSlug, from: since, groupBy: ['subject'] });
-      for (const row of result.data) if (row.subject) ids.add(row.subject);
+      for (const row of result.data) if (row.subject) subjects.add(row.subject);
     }
-    return [...ids];
+    const owners = subjects.size > 0 ? await ownersOf([...subjects]) : new Map<string, string>();
+    return [...new Set([...subjects].map((s) => owners.get(s) ?? s))];
   };
 }

@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { subjectKeyOwners } from '../../src/metering/index.ts';
+import { recentCustomersOf } from '../../src/notify/index.ts';
 import { type OmStack, startOmStack } from './om-stack.ts';
 
 /**
@@ -125,6 +127,14 @@ describe('one customer store for OpenMeter and Tollgate', () => {
       ['card_volume', '300.5', '3.01'],
     ]);
     expect(invoice?.total).toBe('6.51');
+
+    // The usage-threshold job checks the customers with recent usage: keys map to their owner.
+    const recent = recentCustomersOf(
+      () => tollgate.metering.reader,
+      () => ['tokens', 'payments'],
+      (subjects) => subjectKeyOwners(tollgate.runtime.store, subjects),
+    );
+    expect((await recent(new Date(now.getTime() - 60_000))).sort()).toEqual(['shop', 'stranger']);
   });
 
   it('returns a customer created through the admin API as an OpenMeter customer, its id as key and subject key', async () => {
