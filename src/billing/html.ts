@@ -23,8 +23,8 @@ const DAY = new Intl.DateTimeFormat('en-GB', {
 const day = (isoText: string | null) => (isoText ? DAY.format(new Date(isoText)) : '—');
 
 /**
- * A unit price beside amounts: at least the currency's minor digits ("29.00", not "29"), more
- * when the price has them ("0.0005").
+ * A unit price (or a tier's exact, unrounded amount) beside amounts: at least the currency's
+ * minor digits ("29.00", not "29"), more when the value has them ("0.0005").
  */
 function unitPriceText(value: string, currency: string): string {
   const price = new Decimal(value);
@@ -42,16 +42,17 @@ export interface InvoicePageContext {
 export function renderInvoiceHtml(invoice: Invoice, ctx: InvoicePageContext): string {
   const color = ctx.primaryColor ?? '#4f46e5';
   const m = (v: string) => `${esc(formatMoney(v, invoice.currency))} ${esc(invoice.currency)}`;
+  const price = (v: string) => esc(unitPriceText(v, invoice.currency));
   const rows = invoice.lines
     .map((l) => {
       const tiers = (l.tiers ?? [])
         .filter((t) => t.quantity !== '0')
         .map(
           (t) =>
-            `<tr class="tier"><td>↳ Tier ${t.tier}: units ${esc(t.fromUnit === '0' ? '1' : String(Number(t.fromUnit) + 1))}–${esc(t.upTo ?? '∞')}</td><td class="num">${esc(t.quantity)}</td><td class="num">${esc(t.unitPrice)}${t.flatPrice !== '0' ? ` + ${esc(t.flatPrice)}` : ''}</td><td class="num">${esc(t.amount)}</td></tr>`,
+            `<tr class="tier"><td>↳ Tier ${t.tier}: units ${esc(t.fromUnit === '0' ? '1' : String(Number(t.fromUnit) + 1))}–${esc(t.upTo ?? '∞')}</td><td class="num">${esc(t.quantity)}</td><td class="num">${price(t.unitPrice)}${new Decimal(t.flatPrice).isZero() ? '' : ` + ${price(t.flatPrice)}`}</td><td class="num">${price(t.amount)}</td></tr>`,
         )
         .join('');
-      return `<tr><td>${esc(l.description)}<div class="period">${day(l.periodFrom)} – ${day(l.periodTo)}</div></td><td class="num">${esc(l.quantity)}</td><td class="num">${l.unitPrice == null ? '' : esc(unitPriceText(l.unitPrice, invoice.currency))}</td><td class="num">${m(l.amount)}</td></tr>${tiers}`;
+      return `<tr><td>${esc(l.description)}<div class="period">${day(l.periodFrom)} – ${day(l.periodTo)}</div></td><td class="num">${esc(l.quantity)}</td><td class="num">${l.unitPrice == null ? '' : price(l.unitPrice)}</td><td class="num">${m(l.amount)}</td></tr>${tiers}`;
     })
     .join('\n');
   const title = invoice.number ?? `Draft ${invoice.id}`;
@@ -76,6 +77,16 @@ export function renderInvoiceHtml(invoice: Invoice, ctx: InvoicePageContext): st
   tfoot td { border: none; }
   tfoot tr.total td { font-weight: 700; font-size: 16px; border-top: 2px solid #111; }
   footer { margin-top: 32px; color: #6b7280; font-size: 12px; }
+  .dates { text-align: right; }
+  .lines { overflow-x: auto; }
+  /* A phone (390 px) shows all four columns: less padding, dates under the customer. */
+  @media (max-width: 600px) {
+    body { padding: 16px; font-size: 13px; }
+    .meta { grid-template-columns: 1fr; }
+    .dates { text-align: left; }
+    th, td { padding: 6px 4px; }
+    th { font-size: 11px; }
+  }
   @media print { body { padding: 0; } .noprint { display: none; } tr { break-inside: avoid; } }
 </style></head>
 <body>
@@ -83,25 +94,25 @@ export function renderInvoiceHtml(invoice: Invoice, ctx: InvoicePageContext): st
 <div style="text-align:right"><strong>${esc(ctx.sellerName)}</strong><br><span class="status ${esc(invoice.status)}">${esc(invoice.status)}</span></div></header>
 <section class="meta">
   <div><strong>Billed to</strong><br>${esc(ctx.customerName)}${ctx.customerEmail ? `<br>${esc(ctx.customerEmail)}` : ''}<br><small>${esc(invoice.customerId)}</small></div>
-  <div style="text-align:right">
+  <div class="dates">
     Period: ${day(invoice.periodFrom)} – ${day(invoice.periodTo)}<br>
     Issued: ${day(invoice.issuedAt)}<br>
     Due: ${day(invoice.dueAt)}${invoice.paidAt ? `<br>Paid: ${day(invoice.paidAt)}` : ''}
   </div>
 </section>
-<table>
+<div class="lines"><table>
   <thead><tr><th>Description</th><th class="num">Quantity</th><th class="num">Unit price</th><th class="num">Amount</th></tr></thead>
   <tbody>
 ${rows || '<tr><td colspan="4">No charges this period.</td></tr>'}
   </tbody>
   <tfoot>
     <tr><td colspan="3" class="num">Subtotal</td><td class="num">${m(invoice.subtotal)}</td></tr>
-    ${invoice.taxRate ? `<tr><td colspan="3" class="num">Tax (${esc(Number(invoice.taxRate) * 100)}%)</td><td class="num">${m(invoice.tax)}</td></tr>` : ''}
+    ${invoice.taxRate ? `<tr><td colspan="3" class="num">Tax (${esc(new Decimal(invoice.taxRate).times(100).toString())}%)</td><td class="num">${m(invoice.tax)}</td></tr>` : ''}
     <tr><td colspan="3" class="num">Total</td><td class="num">${m(invoice.total)}</td></tr>
     ${invoice.creditsApplied !== formatMoney(0, invoice.currency) ? `<tr><td colspan="3" class="num">Credits applied</td><td class="num">−${m(invoice.creditsApplied)}</td></tr>` : ''}
     <tr class="total"><td colspan="3" class="num">Amount due</td><td class="num">${m(invoice.status === 'paid' ? '0' : invoice.amountDue)}</td></tr>
   </tfoot>
-</table>
+</table></div>
 <footer>Amounts are rounded once per line, half-up, to the currency's minor unit. <span class="noprint"><a href="javascript:print()">Print</a></span></footer>
 </body></html>`;
 }

@@ -25,6 +25,23 @@ export function displayMoney(amount: string | Decimal, currency: string): string
   return format.format(text as unknown as number);
 }
 
+/**
+ * A unit price beside amounts: like `displayMoney`, with more digits only when the price has them
+ * ("$19.00", not "19"; "$0.0005" for half a tenth of a cent).
+ */
+export function displayUnitPrice(amount: string | Decimal, currency: string): string {
+  const price = new Decimal(amount);
+  const digits = Math.max(minorUnits(currency), price.decimalPlaces());
+  if (digits === minorUnits(currency)) return displayMoney(price, currency);
+  const format = new Intl.NumberFormat('en-US', {
+    style: 'currency',
+    currency,
+    minimumFractionDigits: digits,
+    maximumFractionDigits: digits,
+  });
+  return format.format(price.toFixed(digits) as unknown as number);
+}
+
 const dateFormat = new Intl.DateTimeFormat('en-GB', {
   day: 'numeric',
   month: 'long',

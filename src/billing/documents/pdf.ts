@@ -1,7 +1,7 @@
 import PDFDocument from 'pdfkit';
 import { Decimal } from '../../util/money.ts';
 import type { Invoice } from '../model.ts';
-import { displayDate, displayMoney, displayPeriod } from './format.ts';
+import { displayDate, displayMoney, displayPeriod, displayUnitPrice } from './format.ts';
 
 /**
  * An invoice as a PDF, drawn with pdfkit (no browser at run time): seller and customer, dates,
@@ -109,7 +109,9 @@ function drawLines(layout: Layout): number {
     doc.text(printable(line.description), left, y, { width: col.qty - left - 8 });
     const afterDescription = doc.y;
     doc.text(line.quantity, col.qty, y, { width: col.unit - col.qty - 8, align: 'right' });
-    doc.text(line.unitPrice ?? '', col.unit, y, { width: col.amount - col.unit - 8, align: 'right' });
+    const unitPrice =
+      line.unitPrice == null ? '' : printable(displayUnitPrice(line.unitPrice, invoice.currency));
+    doc.text(unitPrice, col.unit, y, { width: col.amount - col.unit - 8, align: 'right' });
     doc.text(m(line.amount), col.amount, y, { width: left + width - col.amount, align: 'right' });
     doc
       .fontSize(8)
