@@ -229,7 +229,7 @@ export function Checkout() {
             Change plans on the <Link to="/subscription">Subscription</Link> page; upgrades are prorated.
           </Notice>
         ) : declined ? (
-          <Notice tone="error" title="Your card was declined">
+          <Notice tone="error" title="Payment declined">
             {(error as ApiError).message} Nothing was charged and no subscription was created. Try another
             card.
           </Notice>

@@ -259,7 +259,7 @@ export function InvoicePage({ id }: { id: string }) {
           <section className="card" aria-labelledby="pay-title">
             <h2 id="pay-title">Pay {money(inv.amountDue, inv.currency)}</h2>
             {declined ? (
-              <Notice tone="error" title="Your card was declined">
+              <Notice tone="error" title="Payment declined">
                 {(payError as ApiError).message}
               </Notice>
             ) : (

@@ -15,7 +15,7 @@ interface Mail {
 function Body({ text }: { text: string }) {
   const parts = text.split(/(https?:\/\/\S+)/g);
   return (
-    <pre style={{ whiteSpace: 'pre-wrap', fontFamily: 'inherit', margin: 0 }}>
+    <pre style={{ whiteSpace: 'pre-wrap', overflowWrap: 'anywhere', fontFamily: 'inherit', margin: 0 }}>
       {parts.map((part, i) =>
         /^https?:\/\//.test(part) ? (
           // biome-ignore lint/suspicious/noArrayIndexKey: parts of one immutable text.

@@ -209,7 +209,7 @@ export function SubscriptionPage() {
       <section className="card" aria-labelledby="change" style={{ marginTop: '1rem' }}>
         <h2 id="change">Change plan</h2>
         <div className="table-wrap">
-          <table>
+          <table className="plan-choices">
             <tbody>
               {others.map((p) => (
                 <tr key={p.key}>
