@@ -2,7 +2,6 @@ import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
 import pc from 'picocolors';
 import type { Invoice } from '../billing/index.ts';
-import { renderInvoiceHtml } from '../billing/index.ts';
 import { problems } from '../http/problem.ts';
 import { Decimal, formatMoney } from '../util/money.ts';
 import { withTollgate } from './context.ts';
@@ -185,6 +184,7 @@ export function registerBillingCommands(program: Command): void {
         else if (options.html) {
           const customer = await tollgate.customers.get(invoice.customerId);
           const config = tollgate.runtime.config;
+          const { renderInvoiceHtml } = await import('../billing/index.ts');
           console.log(
             renderInvoiceHtml(invoice, {
               sellerName: config.portal.branding.name ?? config.name,

@@ -1,6 +1,6 @@
 import { isAbsolute, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { startTollgate, type Tollgate } from '../app.ts';
+import type { Tollgate } from '../app.ts';
 import { loadConfig } from '../config/index.ts';
 import { dataDirOf } from './data-dir.ts';
 import { inProcessRun } from './in-process.ts';
@@ -39,6 +39,9 @@ export async function withTollgate<T>(command: Command, fn: (tollgate: Tollgate)
     const live = inside.tollgate;
     return await fn({ ...live, runtime: { ...live.runtime, config }, stop: async () => {} });
   }
+  // Imported here, not at the top: a command that a running server runs for this process, and
+  // every `--help`, start without loading the whole application.
+  const { startTollgate } = await import('../app.ts');
   const tollgate = await startTollgate({
     config,
     database: options.database,

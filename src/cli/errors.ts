@@ -1,23 +1,20 @@
-import { BackendUnavailableError } from '../cluster/backends.ts';
-import { ConfigError } from '../config/index.ts';
 import { isProblemError } from '../http/problem.ts';
-import { StoreLockedError } from '../store/index.ts';
 
 /** A failure the user can act on: printed as its message alone, without a stack. */
 export class CliError extends Error {
   override name = 'CliError';
 }
 
+/**
+ * Errors whose message says what to do (the config's, a store held by another process, a
+ * scale-out backend out of reach): known by name, so that every command's start does not load
+ * the store and the cluster code for an `instanceof`.
+ */
+const SELF_EXPLAINING = new Set(['CliError', 'ConfigError', 'StoreLockedError', 'BackendUnavailableError']);
+
 /** The one line the CLI prints for a failed command. */
 export function describeError(error: unknown): string {
-  if (
-    error instanceof CliError ||
-    error instanceof ConfigError ||
-    error instanceof StoreLockedError ||
-    error instanceof BackendUnavailableError
-  ) {
-    return error.message;
-  }
+  if (error instanceof Error && SELF_EXPLAINING.has(error.name)) return error.message;
   if (isProblemError(error)) return `${error.title}: ${error.detail ?? ''}`;
   return (error as Error).stack ?? String(error);
 }

@@ -1,11 +1,10 @@
 import type { Command } from 'commander';
 import pc from 'picocolors';
 import { resolveAdminToken } from '../admin/auth.ts';
-import { startTollgate, type Tollgate } from '../app.ts';
+import type { Tollgate } from '../app.ts';
 import { addScaleOutOptions, runClusterIfAsked, scaleOutStartOptions } from '../cluster/cli.ts';
 import { clusterGatewayPort } from '../cluster/node-cluster.ts';
 import { loadConfig, type ResolvedConfig } from '../config/index.ts';
-import { migrate, openStore } from '../store/index.ts';
 import { createLogger } from '../util/log.ts';
 import { installSafetyNet } from '../util/safety-net.ts';
 import { globalOptions } from './context.ts';
@@ -57,6 +56,7 @@ export function registerServerCommands(program: Command, createProgram: CreatePr
       const log = createLogger({ pretty: mode === 'dev' });
       installSafetyNet(log);
       let live: Tollgate | null = null;
+      const { startTollgate } = await import('../app.ts');
       const tollgate = await startTollgate({
         config,
         database: options.database,
@@ -125,6 +125,7 @@ export function registerServerCommands(program: Command, createProgram: CreatePr
     .description('apply database migrations and exit')
     .action(async (_opts: unknown, command: Command) => {
       const options = globalOptions(command);
+      const { migrate, openStore } = await import('../store/index.ts');
       const store = await openStore(options.database, options.dataDir);
       try {
         const result = await migrate(store);

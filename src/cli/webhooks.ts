@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import pc from 'picocolors';
+import { WEBHOOK_EVENT_DESCRIPTIONS, WEBHOOK_EVENT_TYPES } from '../notify/event-types.ts';
 import type { Delivery, WebhookEndpoint } from '../notify/index.ts';
-import { WEBHOOK_EVENT_DESCRIPTIONS, WEBHOOK_EVENT_TYPES } from '../notify/index.ts';
 import { withTollgate } from './context.ts';
 import { createTable } from './table.ts';
 
