@@ -177,7 +177,7 @@ ${pc.bold('Try it')}
   curl -H "Authorization: Bearer ${tollgate.runtime.adminToken}" "${portal}/api/v1/meters/requests/query?groupBy=route"
 
 ${pc.bold('Next')}
-  1. Open the portal, sign up (the confirmation link is in the dev mailbox), pick ${pc.bold('Pro')} and pay with the sandbox card ${pc.bold('4242 4242 4242 4242')}.
+  1. Open the portal's ${pc.bold('Pricing')}, choose ${pc.bold('Pro')}, sign up (the confirmation link is in the dev mailbox) and pay with the sandbox card ${pc.bold('4242 4242 4242 4242')}.
   2. Call the chat endpoint with your new key (Pro includes chat):
      curl -N -H "Authorization: Bearer <your key>" -H 'content-type: application/json' \\
        -d '{"model":"tg-small","stream":true,"messages":[{"role":"user","content":"hi"}]}' ${gw}/v1/chat/completions

@@ -7,8 +7,9 @@ import { clusterGatewayPort } from '../cluster/node-cluster.ts';
 import { loadConfig, type ResolvedConfig } from '../config/index.ts';
 import { createLogger } from '../util/log.ts';
 import { installSafetyNet } from '../util/safety-net.ts';
-import { globalOptions } from './context.ts';
-import { removeServerFile, writeServerFile } from './data-dir.ts';
+import { type GlobalOptions, globalOptions } from './context.ts';
+import { readServerFile, removeServerFile, writeServerFile } from './data-dir.ts';
+import { CliError } from './errors.ts';
 import { portOption } from './ports.ts';
 import type { CreateProgram } from './program-output.ts';
 import { mountCliRoute } from './remote.ts';
@@ -43,6 +44,17 @@ function printBanner(mode: 'dev' | 'start', config: ResolvedConfig, tollgate: To
   );
 }
 
+/** A second server on the same embedded store: say which one runs, before touching the store. */
+function refuseIfRunning(options: GlobalOptions): void {
+  if (options.database) return;
+  const running = readServerFile(options.dataDir);
+  if (!running || running.pid === process.pid) return;
+  throw new CliError(
+    `Tollgate is already running on ${options.dataDir} (pid ${running.pid}, ${running.consoleUrl}): ` +
+      'use that one (the other commands go to it), stop it first, or give this one another --data-dir.',
+  );
+}
+
 export function registerServerCommands(program: Command, createProgram: CreateProgram): void {
   const run =
     (mode: 'dev' | 'start') => async (opts: { port?: string; consolePort?: string }, command: Command) => {
@@ -52,6 +64,7 @@ export function registerServerCommands(program: Command, createProgram: CreatePr
       const gatewayPort = clusterGatewayPort() ?? portOption(command, '--port', opts.port, 'TOLLGATE_PORT');
       const consolePort = portOption(command, '--console-port', opts.consolePort, 'TOLLGATE_CONSOLE_PORT');
       if (await runClusterIfAsked(scaleOut)) process.exit(0);
+      refuseIfRunning(options);
       const config = await loadConfig(options.config);
       const log = createLogger({ pretty: mode === 'dev' });
       installSafetyNet(log);
@@ -95,8 +108,8 @@ export function registerServerCommands(program: Command, createProgram: CreatePr
         await tollgate.stop();
         process.exit(0);
       };
-      process.once('SIGINT', shutdown);
-      process.once('SIGTERM', shutdown);
+      // Ctrl+C, a supervisor's stop, and a closed terminal all stop it the same way.
+      for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(signal, shutdown);
     };
 
   const portOptions = (command: Command) =>

@@ -293,6 +293,11 @@ describe('npm install tollgate in your own project (docs/first-revenue.md)', () 
     }[];
     expect(listed.map((k) => k.id)).toEqual([key.id]);
 
+    // A second `dev` on the same project names the running one instead of failing on the lock.
+    const second = await run(NODE, [join(project, 'node_modules/.bin/tollgate'), 'dev'], project);
+    expect(second.code).toBe(1);
+    expect(second.stderr).toContain(`Tollgate is already running on ${join(project, '.tollgate')}`);
+
     // Commands that need the store to themselves say why instead of failing on its lock.
     const migrate = await run(NODE, [join(project, 'node_modules/.bin/tollgate'), 'migrate'], project);
     expect(migrate.code).toBe(1);
