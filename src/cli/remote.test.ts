@@ -1,8 +1,13 @@
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
 import type { Tollgate } from '../app.ts';
 import { createConsoleApp } from '../http/hono.ts';
 import { silentLogger } from '../util/log.ts';
+import { writeServerFile } from './data-dir.ts';
+import { createProgram } from './program.ts';
 import type { ProgramOutput } from './program-output.ts';
 import { mountCliRoute } from './remote.ts';
 
@@ -55,5 +60,37 @@ describe('POST /api/admin/cli: a command run by the server for another tollgate 
     expect(huge.status).toBeGreaterThanOrEqual(400);
     expect(huge.status).toBeLessThan(500);
     expect((await call(app(null), { argv: ['echo', 'x'], cwd: '/' })).status).toBe(409);
+  });
+});
+
+describe('a command that runs only in its own process, while a server owns the store', () => {
+  it.each([
+    [['migrate'], '`tollgate migrate` needs the store to itself: stop that process first.'],
+    [
+      ['usage', 'import', 'events.ndjson'],
+      '`tollgate usage import` reads its file in a process of its own: stop that process first, or send ' +
+        "the events to it (POST http://127.0.0.1:9/api/v1/events, OpenMeter's ingest API, with the admin token).",
+    ],
+  ])('%j says why and what to do instead', async (argv, why) => {
+    const project = mkdtempSync(join(tmpdir(), 'tollgate-local-only-'));
+    try {
+      const dataDir = join(project, '.tollgate');
+      mkdirSync(dataDir);
+      writeServerFile(dataDir, {
+        pid: process.pid,
+        consoleUrl: 'http://127.0.0.1:9',
+        gatewayUrl: null,
+        startedAt: new Date().toISOString(),
+      });
+      const run = createProgram({ writeOut: () => {}, writeErr: () => {} }).parseAsync(
+        ['--config', join(project, 'tollgate.config.ts'), ...argv],
+        { from: 'user' },
+      );
+      await expect(run).rejects.toThrow(
+        `Tollgate is running on ${dataDir} (pid ${process.pid}, http://127.0.0.1:9); ${why}`,
+      );
+    } finally {
+      rmSync(project, { recursive: true, force: true });
+    }
   });
 });

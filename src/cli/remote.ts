@@ -61,9 +61,14 @@ export async function forwardToRunningServer(actionCommand: Command): Promise<vo
   if (!server) return;
   if (runsLocallyOnly(actionCommand)) {
     // Say so plainly instead of the store's lock error.
+    const path = commandPath(actionCommand);
+    const why =
+      path === 'usage import'
+        ? 'reads its file in a process of its own: stop that process first, or send the events to it ' +
+          `(POST ${server.consoleUrl}/api/v1/events, OpenMeter's ingest API, with the admin token).`
+        : 'needs the store to itself: stop that process first.';
     throw new CliError(
-      `Tollgate is running on ${options.dataDir} (pid ${server.pid}, ${server.consoleUrl}); ` +
-        `\`tollgate ${commandPath(actionCommand)}\` needs the store to itself: stop that process first.`,
+      `Tollgate is running on ${options.dataDir} (pid ${server.pid}, ${server.consoleUrl}); \`tollgate ${path}\` ${why}`,
     );
   }
   const token = resolveAdminToken(await loadConfig(options.config), options.dataDir);
