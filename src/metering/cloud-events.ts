@@ -33,11 +33,39 @@ function nulAt(root: unknown, rootPath: string): string | null {
   return null;
 }
 
+/** An event's time (now when absent), or why it is refused, or that it is dropped (see parseCloudEvents). */
+function eventTime(
+  raw: unknown,
+  now: () => Date,
+  drop: boolean,
+): { time: string } | { error: string } | { drop: true } {
+  if (raw === undefined || raw === null) return { time: now().toISOString() };
+  if (typeof raw !== 'string' || !RFC3339.test(raw) || Number.isNaN(Date.parse(raw))) {
+    return { error: 'time must be an RFC 3339 date-time, e.g. 2026-01-01T00:00:00Z' };
+  }
+  const ms = Date.parse(raw);
+  if (drop && ms < 1000) return { drop: true };
+  if (!inTimeRange(ms)) return { error: 'time must be between 1970-01-01 and 9999-12-31' };
+  return { time: new Date(raw).toISOString() };
+}
+
 /**
  * Checks CloudEvents as OpenMeter does. `mayHoldNul`: the JSON text had a `\u0000` escape, so the
  * events are searched for the field that holds it (callers test the text, which is cheaper).
+ *
+ * `drop`: events that OpenMeter accepts and then drops are left out instead of refusing the
+ * batch. OpenMeter's ingest only decodes the CloudEvents (a field of the wrong type, a bad time
+ * or specversion fails the whole request: openmeter/ingest/httpdriver/ingest.go), and its sink
+ * drops an event whose id, type, source or subject is empty or whose time is not after
+ * 1970-01-01T00:00:00Z in whole seconds (ValidateKafkaPayloadToCloudEvent in
+ * openmeter/ingest/kafkaingest/serializer/serializer.go, called from openmeter/sink/sink.go).
  */
-export function parseCloudEvents(body: unknown, now: () => Date, mayHoldNul = false): UsageEvent[] {
+export function parseCloudEvents(
+  body: unknown,
+  now: () => Date,
+  mayHoldNul = false,
+  drop = false,
+): UsageEvent[] {
   const batch = Array.isArray(body);
   const list: unknown[] = batch ? (body as unknown[]) : [body];
   const errors: { path: string; message: string }[] = [];
@@ -49,10 +77,13 @@ export function parseCloudEvents(body: unknown, now: () => Date, mayHoldNul = fa
       return;
     }
     const e = raw as Record<string, unknown>;
+    let dropped = false;
     const text = (field: string) => {
       const v = e[field];
       if (typeof v !== 'string' || v.length === 0) {
-        errors.push({ path: at(field), message: `${field} is required and must be a non-empty string` });
+        // Missing, null or "" decode as an empty string, which OpenMeter's sink drops.
+        if (drop && field !== 'specversion' && (v === undefined || v === null || v === '')) dropped = true;
+        else errors.push({ path: at(field), message: `${field} is required and must be a non-empty string` });
         return '';
       }
       return v;
@@ -65,19 +96,10 @@ export function parseCloudEvents(body: unknown, now: () => Date, mayHoldNul = fa
     const source = text('source');
     const type = text('type');
     const subject = text('subject');
-    let time = now().toISOString();
-    if (e.time !== undefined && e.time !== null) {
-      if (typeof e.time !== 'string' || !RFC3339.test(e.time) || Number.isNaN(Date.parse(e.time))) {
-        errors.push({
-          path: at('time'),
-          message: 'time must be an RFC 3339 date-time, e.g. 2026-01-01T00:00:00Z',
-        });
-      } else if (!inTimeRange(Date.parse(e.time))) {
-        errors.push({ path: at('time'), message: 'time must be between 1970-01-01 and 9999-12-31' });
-      } else {
-        time = new Date(e.time).toISOString();
-      }
-    }
+    const t = eventTime(e.time, now, drop);
+    if ('error' in t) errors.push({ path: at('time'), message: t.error });
+    if ('drop' in t) dropped = true;
+    const time = 'time' in t ? t.time : '';
     if (
       e.datacontenttype !== undefined &&
       e.datacontenttype !== null &&
@@ -99,7 +121,7 @@ export function parseCloudEvents(body: unknown, now: () => Date, mayHoldNul = fa
         errors.push({ path: at(field), message: 'must not contain the character U+0000 (\\u0000)' });
       }
     }
-    events.push({ specversion: '1.0', id, source, type, subject, time, data });
+    if (!dropped) events.push({ specversion: '1.0', id, source, type, subject, time, data });
   });
   if (list.length === 0) errors.push({ path: '(body)', message: 'the batch is empty' });
   if (errors.length > 0) {

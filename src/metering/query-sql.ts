@@ -43,10 +43,15 @@ interface SqlParts extends QueryShape {
   valuesOf: (seg: Range) => string;
 }
 
+/**
+ * The SQL of a meter query, or with `bounds` of its groups' first and last minutes (see
+ * boundsSql).
+ */
 export function meterQuerySql(
   resolved: ResolvedQuery,
   params: MeterQueryParams,
   p: (v: unknown) => string,
+  bounds = false,
 ): QueryShape & { text: string } {
   const { meter, timeZone, groupBy } = resolved;
   const filters: string[] = [];
@@ -102,15 +107,50 @@ export function meterQuerySql(
     range,
     valuesOf,
   };
+  if (bounds) return { text: boundsSql(resolved, parts), dimCols, bySubject, byCustomer };
   const inner =
     meter.aggregation === 'UNIQUE_COUNT'
       ? uniqueCountSql(resolved, parts)
       : rollupSql(resolved, params, parts);
-  const windowEnd = params.windowSize
-    ? `((q.ws at time zone ${tz}) + interval '1 ${UNIT[params.windowSize]}') at time zone ${tz}`
-    : 'null::timestamptz';
+  const windowEnd = !params.windowSize
+    ? 'null::timestamptz'
+    : params.windowSize === 'MINUTE' || params.windowSize === 'HOUR'
+      ? // A minute or an hour of elapsed time, as ClickHouse's tumbleEnd: local arithmetic would
+        // end 02:00 CEST on the night clocks go back at 03:00 CET, an hour later than tumbleEnd.
+        `q.ws + interval '1 ${UNIT[params.windowSize]}'`
+      : // The next local midnight (23 or 25 hours on DST days), as `windowstart + toIntervalDay(1)`
+        // and tumbleEnd(…, toIntervalMonth(1), tz) in openmeter/streaming/clickhouse/meter_query.go.
+        `((q.ws at time zone ${tz}) + interval '1 ${UNIT[params.windowSize]}') at time zone ${tz}`;
   const text = `select q.*, ${windowEnd} as we from (${inner}) q order by ${groupCols.map((c) => `q.${c.replace(/^.* as /, '')}`).join(', ')}`;
   return { text, dimCols, bySubject, byCustomer };
+}
+
+/**
+ * Per group (subject, customer, group-by values), the first and the last minute that holds a value
+ * in the range: without windowSize OpenMeter's row spans `tumbleStart(min(time), toIntervalMinute(1))`
+ * to `tumbleEnd(max(time), toIntervalMinute(1))` of its group where `from`/`to` are not given
+ * (openmeter/streaming/clickhouse/meter_query.go, toSQL; connector.go, QueryMeter). Read from the
+ * minute rollups (raw values for UNIQUE_COUNT, which has none); columns `first` and `last`.
+ */
+function boundsSql(resolved: ResolvedQuery, parts: SqlParts): string {
+  const { meter, from, to } = resolved;
+  const { bySubject, byCustomer, customerExpr, dimCols, range, valuesOf } = parts;
+  const keyExprs = [
+    ...(bySubject ? ['subject'] : []),
+    ...(byCustomer ? [customerExpr] : []),
+    ...dimCols.map((d, i) => `dims->>'${d}' as g${i}`),
+  ];
+  const keys = keyExprs.map((k) => `${k}, `).join('');
+  const groupBy = keyExprs.length ? ` group by ${keyExprs.map((_, i) => i + 1).join(', ')}` : '';
+  if (meter.aggregation === 'UNIQUE_COUNT') {
+    return `select ${keys}min(time) as first, max(time) as last from ${valuesOf({ from, to })}
+            where value_text is not null${range('time', { from, to })}${groupBy}`;
+  }
+  // The minute that holds `from` is read whole: `first` is not used when `from` is given, and
+  // `last` of a group with values in the range is that minute or a later one.
+  const fromMinute = from ? new Date(Math.floor(from.getTime() / 60_000) * 60_000) : null;
+  return `select ${keys}min(bucket) as first, max(bucket) as last from usage_rollups_minute
+          where meter = $1${range('bucket', { from: fromMinute, to })}${groupBy}`;
 }
 
 /** Distinct counts cannot be added up across buckets: they read the raw values of the whole range. */

@@ -192,30 +192,56 @@ export function createMeterReader(deps: {
       const { text, ...shape } = meterQuerySql({ meter, timeZone, from, to, groupBy, segments }, params, p);
       const rows = await store.query<Record<string, unknown>>(text, sqlParams);
 
-      let wholeFrom = from;
-      if (!params.windowSize && !wholeFrom && rows.length > 0) {
-        const [first] = await store.query<{ t: Date | null }>(
-          'select min(min_time) as t from usage_value_chunks where meter = $1',
-          [meter.key],
+      let bounds: Map<string, Bounds> | undefined;
+      if (!params.windowSize && (!from || !to) && rows.length > 0) {
+        const boundsParams: unknown[] = [meter.key];
+        const q = (v: unknown) => {
+          boundsParams.push(v);
+          return `$${boundsParams.length}`;
+        };
+        const resolved = { meter, timeZone, from, to, groupBy, segments };
+        const sql = meterQuerySql(resolved, params, q, true);
+        const found = await store.query<Record<string, unknown>>(sql.text, boundsParams);
+        bounds = new Map(
+          found.map((b) => [
+            groupKey(b, shape),
+            { first: new Date(b.first as Date), last: new Date(b.last as Date) },
+          ]),
         );
-        wholeFrom = first?.t ? new Date(first.t) : null;
       }
-      return toQueryResult(rows, params, shape, { from, to, wholeFrom, now: clock.now() });
+      return toQueryResult(rows, params, shape, { from, to, bounds, now: clock.now() });
     },
   };
 }
 
+/** The first and last minute with a value of one group (query-sql.ts, boundsSql). */
+interface Bounds {
+  first: Date;
+  last: Date;
+}
+
+/** A row's group: its subject, customer and group-by values. */
+const groupKey = (row: Record<string, unknown>, shape: QueryShape) =>
+  JSON.stringify([
+    shape.bySubject ? row.subject : null,
+    shape.byCustomer ? (row.cid ?? null) : null,
+    ...shape.dimCols.map((_, i) => row[`g${i}`] ?? null),
+  ]);
+
+const floorMinute = (d: Date) => new Date(Math.floor(d.getTime() / 60_000) * 60_000);
+
 /**
- * Query rows as OpenMeter returns them; without windows the one window runs from the first value
- * (or `from`) to `to` (or now).
+ * Query rows as OpenMeter returns them. Without windowSize a row spans `from` to `to`, and where
+ * they are not given its group's first minute to the end of its last minute (as OpenMeter's
+ * tumbleStart(min(time)) and tumbleEnd(max(time)) per group, meter_query.go and connector.go).
  */
 function toQueryResult(
   rows: Record<string, unknown>[],
   params: MeterQueryParams,
   shape: QueryShape,
-  range: { from: Date | null; to: Date | null; wholeFrom: Date | null; now: Date },
+  range: { from: Date | null; to: Date | null; bounds?: Map<string, Bounds>; now: Date },
 ): MeterQueryResult {
-  const { from, to, wholeFrom, now } = range;
+  const { from, to, bounds, now } = range;
   const { dimCols, bySubject, byCustomer } = shape;
   const data: MeterQueryRow[] = [];
   for (const row of rows) {
@@ -229,8 +255,9 @@ function toQueryResult(
       windowStart = new Date(row.ws as Date);
       windowEnd = new Date(row.we as Date);
     } else {
-      windowStart = wholeFrom ?? now;
-      windowEnd = to ?? (now > windowStart ? now : windowStart);
+      const b = bounds?.get(groupKey(row, shape));
+      windowStart = from ?? (b ? floorMinute(b.first) : now);
+      windowEnd = to ?? (b ? new Date(floorMinute(b.last).getTime() + 60_000) : now);
     }
     const groupValues: Record<string, string | null> = {};
     dimCols.forEach((d, i) => {

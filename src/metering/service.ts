@@ -44,7 +44,8 @@ export interface IngestService {
    * Checks a batch as OpenMeter would (400 with `errors[]` naming `[index].field`). `mayHoldNul`:
    * the request's JSON text holds a `\u0000` escape (see parseCloudEvents).
    */
-  parse(body: unknown, clock?: Clock, mayHoldNul?: boolean): UsageEvent[];
+  /** `drop`: leave out the events OpenMeter accepts and drops (parseCloudEvents) instead of refusing the batch. */
+  parse(body: unknown, clock?: Clock, mayHoldNul?: boolean, drop?: boolean): UsageEvent[];
 }
 
 /** Rows per statement: big enough to amortise, small enough to keep parameters reasonable. */
@@ -384,8 +385,13 @@ export function createIngestService(deps: {
     async writeBatch(events) {
       await write(events);
     },
-    parse(body, clock = deps.clock, mayHoldNul = false) {
-      return parseCloudEvents(body, () => clock.now(), mayHoldNul);
+    parse(body, clock = deps.clock, mayHoldNul = false, drop = false) {
+      const events = parseCloudEvents(body, () => clock.now(), mayHoldNul, drop);
+      const sent = Array.isArray(body) ? body.length : 1;
+      const dropped = sent - events.length;
+      if (dropped > 0)
+        log.warn({ dropped }, 'usage events without id, source, type or subject, or before 1970: dropped');
+      return events;
     },
   };
 }

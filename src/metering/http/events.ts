@@ -24,7 +24,7 @@ const ingestRoute = createRoute({
   tags,
   summary: 'Ingest events',
   description:
-    'One CloudEvent, or a batch as a JSON array. Deduplicated on (source, id). `strict=true` refuses the whole batch when an event has no usable value for one of its meters.',
+    'One CloudEvent, or a batch as a JSON array. Deduplicated on (source, id). Events without id, source, type or subject, or timed before 1970, are dropped (as OpenMeter drops them). `strict=true` refuses the whole batch instead, and when an event has no usable value for one of its meters.',
   request: {
     query: z.object({ strict: z.enum(['true', 'false']).optional() }),
     body: {
@@ -75,10 +75,12 @@ export function mountEventRoutes(
   },
 ): void {
   openMeterRoute(app, ingestRoute, async (c) => {
-    const contentType = (c.req.header('content-type') ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+    // OpenMeter compares the header as sent (a Go switch on r.Header.Get("Content-Type"),
+    // openmeter/ingest/httpdriver/ingest.go): `application/json; charset=utf-8` is refused there
+    // too. It answers 400 "invalid content type: …" (errors.go maps ErrorInvalidContentType to
+    // http.StatusBadRequest).
+    const contentType = c.req.header('content-type') ?? '';
     if (!EVENT_TYPES.includes(contentType)) {
-      // OpenMeter answers 400 "invalid content type: …" (openmeter/ingest/httpdriver/ingest.go and
-      // errors.go: ErrorInvalidContentType is mapped to http.StatusBadRequest).
       throw new ProblemError({
         status: 400,
         type: 'invalid-content-type',
@@ -107,11 +109,18 @@ export function mountEventRoutes(
         { path: '(body)', message: 'must be a single event object' },
       ]);
     }
-    const events = deps.ingest.parse(body, undefined, text.includes('\\u0000'));
     const strict = c.req.query('strict');
     if (strict !== undefined && strict !== 'true' && strict !== 'false') {
       throw problems.validation('Invalid "strict".', [{ path: 'strict', message: 'must be true or false' }]);
     }
+    // An empty CloudEvents batch ingests nothing (OpenMeter: 204); as application/json it is
+    // "no events found" (400), as parseCloudEvents answers.
+    if (contentType === 'application/cloudevents-batch+json' && (body as unknown[]).length === 0) {
+      return c.body(null, 204);
+    }
+    // Events OpenMeter accepts and then drops (no id, source, type or subject; timed before 1970)
+    // are dropped here too, unless the request is strict.
+    const events = deps.ingest.parse(body, undefined, text.includes('\\u0000'), strict !== 'true');
     await deps.ingest.write(events, { strict: strict === 'true' ? 'all' : 'meters' });
     return c.body(null, 204);
   });

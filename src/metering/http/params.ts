@@ -27,11 +27,26 @@ export function parseDate(name: string, value: string | undefined): Date | undef
   return d;
 }
 
-/** What a query asks beyond the reader's parameters: customers to filter by (resolved later). */
+/**
+ * What a query asks beyond the reader's parameters: customers to filter by (resolved later), and
+ * `from`/`to` as sent (the reader counts whole seconds, see finish).
+ */
 export interface HttpMeterQuery {
   params: MeterQueryParams;
   filterCustomerId?: string[];
+  from?: Date;
+  to?: Date;
+  /** The range holds no whole second: nothing is counted. */
+  empty?: boolean;
 }
+
+/**
+ * OpenMeter stores event times in whole seconds (a ClickHouse `DateTime`, event_query.go) and
+ * compares them with `from.Unix()` and `to.Unix()` (meter_query.go, timeWhere): an event counts
+ * when its second is in [from's second, to's second), which is the same as counting event times
+ * from the start of from's second to the start of to's second.
+ */
+const wholeSecond = (d: Date | undefined) => (d ? new Date(Math.floor(d.getTime() / 1000) * 1000) : d);
 
 function finish(
   meterSlug: string,
@@ -66,11 +81,25 @@ function finish(
   for (const [k, values] of simple) {
     groupByFilters[k] = values.length === 1 ? { $eq: values[0] as string } : { $in: values };
   }
+  if (q.from && q.to && q.from.getTime() >= q.to.getTime()) {
+    throw problems.validation('"from" must be before "to".', [
+      { path: 'from', message: 'must be before "to"' },
+    ]);
+  }
+  let from = wholeSecond(q.from);
+  let to = wholeSecond(q.to);
+  // Both ends inside one second: OpenMeter's range [s, s) holds no event. The reader still checks
+  // the rest of the query (with the range as sent); its rows are dropped.
+  const empty = from !== undefined && to !== undefined && from.getTime() === to.getTime();
+  if (empty) [from, to] = [q.from, q.to];
   return {
+    from: q.from,
+    to: q.to,
+    empty,
     params: {
       meterSlug,
-      from: q.from,
-      to: q.to,
+      from,
+      to,
       windowSize: q.windowSize as WindowSize | undefined,
       windowTimeZone: q.windowTimeZone,
       subject: q.subject,
@@ -138,21 +167,15 @@ const rfc3339 = (iso: string) => iso.replace(/\.\d{3}Z$/, 'Z');
 
 /**
  * A result as OpenMeter's `text/csv` answer (openmeter/meter/httphandler/query_csv.go):
- * window_start, window_end, subject (when grouped by it), customer_id (when grouped by it), the
- * other group-by keys in query order, then value with six decimals (Go's "%f").
+ * window_start, window_end, subject (when grouped by it), the other group-by keys in query order
+ * (`customer_id` among them, where filterCustomerId put it: after the requested keys), then value
+ * with six decimals (Go's "%f"). OpenMeter writes the customer_id column empty (it looks the key
+ * up in the row's groupBy, which never holds it); here it holds the row's customer.
  */
 export function resultCsv(result: MeterQueryResult, groupBy: readonly string[]): string {
   const bySubject = groupBy.includes('subject');
-  const byCustomer = groupBy.includes('customer_id');
-  const keys = groupBy.filter((k) => k !== 'subject' && k !== 'customer_id');
-  const header = [
-    'window_start',
-    'window_end',
-    ...(bySubject ? ['subject'] : []),
-    ...(byCustomer ? ['customer_id'] : []),
-    ...keys,
-    'value',
-  ];
+  const keys = groupBy.filter((k) => k !== 'subject');
+  const header = ['window_start', 'window_end', ...(bySubject ? ['subject'] : []), ...keys, 'value'];
   const lines = [header.join(',')];
   for (const row of result.data) {
     lines.push(
@@ -160,8 +183,7 @@ export function resultCsv(result: MeterQueryResult, groupBy: readonly string[]):
         rfc3339(row.windowStart),
         rfc3339(row.windowEnd),
         ...(bySubject ? [row.subject ?? ''] : []),
-        ...(byCustomer ? [row.customerId ?? ''] : []),
-        ...keys.map((k) => row.groupBy[k] ?? ''),
+        ...keys.map((k) => (k === 'customer_id' ? (row.customerId ?? '') : (row.groupBy[k] ?? ''))),
         row.value.toFixed(6),
       ]
         .map(csvField)

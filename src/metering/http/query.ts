@@ -3,7 +3,8 @@ import type { Context } from 'hono';
 import { jsonBody, ok, pathParam } from '../../http/openapi.ts';
 import { problems } from '../../http/problem.ts';
 import type { MeterRegistry } from '../meters.ts';
-import type { GroupByValuesParams, MeterReader } from '../query.ts';
+import type { Meter } from '../model.ts';
+import type { GroupByValuesParams, MeterQueryParams, MeterQueryResult, MeterReader } from '../query.ts';
 import type { CustomerSubjects } from './customers.ts';
 import { type HttpMeterQuery, parseDate, queryParamsFrom, queryParamsFromBody, resultCsv } from './params.ts';
 import { meteringProblems, openMeterRoute } from './route.ts';
@@ -80,7 +81,8 @@ export function mountQueryRoutes(
     return meter;
   };
 
-  const answer = async (c: Context, query: HttpMeterQuery, slug: string) => {
+  const answer = async (c: Context, query: HttpMeterQuery, meter: Meter) => {
+    const slug = meter.slug;
     const params = { ...query.params };
     if (query.filterCustomerId?.length) {
       // As OpenMeter: filter by the customers' subject keys and group by customer_id.
@@ -95,7 +97,7 @@ export function mountQueryRoutes(
         params.groupBy = params.groupBy.filter((g) => g !== 'subject');
       }
     }
-    const result = await deps.reader.query(params);
+    const result = asOpenMeter(await deps.reader.query(params), query, params, meter);
     if ((c.req.header('accept') ?? '').includes('text/csv')) {
       return c.body(resultCsv(result, params.groupBy ?? []), 200, {
         'content-type': 'text/csv',
@@ -107,7 +109,7 @@ export function mountQueryRoutes(
 
   openMeterRoute(app, queryGet, async (c) => {
     const meter = meterOf(c);
-    return answer(c, queryParamsFrom(new URL(c.req.url), meter.slug), meter.slug);
+    return answer(c, queryParamsFrom(new URL(c.req.url), meter.slug), meter);
   });
 
   openMeterRoute(app, queryPost, async (c) => {
@@ -118,7 +120,7 @@ export function mountQueryRoutes(
     } catch {
       throw problems.badRequest('The body is not valid JSON.');
     }
-    return answer(c, queryParamsFromBody(body, meter.slug), meter.slug);
+    return answer(c, queryParamsFromBody(body, meter.slug), meter);
   });
 
   openMeterRoute(app, groupByValues, async (c) => {
@@ -139,4 +141,55 @@ export function mountQueryRoutes(
       }),
     );
   });
+}
+
+const EPOCH = new Date(0);
+
+/**
+ * The reader's result as OpenMeter answers the same query (openmeter/streaming/clickhouse/
+ * meter_query.go and connector.go; openmeter/meter/httphandler/query.go):
+ * - `from`/`to` are echoed as sent, and without windowSize they are the row's bounds (the reader
+ *   counted whole seconds);
+ * - a missing group-by value is "";
+ * - without windowSize and any group, ClickHouse aggregates without GROUP BY, which answers one
+ *   row even over no events: `count(*)` and `uniqExact` are 0 there (sum, avg, min, max and
+ *   argMax are NULL, and the row is dropped), from `from` (or tumbleStart of no time, the epoch)
+ *   to `to` (or the epoch's first minute's end).
+ */
+function asOpenMeter(
+  result: MeterQueryResult,
+  query: HttpMeterQuery,
+  params: MeterQueryParams,
+  meter: Meter,
+): MeterQueryResult {
+  const out: MeterQueryResult = { ...result };
+  if (query.from) out.from = query.from.toISOString();
+  if (query.to) out.to = query.to.toISOString();
+  if (query.empty) out.data = [];
+  // A group-by key the event does not have reads as "" in OpenMeter ("JSON_VALUE returns an
+  // empty string if the JSON Path is not found", meter_query.go), never null.
+  out.data = out.data.map((row) =>
+    Object.values(row.groupBy).includes(null)
+      ? { ...row, groupBy: Object.fromEntries(Object.entries(row.groupBy).map(([k, v]) => [k, v ?? ''])) }
+      : row,
+  );
+  if (params.windowSize) return out;
+  out.data = out.data.map((row) => ({
+    ...row,
+    ...(query.from ? { windowStart: query.from.toISOString() } : {}),
+    ...(query.to ? { windowEnd: query.to.toISOString() } : {}),
+  }));
+  const zero = meter.aggregation === 'COUNT' || meter.aggregation === 'UNIQUE_COUNT';
+  if (zero && out.data.length === 0 && (params.groupBy ?? []).length === 0) {
+    out.data = [
+      {
+        value: 0,
+        windowStart: (query.from ?? EPOCH).toISOString(),
+        windowEnd: (query.to ?? new Date(60_000)).toISOString(),
+        subject: null,
+        groupBy: {},
+      },
+    ];
+  }
+  return out;
 }
