@@ -281,6 +281,36 @@ describe('meter values read as OpenMeter reads them', () => {
     expect(await value('tokens_count')).toEqual([values.length]);
   });
 
+  it('answers CSV for Accept: text/csv alone, with customer_id where the query put it', async () => {
+    const { om, call } = stack;
+    await om.customers.create({
+      key: 'csv_co',
+      name: 'CSV Co',
+      usageAttribution: { subjectKeys: ['csv-key'] },
+    } as never);
+    await om.events.ingest([
+      {
+        type: 'tokens',
+        subject: 'csv-key',
+        time: at('2026-11-01T10:00:00Z'),
+        data: { tokens: 2, model: 'a' },
+      },
+    ]);
+    const csv = async (accept: string) => {
+      const res = await call(
+        '/api/v1/meters/tokens/query?groupBy=model&filterCustomerId=csv_co&from=2026-11-01T00:00:00Z&to=2026-11-02T00:00:00Z',
+        { headers: { accept } },
+      );
+      return { type: res.headers.get('content-type'), body: await res.text() };
+    };
+    expect(await csv('text/csv')).toEqual({
+      type: 'text/csv',
+      body: 'window_start,window_end,model,customer_id,value\n2026-11-01T00:00:00Z,2026-11-02T00:00:00Z,a,csv_co,2.000000\n',
+    });
+    // A list of media types is not one media type: JSON, as Go's mime.ParseMediaType fails on it.
+    expect((await csv('text/csv, application/json')).type).toMatch(/^application\/json/);
+  });
+
   it('refuses a groupBy or filterGroupBy key the meter does not have (400), as OpenMeter does', async () => {
     const { om } = stack;
     await expect(om.meters.query('tokens', { groupBy: ['nope'] })).rejects.toMatchObject({ status: 400 });

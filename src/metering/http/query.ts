@@ -98,7 +98,10 @@ export function mountQueryRoutes(
       }
     }
     const result = asOpenMeter(await deps.reader.query(params), query, params, meter);
-    if ((c.req.header('accept') ?? '').includes('text/csv')) {
+    // CSV when the Accept header is one media type, text/csv (parameters allowed): OpenMeter
+    // reads it with Go's mime.ParseMediaType, and a list such as "text/csv, */*" fails to parse
+    // and answers JSON (pkg/framework/commonhttp/encoder.go, GetMediaType).
+    if ((c.req.header('accept') ?? '').split(';')[0]?.trim().toLowerCase() === 'text/csv') {
       return c.body(resultCsv(result, params.groupBy ?? []), 200, {
         'content-type': 'text/csv',
         'content-disposition': `attachment; filename=${slug}.csv`,
