@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { money, moneyTotals, period } from '../../web/src/format.ts';
+import { minus, money, moneyTotals, period } from '../../web/src/format.ts';
 
 /**
  * Issue 13: the portal showed every currency with two decimals (¥1,000.00, "KWD 1.25") and the
@@ -19,6 +19,13 @@ describe('SPA money display', () => {
     expect(money('12345678901234567.89', 'USD')).toBe('$12,345,678,901,234,567.89');
     expect(money('-5', 'USD')).toBe('-$5.00');
     expect(money(null)).toBe('—');
+  });
+
+  it('shows an amount taken off with a minus sign, but no "−$0.00" for nothing taken', () => {
+    // A credit note without tax listed its tax as "−$0.00".
+    expect(minus('5.00', 'USD')).toBe('−$5.00');
+    expect(minus('0.00', 'USD')).toBe('$0.00');
+    expect(minus('0', 'JPY')).toBe('¥0');
   });
 
   it('totals per currency exactly, never across currencies', () => {

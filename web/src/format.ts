@@ -46,6 +46,11 @@ export function money(amount: string | null | undefined, currency = 'USD'): stri
   }
 }
 
+/** An amount taken off (credit notes, refunds): "−$5.00", and a plain "$0.00" when nothing is. */
+export function minus(amount: string, currency = 'USD'): string {
+  return new Decimal(amount).isZero() ? money(amount, currency) : `−${money(amount, currency)}`;
+}
+
 /**
  * Totals per currency, summed exactly (decimal.js) and never across currencies: a dashboard
  * shows one line per currency rather than adding yen to dollars.

@@ -1,6 +1,6 @@
 import type { FormEvent } from 'react';
 import { ApiError, type InvoiceDetail, type InvoiceSummary, post } from '../api.ts';
-import { date, money, provider } from '../format.ts';
+import { date, minus, money, provider } from '../format.ts';
 import { usePortalMutation, usePortalQuery } from '../query.ts';
 import { Link } from '../router.tsx';
 import { useSession } from '../session.tsx';
@@ -199,8 +199,7 @@ export function InvoicePage({ id }: { id: string }) {
                       </Badge>
                     </span>
                     <span className="num">
-                      {p.kind === 'refund' ? '−' : ''}
-                      {money(p.amount, p.currency)}
+                      {p.kind === 'refund' ? minus(p.amount, p.currency) : money(p.amount, p.currency)}
                     </span>
                   </li>
                 ))}
@@ -218,16 +217,16 @@ export function InvoicePage({ id }: { id: string }) {
                     // biome-ignore lint/suspicious/noArrayIndexKey: credit note lines are immutable and ordered.
                     <li key={i}>
                       <span>{l.description}</span>
-                      <span className="num">−{money(l.amount, n.currency)}</span>
+                      <span className="num">{minus(l.amount, n.currency)}</span>
                     </li>
                   ))}
                   <li>
                     <span className="muted">Tax</span>
-                    <span className="num">−{money(n.tax, n.currency)}</span>
+                    <span className="num">{minus(n.tax, n.currency)}</span>
                   </li>
                   <li>
                     <strong>Total credited</strong>
-                    <strong className="num">−{money(n.total, n.currency)}</strong>
+                    <strong className="num">{minus(n.total, n.currency)}</strong>
                   </li>
                 </ul>
                 <p className="small muted">
