@@ -201,6 +201,28 @@ describe('OpenMeter subjects and customers through the official client', () => {
       ['c2', 'acme'],
       ['c1', 'acme'],
     ]);
+    expect(events[0]).toEqual({
+      event: {
+        specversion: '1.0',
+        id: 'c3',
+        source: 'c',
+        type: 'tokens',
+        subject: 'acme-user-2',
+        time: at('2026-06-01T11:00:00Z'),
+        data: { tokens: 11, model: 'b' },
+      },
+      customerId: 'acme',
+      ingestedAt: expect.any(Date),
+      storedAt: expect.any(Date),
+    });
+    // A range that ends before it starts is refused, as OpenMeter's ListEventsParams.Validate.
+    for (const bad of [
+      { from: at('2026-06-02T00:00:00Z'), to: at('2026-06-01T00:00:00Z') },
+      { ingestedAtFrom: at('2026-06-02T00:00:00Z'), ingestedAtTo: at('2026-06-01T00:00:00Z') },
+      { limit: 0 },
+    ]) {
+      await expect(om.events.list(bad as never)).rejects.toMatchObject({ status: 400 });
+    }
   });
 
   it('deletes a customer (soft, as the admin API does)', async () => {

@@ -146,14 +146,27 @@ export function mountEventRoutes(
       customerOf = await deps.customers.subjectOwners(customerIds);
       subjects = [...customerOf.keys()];
     }
+    const range = (fromName: string, toName: string) => {
+      const from = parseDate(fromName, q.get(fromName) ?? undefined);
+      const to = parseDate(toName, q.get(toName) ?? undefined);
+      // As OpenMeter's ListEventsParams.Validate (openmeter/meterevent/service.go).
+      if (from && to && to.getTime() < from.getTime()) {
+        throw problems.validation(`"${toName}" is before "${fromName}".`, [
+          { path: toName, message: `must not be before ${fromName}` },
+        ]);
+      }
+      return { from, to };
+    };
+    const time = range('from', 'to');
+    const ingested = range('ingestedAtFrom', 'ingestedAtTo');
     const rows = await deps.listEvents({
       subject: q.get('subject') ?? undefined,
       subjects,
       id: q.get('id') ?? undefined,
-      from: parseDate('from', q.get('from') ?? undefined),
-      to: parseDate('to', q.get('to') ?? undefined),
-      ingestedFrom: parseDate('ingestedAtFrom', q.get('ingestedAtFrom') ?? undefined),
-      ingestedTo: parseDate('ingestedAtTo', q.get('ingestedAtTo') ?? undefined),
+      from: time.from,
+      to: time.to,
+      ingestedFrom: ingested.from,
+      ingestedTo: ingested.to,
       limit,
     });
     return c.json(
