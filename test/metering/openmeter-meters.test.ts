@@ -12,7 +12,7 @@ const at = (iso: string) => new Date(iso);
 
 beforeAll(async () => {
   stack = await startOmStack();
-}, 60_000);
+}, 180_000);
 
 afterAll(async () => {
   await stack?.stop();
