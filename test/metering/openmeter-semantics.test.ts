@@ -309,6 +309,23 @@ describe('meter values read as OpenMeter reads them', () => {
     });
     // A list of media types is not one media type: JSON, as Go's mime.ParseMediaType fails on it.
     expect((await csv('text/csv, application/json')).type).toMatch(/^application\/json/);
+    // Rows of subjects that exist as subjects carry their display names (query_csv.go).
+    await om.subjects.upsert([{ key: 'csv-key', displayName: 'CSV Key' }]);
+    const bySubject = await om.client.GET('/api/v1/meters/{meterIdOrSlug}/query', {
+      params: {
+        path: { meterIdOrSlug: 'tokens' },
+        query: {
+          subject: ['csv-key', 'nobody'],
+          from: at('2026-11-01T00:00:00Z'),
+          to: at('2026-11-02T00:00:00Z'),
+        } as never,
+      },
+      headers: { Accept: 'text/csv' },
+      parseAs: 'text',
+    });
+    expect(bySubject.data).toBe(
+      'window_start,window_end,subject,subject_display_name,value\n2026-11-01T00:00:00Z,2026-11-02T00:00:00Z,csv-key,CSV Key,2.000000\n',
+    );
   });
 
   it('refuses a groupBy or filterGroupBy key the meter does not have (400), as OpenMeter does', async () => {

@@ -11,7 +11,7 @@ import { mountCustomerRoutes } from './customers-api.ts';
 import { mountEventRoutes } from './events.ts';
 import { mountMeterRoutes } from './meters.ts';
 import { mountQueryRoutes } from './query.ts';
-import { mountSubjectRoutes } from './subjects.ts';
+import { mountSubjectRoutes, subjectNames } from './subjects.ts';
 
 export type { CustomerSubjects } from './customers.ts';
 export { meterJson } from './meters.ts';
@@ -72,6 +72,7 @@ export function mountMeteringRoutes(
     reader: metering.reader,
     groupByValues: metering.groupByValues,
     customers,
+    subjectNames: deps.customers ? subjectNames(deps.customers.store) : undefined,
     now: deps.now,
   });
   if (deps.customers) {

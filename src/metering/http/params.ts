@@ -169,13 +169,27 @@ const rfc3339 = (iso: string) => iso.replace(/\.\d{3}Z$/, 'Z');
  * A result as OpenMeter's `text/csv` answer (openmeter/meter/httphandler/query_csv.go):
  * window_start, window_end, subject (when grouped by it), the other group-by keys in query order
  * (`customer_id` among them, where filterCustomerId put it: after the requested keys), then value
- * with six decimals (Go's "%f"). OpenMeter writes the customer_id column empty (it looks the key
+ * with six decimals (Go's "%f"); subject_display_name after subject when some of the rows'
+ * subjects exist as subjects (empty for the others). OpenMeter writes the customer_id column empty (it looks the key
  * up in the row's groupBy, which never holds it); here it holds the row's customer.
  */
-export function resultCsv(result: MeterQueryResult, groupBy: readonly string[]): string {
+export function resultCsv(
+  result: MeterQueryResult,
+  groupBy: readonly string[],
+  subjectNames?: ReadonlyMap<string, string | null>,
+): string {
   const bySubject = groupBy.includes('subject');
+  // subject_display_name follows subject when any of the rows' subjects exists as a subject.
+  const named = bySubject && subjectNames !== undefined && subjectNames.size > 0;
   const keys = groupBy.filter((k) => k !== 'subject');
-  const header = ['window_start', 'window_end', ...(bySubject ? ['subject'] : []), ...keys, 'value'];
+  const header = [
+    'window_start',
+    'window_end',
+    ...(bySubject ? ['subject'] : []),
+    ...(named ? ['subject_display_name'] : []),
+    ...keys,
+    'value',
+  ];
   const lines = [header.join(',')];
   for (const row of result.data) {
     lines.push(
@@ -183,6 +197,7 @@ export function resultCsv(result: MeterQueryResult, groupBy: readonly string[]):
         rfc3339(row.windowStart),
         rfc3339(row.windowEnd),
         ...(bySubject ? [row.subject ?? ''] : []),
+        ...(named ? [(row.subject !== null && subjectNames?.get(row.subject)) || ''] : []),
         ...keys.map((k) => (k === 'customer_id' ? (row.customerId ?? '') : (row.groupBy[k] ?? ''))),
         row.value.toFixed(6),
       ]

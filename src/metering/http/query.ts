@@ -72,6 +72,8 @@ export function mountQueryRoutes(
     reader: MeterReader;
     groupByValues: (params: GroupByValuesParams) => Promise<string[]>;
     customers?: CustomerSubjects;
+    /** Subjects' display names, for the CSV's subject_display_name column. */
+    subjectNames?: (keys: readonly string[]) => Promise<Map<string, string | null>>;
     now: () => Date;
   },
 ): void {
@@ -102,7 +104,10 @@ export function mountQueryRoutes(
     // reads it with Go's mime.ParseMediaType, and a list such as "text/csv, */*" fails to parse
     // and answers JSON (pkg/framework/commonhttp/encoder.go, GetMediaType).
     if ((c.req.header('accept') ?? '').split(';')[0]?.trim().toLowerCase() === 'text/csv') {
-      return c.body(resultCsv(result, params.groupBy ?? []), 200, {
+      // As query_csv.go: the display names of the rows' subjects that exist as subjects.
+      const keys = [...new Set(result.data.flatMap((r) => (r.subject === null ? [] : [r.subject])))];
+      const names = keys.length && deps.subjectNames ? await deps.subjectNames(keys) : undefined;
+      return c.body(resultCsv(result, params.groupBy ?? [], names), 200, {
         'content-type': 'text/csv',
         'content-disposition': `attachment; filename=${slug}.csv`,
       });

@@ -34,6 +34,17 @@ const COLUMNS = 'key, id, display_name, metadata, created_at, updated_at';
 const SubjectParam = pathParam('idOrKey');
 const tags = ['Subjects'];
 
+/** Display names (null when unset) of the subjects that exist among these keys. */
+export const subjectNames =
+  (store: Store) =>
+  async (keys: readonly string[]): Promise<Map<string, string | null>> => {
+    const rows = await store.query<{ key: string; display_name: string | null }>(
+      'select key, display_name from metering_subjects where key = any($1::text[])',
+      [keys],
+    );
+    return new Map(rows.map((r) => [r.key, r.display_name]));
+  };
+
 export function mountSubjectRoutes(app: OpenAPIHono, deps: { store: Store }): void {
   const { store } = deps;
   const find = async (idOrKey: string) => {
