@@ -8,6 +8,7 @@ import {
   type Subscription,
 } from '../subscriptions/index.ts';
 import { withTollgate } from './context.ts';
+import { CliError } from './errors.ts';
 import { createTable } from './table.ts';
 
 /**
@@ -79,6 +80,16 @@ async function showSubscription(tollgate: Tollgate, sub: Subscription): Promise<
 const print = (json: boolean | undefined, value: unknown, human: () => void | Promise<void>) =>
   json ? console.log(JSON.stringify(value, null, 2)) : human();
 
+async function requireSubscribablePlan(tollgate: Tollgate, planKey: string): Promise<void> {
+  const plan = await tollgate.catalog.getPlan(planKey);
+  if (plan && plan.status !== 'archived') return;
+  const open = (await tollgate.catalog.listPlans()).filter((p) => p.status !== 'archived').map((p) => p.key);
+  throw new CliError(
+    `${plan ? `Plan "${planKey}" is archived` : `No plan "${planKey}"`}; nothing was created. ` +
+      `Plans: ${open.join(', ') || 'none (tollgate plans push publishes the config)'}.`,
+  );
+}
+
 export function registerCustomersCommands(program: Command): void {
   const customers = program.command('customers').description('create, list, show and delete customers');
 
@@ -95,6 +106,9 @@ export function registerCustomersCommands(program: Command): void {
     .action(async (opts: Record<string, string | boolean | undefined>, command: Command) => {
       const metadata = parseJsonOption('--metadata', opts.metadata as string | undefined);
       await withTollgate(command, async (tollgate) => {
+        // A plan that cannot be subscribed to is refused before the customer exists, so a typo
+        // does not leave a customer without a plan behind (and a duplicate on the next try).
+        if (typeof opts.plan === 'string') await requireSubscribablePlan(tollgate, opts.plan);
         const customer = await tollgate.customers.create({
           id: opts.id as string | undefined,
           name: String(opts.name),

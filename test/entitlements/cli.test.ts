@@ -94,12 +94,19 @@ describe('tollgate plans and customers commands', () => {
     writeConfig(2000, false);
     const archived = await tollgate('plans', 'push');
     expect(archived).toContain('pro ARCHIVED, not deleted — 1 subscriber keeps it');
-  }, 120_000);
+  }, 300_000);
 
   it('bad input is a clear message and exit code 1', async () => {
     await expect(tollgate('customers', 'create', '--name', 'X', '--email', 'nope')).rejects.toMatchObject({
       code: 1,
       stderr: expect.stringContaining('email'),
     });
+    // A mistyped plan creates no customer (none left behind without a plan to duplicate on retry).
+    const before = JSON.parse(await tollgate('customers', 'list', '--json')).length;
+    await expect(tollgate('customers', 'create', '--name', 'Typo', '--plan', 'fre')).rejects.toMatchObject({
+      code: 1,
+      stderr: expect.stringContaining('No plan "fre"; nothing was created. Plans: free.'),
+    });
+    expect(JSON.parse(await tollgate('customers', 'list', '--json')).length).toBe(before);
   }, 180_000);
 });
