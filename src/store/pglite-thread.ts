@@ -52,8 +52,9 @@ export class PGliteThread {
     worker.on('exit', (code) => fail(exited(code)));
   }
 
-  static async open(dataDir: string | undefined): Promise<PGliteThread> {
-    const worker = new Worker(WORKER_FILE, { workerData: { dataDir } });
+  /** `settings`: server settings for this database (`name=value`, as `postgres -c`). */
+  static async open(dataDir: string | undefined, settings: string[] = []): Promise<PGliteThread> {
+    const worker = new Worker(WORKER_FILE, { workerData: { dataDir, settings } });
     const ready = await new Promise<ThreadReply>((resolve, reject) => {
       worker.once('message', resolve);
       worker.once('error', reject);

@@ -9,11 +9,13 @@ import { type ThreadReply, type ThreadRequest, toWire } from './pglite-wire.ts';
 const port = parentPort;
 if (!port) throw new Error('pglite-worker.ts runs as a worker thread');
 
-const { dataDir } = workerData as { dataDir: string | undefined };
+const { dataDir, settings } = workerData as { dataDir: string | undefined; settings: string[] };
+// PGlite's own start parameters, then ours: a later `-c` for the same setting wins.
+const startParams = [...PGlite.defaultStartParams, ...settings.flatMap((setting) => ['-c', setting])];
 
 let pg: PGlite;
 try {
-  pg = await PGlite.create(dataDir ? { dataDir } : {});
+  pg = await PGlite.create({ ...(dataDir ? { dataDir } : {}), startParams });
   port.postMessage({ id: 0, ok: true } satisfies ThreadReply);
 } catch (error) {
   port.postMessage({ id: 0, ok: false, error: toWire.error(error) } satisfies ThreadReply);
