@@ -48,6 +48,13 @@ export function createCustomerService(deps: CustomerDeps): CustomerService {
         const existing = await selectCustomer(tx, id);
         if (existing)
           throw problems.conflict(`A customer with id "${id}" already exists.`, { customerId: id });
+        // A customer's id is its first subject key (usage is metered under it): it cannot be a
+        // subject key another customer owns (customer_subject_keys, OpenMeter's usage attribution),
+        // or that usage would count for both.
+        const { rows: owned } = await sql<{ customer_id: string }>`
+          select customer_id from customer_subject_keys where subject_key = ${id}`.execute(tx);
+        if (owned[0])
+          throw problems.conflict(`The subject key "${id}" belongs to another customer.`, { subjectKey: id });
         const row = await tx
           .insertInto('customers')
           .values({

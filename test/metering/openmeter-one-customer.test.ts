@@ -127,6 +127,13 @@ describe('one customer store for OpenMeter and Tollgate', () => {
       ['card_volume', '300.5', '3.01'],
     ]);
     expect(invoice?.total).toBe('6.51');
+    // The key cannot become another customer's id: its usage would count twice.
+    const clash = await stack.call('/api/admin/customers', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ id: 'shop-backend', name: 'Clash' }),
+    });
+    expect(clash.status).toBe(409);
 
     // The usage-threshold job checks the customers with recent usage: keys map to their owner.
     const recent = recentCustomersOf(
