@@ -13,8 +13,9 @@ import * as nodeModule from 'node:module';
  *   CommonJS and fail on its first `import`. A `.ts` file outside node_modules that Node would
  *   load as CommonJS is loaded as an ES module instead (`.cts` files keep their CommonJS).
  *
- * `module.registerHooks` exists from Node 22.15 (the package needs 22.19); without it, the
- * ordinary resolution and module type apply.
+ * `module.registerHooks` exists from Node 22.15 (the package runs on 22.0 and newer); without it,
+ * the ordinary resolution applies, and bin/strip-types.js (on a Node that does not strip types
+ * itself, before 22.18) loads `.ts` files as ES modules.
  */
 const SELF = new URL(`../index${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url).href;
 

@@ -71,7 +71,10 @@ export function resolveConfig(input: unknown, file: string, baseDir: string): Re
   return config;
 }
 
-/** Imports `tollgate.config.ts` (Node strips the types) and validates it. */
+/**
+ * Imports `tollgate.config.ts` (Node strips the types, or bin/strip-types.js on a Node that does
+ * not) and validates it.
+ */
 export async function loadConfig(
   file = DEFAULT_CONFIG_FILE,
   options: { fresh?: boolean } = {},

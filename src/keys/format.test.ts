@@ -1,5 +1,7 @@
+import * as zlib from 'node:zlib';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { checksumOf, displayPrefix, generateKey, hashKey, hasValidChecksum } from './format.ts';
+import { checksumOf, crc32, displayPrefix, generateKey, hashKey, hasValidChecksum } from './format.ts';
 
 describe('key format', () => {
   it('generates prefixed keys with a valid checksum and ≥ 160 bits of randomness', () => {
@@ -18,6 +20,22 @@ describe('key format', () => {
     expect(hasValidChecksum(key.raw)).toBe(true);
     expect(key.prefix).toBe(key.raw.slice(0, 12));
     expect(hasValidChecksum(key.raw.replace('_test_', '_live_'))).toBe(false);
+  });
+
+  it('computes the checksum as zlib.crc32 does, so keys issued before stay valid', () => {
+    expect(crc32('123456789')).toBe(0xcbf43926); // the CRC-32/ISO-HDLC check value
+    expect(crc32('')).toBe(0);
+    // Keys issued while the checksum came from zlib.crc32 (Node ≥ 22.2).
+    fc.assert(
+      fc.property(fc.string({ unit: 'grapheme', maxLength: 80 }), (text) => {
+        expect(crc32(text)).toBe(zlib.crc32(text));
+      }),
+      { numRuns: 500 },
+    );
+    const { raw } = generateKey('tg');
+    const body = raw.slice(0, -6);
+    expect(raw.slice(-6)).toBe(checksumOf(body));
+    expect(hasValidChecksum(body + checksumOfZlib(body))).toBe(true);
   });
 
   it('never repeats', () => {
@@ -53,3 +71,15 @@ describe('key format', () => {
     expect(displayPrefix('tg_live_ABCDEFGH')).toBe('tg_live_ABCD');
   });
 });
+
+/** The checksum as an earlier version computed it, with zlib.crc32. */
+function checksumOfZlib(body: string): string {
+  const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+  let n = zlib.crc32(body);
+  let out = '';
+  for (let i = 0; i < 6; i++) {
+    out = BASE62[n % 62] + out;
+    n = Math.floor(n / 62);
+  }
+  return out;
+}

