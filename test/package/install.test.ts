@@ -89,7 +89,7 @@ function run(cmd: string, args: string[], cwd: string, timeoutMs = 300_000): Pro
 
 /** `npx tollgate …` in the project: the installed package's bin, on this (pinned) Node. */
 async function tollgate(...args: string[]): Promise<Run> {
-  const result = await run(NODE, [join(project, 'node_modules/.bin/tollgate'), ...args], project, 120_000);
+  const result = await run(NODE, [join(project, 'node_modules/.bin/tollgate'), ...args], project, 300_000);
   if (result.code !== 0)
     throw new Error(`tollgate ${args.join(' ')} exited ${result.code}\n${result.stdout}\n${result.stderr}`);
   return result;
@@ -124,7 +124,8 @@ class Browser {
 
 function waitForBanner(child: ChildProcess): Promise<void> {
   return new Promise((ready, fail) => {
-    const timer = setTimeout(() => fail(new Error(`tollgate dev did not start:\n${devOutput}`)), 120_000);
+    // Generous: a first start (migrations of a fresh embedded store) on a busy machine.
+    const timer = setTimeout(() => fail(new Error(`tollgate dev did not start:\n${devOutput}`)), 300_000);
     const onData = (chunk: Buffer) => {
       devOutput += stripVTControlCharacters(chunk.toString());
       const gw = /gateway\s+(http:\/\/\S+)/.exec(devOutput);
@@ -236,7 +237,7 @@ describe('npm install tollgate in your own project (docs/first-revenue.md)', () 
     const again = await run(NODE, [join(project, 'node_modules/.bin/tollgate'), 'init', '--yes'], project);
     expect(again.code).toBe(1);
     expect(again.stderr).toContain('exists already');
-  });
+  }, 600_000);
 
   it('dev runs the gateway and portal; the CLI works while it runs; a customer pays', async () => {
     expect(DOC).toContain('npx tollgate dev');
@@ -399,5 +400,5 @@ describe('npm install tollgate in your own project (docs/first-revenue.md)', () 
       number: string;
     }[];
     expect(offline.map((i) => i.number)).toEqual(['INV-000002']);
-  }, 600_000);
+  }, 900_000);
 });
