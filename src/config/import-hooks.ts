@@ -14,8 +14,9 @@ import * as nodeModule from 'node:module';
  *   load as CommonJS is loaded as an ES module instead (`.cts` files keep their CommonJS).
  *
  * `module.registerHooks` exists from Node 22.15 (the package runs on 22.0 and newer); without it,
- * the ordinary resolution applies, and bin/strip-types.js (on a Node that does not strip types
- * itself, before 22.18) loads `.ts` files as ES modules.
+ * the ordinary resolution applies. On a Node that does not strip types itself (before 22.18, or
+ * --no-experimental-strip-types), bin/strip-types.js loads `.ts` files, as ES modules: a load hook
+ * here would get no source for them from Node's own loader (ERR_INVALID_RETURN_PROPERTY_VALUE).
  */
 const SELF = new URL(`../index${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url).href;
 
@@ -26,16 +27,17 @@ export function installConfigImportHooks(): void {
   registered = true;
   const register = (nodeModule as { registerHooks?: typeof nodeModule.registerHooks }).registerHooks;
   if (typeof register !== 'function') return;
+  const load: nodeModule.LoadHookSync = (url, context, next) => {
+    const loaded = next(url, context);
+    if (loaded.format !== 'commonjs-typescript' || !isProjectTypeScript(url)) return loaded;
+    return { ...loaded, format: 'module-typescript', source: loaded.source ?? readFileSync(new URL(url)) };
+  };
   register({
     resolve(specifier, context, next) {
       if (specifier === 'tollgate') return { url: SELF, shortCircuit: true };
       return next(specifier, context);
     },
-    load(url, context, next) {
-      const loaded = next(url, context);
-      if (loaded.format !== 'commonjs-typescript' || !isProjectTypeScript(url)) return loaded;
-      return { ...loaded, format: 'module-typescript', source: loaded.source ?? readFileSync(new URL(url)) };
-    },
+    ...(process.features.typescript ? { load } : {}),
   });
 }
 
