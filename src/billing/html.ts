@@ -1,4 +1,5 @@
 import { Decimal } from 'decimal.js';
+import { dayText, periodText } from '../util/day-text.ts';
 import { formatMoney, minorUnits } from '../util/money.ts';
 import type { Invoice } from './model.ts';
 
@@ -13,14 +14,8 @@ const esc = (s: unknown) =>
     (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string,
   );
 
-/** "5 Dec 2026" (UTC): an invoice is read by people; ISO dates stay in the API and the CSV. */
-const DAY = new Intl.DateTimeFormat('en-GB', {
-  day: 'numeric',
-  month: 'short',
-  year: 'numeric',
-  timeZone: 'UTC',
-});
-const day = (isoText: string | null) => (isoText ? DAY.format(new Date(isoText)) : '—');
+/** Dates for people, periods by the one rule of every document (`periodText`). */
+const day = dayText;
 
 /**
  * A unit price (or a tier's exact, unrounded amount) beside amounts: at least the currency's
@@ -52,7 +47,7 @@ export function renderInvoiceHtml(invoice: Invoice, ctx: InvoicePageContext): st
             `<tr class="tier"><td>↳ Tier ${t.tier}: units ${esc(t.fromUnit === '0' ? '1' : String(Number(t.fromUnit) + 1))}–${esc(t.upTo ?? '∞')}</td><td class="num">${esc(t.quantity)}</td><td class="num">${price(t.unitPrice)}${new Decimal(t.flatPrice).isZero() ? '' : ` + ${price(t.flatPrice)}`}</td><td class="num">${price(t.amount)}</td></tr>`,
         )
         .join('');
-      return `<tr><td>${esc(l.description)}<div class="period">${day(l.periodFrom)} – ${day(l.periodTo)}</div></td><td class="num">${esc(l.quantity)}</td><td class="num">${l.unitPrice == null ? '' : price(l.unitPrice)}</td><td class="num">${m(l.amount)}</td></tr>${tiers}`;
+      return `<tr><td>${esc(l.description)}<div class="period">${periodText(l.periodFrom, l.periodTo)}</div></td><td class="num">${esc(l.quantity)}</td><td class="num">${l.unitPrice == null ? '' : price(l.unitPrice)}</td><td class="num">${m(l.amount)}</td></tr>${tiers}`;
     })
     .join('\n');
   const title = invoice.number ?? `Draft ${invoice.id}`;
@@ -95,7 +90,7 @@ export function renderInvoiceHtml(invoice: Invoice, ctx: InvoicePageContext): st
 <section class="meta">
   <div><strong>Billed to</strong><br>${esc(ctx.customerName)}${ctx.customerEmail ? `<br>${esc(ctx.customerEmail)}` : ''}<br><small>${esc(invoice.customerId)}</small></div>
   <div class="dates">
-    Period: ${day(invoice.periodFrom)} – ${day(invoice.periodTo)}<br>
+    Period: ${periodText(invoice.periodFrom, invoice.periodTo)}<br>
     Issued: ${day(invoice.issuedAt)}<br>
     Due: ${day(invoice.dueAt)}${invoice.paidAt ? `<br>Paid: ${day(invoice.paidAt)}` : ''}
   </div>

@@ -1,4 +1,5 @@
 import { Decimal } from 'decimal.js';
+import { dayText, periodText } from '../../src/util/day-text.ts';
 import { parseIsoDuration } from '../../src/util/duration.ts';
 
 /** Display helpers. Money arrives as decimal strings and is only formatted here, never computed. */
@@ -76,15 +77,12 @@ export function compact(value: number): string {
   return value.toLocaleString('en-US', { notation: 'compact', maximumFractionDigits: 1 });
 }
 
+/** "5 Dec 2026" (UTC), as on the invoice documents; a billing period by their one rule. */
 export function date(value: string | null | undefined): string {
-  if (!value) return '—';
-  return new Date(value).toLocaleDateString('en-GB', {
-    day: 'numeric',
-    month: 'short',
-    year: 'numeric',
-    timeZone: 'UTC',
-  });
+  return dayText(value);
 }
+
+export { periodText };
 
 export function dateTime(value: string | null | undefined): string {
   if (!value) return '—';

@@ -3,7 +3,7 @@ import { Decimal, minorUnits } from '../../util/money.ts';
 /**
  * How documents (PDF, HTML page, e-mails) show money and dates to a person: amounts through
  * `Intl.NumberFormat` in the invoice's own currency (never summed across currencies) with the
- * currency's minor digits, dates as "5 December 2026" in UTC. Amounts stay decimal strings until
+ * currency's minor digits, dates as "5 Dec 2026" in UTC. Amounts stay decimal strings until
  * here; `Intl.NumberFormat` takes the string itself, so no float rounding is involved.
  */
 const moneyFormats = new Map<string, Intl.NumberFormat>();
@@ -42,25 +42,5 @@ export function displayUnitPrice(amount: string | Decimal, currency: string): st
   return format.format(price.toFixed(digits) as unknown as number);
 }
 
-const dateFormat = new Intl.DateTimeFormat('en-GB', {
-  day: 'numeric',
-  month: 'long',
-  year: 'numeric',
-  timeZone: 'UTC',
-});
-
-export function displayDate(value: string | Date | null | undefined): string {
-  if (!value) return '—';
-  return dateFormat.format(new Date(value));
-}
-
-/**
- * A billing period `[from, to)` as a person reads it: the last day included, so a month billed
- * 1 Jan – 1 Feb reads "1 January 2026 – 31 January 2026".
- */
-export function displayPeriod(from: string | null, to: string | null): string {
-  if (!from || !to) return '—';
-  const end = new Date(to);
-  const last = end.getTime() > new Date(from).getTime() ? new Date(end.getTime() - 1) : end;
-  return `${displayDate(from)} – ${displayDate(last)}`;
-}
+/** One date style and one period rule for every document and portal page (see `periodText`). */
+export { dayText as displayDate, periodText as displayPeriod } from '../../util/day-text.ts';

@@ -7,6 +7,7 @@ import { Link, useLocation } from '../router.tsx';
 import { rememberSecret } from '../secrets.ts';
 import { useSession } from '../session.tsx';
 import { ErrorNotice, Field, Loading, Notice, Secret, Unavailable } from '../ui.tsx';
+import { CheckoutSubscribed } from './CheckoutSubscribed.tsx';
 
 /** POST /api/portal/checkout/coupon: what checkout charges today with the code. */
 interface CouponQuote {
@@ -75,6 +76,8 @@ export function Checkout() {
   const { query } = useLocation();
   const planKey = query.get('plan') ?? '';
   const plans = usePortalQuery<{ plans: Plan[] }>('/plans');
+  // A live subscription is changed, not bought again: known before any pay form is shown.
+  const current = usePortalQuery<{ subscription: Subscription | null }>('/subscription');
   const [code, setCode] = useState('');
   // Checking a coupon quotes the plan with it; nothing is stored.
   const couponCheck = usePortalMutation((c: string) =>
@@ -126,7 +129,7 @@ export function Checkout() {
   };
 
   if (plans.error) return <ErrorNotice error={plans.error} />;
-  if (!plans.data) return <Loading />;
+  if (!plans.data || current.isPending) return <Loading />;
   if (!plan) {
     return (
       <div className="card narrow center">
@@ -139,6 +142,11 @@ export function Checkout() {
     );
   }
   if (result) return <Activated result={result} />;
+  const live = current.data?.subscription;
+  if (live && live.status !== 'canceled') {
+    const currentPlan = plans.data.plans.find((p) => p.key === live.plan.key);
+    return <CheckoutSubscribed current={live} currentPlan={currentPlan} plan={plan} />;
+  }
 
   // Trials and free plans pay nothing today; otherwise the base price, or the coupon's quote.
   const dueToday = plan.free || plan.trialDays ? '0' : (coupon?.total ?? plan.basePrice);

@@ -1,6 +1,6 @@
 import type { FormEvent } from 'react';
 import { ApiError, type InvoiceDetail, type InvoiceSummary, post } from '../api.ts';
-import { date, minus, money, provider } from '../format.ts';
+import { date, minus, money, periodText, provider } from '../format.ts';
 import { usePortalMutation, usePortalQuery } from '../query.ts';
 import { Link } from '../router.tsx';
 import { useSession } from '../session.tsx';
@@ -46,7 +46,7 @@ export function Invoices() {
                     <td>
                       <Link to={`/invoices/${inv.id}`}>{inv.number}</Link>
                     </td>
-                    <td>{inv.periodFrom ? `${date(inv.periodFrom)} – ${date(inv.periodTo)}` : '—'}</td>
+                    <td>{periodText(inv.periodFrom, inv.periodTo)}</td>
                     <td>{date(inv.issuedAt)}</td>
                     <td>
                       <Badge tone={statusTone(inv.status)}>{inv.status}</Badge>
@@ -125,7 +125,7 @@ export function InvoicePage({ id }: { id: string }) {
       <div className="grid grid-main">
         <section className="card" aria-label="Lines">
           <p className="muted small">
-            Period {date(inv.periodFrom)} – {date(inv.periodTo)} · issued {date(inv.issuedAt)}
+            Period {periodText(inv.periodFrom, inv.periodTo)} · issued {date(inv.issuedAt)}
             {inv.dueAt ? ` · due ${date(inv.dueAt)}` : ''}
             {inv.paidAt ? ` · paid ${date(inv.paidAt)}` : ''}
           </p>

@@ -1,10 +1,10 @@
 import { useQuery } from '@tanstack/react-query';
-import { useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import { type Balance, type MoneyLine, type Plan, post, type Subscription } from '../api.ts';
 import { useForm } from '../components/form.tsx';
-import { date, money, number, period } from '../format.ts';
+import { date, money, number, period, periodText } from '../format.ts';
 import { portalKey, usePortalQuery } from '../query.ts';
-import { Link } from '../router.tsx';
+import { Link, useLocation } from '../router.tsx';
 import { useSession } from '../session.tsx';
 import {
   Badge,
@@ -68,6 +68,16 @@ export function SubscriptionPage() {
   const error = action.error ?? previewQuery.error;
   const [done, setDone] = useState<string | null>(null);
   const [confirmCancel, setConfirmCancel] = useState(false);
+  // `?plan=growth` (from checkout, for a customer who already has a plan): that change, opened once.
+  const asked = useLocation().query.get('plan');
+  const opened = useRef(false);
+  useEffect(() => {
+    const live = sub.data?.subscription;
+    if (opened.current || !asked || !live || live.status === 'canceled' || !plans.data) return;
+    opened.current = true;
+    const wanted = plans.data.plans.find((p) => p.key === asked && p.key !== live.plan.key);
+    if (wanted && owner && !live.cancelAtPeriodEnd) setTarget(wanted);
+  }, [asked, sub.data, plans.data, owner]);
 
   if (sub.error) return <ErrorNotice error={sub.error} />;
   if (!sub.data || !plans.data) return <Loading />;
@@ -165,9 +175,7 @@ export function SubscriptionPage() {
               </tr>
               <tr>
                 <td className="muted">Current period</td>
-                <td>
-                  {date(s.currentPeriod.from)} – {date(s.currentPeriod.to)}
-                </td>
+                <td>{periodText(s.currentPeriod.from, s.currentPeriod.to)}</td>
               </tr>
             </tbody>
           </table>

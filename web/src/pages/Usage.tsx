@@ -2,7 +2,7 @@ import { keepPreviousData } from '@tanstack/react-query';
 import { useState } from 'react';
 import { Bar, BarChart, CartesianGrid, Legend, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
 import type { Balance, CostSummary, KeyView, Subscription } from '../api.ts';
-import { compact, date, money, number } from '../format.ts';
+import { compact, date, money, number, periodText } from '../format.ts';
 import { usePortalQuery } from '../query.ts';
 import { Link } from '../router.tsx';
 import { useSession } from '../session.tsx';
@@ -96,7 +96,7 @@ export function Usage() {
           <p>
             {sub ? (
               <>
-                {sub.plan.name} plan · period {date(sub.currentPeriod.from)} – {date(sub.currentPeriod.to)} ·
+                {sub.plan.name} plan · period {periodText(sub.currentPeriod.from, sub.currentPeriod.to)} ·
                 refreshes every few seconds
               </>
             ) : (
