@@ -53,6 +53,8 @@ describe('tollgate init: the config it writes', () => {
     // Every route is sold as the plans' API requests: counted against Free's quota, refused to a
     // key without a plan (a route without a feature would be open to any key).
     expect(new Set(config.routes.map((r) => r.feature))).toEqual(new Set(['api_requests']));
+    // So is an operation added to the document later, without a route of its own.
+    expect(config.gateway.defaultFeature).toBe('api_requests');
     expect(config.plans.map((p) => p.key)).toEqual(['free', 'pro']);
     const pro = config.plans[1]!;
     expect(JSON.stringify(pro)).toContain('"29.00"');

@@ -97,6 +97,9 @@ ${openapi}
   routes: [
 ${routeLines(inputs.operations)}
   ],
+  // A route added later without a feature (an operation new in the OpenAPI document) is sold as API requests
+  // too; \`x-tollgate: { public: true }\` on an operation opens it to everyone.
+  gateway: { defaultFeature: 'api_requests' },
 
   meters: [{ slug: 'requests', name: 'API requests', eventType: 'request', aggregation: 'COUNT', groupBy: { route: '$.route' } }],
   features: [{ key: 'api_requests', name: 'API requests', meter: 'requests' }],

@@ -58,6 +58,14 @@ describe('config validation', () => {
     expect(found).toContainEqual({ path: 'features[0].meter', message: 'unknown meter "nope"' });
   });
 
+  it('names gateway.defaultFeature when it is not a declared feature', () => {
+    expect(issues({ ...base, gateway: { defaultFeature: 'api_request' } })).toContainEqual({
+      path: 'gateway.defaultFeature',
+      message: 'unknown feature "api_request" (declare it in features)',
+    });
+    expect(issues({ ...base, gateway: { defaultFeature: 'api_requests' } })).toEqual([]);
+  });
+
   it('requires a valueProperty for SUM meters', () => {
     const bad = {
       ...base,

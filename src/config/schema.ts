@@ -18,7 +18,7 @@ import {
   rateLimitSchema,
 } from './schema/plans.ts';
 import type { priceSchema } from './schema/prices.ts';
-import { fn, window } from './schema/primitives.ts';
+import { fn, slug, window } from './schema/primitives.ts';
 import { scaleOutSchema } from './schema/scale-out.ts';
 import type { InboundPolicy, MeteringHook, OutboundPolicy, RateLimitFunction } from './types.ts';
 
@@ -54,6 +54,12 @@ export const configSchema = z.strictObject({
       host: z.string().default('127.0.0.1'),
       /** Hosts that reach the console (for upgrade links in 429 problems). */
       publicUrl: z.url().optional(),
+      /**
+       * The feature a route needs when neither its OpenAPI operation nor its `routes` entry names
+       * one (public routes excepted): an operation added to the document later is then gated and
+       * counted like the others. Unset: such a route is open to every valid key.
+       */
+      defaultFeature: slug.optional(),
       limits: gatewayLimitsSchema.default(GATEWAY_LIMIT_DEFAULTS),
     })
     .default({ port: 8080, host: '127.0.0.1', limits: GATEWAY_LIMIT_DEFAULTS }),

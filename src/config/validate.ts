@@ -136,10 +136,17 @@ function rateCardIssues(
   return issues;
 }
 
-/** Routes (and their per-model features) name features that exist. */
+/** Routes (their per-model features, and `gateway.defaultFeature`) name features that exist. */
 function routeIssues(config: ResolvedConfig): Issue[] {
   const issues: Issue[] = [];
   const features = new Set(config.features.map((f) => f.key));
+  const fallback = config.gateway.defaultFeature;
+  if (fallback !== undefined && !features.has(fallback)) {
+    issues.push({
+      path: 'gateway.defaultFeature',
+      message: `unknown feature "${fallback}" (declare it in features)`,
+    });
+  }
   config.routes.forEach((route, i) => {
     if (route.feature && !features.has(route.feature)) {
       issues.push({ path: `routes[${i}].feature`, message: `unknown feature "${route.feature}"` });

@@ -8,7 +8,7 @@ import type {
 import type { RateLimitSpec } from '../ratelimit/types.ts';
 import { defaultRateLimitSpec } from './fallback-access.ts';
 import { compileFeatureMeters, type FeatureMeter } from './feature-meters.ts';
-import { parseUpstream, Router, routesFromConfig, routesFromOpenApi } from './router.ts';
+import { parseUpstream, Router, routesFromConfig, routesFromOpenApi, withDefaultFeature } from './router.ts';
 
 /** What the gateway compiles from a config; a reload swaps it whole (see `Gateway.reload`). */
 
@@ -46,7 +46,10 @@ function countsResponses(rule: ResolvedConfig['metering']['countResponses']): (s
 export function compileState(config: ResolvedConfig): GatewayState {
   const defaultUpstream = parseUpstream(config.upstream);
   const router = new Router(
-    [...routesFromOpenApi(config.openapiDocument), ...routesFromConfig(config.routes)],
+    withDefaultFeature(
+      [...routesFromOpenApi(config.openapiDocument), ...routesFromConfig(config.routes)],
+      config.gateway.defaultFeature,
+    ),
     defaultUpstream,
   );
   const featureMeters = compileFeatureMeters(config);

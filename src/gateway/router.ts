@@ -124,6 +124,18 @@ export function routesFromConfig(routes: readonly RouteConfig[]): RouteDefinitio
   }));
 }
 
+/**
+ * `gateway.defaultFeature` on every non-public route that names no feature of its own, so an
+ * operation added to the OpenAPI document without `x-tollgate` is gated and counted like the rest.
+ */
+export function withDefaultFeature(
+  definitions: readonly RouteDefinition[],
+  feature: string | undefined,
+): RouteDefinition[] {
+  if (feature === undefined) return [...definitions];
+  return definitions.map((d) => (d.public || d.feature !== undefined ? d : { ...d, feature }));
+}
+
 function splitPath(path: string): string[] {
   const parts = path.split('/');
   parts.shift(); // leading ''
