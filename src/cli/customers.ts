@@ -126,8 +126,8 @@ export function registerCustomersCommands(program: Command): void {
           console.log(
             pc.dim(
               subscription
-                ? `Next: tollgate keys create --customer ${customer.id}`
-                : `Next: tollgate subscriptions create --customer ${customer.id} --plan <plan>, then tollgate keys create --customer ${customer.id}`,
+                ? `Next: npx tollgate keys create --customer ${customer.id}`
+                : `Next: npx tollgate subscriptions create --customer ${customer.id} --plan <plan>, then npx tollgate keys create --customer ${customer.id}`,
             ),
           );
         });

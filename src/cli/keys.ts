@@ -76,7 +76,7 @@ export function registerKeysCommands(program: Command): void {
         // meter usage that no invoice can ever carry.
         if (!(await tollgate.customers.get(customerId)))
           throw new CliError(
-            `No customer "${customerId}": nothing created. Create it first with \`tollgate customers create --id ${customerId} --name <name>\`, or see \`tollgate customers list\`.`,
+            `No customer "${customerId}": nothing created. Create it first with \`npx tollgate customers create --id ${customerId} --name <name>\`, or see \`npx tollgate customers list\`.`,
           );
         if (subscriptionId !== null) {
           const sub = await tollgate.subscriptions.get(subscriptionId);

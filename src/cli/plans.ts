@@ -68,7 +68,7 @@ function printSync(result: CatalogSyncResult, applied: boolean): void {
     if (item.action !== 'create') for (const change of item.changes) console.log(changeLine(change));
   }
   if (!result.changed) console.log(pc.green('The catalog matches the config: nothing to publish.'));
-  else if (!applied) console.log(pc.dim('\nRun `tollgate plans push` to publish.'));
+  else if (!applied) console.log(pc.dim('\nRun `npx tollgate plans push` to publish.'));
 }
 
 function printVersion(version: PlanVersion): void {
@@ -131,7 +131,7 @@ export function registerPlansCommands(program: Command): void {
           ]);
         }
         console.log(table.toString());
-        if (list.length === 0) console.log(pc.dim('No plans yet: run `tollgate plans push`.'));
+        if (list.length === 0) console.log(pc.dim('No plans yet: run `npx tollgate plans push`.'));
       });
     });
 

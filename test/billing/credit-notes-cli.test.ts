@@ -66,7 +66,7 @@ beforeAll(async () => {
   });
   await (tollgate.billing.rail as SandboxRail).drain();
   openNumber = (await tollgate.billing.mustGet(open.id)).number as string;
-}, 60_000);
+});
 
 afterAll(async () => {
   await tollgate?.stop();

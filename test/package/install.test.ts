@@ -39,11 +39,14 @@ const PACKED_FROM = [
   'tsconfig.json',
   'tsconfig.build.json',
   'README.md',
+  'SECURITY.md',
+  'LICENSE',
   'bin',
   'src',
   'scripts',
   'web',
   'docs',
+  'deploy',
 ];
 const GOOD_CARD = { number: '4242 4242 4242 4242', expiry: '12/30', cvc: '123' };
 const DECLINING_CARD = { number: '4000 0000 0000 0002', expiry: '12/30', cvc: '123' };
@@ -221,6 +224,16 @@ describe('npm install tollgate in your own project (docs/first-revenue.md)', () 
     expect(readdirSync(join(pkg, 'dist/store/migrations')).some((f) => f.endsWith('.sql'))).toBe(true);
     expect(existsSync(join(pkg, 'src'))).toBe(false);
     expect(DOC).toContain('npm install tollgate');
+  });
+
+  it('ships every document the README links to (source files excepted: they are in the repository)', () => {
+    const pkg = join(project, 'node_modules/tollgate');
+    const targets = [...readFileSync(join(pkg, 'README.md'), 'utf8').matchAll(/\]\(([^)#]+)(?:#[^)]*)?\)/g)]
+      .map((m) => m[1] as string)
+      .filter((t) => !/^[a-z]+:/.test(t) && !t.startsWith('src/'));
+    expect(targets).toContain('docs/first-revenue.md');
+    expect(targets.filter((t) => !existsSync(join(pkg, t)))).toEqual([]);
+    expect(existsSync(join(pkg, 'LICENSE'))).toBe(true);
   });
 
   it('init --yes writes the config, the .gitignore line and the next command', async () => {
