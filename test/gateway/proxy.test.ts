@@ -262,8 +262,15 @@ describe('gateway proxy', () => {
     const gate = new Promise<void>((r) => {
       release = r;
     });
+    let arrived: () => void = () => {};
+    const reachedUpstream = new Promise<void>((r) => {
+      arrived = r;
+    });
     const slow = await startServer(async (req, res) => {
-      if (req.url?.startsWith('/wait')) await gate;
+      if (req.url?.startsWith('/wait')) {
+        arrived();
+        await gate;
+      }
       res.end(`served ${req.url}`);
     });
     const local = await startGateway(shared, {
@@ -272,7 +279,7 @@ describe('gateway proxy', () => {
     });
     try {
       const inFlight = get(`${local.url}/wait`, key);
-      await new Promise((r) => setTimeout(r, 50));
+      await reachedUpstream; // the request is in flight at the upstream before the reload
       const { resolveConfig } = await import('../../src/config/index.ts');
       local.gateway.reload(
         resolveConfig(
