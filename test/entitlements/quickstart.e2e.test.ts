@@ -18,7 +18,8 @@ let tollgate: Tollgate;
 const metered = new Map<string, number>();
 const reader: MeterReader = {
   async query(params) {
-    const value = metered.get(params.subject?.[0] ?? '') ?? 0;
+    // The seed asks for the customer's usage (all its subject keys), not one subject.
+    const value = metered.get(params.customer ?? params.subject?.[0] ?? '') ?? 0;
     return { data: [{ value, windowStart: '', windowEnd: '', subject: null, groupBy: {} }] };
   },
 };
