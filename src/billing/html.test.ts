@@ -10,7 +10,8 @@ describe('printable invoice (issue 16: "19" beside "19.00 USD", ISO dates)', () 
     expect(html).toContain(
       '<td class="num">1</td><td class="num">19.00 USD</td><td class="num">19.00 USD</td>',
     );
-    expect(html).toContain('Period: 5 Dec 2026 – 5 Jan 2027');
+    // [5 Dec, 5 Jan) at midnight covers 5 Dec to 4 Jan (src/util/day-text.ts: one rule for every document).
+    expect(html).toContain('Period: 5 Dec 2026 – 4 Jan 2027');
     expect(html).toContain('Paid: 5 Dec 2026');
     expect(html).not.toMatch(/\d{4}-\d{2}-\d{2}/);
   });
