@@ -108,6 +108,11 @@ function lineBase(segment: RatingSegment): LineBase {
   };
 }
 
+/** The fields every line of a rate card shares: its segment's plan and period, the card and its feature. */
+function cardLineBase(card: RateCardConfig, segment: RatingSegment) {
+  return { ...lineBase(segment), rateCardKey: card.key, featureKey: card.feature ?? null };
+}
+
 function money(amount: Decimal, currency: string): string {
   return formatMoney(roundMoney(amount, currency), currency);
 }
@@ -210,11 +215,9 @@ function prorationCredits(
     const oldFee = flatInAdvanceAmount(previous, card.key, period);
     if (oldFee.isZero()) continue;
     lines.push({
-      ...lineBase(segment),
+      ...cardLineBase(card, segment),
       key: `${card.key}:credit:${index}`,
       kind: 'proration_credit',
-      rateCardKey: card.key,
-      featureKey: card.feature ?? null,
       planKey: previous.planKey,
       planVersion: previous.planVersion,
       description: `Unused time on ${name(card)} (${previous.planKey} v${previous.planVersion})`,
@@ -262,11 +265,9 @@ function flatInAdvanceLine(
   if (index === 0) {
     const whole = scale.eq(1);
     return {
-      ...lineBase(segment),
+      ...cardLineBase(card, segment),
       key: `${card.key}:flat:${index}`,
       kind: 'flat',
-      rateCardKey: card.key,
-      featureKey: card.feature ?? null,
       description: whole ? name(card) : `${name(card)} (prorated)`,
       periodFrom: period.from,
       periodTo: period.to,
@@ -277,11 +278,9 @@ function flatInAdvanceLine(
     };
   }
   return {
-    ...lineBase(segment),
+    ...cardLineBase(card, segment),
     key: `${card.key}:charge:${index}`,
     kind: 'proration_charge',
-    rateCardKey: card.key,
-    featureKey: card.feature ?? null,
     description: `Remaining time on ${name(card)} (${segment.planKey} v${segment.planVersion})`,
     periodFrom: segment.from,
     periodTo: period.to,
@@ -304,11 +303,9 @@ function flatInArrearsLine(
   const amount = new Decimal(price.amount);
   const whole = segFraction.eq(1); // scale included
   return {
-    ...lineBase(segment),
+    ...cardLineBase(card, segment),
     key: `${card.key}:flat:${index}`,
     kind: 'flat',
-    rateCardKey: card.key,
-    featureKey: card.feature ?? null,
     description: whole ? name(card) : `${name(card)} (prorated)`,
     timing: 'in_arrears',
     quantity: whole ? '1' : segFraction.toDecimalPlaces(6).toString(),
